@@ -1,0 +1,92 @@
+/* cli: what the subcommands of the vlp command share: option parsing, JSON Lines output,
+ * error reporting and exit codes (0 all ok, 1 some inputs failed, 2 usage or model error). */
+#ifndef VLP_CLI_H
+#define VLP_CLI_H
+
+#include <stdio.h>
+
+#include "vlp.h"
+
+enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
+
+/* Options every command takes. */
+typedef struct {
+  const char *model;  /* -m */
+  const char *output; /* -o */
+  int threads;        /* --threads */
+  int help;
+} cli_common;
+
+/* Argument scanner: cli_next() walks argv from index 1; an option that takes a value reads
+ * it from "--opt=value" or the next argument. Positional arguments are returned as such. */
+typedef struct {
+  int argc;
+  char **argv;
+  int i;
+  const char *cmd;      /* for messages */
+  const char *opt;      /* current option name, e.g. "--beams" */
+  const char *inline_v; /* value after '=' */
+  int only_positional;  /* after "--" */
+  int failed;
+} cli_args;
+
+void cli_args_init(cli_args *a, int argc, char **argv, const char *cmd);
+/* Next argument: returns 1 with *opt set for an option (e.g. "--beams", "-m"), 1 with
+ * *opt NULL and *pos set for a positional, 0 at the end. */
+int cli_next(cli_args *a, const char **opt, const char **pos);
+/* Value of the current option (NULL and an error when missing). */
+const char *cli_value(cli_args *a);
+int cli_int(cli_args *a, int lo, int hi, int *out);
+int cli_float(cli_args *a, float *out);
+/* Handle -m, -o, --threads, --help/-h; returns 1 when the option was one of them. */
+int cli_common_opt(cli_args *a, const char *opt, cli_common *c);
+/* Usage error: "vlp CMD: message" on stderr; sets a->failed. */
+void cli_usage_error(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Output stream: stdout or -o FILE; results are flushed line by line so that a killed run
+ * keeps what it wrote. NULL on failure (message printed). */
+FILE *cli_open_output(const char *cmd, const char *path);
+int cli_close_output(FILE *f);
+
+/* JSON writing: strings escaped, floats with enough digits to round-trip. */
+void json_write_str(FILE *f, const char *s);
+void json_write_float(FILE *f, float v);
+void json_write_floats(FILE *f, const float *v, int n);
+void json_write_ints(FILE *f, const int *v, int n);
+/* {"<key>": <name>, "error": <message>} on out and "vlp CMD: name: message" on stderr. */
+void cli_report_error(FILE *out, const char *cmd, const char *key, const char *name,
+                      const char *message);
+
+/* Generation options (--prompt, --beams, --max-length, --max-new-tokens, --min-length,
+ * --repetition-penalty, --length-penalty, --image-size); returns 1 when opt was one. */
+int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p);
+extern const char cli_gen_usage[];
+
+/* Input paths: files as given; a folder adds its files (sorted by name, not recursive). */
+typedef struct {
+  char **paths;
+  int n, cap;
+} cli_paths;
+void cli_paths_add(cli_paths *p, const char *path);
+void cli_paths_add_folder(cli_paths *p, const char *dir);
+/* Adds a folder's files when path is a folder, else path itself. */
+void cli_paths_add_input(cli_paths *p, const char *path);
+void cli_paths_free(cli_paths *p);
+
+/* Load the -m model (exit code 2 on failure, message printed). */
+vlp_model *cli_load_model(const char *cmd, const cli_common *c);
+void cli_apply_threads(const cli_common *c);
+/* 1 when the model's architecture is one of the `n` given; else prints why and returns 0. */
+int cli_require_arch(const char *cmd, const vlp_model *m, int n, ...);
+
+/* Subcommands. */
+int cmd_preprocess(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_caption(int argc, char **argv);
+int cmd_vqa(int argc, char **argv);
+int cmd_itm(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+
+#endif

@@ -1,0 +1,81 @@
+/* vlp itm: image-text matching with a BLIP retrieval model, one JSON line per text. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: vlp itm -m MODEL_DIR [options] IMAGE TEXT...\n\n"
+    "Prints {\"path\", \"text\", \"itm\", \"itc\"} per text: itm = probability that the text\n"
+    "matches the image (ITM head), itc = cosine of the projected, normalised embeddings.\n\n"
+    "options:\n"
+    "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
+    "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "  --threads N             threads (default: VLP_THREADS or all cores)\n";
+
+int cmd_itm(int argc, char **argv) {
+  cli_args a;
+  cli_common c = {0};
+  const char *opt, *pos, *image = NULL;
+  const char **texts = calloc((size_t)argc, sizeof *texts);
+  int nt = 0, size = 0;
+  cli_args_init(&a, argc, argv, "itm");
+  while (!a.failed && cli_next(&a, &opt, &pos)) {
+    if (pos && !image) image = pos;
+    else if (pos) texts[nt++] = pos;
+    else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
+    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+  }
+  if (c.help) {
+    fputs(usage, stdout);
+    free(texts);
+    return EXIT_ALL_OK;
+  }
+  if (!a.failed && (!image || !nt)) cli_usage_error(&a, "needs an IMAGE and at least one TEXT");
+  if (a.failed) {
+    free(texts);
+    return EXIT_USAGE;
+  }
+  cli_apply_threads(&c);
+  vlp_model *m = cli_load_model("itm", &c);
+  if (m && !cli_require_arch("itm", m, 1, VLP_ARCH_BLIP_ITM)) {
+    vlp_model_free(m);
+    m = NULL;
+  }
+  FILE *out = m ? cli_open_output("itm", c.output) : NULL;
+  if (!out) {
+    vlp_model_free(m);
+    free(texts);
+    return EXIT_USAGE;
+  }
+  int failed = 0;
+  vlp_image img;
+  if (vlp_image_load(image, &img)) {
+    cli_report_error(out, "itm", "path", image, vlp_last_error());
+    failed = nt;
+  } else {
+    for (int i = 0; i < nt; i++) {
+      float itm, itc;
+      if (!texts[i][0] || vlp_itm(m, &img, texts[i], size, &itm, &itc)) {
+        cli_report_error(out, "itm", "path", image, texts[i][0] ? vlp_last_error() : "the text is empty");
+        failed++;
+        continue;
+      }
+      fputs("{\"path\": ", out);
+      json_write_str(out, image);
+      fputs(", \"text\": ", out);
+      json_write_str(out, texts[i]);
+      fputs(", \"itm\": ", out);
+      json_write_float(out, itm);
+      fputs(", \"itc\": ", out);
+      json_write_float(out, itc);
+      fputs("}\n", out);
+      fflush(out);
+    }
+    vlp_image_free(&img);
+  }
+  int bad_out = cli_close_output(out);
+  vlp_model_free(m);
+  free(texts);
+  return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+}

@@ -1,0 +1,280 @@
+/* common: option scanning, JSON Lines output and error reporting for the subcommands. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+
+void cli_args_init(cli_args *a, int argc, char **argv, const char *cmd) {
+  memset(a, 0, sizeof *a);
+  a->argc = argc;
+  a->argv = argv;
+  a->i = 1;
+  a->cmd = cmd;
+}
+
+void cli_usage_error(cli_args *a, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "vlp %s: ", a->cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (vlp %s --help)\n", a->cmd);
+  a->failed = 1;
+}
+
+int cli_next(cli_args *a, const char **opt, const char **pos) {
+  *opt = NULL;
+  *pos = NULL;
+  a->opt = NULL;
+  a->inline_v = NULL;
+  if (a->i >= a->argc) return 0;
+  const char *s = a->argv[a->i++];
+  if (a->only_positional || s[0] != '-' || !strcmp(s, "-")) {
+    *pos = s;
+    return 1;
+  }
+  if (!strcmp(s, "--")) {
+    a->only_positional = 1;
+    return cli_next(a, opt, pos);
+  }
+  static _Thread_local char name[64];
+  const char *eq = strchr(s, '=');
+  if (eq && s[1] == '-') {
+    size_t n = (size_t)(eq - s) < sizeof name - 1 ? (size_t)(eq - s) : sizeof name - 1;
+    memcpy(name, s, n);
+    name[n] = 0;
+    a->inline_v = eq + 1;
+    s = name;
+  }
+  a->opt = s;
+  *opt = s;
+  return 1;
+}
+
+const char *cli_value(cli_args *a) {
+  if (a->inline_v) return a->inline_v;
+  if (a->i >= a->argc) {
+    cli_usage_error(a, "%s needs a value", a->opt);
+    return NULL;
+  }
+  return a->argv[a->i++];
+}
+
+int cli_int(cli_args *a, int lo, int hi, int *out) {
+  const char *v = cli_value(a);
+  if (!v) return 0;
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || *end || end == v || x < lo || x > hi) {
+    cli_usage_error(a, "%s takes a whole number from %d to %d, not '%s'", a->opt, lo, hi, v);
+    return 0;
+  }
+  *out = (int)x;
+  return 1;
+}
+
+int cli_float(cli_args *a, float *out) {
+  const char *v = cli_value(a);
+  if (!v) return 0;
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || *end || end == v || !isfinite(x)) {
+    cli_usage_error(a, "%s takes a number, not '%s'", a->opt, v);
+    return 0;
+  }
+  *out = (float)x;
+  return 1;
+}
+
+int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
+  if (!strcmp(opt, "-m") || !strcmp(opt, "--model")) {
+    c->model = cli_value(a);
+  } else if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+    c->output = cli_value(a);
+  } else if (!strcmp(opt, "--threads")) {
+    cli_int(a, 1, 1024, &c->threads);
+  } else if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+    c->help = 1;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+FILE *cli_open_output(const char *cmd, const char *path) {
+  if (!path || !strcmp(path, "-")) return stdout;
+  FILE *f = fopen(path, "w");
+  if (!f) fprintf(stderr, "vlp %s: %s: cannot write: %s\n", cmd, path, strerror(errno));
+  return f;
+}
+
+int cli_close_output(FILE *f) {
+  if (!f) return 0;
+  int bad = fflush(f) != 0 || ferror(f);
+  if (f != stdout) bad |= fclose(f) != 0;
+  return bad ? -1 : 0;
+}
+
+void json_write_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    switch (*p) {
+      case '"': fputs("\\\"", f); break;
+      case '\\': fputs("\\\\", f); break;
+      case '\n': fputs("\\n", f); break;
+      case '\r': fputs("\\r", f); break;
+      case '\t': fputs("\\t", f); break;
+      default:
+        if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+void json_write_float(FILE *f, float v) {
+  if (!isfinite(v)) {
+    fputs("null", f);
+    return;
+  }
+  fprintf(f, "%.9g", (double)v);
+}
+
+void json_write_floats(FILE *f, const float *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) {
+    if (i) fputs(", ", f);
+    json_write_float(f, v[i]);
+  }
+  fputc(']', f);
+}
+
+void json_write_ints(FILE *f, const int *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) fprintf(f, i ? ", %d" : "%d", v[i]);
+  fputc(']', f);
+}
+
+void cli_report_error(FILE *out, const char *cmd, const char *key, const char *name,
+                      const char *message) {
+  fprintf(stderr, "vlp %s: %s\n", cmd, message);
+  if (!out) return;
+  fputc('{', out);
+  json_write_str(out, key);
+  fputs(": ", out);
+  json_write_str(out, name);
+  fputs(", \"error\": ", out);
+  json_write_str(out, message);
+  fputs("}\n", out);
+  fflush(out);
+}
+
+void cli_apply_threads(const cli_common *c) { vlp_set_threads(c->threads); }
+
+vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
+  if (!c->model) {
+    fprintf(stderr, "vlp %s: no model: give -m MODEL_DIR (vlp %s --help)\n", cmd, cmd);
+    return NULL;
+  }
+  vlp_model *m = NULL;
+  if (vlp_model_load(c->model, &m) != VLP_OK) {
+    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
+    return NULL;
+  }
+  return m;
+}
+
+const char cli_gen_usage[] =
+    "generation options (as transformers' generate()):\n"
+    "  --beams N               beam search with N beams (default 1: greedy)\n"
+    "  --max-length N          longest whole sequence, [DEC] and prompt included (default 20)\n"
+    "  --max-new-tokens N      at most N generated tokens (overrides --max-length)\n"
+    "  --min-length N          shortest whole sequence (default 0)\n"
+    "  --repetition-penalty X  CTRL-style penalty on tokens already present (default 1)\n"
+    "  --length-penalty X      beam score = sum of log-probs / length^X (default 1)\n"
+    "  --image-size N          run the vision tower at N x N (interpolated positions)\n";
+
+int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p) {
+  if (!strcmp(opt, "--prompt")) p->prompt = cli_value(a);
+  else if (!strcmp(opt, "--beams")) cli_int(a, 1, 64, &p->num_beams);
+  else if (!strcmp(opt, "--max-length")) cli_int(a, 1, 512, &p->max_length);
+  else if (!strcmp(opt, "--max-new-tokens")) cli_int(a, 1, 512, &p->max_new_tokens);
+  else if (!strcmp(opt, "--min-length")) cli_int(a, 0, 512, &p->min_length);
+  else if (!strcmp(opt, "--repetition-penalty")) cli_float(a, &p->repetition_penalty);
+  else if (!strcmp(opt, "--length-penalty")) cli_float(a, &p->length_penalty);
+  else if (!strcmp(opt, "--image-size")) cli_int(a, 1, 8192, &p->image_size);
+  else return 0;
+  return 1;
+}
+
+void cli_paths_add(cli_paths *p, const char *path) {
+  if (p->n == p->cap) {
+    p->cap = p->cap ? 2 * p->cap : 16;
+    p->paths = realloc(p->paths, (size_t)p->cap * sizeof *p->paths);
+    if (!p->paths) abort(); /* out of memory for a list of names: nothing sensible to do */
+  }
+  p->paths[p->n++] = strdup(path);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cli_paths_add_folder(cli_paths *p, const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    cli_paths_add(p, dir); /* reported as unreadable when it is opened */
+    return;
+  }
+  int first = p->n;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    size_t n = strlen(dir) + strlen(e->d_name) + 2;
+    char *full = malloc(n);
+    if (!full) abort();
+    snprintf(full, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+    struct stat st;
+    if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) cli_paths_add(p, full);
+    free(full);
+  }
+  closedir(d);
+  qsort(p->paths + first, (size_t)(p->n - first), sizeof *p->paths, cmp_str);
+}
+
+void cli_paths_free(cli_paths *p) {
+  for (int i = 0; i < p->n; i++) free(p->paths[i]);
+  free(p->paths);
+  memset(p, 0, sizeof *p);
+}
+
+void cli_paths_add_input(cli_paths *p, const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) cli_paths_add_folder(p, path);
+  else cli_paths_add(p, path);
+}
+
+int cli_require_arch(const char *cmd, const vlp_model *m, int n, ...) {
+  va_list ap;
+  va_start(ap, n);
+  int ok = 0;
+  char wanted[256] = "";
+  for (int i = 0; i < n; i++) {
+    vlp_arch want = va_arg(ap, vlp_arch);
+    if (vlp_model_arch(m) == want) ok = 1;
+    size_t len = strlen(wanted);
+    snprintf(wanted + len, sizeof wanted - len, "%s%s", i ? " or " : "", vlp_arch_name(want));
+  }
+  va_end(ap);
+  if (!ok)
+    fprintf(stderr, "vlp %s: the model is %s; this command needs %s\n", cmd,
+            vlp_arch_name(vlp_model_arch(m)), wanted);
+  return ok;
+}

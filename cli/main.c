@@ -1,0 +1,51 @@
+/* main: the vlp command — dispatches to one subcommand per file (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int, char **);
+  const char *what;
+} commands[] = {
+    {"caption", cmd_caption, "caption images (BLIP)"},
+    {"vqa", cmd_vqa, "answer a question about an image (BLIP VQA)"},
+    {"itm", cmd_itm, "image-text matching scores (BLIP retrieval)"},
+    {"embed", cmd_embed, "image or text embeddings (CLIP, BLIP retrieval)"},
+    {"tag", cmd_tag, "zero-shot labels for images (CLIP)"},
+    {"tokenize", cmd_tokenize, "token ids of texts"},
+    {"preprocess", cmd_preprocess, "pixel values of an image as .npy"},
+    {"selftest", cmd_selftest, "check vlp against a golden reference set"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: vlp COMMAND [options]\n\n"
+          "A vision-language pipeline: BLIP and CLIP models from Hugging Face folders.\n"
+          "Results are JSON Lines on stdout; messages go to stderr.\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].what);
+  fprintf(f,
+          "\nEvery command takes -m MODEL_DIR, --threads N (or VLP_THREADS) and --help.\n"
+          "Exit codes: 0 all ok, 1 some inputs failed, 2 usage or model error.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return EXIT_ALL_OK;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("vlp 0.1.0\n");
+    return EXIT_ALL_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "vlp: unknown command '%s' (vlp --help lists them)\n", argv[1]);
+  return EXIT_USAGE;
+}

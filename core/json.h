@@ -1,0 +1,23 @@
+/* json: config files (config.json, preprocessor_config.json, tokenizer_config.json, golden
+ * manifests) read with libcjson, with typed getters that fall back to a default. */
+#ifndef VLP_CORE_JSON_H
+#define VLP_CORE_JSON_H
+
+#include <cjson/cJSON.h>
+
+#include "vlp.h"
+
+/* Parse a whole file. Not-JSON is VLP_ERR_FORMAT naming the file and the byte offset. */
+vlp_status json_load_file(const char *path, cJSON **out);
+/* Getters: the value of key in obj when present and of the right type, else def.
+ * obj may be NULL. */
+double json_num(const cJSON *obj, const char *key, double def);
+int json_int(const cJSON *obj, const char *key, int def);
+int json_bool(const cJSON *obj, const char *key, int def);
+const char *json_str(const cJSON *obj, const char *key, const char *def);
+const cJSON *json_obj(const cJSON *obj, const char *key); /* NULL when absent */
+const cJSON *json_arr(const cJSON *obj, const char *key); /* NULL when absent */
+/* Read a whole file into a NUL-terminated buffer (malloc'd). */
+vlp_status read_file(const char *path, char **data, size_t *size);
+
+#endif

@@ -1,0 +1,440 @@
+/* ops: float32 kernels (see ops.h). Fast versions use OpenBLAS for the matrix products and
+ * OpenMP for everything else; the *_naive versions are plain loops with double
+ * accumulation, used by the tests as references.
+ * Threads: OpenBLAS is kept at one thread (threads.c) and the big products are split over
+ * our OpenMP threads here, so only one pool ever runs (two pools spinning against each
+ * other made a ViT MLP block 1.7x slower on 2 cores). */
+#include "core/ops.h"
+
+/* Lets GCC if-convert the float compares in fast_expf / gelu1 and vectorise those loops;
+ * it changes no result (only assumes floating-point exception flags are not inspected). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vlp.h"
+
+/* Below this many elements an OpenMP region costs more than it saves. */
+#define PAR_MIN 16384
+
+/* ---- linear --------------------------------------------------------------------- */
+
+/* One call on the output columns [o0, o1): W's rows o0..o1-1 are contiguous, so each
+ * thread streams its own slice of the weights (decoding is bound by reading W). */
+static void linear_cols(float *y, const float *x, const float *W, const float *b, int n, int in,
+                        int out, int o0, int o1) {
+  int m = o1 - o0;
+  if (m <= 0) return;
+  float beta = 0.0f;
+  if (b) { /* as torch's addmm: y = b broadcast, then y += x W^T */
+    for (int i = 0; i < n; i++)
+      memcpy(y + (size_t)i * out + o0, b + o0, (size_t)m * sizeof *y);
+    beta = 1.0f;
+  }
+  const float *Ws = W + (size_t)o0 * in;
+  if (n == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, in, 1.0f, Ws, in, x, 1, beta, y + o0, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, in, 1.0f, x, in, Ws, in, beta,
+                y + o0, out);
+}
+
+/* Products below this many multiply-adds run on one thread. */
+#define LINEAR_PAR_MIN (1 << 18)
+
+void op_linear(float *y, const float *x, const float *W, const float *b, int n, int in,
+               int out) {
+  if (n <= 0 || out <= 0) return;
+  if (in <= 0) { /* empty product: y = b */
+    for (int i = 0; i < n; i++) {
+      float *yr = y + (size_t)i * out;
+      if (b) memcpy(yr, b, (size_t)out * sizeof *yr);
+      else memset(yr, 0, (size_t)out * sizeof *yr);
+    }
+    return;
+  }
+  int nt = vlp_get_threads();
+  if (nt > 1 && (double)n * in * out >= LINEAR_PAR_MIN && out >= 32) {
+    /* Column slices, multiples of 16 for the BLAS kernels; OpenBLAS runs one thread per
+     * caller (see threads.c), so this region is the only parallelism. The team may be
+     * smaller than asked (e.g. nested in a caller's region), so size slices by it. */
+#pragma omp parallel num_threads(nt)
+    {
+      int team = omp_get_num_threads();
+      int chunk = ((out + team - 1) / team + 15) / 16 * 16;
+      long o0 = (long)omp_get_thread_num() * chunk, o1 = o0 + chunk;
+      if (o1 > out) o1 = out;
+      if (o0 < out) linear_cols(y, x, W, b, n, in, out, (int)o0, (int)o1);
+    }
+  } else {
+    linear_cols(y, x, W, b, n, in, out, 0, out);
+  }
+}
+
+void op_linear_naive(float *y, const float *x, const float *W, const float *b, int n, int in,
+                     int out) {
+  for (int i = 0; i < n; i++) {
+    for (int o = 0; o < out; o++) {
+      double acc = b ? b[o] : 0.0;
+      const float *xr = x + (size_t)i * in, *wr = W + (size_t)o * in;
+      for (int k = 0; k < in; k++) acc += (double)xr[k] * wr[k];
+      y[(size_t)i * out + o] = (float)acc;
+    }
+  }
+}
+
+/* ---- layernorm ------------------------------------------------------------------ */
+
+/* One row: two-pass mean / biased variance in double. */
+static void layernorm_row(float *y, const float *x, const float *g, const float *b, int d,
+                          float eps) {
+  double s = 0;
+  for (int j = 0; j < d; j++) s += x[j];
+  double mean = s / d, v = 0;
+  for (int j = 0; j < d; j++) {
+    double t = x[j] - mean;
+    v += t * t;
+  }
+  float m = (float)mean;
+  float rstd = (float)(1.0 / sqrt(v / d + (double)eps));
+  for (int j = 0; j < d; j++) {
+    float t = (x[j] - m) * rstd;
+    y[j] = t * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
+  }
+}
+
+void op_layernorm(float *y, const float *x, const float *g, const float *b, int n, int d,
+                  float eps) {
+  if (n <= 0 || d <= 0) return;
+  int nt = vlp_get_threads();
+#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * d >= PAR_MIN)
+  for (int i = 0; i < n; i++)
+    layernorm_row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
+}
+
+void op_layernorm_naive(float *y, const float *x, const float *g, const float *b, int n, int d,
+                        float eps) {
+  for (int i = 0; i < n; i++) {
+    const float *xr = x + (size_t)i * d;
+    float *yr = y + (size_t)i * d;
+    double mean = 0, var = 0;
+    for (int j = 0; j < d; j++) mean += xr[j];
+    mean /= d;
+    for (int j = 0; j < d; j++) var += (xr[j] - mean) * (xr[j] - mean);
+    var /= d;
+    double inv = 1.0 / sqrt(var + eps);
+    for (int j = 0; j < d; j++)
+      yr[j] = (float)((xr[j] - mean) * inv * (g ? g[j] : 1.0) + (b ? b[j] : 0.0));
+  }
+}
+
+/* ---- exp and erf --------------------------------------------------------------- */
+
+/* expf for the hot loops, written branch-free so the compiler vectorises it (glibc's expf
+ * is a call per element). e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln2 / 2, e^r by
+ * its Taylor series to r^7 (truncation < 6e-9); 2^n goes straight into the exponent bits.
+ * Within ~2 ulp of expf. Results below 2^-125 (x < -86.9) are flushed to 0. */
+static inline float fast_expf(float x) {
+  const float lo = -86.9f, hi = 88.72f;
+  float xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
+  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float t = xc * 1.44269504088896341f + shift;
+  float nf = t - shift;
+  int32_t ti, pi;
+  memcpy(&ti, &t, 4);
+  int32_t n = ti - 0x4B400000; /* the integer in t's low mantissa bits */
+  float r = xc - nf * 0.693359375f;  /* ln 2 split in a short high part ... */
+  r = r - nf * -2.12194440e-4f;      /* ... and the rest, so n ln 2 is exact enough */
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  memcpy(&pi, &p, 4);
+  pi += (int32_t)((uint32_t)n << 23); /* p in [0.7, 1.42]: exponent stays in range */
+  float y;
+  memcpy(&y, &pi, 4);
+  y = x < lo ? 0.0f : y;
+  y = x > hi ? INFINITY : y;
+  return x != x ? x : y;
+}
+
+/* gelu(x) = x Phi(x) with Phi from erfc: Phi(x) = erfc(-x / sqrt 2) / 2. erfc(z), z >= 0,
+ * is Numerical Recipes' Chebyshev fit t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), relative
+ * error < 1.2e-7; for x < 0 this avoids the cancellation in 1 + erf(x). */
+static inline float gelu1(float x) {
+  float z = (x < 0 ? -x : x) * 0.70710678118654752f;
+  float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  float half_erfc = 0.5f * t * fast_expf(p - z * z);
+  return x * (x < 0 ? half_erfc : 1.0f - half_erfc);
+}
+
+/* ---- activations ---------------------------------------------------------------- */
+
+void op_gelu(float *x, size_t n) {
+  int nt = vlp_get_threads();
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
+  for (size_t i = 0; i < n; i++) x[i] = gelu1(x[i]);
+}
+
+void op_quick_gelu(float *x, size_t n) {
+  int nt = vlp_get_threads();
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
+  for (size_t i = 0; i < n; i++) x[i] = x[i] * (1.0f / (1.0f + fast_expf(-1.702f * x[i])));
+}
+
+void op_gelu_naive(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
+}
+
+void op_quick_gelu_naive(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] / (1.0 + exp(-1.702 * (double)x[i])));
+}
+
+/* ---- softmax -------------------------------------------------------------------- */
+
+/* One row in place. A row whose every entry is -inf (nothing to attend to) becomes all
+ * zeros instead of NaN. */
+static void softmax_row(float *x, int cols) {
+  float m = -INFINITY;
+  for (int j = 0; j < cols; j++)
+    if (x[j] > m) m = x[j];
+  if (m == -INFINITY) {
+    memset(x, 0, (size_t)cols * sizeof *x);
+    return;
+  }
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < cols; j++) {
+    x[j] = fast_expf(x[j] - m);
+    s += x[j];
+  }
+  float inv = 1.0f / s;
+  for (int j = 0; j < cols; j++) x[j] *= inv;
+}
+
+void op_softmax(float *x, int rows, int cols) {
+  if (rows <= 0 || cols <= 0) return;
+  int nt = vlp_get_threads();
+#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)rows * cols >= PAR_MIN)
+  for (int i = 0; i < rows; i++) softmax_row(x + (size_t)i * cols, cols);
+}
+
+void op_softmax_naive(float *x, int rows, int cols) {
+  for (int i = 0; i < rows; i++) {
+    float *r = x + (size_t)i * cols;
+    double m = -INFINITY, s = 0;
+    for (int j = 0; j < cols; j++) m = r[j] > m ? r[j] : m;
+    if (m == -INFINITY) {
+      for (int j = 0; j < cols; j++) r[j] = 0;
+      continue;
+    }
+    for (int j = 0; j < cols; j++) s += exp(r[j] - m);
+    for (int j = 0; j < cols; j++) r[j] = (float)(exp(r[j] - m) / s);
+  }
+}
+
+/* ---- small elementwise ops ------------------------------------------------------ */
+
+void op_add(float *y, const float *x, size_t n) {
+  int nt = vlp_get_threads();
+#pragma omp parallel for num_threads(nt) schedule(static) if (n >= 4 * PAR_MIN)
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* ids are trusted: the caller has checked them against the table's row count. */
+void op_embedding(float *y, const float *table, const int *ids, int n, int d) {
+  for (int i = 0; i < n; i++)
+    memcpy(y + (size_t)i * d, table + (size_t)ids[i] * d, (size_t)d * sizeof *y);
+}
+
+void op_l2_normalize(float *x, int n, int d) {
+  for (int i = 0; i < n; i++) {
+    float *r = x + (size_t)i * d;
+    double s = 0;
+    for (int j = 0; j < d; j++) s += (double)r[j] * r[j];
+    float norm = (float)sqrt(s);
+    if (norm < 1e-12f) norm = 1e-12f;
+    for (int j = 0; j < d; j++) r[j] /= norm;
+  }
+}
+
+/* ---- attention ------------------------------------------------------------------ */
+
+/* Keys visible to query row i: [0, limit). */
+static int attn_limit(const op_attn_shape *s, int i) {
+  if (!s->causal) return s->Tk;
+  int lim = s->Tk - s->Tq + i + 1;
+  if (lim < 0) lim = 0;
+  if (lim > s->Tk) lim = s->Tk;
+  return lim;
+}
+
+static float dot(const float *a, const float *b, int n) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int k = 0; k < n; k++) s += a[k] * b[k];
+  return s;
+}
+
+/* Scores held on the stack per row up to this many keys; longer rows recompute the dot
+ * products in a second pass instead of allocating. */
+#define ROW_KEYS_MAX 2048
+
+/* One query row of one head: o (hd) = softmax(q.K^T * scale + mask) V over keys [0, lim).
+ * qr/o point at the head's slice; K/V at the head's first key row, rows D floats apart. */
+static void attn_row(float *o, const float *qr, const float *K, const float *V,
+                     const float *mask, int lim, int hd, int D, float scale) {
+  float sc[ROW_KEYS_MAX];
+  int keep = lim <= ROW_KEYS_MAX;
+  float m = -INFINITY;
+  for (int j = 0; j < lim; j++) {
+    float t = dot(qr, K + (size_t)j * D, hd) * scale + (mask ? mask[j] : 0.0f);
+    if (keep) sc[j] = t;
+    if (t > m) m = t;
+  }
+  memset(o, 0, (size_t)hd * sizeof *o);
+  if (m == -INFINITY) return; /* nothing visible: zeros rather than NaN */
+  double sum = 0;
+  for (int j = 0; j < lim; j++) {
+    float t = keep ? sc[j] : dot(qr, K + (size_t)j * D, hd) * scale + (mask ? mask[j] : 0.0f);
+    float p = fast_expf(t - m);
+    sum += p;
+    const float *vr = V + (size_t)j * D;
+    for (int c = 0; c < hd; c++) o[c] += p * vr[c];
+  }
+  float inv = (float)(1.0 / sum);
+  for (int c = 0; c < hd; c++) o[c] *= inv;
+}
+
+/* Few query rows (decoding): every (b, h, i) row is independent, plain C in parallel. */
+static void attention_rows(float *out, const float *q, const float *k, const float *v,
+                           const op_attn_shape *s, float scale) {
+  const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd;
+  const long total = (long)B * H * Tq;
+  int nt = vlp_get_threads();
+#pragma omp parallel for num_threads(nt) schedule(static) if (total * s->Tk * hd >= PAR_MIN)
+  for (long r = 0; r < total; r++) {
+    int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
+    size_t qo = ((size_t)b * Tq + i) * D + (size_t)h * hd;
+    size_t ko = (size_t)b * s->kv_cap * D + (size_t)h * hd;
+    attn_row(out + qo, q + qo, k + ko, v + ko, s->mask ? s->mask + (size_t)b * s->Tk : NULL,
+             attn_limit(s, i), hd, D, scale);
+  }
+}
+
+/* Masked, causal-aware softmax of a (Tq, Tk) score block (already scaled). */
+static void attn_softmax_block(float *S, const op_attn_shape *s, const float *mask) {
+  const int Tq = s->Tq, Tk = s->Tk;
+  for (int i = 0; i < Tq; i++) {
+    float *r = S + (size_t)i * Tk;
+    int lim = attn_limit(s, i);
+    if (mask)
+      for (int j = 0; j < lim; j++) r[j] += mask[j];
+    for (int j = lim; j < Tk; j++) r[j] = -INFINITY; /* exp -> exactly 0 */
+    softmax_row(r, Tk);
+  }
+}
+
+/* Many query rows: the (b, h) pairs in parallel, each with two single-threaded OpenBLAS
+ * GEMMs (scores, weighted sum) around the softmax, in a (Tq, Tk) block per thread.
+ * Returns 0 when the blocks cannot be allocated. */
+static int attention_gemm(float *out, const float *q, const float *k, const float *v,
+                          const op_attn_shape *s, float scale) {
+  const int Tq = s->Tq, Tk = s->Tk, hd = s->hd, H = s->H, D = H * hd;
+  const int pairs = s->B * H;
+  int nt = vlp_get_threads();
+  if (nt > pairs) nt = pairs;
+  size_t blk = (size_t)Tq * Tk;
+  if (blk > SIZE_MAX / sizeof(float) / (size_t)nt) return 0;
+  float *S = malloc(blk * (size_t)nt * sizeof *S); /* nt x (Tq, Tk) */
+  if (!S) return 0;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int p = 0; p < pairs; p++) {
+    int b = p / H, h = p % H;
+    float *Sb = S + blk * (size_t)omp_get_thread_num();
+    const float *qb = q + (size_t)b * Tq * D + (size_t)h * hd;
+    const float *kb = k + (size_t)b * s->kv_cap * D + (size_t)h * hd;
+    const float *vb = v + (size_t)b * s->kv_cap * D + (size_t)h * hd;
+    float *ob = out + (size_t)b * Tq * D + (size_t)h * hd;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, D, kb, D, 0.0f,
+                Sb, Tk);
+    attn_softmax_block(Sb, s, s->mask ? s->mask + (size_t)b * Tk : NULL);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, Sb, Tk, vb, D, 0.0f,
+                ob, D);
+  }
+  free(S);
+  return 1;
+}
+
+/* Query rows from which the GEMM path pays off (measured with bench_ops). */
+#define ATTN_GEMM_MIN_TQ 16
+
+void op_attention(float *out, const float *q, const float *k, const float *v,
+                  const op_attn_shape *s) {
+  if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return;
+  float scale = 1.0f / sqrtf((float)s->hd);
+  if (s->Tk <= 0) { /* nothing to attend to */
+    memset(out, 0, (size_t)s->B * s->Tq * s->H * s->hd * sizeof *out);
+    return;
+  }
+  if (s->Tq >= ATTN_GEMM_MIN_TQ && attention_gemm(out, q, k, v, s, scale)) return;
+  attention_rows(out, q, k, v, s, scale); /* also the fallback when malloc fails */
+}
+
+void op_attention_naive(float *out, const float *q, const float *k, const float *v,
+                        const op_attn_shape *s) {
+  const int H = s->H, Tq = s->Tq, Tk = s->Tk, hd = s->hd, D = H * hd;
+  double scale = 1.0 / sqrt((double)hd);
+  double *p = malloc((size_t)(Tk > 0 ? Tk : 1) * sizeof *p);
+  if (!p) return;
+  for (int b = 0; b < s->B; b++)
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < Tq; i++) {
+        const float *qr = q + ((size_t)b * Tq + i) * D + (size_t)h * hd;
+        float *o = out + ((size_t)b * Tq + i) * D + (size_t)h * hd;
+        int lim = attn_limit(s, i);
+        double m = -INFINITY;
+        for (int j = 0; j < lim; j++) {
+          const float *kr = k + ((size_t)b * s->kv_cap + j) * D + (size_t)h * hd;
+          double t = 0;
+          for (int c = 0; c < hd; c++) t += (double)qr[c] * kr[c];
+          t = t * scale + (s->mask ? s->mask[(size_t)b * Tk + j] : 0.0);
+          p[j] = t;
+          if (t > m) m = t;
+        }
+        double sum = 0;
+        for (int j = 0; j < lim; j++) {
+          p[j] = m == -INFINITY ? 0.0 : exp(p[j] - m);
+          sum += p[j];
+        }
+        for (int c = 0; c < hd; c++) {
+          double acc = 0;
+          for (int j = 0; j < lim; j++)
+            acc += p[j] * v[((size_t)b * s->kv_cap + j) * D + (size_t)h * hd + c];
+          o[c] = sum > 0 ? (float)(acc / sum) : 0.0f;
+        }
+      }
+  free(p);
+}

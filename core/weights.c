@@ -1,0 +1,294 @@
+/* weights: the tensors of one model folder (see weights.h). One safetensors file or the
+ * shards listed by model.safetensors.index.json, merged into one name-sorted table.
+ * float32 views of F16/BF16 (and of unaligned F32) tensors are made once and cached per
+ * tensor; the cache is not locked, so load weights from one thread. */
+#include "core/weights.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "core/json.h"
+
+typedef struct {
+  const st_tensor *t;
+  int file;    /* index into w->files */
+  float *conv; /* owned float32 copy, made on first weights_f32 call (NULL until then) */
+} w_entry;
+
+struct vlp_weights {
+  char *label; /* DIR/model.safetensors or DIR/model.safetensors.index.json, for messages */
+  int nfiles;
+  st_file **files;
+  int n;
+  w_entry *entries; /* sorted by tensor name */
+};
+
+static char *join_path(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (!p) return NULL;
+  memcpy(p, dir, a);
+  size_t k = a;
+  if (a && dir[a - 1] != '/') p[k++] = '/';
+  memcpy(p + k, name, b + 1);
+  return p;
+}
+
+static int file_exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+  return strcmp(((const w_entry *)a)->t->name, ((const w_entry *)b)->t->name);
+}
+
+static w_entry *find_entry(const vlp_weights *w, const char *name) {
+  int lo = 0, hi = w->n - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    int c = strcmp(name, w->entries[mid].t->name);
+    if (c == 0) return &w->entries[mid];
+    if (c < 0)
+      hi = mid - 1;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
+}
+
+/* Open the shards named in index.json's weight_map (each once) into w->files. */
+static vlp_status open_shards(vlp_weights *w, const char *dir, const cJSON *map) {
+  int cap = cJSON_GetArraySize(map);
+  w->files = calloc(cap > 0 ? (size_t)cap : 1, sizeof *w->files);
+  if (!w->files) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", w->label);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, map) {
+    if (!cJSON_IsString(e))
+      return vlp_fail(VLP_ERR_FORMAT, "%s: weight_map entry %s is not a file name", w->label,
+                      e->string ? e->string : "?");
+    const char *shard = e->valuestring;
+    /* Shards live in the model folder itself. */
+    if (!shard[0] || strchr(shard, '/') || strcmp(shard, "..") == 0)
+      return vlp_fail(VLP_ERR_FORMAT, "%s: bad shard file name \"%.200s\" for tensor %s",
+                      w->label, shard, e->string ? e->string : "?");
+    char *path = join_path(dir, shard);
+    if (!path) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", w->label);
+    int seen = 0;
+    for (int i = 0; i < w->nfiles && !seen; i++) seen = strcmp(w->files[i]->path, path) == 0;
+    vlp_status st = VLP_OK;
+    if (!seen) {
+      st = st_open(path, &w->files[w->nfiles]);
+      if (st == VLP_OK) w->nfiles++;
+    }
+    free(path);
+    if (st) return st;
+  }
+  return VLP_OK;
+}
+
+/* Every name in weight_map must be in the shard it names. */
+static vlp_status check_weight_map(const vlp_weights *w, const char *dir, const cJSON *map) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, map) {
+    const w_entry *en = find_entry(w, e->string ? e->string : "");
+    char *path = join_path(dir, e->valuestring);
+    if (!path) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", w->label);
+    int ok = en && strcmp(w->files[en->file]->path, path) == 0;
+    vlp_status st = ok ? VLP_OK
+                       : vlp_fail(VLP_ERR_MODEL, "%s: missing tensor %s (listed in %s)", path,
+                                  e->string ? e->string : "?", w->label);
+    free(path);
+    if (st) return st;
+  }
+  return VLP_OK;
+}
+
+/* Merge the tensors of all files into w->entries; a name in two files is an error. */
+static vlp_status build_table(vlp_weights *w) {
+  size_t total = 0;
+  for (int i = 0; i < w->nfiles; i++) total += (size_t)w->files[i]->n;
+  if (total > (size_t)0x7fffffff) return vlp_fail(VLP_ERR_MODEL, "%s: too many tensors", w->label);
+  w->entries = calloc(total ? total : 1, sizeof *w->entries);
+  if (!w->entries) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", w->label);
+  for (int i = 0; i < w->nfiles; i++) {
+    for (int k = 0; k < w->files[i]->n; k++) {
+      w->entries[w->n].t = &w->files[i]->tensors[k];
+      w->entries[w->n].file = i;
+      w->n++;
+    }
+  }
+  qsort(w->entries, (size_t)w->n, sizeof *w->entries, cmp_entry);
+  for (int i = 1; i < w->n; i++) {
+    if (strcmp(w->entries[i - 1].t->name, w->entries[i].t->name) == 0)
+      return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s is in both %s and %s", w->label,
+                      w->entries[i].t->name, w->files[w->entries[i - 1].file]->path,
+                      w->files[w->entries[i].file]->path);
+  }
+  return VLP_OK;
+}
+
+vlp_status weights_open(const char *model_dir, vlp_weights **out) {
+  *out = NULL;
+  vlp_weights *w = calloc(1, sizeof *w);
+  if (!w) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", model_dir);
+  vlp_status st = VLP_OK;
+  cJSON *index = NULL;
+  char *single = join_path(model_dir, "model.safetensors");
+  char *index_path = join_path(model_dir, "model.safetensors.index.json");
+  if (!single || !index_path) {
+    st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", model_dir);
+    goto done;
+  }
+
+  if (file_exists(single) || !file_exists(index_path)) {
+    w->label = single;
+    single = NULL;
+    if (!file_exists(w->label)) {
+      st = vlp_fail(VLP_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json",
+                    model_dir);
+      goto done;
+    }
+    w->files = calloc(1, sizeof *w->files);
+    if (!w->files) {
+      st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", w->label);
+      goto done;
+    }
+    st = st_open(w->label, &w->files[0]);
+    if (st) goto done;
+    w->nfiles = 1;
+    st = build_table(w);
+  } else {
+    w->label = index_path;
+    index_path = NULL;
+    st = json_load_file(w->label, &index);
+    if (st) goto done;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(index, "weight_map");
+    if (!cJSON_IsObject(map)) {
+      st = vlp_fail(VLP_ERR_FORMAT, "%s: no \"weight_map\" object", w->label);
+      goto done;
+    }
+    st = open_shards(w, model_dir, map);
+    if (st) goto done;
+    st = build_table(w);
+    if (st) goto done;
+    st = check_weight_map(w, model_dir, map);
+  }
+
+done:
+  cJSON_Delete(index);
+  free(single);
+  free(index_path);
+  if (st) {
+    weights_close(w);
+    return st;
+  }
+  *out = w;
+  return VLP_OK;
+}
+
+void weights_close(vlp_weights *w) {
+  if (!w) return;
+  for (int i = 0; i < w->n; i++) free(w->entries[i].conv);
+  free(w->entries);
+  for (int i = 0; i < w->nfiles; i++) st_close(w->files[i]);
+  free(w->files);
+  free(w->label);
+  free(w);
+}
+
+const st_tensor *weights_find(const vlp_weights *w, const char *name) {
+  const w_entry *e = w && name ? find_entry(w, name) : NULL;
+  return e ? e->t : NULL;
+}
+
+/* "[a, b, c]" into buf. */
+static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *dims) {
+  size_t k = 0;
+  k += (size_t)snprintf(buf + k, cap - k, "[");
+  for (int i = 0; i < ndim && k < cap; i++)
+    k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)dims[i]);
+  if (k < cap) snprintf(buf + k, cap - k, "]");
+}
+
+/* Fill e->conv with the float32 values of e->t. */
+static vlp_status convert(const vlp_weights *w, w_entry *e) {
+  const st_tensor *t = e->t;
+  size_t n = t->nbytes / st_dtype_size(t->dtype);
+  float *dst = malloc(n ? n * sizeof(float) : 1);
+  if (!dst)
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory converting tensor %s (%zu values)",
+                    w->files[e->file]->path, t->name, n);
+  if (t->dtype == ST_F32) {
+    memcpy(dst, t->data, t->nbytes); /* unaligned in the file */
+  } else {
+    /* Read each value with memcpy: the data may be unaligned in the file. */
+    const uint8_t *src = t->data;
+    for (size_t i = 0; i < n; i++) {
+      uint16_t v;
+      memcpy(&v, src + 2 * i, sizeof v);
+      dst[i] = t->dtype == ST_F16 ? f16_to_f32(v) : bf16_to_f32(v);
+    }
+  }
+  e->conv = dst;
+  return VLP_OK;
+}
+
+vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int ndim, ...) {
+  *out = NULL;
+  w_entry *e = find_entry(w, name);
+  if (!e) return vlp_fail(VLP_ERR_MODEL, "%s: missing tensor %s", w->label, name);
+  const st_tensor *t = e->t;
+  const char *path = w->files[e->file]->path;
+
+  int64_t want[ST_MAX_DIMS];
+  int ok = ndim == t->ndim && ndim >= 0 && ndim <= ST_MAX_DIMS;
+  va_list ap;
+  va_start(ap, ndim);
+  for (int i = 0; i < ndim && i < ST_MAX_DIMS; i++) {
+    want[i] = va_arg(ap, int);
+    if (i < t->ndim && want[i] != t->shape[i]) ok = 0;
+  }
+  va_end(ap);
+  if (!ok) {
+    char ws[160], fs[160];
+    fmt_shape(ws, sizeof ws, ndim < 0 ? 0 : ndim > ST_MAX_DIMS ? ST_MAX_DIMS : ndim, want);
+    fmt_shape(fs, sizeof fs, t->ndim, t->shape);
+    return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s has shape %s, expected %s", path, name, fs,
+                    ws);
+  }
+
+  if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: tensor %s has dtype %s, need F32, F16 or BF16",
+                    path, name, st_dtype_name(t->dtype));
+  if (t->dtype == ST_F32 && ((uintptr_t)t->data % _Alignof(float)) == 0) {
+    *out = (const float *)t->data; /* the mapping itself */
+    return VLP_OK;
+  }
+  if (!e->conv) {
+    vlp_status st = convert(w, e);
+    if (st) return st;
+  }
+  *out = e->conv;
+  return VLP_OK;
+}
+
+st_dtype weights_main_dtype(const vlp_weights *w) {
+  size_t bytes[ST_BOOL + 1] = {0};
+  for (int i = 0; i < w->n; i++) bytes[w->entries[i].t->dtype] += w->entries[i].t->nbytes;
+  int best = ST_F32;
+  for (int d = 0; d <= ST_BOOL; d++)
+    if (bytes[d] > bytes[best]) best = d;
+  return (st_dtype)best;
+}
+
+size_t weights_bytes(const vlp_weights *w) {
+  size_t total = 0;
+  for (int i = 0; i < w->n; i++) total += w->entries[i].t->nbytes;
+  return total;
+}

@@ -1,0 +1,25 @@
+/* weights: the tensors of one model folder, by Hugging Face state_dict name.
+ *
+ * Opens DIR/model.safetensors, or every shard listed in DIR/model.safetensors.index.json.
+ * weights_f32 hands out float32 data: F32 tensors are the mapped file itself (no copy);
+ * F16 / BF16 tensors are converted once into memory owned by the weights object. */
+#ifndef VLP_CORE_WEIGHTS_H
+#define VLP_CORE_WEIGHTS_H
+
+#include "core/safetensors.h"
+
+typedef struct vlp_weights vlp_weights;
+
+vlp_status weights_open(const char *model_dir, vlp_weights **out);
+void weights_close(vlp_weights *w);
+const st_tensor *weights_find(const vlp_weights *w, const char *name);
+/* Float32 view of tensor `name`, which must have exactly `ndim` dims of the sizes given
+ * as int varargs: weights_f32(w, "x.weight", &p, 2, out_dim, in_dim). A missing tensor or
+ * another shape is an error naming the tensor, the file and both shapes. */
+vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int ndim, ...);
+/* The dtype most tensors are stored in (for `vlp info`). */
+st_dtype weights_main_dtype(const vlp_weights *w);
+/* Total bytes of tensor data (for reports). */
+size_t weights_bytes(const vlp_weights *w);
+
+#endif

@@ -1,0 +1,261 @@
+/* clip: CLIPModel - loading a folder, image / text embeddings, logits, zero-shot tags
+ * (see clip.h). */
+#include "fusion/clip.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/ops.h"
+#include "core/weights.h"
+
+struct clip_model {
+  vlp_weights *w;
+  vlp_tokenizer *tok;
+  prep_config prep;
+  clip_text_config tc;
+  vit_config vc;
+  clip_text_model *text;
+  vit_model *vision;
+  int P;
+  const float *visual_proj; /* (P, Dv) */
+  const float *text_proj;   /* (P, Dt) */
+  float logit_scale;
+  float *scratch; /* grown on demand */
+  size_t scratch_n;
+};
+
+/* ---- loading --------------------------------------------------------------------------- */
+
+static vlp_status check_architecture(const cJSON *cfg, const char *path) {
+  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
+  const cJSON *first = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
+  if (!cJSON_IsString(first))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: no \"architectures\" entry; expected CLIPModel", path);
+  if (strcmp(first->valuestring, "CLIPModel") != 0)
+    return vlp_fail(VLP_ERR_UNSUPPORTED,
+                    "%s: architectures[0] is \"%s\", not CLIPModel (this loader handles CLIPModel)",
+                    path, first->valuestring);
+  return VLP_OK;
+}
+
+static vlp_status load_logit_scale(vlp_weights *w, const char *dir, float *out) {
+  const st_tensor *t = weights_find(w, "logit_scale");
+  if (!t) return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale is missing", dir);
+  const float *p = NULL;
+  vlp_status st;
+  if (t->ndim == 0)
+    st = weights_f32(w, "logit_scale", &p, 0);
+  else if (t->ndim == 1 && t->shape[0] == 1)
+    st = weights_f32(w, "logit_scale", &p, 1, 1);
+  else
+    return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale must be a scalar (has %d dims)", dir,
+                    t->ndim);
+  if (st) return st;
+  if (!isfinite(p[0]))
+    return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale is not finite", dir);
+  *out = p[0];
+  return VLP_OK;
+}
+
+vlp_status clip_load(const char *dir, clip_model **out) {
+  *out = NULL;
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+    return vlp_fail(VLP_ERR_INVALID, "%s: model path too long", dir);
+  cJSON *cfg = NULL;
+  vlp_status st = json_load_file(path, &cfg);
+  if (st) return st;
+  clip_model *m = calloc(1, sizeof *m);
+  if (!m) {
+    cJSON_Delete(cfg);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", dir);
+  }
+  if ((st = check_architecture(cfg, path))) goto fail;
+  if ((st = clip_text_config_from_json(json_obj(cfg, "text_config"), path, &m->tc))) goto fail;
+  if ((st = vit_config_from_json(json_obj(cfg, "vision_config"), VIT_CLIP, path, &m->vc))) goto fail;
+  m->P = json_int(cfg, "projection_dim", 512);
+  if (m->P <= 0) {
+    st = vlp_fail(VLP_ERR_MODEL, "%s: projection_dim = %d must be positive", path, m->P);
+    goto fail;
+  }
+  if ((st = weights_open(dir, &m->w))) goto fail;
+  if ((st = clip_text_load(m->w, "text_model.", &m->tc, &m->text))) goto fail;
+  if ((st = vit_load(m->w, "vision_model.", &m->vc, &m->vision))) goto fail;
+  if ((st = weights_f32(m->w, "visual_projection.weight", &m->visual_proj, 2, m->P, m->vc.hidden)) ||
+      (st = weights_f32(m->w, "text_projection.weight", &m->text_proj, 2, m->P, m->tc.hidden)))
+    goto fail;
+  if ((st = load_logit_scale(m->w, dir, &m->logit_scale))) goto fail;
+  if ((st = tok_load(dir, &m->tok))) goto fail;
+  if (tok_kind_of(m->tok) != TOK_CLIP) {
+    st = vlp_fail(VLP_ERR_MODEL, "%s: the tokenizer is not CLIP's BPE (vocab.json + merges.txt)", dir);
+    goto fail;
+  }
+  if (tok_vocab_size(m->tok) > m->tc.vocab) {
+    st = vlp_fail(VLP_ERR_MODEL, "%s: the tokenizer has %d tokens but text_config.vocab_size is %d",
+                  dir, tok_vocab_size(m->tok), m->tc.vocab);
+    goto fail;
+  }
+  if ((st = prep_config_load(dir, &m->prep))) goto fail;
+  if (prep_out_h(&m->prep) != m->vc.image_size || prep_out_w(&m->prep) != m->vc.image_size) {
+    st = vlp_fail(VLP_ERR_MODEL,
+                  "%s/preprocessor_config.json: output %dx%d does not match vision_config.image_size %d",
+                  dir, prep_out_w(&m->prep), prep_out_h(&m->prep), m->vc.image_size);
+    goto fail;
+  }
+  cJSON_Delete(cfg);
+  *out = m;
+  return VLP_OK;
+fail:
+  cJSON_Delete(cfg);
+  clip_free(m);
+  return st;
+}
+
+void clip_free(clip_model *m) {
+  if (!m) return;
+  clip_text_free(m->text);
+  vit_free(m->vision);
+  tok_free(m->tok);
+  weights_close(m->w);
+  free(m->scratch);
+  free(m);
+}
+
+clip_dims clip_get_dims(const clip_model *m) {
+  clip_dims d = {m->P, m->tc.hidden, m->vc.hidden, m->vc.image_size, m->vc.patch_size, m->tc.max_pos};
+  return d;
+}
+const vlp_tokenizer *clip_tokenizer(const clip_model *m) { return m->tok; }
+const prep_config *clip_prep(const clip_model *m) { return &m->prep; }
+const clip_text_config *clip_text_config_of(const clip_model *m) { return &m->tc; }
+const vit_config *clip_vision_config_of(const clip_model *m) { return &m->vc; }
+float clip_logit_scale(const clip_model *m) { return m->logit_scale; }
+int clip_vision_tokens(const clip_model *m, int S) { return vit_tokens(m->vision, S); }
+
+/* ---- encoding -------------------------------------------------------------------------- */
+
+/* Scratch of n floats (contents undefined), or NULL with an error set. */
+static float *scratch(clip_model *m, size_t n) {
+  if (n > m->scratch_n) {
+    if (n > SIZE_MAX / sizeof(float)) {
+      vlp_fail(VLP_ERR_NOMEM, "clip: batch too large");
+      return NULL;
+    }
+    float *s = realloc(m->scratch, n * sizeof(float));
+    if (!s) {
+      vlp_fail(VLP_ERR_NOMEM, "clip: out of memory");
+      return NULL;
+    }
+    m->scratch = s;
+    m->scratch_n = n;
+  }
+  return m->scratch;
+}
+
+/* features (B, P) = proj(pooled); embeds = features / ||features||. */
+static void project(const float *pooled, const float *W, int B, int D, int P, float *features,
+                    float *embeds) {
+  op_linear(embeds, pooled, W, NULL, B, D, P);
+  if (features) memcpy(features, embeds, (size_t)B * P * sizeof(float));
+  op_l2_normalize(embeds, B, P);
+}
+
+vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S,
+                              float *last_hidden, float *pooled, float *features, float *embeds) {
+  if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d images", B);
+  const int Dv = m->vc.hidden;
+  if (S <= 0 || S % m->vc.patch_size != 0)
+    return vlp_fail(VLP_ERR_INVALID, "clip: image size %d is not a positive multiple of the patch size %d",
+                    S, m->vc.patch_size);
+  const int T = vit_tokens(m->vision, S);
+  size_t nh = (size_t)B * T;
+  if (nh > SIZE_MAX / 4 / (size_t)Dv) return vlp_fail(VLP_ERR_NOMEM, "clip: %d images too large", B);
+  nh *= (size_t)Dv;
+  size_t need = (last_hidden ? 0 : nh) + (pooled ? 0 : (size_t)B * Dv);
+  float *s = scratch(m, need ? need : 1);
+  if (!s) return VLP_ERR_NOMEM;
+  float *lh = last_hidden ? last_hidden : s;                 /* (B, T, Dv) */
+  float *po = pooled ? pooled : s + (last_hidden ? 0 : nh); /* (B, Dv) */
+  vlp_status st = vit_forward(m->vision, pixels, B, S, lh);
+  if (st) return st;
+  vit_pool(m->vision, lh, B, T, po);
+  project(po, m->visual_proj, B, Dv, m->P, features, embeds);
+  return VLP_OK;
+}
+
+vlp_status clip_encode_texts(clip_model *m, const int *const *ids, const int *lens, int B,
+                             float *last_hidden, float *pooled, float *features, float *embeds) {
+  if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d texts", B);
+  const int Dt = m->tc.hidden;
+  int T = 0;
+  for (int b = 0; b < B; b++) {
+    if (lens[b] < 1 || lens[b] > m->tc.max_pos)
+      return vlp_fail(VLP_ERR_INVALID, "clip: text %d has %d tokens (must be 1..%d)", b, lens[b],
+                      m->tc.max_pos);
+    if (lens[b] > T) T = lens[b];
+  }
+  /* scratch: padded ids (B, T) as ints, then pooled (B, Dt) */
+  size_t nid = (size_t)B * T;
+  size_t need = nid + (pooled ? 0 : (size_t)B * Dt);
+  float *s = scratch(m, need);
+  if (!s) return VLP_ERR_NOMEM;
+  int *padded = (int *)s;
+  float *po = pooled ? pooled : s + nid;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) padded[(size_t)b * T + t] = t < lens[b] ? ids[b][t] : 0;
+  vlp_status st = clip_text_forward(m->text, padded, lens, B, T, last_hidden, po);
+  if (st) return st;
+  project(po, m->text_proj, B, Dt, m->P, features, embeds);
+  return VLP_OK;
+}
+
+vlp_status clip_encode_strings(clip_model *m, const char *const *texts, int B, float *embeds) {
+  if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d texts", B);
+  int **ids = calloc((size_t)B, sizeof *ids);
+  int *lens = calloc((size_t)B, sizeof *lens);
+  vlp_status st = VLP_OK;
+  if (!ids || !lens) {
+    st = vlp_fail(VLP_ERR_NOMEM, "clip: out of memory for %d texts", B);
+    goto done;
+  }
+  for (int b = 0; b < B && !st; b++)
+    st = tok_encode(m->tok, texts[b], m->tc.max_pos, &ids[b], &lens[b], NULL);
+  if (!st) st = clip_encode_texts(m, (const int *const *)ids, lens, B, NULL, NULL, NULL, embeds);
+done:
+  if (ids)
+    for (int b = 0; b < B; b++) free(ids[b]);
+  free(ids);
+  free(lens);
+  return st;
+}
+
+/* ---- scores ---------------------------------------------------------------------------- */
+
+void clip_logits(const clip_model *m, const float *image_embeds, int Bi, const float *text_embeds,
+                 int Bt, float *logits) {
+  const int P = m->P;
+  const float scale = expf(m->logit_scale);
+  for (int i = 0; i < Bi; i++)
+    for (int t = 0; t < Bt; t++) {
+      const float *a = image_embeds + (size_t)i * P, *b = text_embeds + (size_t)t * P;
+      double dot = 0.0;
+      for (int p = 0; p < P; p++) dot += (double)a[p] * b[p];
+      logits[(size_t)i * Bt + t] = (float)dot * scale;
+    }
+}
+
+void clip_probs(const clip_model *m, const float *image_embeds, int Bi, const float *text_embeds,
+                int Bt, float *probs) {
+  clip_logits(m, image_embeds, Bi, text_embeds, Bt, probs);
+  op_softmax(probs, Bi, Bt);
+}
+
+void clip_tag(const clip_model *m, const float *label_embeds, int L, const float *image_embeds,
+              int B, float *scores) {
+  clip_probs(m, image_embeds, B, label_embeds, L, scores);
+}

@@ -1,0 +1,298 @@
+/* resize: Pillow 9.4-exact resampling of 8-bit RGB images (Image.resize, reducing_gap=None)
+ * and crop.
+ *
+ * The algorithm (Pillow's separable convolution resampler, re-implemented here):
+ *   - per axis, scale = in / out; the filter is stretched by max(scale, 1) so downscaling
+ *     averages (antialiasing); output pixel i is centred at (i + 0.5) * scale in input
+ *     coordinates and takes input pixels [(int)(c - support + 0.5), (int)(c + support + 0.5))
+ *     clamped to the image, weighted by filter((j - c + 0.5) / filterscale), normalised to
+ *     sum 1 in double precision;
+ *   - weights become fixed point with 22 fractional bits (rounded half away from zero);
+ *   - each output value = (2^21 + sum(pixel * weight)) >> 22, clamped to 0..255;
+ *   - the horizontal pass runs first (only over the rows the vertical pass will read) into
+ *     an 8-bit intermediate image, then the vertical pass; an axis whose size does not change
+ *     is skipped.
+ * The double-precision expressions are evaluated in the same order as Pillow so the weights,
+ * and hence the uint8 results, are bit-identical. NEAREST follows Pillow's affine scaling. */
+#include "media/resize.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "media/image.h"
+
+#define PREC_BITS 22  // fractional bits of the fixed-point weights (32 - 8 - 2)
+
+static double f_box(double x) {
+  return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
+}
+
+static double f_bilinear(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static double f_bicubic(double x) {  // cubic convolution, a = -0.5
+  const double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+static double f_hamming(double x) {
+  if (x < 0.0) x = -x;
+  if (x == 0.0) return 1.0;
+  if (x >= 1.0) return 0.0;
+  x = x * M_PI;
+  return sin(x) / x * (0.54f + 0.46f * cos(x));  // float constants, as Pillow has them
+}
+
+static double sinc(double x) {
+  if (x == 0.0) return 1.0;
+  x = x * M_PI;
+  return sin(x) / x;
+}
+
+static double f_lanczos(double x) {  // 3-lobed
+  return (-3.0 <= x && x < 3.0) ? sinc(x) * sinc(x / 3) : 0.0;
+}
+
+typedef struct {
+  double (*fn)(double);
+  double support;
+} filter_def;
+
+static int get_filter(resample_filter f, filter_def *d) {
+  switch (f) {
+    case RESAMPLE_BOX:
+      *d = (filter_def){f_box, 0.5};
+      return 1;
+    case RESAMPLE_BILINEAR:
+      *d = (filter_def){f_bilinear, 1.0};
+      return 1;
+    case RESAMPLE_HAMMING:
+      *d = (filter_def){f_hamming, 1.0};
+      return 1;
+    case RESAMPLE_BICUBIC:
+      *d = (filter_def){f_bicubic, 2.0};
+      return 1;
+    case RESAMPLE_LANCZOS:
+      *d = (filter_def){f_lanczos, 3.0};
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* Weights of one axis: for output i, first input index start[i], count n[i], and
+ * ksize fixed-point weights at k[i * ksize]. */
+typedef struct {
+  int ksize;
+  int *start, *n;  // (out)
+  int32_t *k;      // (out, ksize)
+} axis_coeffs;
+
+static void coeffs_free(axis_coeffs *a) {
+  free(a->start);
+  free(a->n);
+  free(a->k);
+  memset(a, 0, sizeof *a);
+}
+
+static vlp_status coeffs_make(int in_size, int out_size, const filter_def *fd, axis_coeffs *a) {
+  memset(a, 0, sizeof *a);
+  double scale = (double)(float)in_size / out_size;  // Pillow: (double)(box1 - box0) in float
+  double filterscale = scale < 1.0 ? 1.0 : scale;
+  double support = fd->support * filterscale;
+  double ks = ceil(support) * 2 + 1;
+  if (ks > 1e6 || ks * out_size > 1e9) return vlp_fail(VLP_ERR_NOMEM, "resize: filter too large");
+  int ksize = (int)ks;
+  double *w = malloc(sizeof(double) * ksize);
+  a->ksize = ksize;
+  a->start = malloc(sizeof(int) * out_size);
+  a->n = malloc(sizeof(int) * out_size);
+  a->k = malloc(sizeof(int32_t) * (size_t)ksize * out_size);
+  if (!w || !a->start || !a->n || !a->k) {
+    free(w);
+    coeffs_free(a);
+    return vlp_fail(VLP_ERR_NOMEM, "resize: out of memory for filter weights");
+  }
+  for (int i = 0; i < out_size; i++) {
+    double center = (i + 0.5) * scale;
+    double inv = 1.0 / filterscale;
+    int lo = (int)(center - support + 0.5);  // truncation toward zero, as Pillow
+    if (lo < 0) lo = 0;
+    int hi = (int)(center + support + 0.5);
+    if (hi > in_size) hi = in_size;
+    int cnt = hi - lo;
+    if (cnt > ksize) cnt = ksize;  // cannot happen; keeps writes in bounds
+    if (cnt < 0) cnt = 0;
+    double sum = 0.0;
+    for (int j = 0; j < cnt; j++) {
+      w[j] = fd->fn((j + lo - center + 0.5) * inv);
+      sum += w[j];
+    }
+    int32_t *k = a->k + (size_t)i * ksize;
+    for (int j = 0; j < ksize; j++) {
+      double v = j < cnt ? (sum != 0.0 ? w[j] / sum : w[j]) : 0.0;
+      k[j] = (int32_t)(v < 0 ? -0.5 + v * (1 << PREC_BITS) : 0.5 + v * (1 << PREC_BITS));
+    }
+    a->start[i] = lo;
+    a->n[i] = cnt;
+  }
+  free(w);
+  return VLP_OK;
+}
+
+static inline uint8_t clip_fixed(int64_t acc) {
+  if (acc < 0) return 0;
+  int64_t v = acc >> PREC_BITS;
+  return v > 255 ? 255 : (uint8_t)v;
+}
+
+/* Horizontal pass: rows [row0, row0 + dst->h) of src into dst (dst->w wide). */
+static void pass_h(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
+  for (int y = 0; y < dst->h; y++) {
+    const uint8_t *s = src->rgb + (size_t)(y + row0) * src->w * 3;
+    uint8_t *d = dst->rgb + (size_t)y * dst->w * 3;
+    for (int x = 0; x < dst->w; x++) {
+      const int32_t *k = a->k + (size_t)x * a->ksize;
+      const uint8_t *p = s + (size_t)a->start[x] * 3;
+      int64_t r = 1 << (PREC_BITS - 1), g = r, b = r;
+      for (int j = 0; j < a->n[x]; j++) {
+        r += (int64_t)p[3 * j] * k[j];
+        g += (int64_t)p[3 * j + 1] * k[j];
+        b += (int64_t)p[3 * j + 2] * k[j];
+      }
+      d[3 * x] = clip_fixed(r);
+      d[3 * x + 1] = clip_fixed(g);
+      d[3 * x + 2] = clip_fixed(b);
+    }
+  }
+}
+
+/* Vertical pass: src rows are shifted by row0 (the horizontal pass kept only those used). */
+static void pass_v(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
+  size_t stride = (size_t)src->w * 3;
+  for (int y = 0; y < dst->h; y++) {
+    const int32_t *k = a->k + (size_t)y * a->ksize;
+    const uint8_t *s = src->rgb + (size_t)(a->start[y] - row0) * stride;
+    uint8_t *d = dst->rgb + (size_t)y * stride;
+    for (size_t x = 0; x < stride; x++) {
+      int64_t acc = 1 << (PREC_BITS - 1);
+      for (int j = 0; j < a->n[y]; j++) acc += (int64_t)s[j * stride + x] * k[j];
+      d[x] = clip_fixed(acc);
+    }
+  }
+}
+
+/* Pillow's NEAREST resize (an affine scale): source index = (int)(offset), where the offset
+ * starts at scale / 2 and is advanced by repeated addition of scale. */
+static void nearest_index(int in_size, int out_size, int *idx) {
+  double scale = (double)(float)in_size / out_size;
+  double o = scale * 0.5;
+  for (int i = 0; i < out_size; i++) {
+    int v = o < 0.0 ? -1 : (int)o;
+    idx[i] = v < 0 ? 0 : (v >= in_size ? in_size - 1 : v);
+    o += scale;
+  }
+}
+
+static vlp_status resize_nearest(const vlp_image *src, vlp_image *dst) {
+  int *xi = malloc(sizeof(int) * dst->w), *yi = malloc(sizeof(int) * dst->h);
+  if (!xi || !yi) {
+    free(xi);
+    free(yi);
+    return vlp_fail(VLP_ERR_NOMEM, "resize: out of memory");
+  }
+  nearest_index(src->w, dst->w, xi);
+  nearest_index(src->h, dst->h, yi);
+  for (int y = 0; y < dst->h; y++)
+    for (int x = 0; x < dst->w; x++)
+      memcpy(dst->rgb + ((size_t)y * dst->w + x) * 3,
+             src->rgb + ((size_t)yi[y] * src->w + xi[x]) * 3, 3);
+  free(xi);
+  free(yi);
+  return VLP_OK;
+}
+
+vlp_status image_resize(const vlp_image *src, int w, int h, resample_filter f, vlp_image *dst) {
+  if (!src || !src->rgb || src->w <= 0 || src->h <= 0 || !dst)
+    return vlp_fail(VLP_ERR_INVALID, "resize: empty source image");
+  vlp_image out;
+  vlp_status st = image_alloc(&out, w, h);
+  if (st != VLP_OK) return vlp_fail_prefix(st, "resize to %dx%d", w, h);
+  if (w == src->w && h == src->h) {  // Pillow returns a copy
+    memcpy(out.rgb, src->rgb, (size_t)w * h * 3);
+    *dst = out;
+    return VLP_OK;
+  }
+  if (f == RESAMPLE_NEAREST) {
+    st = resize_nearest(src, &out);
+    if (st != VLP_OK) {
+      vlp_image_free(&out);
+      return st;
+    }
+    *dst = out;
+    return VLP_OK;
+  }
+  filter_def fd;
+  if (!get_filter(f, &fd)) {
+    vlp_image_free(&out);
+    return vlp_fail(VLP_ERR_INVALID, "resize: unknown resampling filter %d", (int)f);
+  }
+  axis_coeffs ax = {0}, ay = {0};
+  vlp_image tmp = {0};
+  int need_h = w != src->w, need_v = h != src->h;
+  st = coeffs_make(src->h, h, &fd, &ay);
+  if (st != VLP_OK) goto fail;
+  const vlp_image *cur = src;
+  int row0 = 0;
+  if (need_h) {
+    st = coeffs_make(src->w, w, &fd, &ax);
+    if (st != VLP_OK) goto fail;
+    // Only rows the vertical pass reads: [first used, last used).
+    row0 = ay.start[0];
+    int row1 = ay.start[h - 1] + ay.n[h - 1];
+    if (!need_v) row0 = 0, row1 = src->h;
+    if (need_v) {
+      st = image_alloc(&tmp, w, row1 - row0);
+      if (st != VLP_OK) goto fail;
+      pass_h(src, row0, &ax, &tmp);
+      cur = &tmp;
+    } else {
+      pass_h(src, 0, &ax, &out);
+    }
+  }
+  if (need_v) pass_v(cur, cur == src ? 0 : row0, &ay, &out);
+  coeffs_free(&ax);
+  coeffs_free(&ay);
+  vlp_image_free(&tmp);
+  *dst = out;
+  return VLP_OK;
+fail:
+  coeffs_free(&ax);
+  coeffs_free(&ay);
+  vlp_image_free(&tmp);
+  vlp_image_free(&out);
+  return st;
+}
+
+vlp_status image_crop(const vlp_image *src, int left, int top, int w, int h, vlp_image *dst) {
+  if (!src || !src->rgb || !dst) return vlp_fail(VLP_ERR_INVALID, "crop: empty source image");
+  if (left < 0 || top < 0 || w <= 0 || h <= 0 || left > src->w - w || top > src->h - h)
+    return vlp_fail(VLP_ERR_INVALID, "crop: box (%d, %d, %dx%d) outside the %dx%d image", left, top,
+                    w, h, src->w, src->h);
+  vlp_image out;
+  vlp_status st = image_alloc(&out, w, h);
+  if (st != VLP_OK) return vlp_fail_prefix(st, "crop");
+  for (int y = 0; y < h; y++)
+    memcpy(out.rgb + (size_t)y * w * 3, src->rgb + ((size_t)(top + y) * src->w + left) * 3,
+           (size_t)w * 3);
+  *dst = out;
+  return VLP_OK;
+}

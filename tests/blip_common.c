@@ -1,0 +1,116 @@
+/* blip_common: see blip_common.h. */
+#include "blip_common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/npy.h"
+#include "testlib.h"
+#include "vlp.h"
+
+cJSON *golden_manifest(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "golden/cases/%s", name);
+  cJSON *j = NULL;
+  if (json_load_file(path, &j) != VLP_OK) {
+    fprintf(stderr, "cannot read %s: %s\n", path, vlp_last_error());
+    CHECK(!"manifest readable");
+    return NULL;
+  }
+  return j;
+}
+
+float *golden_floats(const char *rel, size_t *n) {
+  char path[512];
+  snprintf(path, sizeof path, "golden/%s", rel);
+  npy_array a;
+  if (npy_load(path, &a) != VLP_OK) {
+    fprintf(stderr, "cannot read %s: %s\n", path, vlp_last_error());
+    return NULL;
+  }
+  float *f = malloc((a.count ? a.count : 1) * sizeof(float));
+  for (size_t i = 0; f && i < a.count; i++) f[i] = (float)npy_get(&a, i);
+  *n = a.count;
+  npy_free(&a);
+  return f;
+}
+
+int golden_check_floats(const cJSON *manifest, const cJSON *entry, const float *got, size_t n,
+                        const char *what) {
+  const char *rel = json_str(entry, "npy", NULL);
+  const char *cmp = json_str(entry, "compare", "allclose");
+  size_t wn = 0;
+  float *want = rel ? golden_floats(rel, &wn) : NULL;
+  if (!want || wn != n) {
+    fprintf(stderr, "FAIL %s: expected data %s has %zu values, got %zu\n", what,
+            rel ? rel : "(none)", wn, n);
+    free(want);
+    test_check(0, __FILE__, __LINE__, what);
+    return 0;
+  }
+  const cJSON *dt = json_obj(manifest, "default_tolerance");
+  double atol = json_num(entry, "atol", json_num(dt, "atol", 1e-4));
+  double rtol = json_num(entry, "rtol", json_num(dt, "rtol", 1e-4));
+  int ok;
+  if (!strcmp(cmp, "cosine")) {
+    double d = 0, a2 = 0, b2 = 0;
+    for (size_t i = 0; i < n; i++) d += (double)got[i] * want[i], a2 += (double)got[i] * got[i],
+                                    b2 += (double)want[i] * want[i];
+    double cs = d / (sqrt(a2) * sqrt(b2) + 1e-30);
+    ok = cs >= 1 - atol;
+    if (!ok) fprintf(stderr, "FAIL %s: cosine %.6f < %.6f\n", what, cs, 1 - atol);
+    test_check(ok, __FILE__, __LINE__, what);
+  } else {
+    ok = test_allclose(what, got, want, n, atol, rtol);
+  }
+  free(want);
+  return ok;
+}
+
+int *golden_ids(const cJSON *entry, int *n) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, "value");
+  int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+  int *ids = malloc((size_t)(k ? k : 1) * sizeof(int));
+  for (int i = 0; i < k; i++) ids[i] = cJSON_GetArrayItem(v, i)->valueint;
+  *n = k;
+  return ids;
+}
+
+int golden_check_ids(const cJSON *entry, const int *got, int n, const char *what) {
+  int k = 0;
+  int *want = golden_ids(entry, &k);
+  int ok = k == n;
+  for (int i = 0; ok && i < n; i++) ok = got[i] == want[i];
+  if (!ok) {
+    fprintf(stderr, "FAIL %s: ids differ\n  got ", what);
+    for (int i = 0; i < n; i++) fprintf(stderr, " %d", got[i]);
+    fprintf(stderr, "\n  want");
+    for (int i = 0; i < k; i++) fprintf(stderr, " %d", want[i]);
+    fprintf(stderr, "\n");
+  }
+  free(want);
+  test_check(ok, __FILE__, __LINE__, what);
+  return ok;
+}
+
+int golden_check_str(const cJSON *entry, const char *got, const char *what) {
+  const char *want = json_str(entry, "value", NULL);
+  int ok = want && got && !strcmp(want, got);
+  if (!ok) fprintf(stderr, "FAIL %s:\n  got  \"%s\"\n  want \"%s\"\n", what, got ? got : "(null)",
+                   want ? want : "(null)");
+  test_check(ok, __FILE__, __LINE__, what);
+  return ok;
+}
+
+const char *golden_image_stem(const char *image) {
+  static char buf[256];
+  const char *s = strrchr(image, '/');
+  s = s ? s + 1 : image;
+  snprintf(buf, sizeof buf, "%s", s);
+  char *dot = strrchr(buf, '.');
+  if (dot) *dot = 0;
+  return buf;
+}

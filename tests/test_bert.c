@@ -1,0 +1,292 @@
+/* test_bert: the BLIP text model on its own, fed the golden vision states (so the ViT is not
+ * involved): config reading, caption / VQA first-step logits, VQA question_embeds, ITM
+ * unimodal text states, and KV-cache decoding == a full causal forward (incl. reorder). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blip_common.h"
+#include "core/json.h"
+#include "core/weights.h"
+#include "testlib.h"
+#include "text/bert.h"
+
+typedef struct {
+  vlp_weights *w;
+  bert_config c;
+} model;
+
+static int open_model(const char *dir, model *m) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  cJSON *j = NULL;
+  int ok = json_load_file(path, &j) == VLP_OK &&
+           bert_config_from_json(json_obj(j, "text_config"), path, &m->c) == VLP_OK &&
+           weights_open(dir, &m->w) == VLP_OK;
+  if (!ok) fprintf(stderr, "%s: %s\n", dir, vlp_last_error());
+  cJSON_Delete(j);
+  CHECK(ok);
+  return ok;
+}
+
+static void test_config(void) {
+  bert_config c;
+  CHECK(bert_config_from_json(NULL, "x", &c) == VLP_OK);
+  CHECK(c.vocab == 30524 && c.hidden == 768 && c.encoder_hidden == 768 && c.mlp == 3072 &&
+        c.layers == 12 && c.heads == 8 && c.max_pos == 512 && fabsf(c.eps - 1e-12f) < 1e-18f);
+  cJSON *j = cJSON_Parse("{\"hidden_size\": 30, \"num_attention_heads\": 4}");
+  CHECK(bert_config_from_json(j, "cfg.json", &c) == VLP_ERR_MODEL);
+  CHECK(strstr(vlp_last_error(), "cfg.json") && strstr(vlp_last_error(), "num_attention_heads"));
+  cJSON_Delete(j);
+  j = cJSON_Parse("{\"hidden_act\": \"relu\"}");
+  CHECK(bert_config_from_json(j, "cfg.json", &c) == VLP_ERR_UNSUPPORTED);
+  CHECK(strstr(vlp_last_error(), "hidden_act") != NULL);
+  cJSON_Delete(j);
+  j = cJSON_Parse("{\"num_hidden_layers\": 0}");
+  CHECK(bert_config_from_json(j, "cfg.json", &c) == VLP_ERR_MODEL);
+  cJSON_Delete(j);
+}
+
+/* Vision states of image `stem` as stored by the manifest's "<stem>/vision" case. */
+static float *vision_states(const cJSON *man, const char *stem, int *T, int D) {
+  char id[300];
+  snprintf(id, sizeof id, "%s/vision", stem);
+  const cJSON *cs;
+  cJSON_ArrayForEach(cs, cJSON_GetObjectItem(man, "cases")) {
+    if (strcmp(json_str(cs, "id", ""), id)) continue;
+    const cJSON *e = json_obj(json_obj(cs, "expected"), "vision_last_hidden_state");
+    size_t n = 0;
+    float *f = golden_floats(json_str(e, "npy", ""), &n);
+    *T = (int)(n / (size_t)D);
+    return f;
+  }
+  return NULL;
+}
+
+/* Logits (V) at the last of ids (n) through the causal decoder. */
+static vlp_status decoder_logits(bert_model *b, const float *enc, int Te, const int *ids, int n,
+                                 float *logits) {
+  const bert_config *c = bert_cfg(b);
+  float *h = malloc((size_t)n * c->hidden * sizeof(float));
+  vlp_status st = bert_forward(b, ids, NULL, 1, n, 1, enc, NULL, Te, h);
+  if (!st) st = bert_lm_logits(b, h + (size_t)(n - 1) * c->hidden, 1, logits);
+  free(h);
+  return st;
+}
+
+static void test_caption(const char *manifest, const char *dir) {
+  cJSON *man = golden_manifest(manifest);
+  model m;
+  if (!man || !open_model(dir, &m)) return;
+  bert_model *b = NULL;
+  vlp_status st = bert_load(m.w, "text_decoder.bert.", "text_decoder.cls.", &m.c, &b);
+  CHECK(st == VLP_OK && b && bert_has_cross(b));
+  if (!b) return;
+  float *logits = malloc((size_t)m.c.vocab * sizeof(float));
+  int done = 0;
+  const cJSON *cs;
+  cJSON_ArrayForEach(cs, cJSON_GetObjectItem(man, "cases")) {
+    const cJSON *ex = json_obj(cs, "expected"), *fl = json_obj(ex, "first_step_logits");
+    if (!fl) continue;
+    const char *stem = golden_image_stem(json_str(json_obj(cs, "inputs"), "image", ""));
+    int Te = 0, n = 0;
+    float *enc = vision_states(man, stem, &Te, m.c.encoder_hidden);
+    int *ids = golden_ids(json_obj(ex, "decoder_input_ids"), &n);
+    CHECK(enc && n > 0);
+    if (enc && n > 0) {
+      CHECK(decoder_logits(b, enc, Te, ids, n, logits) == VLP_OK);
+      char what[300];
+      snprintf(what, sizeof what, "%s %s first_step_logits", manifest, json_str(cs, "id", ""));
+      golden_check_floats(man, fl, logits, (size_t)m.c.vocab, what);
+      done++;
+    }
+    free(enc), free(ids);
+  }
+  printf("%s: %d first_step_logits cases\n", manifest, done);
+  CHECK(done > 0);
+  free(logits);
+  bert_free(b);
+  weights_close(m.w);
+  cJSON_Delete(man);
+}
+
+static void test_vqa(void) {
+  cJSON *man = golden_manifest("blip_vqa.json");
+  model m;
+  if (!man || !open_model("golden/models/blip-vqa-tiny", &m)) return;
+  bert_model *enc = NULL, *dec = NULL;
+  CHECK(bert_load(m.w, "text_encoder.", NULL, &m.c, &enc) == VLP_OK);
+  CHECK(bert_load(m.w, "text_decoder.bert.", "text_decoder.cls.", &m.c, &dec) == VLP_OK);
+  if (!enc || !dec) return;
+  CHECK(bert_lm_logits(enc, NULL, 1, NULL) == VLP_ERR_INVALID); /* no LM head bound */
+  int D = m.c.hidden, done = 0;
+  float *logits = malloc((size_t)m.c.vocab * sizeof(float));
+  const cJSON *cs;
+  cJSON_ArrayForEach(cs, cJSON_GetObjectItem(man, "cases")) {
+    const cJSON *ex = json_obj(cs, "expected"), *qe = json_obj(ex, "question_embeds");
+    if (!qe) continue;
+    const char *stem = golden_image_stem(json_str(json_obj(cs, "inputs"), "image", ""));
+    int Te = 0, T = 0;
+    float *img = vision_states(man, stem, &Te, m.c.encoder_hidden);
+    int *ids = golden_ids(json_obj(ex, "question_ids"), &T);
+    float *q = malloc((size_t)T * D * sizeof(float));
+    char what[300];
+    snprintf(what, sizeof what, "vqa %s question_embeds", json_str(cs, "id", ""));
+    CHECK(bert_forward(enc, ids, NULL, 1, T, 0, img, NULL, Te, q) == VLP_OK);
+    golden_check_floats(man, qe, q, (size_t)T * D, what);
+    const cJSON *fl = json_obj(ex, "first_step_logits");
+    if (fl) {
+      int bos = 30522;
+      CHECK(decoder_logits(dec, q, T, &bos, 1, logits) == VLP_OK);
+      snprintf(what, sizeof what, "vqa %s first_step_logits", json_str(cs, "id", ""));
+      golden_check_floats(man, fl, logits, (size_t)m.c.vocab, what);
+    }
+    done++;
+    free(img), free(ids), free(q);
+  }
+  printf("blip_vqa.json: %d question cases\n", done);
+  CHECK(done > 0);
+  free(logits);
+  bert_free(enc), bert_free(dec);
+  weights_close(m.w);
+  cJSON_Delete(man);
+}
+
+static void test_itm_text(void) {
+  cJSON *man = golden_manifest("blip_itm.json");
+  model m;
+  if (!man || !open_model("golden/models/blip-itm-tiny", &m)) return;
+  bert_model *enc = NULL;
+  CHECK(bert_load(m.w, "text_encoder.", NULL, &m.c, &enc) == VLP_OK);
+  if (!enc) return;
+  int done = 0;
+  const cJSON *cs;
+  cJSON_ArrayForEach(cs, cJSON_GetObjectItem(man, "cases")) {
+    const cJSON *ex = json_obj(cs, "expected"), *uh = json_obj(ex, "text_unimodal_last_hidden_state");
+    if (!uh) continue;
+    int T = 0;
+    int *ids = golden_ids(json_obj(ex, "input_ids"), &T);
+    float *h = malloc((size_t)T * m.c.hidden * sizeof(float));
+    CHECK(bert_forward(enc, ids, NULL, 1, T, 0, NULL, NULL, 0, h) == VLP_OK);
+    char what[300];
+    snprintf(what, sizeof what, "itm %s unimodal", json_str(cs, "id", ""));
+    golden_check_floats(man, uh, h, (size_t)T * m.c.hidden, what);
+    /* the same text padded with 3 masked positions gives the same states */
+    int *pid = calloc((size_t)T + 3, sizeof(int)), *pm = calloc((size_t)T + 3, sizeof(int));
+    float *ph = malloc((size_t)(T + 3) * m.c.hidden * sizeof(float));
+    for (int t = 0; t < T; t++) pid[t] = ids[t], pm[t] = 1;
+    CHECK(bert_forward(enc, pid, pm, 1, T + 3, 0, NULL, NULL, 0, ph) == VLP_OK);
+    test_allclose("padded text", ph, h, (size_t)T * m.c.hidden, 1e-5, 1e-5);
+    free(pid), free(pm), free(ph);
+    free(ids), free(h);
+    done++;
+  }
+  CHECK(done > 0);
+  bert_free(enc);
+  weights_close(m.w);
+  cJSON_Delete(man);
+}
+
+/* Full causal forward of each row's whole sequence -> logits at every position. */
+static void full_logits(bert_model *b, const int *seq, int N, int T, const float *enc, int Te,
+                        const int *item, float *out /* (N, T, V) */) {
+  const bert_config *c = bert_cfg(b);
+  float *h = malloc((size_t)T * c->hidden * sizeof(float));
+  for (int r = 0; r < N; r++) {
+    CHECK(bert_forward(b, seq + (size_t)r * T, NULL, 1, T, 1,
+                       enc + (size_t)item[r] * Te * c->encoder_hidden, NULL, Te, h) == VLP_OK);
+    CHECK(bert_lm_logits(b, h, T, out + (size_t)r * T * c->vocab) == VLP_OK);
+  }
+  free(h);
+}
+
+static void test_cache(void) {
+  cJSON *man = golden_manifest("blip_caption.json");
+  model m;
+  if (!man || !open_model("golden/models/blip-caption-tiny", &m)) return;
+  bert_model *b = NULL;
+  CHECK(bert_load(m.w, "text_decoder.bert.", "text_decoder.cls.", &m.c, &b) == VLP_OK);
+  if (!b) return;
+  int V = m.c.vocab, De = m.c.encoder_hidden, Te = 0, Te2 = 0;
+  float *e0 = vision_states(man, "astronaut", &Te, De);
+  float *e1 = vision_states(man, "chelsea_cat", &Te2, De);
+  CHECK(e0 && e1 && Te == Te2);
+  if (!e0 || !e1 || Te != Te2) return;
+  float *enc = malloc((size_t)2 * Te * De * sizeof(float));
+  memcpy(enc, e0, (size_t)Te * De * sizeof(float));
+  memcpy(enc + (size_t)Te * De, e1, (size_t)Te * De * sizeof(float));
+
+  /* 3 rows: items 0, 1, 0; prompt of 4 tokens, then 6 single steps; after step 3 the rows
+   * are reordered (row 0 <- 2, row 1 <- 0, row 2 <- 0) as beam search would. */
+  enum { N = 3, P = 4, S = 6, T = P + S };
+  int item[N] = {0, 1, 0};
+  int seq[N][T];
+  for (int r = 0; r < N; r++)
+    for (int t = 0; t < T; t++) seq[r][t] = t == 0 ? 30522 : 1000 + 37 * r + 11 * t;
+  bert_cache *c = NULL;
+  CHECK(bert_cache_new(b, N, T, enc, 2, Te, item, &c) == VLP_OK);
+  if (!c) return;
+  float *lg = malloc((size_t)N * V * sizeof(float));
+  float *ref = malloc((size_t)N * T * V * sizeof(float));
+  int ids[N * P];
+  for (int r = 0; r < N; r++)
+    for (int t = 0; t < P; t++) ids[r * P + t] = seq[r][t];
+  CHECK(bert_cache_step(b, c, ids, P, lg) == VLP_OK);
+  int len = P, ok = 1;
+  for (int s = 0; s <= S; s++) {
+    full_logits(b, &seq[0][0], N, T, enc, Te, item, ref);
+    for (int r = 0; r < N; r++)
+      ok &= test_allclose("cached logits", lg + (size_t)r * V,
+                          ref + ((size_t)r * T + len - 1) * V, (size_t)V, 1e-5, 1e-5);
+    if (s == S) break;
+    if (s == 3) {
+      int src[N] = {2, 0, 0}, old[N][T], oitem[N];
+      memcpy(old, seq, sizeof seq);
+      memcpy(oitem, item, sizeof item);
+      for (int r = 0; r < N; r++) {
+        memcpy(seq[r], old[src[r]], sizeof seq[r]);
+        item[r] = oitem[src[r]];
+      }
+      bert_cache_reorder(c, src);
+      for (int r = 0; r < N; r++) seq[r][len] = 2000 + 5 * r; /* rows diverge again */
+    }
+    int step[N];
+    for (int r = 0; r < N; r++) step[r] = seq[r][len];
+    CHECK(bert_cache_step(b, c, step, 1, lg) == VLP_OK);
+    len++;
+  }
+  CHECK(ok);
+  /* the cache is full now */
+  int one[N] = {1, 1, 1};
+  CHECK(bert_cache_step(b, c, one, 1, lg) == VLP_ERR_INVALID);
+  bert_cache_free(c);
+  free(lg), free(ref), free(enc), free(e0), free(e1);
+  bert_free(b);
+  weights_close(m.w);
+  cJSON_Delete(man);
+}
+
+static void test_bad_weights(void) {
+  model m;
+  if (!open_model("golden/models/blip-caption-tiny", &m)) return;
+  bert_model *b = NULL;
+  CHECK(bert_load(m.w, "text_encoder.", NULL, &m.c, &b) == VLP_ERR_MODEL); /* not in this file */
+  CHECK(strstr(vlp_last_error(), "text_encoder.embeddings.word_embeddings.weight") != NULL);
+  bert_config c = m.c;
+  c.mlp = 64;
+  CHECK(bert_load(m.w, "text_decoder.bert.", NULL, &c, &b) == VLP_ERR_MODEL);
+  CHECK(strstr(vlp_last_error(), "intermediate.dense.weight") != NULL);
+  weights_close(m.w);
+}
+
+int main(void) {
+  test_config();
+  test_caption("blip_caption.json", "golden/models/blip-caption-tiny");
+  test_caption("blip_caption_bf16.json", "golden/models/blip-caption-tiny-bf16");
+  test_vqa();
+  test_itm_text();
+  test_cache();
+  test_bad_weights();
+  return test_done();
+}

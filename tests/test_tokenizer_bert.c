@@ -1,0 +1,148 @@
+/* test_tokenizer_bert: every case of golden/cases/tokenizer_bert.json through the BERT
+ * WordPiece tokenizer: input_ids (truncated at the manifest's max_length), the untruncated
+ * count, the word pieces and the decoded text must all be identical. Also vocabulary size,
+ * added tokens and a 1 MB text (speed + truncation). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "testlib.h"
+#include "text/tokenizer.h"
+
+static int ids_equal(const int *a, int n, const cJSON *want) {
+  if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) return 0;
+  for (int i = 0; i < n; i++)
+    if ((int)cJSON_GetArrayItem(want, i)->valuedouble != a[i]) return 0;
+  return 1;
+}
+
+static int pieces_equal(char **p, int n, const cJSON *want) {
+  if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) return 0;
+  for (int i = 0; i < n; i++) {
+    const cJSON *w = cJSON_GetArrayItem(want, i);
+    if (!cJSON_IsString(w) || strcmp(w->valuestring, p[i]) != 0) return 0;
+  }
+  return 1;
+}
+
+static const cJSON *expected(const cJSON *c, const char *key) {
+  const cJSON *e = json_obj(json_obj(c, "expected"), key);
+  return e ? cJSON_GetObjectItemCaseSensitive(e, "value") : NULL;
+}
+
+int main(void) {
+  cJSON *m = NULL;
+  if (json_load_file("golden/cases/tokenizer_bert.json", &m)) {
+    fprintf(stderr, "%s\n", vlp_last_error());
+    return 1;
+  }
+  char dir[512];
+  snprintf(dir, sizeof dir, "golden/%s", json_str(m, "model", ""));
+  vlp_tokenizer *t = NULL;
+  if (tok_load(dir, &t)) {
+    fprintf(stderr, "%s\n", vlp_last_error());
+    return 1;
+  }
+  CHECK(tok_kind_of(t) == TOK_BERT);
+  CHECK(tok_vocab_size(t) == 30524);
+  CHECK(tok_id(t, "[DEC]") == 30522);
+  CHECK(tok_id(t, "[ENC]") == 30523);
+  CHECK(tok_id(t, "[CLS]") == 101 && tok_id(t, "[SEP]") == 102 && tok_id(t, "[UNK]") == 100);
+  CHECK(tok_id(t, "no-such-token") == -1);
+
+  /* max_length from the manifest's convention "... max_length=512 ..." */
+  int max_len = 512;
+  const char *call = json_str(json_obj(m, "conventions"), "call", "");
+  const char *ml = strstr(call, "max_length=");
+  if (ml) max_len = atoi(ml + strlen("max_length="));
+
+  const cJSON *cases = cJSON_GetObjectItemCaseSensitive(m, "cases"), *c;
+  int n_cases = 0, n_match = 0;
+  cJSON_ArrayForEach(c, cases) {
+    const char *id = json_str(c, "id", "?");
+    const char *text = json_str(json_obj(c, "inputs"), "text", NULL);
+    if (!text) continue;
+    n_cases++;
+    int ok = 1, *ids = NULL, n = 0, full = 0;
+    if (tok_encode(t, text, max_len, &ids, &n, &full)) {
+      fprintf(stderr, "%s: encode failed: %s\n", id, vlp_last_error());
+      ok = 0;
+    } else {
+      const cJSON *w;
+      if ((w = expected(c, "input_ids")) && !ids_equal(ids, n, w)) {
+        fprintf(stderr, "%s: input_ids differ (got %d ids)\n", id, n);
+        ok = 0;
+      }
+      if ((w = expected(c, "num_tokens_untruncated")) && (int)w->valuedouble != full) {
+        fprintf(stderr, "%s: untruncated count %d, want %d\n", id, full, (int)w->valuedouble);
+        ok = 0;
+      }
+      if ((w = expected(c, "decoded"))) {
+        char *d = NULL;
+        if (tok_decode(t, ids, n, &d) || strcmp(d, w->valuestring) != 0) {
+          fprintf(stderr, "%s: decoded \"%s\", want \"%s\"\n", id, d ? d : "(error)", w->valuestring);
+          ok = 0;
+        }
+        free(d);
+      }
+    }
+    const cJSON *wp = expected(c, "wordpieces");
+    if (wp) {
+      char **p = NULL;
+      int np = 0;
+      if (tok_pieces(t, text, &p, &np) || !pieces_equal(p, np, wp)) {
+        fprintf(stderr, "%s: word pieces differ (got %d)\n", id, np);
+        for (int i = 0; i < np && i < 40; i++) fprintf(stderr, " [%s]", p[i]);
+        fprintf(stderr, "\n");
+        ok = 0;
+      }
+      tok_free_pieces(p, np);
+    }
+    free(ids);
+    CHECK(ok);
+    n_match += ok;
+  }
+  printf("bert golden: %d of %d cases match\n", n_match, n_cases);
+  CHECK(n_cases > 0 && n_match == n_cases);
+
+  /* Literal added tokens, and whitespace / case around them. */
+  int *ids = NULL, n = 0, full = 0;
+  CHECK(tok_encode(t, "[DEC]a picture of[ENC]", 0, &ids, &n, &full) == VLP_OK);
+  int want1[] = {101, 30522, 1037, 3861, 1997, 30523, 102};
+  CHECK(n == 7 && memcmp(ids, want1, sizeof want1) == 0);
+  free(ids);
+  /* "[mask]" is not the special token once lowered; it is split as text. */
+  CHECK(tok_encode(t, "[mask]", 0, &ids, &n, &full) == VLP_OK);
+  CHECK(n > 3 && ids[1] != 103);
+  free(ids);
+  /* Truncation keeps max_len - 1 ids, then [SEP]. */
+  CHECK(tok_encode(t, "a b c d e f", 4, &ids, &n, &full) == VLP_OK);
+  CHECK(n == 4 && ids[0] == 101 && ids[3] == 102 && full == 8);
+  free(ids);
+
+  /* 1 MB of words: fast, truncated right. */
+  size_t big = 1 << 20;
+  char *text = malloc(big + 1);
+  const char *words[] = {"the ", "quick ", "brown ", "fox, ", "jumps ", "über ", "naïve ", "日本 "};
+  size_t w = 0;
+  for (int k = 0; w + 16 < big; k++) {
+    const char *s = words[k % 8];
+    memcpy(text + w, s, strlen(s));
+    w += strlen(s);
+  }
+  text[w] = 0;
+  clock_t t0 = clock();
+  CHECK(tok_encode(t, text, 512, &ids, &n, &full) == VLP_OK);
+  double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  printf("bert: 1 MB text -> %d tokens in %.3f s\n", full, secs);
+  CHECK(secs < 2.0);
+  CHECK(n == 512 && ids[0] == 101 && ids[511] == 102 && full > 200000);
+  free(ids);
+  free(text);
+
+  tok_free(t);
+  cJSON_Delete(m);
+  return test_done();
+}

@@ -1,0 +1,514 @@
+/* bert: BLIP's BERT-style text model (see bert.h): weight binding, the full forward pass
+ * (bidirectional or causal, optional cross-attention), the LM head and the incremental
+ * KV-cache decoder used by generation. */
+#include "text/bert.h"
+
+#include <float.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/ops.h"
+
+/* HF's additive masks: padding in self-attention (1 - m) * -10000; the encoder mask goes
+ * through invert_attention_mask, (1 - m) * finfo(float32).min. */
+#define SELF_MASK_VALUE (-10000.0f)
+#define ENC_MASK_VALUE (-FLT_MAX)
+
+typedef struct {
+  const float *w, *b;
+} lin;
+typedef struct {
+  const float *g, *b;
+} lnorm;
+
+typedef struct {
+  lin q, k, v, o; /* self-attention */
+  lnorm ln_attn;
+  lin cq, ck, cv, co; /* cross-attention (ck/cv: encoder_hidden -> hidden) */
+  lnorm ln_cross;
+  lin fc1, fc2; /* intermediate.dense, output.dense */
+  lnorm ln_out;
+} bert_layer;
+
+struct bert_model {
+  bert_config c;
+  const float *wte; /* (vocab, hidden) */
+  const float *wpe; /* (max_pos, hidden) */
+  lnorm ln_emb;
+  bert_layer *L;
+  int has_cross;
+  int has_lm;
+  lin lm_dense;
+  lnorm lm_ln;
+  const float *lm_w; /* (vocab, hidden) */
+  const float *lm_b; /* (vocab) */
+};
+
+/* ---- config ------------------------------------------------------------------------ */
+
+vlp_status bert_config_from_json(const cJSON *tc, const char *path, bert_config *out) {
+  bert_config c;
+  c.vocab = json_int(tc, "vocab_size", 30524);
+  c.hidden = json_int(tc, "hidden_size", 768);
+  c.encoder_hidden = json_int(tc, "encoder_hidden_size", 768);
+  c.mlp = json_int(tc, "intermediate_size", 3072);
+  c.layers = json_int(tc, "num_hidden_layers", 12);
+  c.heads = json_int(tc, "num_attention_heads", 8);
+  c.max_pos = json_int(tc, "max_position_embeddings", 512);
+  c.eps = (float)json_num(tc, "layer_norm_eps", 1e-12);
+  const char *act = json_str(tc, "hidden_act", "gelu");
+  struct {
+    const char *name;
+    int v;
+  } f[] = {{"vocab_size", c.vocab},
+           {"hidden_size", c.hidden},
+           {"encoder_hidden_size", c.encoder_hidden},
+           {"intermediate_size", c.mlp},
+           {"num_hidden_layers", c.layers},
+           {"num_attention_heads", c.heads},
+           {"max_position_embeddings", c.max_pos}};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+    if (f[i].v <= 0 || f[i].v > (1 << 24))
+      return vlp_fail(VLP_ERR_MODEL, "%s: text_config.%s = %d is out of range", path, f[i].name,
+                      f[i].v);
+  if (c.hidden % c.heads != 0)
+    return vlp_fail(VLP_ERR_MODEL,
+                    "%s: text_config.hidden_size %d is not a multiple of num_attention_heads %d",
+                    path, c.hidden, c.heads);
+  if (!(c.eps > 0.0f) || c.eps > 1.0f)
+    return vlp_fail(VLP_ERR_MODEL, "%s: text_config.layer_norm_eps %g is out of range", path,
+                    (double)c.eps);
+  if (strcmp(act, "gelu") != 0)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: text_config.hidden_act \"%s\" is not supported (gelu)",
+                    path, act);
+  *out = c;
+  return VLP_OK;
+}
+
+/* ---- loading ----------------------------------------------------------------------- */
+
+static vlp_status bind(vlp_weights *w, const float **p, int ndim, int d0, int d1, const char *fmt,
+                       ...) __attribute__((format(printf, 6, 7)));
+
+static vlp_status bind(vlp_weights *w, const float **p, int ndim, int d0, int d1, const char *fmt,
+                       ...) {
+  char name[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(name, sizeof name, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof name)
+    return vlp_fail(VLP_ERR_INVALID, "tensor name too long: %.100s...", name);
+  return ndim == 1 ? weights_f32(w, name, p, 1, d0) : weights_f32(w, name, p, 2, d0, d1);
+}
+
+static vlp_status bind_lin(vlp_weights *w, lin *l, int out, int in, const char *pre,
+                           const char *what) {
+  vlp_status st = bind(w, &l->w, 2, out, in, "%s%s.weight", pre, what);
+  if (st == VLP_OK) st = bind(w, &l->b, 1, out, 0, "%s%s.bias", pre, what);
+  return st;
+}
+
+static vlp_status bind_ln(vlp_weights *w, lnorm *l, int d, const char *pre, const char *what) {
+  vlp_status st = bind(w, &l->g, 1, d, 0, "%s%s.weight", pre, what);
+  if (st == VLP_OK) st = bind(w, &l->b, 1, d, 0, "%s%s.bias", pre, what);
+  return st;
+}
+
+vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
+                     const bert_config *c, bert_model **out) {
+  *out = NULL;
+  bert_model *m = calloc(1, sizeof *m);
+  if (!m) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  m->c = *c;
+  m->L = calloc((size_t)c->layers, sizeof *m->L);
+  if (!m->L) {
+    free(m);
+    return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  }
+  int D = c->hidden, E = c->encoder_hidden, F = c->mlp;
+  char pre[400], probe[512];
+  vlp_status st = VLP_OK;
+  if (strlen(prefix) > 200 || (lm_prefix && strlen(lm_prefix) > 200)) {
+    st = vlp_fail(VLP_ERR_INVALID, "bert: tensor prefix too long");
+    goto fail;
+  }
+  snprintf(probe, sizeof probe, "%sencoder.layer.0.crossattention.self.query.weight", prefix);
+  m->has_cross = weights_find(w, probe) != NULL;
+
+  st = bind(w, &m->wte, 2, c->vocab, D, "%sembeddings.word_embeddings.weight", prefix);
+  if (!st) st = bind(w, &m->wpe, 2, c->max_pos, D, "%sembeddings.position_embeddings.weight", prefix);
+  if (!st) st = bind_ln(w, &m->ln_emb, D, prefix, "embeddings.LayerNorm");
+  for (int i = 0; i < c->layers && !st; i++) {
+    bert_layer *L = &m->L[i];
+    snprintf(pre, sizeof pre, "%sencoder.layer.%d.", prefix, i);
+    st = bind_lin(w, &L->q, D, D, pre, "attention.self.query");
+    if (!st) st = bind_lin(w, &L->k, D, D, pre, "attention.self.key");
+    if (!st) st = bind_lin(w, &L->v, D, D, pre, "attention.self.value");
+    if (!st) st = bind_lin(w, &L->o, D, D, pre, "attention.output.dense");
+    if (!st) st = bind_ln(w, &L->ln_attn, D, pre, "attention.output.LayerNorm");
+    if (m->has_cross) {
+      if (!st) st = bind_lin(w, &L->cq, D, D, pre, "crossattention.self.query");
+      if (!st) st = bind_lin(w, &L->ck, D, E, pre, "crossattention.self.key");
+      if (!st) st = bind_lin(w, &L->cv, D, E, pre, "crossattention.self.value");
+      if (!st) st = bind_lin(w, &L->co, D, D, pre, "crossattention.output.dense");
+      if (!st) st = bind_ln(w, &L->ln_cross, D, pre, "crossattention.output.LayerNorm");
+    }
+    if (!st) st = bind_lin(w, &L->fc1, F, D, pre, "intermediate.dense");
+    if (!st) st = bind_lin(w, &L->fc2, D, F, pre, "output.dense");
+    if (!st) st = bind_ln(w, &L->ln_out, D, pre, "output.LayerNorm");
+  }
+  if (!st && lm_prefix) {
+    m->has_lm = 1;
+    st = bind_lin(w, &m->lm_dense, D, D, lm_prefix, "predictions.transform.dense");
+    if (!st) st = bind_ln(w, &m->lm_ln, D, lm_prefix, "predictions.transform.LayerNorm");
+    if (!st) st = bind(w, &m->lm_w, 2, c->vocab, D, "%spredictions.decoder.weight", lm_prefix);
+    if (!st) st = bind(w, &m->lm_b, 1, c->vocab, 0, "%spredictions.bias", lm_prefix);
+  }
+  if (st) goto fail;
+  *out = m;
+  return VLP_OK;
+fail:
+  bert_free(m);
+  return st;
+}
+
+void bert_free(bert_model *m) {
+  if (!m) return;
+  free(m->L);
+  free(m);
+}
+
+const bert_config *bert_cfg(const bert_model *m) { return &m->c; }
+int bert_has_cross(const bert_model *m) { return m->has_cross; }
+
+/* ---- shared layer code ------------------------------------------------------------- */
+
+/* a * b * c floats, or 0 on overflow (callers treat 0 as an error when a, b, c > 0). */
+static size_t nfloats(size_t a, size_t b, size_t c) {
+  if (a == 0 || b == 0 || c == 0) return 0;
+  if (a > SIZE_MAX / b) return 0;
+  size_t ab = a * b;
+  if (ab > SIZE_MAX / c / sizeof(float)) return 0;
+  return ab * c;
+}
+
+/* Work buffers for `rows` token rows (N * T). */
+typedef struct {
+  size_t rows;
+  float *x;   /* (rows, D) the residual stream */
+  float *q;   /* (rows, D) */
+  float *ctx; /* (rows, D) */
+  float *tmp; /* (rows, D) */
+  float *h;   /* (rows, mlp) */
+  float *buf; /* one allocation behind all of them */
+} scratch;
+
+static vlp_status scratch_init(scratch *s, const bert_config *c, size_t rows) {
+  memset(s, 0, sizeof *s);
+  size_t per = 4 * (size_t)c->hidden + (size_t)c->mlp;
+  size_t n = nfloats(rows, per, 1);
+  if (!n) return vlp_fail(VLP_ERR_NOMEM, "bert: work buffer size overflows (%zu rows)", rows);
+  s->buf = malloc(n * sizeof(float));
+  if (!s->buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for %zu rows", rows);
+  s->rows = rows;
+  size_t D = (size_t)c->hidden;
+  s->x = s->buf;
+  s->q = s->x + rows * D;
+  s->ctx = s->q + rows * D;
+  s->tmp = s->ctx + rows * D;
+  s->h = s->tmp + rows * D;
+  return VLP_OK;
+}
+
+static void scratch_free(scratch *s) {
+  free(s->buf);
+  memset(s, 0, sizeof *s);
+}
+
+/* x (N, T, D) = LayerNorm(word[ids] + pos[past + t]). */
+static void embed(const bert_model *m, const int *ids, int N, int T, int past, float *x) {
+  int D = m->c.hidden;
+  op_embedding(x, m->wte, ids, N * T, D);
+  for (int n = 0; n < N; n++)
+    for (int t = 0; t < T; t++)
+      op_add(x + ((size_t)n * T + t) * D, m->wpe + (size_t)(past + t) * D, (size_t)D);
+  op_layernorm(x, x, m->ln_emb.g, m->ln_emb.b, N * T, D, m->c.eps);
+}
+
+/* x = LayerNorm(x + dense(in)); uses s->tmp. */
+static void dense_add_norm(const bert_model *m, scratch *s, const lin *o, const lnorm *ln,
+                           const float *in, int n, int in_dim) {
+  int D = m->c.hidden;
+  op_linear(s->tmp, in, o->w, o->b, n, in_dim, D);
+  op_add(s->tmp, s->x, (size_t)n * D);
+  op_layernorm(s->x, s->tmp, ln->g, ln->b, n, D, m->c.eps);
+}
+
+/* Self-attention K/V storage: (N, cap, D); this call's T tokens go to rows past..past+T-1.
+ * Cross-attention K/V (Nenc, Te, D); row n reads item enc_of_row[n] (NULL: item n);
+ * cross_mask additive (Nenc, Te) or NULL. */
+typedef struct {
+  float *k, *v;
+  int cap, past;
+  const float *self_mask; /* additive (N, past + T) or NULL */
+  int causal;
+  const float *ck, *cv;
+  int Te;
+  const int *enc_of_row;
+  const float *cross_mask;
+} layer_io;
+
+static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, int N, int T,
+                          const layer_io *io) {
+  const bert_config *c = &m->c;
+  int D = c->hidden, H = c->heads, hd = D / H, rows = N * T;
+
+  /* self-attention */
+  op_linear(s->q, s->x, L->q.w, L->q.b, rows, D, D);
+  for (int n = 0; n < N; n++) {
+    const float *xn = s->x + (size_t)n * T * D;
+    size_t at = ((size_t)n * io->cap + io->past) * D;
+    op_linear(io->k + at, xn, L->k.w, L->k.b, T, D, D);
+    op_linear(io->v + at, xn, L->v.w, L->v.b, T, D, D);
+  }
+  op_attn_shape sh = {.B = N, .H = H, .Tq = T, .Tk = io->past + T, .hd = hd, .kv_cap = io->cap,
+                      .mask = io->self_mask, .causal = io->causal};
+  op_attention(s->ctx, s->q, io->k, io->v, &sh);
+  dense_add_norm(m, s, &L->o, &L->ln_attn, s->ctx, rows, D);
+
+  /* cross-attention */
+  if (io->ck) {
+    op_linear(s->q, s->x, L->cq.w, L->cq.b, rows, D, D);
+    op_attn_shape cs = {.B = N, .H = H, .Tq = T, .Tk = io->Te, .hd = hd, .kv_cap = io->Te,
+                        .mask = io->cross_mask, .causal = 0};
+    if (!io->enc_of_row) {
+      op_attention(s->ctx, s->q, io->ck, io->cv, &cs);
+    } else {
+      cs.B = 1;
+      for (int n = 0; n < N; n++) {
+        size_t item = (size_t)io->enc_of_row[n];
+        size_t off = (size_t)n * T * D, eoff = item * io->Te * D;
+        cs.mask = io->cross_mask ? io->cross_mask + item * io->Te : NULL;
+        op_attention(s->ctx + off, s->q + off, io->ck + eoff, io->cv + eoff, &cs);
+      }
+    }
+    dense_add_norm(m, s, &L->co, &L->ln_cross, s->ctx, rows, D);
+  }
+
+  /* MLP */
+  op_linear(s->h, s->x, L->fc1.w, L->fc1.b, rows, D, c->mlp);
+  op_gelu(s->h, (size_t)rows * c->mlp);
+  dense_add_norm(m, s, &L->fc2, &L->ln_out, s->h, rows, c->mlp);
+}
+
+/* ---- full forward ------------------------------------------------------------------ */
+
+static vlp_status check_ids(const bert_model *m, const int *ids, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= m->c.vocab)
+      return vlp_fail(VLP_ERR_INVALID, "bert: token id %d out of range (vocab %d)", ids[i],
+                      m->c.vocab);
+  return VLP_OK;
+}
+
+vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, int T, int causal,
+                        const float *enc, const int *enc_mask, int Te, float *hidden) {
+  const bert_config *c = &m->c;
+  int D = c->hidden;
+  if (B <= 0 || T <= 0)
+    return vlp_fail(VLP_ERR_INVALID, "bert: empty input (batch %d, length %d)", B, T);
+  if (T > c->max_pos)
+    return vlp_fail(VLP_ERR_INVALID, "bert: %d tokens exceed max_position_embeddings %d", T,
+                    c->max_pos);
+  if (enc && !m->has_cross)
+    return vlp_fail(VLP_ERR_INVALID, "bert: encoder states given to a model without cross-attention");
+  if (enc && Te <= 0) return vlp_fail(VLP_ERR_INVALID, "bert: empty encoder states");
+  size_t rows = (size_t)B * T;
+  vlp_status st = check_ids(m, ids, rows);
+  if (st) return st;
+
+  size_t nkv = nfloats(rows, (size_t)D, 2);
+  size_t nck = enc ? nfloats((size_t)B * Te, (size_t)D, 2) : 1;
+  size_t nmask = enc ? (size_t)B * (T + Te) : rows;
+  if (!nkv || !nck) return vlp_fail(VLP_ERR_NOMEM, "bert: buffer size overflows");
+  scratch s;
+  st = scratch_init(&s, c, rows);
+  if (st) return st;
+  float *kv = malloc(nkv * sizeof(float));
+  float *ckv = enc ? malloc(nck * sizeof(float)) : NULL;
+  float *masks = malloc(nmask * sizeof(float));
+  if (!kv || (enc && !ckv) || !masks) {
+    free(kv), free(ckv), free(masks), scratch_free(&s);
+    return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  }
+  float *self_mask = NULL, *cross_mask = NULL;
+  if (mask) {
+    self_mask = masks;
+    for (size_t i = 0; i < rows; i++) self_mask[i] = mask[i] ? 0.0f : SELF_MASK_VALUE;
+  }
+  if (enc && enc_mask) {
+    cross_mask = masks + rows;
+    for (size_t i = 0; i < (size_t)B * Te; i++) cross_mask[i] = enc_mask[i] ? 0.0f : ENC_MASK_VALUE;
+  }
+
+  embed(m, ids, B, T, 0, s.x);
+  layer_io io = {.k = kv, .v = kv + rows * D, .cap = T, .past = 0, .self_mask = self_mask,
+                 .causal = causal, .Te = Te, .cross_mask = cross_mask};
+  size_t ne = (size_t)B * Te;
+  for (int l = 0; l < c->layers; l++) {
+    const bert_layer *L = &m->L[l];
+    if (enc) {
+      io.ck = ckv;
+      io.cv = ckv + ne * D;
+      op_linear(ckv, enc, L->ck.w, L->ck.b, (int)ne, c->encoder_hidden, D);
+      op_linear(ckv + ne * D, enc, L->cv.w, L->cv.b, (int)ne, c->encoder_hidden, D);
+    }
+    layer_forward(m, L, &s, B, T, &io);
+  }
+  memcpy(hidden, s.x, rows * D * sizeof(float));
+  free(kv), free(ckv), free(masks), scratch_free(&s);
+  return VLP_OK;
+}
+
+/* logits (n, vocab) from hidden (n, D); h is a work buffer of n * D floats. */
+static void lm_head(const bert_model *m, const float *hidden, int n, float *h, float *logits) {
+  int D = m->c.hidden;
+  op_linear(h, hidden, m->lm_dense.w, m->lm_dense.b, n, D, D);
+  op_gelu(h, (size_t)n * D);
+  op_layernorm(h, h, m->lm_ln.g, m->lm_ln.b, n, D, m->c.eps);
+  op_linear(logits, h, m->lm_w, m->lm_b, n, D, m->c.vocab);
+}
+
+vlp_status bert_lm_logits(bert_model *m, const float *hidden, int n, float *logits) {
+  if (!m->has_lm) return vlp_fail(VLP_ERR_INVALID, "bert: model was loaded without an LM head");
+  if (n <= 0) return VLP_OK;
+  size_t cnt = nfloats((size_t)n, (size_t)m->c.hidden, 1);
+  if (!cnt) return vlp_fail(VLP_ERR_NOMEM, "bert: buffer size overflows");
+  float *h = malloc(cnt * sizeof(float));
+  if (!h) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  lm_head(m, hidden, n, h, logits);
+  free(h);
+  return VLP_OK;
+}
+
+/* ---- incremental decoding ---------------------------------------------------------- */
+
+struct bert_cache {
+  int N, cap, len, Nenc, Te, D, layers;
+  float *k, *v;   /* (layers, N, cap, D) self-attention K/V */
+  float *k2, *v2; /* same size: reorder target */
+  float *ck, *cv; /* (layers, Nenc, Te, D) cross-attention K/V */
+  int *enc_of_row, *enc_tmp; /* (N) */
+  float *last;               /* (N, D) last-position hidden states */
+  scratch s;                 /* for N * cap rows */
+};
+
+void bert_cache_free(bert_cache *c) {
+  if (!c) return;
+  free(c->k), free(c->v), free(c->k2), free(c->v2), free(c->ck), free(c->cv);
+  free(c->enc_of_row), free(c->enc_tmp), free(c->last);
+  scratch_free(&c->s);
+  free(c);
+}
+
+vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int Nenc, int Te,
+                          const int *enc_of_row, bert_cache **out) {
+  const bert_config *cf = &m->c;
+  int D = cf->hidden;
+  *out = NULL;
+  if (N <= 0 || cap <= 0 || Nenc <= 0 || Te <= 0)
+    return vlp_fail(VLP_ERR_INVALID, "bert: bad cache size (rows %d, cap %d, items %d, Te %d)", N,
+                    cap, Nenc, Te);
+  if (!m->has_cross || !m->has_lm)
+    return vlp_fail(VLP_ERR_INVALID, "bert: decoding needs cross-attention and an LM head");
+  if (cap > cf->max_pos) cap = cf->max_pos;
+  for (int r = 0; r < N; r++)
+    if (enc_of_row[r] < 0 || enc_of_row[r] >= Nenc)
+      return vlp_fail(VLP_ERR_INVALID, "bert: row %d reads encoder item %d of %d", r,
+                      enc_of_row[r], Nenc);
+  size_t nself = nfloats((size_t)cf->layers * N, (size_t)cap, (size_t)D);
+  size_t ncross = nfloats((size_t)cf->layers * Nenc, (size_t)Te, (size_t)D);
+  if (!nself || !ncross) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
+  bert_cache *c = calloc(1, sizeof *c);
+  if (!c) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  c->N = N, c->cap = cap, c->Nenc = Nenc, c->Te = Te, c->D = D, c->layers = cf->layers;
+  c->k = malloc(nself * sizeof(float));
+  c->v = malloc(nself * sizeof(float));
+  c->k2 = malloc(nself * sizeof(float));
+  c->v2 = malloc(nself * sizeof(float));
+  c->ck = malloc(ncross * sizeof(float));
+  c->cv = malloc(ncross * sizeof(float));
+  c->enc_of_row = malloc((size_t)N * sizeof(int));
+  c->enc_tmp = malloc((size_t)N * sizeof(int));
+  c->last = malloc((size_t)N * D * sizeof(float));
+  if (!c->k || !c->v || !c->k2 || !c->v2 || !c->ck || !c->cv || !c->enc_of_row || !c->enc_tmp ||
+      !c->last) {
+    bert_cache_free(c);
+    return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
+  }
+  vlp_status st = scratch_init(&c->s, cf, (size_t)N * cap);
+  if (st) {
+    bert_cache_free(c);
+    return st;
+  }
+  memcpy(c->enc_of_row, enc_of_row, (size_t)N * sizeof(int));
+  size_t per = (size_t)Nenc * Te * D;
+  for (int l = 0; l < cf->layers; l++) {
+    const bert_layer *L = &m->L[l];
+    op_linear(c->ck + l * per, enc, L->ck.w, L->ck.b, Nenc * Te, cf->encoder_hidden, D);
+    op_linear(c->cv + l * per, enc, L->cv.w, L->cv.b, Nenc * Te, cf->encoder_hidden, D);
+  }
+  *out = c;
+  return VLP_OK;
+}
+
+vlp_status bert_cache_step(bert_model *m, bert_cache *c, const int *ids, int T, float *logits) {
+  const bert_config *cf = &m->c;
+  int D = cf->hidden, N = c->N;
+  if (T <= 0) return vlp_fail(VLP_ERR_INVALID, "bert: cache step with %d tokens", T);
+  if (c->len + T > c->cap)
+    return vlp_fail(VLP_ERR_INVALID, "bert: sequence of %d tokens exceeds the cache (%d)",
+                    c->len + T, c->cap);
+  vlp_status st = check_ids(m, ids, (size_t)N * T);
+  if (st) return st;
+  embed(m, ids, N, T, c->len, c->s.x);
+  size_t self_per = (size_t)N * c->cap * D, cross_per = (size_t)c->Nenc * c->Te * D;
+  for (int l = 0; l < cf->layers; l++) {
+    layer_io io = {.k = c->k + l * self_per, .v = c->v + l * self_per, .cap = c->cap,
+                   .past = c->len, .self_mask = NULL, .causal = 1,
+                   .ck = c->ck + l * cross_per, .cv = c->cv + l * cross_per, .Te = c->Te,
+                   .enc_of_row = c->enc_of_row, .cross_mask = NULL};
+    layer_forward(m, &m->L[l], &c->s, N, T, &io);
+  }
+  c->len += T;
+  for (int n = 0; n < N; n++)
+    memcpy(c->last + (size_t)n * D, c->s.x + ((size_t)n * T + T - 1) * D, (size_t)D * sizeof(float));
+  lm_head(m, c->last, N, c->s.tmp, logits); /* s.tmp holds N * cap * D >= N * D floats */
+  return VLP_OK;
+}
+
+void bert_cache_reorder(bert_cache *c, const int *src) {
+  int N = c->N;
+  size_t row = (size_t)c->cap * c->D, used = (size_t)c->len * c->D;
+  for (int l = 0; l < c->layers; l++) {
+    size_t base = (size_t)l * N * row;
+    for (int r = 0; r < N; r++) {
+      int from = (src[r] >= 0 && src[r] < N) ? src[r] : r;
+      memcpy(c->k2 + base + r * row, c->k + base + from * row, used * sizeof(float));
+      memcpy(c->v2 + base + r * row, c->v + base + from * row, used * sizeof(float));
+    }
+  }
+  float *t = c->k;
+  c->k = c->k2, c->k2 = t;
+  t = c->v;
+  c->v = c->v2, c->v2 = t;
+  for (int r = 0; r < N; r++)
+    c->enc_tmp[r] = c->enc_of_row[(src[r] >= 0 && src[r] < N) ? src[r] : r];
+  memcpy(c->enc_of_row, c->enc_tmp, (size_t)N * sizeof(int));
+}

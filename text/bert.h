@@ -1,0 +1,62 @@
+/* bert: BLIP's BERT-style text model (BlipTextModel / BlipTextLMHeadModel).
+ *
+ * word + absolute position embeddings (no token types) -> LayerNorm -> layers of
+ * self-attention (+ cross-attention to encoder states when the model has it and they are
+ * given) + GELU MLP, each sub-block post-LN: LayerNorm(x + dense(...)), eps from config.
+ * Used bidirectionally (ITM/ITC text encoder, VQA question encoder) and causally with the
+ * LM head (caption / answer decoder) through an incremental KV cache. */
+#ifndef VLP_TEXT_BERT_H
+#define VLP_TEXT_BERT_H
+
+#include <cjson/cJSON.h>
+
+#include "core/weights.h"
+
+typedef struct {
+  int vocab, hidden, layers, heads, mlp, max_pos;
+  int encoder_hidden; /* width of the states cross-attention reads */
+  float eps;
+} bert_config;
+
+typedef struct bert_model bert_model;
+
+/* Read a BlipTextConfig object (config.json "text_config"); absent fields take the
+ * transformers 4.47 defaults (vocab 30524, hidden 768, encoder_hidden 768, mlp 3072,
+ * 12 layers, 8 heads, max_pos 512, gelu, eps 1e-12). text_config may be NULL (all
+ * defaults). Bad values (non-positive sizes, hidden not a multiple of heads, an activation
+ * other than gelu) are errors naming path_for_errors and the field. */
+vlp_status bert_config_from_json(const cJSON *text_config, const char *path_for_errors,
+                                 bert_config *out);
+
+/* Bind tensors under `prefix` ("text_decoder.bert.", "text_encoder.", ...). Cross-attention
+ * layers are bound when present. lm_prefix ("text_decoder.cls.") binds the LM head, or
+ * NULL for none. */
+vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
+                     const bert_config *c, bert_model **out);
+void bert_free(bert_model *m);
+const bert_config *bert_cfg(const bert_model *m);
+int bert_has_cross(const bert_model *m);
+
+/* Full forward. ids (B, T); mask (B, T) of 0/1 or NULL (all ones); causal adds the decoder
+ * mask; enc (B, Te, encoder_hidden) or NULL (no cross-attention), enc_mask (B, Te) or NULL.
+ * hidden (B, T, hidden). */
+vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, int T, int causal,
+                        const float *enc, const int *enc_mask, int Te, float *hidden);
+/* LM head: hidden (n, hidden) -> logits (n, vocab). */
+vlp_status bert_lm_logits(bert_model *m, const float *hidden, int n, float *logits);
+
+/* Incremental causal decoding for generation. N rows (batch x beams) share cross-attention
+ * K/V computed once per encoder item: row r reads encoder item enc_of_row[r]. */
+typedef struct bert_cache bert_cache;
+/* enc (Nenc, Te, encoder_hidden), all-ones encoder mask. cap = longest sequence. */
+vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int Nenc, int Te,
+                          const int *enc_of_row, bert_cache **out);
+void bert_cache_free(bert_cache *c);
+/* Feed T new tokens per row (T > 1 for a prompt at the first step; every row the same T);
+ * ids (N, T); attention over everything cached so far (causal). logits (N, vocab) of each
+ * row's last new position. */
+vlp_status bert_cache_step(bert_model *m, bert_cache *c, const int *ids, int T, float *logits);
+/* After beam selection: new row r takes old row src[r] (self-attention K/V and enc item). */
+void bert_cache_reorder(bert_cache *c, const int *src);
+
+#endif

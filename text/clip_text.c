@@ -1,0 +1,251 @@
+/* clip_text: the CLIP text tower (see clip_text.h). */
+#include "text/clip_text.h"
+
+#include <float.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "core/ops.h"
+
+typedef struct {
+  const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
+  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} clip_text_layer;
+
+struct clip_text_model {
+  clip_text_config c;
+  const float *tok_emb; /* (vocab, hidden) */
+  const float *pos_emb; /* (max_pos, hidden) */
+  const float *final_g, *final_b;
+  clip_text_layer *layers;
+  /* scratch, grown on demand: floats */
+  float *scratch;
+  size_t scratch_n;
+};
+
+/* ---- config ---------------------------------------------------------------------------- */
+
+static vlp_status positive(const char *path, const char *field, int v) {
+  if (v <= 0) return vlp_fail(VLP_ERR_MODEL, "%s: text_config.%s = %d must be positive", path, field, v);
+  return VLP_OK;
+}
+
+vlp_status clip_text_config_from_json(const cJSON *tc, const char *path, clip_text_config *out) {
+  clip_text_config c;
+  c.vocab = json_int(tc, "vocab_size", 49408);
+  c.hidden = json_int(tc, "hidden_size", 512);
+  c.mlp = json_int(tc, "intermediate_size", 2048);
+  c.layers = json_int(tc, "num_hidden_layers", 12);
+  c.heads = json_int(tc, "num_attention_heads", 8);
+  c.max_pos = json_int(tc, "max_position_embeddings", 77);
+  c.eos_token_id = json_int(tc, "eos_token_id", 49407);
+  c.projection_dim = json_int(tc, "projection_dim", 512);
+  c.eps = (float)json_num(tc, "layer_norm_eps", 1e-5);
+  const char *act = json_str(tc, "hidden_act", "quick_gelu");
+  vlp_status st;
+  if ((st = positive(path, "vocab_size", c.vocab)) || (st = positive(path, "hidden_size", c.hidden)) ||
+      (st = positive(path, "intermediate_size", c.mlp)) ||
+      (st = positive(path, "num_hidden_layers", c.layers)) ||
+      (st = positive(path, "num_attention_heads", c.heads)) ||
+      (st = positive(path, "max_position_embeddings", c.max_pos)))
+    return st;
+  if (c.hidden % c.heads != 0)
+    return vlp_fail(VLP_ERR_MODEL,
+                    "%s: text_config.hidden_size %d is not a multiple of num_attention_heads %d",
+                    path, c.hidden, c.heads);
+  if (!(c.eps > 0.0f))
+    return vlp_fail(VLP_ERR_MODEL, "%s: text_config.layer_norm_eps must be positive", path);
+  if (strcmp(act, "quick_gelu") == 0) {
+    c.act = CLIP_ACT_QUICK_GELU;
+  } else if (strcmp(act, "gelu") == 0) {
+    c.act = CLIP_ACT_GELU;
+  } else {
+    return vlp_fail(VLP_ERR_UNSUPPORTED,
+                    "%s: text_config.hidden_act \"%s\" is not supported (quick_gelu, gelu)", path,
+                    act);
+  }
+  *out = c;
+  return VLP_OK;
+}
+
+/* ---- loading --------------------------------------------------------------------------- */
+
+static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, const float **p,
+                       int ndim, int d0, int d1) {
+  char full[512];
+  int len = snprintf(full, sizeof full, "%s%s", prefix, name);
+  if (len < 0 || (size_t)len >= sizeof full)
+    return vlp_fail(VLP_ERR_INVALID, "tensor name too long: %s%s", prefix, name);
+  if (ndim == 1) return weights_f32(w, full, p, 1, d0);
+  return weights_f32(w, full, p, 2, d0, d1);
+}
+
+vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_config *c,
+                          clip_text_model **out) {
+  *out = NULL;
+  clip_text_model *m = calloc(1, sizeof *m);
+  if (!m) return vlp_fail(VLP_ERR_NOMEM, "clip_text_load: out of memory");
+  m->c = *c;
+  m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+  if (!m->layers) {
+    free(m);
+    return vlp_fail(VLP_ERR_NOMEM, "clip_text_load: out of memory");
+  }
+  const int D = c->hidden, F = c->mlp;
+  vlp_status st;
+  if ((st = bind(w, prefix, "embeddings.token_embedding.weight", &m->tok_emb, 2, c->vocab, D)) ||
+      (st = bind(w, prefix, "embeddings.position_embedding.weight", &m->pos_emb, 2, c->max_pos, D)) ||
+      (st = bind(w, prefix, "final_layer_norm.weight", &m->final_g, 1, D, 0)) ||
+      (st = bind(w, prefix, "final_layer_norm.bias", &m->final_b, 1, D, 0)))
+    goto fail;
+  for (int i = 0; i < c->layers; i++) {
+    char lp[256];
+    snprintf(lp, sizeof lp, "%sencoder.layers.%d.", prefix, i);
+    clip_text_layer *L = &m->layers[i];
+    if ((st = bind(w, lp, "layer_norm1.weight", &L->ln1_g, 1, D, 0)) ||
+        (st = bind(w, lp, "layer_norm1.bias", &L->ln1_b, 1, D, 0)) ||
+        (st = bind(w, lp, "layer_norm2.weight", &L->ln2_g, 1, D, 0)) ||
+        (st = bind(w, lp, "layer_norm2.bias", &L->ln2_b, 1, D, 0)) ||
+        (st = bind(w, lp, "self_attn.q_proj.weight", &L->q_w, 2, D, D)) ||
+        (st = bind(w, lp, "self_attn.q_proj.bias", &L->q_b, 1, D, 0)) ||
+        (st = bind(w, lp, "self_attn.k_proj.weight", &L->k_w, 2, D, D)) ||
+        (st = bind(w, lp, "self_attn.k_proj.bias", &L->k_b, 1, D, 0)) ||
+        (st = bind(w, lp, "self_attn.v_proj.weight", &L->v_w, 2, D, D)) ||
+        (st = bind(w, lp, "self_attn.v_proj.bias", &L->v_b, 1, D, 0)) ||
+        (st = bind(w, lp, "self_attn.out_proj.weight", &L->o_w, 2, D, D)) ||
+        (st = bind(w, lp, "self_attn.out_proj.bias", &L->o_b, 1, D, 0)) ||
+        (st = bind(w, lp, "mlp.fc1.weight", &L->fc1_w, 2, F, D)) ||
+        (st = bind(w, lp, "mlp.fc1.bias", &L->fc1_b, 1, F, 0)) ||
+        (st = bind(w, lp, "mlp.fc2.weight", &L->fc2_w, 2, D, F)) ||
+        (st = bind(w, lp, "mlp.fc2.bias", &L->fc2_b, 1, D, 0)))
+      goto fail;
+  }
+  *out = m;
+  return VLP_OK;
+fail:
+  clip_text_free(m);
+  return st;
+}
+
+void clip_text_free(clip_text_model *m) {
+  if (!m) return;
+  free(m->layers);
+  free(m->scratch);
+  free(m);
+}
+
+const clip_text_config *clip_text_cfg(const clip_text_model *m) { return &m->c; }
+
+/* ---- forward --------------------------------------------------------------------------- */
+
+int clip_text_eos_index(const clip_text_config *c, const int *ids, int n) {
+  int best = 0;
+  if (c->eos_token_id == 2) {
+    for (int t = 1; t < n; t++)
+      if (ids[t] > ids[best]) best = t;
+    return best;
+  }
+  for (int t = 0; t < n; t++)
+    if (ids[t] == c->eos_token_id) return t;
+  return 0;
+}
+
+/* n * a * b floats, or 0 on overflow. */
+static size_t mul3(size_t n, size_t a, size_t b) {
+  if (a && n > SIZE_MAX / a) return 0;
+  n *= a;
+  if (b && n > SIZE_MAX / b) return 0;
+  return n * b;
+}
+
+vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens, int B, int T,
+                             float *last_hidden, float *pooled) {
+  const clip_text_config *c = &m->c;
+  if (B <= 0 || T <= 0)
+    return vlp_fail(VLP_ERR_INVALID, "clip text: batch %d x %d tokens is empty", B, T);
+  if (T > c->max_pos)
+    return vlp_fail(VLP_ERR_INVALID, "clip text: %d tokens exceed max_position_embeddings %d", T,
+                    c->max_pos);
+  for (int b = 0; b < B; b++) {
+    if (lens[b] < 1 || lens[b] > T)
+      return vlp_fail(VLP_ERR_INVALID, "clip text: text %d has %d tokens (must be 1..%d)", b,
+                      lens[b], T);
+    for (int t = 0; t < lens[b]; t++) {
+      int id = ids[(size_t)b * T + t];
+      if (id < 0 || id >= c->vocab)
+        return vlp_fail(VLP_ERR_INVALID, "clip text: token id %d of text %d outside the vocabulary (%d)",
+                        id, b, c->vocab);
+    }
+  }
+  const int D = c->hidden, F = c->mlp, H = c->heads;
+  const size_t N = (size_t)B * T;
+  /* scratch: x, h, q, k, v, att (6 x N x D), f (N x F), ids (N), mask (B x T) */
+  size_t nd = mul3(N, (size_t)D, 1), nf = mul3(N, (size_t)F, 1);
+  if (!nd || !nf || nd > SIZE_MAX / 8 - nf)
+    return vlp_fail(VLP_ERR_NOMEM, "clip text: batch %d x %d too large", B, T);
+  size_t need = 6 * nd + nf + 2 * N;
+  if (need > m->scratch_n) {
+    float *s = realloc(m->scratch, need * sizeof(float));
+    if (!s) return vlp_fail(VLP_ERR_NOMEM, "clip text: out of memory for batch %d x %d", B, T);
+    m->scratch = s;
+    m->scratch_n = need;
+  }
+  float *x = m->scratch;   /* (N, D) residual stream */
+  float *h = x + nd;       /* (N, D) normed */
+  float *q = h + nd;       /* (N, D) */
+  float *k = q + nd;       /* (N, D) */
+  float *v = k + nd;       /* (N, D) */
+  float *att = v + nd;     /* (N, D) */
+  float *f = att + nd;     /* (N, F) */
+  float *mask = f + nf;    /* (B, T) additive padding mask */
+  int *safe_ids = (int *)(mask + N); /* (N) pads replaced by id 0 */
+
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      size_t i = (size_t)b * T + t;
+      int real = t < lens[b];
+      safe_ids[i] = real ? ids[i] : 0;
+      mask[i] = real ? 0.0f : -FLT_MAX;
+    }
+  /* embeddings: token + position */
+  op_embedding(x, m->tok_emb, safe_ids, (int)N, D);
+  for (int b = 0; b < B; b++) op_add(x + (size_t)b * T * D, m->pos_emb, (size_t)T * D);
+
+  op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T,
+                      .mask = mask, .causal = 1};
+  int any_pad = 0;
+  for (int b = 0; b < B; b++) any_pad |= lens[b] < T;
+  if (!any_pad) as.mask = NULL;
+
+  for (int l = 0; l < c->layers; l++) {
+    const clip_text_layer *L = &m->layers[l];
+    op_layernorm(h, x, L->ln1_g, L->ln1_b, (int)N, D, c->eps);
+    op_linear(q, h, L->q_w, L->q_b, (int)N, D, D);
+    op_linear(k, h, L->k_w, L->k_b, (int)N, D, D);
+    op_linear(v, h, L->v_w, L->v_b, (int)N, D, D);
+    op_attention(att, q, k, v, &as);
+    op_linear(h, att, L->o_w, L->o_b, (int)N, D, D);
+    op_add(x, h, nd);
+    op_layernorm(h, x, L->ln2_g, L->ln2_b, (int)N, D, c->eps);
+    op_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F);
+    if (c->act == CLIP_ACT_GELU)
+      op_gelu(f, nf);
+    else
+      op_quick_gelu(f, nf);
+    op_linear(h, f, L->fc2_w, L->fc2_b, (int)N, F, D);
+    op_add(x, h, nd);
+  }
+  op_layernorm(h, x, m->final_g, m->final_b, (int)N, D, c->eps); /* h = last_hidden */
+  if (last_hidden) memcpy(last_hidden, h, nd * sizeof(float));
+  if (pooled)
+    for (int b = 0; b < B; b++) {
+      int e = clip_text_eos_index(c, ids + (size_t)b * T, lens[b]);
+      memcpy(pooled + (size_t)b * D, h + ((size_t)b * T + e) * D, (size_t)D * sizeof(float));
+    }
+  return VLP_OK;
+}

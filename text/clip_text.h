@@ -1,0 +1,59 @@
+/* clip_text: the CLIP text tower (CLIPTextTransformer of transformers 4.47), batched.
+ *
+ * token embedding + position embedding (max_position_embeddings rows) -> pre-LN layers
+ * (layer_norm1 -> q/k/v/out_proj attention with a causal mask -> residual; layer_norm2 ->
+ * fc1 -> activation (quick_gelu or exact gelu, from hidden_act) -> fc2 -> residual) ->
+ * final_layer_norm = last_hidden_state.
+ * pooled = last_hidden_state at the eos position: eos_token_id == 2 in the config (the
+ * legacy hub configs) -> argmax(input_ids) (first maximum); otherwise the first position
+ * whose id == eos_token_id (position 0 when there is none, as torch's argmax of an
+ * all-zero row).
+ * Texts of different lengths run in one batch padded to the longest: with the causal mask a
+ * real position never sees a later one, so the real positions (and the pooled state) are
+ * exactly those of the text run alone; pad positions also get the padding mask as in
+ * the reference (their values are not meaningful). */
+#ifndef VLP_TEXT_CLIP_TEXT_H
+#define VLP_TEXT_CLIP_TEXT_H
+
+#include <cjson/cJSON.h>
+
+#include "core/weights.h"
+
+typedef enum { CLIP_ACT_QUICK_GELU, CLIP_ACT_GELU } clip_text_act;
+
+typedef struct {
+  int vocab, hidden, mlp, layers, heads, max_pos;
+  int eos_token_id;
+  int projection_dim; /* text_config.projection_dim (CLIPModel uses the top-level one) */
+  float eps;
+  clip_text_act act;
+} clip_text_config;
+
+/* CLIPTextConfig from the "text_config" object of config.json (NULL: all defaults). Absent
+ * fields take the transformers 4.47 defaults (vocab 49408, hidden 512, mlp 2048, 12 layers,
+ * 8 heads, 77 positions, quick_gelu, eps 1e-5, eos 49407, projection 512). Nonsense values
+ * (non-positive sizes, hidden % heads != 0) are VLP_ERR_MODEL, an activation other than
+ * quick_gelu / gelu VLP_ERR_UNSUPPORTED; messages name path_for_errors and the field. */
+vlp_status clip_text_config_from_json(const cJSON *text_config, const char *path_for_errors,
+                                      clip_text_config *out);
+
+typedef struct clip_text_model clip_text_model;
+
+/* Bind the tensors under prefix ("text_model.") and check their shapes against c. */
+vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_config *c,
+                          clip_text_model **out);
+void clip_text_free(clip_text_model *m);
+const clip_text_config *clip_text_cfg(const clip_text_model *m);
+
+/* ids (B, T) row-major, row b holds lens[b] real ids (1 <= lens[b] <= T <= max_pos, every
+ * id in [0, vocab)) followed by anything (ignored).
+ * last_hidden (B, T, hidden) or NULL; rows t >= lens[b] are pad positions (not meaningful).
+ * pooled (B, hidden) or NULL.
+ * Uses scratch memory kept in the model: one call at a time per model. */
+vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens, int B, int T,
+                             float *last_hidden, float *pooled);
+
+/* The position the reference pools for a row of n real ids. */
+int clip_text_eos_index(const clip_text_config *c, const int *ids, int n);
+
+#endif

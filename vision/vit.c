@@ -1,0 +1,346 @@
+/* vit: the ViT image encoder of BLIP and CLIP (see vit.h), batched over images.
+ *
+ * Weights are bound once (shape-checked) and used in place. A forward pass grows one
+ * model-owned scratch block to what the batch needs, then runs without allocating.
+ * Position embeddings for an input size other than image_size are interpolated once per
+ * size and cached. A model is not safe to use from two threads at once. */
+#include "vision/vit.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/ops.h"
+
+typedef struct {
+  const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (D, D), (D); BLIP: row slices of qkv */
+  const float *o_w, *o_b;                         /* out_proj / projection */
+  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;     /* (mlp, D), (mlp); (D, mlp), (D) */
+} vit_layer;
+
+struct vit_model {
+  vit_config c;
+  int grid;                  /* g = image_size / patch_size */
+  const float *cls;          /* (D) */
+  const float *patch_w;      /* (D, C*p*p) viewed from (D, C, p, p) */
+  const float *patch_b;      /* (D) BLIP only, else NULL */
+  const float *pos;          /* (1 + g*g, D) */
+  const float *pre_w, *pre_b;   /* CLIP pre_layrnorm */
+  const float *post_w, *post_b; /* post_layernorm */
+  vit_layer *layers;
+  /* interpolated position table for one input size */
+  int pos_S;
+  float *pos_interp; /* (1 + n*n, D) */
+  /* forward scratch */
+  float *scratch;
+  size_t scratch_n;
+};
+
+/* ---- loading --------------------------------------------------------------------- */
+
+static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, const float **out,
+                       int ndim, int d0, int d1, int d2, int d3) {
+  char full[512];
+  int len = snprintf(full, sizeof full, "%s%s", prefix, name);
+  if (len < 0 || (size_t)len >= sizeof full)
+    return vlp_fail(VLP_ERR_INVALID, "vit: tensor name too long: %s%s", prefix, name);
+  switch (ndim) {
+  case 1: return weights_f32(w, full, out, 1, d0);
+  case 2: return weights_f32(w, full, out, 2, d0, d1);
+  case 3: return weights_f32(w, full, out, 3, d0, d1, d2);
+  default: return weights_f32(w, full, out, 4, d0, d1, d2, d3);
+  }
+}
+
+#define BIND1(name, p, a) if ((st = bind(w, prefix, name, p, 1, a, 0, 0, 0))) goto fail
+#define BIND2(name, p, a, b) if ((st = bind(w, prefix, name, p, 2, a, b, 0, 0))) goto fail
+
+static vlp_status check_config(const vit_config *c) {
+  if (c->hidden <= 0 || c->layers <= 0 || c->heads <= 0 || c->mlp <= 0 || c->image_size <= 0 ||
+      c->patch_size <= 0 || c->channels <= 0)
+    return vlp_fail(VLP_ERR_MODEL, "vit: config sizes must be positive");
+  if (c->hidden % c->heads)
+    return vlp_fail(VLP_ERR_MODEL, "vit: hidden_size %d not divisible by num_attention_heads %d",
+                    c->hidden, c->heads);
+  if (c->image_size % c->patch_size)
+    return vlp_fail(VLP_ERR_MODEL, "vit: image_size %d not a multiple of patch_size %d",
+                    c->image_size, c->patch_size);
+  if (c->hidden > (1 << 16) || c->mlp > (1 << 20) || c->layers > 1024 ||
+      c->image_size > (1 << 14) || c->channels > 64 ||
+      (int64_t)c->channels * c->patch_size * c->patch_size > (1 << 24))
+    return vlp_fail(VLP_ERR_MODEL, "vit: config sizes out of range");
+  if (!(c->eps > 0 && c->eps < 1))
+    return vlp_fail(VLP_ERR_MODEL, "vit: layer_norm_eps %g out of range", (double)c->eps);
+  return VLP_OK;
+}
+
+vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit_model **out) {
+  *out = NULL;
+  vlp_status st = check_config(c);
+  if (st) return st;
+  vit_model *m = calloc(1, sizeof *m);
+  if (!m) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory");
+  m->c = *c;
+  m->grid = c->image_size / c->patch_size;
+  m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+  if (!m->layers) {
+    free(m);
+    return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory");
+  }
+  const int D = c->hidden, C = c->channels, p = c->patch_size, M = c->mlp;
+  const int npos = 1 + m->grid * m->grid;
+  const int blip = c->kind == VIT_BLIP;
+
+  if (blip) {
+    if ((st = bind(w, prefix, "embeddings.class_embedding", &m->cls, 3, 1, 1, D, 0))) goto fail;
+    if ((st = bind(w, prefix, "embeddings.position_embedding", &m->pos, 3, 1, npos, D, 0)))
+      goto fail;
+    BIND1("embeddings.patch_embedding.bias", &m->patch_b, D);
+  } else {
+    BIND1("embeddings.class_embedding", &m->cls, D);
+    BIND2("embeddings.position_embedding.weight", &m->pos, npos, D);
+    BIND1("pre_layrnorm.weight", &m->pre_w, D);
+    BIND1("pre_layrnorm.bias", &m->pre_b, D);
+  }
+  if ((st = bind(w, prefix, "embeddings.patch_embedding.weight", &m->patch_w, 4, D, C, p, p)))
+    goto fail;
+  BIND1("post_layernorm.weight", &m->post_w, D);
+  BIND1("post_layernorm.bias", &m->post_b, D);
+
+  for (int i = 0; i < c->layers; i++) {
+    vit_layer *L = &m->layers[i];
+    char n[128];
+#define LNAME(s) (snprintf(n, sizeof n, "encoder.layers.%d.%s", i, s), n)
+    BIND1(LNAME("layer_norm1.weight"), &L->ln1_w, D);
+    BIND1(LNAME("layer_norm1.bias"), &L->ln1_b, D);
+    BIND1(LNAME("layer_norm2.weight"), &L->ln2_w, D);
+    BIND1(LNAME("layer_norm2.bias"), &L->ln2_b, D);
+    BIND2(LNAME("mlp.fc1.weight"), &L->fc1_w, M, D);
+    BIND1(LNAME("mlp.fc1.bias"), &L->fc1_b, M);
+    BIND2(LNAME("mlp.fc2.weight"), &L->fc2_w, D, M);
+    BIND1(LNAME("mlp.fc2.bias"), &L->fc2_b, D);
+    if (blip) {
+      /* fused qkv (3D, D): rows [0, D) = q, [D, 2D) = k, [2D, 3D) = v, heads contiguous */
+      const float *qkv_w, *qkv_b;
+      BIND2(LNAME("self_attn.qkv.weight"), &qkv_w, 3 * D, D);
+      BIND1(LNAME("self_attn.qkv.bias"), &qkv_b, 3 * D);
+      L->q_w = qkv_w;
+      L->k_w = qkv_w + (size_t)D * D;
+      L->v_w = qkv_w + (size_t)2 * D * D;
+      L->q_b = qkv_b;
+      L->k_b = qkv_b + D;
+      L->v_b = qkv_b + 2 * D;
+      BIND2(LNAME("self_attn.projection.weight"), &L->o_w, D, D);
+      BIND1(LNAME("self_attn.projection.bias"), &L->o_b, D);
+    } else {
+      BIND2(LNAME("self_attn.q_proj.weight"), &L->q_w, D, D);
+      BIND1(LNAME("self_attn.q_proj.bias"), &L->q_b, D);
+      BIND2(LNAME("self_attn.k_proj.weight"), &L->k_w, D, D);
+      BIND1(LNAME("self_attn.k_proj.bias"), &L->k_b, D);
+      BIND2(LNAME("self_attn.v_proj.weight"), &L->v_w, D, D);
+      BIND1(LNAME("self_attn.v_proj.bias"), &L->v_b, D);
+      BIND2(LNAME("self_attn.out_proj.weight"), &L->o_w, D, D);
+      BIND1(LNAME("self_attn.out_proj.bias"), &L->o_b, D);
+    }
+#undef LNAME
+  }
+  *out = m;
+  return VLP_OK;
+fail:
+  vit_free(m);
+  return st;
+}
+
+void vit_free(vit_model *m) {
+  if (!m) return;
+  free(m->layers);
+  free(m->pos_interp);
+  free(m->scratch);
+  free(m);
+}
+
+const vit_config *vit_cfg(const vit_model *m) { return &m->c; }
+
+int vit_tokens(const vit_model *m, int S) {
+  int n = S / m->c.patch_size;
+  return 1 + n * n;
+}
+
+/* ---- position embeddings --------------------------------------------------------- */
+
+/* Cubic convolution weights for fraction t, a = -0.75 (as torch's bicubic). */
+static void cubic_weights(float t, float w[4]) {
+  const float A = -0.75f;
+  float x;
+  x = t + 1.0f; /* |x| in [1, 2) */
+  w[0] = ((A * x - 5.0f * A) * x + 8.0f * A) * x - 4.0f * A;
+  x = t; /* [0, 1) */
+  w[1] = ((A + 2.0f) * x - (A + 3.0f)) * x * x + 1.0f;
+  x = 1.0f - t;
+  w[2] = ((A + 2.0f) * x - (A + 3.0f)) * x * x + 1.0f;
+  x = 2.0f - t;
+  w[3] = ((A * x - 5.0f * A) * x + 8.0f * A) * x - 4.0f * A;
+}
+
+/* For each of the `out` destination positions: the 4 clamped source indices and weights of
+ * torch.nn.functional.interpolate(size=out, mode="bicubic", align_corners=False) along
+ * one axis of length `in` (scale = in / out, source = (dst + 0.5) * scale - 0.5). */
+static void cubic_taps(int in, int out, int *idx, float *wt) {
+  const float scale = (float)in / (float)out;
+  for (int o = 0; o < out; o++) {
+    float src = scale * ((float)o + 0.5f) - 0.5f;
+    float fl = floorf(src);
+    int i0 = (int)fl;
+    cubic_weights(src - fl, wt + 4 * o);
+    for (int j = 0; j < 4; j++) {
+      int s = i0 - 1 + j;
+      idx[4 * o + j] = s < 0 ? 0 : (s > in - 1 ? in - 1 : s);
+    }
+  }
+}
+
+/* The (1 + n*n, D) position table for an S x S input; NULL only on allocation failure. */
+static const float *pos_table(vit_model *m, int S) {
+  const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden;
+  if (n == g) return m->pos;
+  if (m->pos_interp && m->pos_S == S) return m->pos_interp;
+  free(m->pos_interp);
+  m->pos_interp = NULL;
+  m->pos_S = 0;
+  float *t = malloc(((size_t)n * n + 1) * D * sizeof *t);
+  int *idx = malloc((size_t)4 * n * sizeof *idx);
+  float *wt = malloc((size_t)4 * n * sizeof *wt);
+  if (!t || !idx || !wt) {
+    free(t);
+    free(idx);
+    free(wt);
+    return NULL;
+  }
+  cubic_taps(g, n, idx, wt); /* same taps along y and x (square grid) */
+  memcpy(t, m->pos, (size_t)D * sizeof *t); /* CLS row unchanged */
+  const float *patch = m->pos + D;          /* (g, g, D) */
+  for (int oy = 0; oy < n; oy++) {
+    for (int ox = 0; ox < n; ox++) {
+      float *dst = t + ((size_t)1 + (size_t)oy * n + ox) * D;
+      for (int d = 0; d < D; d++) {
+        float acc = 0.0f;
+        for (int i = 0; i < 4; i++) {
+          const float *row = patch + (size_t)idx[4 * oy + i] * g * D;
+          float r = 0.0f;
+          for (int j = 0; j < 4; j++) r += wt[4 * ox + j] * row[(size_t)idx[4 * ox + j] * D + d];
+          acc += wt[4 * oy + i] * r;
+        }
+        dst[d] = acc;
+      }
+    }
+  }
+  free(idx);
+  free(wt);
+  m->pos_interp = t;
+  m->pos_S = S;
+  return t;
+}
+
+/* ---- forward --------------------------------------------------------------------- */
+
+/* a * b into *out, 0 on overflow. */
+static int mul_ok(size_t a, size_t b, size_t *out) {
+  if (a && b > SIZE_MAX / a) return 0;
+  *out = a * b;
+  return 1;
+}
+
+vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *last_hidden) {
+  const vit_config *c = &m->c;
+  const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
+  if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
+  if (S < p || S % p || S > (1 << 14))
+    return vlp_fail(VLP_ERR_INVALID, "vit: input size %d must be a positive multiple of the patch "
+                    "size %d (at most 16384)", S, p);
+  const int n = S / p;
+  const int T = 1 + n * n;
+  const int K = C * p * p; /* unfolded patch length */
+
+  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, M) + patches (B*n*n, K) */
+  size_t N, ND, NM, PK, tot;
+  if (!mul_ok((size_t)B, (size_t)T, &N) || N > INT32_MAX || !mul_ok(N, (size_t)D, &ND) ||
+      !mul_ok(N, (size_t)M, &NM) || !mul_ok((size_t)B * n * n, (size_t)K, &PK) ||
+      ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 || PK > SIZE_MAX / 8 ||
+      !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
+    return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
+  size_t need = 5 * ND + NM + PK;
+  if (m->scratch_n < need) {
+    float *s = realloc(m->scratch, tot);
+    if (!s) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
+    m->scratch = s;
+    m->scratch_n = need;
+  }
+  const float *pos = pos_table(m, S);
+  if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
+
+  float *h = m->scratch;   // (N, D)
+  float *q = h + ND;       // (N, D)
+  float *k = q + ND;       // (N, D)
+  float *v = k + ND;       // (N, D)
+  float *ctx = v + ND;     // (N, D)
+  float *mlp = ctx + ND;   // (N, M)
+  float *patches = mlp + NM; // (B*n*n, K) in the conv weight's (c, ky, kx) order
+  float *x = last_hidden;  // (B, T, D) residual stream
+
+  /* unfold patches: row (b, py, px), column (ch, ky, kx) */
+  for (int b = 0; b < B; b++)
+    for (int py = 0; py < n; py++)
+      for (int px = 0; px < n; px++) {
+        float *dst = patches + (((size_t)b * n + py) * n + px) * K;
+        for (int ch = 0; ch < C; ch++)
+          for (int ky = 0; ky < p; ky++) {
+            const float *src =
+                pixels + (((size_t)b * C + ch) * S + (size_t)py * p + ky) * S + (size_t)px * p;
+            memcpy(dst + ((size_t)ch * p + ky) * p, src, (size_t)p * sizeof *src);
+          }
+      }
+  /* patch embedding as one GEMM into q (B*n*n, D), then place behind each CLS row */
+  op_linear(q, patches, m->patch_w, m->patch_b, B * n * n, K, D);
+  for (int b = 0; b < B; b++) {
+    float *xb = x + (size_t)b * T * D;
+    memcpy(xb, m->cls, (size_t)D * sizeof *xb);
+    memcpy(xb + D, q + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
+    op_add(xb, pos, (size_t)T * D);
+  }
+  const int Ni = (int)N;
+  if (c->kind == VIT_CLIP) op_layernorm(x, x, m->pre_w, m->pre_b, Ni, D, c->eps);
+
+  op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T,
+                      .mask = NULL, .causal = 0};
+  for (int l = 0; l < c->layers; l++) {
+    const vit_layer *L = &m->layers[l];
+    op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
+    op_linear(q, h, L->q_w, L->q_b, Ni, D, D);
+    op_linear(k, h, L->k_w, L->k_b, Ni, D, D);
+    op_linear(v, h, L->v_w, L->v_b, Ni, D, D);
+    op_attention(ctx, q, k, v, &as);
+    op_linear(h, ctx, L->o_w, L->o_b, Ni, D, D);
+    op_add(x, h, ND);
+    op_layernorm(h, x, L->ln2_w, L->ln2_b, Ni, D, c->eps);
+    op_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M);
+    if (c->act == ACT_QUICK_GELU)
+      op_quick_gelu(mlp, NM);
+    else
+      op_gelu(mlp, NM);
+    op_linear(h, mlp, L->fc2_w, L->fc2_b, Ni, M, D);
+    op_add(x, h, ND);
+  }
+  if (c->kind == VIT_BLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
+  return VLP_OK;
+}
+
+void vit_pool(const vit_model *m, const float *last_hidden, int B, int T, float *pooled) {
+  const int D = m->c.hidden;
+  for (int b = 0; b < B; b++)
+    op_layernorm(pooled + (size_t)b * D, last_hidden + (size_t)b * T * D, m->post_w, m->post_b,
+                 1, D, m->c.eps);
+}

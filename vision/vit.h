@@ -1,0 +1,48 @@
+/* vit: the ViT image encoder of BLIP and of CLIP, batched over images.
+ *
+ * BLIP (BlipVisionModel): Conv2d patch embedding with bias -> prepend class embedding ->
+ *   + position embedding -> pre-LN layers (fused qkv Linear with bias, `projection`, exact
+ *   GELU MLP) -> post_layernorm = last_hidden_state.
+ * CLIP (CLIPVisionModel): patch embedding without bias -> class embedding -> + position
+ *   embedding -> pre_layrnorm -> pre-LN layers (q/k/v/out_proj, activation per config)
+ *   = last_hidden_state (NOT post-normed).
+ * Both: pooled = post_layernorm(last_hidden_state[:, 0]).
+ * An input of another size than image_size uses position embeddings interpolated as the
+ * reference's interpolate_pos_encoding does (bicubic, align_corners=False, a = -0.75). */
+#ifndef VLP_VISION_VIT_H
+#define VLP_VISION_VIT_H
+
+#include "core/json.h"
+#include "core/weights.h"
+
+typedef enum { VIT_BLIP, VIT_CLIP } vit_kind;
+typedef enum { ACT_GELU, ACT_QUICK_GELU } vlp_act;
+
+typedef struct {
+  vit_kind kind;
+  int hidden, layers, heads, mlp, image_size, patch_size, channels;
+  float eps;
+  vlp_act act;
+} vit_config;
+
+/* Read the vision_config object of a config.json (NULL = all defaults), with the
+ * transformers 4.47 defaults of BlipVisionConfig / CLIPVisionConfig for absent fields.
+ * Errors name path_for_errors and the field. */
+vlp_status vit_config_from_json(const cJSON *vision_config, vit_kind kind,
+                                const char *path_for_errors, vit_config *out);
+
+typedef struct vit_model vit_model;
+
+/* Bind the tensors under `prefix` (e.g. "vision_model.") and check their shapes. */
+vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit_model **out);
+void vit_free(vit_model *m);
+const vit_config *vit_cfg(const vit_model *m);
+/* Tokens for an S x S input: 1 + (S / patch)^2. */
+int vit_tokens(const vit_model *m, int S);
+/* pixels (B, 3, S, S) -> last_hidden (B, vit_tokens(S), hidden). S must be a multiple of
+ * patch_size. */
+vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *last_hidden);
+/* pooled (B, hidden) = post_layernorm(last_hidden[:, 0]). */
+void vit_pool(const vit_model *m, const float *last_hidden, int B, int T, float *pooled);
+
+#endif
