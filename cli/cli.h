@@ -76,8 +76,11 @@ void cli_paths_free(cli_paths *p);
 /* Load the -m model (exit code 2 on failure, message printed). */
 vlp_model *cli_load_model(const char *cmd, const cli_common *c);
 void cli_apply_threads(const cli_common *c);
-/* 1 when the model's architecture is one of the `n` given; else prints why and returns 0. */
-int cli_require_arch(const char *cmd, const vlp_model *m, int n, ...);
+/* Bit of an architecture in the masks below. */
+#define ARCH(a) (1u << (a))
+/* Load the -m model, check that its architecture is in arch_mask and open the output (-o
+ * or stdout). On failure prints why, leaves *m NULL and returns NULL (exit code 2). */
+FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m);
 
 /* Subcommands. */
 int cmd_preprocess(int argc, char **argv);

@@ -70,14 +70,9 @@ int cmd_caption(int argc, char **argv) {
     return EXIT_USAGE;
   }
   cli_apply_threads(&c);
-  vlp_model *m = cli_load_model("caption", &c);
-  if (m && !cli_require_arch("caption", m, 1, VLP_ARCH_BLIP_CAPTION)) {
-    vlp_model_free(m);
-    m = NULL;
-  }
-  FILE *out = m ? cli_open_output("caption", c.output) : NULL;
+  vlp_model *m;
+  FILE *out = cli_start("caption", &c, ARCH(VLP_ARCH_BLIP_CAPTION), &m);
   if (!out) {
-    vlp_model_free(m);
     cli_paths_free(&in);
     return EXIT_USAGE;
   }

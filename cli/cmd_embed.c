@@ -59,14 +59,9 @@ int cmd_embed(int argc, char **argv) {
     return EXIT_USAGE;
   }
   cli_apply_threads(&c);
-  vlp_model *m = cli_load_model("embed", &c);
-  if (m && !cli_require_arch("embed", m, 2, VLP_ARCH_CLIP, VLP_ARCH_BLIP_ITM)) {
-    vlp_model_free(m);
-    m = NULL;
-  }
-  FILE *out = m ? cli_open_output("embed", c.output) : NULL;
+  vlp_model *m;
+  FILE *out = cli_start("embed", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_BLIP_ITM), &m);
   if (!out) {
-    vlp_model_free(m);
     free(texts);
     cli_paths_free(&images);
     return EXIT_USAGE;

@@ -37,14 +37,9 @@ int cmd_itm(int argc, char **argv) {
     return EXIT_USAGE;
   }
   cli_apply_threads(&c);
-  vlp_model *m = cli_load_model("itm", &c);
-  if (m && !cli_require_arch("itm", m, 1, VLP_ARCH_BLIP_ITM)) {
-    vlp_model_free(m);
-    m = NULL;
-  }
-  FILE *out = m ? cli_open_output("itm", c.output) : NULL;
+  vlp_model *m;
+  FILE *out = cli_start("itm", &c, ARCH(VLP_ARCH_BLIP_ITM), &m);
   if (!out) {
-    vlp_model_free(m);
     free(texts);
     return EXIT_USAGE;
   }

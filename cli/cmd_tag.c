@@ -122,26 +122,22 @@ int cmd_tag(int argc, char **argv) {
   if (!a.failed && (!tmpl || !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
   cli_apply_threads(&c);
-  vlp_model *m = cli_load_model("tag", &c);
-  if (m && !cli_require_arch("tag", m, 1, VLP_ARCH_CLIP)) {
-    vlp_model_free(m);
-    m = NULL;
-  }
-  if (!m) goto out_args;
+  vlp_model *m;
+  FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP), &m);
+  if (!out) goto out_args;
   int L = labels.n, dim = vlp_model_embed_dim(m), failed = 0;
   float *label_emb = malloc((size_t)L * (size_t)dim * sizeof *label_emb);
   float *img_emb = malloc((size_t)dim * sizeof *img_emb);
   float *scores = malloc((size_t)L * sizeof *scores);
   int *order = malloc((size_t)L * sizeof *order);
   char **prompts = calloc((size_t)L, sizeof *prompts);
-  FILE *out = NULL;
   int ok = label_emb && img_emb && scores && order && prompts;
   for (int i = 0; ok && i < L; i++) ok = (prompts[i] = apply_template(tmpl, labels.items[i])) != NULL;
   if (!ok) {
     fprintf(stderr, "vlp tag: out of memory\n");
   } else if (vlp_embed_texts(m, (const char *const *)prompts, L, label_emb)) {
     fprintf(stderr, "vlp tag: labels: %s\n", vlp_last_error());
-  } else if ((out = cli_open_output("tag", c.output))) {
+  } else {
     for (int i = 0; i < in.n; i++) {
       vlp_image img = {0};
       if (vlp_image_load(in.paths[i], &img) || vlp_embed_images(m, &img, 1, size, img_emb) ||
@@ -169,8 +165,9 @@ int cmd_tag(int argc, char **argv) {
       fputs("]}\n", out);
       fflush(out);
     }
-    rc = cli_close_output(out) ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   }
+  if (cli_close_output(out)) rc = EXIT_USAGE;
   for (int i = 0; prompts && i < L; i++) free(prompts[i]);
   free(prompts);
   free(order);

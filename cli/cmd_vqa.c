@@ -37,14 +37,9 @@ int cmd_vqa(int argc, char **argv) {
     return EXIT_USAGE;
   }
   cli_apply_threads(&c);
-  vlp_model *m = cli_load_model("vqa", &c);
-  if (m && !cli_require_arch("vqa", m, 1, VLP_ARCH_BLIP_VQA)) {
-    vlp_model_free(m);
-    m = NULL;
-  }
-  FILE *out = m ? cli_open_output("vqa", c.output) : NULL;
+  vlp_model *m;
+  FILE *out = cli_start("vqa", &c, ARCH(VLP_ARCH_BLIP_VQA), &m);
   if (!out) {
-    vlp_model_free(m);
     free(questions);
     return EXIT_USAGE;
   }

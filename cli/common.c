@@ -261,20 +261,23 @@ void cli_paths_add_input(cli_paths *p, const char *path) {
   else cli_paths_add(p, path);
 }
 
-int cli_require_arch(const char *cmd, const vlp_model *m, int n, ...) {
-  va_list ap;
-  va_start(ap, n);
-  int ok = 0;
-  char wanted[256] = "";
-  for (int i = 0; i < n; i++) {
-    vlp_arch want = va_arg(ap, vlp_arch);
-    if (vlp_model_arch(m) == want) ok = 1;
-    size_t len = strlen(wanted);
-    snprintf(wanted + len, sizeof wanted - len, "%s%s", i ? " or " : "", vlp_arch_name(want));
-  }
-  va_end(ap);
-  if (!ok)
+FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m) {
+  *m = cli_load_model(cmd, c);
+  if (!*m) return NULL;
+  if (!(arch_mask & ARCH(vlp_model_arch(*m)))) {
+    char wanted[256] = "";
+    for (int a = 0; a < 32; a++) {
+      if (!(arch_mask & ARCH(a))) continue;
+      size_t len = strlen(wanted);
+      snprintf(wanted + len, sizeof wanted - len, "%s%s", len ? " or " : "", vlp_arch_name((vlp_arch)a));
+    }
     fprintf(stderr, "vlp %s: the model is %s; this command needs %s\n", cmd,
-            vlp_arch_name(vlp_model_arch(m)), wanted);
-  return ok;
+            vlp_arch_name(vlp_model_arch(*m)), wanted);
+  } else {
+    FILE *out = cli_open_output(cmd, c->output);
+    if (out) return out;
+  }
+  vlp_model_free(*m);
+  *m = NULL;
+  return NULL;
 }

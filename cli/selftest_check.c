@@ -157,34 +157,35 @@ static int compare(st_run *r, const char *name, const double *got, size_t n) {
   return ok;
 }
 
-int st_check_floats(st_run *r, const char *name, const float *got, size_t n) {
+/* got[i] as double, for each element type the runners produce. */
+typedef double (*elem_fn)(const void *p, size_t i);
+static double elem_f32(const void *p, size_t i) { return ((const float *)p)[i]; }
+static double elem_u8(const void *p, size_t i) { return ((const uint8_t *)p)[i]; }
+static double elem_int(const void *p, size_t i) { return ((const int *)p)[i]; }
+
+static int compare_elems(st_run *r, const char *name, const void *got, size_t n, elem_fn get) {
   if (!st_entry(r, name)) return 1;
   double *g = malloc((n ? n : 1) * sizeof *g);
-  if (!g) return 0;
-  for (size_t i = 0; i < n; i++) g[i] = got[i];
+  if (!g) {
+    st_failf(r, "%s: out of memory", name);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) g[i] = get(got, i);
   int ok = compare(r, name, g, n);
   free(g);
   return ok;
+}
+
+int st_check_floats(st_run *r, const char *name, const float *got, size_t n) {
+  return compare_elems(r, name, got, n, elem_f32);
 }
 
 int st_check_u8(st_run *r, const char *name, const uint8_t *got, size_t n) {
-  if (!st_entry(r, name)) return 1;
-  double *g = malloc((n ? n : 1) * sizeof *g);
-  if (!g) return 0;
-  for (size_t i = 0; i < n; i++) g[i] = got[i];
-  int ok = compare(r, name, g, n);
-  free(g);
-  return ok;
+  return compare_elems(r, name, got, n, elem_u8);
 }
 
 int st_check_ints(st_run *r, const char *name, const int *got, int n) {
-  if (!st_entry(r, name)) return 1;
-  double *g = malloc((n > 0 ? (size_t)n : 1) * sizeof *g);
-  if (!g) return 0;
-  for (int i = 0; i < n; i++) g[i] = got[i];
-  int ok = compare(r, name, g, (size_t)n);
-  free(g);
-  return ok;
+  return compare_elems(r, name, got, n > 0 ? (size_t)n : 0, elem_int);
 }
 
 int st_check_number(st_run *r, const char *name, double got) {

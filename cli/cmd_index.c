@@ -1,0 +1,272 @@
+/* vlp index build | export: build or update a retrieval index of image embeddings (CLIP,
+ * BLIP retrieval) and export it for FAISS. The format is described in index/index.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "cli/cli_index.h"
+#include "index/index.h"
+
+static const char usage[] =
+    "usage: vlp index build -m MODEL_DIR -o INDEX_DIR PATH...\n"
+    "       vlp index export INDEX_DIR --faiss FILE\n\n"
+    "build: embeds the images found in the PATHs (files, or folders searched recursively;\n"
+    "names starting with '.' are skipped) with a CLIP or BLIP retrieval model and stores\n"
+    "their L2-normalised embeddings in INDEX_DIR. The index then holds exactly these\n"
+    "files: re-running it embeds only new or changed files (by content hash) and drops\n"
+    "files that are gone. A file that is not a decodable image is reported as\n"
+    "{\"path\", \"error\"} and skipped (exit code 1). A last line {\"index\", \"files\",\n"
+    "\"embedded\", \"unchanged\", \"removed\", \"failed\"} sums up the build.\n"
+    "export: writes the embeddings as a FAISS IndexFlatIP file (faiss.read_index); row i\n"
+    "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY row'`.\n\n"
+    "options:\n"
+    "  --threads N             threads (default: VLP_THREADS or all cores)\n";
+
+/* ---- collecting the input files ------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk(cli_paths *out, const char *path, int depth) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || depth > 64) {
+    cli_paths_add(out, path); /* a file, or reported when it is opened */
+    return;
+  }
+  DIR *d = opendir(path);
+  if (!d) {
+    cli_paths_add(out, path);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    size_t n = strlen(path) + strlen(e->d_name) + 2;
+    char *full = malloc(n);
+    if (!full) abort(); /* out of memory for a file name */
+    snprintf(full, n, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
+    struct stat s2;
+    if (stat(full, &s2) == 0 && (S_ISREG(s2.st_mode) || S_ISDIR(s2.st_mode))) walk(out, full, depth + 1);
+    free(full);
+  }
+  closedir(d);
+}
+
+/* Old rows by content hash, for reuse of unchanged (or moved) files. */
+typedef struct {
+  uint64_t hash;
+  int64_t size, row;
+} hash_row;
+
+static int cmp_hash(const void *a, const void *b) {
+  const hash_row *x = a, *y = b;
+  if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+  return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static int cmp_entry_path(const void *a, const void *b) {
+  return strcmp(((const vlp_index_entry *)a)->path, ((const vlp_index_entry *)b)->path);
+}
+
+static const vlp_index_entry *find_path(const vlp_index *ix, const vlp_index_entry *sorted,
+                                        const char *path) {
+  if (!ix || !ix->count) return NULL;
+  vlp_index_entry key = {.path = (char *)path};
+  return bsearch(&key, sorted, (size_t)ix->count, sizeof *sorted, cmp_entry_path);
+}
+
+/* ---- build ----------------------------------------------------------------------------- */
+
+static int index_build(int argc, char **argv) {
+  const char *cmd = "index build";
+  cli_args a;
+  cli_common c = {0};
+  cli_paths inputs = {0};
+  const char *opt, *pos;
+  cli_args_init(&a, argc, argv, cmd);
+  while (!a.failed && cli_next(&a, &opt, &pos)) {
+    if (pos) walk(&inputs, pos, 0);
+    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+  }
+  if (c.help) {
+    fputs(usage, stdout);
+    cli_paths_free(&inputs);
+    return EXIT_ALL_OK;
+  }
+  if (!a.failed && !c.output) cli_usage_error(&a, "no index folder: give -o INDEX_DIR");
+  if (!a.failed && !inputs.n) cli_usage_error(&a, "no input PATHs given");
+  if (a.failed) {
+    cli_paths_free(&inputs);
+    return EXIT_USAGE;
+  }
+  cli_apply_threads(&c);
+  vlp_model *m = cli_load_model(cmd, &c);
+  if (m && vlp_model_arch(m) != VLP_ARCH_CLIP && vlp_model_arch(m) != VLP_ARCH_BLIP_ITM) {
+    fprintf(stderr, "vlp %s: the model is %s; an index needs a %s or %s\n", cmd,
+            vlp_arch_name(vlp_model_arch(m)), vlp_arch_name(VLP_ARCH_CLIP),
+            vlp_arch_name(VLP_ARCH_BLIP_ITM));
+    vlp_model_free(m);
+    m = NULL;
+  }
+  if (!m) {
+    cli_paths_free(&inputs);
+    return EXIT_USAGE;
+  }
+  char model_real[PATH_MAX], dir_real[PATH_MAX];
+  if (!realpath(c.model, model_real)) snprintf(model_real, sizeof model_real, "%s", c.model);
+  const char *arch = vlp_arch_name(vlp_model_arch(m));
+  int dim = vlp_model_embed_dim(m), lock = -1, rc = EXIT_USAGE;
+  vlp_index *old = NULL;
+  vlp_index_entry *by_path = NULL, *ent = NULL;
+  hash_row *by_hash = NULL;
+  float *emb = NULL;
+  int64_t n = 0, embedded = 0, unchanged = 0, removed = 0, failed = 0;
+  if (vlp_index_lock(c.output, &lock) ||
+      (vlp_index_exists(c.output) && vlp_index_open(c.output, &old))) {
+    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
+    if (old == NULL && lock >= 0 && vlp_index_exists(c.output))
+      fprintf(stderr, "vlp %s: (delete the folder %s to start a new index)\n", cmd, c.output);
+    goto done;
+  }
+  if (!realpath(c.output, dir_real)) snprintf(dir_real, sizeof dir_real, "%s", c.output);
+  /* Old embeddings are reusable only when they come from the same model. */
+  int reuse = old && !strcmp(old->model, model_real) && !strcmp(old->arch, arch) && old->dim == dim;
+  if (old && old->count) {
+    by_path = malloc((size_t)old->count * sizeof *by_path);
+    by_hash = malloc((size_t)old->count * sizeof *by_hash);
+    if (!by_path || !by_hash) goto nomem;
+    memcpy(by_path, old->entries, (size_t)old->count * sizeof *by_path);
+    qsort(by_path, (size_t)old->count, sizeof *by_path, cmp_entry_path);
+    for (int64_t i = 0; i < old->count; i++)
+      by_hash[i] = (hash_row){old->entries[i].hash, old->entries[i].size, i};
+    qsort(by_hash, (size_t)old->count, sizeof *by_hash, cmp_hash);
+  }
+  /* absolute, unique, sorted paths; the index's own files are not inputs */
+  cli_paths abs = {0};
+  size_t dlen = strlen(dir_real);
+  for (int i = 0; i < inputs.n; i++) {
+    char r[PATH_MAX];
+    if (!realpath(inputs.paths[i], r)) {
+      cli_report_error(stdout, cmd, "path", inputs.paths[i], strerror(errno));
+      failed++;
+      continue;
+    }
+    if (!strncmp(r, dir_real, dlen) && r[dlen] == '/') continue;
+    cli_paths_add(&abs, r);
+  }
+  qsort(abs.paths, (size_t)abs.n, sizeof *abs.paths, cmp_str);
+  size_t per = (size_t)dim * sizeof(float);
+  ent = calloc((size_t)abs.n + 1, sizeof *ent);
+  emb = malloc(((size_t)abs.n + 1) * per);
+  if (!ent || !emb || (size_t)abs.n > SIZE_MAX / per / 2) {
+    cli_paths_free(&abs);
+    goto nomem;
+  }
+  for (int i = 0; i < abs.n; i++) {
+    if (i && !strcmp(abs.paths[i], abs.paths[i - 1])) continue;
+    vlp_index_entry e = {.path = abs.paths[i]};
+    float *row = emb + (size_t)n * (size_t)dim; // (dim)
+    if (vlp_index_file_info(e.path, &e)) {
+      cli_report_error(stdout, cmd, "path", e.path, vlp_last_error());
+      failed++;
+      continue;
+    }
+    hash_row key = {e.hash, e.size, 0}, *hit = NULL;
+    if (reuse && by_hash) hit = bsearch(&key, by_hash, (size_t)old->count, sizeof key, cmp_hash);
+    if (hit) {
+      memcpy(row, old->emb + (size_t)hit->row * (size_t)dim, per);
+      unchanged++;
+    } else {
+      vlp_image img = {0};
+      if (vlp_image_load(e.path, &img) || vlp_embed_images(m, &img, 1, 0, row)) {
+        cli_report_error(stdout, cmd, "path", e.path, vlp_last_error());
+        vlp_image_free(&img);
+        failed++;
+        continue;
+      }
+      vlp_image_free(&img);
+      embedded++;
+    }
+    ent[n++] = e;
+  }
+  /* removed: old files that are not in the new index */
+  removed = old ? old->count : 0;
+  for (int64_t j = 0; j < n; j++) removed -= find_path(old, by_path, ent[j].path) != NULL;
+  if (vlp_index_commit(c.output, model_real, arch, dim, ent, n, emb)) {
+    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
+    cli_paths_free(&abs);
+    goto done;
+  }
+  printf("{\"index\": ");
+  json_write_str(stdout, c.output);
+  printf(", \"files\": %lld, \"embedded\": %lld, \"unchanged\": %lld, \"removed\": %lld, "
+         "\"failed\": %lld}\n", (long long)n, (long long)embedded, (long long)unchanged,
+         (long long)removed, (long long)failed);
+  fprintf(stderr, "vlp %s: %s: %lld files (%lld embedded, %lld unchanged, %lld removed, %lld failed)\n",
+          cmd, c.output, (long long)n, (long long)embedded, (long long)unchanged, (long long)removed,
+          (long long)failed);
+  cli_paths_free(&abs);
+  rc = cli_close_output(stdout) ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+  goto done;
+nomem:
+  fprintf(stderr, "vlp %s: out of memory\n", cmd);
+done:
+  free(ent);
+  free(emb);
+  free(by_path);
+  free(by_hash);
+  vlp_index_close(old);
+  vlp_index_unlock(lock);
+  vlp_model_free(m);
+  cli_paths_free(&inputs);
+  return rc;
+}
+
+/* ---- export ---------------------------------------------------------------------------- */
+
+static int index_export(int argc, char **argv) {
+  const char *cmd = "index export";
+  cli_args a;
+  cli_common c = {0};
+  const char *opt, *pos, *dir = NULL, *faiss = NULL;
+  cli_args_init(&a, argc, argv, cmd);
+  while (!a.failed && cli_next(&a, &opt, &pos)) {
+    if (pos && !dir) dir = pos;
+    else if (pos) cli_usage_error(&a, "unexpected argument '%s'", pos);
+    else if (!strcmp(opt, "--faiss")) faiss = cli_value(&a);
+    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+  }
+  if (c.help) {
+    fputs(usage, stdout);
+    return EXIT_ALL_OK;
+  }
+  if (!a.failed && (!dir || !faiss)) cli_usage_error(&a, "needs INDEX_DIR and --faiss FILE");
+  if (a.failed) return EXIT_USAGE;
+  vlp_index *ix = NULL;
+  if (vlp_index_open(dir, &ix) || vlp_index_export_faiss(ix, faiss)) {
+    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
+    vlp_index_close(ix);
+    return EXIT_USAGE;
+  }
+  printf("{\"faiss\": ");
+  json_write_str(stdout, faiss);
+  printf(", \"count\": %lld, \"dim\": %d}\n", (long long)ix->count, ix->dim);
+  vlp_index_close(ix);
+  return cli_close_output(stdout) ? EXIT_USAGE : EXIT_ALL_OK;
+}
+
+int cmd_index(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "build")) return index_build(argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "export")) return index_export(argc - 1, argv + 1);
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(usage, stdout);
+    return EXIT_ALL_OK;
+  }
+  fprintf(stderr, "vlp index: say build or export (vlp index --help)\n");
+  return EXIT_USAGE;
+}
