@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_index.h"
 
 static const struct {
   const char *name;
@@ -14,6 +15,8 @@ static const struct {
     {"itm", cmd_itm, "image-text matching scores (BLIP retrieval)"},
     {"embed", cmd_embed, "image or text embeddings (CLIP, BLIP retrieval)"},
     {"tag", cmd_tag, "zero-shot labels for images (CLIP)"},
+    {"index", cmd_index, "build or export a retrieval index (CLIP, BLIP retrieval)"},
+    {"search", cmd_search, "search a retrieval index by text or image"},
     {"tokenize", cmd_tokenize, "token ids of texts"},
     {"preprocess", cmd_preprocess, "pixel values of an image as .npy"},
     {"selftest", cmd_selftest, "check vlp against a golden reference set"},
