@@ -1,0 +1,290 @@
+/* bench_blip: speed and memory of a FULL-SIZE BLIP-base captioning model with random weights.
+ *
+ * Writes a temporary folder (config.json with BLIP-base sizes, model.safetensors holding
+ * every tensor of tests/golden/models/blip-caption-tiny scaled up, the tiny folder's
+ * tokenizer files), then reports: vision encoder seconds per image (batch 1), caption
+ * seconds per image for exactly 20 generated tokens at batch 1 and 8, the GFLOP/s those
+ * reach next to OpenBLAS sgemm's in the same run, and the peak RSS of `vlp caption` on the
+ * folder against the safetensors size (weights are mmapped: F32 should stay < 1.5x).
+ *
+ * usage: vlp_bench_blip [VLP_BINARY] [--keep] [--reps N]  */
+#include <cjson/cJSON.h>
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_models.h"
+#include "bench_util.h"
+#include "fusion/blip.h"
+#include "vlp.h"
+
+#ifndef VLP_BENCH_GOLDEN
+#define VLP_BENCH_GOLDEN "tests/golden"
+#endif
+
+/* BLIP-base (Salesforce/blip-image-captioning-base) sizes. */
+enum { DV = 768, LV = 12, HV = 12, FV = 3072, IMG = 384, PATCH = 16 };
+enum { DT = 768, LT = 12, HT = 12, FT = 3072, VOCAB = 30524, DENC = 768, MAXPOS = 512 };
+enum { NEW_TOKENS = 20 };
+
+static void set_num(cJSON *obj, const char *key, double v) {
+  if (!cJSON_GetObjectItemCaseSensitive(obj, key)) bm_die("tiny config has no %s", key);
+  cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateNumber(v));
+}
+
+static int get_int(const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsNumber(v)) bm_die("tiny config: %s missing", key);
+  return v->valueint;
+}
+
+static cJSON *read_json(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) bm_die("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) bm_die("cannot read %s", path);
+  s[n] = 0;
+  fclose(f);
+  cJSON *j = cJSON_Parse(s);
+  free(s);
+  if (!j) bm_die("%s: not JSON", path);
+  return j;
+}
+
+static void write_json(const cJSON *j, const char *dir, const char *name) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  char *s = cJSON_Print(j);
+  FILE *f = fopen(p, "wb");
+  if (!s || !f || fputs(s, f) < 0 || fclose(f)) bm_die("cannot write %s", p);
+  free(s);
+}
+
+/* Write the full-size folder; returns the safetensors size. */
+static size_t make_model(const char *tiny, const char *dir) {
+  char p[4096], q[4096];
+  snprintf(p, sizeof p, "%s/config.json", tiny);
+  cJSON *cfg = read_json(p);
+  cJSON *vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
+  cJSON *tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
+  if (!vc || !tc) bm_die("%s: no vision_config / text_config", p);
+  /* The tiny -> full size maps, from the two configs. */
+  bm_dim_map maps[2] = {{.prefix = "vision_model.", .layers = LV},
+                        {.prefix = "text_decoder.", .layers = LT}};
+  int tdv = get_int(vc, "hidden_size"), tfv = get_int(vc, "intermediate_size");
+  int tps = get_int(vc, "patch_size"), tis = get_int(vc, "image_size");
+  bm_map_add(&maps[0], tdv, DV);
+  bm_map_add(&maps[0], 3 * tdv, 3 * DV);
+  bm_map_add(&maps[0], tfv, FV);
+  bm_map_add(&maps[0], tps, PATCH);
+  bm_map_add(&maps[0], 1 + (tis / tps) * (tis / tps), 1 + (IMG / PATCH) * (IMG / PATCH));
+  bm_map_add(&maps[0], 3, 3);
+  bm_map_add(&maps[0], 1, 1);
+  bm_map_add(&maps[1], get_int(tc, "hidden_size"), DT);
+  bm_map_add(&maps[1], get_int(tc, "intermediate_size"), FT);
+  bm_map_add(&maps[1], get_int(tc, "encoder_hidden_size"), DENC);
+  bm_map_add(&maps[1], get_int(tc, "vocab_size"), VOCAB);
+  bm_map_add(&maps[1], get_int(tc, "max_position_embeddings"), MAXPOS);
+
+  set_num(vc, "hidden_size", DV);
+  set_num(vc, "num_hidden_layers", LV);
+  set_num(vc, "num_attention_heads", HV);
+  set_num(vc, "intermediate_size", FV);
+  set_num(vc, "image_size", IMG);
+  set_num(vc, "patch_size", PATCH);
+  set_num(tc, "hidden_size", DT);
+  set_num(tc, "num_hidden_layers", LT);
+  set_num(tc, "num_attention_heads", HT);
+  set_num(tc, "intermediate_size", FT);
+  set_num(tc, "vocab_size", VOCAB);
+  set_num(tc, "encoder_hidden_size", DENC);
+  set_num(tc, "max_position_embeddings", MAXPOS);
+  set_num(cfg, "image_text_hidden_size", 256);
+  set_num(cfg, "projection_dim", 512);
+  write_json(cfg, dir, "config.json");
+  cJSON_Delete(cfg);
+
+  snprintf(p, sizeof p, "%s/preprocessor_config.json", tiny);
+  cJSON *pre = read_json(p);
+  cJSON *size = cJSON_GetObjectItemCaseSensitive(pre, "size");
+  if (!size) bm_die("%s: no size", p);
+  set_num(size, "height", IMG);
+  set_num(size, "width", IMG);
+  write_json(pre, dir, "preprocessor_config.json");
+  cJSON_Delete(pre);
+
+  const char *copy[] = {"added_tokens.json", "generation_config.json", "special_tokens_map.json",
+                        "tokenizer_config.json", "vocab.txt"};
+  for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) bm_copy(tiny, dir, copy[i]);
+  snprintf(p, sizeof p, "%s/model.safetensors", tiny);
+  snprintf(q, sizeof q, "%s/model.safetensors", dir);
+  return bm_write_scaled_safetensors(p, q, maps, 2);
+}
+
+/* FLOPs of the vision tower for one image. */
+static double vision_flops(void) {
+  double T = 1 + (IMG / PATCH) * (IMG / PATCH), np = T - 1;
+  return 2.0 * np * DV * (3.0 * PATCH * PATCH) + LV * bm_layer_flops(T, DV, FV);
+}
+
+/* FLOPs of the decoder for one greedy caption of NEW_TOKENS tokens after [DEC] (KV cache:
+ * step s feeds one token at position s, attending to s + 1 self positions and Ti image
+ * tokens), including the cross-attention K/V of the image computed once. */
+static double decoder_flops(void) {
+  double Ti = 1 + (IMG / PATCH) * (IMG / PATCH), f = LT * 2.0 * 2.0 * Ti * DENC * DT;
+  for (int s = 0; s < NEW_TOKENS; s++) {
+    double L = s + 1;
+    double layer = 2.0 * DT * DT * 4 + 2.0 * 2 * L * DT /* self */
+                   + 2.0 * DT * DT * 2 + 2.0 * 2 * Ti * DT /* cross: q, out, QK^T, AV */
+                   + 2.0 * 2 * DT * FT;
+    f += LT * layer + 2.0 * DT * DT + 2.0 * DT * VOCAB; /* + LM head */
+  }
+  return f;
+}
+
+int main(int argc, char **argv) {
+  const char *vlp_arg = NULL;
+  int keep = 0, reps = 3;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--keep")) keep = 1;
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+    else vlp_arg = argv[i];
+  }
+  if (reps < 1) reps = 1;
+  char *vlp_bin = bm_find_vlp(argv[0], vlp_arg);
+  const char *tiny = VLP_BENCH_GOLDEN "/models/blip-caption-tiny";
+  const char *image_path = VLP_BENCH_GOLDEN "/images/chelsea_cat.png";
+  int threads = vlp_get_threads();
+  printf("vlp_bench_blip: BLIP-base caption, random F32 weights, %d threads "
+         "(machine shared with other jobs: numbers are noisy)\n", threads);
+
+  char *dir = bm_make_tmpdir("blip");
+  double t0 = bench_now();
+  size_t st_size = make_model(tiny, dir);
+  printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir,
+         bench_now() - t0, st_size / 1e6);
+
+  /* sgemm reference: one MLP GEMM of the vision tower (577 x 3072 x 768). */
+  int T = 1 + (IMG / PATCH) * (IMG / PATCH);
+  double g1 = bench_sgemm_gflops(T, FV, DV, 3);
+  openblas_set_num_threads(threads);
+  double gn = bench_sgemm_gflops(T, FV, DV, 3);
+  openblas_set_num_threads(1);
+  printf("OpenBLAS sgemm %dx%dx%d: %.1f GFLOP/s 1 thread, %.1f GFLOP/s %d threads\n", T, FV, DV,
+         g1, gn, threads);
+
+  /* Vision encoder, batch 1. */
+  blip_model *bm = NULL;
+  t0 = bench_now();
+  if (blip_load(dir, &bm)) bm_die("%s", vlp_last_error());
+  printf("blip_load: %.2f s\n", bench_now() - t0);
+  size_t npix = (size_t)3 * IMG * IMG;
+  float *pixels = malloc(npix * sizeof *pixels);
+  float *emb = malloc((size_t)T * DV * sizeof *emb);
+  if (!pixels || !emb) bm_die("out of memory");
+  bm_rng rng = {12345};
+  for (size_t i = 0; i < npix; i++) pixels[i] = bm_uniform(&rng, 2.0f);
+  if (blip_encode_images(bm, pixels, 1, IMG, emb, NULL)) bm_die("%s", vlp_last_error()); /* warm */
+  double best = 1e30;
+  for (int r = 0; r < reps; r++) {
+    t0 = bench_now();
+    if (blip_encode_images(bm, pixels, 1, IMG, emb, NULL)) bm_die("%s", vlp_last_error());
+    double t = bench_now() - t0;
+    if (t < best) best = t;
+  }
+  double vf = vision_flops();
+  printf("vision encoder, batch 1: %.3f s/image (best of %d), %.1f GFLOP/image, %.1f GFLOP/s\n",
+         best, reps, vf * 1e-9, vf / best * 1e-9);
+
+  /* Decoder alone (greedy, 20 tokens) on those image embeddings, batch 1 and 8. */
+  gen_params g = blip_gen_params(bm, 1);
+  g.max_length = g.min_length = 1 + NEW_TOKENS;
+  int *prompt = NULL, np = 0;
+  if (blip_caption_prompt_ids(bm, NULL, &prompt, &np)) bm_die("%s", vlp_last_error());
+  float *emb8 = malloc((size_t)8 * T * DV * sizeof *emb8);
+  if (!emb8) bm_die("out of memory");
+  for (int i = 0; i < 8; i++) memcpy(emb8 + (size_t)i * T * DV, emb, (size_t)T * DV * sizeof *emb);
+  { /* warm-up: first touch of the decoder's mapped weights */
+    int *seq = NULL, len = 0;
+    if (blip_caption_generate(bm, emb8, 1, T, prompt, np, &g, &seq, &len))
+      bm_die("%s", vlp_last_error());
+    free(seq);
+  }
+  int dec_b[2] = {1, 8};
+  for (int bi = 0; bi < 2; bi++) {
+    int B = dec_b[bi], *seqs[8], lens[8];
+    t0 = bench_now();
+    if (blip_caption_generate(bm, emb8, B, T, prompt, np, &g, seqs, lens))
+      bm_die("%s", vlp_last_error());
+    double t = bench_now() - t0;
+    for (int i = 0; i < B; i++) free(seqs[i]);
+    printf("decoder alone (20 tokens greedy), batch %d: %.3f s/caption (%.2f s per batch), "
+           "%.1f GFLOP/s\n", B, t / B, t, decoder_flops() * B / t * 1e-9);
+  }
+  free(prompt);
+  free(emb8);
+  free(pixels);
+  free(emb);
+  blip_free(bm);
+
+  /* Captions through the public API: preprocessing + vision + 20 greedy tokens. */
+  vlp_model *m = NULL;
+  if (vlp_model_load(dir, &m)) bm_die("%s", vlp_last_error());
+  vlp_image img;
+  if (vlp_image_load(image_path, &img)) bm_die("%s", vlp_last_error());
+  vlp_gen_params gp = vlp_gen_default_params();
+  gp.num_beams = 1;
+  gp.max_length = gp.min_length = 1 + NEW_TOKENS; /* [DEC] + 20 tokens, eos masked until then */
+  double cf = vf + decoder_flops();
+  printf("caption FLOPs: vision %.1f + decoder %.2f GFLOP (decoder incl. cross-attention K/V once)\n",
+         vf * 1e-9, decoder_flops() * 1e-9);
+  int batches[2] = {1, 8};
+  for (int bi = 0; bi < 2; bi++) {
+    int B = batches[bi];
+    vlp_image *imgs = malloc((size_t)B * sizeof *imgs);
+    vlp_text_result *res = calloc((size_t)B, sizeof *res);
+    if (!imgs || !res) bm_die("out of memory");
+    for (int i = 0; i < B; i++) imgs[i] = img;
+    int runs = B == 1 ? reps : 1;
+    best = 1e30;
+    for (int r = 0; r < runs; r++) {
+      t0 = bench_now();
+      if (vlp_caption(m, imgs, B, &gp, res)) bm_die("%s", vlp_last_error());
+      double t = bench_now() - t0;
+      if (t < best) best = t;
+      for (int i = 0; i < B; i++) {
+        if (res[i].n_ids != 1 + NEW_TOKENS)
+          bm_die("caption has %d ids, expected %d", res[i].n_ids, 1 + NEW_TOKENS);
+        vlp_text_result_free(&res[i]);
+      }
+    }
+    printf("caption (20 tokens greedy), batch %d: %.3f s/image (%.2f s per batch, best of %d), "
+           "%.1f GFLOP/image, %.1f GFLOP/s\n",
+           B, best / B, best, runs, cf * 1e-9, cf * B / best * 1e-9);
+    free(imgs);
+    free(res);
+  }
+  vlp_image_free(&img);
+  vlp_model_free(m);
+
+  /* Peak RSS of the CLI on this folder. */
+  char *cargv[] = {vlp_bin, "caption", "-m", dir, (char *)image_path, NULL};
+  size_t rss = 0;
+  double secs = 0;
+  int rc = bm_run_child(cargv, &rss, &secs);
+  if (rc) printf("vlp caption (%s) exited with %d\n", vlp_bin, rc);
+  else
+    printf("vlp caption peak RSS: %.1f MB, model.safetensors %.1f MB, ratio %.3f (limit 1.5), "
+           "%.2f s wall\n",
+           rss / 1e6, st_size / 1e6, (double)rss / (double)st_size, secs);
+
+  if (keep) printf("kept %s\n", dir);
+  else bm_remove_dir(dir);
+  free(dir);
+  free(vlp_bin);
+  return 0;
+}
