@@ -3,13 +3,17 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_video.h"
 
 static const char usage[] =
-    "usage: vlp embed -m MODEL_DIR [--image PATH...] [--text TEXT...] [--npy OUT.npy]\n\n"
+    "usage: vlp embed -m MODEL_DIR [--image PATH...] [--text TEXT...] [--video PATH...]\n"
+    "                 [--npy OUT.npy]\n\n"
     "Prints {\"input\", \"embedding\"} per input: CLIP image_embeds / text_embeds, or BLIP\n"
-    "image_feat / text_feat. --image and --text switch what the following arguments are;\n"
-    "a folder after --image adds its files. --npy also writes all embeddings, in input\n"
-    "order, as one float32 array (N, dim); inputs that failed are left out of it.\n\n"
+    "image_feat / text_feat. --image, --text and --video switch what the following arguments\n"
+    "are; a folder after --image adds its files. A video gives one {\"input\", \"t\", \"frame\",\n"
+    "\"embedding\"} per sampled frame (sampling options below). --npy also writes all\n"
+    "embeddings, in output order, as one float32 array (N, dim); inputs that failed are\n"
+    "left out of it.\n\n"
     "options:\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
@@ -24,17 +28,67 @@ static void write_embedding(FILE *out, const char *input, const float *e, int di
   fflush(out);
 }
 
+/* Embed the sampled frames of one video, appending to *all (grown as needed; *done rows
+ * used, *cap rows allocated). Returns 1 when the video failed (reported). */
+static int embed_video(FILE *out, vlp_model *m, const char *path, const vlp_video_sampling *s,
+                       int progress, int size, float **all, int *done, int *cap) {
+  int dim = vlp_model_embed_dim(m);
+  vlp_video *v;
+  if (vlp_video_open(path, s, &v)) {
+    cli_report_error(out, "embed", "input", path, vlp_last_error());
+    return 1;
+  }
+  cli_progress p;
+  cli_progress_begin(&p, "embed", path, progress);
+  int failed = 0;
+  for (;;) {
+    vlp_image img;
+    double t;
+    int64_t frame;
+    int got;
+    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
+    if (!st && !got) break;
+    if (!st && *done == *cap) {
+      int ncap = *cap ? 2 * *cap : 64;
+      float *grown = realloc(*all, (size_t)ncap * (size_t)dim * sizeof *grown);
+      if (!grown) st = VLP_ERR_NOMEM;
+      else *all = grown, *cap = ncap;
+    }
+    float *e = *all ? *all + (size_t)*done * (size_t)dim : NULL;
+    if (!st && vlp_embed_images(m, &img, 1, size, e)) st = VLP_ERR_MODEL;
+    vlp_image_free(&img);
+    if (st) {
+      cli_report_error(out, "embed", "input", path, st == VLP_ERR_NOMEM ? "out of memory" : vlp_last_error());
+      failed = 1;
+      break;
+    }
+    fputs("{", out);
+    cli_video_write_frame_fields(out, "input", path, t, frame);
+    fputs(", \"embedding\": ", out);
+    json_write_floats(out, e, dim);
+    fputs("}\n", out);
+    fflush(out);
+    (*done)++;
+    cli_progress_frame(&p, t);
+  }
+  cli_progress_end(&p);
+  vlp_video_close(v);
+  return failed;
+}
+
 int cmd_embed(int argc, char **argv) {
   cli_args a;
   cli_common c = {0};
-  cli_paths images = {0};
+  cli_paths images = {0}, videos = {0};
+  vlp_video_sampling sampling = cli_video_default_sampling();
   const char *opt, *pos, *npy = NULL;
   const char **texts = calloc((size_t)argc, sizeof *texts);
-  int nt = 0, size = 0, mode = 0; /* 1 images, 2 texts */
+  int nt = 0, size = 0, mode = 0, progress = 0; /* mode: 1 images, 2 texts, 3 videos */
   cli_args_init(&a, argc, argv, "embed");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos && mode == 1) cli_paths_add_input(&images, pos);
     else if (pos && mode == 2) texts[nt++] = pos;
+    else if (pos && mode == 3) cli_paths_add(&videos, pos);
     else if (pos) cli_usage_error(&a, "say --image or --text before '%s'", pos);
     else if (!strcmp(opt, "--image")) {
       mode = 1;
@@ -42,18 +96,25 @@ int cmd_embed(int argc, char **argv) {
     } else if (!strcmp(opt, "--text")) {
       mode = 2;
       if (a.inline_v) texts[nt++] = a.inline_v;
+    } else if (!strcmp(opt, "--video")) {
+      mode = 3;
+      if (a.inline_v) cli_paths_add(&videos, a.inline_v);
     } else if (!strcmp(opt, "--npy")) npy = cli_value(&a);
     else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    else if (!cli_video_opt(&a, opt, &sampling, &progress) && !cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
-    fputs(usage, stdout);
+    printf("%s\n%s", usage, cli_video_usage);
+    cli_paths_free(&videos);
     free(texts);
     cli_paths_free(&images);
     return EXIT_ALL_OK;
   }
-  if (!a.failed && !images.n && !nt) cli_usage_error(&a, "no --image or --text inputs given");
+  if (!a.failed && !images.n && !nt && !videos.n)
+    cli_usage_error(&a, "no --image, --text or --video inputs given");
   if (a.failed) {
+    cli_paths_free(&videos);
     free(texts);
     cli_paths_free(&images);
     return EXIT_USAGE;
@@ -62,12 +123,14 @@ int cmd_embed(int argc, char **argv) {
   vlp_model *m;
   FILE *out = cli_start("embed", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_BLIP_ITM), &m);
   if (!out) {
+    cli_paths_free(&videos);
     free(texts);
     cli_paths_free(&images);
     return EXIT_USAGE;
   }
   int dim = vlp_model_embed_dim(m), failed = 0, done = 0;
-  float *all = malloc(((size_t)images.n + (size_t)nt) * (size_t)dim * sizeof *all);
+  int cap = images.n + nt;
+  float *all = malloc(((size_t)cap + 1) * (size_t)dim * sizeof *all);
   for (int i = 0; all && i < images.n; i++) {
     vlp_image img = {0};
     float *e = all + (size_t)done * (size_t)dim;
@@ -90,6 +153,8 @@ int cmd_embed(int argc, char **argv) {
       done++;
     }
   }
+  for (int i = 0; all && i < videos.n; i++)
+    failed += embed_video(out, m, videos.paths[i], &sampling, progress, size, &all, &done, &cap);
   int bad_out = !all || cli_close_output(out);
   if (all && npy && vlp_write_npy_f32(npy, all, 2, (const int64_t[]){done, dim})) {
     fprintf(stderr, "vlp embed: %s\n", vlp_last_error());
@@ -99,5 +164,6 @@ int cmd_embed(int argc, char **argv) {
   vlp_model_free(m);
   free(texts);
   cli_paths_free(&images);
+  cli_paths_free(&videos);
   return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

@@ -9,10 +9,12 @@
 
 #include "cli/cli.h"
 #include "cli/cli_index.h"
+#include "cli/cli_video.h"
+#include "cli/index_video.h"
 #include "index/index.h"
 
 static const char usage[] =
-    "usage: vlp index build -m MODEL_DIR -o INDEX_DIR PATH...\n"
+    "usage: vlp index build -m MODEL_DIR -o INDEX_DIR [sampling options] PATH...\n"
     "       vlp index export INDEX_DIR --faiss FILE\n\n"
     "build: embeds the images found in the PATHs (files, or folders searched recursively;\n"
     "names starting with '.' are skipped) with a CLIP or BLIP retrieval model and stores\n"
@@ -21,6 +23,9 @@ static const char usage[] =
     "files that are gone. A file that is not a decodable image is reported as\n"
     "{\"path\", \"error\"} and skipped (exit code 1). A last line {\"index\", \"files\",\n"
     "\"embedded\", \"unchanged\", \"removed\", \"failed\"} sums up the build.\n"
+    "Videos (by extension: .mp4 .mkv .webm .avi .mov ...) add one entry per sampled frame\n"
+    "(default: one per second; the sampling options of `vlp video`), named\n"
+    "VIDEO#t=SECONDS; `vlp search` answers with {\"path\": VIDEO, \"t\": SECONDS}.\n"
     "export: writes the embeddings as a FAISS IndexFlatIP file (faiss.read_index); row i\n"
     "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY row'`.\n\n"
     "options:\n"
@@ -87,14 +92,17 @@ static int index_build(int argc, char **argv) {
   cli_args a;
   cli_common c = {0};
   cli_paths inputs = {0};
+  vlp_video_sampling vs = cli_video_default_sampling();
+  int progress = 0;
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, cmd);
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos) walk(&inputs, pos, 0);
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
-    fputs(usage, stdout);
+    printf("%s\n%s", usage, cli_video_usage);
     cli_paths_free(&inputs);
     return EXIT_ALL_OK;
   }
@@ -125,6 +133,7 @@ static int index_build(int argc, char **argv) {
   vlp_index_entry *by_path = NULL, *ent = NULL;
   hash_row *by_hash = NULL;
   float *emb = NULL;
+  index_rows rows = {.dim = dim}; /* owns the entries and embeddings (grown for videos) */
   int64_t n = 0, embedded = 0, unchanged = 0, removed = 0, failed = 0;
   if (vlp_index_lock(c.output, &lock) ||
       (vlp_index_exists(c.output) && vlp_index_open(c.output, &old))) {
@@ -161,21 +170,23 @@ static int index_build(int argc, char **argv) {
   }
   qsort(abs.paths, (size_t)abs.n, sizeof *abs.paths, cmp_str);
   size_t per = (size_t)dim * sizeof(float);
-  ent = calloc((size_t)abs.n + 1, sizeof *ent);
-  emb = malloc(((size_t)abs.n + 1) * per);
-  if (!ent || !emb || (size_t)abs.n > SIZE_MAX / per / 2) {
-    cli_paths_free(&abs);
-    goto nomem;
-  }
   for (int i = 0; i < abs.n; i++) {
     if (i && !strcmp(abs.paths[i], abs.paths[i - 1])) continue;
     vlp_index_entry e = {.path = abs.paths[i]};
-    float *row = emb + (size_t)n * (size_t)dim; // (dim)
     if (vlp_index_file_info(e.path, &e)) {
       cli_report_error(stdout, cmd, "path", e.path, vlp_last_error());
       failed++;
       continue;
     }
+    if (cli_is_video_path(e.path)) {
+      failed += index_add_video(stdout, cmd, m, &e, &vs, progress, old, reuse, &rows);
+      continue;
+    }
+    if (index_rows_reserve(&rows)) {
+      cli_paths_free(&abs);
+      goto nomem;
+    }
+    float *row = rows.emb + (size_t)rows.n * (size_t)dim; // (dim)
     hash_row key = {e.hash, e.size, 0}, *hit = NULL;
     if (reuse && by_hash) hit = bsearch(&key, by_hash, (size_t)old->count, sizeof key, cmp_hash);
     if (hit) {
@@ -192,8 +203,17 @@ static int index_build(int argc, char **argv) {
       vlp_image_free(&img);
       embedded++;
     }
-    ent[n++] = e;
+    rows.ent[rows.n++] = e;
   }
+  if (index_rows_reserve(&rows)) { /* never NULL arrays, even for an empty index */
+    cli_paths_free(&abs);
+    goto nomem;
+  }
+  ent = rows.ent;
+  emb = rows.emb;
+  n = rows.n;
+  embedded += rows.embedded;
+  unchanged += rows.unchanged;
   /* removed: old files that are not in the new index */
   removed = old ? old->count : 0;
   for (int64_t j = 0; j < n; j++) removed -= find_path(old, by_path, ent[j].path) != NULL;
@@ -216,8 +236,7 @@ static int index_build(int argc, char **argv) {
 nomem:
   fprintf(stderr, "vlp %s: out of memory\n", cmd);
 done:
-  free(ent);
-  free(emb);
+  index_rows_free(&rows); /* ent, emb */
   free(by_path);
   free(by_hash);
   vlp_index_close(old);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_index.h"
+#include "cli/index_video.h"
 #include "index/index.h"
 
 static const char usage[] =
@@ -13,7 +14,8 @@ static const char usage[] =
     "       vlp search INDEX_DIR --image IMAGE [options]\n\n"
     "Prints {\"rank\", \"path\", \"score\"} for the k best images: score = cosine of the\n"
     "query's and the image's embeddings (exact search over all of them). The model is the\n"
-    "one the index was built with, or -m MODEL_DIR of the same architecture and width.\n\n"
+    "one the index was built with, or -m MODEL_DIR of the same architecture and width.\n"
+    "A video frame in the index is printed as {\"rank\", \"path\": VIDEO, \"t\": SECONDS, \"score\"}.\n\n"
     "options:\n"
     "  -k N                    number of results (default 10)\n"
     "  --image IMAGE           search by image instead of text\n"
@@ -123,7 +125,7 @@ int cmd_search(int argc, char **argv) {
     const char *path = ix->entries[hits[i].row].path;
     vlp_image img = {0};
     float itm = 0, itc = 0;
-    if (vlp_image_load(path, &img) || vlp_itm(m, &img, text, 0, &itm, &itc)) {
+    if (cli_load_image_or_frame(path, &img) || vlp_itm(m, &img, text, 0, &itm, &itc)) {
       cli_report_error(out, cmd, "path", path, vlp_last_error());
       failed++;
       hits[i].itm = -INFINITY;
@@ -136,7 +138,15 @@ int cmd_search(int argc, char **argv) {
   qsort(hits, (size_t)nr, sizeof *hits, cmp_itm);
   for (int i = 0; i < n && i < k; i++) {
     fprintf(out, "{\"rank\": %d, \"path\": ", i + 1);
-    json_write_str(out, ix->entries[hits[i].row].path);
+    char *video;
+    double t;
+    if (cli_split_frame_ref(ix->entries[hits[i].row].path, &video, &t)) {
+      json_write_str(out, video);
+      fprintf(out, ", \"t\": %.9g", t);
+      free(video);
+    } else {
+      json_write_str(out, ix->entries[hits[i].row].path);
+    }
     fputs(", \"score\": ", out);
     json_write_float(out, hits[i].score);
     if (hits[i].has_itm) {

@@ -35,6 +35,7 @@ static const struct {
     {"blip_itm*", st_case_blip_itm},
     {"clip*", st_case_clip},
     {"interpolate_pos_encoding", st_case_interp},
+    {"video", st_case_video},
 };
 
 static st_runner runner_for(const char *kind) {

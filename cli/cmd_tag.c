@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/labels.h"
 
 static const char usage[] =
     "usage: vlp tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] IMAGE...\n\n"
@@ -19,92 +20,21 @@ static const char usage[] =
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
-typedef struct {
-  char **items;
-  int n;
-} str_list;
-
-static int add_label(str_list *l, const char *s, size_t len) {
-  while (len && (s[0] == ' ' || s[0] == '\t')) s++, len--;
-  while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r')) len--;
-  if (!len) return 0;
-  char **grown = realloc(l->items, (size_t)(l->n + 1) * sizeof *grown);
-  if (!grown) return -1;
-  l->items = grown;
-  l->items[l->n++] = strndup(s, len);
-  return 0;
-}
-
-static void split_labels(str_list *l, const char *csv) {
-  for (const char *p = csv;;) {
-    const char *e = strchr(p, ',');
-    add_label(l, p, e ? (size_t)(e - p) : strlen(p));
-    if (!e) break;
-    p = e + 1;
-  }
-}
-
-static int read_labels(str_list *l, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
-  while ((len = getline(&line, &cap, f)) >= 0) {
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
-    add_label(l, line, (size_t)len);
-  }
-  free(line);
-  fclose(f);
-  return 0;
-}
-
-/* template with every "{}" replaced by label. */
-static char *apply_template(const char *tmpl, const char *label) {
-  size_t n = strlen(tmpl) + 1, ll = strlen(label);
-  for (const char *p = strstr(tmpl, "{}"); p; p = strstr(p + 2, "{}")) n += ll;
-  char *s = malloc(n), *o = s;
-  if (!s) return NULL;
-  for (const char *p = tmpl; *p;) {
-    if (p[0] == '{' && p[1] == '}') {
-      memcpy(o, label, ll);
-      o += ll;
-      p += 2;
-    } else {
-      *o++ = *p++;
-    }
-  }
-  *o = 0;
-  return s;
-}
-
-static const float *scores_of;
-static int by_score(const void *a, const void *b) {
-  float x = scores_of[*(const int *)a], y = scores_of[*(const int *)b];
-  if (x != y) return x > y ? -1 : 1;
-  return *(const int *)a - *(const int *)b;
-}
-
-static void free_list(str_list *l) {
-  for (int i = 0; i < l->n; i++) free(l->items[i]);
-  free(l->items);
-}
-
 int cmd_tag(int argc, char **argv) {
   cli_args a;
   cli_common c = {0};
   cli_paths in = {0};
-  str_list labels = {0};
-  const char *opt, *pos, *tmpl = "a photo of a {}.";
+  label_list labels = {0};
+  const char *opt, *pos, *tmpl = LABELS_DEFAULT_TEMPLATE;
   int top = 0, size = 0;
   cli_args_init(&a, argc, argv, "tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     const char *v;
     if (pos) cli_paths_add_input(&in, pos);
     else if (!strcmp(opt, "--labels")) {
-      if ((v = cli_value(&a))) split_labels(&labels, v);
+      if ((v = cli_value(&a))) labels_split(&labels, v);
     } else if (!strcmp(opt, "--labels-file")) {
-      if ((v = cli_value(&a)) && read_labels(&labels, v))
+      if ((v = cli_value(&a)) && labels_read_file(&labels, v))
         cli_usage_error(&a, "cannot read the labels file %s", v);
     } else if (!strcmp(opt, "--template")) tmpl = cli_value(&a);
     else if (!strcmp(opt, "--top")) cli_int(&a, 1, 1 << 20, &top);
@@ -126,16 +56,13 @@ int cmd_tag(int argc, char **argv) {
   FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP), &m);
   if (!out) goto out_args;
   int L = labels.n, dim = vlp_model_embed_dim(m), failed = 0;
-  float *label_emb = malloc((size_t)L * (size_t)dim * sizeof *label_emb);
+  float *label_emb = NULL;
   float *img_emb = malloc((size_t)dim * sizeof *img_emb);
   float *scores = malloc((size_t)L * sizeof *scores);
   int *order = malloc((size_t)L * sizeof *order);
-  char **prompts = calloc((size_t)L, sizeof *prompts);
-  int ok = label_emb && img_emb && scores && order && prompts;
-  for (int i = 0; ok && i < L; i++) ok = (prompts[i] = apply_template(tmpl, labels.items[i])) != NULL;
-  if (!ok) {
+  if (!img_emb || !scores || !order) {
     fprintf(stderr, "vlp tag: out of memory\n");
-  } else if (vlp_embed_texts(m, (const char *const *)prompts, L, label_emb)) {
+  } else if (labels_embed(m, &labels, tmpl, &label_emb)) {
     fprintf(stderr, "vlp tag: labels: %s\n", vlp_last_error());
   } else {
     for (int i = 0; i < in.n; i++) {
@@ -148,9 +75,7 @@ int cmd_tag(int argc, char **argv) {
         continue;
       }
       vlp_image_free(&img);
-      for (int j = 0; j < L; j++) order[j] = j;
-      scores_of = scores;
-      qsort(order, (size_t)L, sizeof *order, by_score);
+      labels_rank(scores, L, order);
       int k = top && top < L ? top : L;
       fputs("{\"path\": ", out);
       json_write_str(out, in.paths[i]);
@@ -168,15 +93,13 @@ int cmd_tag(int argc, char **argv) {
     rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   }
   if (cli_close_output(out)) rc = EXIT_USAGE;
-  for (int i = 0; prompts && i < L; i++) free(prompts[i]);
-  free(prompts);
   free(order);
   free(scores);
   free(img_emb);
   free(label_emb);
   vlp_model_free(m);
 out_args:
-  free_list(&labels);
+  labels_free(&labels);
   cli_paths_free(&in);
   return rc;
 }

@@ -93,9 +93,17 @@ int cli_float(cli_args *a, float *out) {
   return 1;
 }
 
+/* -m may name a cached model ("NAME", "ORG/NAME", "...@REV"): every command then sees its
+ * folder. When it resolves to nothing the name stays, and loading it reports why. */
+static const char *resolve_model(const char *m) {
+  static char path[4096];
+  if (m && vlp_resolve_model(m, path, sizeof path) == VLP_OK) return path;
+  return m;
+}
+
 int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
   if (!strcmp(opt, "-m") || !strcmp(opt, "--model")) {
-    c->model = cli_value(a);
+    c->model = resolve_model(cli_value(a));
   } else if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
     c->output = cli_value(a);
   } else if (!strcmp(opt, "--threads")) {

@@ -3,7 +3,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/caption_tool.h"
 #include "cli/cli_index.h"
+#include "cli/cli_pull.h"
+#include "cli/cli_video.h"
 
 static const struct {
   const char *name;
@@ -11,12 +14,17 @@ static const struct {
   const char *what;
 } commands[] = {
     {"caption", cmd_caption, "caption images (BLIP)"},
+    {"merge", cmd_merge, "join vlp caption outputs (shards, resumed runs)"},
     {"vqa", cmd_vqa, "answer a question about an image (BLIP VQA)"},
     {"itm", cmd_itm, "image-text matching scores (BLIP retrieval)"},
     {"embed", cmd_embed, "image or text embeddings (CLIP, BLIP retrieval)"},
     {"tag", cmd_tag, "zero-shot labels for images (CLIP)"},
+    {"video", cmd_video, "tag or caption the frames of videos, with timestamps"},
     {"index", cmd_index, "build or export a retrieval index (CLIP, BLIP retrieval)"},
     {"search", cmd_search, "search a retrieval index by text or image"},
+    {"pull", cmd_pull, "download a model from the Hugging Face hub into the cache"},
+    {"models", cmd_models, "list the models in the cache"},
+    {"info", cmd_info, "summary of a model: architecture, sizes, parameters, tasks"},
     {"tokenize", cmd_tokenize, "token ids of texts"},
     {"preprocess", cmd_preprocess, "pixel values of an image as .npy"},
     {"selftest", cmd_selftest, "check vlp against a golden reference set"},
@@ -30,7 +38,8 @@ static void usage(FILE *f) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].what);
   fprintf(f,
-          "\nEvery command takes -m MODEL_DIR, --threads N (or VLP_THREADS) and --help.\n"
+          "\nEvery command takes -m MODEL (a folder, or a cached model name such as\n"
+          "blip-image-captioning-base), --threads N (or VLP_THREADS) and --help.\n"
           "Exit codes: 0 all ok, 1 some inputs failed, 2 usage or model error.\n");
 }
 

@@ -58,6 +58,7 @@ int st_case_blip_vqa(st_run *r, const cJSON *c);
 int st_case_blip_itm(st_run *r, const cJSON *c);
 int st_case_clip(st_run *r, const cJSON *c);
 int st_case_interp(st_run *r, const cJSON *c);
+int st_case_video(st_run *r, const cJSON *c);
 /* Release what runners cached for one manifest (models, tokenizers). */
 void st_release_cache(void);
 

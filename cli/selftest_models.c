@@ -16,12 +16,14 @@ static blip_model *blip;
 static clip_model *clip;
 
 void st_release_text(void);
+void st_release_video(void);
 void st_release_cache(void) {
   blip_free(blip);
   clip_free(clip);
   blip = NULL;
   clip = NULL;
   st_release_text();
+  st_release_video();
 }
 
 static const char *input_str(const cJSON *c, const char *key) {

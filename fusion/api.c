@@ -57,14 +57,21 @@ static vlp_status preprocess_with(const prep_config *base, const vlp_image *img,
 
 vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
                           float **pixels, int *S) {
+  char dir[4096]; /* a cache name -> its folder (core/model_cache.c) */
+  vlp_status st = vlp_resolve_model(model_dir, dir, sizeof dir);
+  if (st) return st;
   prep_config c;
-  vlp_status st = prep_config_load(model_dir, &c);
+  st = prep_config_load(dir, &c);
   if (st) return st;
   return preprocess_with(&c, img, image_size, pixels, S);
 }
 
 vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out) {
-  return tok_load(model_dir, out);
+  char dir[4096];
+  *out = NULL;
+  vlp_status st = vlp_resolve_model(model_dir, dir, sizeof dir);
+  if (st) return st;
+  return tok_load(dir, out);
 }
 
 void vlp_tokenizer_free(vlp_tokenizer *t) { tok_free(t); }
@@ -83,12 +90,15 @@ vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **
 
 /* ---- models ---------------------------------------------------------------------------- */
 
-vlp_status vlp_model_load(const char *model_dir, vlp_model **out) {
+vlp_status vlp_model_load(const char *model_dir_or_name, vlp_model **out) {
   *out = NULL;
-  char path[4096];
+  char model_dir[4096];
+  vlp_status st = vlp_resolve_model(model_dir_or_name, model_dir, sizeof model_dir);
+  if (st) return st;
+  char path[4096 + 16];
   snprintf(path, sizeof path, "%s/config.json", model_dir);
   cJSON *cfg;
-  vlp_status st = json_load_file(path, &cfg);
+  st = json_load_file(path, &cfg);
   if (st) return st;
   const cJSON *archs = json_arr(cfg, "architectures");
   const char *arch = cJSON_GetStringValue(archs ? cJSON_GetArrayItem(archs, 0) : NULL);

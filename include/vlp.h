@@ -50,6 +50,24 @@ vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *n
                                  vlp_image *out);
 void vlp_image_free(vlp_image *img);
 
+/* What the first bytes of a file say it is (vlp_image_sniff_file). */
+enum {
+  VLP_SNIFF_UNREADABLE = -1, /* could not be opened or read (message in vlp_last_error) */
+  VLP_SNIFF_OTHER = 0,       /* readable, not an image (or empty) */
+  VLP_SNIFF_IMAGE = 1,       /* PNG or JPEG: vlp_image_load decodes it */
+  VLP_SNIFF_UNSUPPORTED = 2, /* another image format (GIF, WebP, BMP, TIFF, HEIF, AVIF, JPEG XL) */
+};
+/* Classify a file by its magic bytes (reads at most its first 16 bytes). */
+int vlp_image_sniff_file(const char *path);
+
+/* The image as the model folder's image processor resizes (and crops) it, still 8-bit:
+ * the step before rescale/normalise. Preprocessing the result again is the identity, so
+ * vlp_caption(fitted) == vlp_caption(original); a reader thread can do the expensive
+ * resampling ahead of the model and queue small images. image_size > 0 overrides the
+ * processor's size as in vlp_gen_params. */
+vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
+                         vlp_image *out);
+
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
 vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim, const int64_t *shape);
 
@@ -136,6 +154,132 @@ vlp_status vlp_embed_texts(vlp_model *m, const char *const *texts, int n, float 
  * image_embed (dim), label_embeds (L, dim), scores (L). */
 vlp_status vlp_tag_scores(const vlp_model *m, const float *image_embed, const float *label_embeds,
                           int L, float *scores);
+
+
+/* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
+
+/* Which frames vlp_video_next returns. A frame's time t is its presentation time in
+ * seconds from the stream's start (pts - start_time, in time_base units); its index is
+ * round(t * frame rate). A sample at time T takes the first frame with t >= T (within
+ * 1 us), i.e. the frame shown at T; a frame is returned at most once. Every mode only
+ * returns frames with start <= t < end. */
+typedef enum {
+  VLP_SAMPLE_ALL = 0,   /* every frame */
+  VLP_SAMPLE_EVERY,     /* samples at T = start + k * every */
+  VLP_SAMPLE_FPS,       /* samples at T = start + k / fps */
+  VLP_SAMPLE_KEYFRAMES, /* frames the decoder marks as key frames */
+  VLP_SAMPLE_SCENES,    /* the first frame, then every frame whose 32x32 grayscale thumbnail
+                         * differs from the previous decoded frame's by a mean absolute
+                         * difference > scene_threshold (0..1 of the 0..255 range) */
+} vlp_sample_mode;
+
+typedef struct {
+  vlp_sample_mode mode;
+  double every;           /* VLP_SAMPLE_EVERY: seconds between samples, > 0 */
+  double fps;             /* VLP_SAMPLE_FPS: samples per second, > 0 */
+  double scene_threshold; /* VLP_SAMPLE_SCENES, default 0.1 */
+  double start;           /* seconds, default 0 */
+  double end;             /* seconds, exclusive; < 0 (default) = to the end */
+  int64_t max_frames;     /* stop after this many frames; 0 (default) = no limit */
+} vlp_video_sampling;
+
+/* Every frame of the whole video. */
+vlp_video_sampling vlp_video_default_sampling(void);
+
+typedef struct vlp_video vlp_video;
+
+typedef struct {
+  int width, height;
+  double fps;        /* frame rate for frame numbers: the average rate, or the base rate
+                      * (r_frame_rate) when the two agree within 2%; 0 when unknown */
+  double duration;   /* seconds; 0 when unknown */
+  const char *codec; /* decoder name, e.g. "h264" */
+} vlp_video_info;
+
+/* Open the best video stream of a file (any container and codec the linked FFmpeg
+ * libraries decode). Errors name the file: empty file, not a video, no video stream, no
+ * decoder for the codec, bad sampling parameters. */
+vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_video **out);
+vlp_video_info vlp_video_get_info(const vlp_video *v);
+/* The next sampled frame as RGB24 (FFmpeg's default YUV->RGB: the stream's matrix or
+ * BT.601, its range): *got = 1 with *frame (release with vlp_image_free), *t and *index
+ * set; *got = 0 when there are no more. A damaged or truncated file returns the frames
+ * before the damage, then an error naming the file; after an error *got stays 0. */
+vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *index, int *got);
+void vlp_video_close(vlp_video *v);
+
+/* ---- model cache, downloads and model summaries ------------------------------------- */
+
+/* The model cache folder: VLP_HOME, else $HOME/.cache/vlp. Models are stored as in a
+ * Hugging Face hub cache: models--ORG--NAME/snapshots/COMMIT/FILES and
+ * models--ORG--NAME/refs/REVISION (a file holding COMMIT). */
+vlp_status vlp_cache_dir(char *out, size_t size);
+
+/* What -m names, as a folder path in out[size]:
+ * - an existing folder is itself (a hub cache repo folder models--ORG--NAME means the
+ *   snapshot its refs/main names);
+ * - otherwise a cache name "ORG/NAME" or "NAME" (unique across orgs), optionally with
+ *   "@REVISION", looked up in VLP_HOME, then in the Hugging Face hub cache (HF_HUB_CACHE,
+ *   HF_HOME/hub or ~/.cache/huggingface/hub).
+ * vlp_model_load, vlp_tokenizer_load, vlp_preprocess and vlp_model_info call it. */
+vlp_status vlp_resolve_model(const char *name_or_path, char *out, size_t size);
+
+/* One model of the cache (vlp_cache_list). */
+typedef struct {
+  char *name;     /* "ORG/NAME" */
+  char *revision; /* the ref, e.g. "main" */
+  char *path;     /* the snapshot folder */
+} vlp_cached_model;
+
+/* The models of VLP_HOME with a ref (one entry per repo and ref), sorted by name. */
+vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
+void vlp_cache_list_free(vlp_cached_model *list, int n);
+
+/* Download progress of one file: done of total bytes (total 0 when unknown); called with
+ * done == total when the file is complete. */
+typedef void (*vlp_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
+
+typedef struct {
+  const char *revision;    /* NULL: "main" */
+  const char *endpoint;    /* NULL: HF_ENDPOINT, else https://huggingface.co */
+  const char *token;       /* NULL: HF_TOKEN when set */
+  const char *cache_dir;   /* NULL: vlp_cache_dir() */
+  vlp_progress_fn progress; /* NULL: none */
+  void *progress_ctx;
+} vlp_pull_options;
+
+typedef struct {
+  char *path;    /* the snapshot folder the files are in */
+  char *commit;  /* the hub's commit id (X-Repo-Commit), else the revision */
+  char **files;  /* the files of the snapshot vlp uses */
+  int n_files;
+  uint64_t bytes_downloaded; /* 0 when everything was cached already */
+} vlp_pull_result;
+
+/* Download what vlp needs of a hub repository (config.json, model.safetensors or its
+ * shards, tokenizer and preprocessor files) into the cache: resumes partial downloads,
+ * checks sha256 where the hub reports it, places files atomically. */
+vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *o, vlp_pull_result *out);
+void vlp_pull_result_free(vlp_pull_result *r);
+
+/* A model folder's summary for `vlp info` / `vlp models`, from config.json and the
+ * safetensors headers (no weights are read). */
+typedef struct {
+  char architecture[96]; /* config.json architectures[0] */
+  char model_type[32];
+  int supported;         /* 1 when vlp runs this architecture; then arch is set */
+  vlp_arch arch;
+  char dtype[8];         /* the dtype of most parameters: "F32", "F16", "BF16", ... */
+  int64_t n_params;      /* sum of the tensors' element counts */
+  int n_tensors, n_weight_files;
+  uint64_t weight_bytes; /* tensor data */
+  uint64_t disk_bytes;   /* all files of the folder */
+  struct { int hidden, layers, heads, image_size, patch_size; } vision;
+  struct { int hidden, layers, heads, vocab_size, max_positions; } text;
+  int projection_dim;    /* width of the retrieval embeddings (0 for captioning / VQA) */
+} vlp_model_summary;
+
+vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);
 
 #ifdef __cplusplus
 }

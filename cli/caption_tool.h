@@ -1,0 +1,154 @@
+/* caption_tool: the parts of `vlp caption` as dataset tooling and of `vlp merge` —
+ * the input walk (inputs.c), record formats, resume and sidecar files (outputs.c), the
+ * reader thread (reader.c) and the progress display (progress.c). */
+#ifndef VLP_CLI_CAPTION_TOOL_H
+#define VLP_CLI_CAPTION_TOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vlp.h"
+
+/* ---- inputs (inputs.c) ------------------------------------------------------------- */
+
+typedef struct {
+  char *path;
+  int64_t size;     /* bytes; -1 when unknown (stat failed) */
+  int64_t mtime_s;  /* modification time, seconds and nanoseconds */
+  long mtime_ns;
+  char *error;      /* set when the walk already knows the entry is bad (unreadable folder...) */
+} ct_input;
+
+typedef struct {
+  ct_input *v;
+  int n, cap;
+  int not_images; /* files a walk skipped: neither image magic bytes nor an image extension */
+  int repeated;   /* folders reached twice (symlink loops, links to a folder already walked) */
+  int other_shards;
+} ct_inputs;
+
+typedef struct {
+  int recursive;   /* -r: walk sub-folders, take only images */
+  int shard_k;     /* 1..shard_n; shard_n 0 = no sharding */
+  int shard_n;
+  void (*note)(const char *msg); /* stderr notes (loops); NULL = fprintf */
+} ct_walk_opts;
+
+/* Add a command-line argument: a file as it is, a folder's files (see cmd_caption's usage). */
+void ct_inputs_add_arg(ct_inputs *in, const char *arg, const ct_walk_opts *o);
+/* Add every line of a list file ("-" = stdin); -1 (message printed) when it cannot be read. */
+int ct_inputs_add_list(ct_inputs *in, const char *list, const ct_walk_opts *o);
+void ct_inputs_free(ct_inputs *in);
+/* The shard (0..n-1) of a path: FNV-1a of its bytes, so it does not depend on the list. */
+int ct_shard_of(const char *path, int n);
+/* "SEC.NANOSEC" of an input's mtime into buf (>= 32 bytes). */
+void ct_mtime_str(const ct_input *x, char *buf, size_t len);
+
+/* ---- records and output files (outputs.c) ------------------------------------------- */
+
+typedef enum { CT_JSONL, CT_CSV, CT_TSV } ct_format;
+
+/* One output record: a caption (caption != NULL) or an error (error != NULL). */
+typedef struct {
+  const char *path;
+  const char *caption;
+  const int *tokens;
+  int n_tokens;
+  int64_t size;   /* < 0: not written */
+  const char *mtime;
+  const char *error;
+} ct_record;
+
+/* The header line of a format (CSV/TSV) or NULL. */
+const char *ct_header(ct_format f);
+/* The record as text ending in "\n"; malloc'd, length in *len. */
+char *ct_format_record(ct_format f, const ct_record *r, size_t *len);
+
+/* A record read back from a file: its raw text (for merge) and the fields resume needs. */
+typedef struct {
+  char *raw;      /* the record's text including its final newline */
+  size_t raw_len;
+  char *path;
+  int captioned;  /* 1: a caption record, 0: an error record */
+  int has_stamp;  /* size and mtime present */
+  double size, mtime;
+} ct_parsed;
+
+/* Read every complete record of a JSONL / CSV / TSV file written by vlp caption. *fmt gets
+ * the file's format (by its first line); *valid gets the offset after the last complete
+ * record (a run killed mid-write can leave a partial last line). Returns 0, or -1 with a
+ * one-line reason in err. A missing or empty file gives 0 records. */
+int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_known,
+                    ct_parsed **recs, int *n, long *valid, char *err, size_t errlen);
+void ct_parsed_free(ct_parsed *recs, int n);
+
+/* The -o / stdout stream: whole records are written with one write() each, so a killed run
+ * keeps every record it had finished. */
+typedef struct {
+  int fd;
+  int is_stdout;
+  ct_format fmt;
+  const char *path;
+  int failed;
+} ct_sink;
+
+/* Open path ("-" or NULL = stdout) for appending after the first `valid` bytes (the rest, a
+ * partial record, is cut off); writes the header when the file is empty. 0 or -1 (printed). */
+int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int truncate_all);
+int ct_sink_write(ct_sink *s, const ct_record *r);
+/* Flush to the disk (after a batch). */
+void ct_sink_sync(ct_sink *s);
+int ct_sink_close(ct_sink *s);
+
+/* Sidecar files. */
+typedef enum { CT_SKIP, CT_OVERWRITE, CT_APPEND, CT_PREPEND } ct_existing;
+/* image "dir/photo.jpg" + ext ".txt" -> "dir/photo.txt" (malloc'd). */
+char *ct_sidecar_path(const char *image, const char *ext);
+/* Write caption + "\n" to the sidecar atomically (temp file in the same folder + rename);
+ * with an existing file: skip (returns 1), overwrite, or join the existing text (trailing
+ * whitespace trimmed) and the caption with `join`. 0 written, 1 skipped, -1 error (err). */
+int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode,
+                     const char *join, char *err, size_t errlen);
+/* Write a whole file atomically (temp + rename). 0 or -1 (err). */
+int ct_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
+
+/* ---- reader thread (reader.c) -------------------------------------------------------- */
+
+/* One decoded input: the image fitted to the model's input size, or why it failed. */
+typedef struct {
+  int index;      /* position in the list given to ct_reader_start */
+  vlp_image img;  /* owned by the receiver */
+  char *error;    /* malloc'd message, or NULL */
+} ct_item;
+
+typedef struct ct_reader ct_reader;
+/* Start a thread that decodes paths[0..n-1] in order (and fits them to the model folder's
+ * input size), keeping at most `depth` items ahead. NULL when the thread cannot start. */
+ct_reader *ct_reader_start(const char *model_dir, int image_size, char *const *paths,
+                           const char *const *errors, int n, int depth);
+/* The next item in order; 0 when all were delivered. */
+int ct_reader_next(ct_reader *r, ct_item *out);
+/* Stop (also early) and join the thread; frees undelivered items. */
+void ct_reader_stop(ct_reader *r);
+
+/* ---- progress (progress.c) ------------------------------------------------------------ */
+
+typedef struct {
+  int mode; /* 0 none, 1 bar (terminal), 2 periodic lines */
+  int total, done;
+  double t0, last_draw;
+  int drawn; /* a bar is on the screen */
+} ct_progress;
+
+double ct_now(void);
+void ct_progress_start(ct_progress *p, int total, int quiet);
+void ct_progress_update(ct_progress *p, int done);
+/* Erase the bar before another message goes to stderr. */
+void ct_progress_clear(ct_progress *p);
+void ct_progress_end(ct_progress *p);
+
+/* vlp merge OUT IN... */
+int cmd_merge(int argc, char **argv);
+
+#endif

@@ -1,0 +1,38 @@
+/* cli_video: what `vlp video` and `vlp embed --video` share: the sampling options
+ * (--every, --fps, --keyframes, --scenes, --start, --end, --max-frames), progress lines on
+ * stderr and the frame loop's JSON fields. */
+#ifndef VLP_CLI_VIDEO_H
+#define VLP_CLI_VIDEO_H
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+/* Sampling when no option says otherwise: one frame per second. */
+vlp_video_sampling cli_video_default_sampling(void);
+/* Handle a sampling option (or --progress); returns 1 when opt was one. */
+int cli_video_opt(cli_args *a, const char *opt, vlp_video_sampling *s, int *progress);
+extern const char cli_video_usage[];
+
+/* Progress on stderr while sampling one video: shown when stderr is a terminal or when
+ * forced (--progress); at most a few lines per second. */
+typedef struct {
+  int on;
+  const char *cmd, *path;
+  double t_start, t_last; /* wall clock */
+  double t_video;          /* time of the last frame in the video */
+  long frames;
+} cli_progress;
+void cli_progress_begin(cli_progress *p, const char *cmd, const char *path, int forced);
+/* A frame at video time t was done. */
+void cli_progress_frame(cli_progress *p, double t);
+void cli_progress_end(cli_progress *p);
+
+/* `"video": PATH, "t": T, "frame": N` (no braces). */
+void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t, int64_t frame);
+/* A time in seconds as JSON (shortest form that round-trips, e.g. 1, 0.52, 15.96). */
+void cli_write_time(FILE *out, double t);
+
+int cmd_video(int argc, char **argv);
+
+#endif

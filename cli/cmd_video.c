@@ -1,0 +1,357 @@
+/* vlp video: what is on screen when. `vlp video tag` gives zero-shot CLIP labels per
+ * sampled frame (or merged into segments, or as WebVTT cues); `vlp video caption` a BLIP
+ * caption per sampled frame. Frames come from FFmpeg's libraries through vlp_video_*. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_video.h"
+#include "cli/labels.h"
+
+static const char usage[] =
+    "usage: vlp video tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] VIDEO...\n"
+    "       vlp video caption -m BLIP_CAPTION_MODEL_DIR [options] VIDEO...\n\n"
+    "tag prints {\"video\", \"t\", \"frame\", \"tags\": [{\"label\", \"score\"}, ...]} per sampled\n"
+    "frame (t in seconds from the start of the stream, frame = round(t x frame rate));\n"
+    "caption prints {\"video\", \"t\", \"frame\", \"caption\", \"tokens\"}. A video that cannot be\n"
+    "read, or that is damaged part way, gives {\"video\", \"error\"} after the frames read\n"
+    "before the damage; exit code 1.\n\n"
+    "tag options:\n"
+    "  --labels A,B,...        the labels, comma separated\n"
+    "  --labels-file FILE      one label per line (blank lines skipped)\n"
+    "  --template T            text for each label, \"{}\" standing for the label\n"
+    "                          (default \"a photo of a {}.\")\n"
+    "  --top K                 print only the K best labels\n"
+    "  --segments              merge consecutive frames whose best label agrees into\n"
+    "                          {\"video\", \"start\", \"end\", \"label\", \"score\"}: score = mean best\n"
+    "                          score, end = time of the next sampled frame or the video's end\n"
+    "  --format vtt            WebVTT cues instead of JSON lines (a cue per frame, or per\n"
+    "                          segment with --segments); errors then go to stderr only\n"
+    "  --image-size N          run the vision tower at N x N (interpolated positions)\n\n"
+    "caption options: as `vlp caption` (--prompt, --beams, ...; see below)\n\n"
+    "common options:\n"
+    "  -o FILE                 write to FILE instead of stdout\n"
+    "  --threads N             threads (default: VLP_THREADS or all cores)\n";
+
+static void print_usage(void) { printf("%s\n%s\n%s", usage, cli_video_usage, cli_gen_usage); }
+
+/* ---- tag output: JSON lines, segments, WebVTT ----------------------------------------- */
+
+typedef struct {
+  FILE *out;
+  const char *path;
+  const label_list *labels;
+  int segments, vtt, top;
+  /* the open segment (or, without --segments, the last frame's cue for WebVTT) */
+  int have, label;
+  double start, sum;
+  int n;
+  char *text; /* WebVTT cue text of a per-frame cue */
+} tag_writer;
+
+static void write_vtt_time(FILE *f, double t) {
+  if (t < 0) t = 0;
+  long long ms = (long long)(t * 1000 + 0.5);
+  fprintf(f, "%02lld:%02lld:%02lld.%03lld", ms / 3600000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
+}
+
+/* Close the open segment / cue at time end. */
+static void flush_pending(tag_writer *w, double end) {
+  if (!w->have) return;
+  w->have = 0;
+  if (end < w->start) end = w->start;
+  FILE *f = w->out;
+  if (w->vtt) {
+    write_vtt_time(f, w->start);
+    fputs(" --> ", f);
+    write_vtt_time(f, end);
+    fputc('\n', f);
+    if (w->segments) fprintf(f, "%s (%.2f)\n\n", w->labels->items[w->label], w->sum / w->n);
+    else fprintf(f, "%s\n\n", w->text ? w->text : "");
+  } else {
+    fputs("{\"video\": ", f);
+    json_write_str(f, w->path);
+    fputs(", \"start\": ", f);
+    cli_write_time(f, w->start);
+    fputs(", \"end\": ", f);
+    cli_write_time(f, end);
+    fputs(", \"label\": ", f);
+    json_write_str(f, w->labels->items[w->label]);
+    fputs(", \"score\": ", f);
+    json_write_float(f, (float)(w->sum / w->n));
+    fputs("}\n", f);
+  }
+  fflush(f);
+  free(w->text);
+  w->text = NULL;
+}
+
+static void tag_frame(tag_writer *w, double t, int64_t frame, const float *scores, const int *order, int L) {
+  int k = w->top && w->top < L ? w->top : L;
+  if (!w->segments && !w->vtt) {
+    fputc('{', w->out);
+    cli_video_write_frame_fields(w->out, "video", w->path, t, frame);
+    fputs(", \"tags\": [", w->out);
+    for (int j = 0; j < k; j++) {
+      fputs(j ? ", {\"label\": " : "{\"label\": ", w->out);
+      json_write_str(w->out, w->labels->items[order[j]]);
+      fputs(", \"score\": ", w->out);
+      json_write_float(w->out, scores[order[j]]);
+      fputc('}', w->out);
+    }
+    fputs("]}\n", w->out);
+    fflush(w->out);
+    return;
+  }
+  if (w->segments && w->have && w->label == order[0]) {
+    w->sum += scores[order[0]];
+    w->n++;
+    return;
+  }
+  flush_pending(w, t);
+  w->have = 1;
+  w->label = order[0];
+  w->start = t;
+  w->sum = scores[order[0]];
+  w->n = 1;
+  if (w->vtt && !w->segments) {
+    /* "label (score), ..." of the top labels (one unless --top says more) */
+    size_t size = 0;
+    FILE *m = open_memstream(&w->text, &size);
+    if (m) {
+      int kk = w->top ? k : 1;
+      for (int j = 0; j < kk; j++)
+        fprintf(m, "%s%s (%.2f)", j ? ", " : "", w->labels->items[order[j]], scores[order[j]]);
+      fclose(m);
+    }
+  }
+}
+
+/* Where the last cue of a video ends: the video's end (or --end), else one frame on. */
+static double video_end(const vlp_video_info *in, const vlp_video_sampling *s, double last_t) {
+  double end = in->duration > 0 ? in->duration : last_t + (in->fps > 0 ? 1 / in->fps : 0);
+  if (s->end >= 0 && s->end < end) end = s->end;
+  return end > last_t ? end : last_t;
+}
+
+/* ---- the frame loop ------------------------------------------------------------------- */
+
+typedef struct {
+  const char *cmd;
+  FILE *out;      /* JSON error objects go here (NULL: stderr only) */
+  vlp_video_sampling s;
+  int progress;
+} frame_loop;
+
+/* Per frame: returns 0, or -1 with vlp_last_error set to stop this video. */
+typedef int (*frame_fn)(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame);
+/* At the end of a video (ok or not), with the time the last cue ends. */
+typedef void (*end_fn)(void *ctx, double end);
+
+/* Run every sampled frame of one video through fn; returns 1 when the video failed. */
+static int each_frame(const frame_loop *L, const char *path, frame_fn fn, end_fn end, void *ctx) {
+  vlp_video *v;
+  if (vlp_video_open(path, &L->s, &v)) {
+    cli_report_error(L->out, L->cmd, "video", path, vlp_last_error());
+    return 1;
+  }
+  vlp_video_info in = vlp_video_get_info(v);
+  cli_progress p;
+  cli_progress_begin(&p, L->cmd, path, L->progress);
+  double last_t = 0;
+  int failed = 0;
+  for (;;) {
+    vlp_image img;
+    double t;
+    int64_t frame;
+    int got;
+    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
+    if (!st && !got) {
+      if (end) end(ctx, video_end(&in, &L->s, last_t));
+      break;
+    }
+    if (!st && fn(ctx, path, &img, t, frame)) st = VLP_ERR_FORMAT;
+    vlp_image_free(&img);
+    if (st) {
+      if (end) end(ctx, last_t + (in.fps > 0 ? 1 / in.fps : 0));
+      cli_report_error(L->out, L->cmd, "video", path, vlp_last_error());
+      failed = 1;
+      break;
+    }
+    last_t = t;
+    cli_progress_frame(&p, t);
+  }
+  cli_progress_end(&p);
+  vlp_video_close(v);
+  return failed;
+}
+
+typedef struct {
+  vlp_model *m;
+  tag_writer w;
+  const float *label_emb;
+  float *img_emb, *scores;
+  int *order;
+  int L, image_size;
+} tag_ctx;
+
+static int tag_one(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
+  tag_ctx *c = ctx;
+  if (vlp_embed_images(c->m, img, 1, c->image_size, c->img_emb) ||
+      vlp_tag_scores(c->m, c->img_emb, c->label_emb, c->L, c->scores))
+    return -1;
+  labels_rank(c->scores, c->L, c->order);
+  tag_frame(&c->w, t, frame, c->scores, c->order, c->L);
+  return 0;
+}
+
+static void tag_end(void *ctx, double end) { flush_pending(&((tag_ctx *)ctx)->w, end); }
+
+static int video_tag(int argc, char **argv) {
+  cli_args a;
+  cli_common c = {0};
+  cli_paths in = {0};
+  label_list labels = {0};
+  frame_loop loop = {.cmd = "video tag", .s = cli_video_default_sampling()};
+  const char *opt, *pos, *tmpl = LABELS_DEFAULT_TEMPLATE, *format = "json";
+  int top = 0, size = 0, segments = 0;
+  cli_args_init(&a, argc, argv, "video tag");
+  while (!a.failed && cli_next(&a, &opt, &pos)) {
+    const char *v;
+    if (pos) cli_paths_add(&in, pos);
+    else if (!strcmp(opt, "--labels")) {
+      if ((v = cli_value(&a))) labels_split(&labels, v);
+    } else if (!strcmp(opt, "--labels-file")) {
+      if ((v = cli_value(&a)) && labels_read_file(&labels, v))
+        cli_usage_error(&a, "cannot read the labels file %s", v);
+    } else if (!strcmp(opt, "--template")) tmpl = cli_value(&a);
+    else if (!strcmp(opt, "--top")) cli_int(&a, 1, 1 << 20, &top);
+    else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
+    else if (!strcmp(opt, "--segments")) segments = 1;
+    else if (!strcmp(opt, "--format")) {
+      if ((format = cli_value(&a)) && strcmp(format, "json") && strcmp(format, "vtt"))
+        cli_usage_error(&a, "--format is json or vtt, not '%s'", format);
+    } else if (!cli_video_opt(&a, opt, &loop.s, &loop.progress) && !cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
+  }
+  int rc = EXIT_USAGE;
+  if (c.help) {
+    print_usage();
+    rc = EXIT_ALL_OK;
+    goto out_args;
+  }
+  if (!a.failed && !labels.n) cli_usage_error(&a, "no labels: give --labels or --labels-file");
+  if (!a.failed && !in.n) cli_usage_error(&a, "no videos given");
+  if (!a.failed && (!tmpl || !tmpl[0])) cli_usage_error(&a, "--template is empty");
+  if (a.failed) goto out_args;
+  cli_apply_threads(&c);
+  tag_ctx t = {.L = labels.n, .image_size = size};
+  FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP), &t.m);
+  if (!out) goto out_args;
+  int vtt = format && !strcmp(format, "vtt"), failed = 0, dim = vlp_model_embed_dim(t.m);
+  float *label_emb = NULL;
+  t.img_emb = malloc((size_t)dim * sizeof *t.img_emb);
+  t.scores = malloc((size_t)t.L * sizeof *t.scores);
+  t.order = malloc((size_t)t.L * sizeof *t.order);
+  if (!t.img_emb || !t.scores || !t.order) {
+    fprintf(stderr, "vlp video tag: out of memory\n");
+  } else if (labels_embed(t.m, &labels, tmpl, &label_emb)) {
+    fprintf(stderr, "vlp video tag: labels: %s\n", vlp_last_error());
+  } else {
+    t.label_emb = label_emb;
+    t.w = (tag_writer){.out = out, .labels = &labels, .segments = segments, .vtt = vtt, .top = top};
+    loop.out = vtt ? NULL : out;
+    if (vtt) fputs("WEBVTT\n\n", out);
+    for (int i = 0; i < in.n; i++) {
+      t.w.path = in.paths[i];
+      if (vtt && in.n > 1) fprintf(out, "NOTE %s\n\n", in.paths[i]);
+      failed += each_frame(&loop, in.paths[i], tag_one, tag_end, &t);
+    }
+    rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+  }
+  if (cli_close_output(out)) rc = EXIT_USAGE;
+  free(t.order);
+  free(t.scores);
+  free(t.img_emb);
+  free(label_emb);
+  vlp_model_free(t.m);
+out_args:
+  labels_free(&labels);
+  cli_paths_free(&in);
+  return rc;
+}
+
+/* ---- caption ---------------------------------------------------------------------------- */
+
+typedef struct {
+  vlp_model *m;
+  FILE *out;
+  vlp_gen_params p;
+} caption_ctx;
+
+static int caption_one(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
+  caption_ctx *c = ctx;
+  vlp_text_result r = {0};
+  if (vlp_caption(c->m, img, 1, &c->p, &r)) return -1;
+  fputc('{', c->out);
+  cli_video_write_frame_fields(c->out, "video", path, t, frame);
+  fputs(", \"caption\": ", c->out);
+  json_write_str(c->out, r.text);
+  fputs(", \"tokens\": ", c->out);
+  json_write_ints(c->out, r.ids, r.n_ids);
+  fputs("}\n", c->out);
+  fflush(c->out);
+  vlp_text_result_free(&r);
+  return 0;
+}
+
+static int video_caption(int argc, char **argv) {
+  cli_args a;
+  cli_common c = {0};
+  cli_paths in = {0};
+  caption_ctx cc = {.p = vlp_gen_default_params()};
+  frame_loop loop = {.cmd = "video caption", .s = cli_video_default_sampling()};
+  const char *opt, *pos;
+  cli_args_init(&a, argc, argv, "video caption");
+  while (!a.failed && cli_next(&a, &opt, &pos)) {
+    if (pos) cli_paths_add(&in, pos);
+    else if (!cli_gen_opt(&a, opt, &cc.p) && !cli_video_opt(&a, opt, &loop.s, &loop.progress) &&
+             !cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
+  }
+  if (c.help) {
+    print_usage();
+    cli_paths_free(&in);
+    return EXIT_ALL_OK;
+  }
+  if (!a.failed && !in.n) cli_usage_error(&a, "no videos given");
+  if (!a.failed && cc.p.prompt && !cc.p.prompt[0]) cli_usage_error(&a, "--prompt is empty");
+  if (a.failed) {
+    cli_paths_free(&in);
+    return EXIT_USAGE;
+  }
+  cli_apply_threads(&c);
+  FILE *out = cli_start("video caption", &c, ARCH(VLP_ARCH_BLIP_CAPTION), &cc.m);
+  if (!out) {
+    cli_paths_free(&in);
+    return EXIT_USAGE;
+  }
+  cc.out = loop.out = out;
+  int failed = 0;
+  for (int i = 0; i < in.n; i++) failed += each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
+  int bad_out = cli_close_output(out);
+  vlp_model_free(cc.m);
+  cli_paths_free(&in);
+  return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+}
+
+int cmd_video(int argc, char **argv) {
+  if (argc >= 2 && !strcmp(argv[1], "tag")) return video_tag(argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "caption")) return video_caption(argc - 1, argv + 1);
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    print_usage();
+    return EXIT_ALL_OK;
+  }
+  fprintf(stderr, "vlp video: %s (vlp video --help)\n",
+          argc < 2 ? "say tag or caption" : "unknown subcommand; say tag or caption");
+  return EXIT_USAGE;
+}

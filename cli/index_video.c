@@ -1,0 +1,168 @@
+/* index_video: videos in the retrieval index, one entry per sampled frame (index_video.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli_video.h"
+#include "cli/index_video.h"
+#include "core/error.h"
+
+int cli_is_video_path(const char *path) {
+  static const char *const ext[] = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg",
+                                    ".mpeg", ".ts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"};
+  const char *dot = strrchr(path, '.');
+  if (!dot || strchr(dot, '/')) return 0;
+  for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+    if (!strcasecmp(dot, ext[i])) return 1;
+  return 0;
+}
+
+static char *frame_ref(const char *video, double t) {
+  char num[64];
+  for (int prec = 6; prec <= 17; prec++) {
+    snprintf(num, sizeof num, "%.*g", prec, t);
+    if (strtod(num, NULL) == t) break;
+  }
+  size_t n = strlen(video) + strlen(num) + 4;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, "%s#t=%s", video, num);
+  return s;
+}
+
+int cli_split_frame_ref(const char *ref, char **video, double *t) {
+  const char *h = strstr(ref, "#t=");
+  for (const char *p = h; p; p = strstr(p + 3, "#t=")) h = p; /* the last one */
+  if (!h || h == ref) return 0;
+  char *end;
+  errno = 0;
+  double x = strtod(h + 3, &end);
+  if (errno || end == h + 3 || *end || !isfinite(x) || x < 0) return 0;
+  if (!(*video = strndup(ref, (size_t)(h - ref)))) return 0;
+  *t = x;
+  return 1;
+}
+
+vlp_status cli_load_image_or_frame(const char *ref, vlp_image *img) {
+  char *video;
+  double t;
+  if (!cli_split_frame_ref(ref, &video, &t)) return vlp_image_load(ref, img);
+  vlp_video_sampling s = vlp_video_default_sampling();
+  s.start = t;
+  s.max_frames = 1;
+  vlp_video *v;
+  vlp_status st = vlp_video_open(video, &s, &v);
+  if (!st) {
+    double ft;
+    int64_t idx;
+    int got = 0;
+    st = vlp_video_next(v, img, &ft, &idx, &got);
+    if (!st && !got) st = vlp_fail(VLP_ERR_FORMAT, "%s: no frame at %g s", video, t);
+    vlp_video_close(v);
+  }
+  free(video);
+  return st;
+}
+
+int index_rows_reserve(index_rows *r) {
+  if (r->n < r->cap) return 0;
+  int64_t cap = r->cap ? 2 * r->cap : 64;
+  if ((size_t)cap > SIZE_MAX / ((size_t)r->dim * sizeof(float)) / 2) return -1;
+  vlp_index_entry *e = realloc(r->ent, (size_t)cap * sizeof *e);
+  if (!e) return -1;
+  r->ent = e;
+  float *m = realloc(r->emb, (size_t)cap * (size_t)r->dim * sizeof *m);
+  if (!m) return -1;
+  r->emb = m;
+  r->cap = cap;
+  return 0;
+}
+
+/* Rows of the old index sorted by path, to find a frame's old embedding. */
+static const vlp_index *sort_ix;
+static int cmp_row_path(const void *a, const void *b) {
+  return strcmp(sort_ix->entries[*(const int64_t *)a].path, sort_ix->entries[*(const int64_t *)b].path);
+}
+
+/* Row of path in the old index, or -1. */
+static int64_t old_row(index_rows *r, const vlp_index *old, const char *path) {
+  if (!old || !old->count) return -1;
+  if (!r->old_sorted) {
+    if (!(r->old_sorted = malloc((size_t)old->count * sizeof *r->old_sorted))) return -1;
+    for (int64_t i = 0; i < old->count; i++) r->old_sorted[i] = i;
+    sort_ix = old;
+    qsort(r->old_sorted, (size_t)old->count, sizeof *r->old_sorted, cmp_row_path);
+  }
+  int64_t lo = 0, hi = old->count;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(old->entries[r->old_sorted[mid]].path, path);
+    if (!c) return r->old_sorted[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+void index_rows_free(index_rows *r) {
+  free(r->ent);
+  free(r->emb);
+  free(r->old_sorted);
+  cli_paths_free(&r->refs);
+  memset(r, 0, sizeof *r);
+}
+
+int index_add_video(FILE *out, const char *cmd, vlp_model *m, const vlp_index_entry *file,
+                    const vlp_video_sampling *s, int progress, const vlp_index *old, int reuse,
+                    index_rows *rows) {
+  vlp_video *v;
+  if (vlp_video_open(file->path, s, &v)) {
+    cli_report_error(out, cmd, "path", file->path, vlp_last_error());
+    return 1;
+  }
+  cli_progress p;
+  cli_progress_begin(&p, cmd, file->path, progress);
+  int failed = 0;
+  size_t per = (size_t)rows->dim * sizeof(float);
+  for (;;) {
+    vlp_image img;
+    double t;
+    int64_t frame;
+    int got;
+    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
+    if (!st && !got) break;
+    char *ref = NULL;
+    if (!st && (!(ref = frame_ref(file->path, t)) || index_rows_reserve(rows)))
+      st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", file->path);
+    if (!st) {
+      float *row = rows->emb + (size_t)rows->n * (size_t)rows->dim; // (dim)
+      int64_t r = reuse ? old_row(rows, old, ref) : -1;
+      if (r >= 0 && old->entries[r].hash == file->hash && old->entries[r].size == file->size) {
+        memcpy(row, old->emb + (size_t)r * (size_t)rows->dim, per);
+        rows->unchanged++;
+      } else if (vlp_embed_images(m, &img, 1, 0, row)) {
+        st = VLP_ERR_MODEL;
+      } else {
+        rows->embedded++;
+      }
+    }
+    vlp_image_free(&img);
+    if (st) {
+      free(ref);
+      cli_report_error(out, cmd, "path", file->path, vlp_last_error());
+      failed = 1;
+      break;
+    }
+    cli_paths_add(&rows->refs, ref);
+    free(ref);
+    vlp_index_entry e = *file;
+    e.path = rows->refs.paths[rows->refs.n - 1];
+    rows->ent[rows->n++] = e;
+    cli_progress_frame(&p, t);
+  }
+  cli_progress_end(&p);
+  vlp_video_close(v);
+  return failed;
+}

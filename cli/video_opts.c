@@ -1,0 +1,148 @@
+/* video_opts: sampling options, progress and JSON fields shared by `vlp video` and
+ * `vlp embed --video` (see cli_video.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli_video.h"
+
+const char cli_video_usage[] =
+    "sampling (default: --every 1s; a sample at time T takes the first frame shown at or\n"
+    "after T; every frame at most once):\n"
+    "  --every N[s]            a frame every N seconds, from --start\n"
+    "  --fps F                 F frames per second (e.g. 0.5)\n"
+    "  --keyframes             the key frames only\n"
+    "  --scenes [THRESHOLD]    the first frame and each shot change: mean absolute\n"
+    "                          difference of 32x32 grayscale thumbnails of consecutive\n"
+    "                          frames above THRESHOLD (0..1, default 0.1)\n"
+    "  --all-frames            every frame\n"
+    "  --start S, --end S      only frames with S <= t < end (seconds)\n"
+    "  --max-frames N          at most N frames per video\n"
+    "  --progress              progress on stderr even when it is not a terminal\n";
+
+vlp_video_sampling cli_video_default_sampling(void) {
+  vlp_video_sampling s = vlp_video_default_sampling();
+  s.mode = VLP_SAMPLE_EVERY;
+  s.every = 1;
+  return s;
+}
+
+/* A number of seconds, "2", "2s" or "2.5s". */
+static int parse_seconds(const char *v, double *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (end != v && *end == 's') end++;
+  if (errno || end == v || *end || !isfinite(x)) return 0;
+  *out = x;
+  return 1;
+}
+
+static int seconds_opt(cli_args *a, double *out, int positive) {
+  const char *v = cli_value(a);
+  double x;
+  if (!v) return 0;
+  if (!parse_seconds(v, &x) || (positive ? !(x > 0) : x < 0)) {
+    cli_usage_error(a, "%s takes %s number of seconds, not '%s'", a->opt, positive ? "a positive" : "a", v);
+    return 0;
+  }
+  *out = x;
+  return 1;
+}
+
+int cli_video_opt(cli_args *a, const char *opt, vlp_video_sampling *s, int *progress) {
+  if (!strcmp(opt, "--every")) {
+    if (seconds_opt(a, &s->every, 1)) s->mode = VLP_SAMPLE_EVERY;
+  } else if (!strcmp(opt, "--fps")) {
+    if (seconds_opt(a, &s->fps, 1)) s->mode = VLP_SAMPLE_FPS;
+  } else if (!strcmp(opt, "--keyframes")) {
+    s->mode = VLP_SAMPLE_KEYFRAMES;
+  } else if (!strcmp(opt, "--all-frames")) {
+    s->mode = VLP_SAMPLE_ALL;
+  } else if (!strcmp(opt, "--scenes")) {
+    s->mode = VLP_SAMPLE_SCENES;
+    /* optional value: --scenes=0.2, or a following argument that is a number */
+    const char *v = a->inline_v;
+    double x;
+    char *end;
+    if (!v && a->i < a->argc) {
+      strtod(a->argv[a->i], &end);
+      if (end != a->argv[a->i] && !*end) v = a->argv[a->i++];
+    }
+    if (v) {
+      x = strtod(v, &end);
+      if (end == v || *end || !(x >= 0 && x <= 1)) cli_usage_error(a, "--scenes takes a threshold from 0 to 1, not '%s'", v);
+      else s->scene_threshold = x;
+    }
+  } else if (!strcmp(opt, "--start")) {
+    seconds_opt(a, &s->start, 0);
+  } else if (!strcmp(opt, "--end")) {
+    seconds_opt(a, &s->end, 1);
+  } else if (!strcmp(opt, "--max-frames")) {
+    int n;
+    if (cli_int(a, 1, 1 << 30, &n)) s->max_frames = n;
+  } else if (!strcmp(opt, "--progress")) {
+    *progress = 1;
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_begin(cli_progress *p, const char *cmd, const char *path, int forced) {
+  memset(p, 0, sizeof *p);
+  p->on = forced || isatty(STDERR_FILENO);
+  p->cmd = cmd;
+  p->path = path;
+  p->t_start = p->t_last = now();
+}
+
+static void progress_line(cli_progress *p, double t, int final) {
+  double el = now() - p->t_start;
+  fprintf(stderr, "%svlp %s: %s: %ld frames, %.1f s of video in %.1f s (%.2f s of video/s)%s",
+          isatty(STDERR_FILENO) ? "\r" : "", p->cmd, p->path, p->frames, t, el,
+          el > 0 ? t / el : 0.0, final || !isatty(STDERR_FILENO) ? "\n" : "");
+  fflush(stderr);
+}
+
+void cli_progress_frame(cli_progress *p, double t) {
+  p->frames++;
+  p->t_video = t;
+  if (!p->on) return;
+  double n = now();
+  if (n - p->t_last < 1.0) return;
+  p->t_last = n;
+  progress_line(p, t, 0);
+}
+
+void cli_progress_end(cli_progress *p) {
+  if (p->on && p->frames) progress_line(p, p->t_video, 1);
+}
+
+void cli_write_time(FILE *out, double t) {
+  char buf[64];
+  for (int prec = 6; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, t);
+    if (strtod(buf, NULL) == t) break;
+  }
+  fputs(buf, out);
+}
+
+void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t, int64_t frame) {
+  fputc('"', out);
+  fputs(key, out);
+  fputs("\": ", out);
+  json_write_str(out, path);
+  fputs(", \"t\": ", out);
+  cli_write_time(out, t);
+  fprintf(out, ", \"frame\": %lld", (long long)frame);
+}
