@@ -8,7 +8,6 @@
  * folder against the safetensors size (weights are mmapped: F32 should stay < 1.5x).
  *
  * usage: vlp_bench_blip [VLP_BINARY] [--keep] [--reps N]  */
-#include <cjson/cJSON.h>
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,107 +22,10 @@
 #define VLP_BENCH_GOLDEN "tests/golden"
 #endif
 
-/* BLIP-base (Salesforce/blip-image-captioning-base) sizes. */
-enum { DV = 768, LV = 12, HV = 12, FV = 3072, IMG = 384, PATCH = 16 };
-enum { DT = 768, LT = 12, HT = 12, FT = 3072, VOCAB = 30524, DENC = 768, MAXPOS = 512 };
+/* BLIP-base sizes (bench_models.h), short names for the FLOP counts. */
+enum { DV = BLIP_DV, LV = BLIP_LV, FV = BLIP_FV, IMG = BLIP_IMG, PATCH = BLIP_PATCH };
+enum { DT = BLIP_DT, LT = BLIP_LT, FT = BLIP_FT, VOCAB = BLIP_VOCAB, DENC = BLIP_DENC };
 enum { NEW_TOKENS = 20 };
-
-static void set_num(cJSON *obj, const char *key, double v) {
-  if (!cJSON_GetObjectItemCaseSensitive(obj, key)) bm_die("tiny config has no %s", key);
-  cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateNumber(v));
-}
-
-static int get_int(const cJSON *obj, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!cJSON_IsNumber(v)) bm_die("tiny config: %s missing", key);
-  return v->valueint;
-}
-
-static cJSON *read_json(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) bm_die("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) bm_die("cannot read %s", path);
-  s[n] = 0;
-  fclose(f);
-  cJSON *j = cJSON_Parse(s);
-  free(s);
-  if (!j) bm_die("%s: not JSON", path);
-  return j;
-}
-
-static void write_json(const cJSON *j, const char *dir, const char *name) {
-  char p[4096];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  char *s = cJSON_Print(j);
-  FILE *f = fopen(p, "wb");
-  if (!s || !f || fputs(s, f) < 0 || fclose(f)) bm_die("cannot write %s", p);
-  free(s);
-}
-
-/* Write the full-size folder; returns the safetensors size. */
-static size_t make_model(const char *tiny, const char *dir) {
-  char p[4096], q[4096];
-  snprintf(p, sizeof p, "%s/config.json", tiny);
-  cJSON *cfg = read_json(p);
-  cJSON *vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
-  cJSON *tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
-  if (!vc || !tc) bm_die("%s: no vision_config / text_config", p);
-  /* The tiny -> full size maps, from the two configs. */
-  bm_dim_map maps[2] = {{.prefix = "vision_model.", .layers = LV},
-                        {.prefix = "text_decoder.", .layers = LT}};
-  int tdv = get_int(vc, "hidden_size"), tfv = get_int(vc, "intermediate_size");
-  int tps = get_int(vc, "patch_size"), tis = get_int(vc, "image_size");
-  bm_map_add(&maps[0], tdv, DV);
-  bm_map_add(&maps[0], 3 * tdv, 3 * DV);
-  bm_map_add(&maps[0], tfv, FV);
-  bm_map_add(&maps[0], tps, PATCH);
-  bm_map_add(&maps[0], 1 + (tis / tps) * (tis / tps), 1 + (IMG / PATCH) * (IMG / PATCH));
-  bm_map_add(&maps[0], 3, 3);
-  bm_map_add(&maps[0], 1, 1);
-  bm_map_add(&maps[1], get_int(tc, "hidden_size"), DT);
-  bm_map_add(&maps[1], get_int(tc, "intermediate_size"), FT);
-  bm_map_add(&maps[1], get_int(tc, "encoder_hidden_size"), DENC);
-  bm_map_add(&maps[1], get_int(tc, "vocab_size"), VOCAB);
-  bm_map_add(&maps[1], get_int(tc, "max_position_embeddings"), MAXPOS);
-
-  set_num(vc, "hidden_size", DV);
-  set_num(vc, "num_hidden_layers", LV);
-  set_num(vc, "num_attention_heads", HV);
-  set_num(vc, "intermediate_size", FV);
-  set_num(vc, "image_size", IMG);
-  set_num(vc, "patch_size", PATCH);
-  set_num(tc, "hidden_size", DT);
-  set_num(tc, "num_hidden_layers", LT);
-  set_num(tc, "num_attention_heads", HT);
-  set_num(tc, "intermediate_size", FT);
-  set_num(tc, "vocab_size", VOCAB);
-  set_num(tc, "encoder_hidden_size", DENC);
-  set_num(tc, "max_position_embeddings", MAXPOS);
-  set_num(cfg, "image_text_hidden_size", 256);
-  set_num(cfg, "projection_dim", 512);
-  write_json(cfg, dir, "config.json");
-  cJSON_Delete(cfg);
-
-  snprintf(p, sizeof p, "%s/preprocessor_config.json", tiny);
-  cJSON *pre = read_json(p);
-  cJSON *size = cJSON_GetObjectItemCaseSensitive(pre, "size");
-  if (!size) bm_die("%s: no size", p);
-  set_num(size, "height", IMG);
-  set_num(size, "width", IMG);
-  write_json(pre, dir, "preprocessor_config.json");
-  cJSON_Delete(pre);
-
-  const char *copy[] = {"added_tokens.json", "generation_config.json", "special_tokens_map.json",
-                        "tokenizer_config.json", "vocab.txt"};
-  for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) bm_copy(tiny, dir, copy[i]);
-  snprintf(p, sizeof p, "%s/model.safetensors", tiny);
-  snprintf(q, sizeof q, "%s/model.safetensors", dir);
-  return bm_write_scaled_safetensors(p, q, maps, 2);
-}
 
 /* FLOPs of the vision tower for one image. */
 static double vision_flops(void) {
@@ -164,7 +66,7 @@ int main(int argc, char **argv) {
 
   char *dir = bm_make_tmpdir("blip");
   double t0 = bench_now();
-  size_t st_size = make_model(tiny, dir);
+  size_t st_size = bm_make_blip_base(tiny, dir);
   printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir,
          bench_now() - t0, st_size / 1e6);
 

@@ -34,98 +34,58 @@ enum { DV = 768, LV = 12, HV = 12, FV = 3072, IMG = 224, PATCH = 32 };
 enum { DT = 512, LT = 12, HT = 8, FT = 2048, VOCAB = 49408, MAXPOS = 77, PROJ = 512 };
 enum { EMB = 512, TOPK = 10 };
 
-static cJSON *read_json(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) bm_die("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) bm_die("cannot read %s", path);
-  s[n] = 0;
-  fclose(f);
-  cJSON *j = cJSON_Parse(s);
-  free(s);
-  if (!j) bm_die("%s: not JSON", path);
-  return j;
-}
-
-static void write_json(const cJSON *j, const char *dir, const char *name) {
-  char p[4096];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  char *s = cJSON_Print(j);
-  FILE *f = fopen(p, "wb");
-  if (!s || !f || fputs(s, f) < 0 || fclose(f)) bm_die("cannot write %s", p);
-  free(s);
-}
-
-static void set_num(cJSON *obj, const char *key, double v) {
-  if (!cJSON_GetObjectItemCaseSensitive(obj, key)) bm_die("tiny config has no %s", key);
-  cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateNumber(v));
-}
-
-static int get_int(const cJSON *obj, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!cJSON_IsNumber(v)) bm_die("tiny config: %s missing", key);
-  return v->valueint;
-}
-
 static size_t make_model(const char *tiny, const char *dir) {
   char p[4096], q[4096];
-  snprintf(p, sizeof p, "%s/config.json", tiny);
-  cJSON *cfg = read_json(p);
-  cJSON *vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
-  cJSON *tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
-  if (!vc || !tc) bm_die("%s: no vision_config / text_config", p);
+  cJSON *vc, *tc, *cfg = bm_read_config(tiny, &vc, &tc);
   bm_dim_map maps[5] = {{.prefix = "vision_model.", .layers = LV},
                         {.prefix = "text_model.", .layers = LT},
                         {.prefix = "visual_projection."},
                         {.prefix = "text_projection."},
                         {.prefix = "logit_scale"}};
-  int tdv = get_int(vc, "hidden_size"), tdt = get_int(tc, "hidden_size");
-  int tps = get_int(vc, "patch_size"), tis = get_int(vc, "image_size");
-  int tp = get_int(cfg, "projection_dim");
+  int tdv = bm_get_int(vc, "hidden_size"), tdt = bm_get_int(tc, "hidden_size");
+  int tps = bm_get_int(vc, "patch_size"), tis = bm_get_int(vc, "image_size");
+  int tp = bm_get_int(cfg, "projection_dim");
   bm_map_add(&maps[0], tdv, DV);
-  bm_map_add(&maps[0], get_int(vc, "intermediate_size"), FV);
+  bm_map_add(&maps[0], bm_get_int(vc, "intermediate_size"), FV);
   bm_map_add(&maps[0], tps, PATCH);
   bm_map_add(&maps[0], 1 + (tis / tps) * (tis / tps), 1 + (IMG / PATCH) * (IMG / PATCH));
   bm_map_add(&maps[0], 3, 3);
   bm_map_add(&maps[1], tdt, DT);
-  bm_map_add(&maps[1], get_int(tc, "intermediate_size"), FT);
-  bm_map_add(&maps[1], get_int(tc, "vocab_size"), VOCAB);
-  bm_map_add(&maps[1], get_int(tc, "max_position_embeddings"), MAXPOS);
+  bm_map_add(&maps[1], bm_get_int(tc, "intermediate_size"), FT);
+  bm_map_add(&maps[1], bm_get_int(tc, "vocab_size"), VOCAB);
+  bm_map_add(&maps[1], bm_get_int(tc, "max_position_embeddings"), MAXPOS);
   bm_map_add(&maps[2], tp, PROJ);
   bm_map_add(&maps[2], tdv, DV);
   bm_map_add(&maps[3], tp, PROJ);
   bm_map_add(&maps[3], tdt, DT);
 
-  set_num(vc, "hidden_size", DV);
-  set_num(vc, "num_hidden_layers", LV);
-  set_num(vc, "num_attention_heads", HV);
-  set_num(vc, "intermediate_size", FV);
-  set_num(vc, "image_size", IMG);
-  set_num(vc, "patch_size", PATCH);
-  set_num(vc, "projection_dim", PROJ);
-  set_num(tc, "hidden_size", DT);
-  set_num(tc, "num_hidden_layers", LT);
-  set_num(tc, "num_attention_heads", HT);
-  set_num(tc, "intermediate_size", FT);
-  set_num(tc, "vocab_size", VOCAB);
-  set_num(tc, "max_position_embeddings", MAXPOS);
-  set_num(tc, "projection_dim", PROJ);
-  set_num(cfg, "projection_dim", PROJ);
-  write_json(cfg, dir, "config.json");
+  bm_set_num(vc, "hidden_size", DV);
+  bm_set_num(vc, "num_hidden_layers", LV);
+  bm_set_num(vc, "num_attention_heads", HV);
+  bm_set_num(vc, "intermediate_size", FV);
+  bm_set_num(vc, "image_size", IMG);
+  bm_set_num(vc, "patch_size", PATCH);
+  bm_set_num(vc, "projection_dim", PROJ);
+  bm_set_num(tc, "hidden_size", DT);
+  bm_set_num(tc, "num_hidden_layers", LT);
+  bm_set_num(tc, "num_attention_heads", HT);
+  bm_set_num(tc, "intermediate_size", FT);
+  bm_set_num(tc, "vocab_size", VOCAB);
+  bm_set_num(tc, "max_position_embeddings", MAXPOS);
+  bm_set_num(tc, "projection_dim", PROJ);
+  bm_set_num(cfg, "projection_dim", PROJ);
+  bm_write_json(cfg, dir, "config.json");
   cJSON_Delete(cfg);
 
   snprintf(p, sizeof p, "%s/preprocessor_config.json", tiny);
-  cJSON *pre = read_json(p);
+  cJSON *pre = bm_read_json(p);
   cJSON *crop = cJSON_GetObjectItemCaseSensitive(pre, "crop_size");
   cJSON *size = cJSON_GetObjectItemCaseSensitive(pre, "size");
   if (!crop || !size) bm_die("%s: no crop_size / size", p);
-  set_num(crop, "height", IMG);
-  set_num(crop, "width", IMG);
-  set_num(size, "shortest_edge", IMG);
-  write_json(pre, dir, "preprocessor_config.json");
+  bm_set_num(crop, "height", IMG);
+  bm_set_num(crop, "width", IMG);
+  bm_set_num(size, "shortest_edge", IMG);
+  bm_write_json(pre, dir, "preprocessor_config.json");
   cJSON_Delete(pre);
 
   const char *copy[] = {"vocab.json", "merges.txt", "special_tokens_map.json",

@@ -286,3 +286,101 @@ size_t bm_file_size(const char *path) {
 double bm_layer_flops(double T, double D, double F) {
   return 2.0 * T * D * D * 4 + 2.0 * 2 * T * D * F + 2.0 * 2 * T * T * D;
 }
+
+cJSON *bm_read_json(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) bm_die("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  if (!s || fread(s, 1, (size_t)n, f) != (size_t)n) bm_die("cannot read %s", path);
+  s[n] = 0;
+  fclose(f);
+  cJSON *j = cJSON_Parse(s);
+  free(s);
+  if (!j) bm_die("%s: not JSON", path);
+  return j;
+}
+
+void bm_write_json(const cJSON *j, const char *dir, const char *name) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  char *s = cJSON_Print(j);
+  FILE *f = fopen(p, "wb");
+  if (!s || !f || fputs(s, f) < 0 || fclose(f)) bm_die("cannot write %s", p);
+  free(s);
+}
+
+cJSON *bm_read_config(const char *tiny, cJSON **vc, cJSON **tc) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/config.json", tiny);
+  cJSON *cfg = bm_read_json(p);
+  *vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
+  *tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
+  if (!*vc || !*tc) bm_die("%s: no vision_config / text_config", p);
+  return cfg;
+}
+
+int bm_get_int(const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!cJSON_IsNumber(v)) bm_die("tiny config: %s missing", key);
+  return v->valueint;
+}
+
+void bm_set_num(cJSON *obj, const char *key, double v) {
+  if (!cJSON_GetObjectItemCaseSensitive(obj, key)) bm_die("tiny config has no %s", key);
+  cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateNumber(v));
+}
+
+size_t bm_make_blip_base(const char *tiny, const char *dir) {
+  char p[4096], q[4096];
+  cJSON *vc, *tc, *cfg = bm_read_config(tiny, &vc, &tc);
+  /* The tiny -> full size maps, from the two configs. */
+  bm_dim_map maps[2] = {{.prefix = "vision_model.", .layers = BLIP_LV},
+                        {.prefix = "text_decoder.", .layers = BLIP_LT}};
+  int tdv = bm_get_int(vc, "hidden_size"), tfv = bm_get_int(vc, "intermediate_size");
+  int tps = bm_get_int(vc, "patch_size"), tis = bm_get_int(vc, "image_size");
+  bm_map_add(&maps[0], tdv, BLIP_DV);
+  bm_map_add(&maps[0], 3 * tdv, 3 * BLIP_DV);
+  bm_map_add(&maps[0], tfv, BLIP_FV);
+  bm_map_add(&maps[0], tps, BLIP_PATCH);
+  bm_map_add(&maps[0], 1 + (tis / tps) * (tis / tps),
+             1 + (BLIP_IMG / BLIP_PATCH) * (BLIP_IMG / BLIP_PATCH));
+  bm_map_add(&maps[0], 3, 3);
+  bm_map_add(&maps[0], 1, 1);
+  bm_map_add(&maps[1], bm_get_int(tc, "hidden_size"), BLIP_DT);
+  bm_map_add(&maps[1], bm_get_int(tc, "intermediate_size"), BLIP_FT);
+  bm_map_add(&maps[1], bm_get_int(tc, "encoder_hidden_size"), BLIP_DENC);
+  bm_map_add(&maps[1], bm_get_int(tc, "vocab_size"), BLIP_VOCAB);
+  bm_map_add(&maps[1], bm_get_int(tc, "max_position_embeddings"), BLIP_MAXPOS);
+
+  const struct { cJSON *o; const char *k; double v; } sets[] = {
+      {vc, "hidden_size", BLIP_DV}, {vc, "num_hidden_layers", BLIP_LV},
+      {vc, "num_attention_heads", BLIP_HV}, {vc, "intermediate_size", BLIP_FV},
+      {vc, "image_size", BLIP_IMG}, {vc, "patch_size", BLIP_PATCH},
+      {tc, "hidden_size", BLIP_DT}, {tc, "num_hidden_layers", BLIP_LT},
+      {tc, "num_attention_heads", BLIP_HT}, {tc, "intermediate_size", BLIP_FT},
+      {tc, "vocab_size", BLIP_VOCAB}, {tc, "encoder_hidden_size", BLIP_DENC},
+      {tc, "max_position_embeddings", BLIP_MAXPOS}, {cfg, "image_text_hidden_size", 256},
+      {cfg, "projection_dim", 512}};
+  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) bm_set_num(sets[i].o, sets[i].k, sets[i].v);
+  bm_write_json(cfg, dir, "config.json");
+  cJSON_Delete(cfg);
+
+  snprintf(p, sizeof p, "%s/preprocessor_config.json", tiny);
+  cJSON *pre = bm_read_json(p);
+  cJSON *size = cJSON_GetObjectItemCaseSensitive(pre, "size");
+  if (!size) bm_die("%s: no size", p);
+  bm_set_num(size, "height", BLIP_IMG);
+  bm_set_num(size, "width", BLIP_IMG);
+  bm_write_json(pre, dir, "preprocessor_config.json");
+  cJSON_Delete(pre);
+
+  const char *copy[] = {"added_tokens.json", "generation_config.json", "special_tokens_map.json",
+                        "tokenizer_config.json", "vocab.txt"};
+  for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) bm_copy(tiny, dir, copy[i]);
+  snprintf(p, sizeof p, "%s/model.safetensors", tiny);
+  snprintf(q, sizeof q, "%s/model.safetensors", dir);
+  return bm_write_scaled_safetensors(p, q, maps, 2);
+}

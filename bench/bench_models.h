@@ -1,9 +1,11 @@
-/* bench_models: helpers for the full-size model benchmarks (bench_blip, bench_clip): a
- * temporary model folder, a safetensors writer that scales up every tensor of a tiny
- * reference model, a child process's peak RSS. Benchmark code: errors print and exit. */
+/* bench_models: helpers for the full-size model benchmarks (bench_blip, bench_caption,
+ * bench_clip): a temporary model folder, config JSON editing, a safetensors writer that
+ * scales up every tensor of a tiny reference model, the BLIP-base folder, a child
+ * process's peak RSS. Benchmark code: errors print and exit. */
 #ifndef VLP_BENCH_MODELS_H
 #define VLP_BENCH_MODELS_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +30,28 @@ void bm_map_add(bm_dim_map *m, int64_t tiny, int64_t full);
  * uniform with standard deviation 0.02. Returns the file size. */
 size_t bm_write_scaled_safetensors(const char *src, const char *dst, const bm_dim_map *maps,
                                    int n_maps);
+
+/* A whole JSON file (fatal when unreadable or not JSON); free with cJSON_Delete. */
+cJSON *bm_read_json(const char *path);
+/* Write j (pretty-printed) to dir/name. */
+void bm_write_json(const cJSON *j, const char *dir, const char *name);
+/* tiny/config.json, with its vision_config and text_config (fatal when missing). */
+cJSON *bm_read_config(const char *tiny, cJSON **vc, cJSON **tc);
+/* obj[key] as an int (fatal when missing or not a number). */
+int bm_get_int(const cJSON *obj, const char *key);
+/* Replace obj[key] (which must exist) by the number v. */
+void bm_set_num(cJSON *obj, const char *key, double v);
+
+/* BLIP-base (Salesforce/blip-image-captioning-base) sizes: vision tower (V), text decoder (T). */
+enum { BLIP_DV = 768, BLIP_LV = 12, BLIP_HV = 12, BLIP_FV = 3072, BLIP_IMG = 384, BLIP_PATCH = 16 };
+enum {
+  BLIP_DT = 768, BLIP_LT = 12, BLIP_HT = 12, BLIP_FT = 3072, BLIP_VOCAB = 30524,
+  BLIP_DENC = 768, BLIP_MAXPOS = 512
+};
+/* Write a BLIP-base captioning folder in dir from the tiny captioning folder `tiny`: its
+ * config.json and preprocessor_config.json with BLIP-base sizes, its tokenizer files, and
+ * model.safetensors scaled up (bm_write_scaled_safetensors). Returns the safetensors size. */
+size_t bm_make_blip_base(const char *tiny, const char *dir);
 
 /* mkdtemp under $TMPDIR or /tmp; result malloc'd. */
 char *bm_make_tmpdir(const char *tag);

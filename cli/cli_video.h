@@ -1,6 +1,6 @@
-/* cli_video: what `vlp video` and `vlp embed --video` share: the sampling options
- * (--every, --fps, --keyframes, --scenes, --start, --end, --max-frames), progress lines on
- * stderr and the frame loop's JSON fields. */
+/* cli_video: what `vlp video`, `vlp embed --video` and `vlp index` share: the sampling
+ * options (--every, --fps, --keyframes, --scenes, --start, --end, --max-frames), the frame
+ * loop over one video, progress lines on stderr and the frame loop's JSON fields. */
 #ifndef VLP_CLI_VIDEO_H
 #define VLP_CLI_VIDEO_H
 
@@ -27,6 +27,23 @@ void cli_progress_begin(cli_progress *p, const char *cmd, const char *path, int 
 /* A frame at video time t was done. */
 void cli_progress_frame(cli_progress *p, double t);
 void cli_progress_end(cli_progress *p);
+
+/* Per frame: returns 0, or nonzero with vlp_last_error set to stop this video. */
+typedef int (*cli_frame_fn)(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame);
+/* At the end of a video (ok or not), with the time the last frame's span ends. */
+typedef void (*cli_frame_end_fn)(void *ctx, double end);
+typedef struct {
+  const char *cmd; /* command name for messages, e.g. "video tag" */
+  const char *key; /* error objects are {key: path, "error": message} */
+  FILE *out;       /* JSON error objects go here (NULL: stderr only) */
+  vlp_video_sampling s;
+  int progress; /* --progress */
+} cli_frame_loop;
+/* Run every sampled frame of the video at path through fn, then end (when not NULL), with
+ * progress lines; an error opening, decoding or from fn stops the video and is reported.
+ * Returns 1 when the video failed, else 0. */
+int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frame_fn fn,
+                         cli_frame_end_fn end, void *ctx);
 
 /* `"video": PATH, "t": T, "frame": N` (no braces). */
 void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t, int64_t frame);

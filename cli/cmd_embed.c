@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_video.h"
+#include "core/error.h"
 
 static const char usage[] =
     "usage: vlp embed -m MODEL_DIR [--image PATH...] [--text TEXT...] [--video PATH...]\n"
@@ -28,52 +29,41 @@ static void write_embedding(FILE *out, const char *input, const float *e, int di
   fflush(out);
 }
 
+typedef struct {
+  FILE *out;
+  vlp_model *m;
+  int size, dim;
+  float **all; /* (*cap, dim), grown as needed; *done rows used */
+  int *done, *cap;
+} embed_ctx;
+
+static int embed_frame(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
+  embed_ctx *c = ctx;
+  if (*c->done == *c->cap) {
+    int ncap = *c->cap ? 2 * *c->cap : 64;
+    float *grown = realloc(*c->all, (size_t)ncap * (size_t)c->dim * sizeof *grown);
+    if (!grown) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
+    *c->all = grown, *c->cap = ncap;
+  }
+  float *e = *c->all + (size_t)*c->done * (size_t)c->dim; // (dim)
+  if (vlp_embed_images(c->m, img, 1, c->size, e)) return -1;
+  fputs("{", c->out);
+  cli_video_write_frame_fields(c->out, "input", path, t, frame);
+  fputs(", \"embedding\": ", c->out);
+  json_write_floats(c->out, e, c->dim);
+  fputs("}\n", c->out);
+  fflush(c->out);
+  (*c->done)++;
+  return 0;
+}
+
 /* Embed the sampled frames of one video, appending to *all (grown as needed; *done rows
  * used, *cap rows allocated). Returns 1 when the video failed (reported). */
 static int embed_video(FILE *out, vlp_model *m, const char *path, const vlp_video_sampling *s,
                        int progress, int size, float **all, int *done, int *cap) {
-  int dim = vlp_model_embed_dim(m);
-  vlp_video *v;
-  if (vlp_video_open(path, s, &v)) {
-    cli_report_error(out, "embed", "input", path, vlp_last_error());
-    return 1;
-  }
-  cli_progress p;
-  cli_progress_begin(&p, "embed", path, progress);
-  int failed = 0;
-  for (;;) {
-    vlp_image img;
-    double t;
-    int64_t frame;
-    int got;
-    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
-    if (!st && !got) break;
-    if (!st && *done == *cap) {
-      int ncap = *cap ? 2 * *cap : 64;
-      float *grown = realloc(*all, (size_t)ncap * (size_t)dim * sizeof *grown);
-      if (!grown) st = VLP_ERR_NOMEM;
-      else *all = grown, *cap = ncap;
-    }
-    float *e = *all ? *all + (size_t)*done * (size_t)dim : NULL;
-    if (!st && vlp_embed_images(m, &img, 1, size, e)) st = VLP_ERR_MODEL;
-    vlp_image_free(&img);
-    if (st) {
-      cli_report_error(out, "embed", "input", path, st == VLP_ERR_NOMEM ? "out of memory" : vlp_last_error());
-      failed = 1;
-      break;
-    }
-    fputs("{", out);
-    cli_video_write_frame_fields(out, "input", path, t, frame);
-    fputs(", \"embedding\": ", out);
-    json_write_floats(out, e, dim);
-    fputs("}\n", out);
-    fflush(out);
-    (*done)++;
-    cli_progress_frame(&p, t);
-  }
-  cli_progress_end(&p);
-  vlp_video_close(v);
-  return failed;
+  cli_frame_loop L = {.cmd = "embed", .key = "input", .out = out, .s = *s, .progress = progress};
+  embed_ctx c = {out, m, size, vlp_model_embed_dim(m), all, done, cap};
+  return cli_video_each_frame(&L, path, embed_frame, NULL, &c);
 }
 
 int cmd_embed(int argc, char **argv) {

@@ -29,17 +29,9 @@ int cmd_tag(int argc, char **argv) {
   int top = 0, size = 0;
   cli_args_init(&a, argc, argv, "tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    const char *v;
     if (pos) cli_paths_add_input(&in, pos);
-    else if (!strcmp(opt, "--labels")) {
-      if ((v = cli_value(&a))) labels_split(&labels, v);
-    } else if (!strcmp(opt, "--labels-file")) {
-      if ((v = cli_value(&a)) && labels_read_file(&labels, v))
-        cli_usage_error(&a, "cannot read the labels file %s", v);
-    } else if (!strcmp(opt, "--template")) tmpl = cli_value(&a);
-    else if (!strcmp(opt, "--top")) cli_int(&a, 1, 1 << 20, &top);
-    else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    else if (!labels_opt(&a, opt, &labels, &tmpl, &top, &size) && !cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   int rc = EXIT_USAGE;
   if (c.help) {

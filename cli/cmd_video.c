@@ -126,65 +126,6 @@ static void tag_frame(tag_writer *w, double t, int64_t frame, const float *score
   }
 }
 
-/* Where the last cue of a video ends: the video's end (or --end), else one frame on. */
-static double video_end(const vlp_video_info *in, const vlp_video_sampling *s, double last_t) {
-  double end = in->duration > 0 ? in->duration : last_t + (in->fps > 0 ? 1 / in->fps : 0);
-  if (s->end >= 0 && s->end < end) end = s->end;
-  return end > last_t ? end : last_t;
-}
-
-/* ---- the frame loop ------------------------------------------------------------------- */
-
-typedef struct {
-  const char *cmd;
-  FILE *out;      /* JSON error objects go here (NULL: stderr only) */
-  vlp_video_sampling s;
-  int progress;
-} frame_loop;
-
-/* Per frame: returns 0, or -1 with vlp_last_error set to stop this video. */
-typedef int (*frame_fn)(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame);
-/* At the end of a video (ok or not), with the time the last cue ends. */
-typedef void (*end_fn)(void *ctx, double end);
-
-/* Run every sampled frame of one video through fn; returns 1 when the video failed. */
-static int each_frame(const frame_loop *L, const char *path, frame_fn fn, end_fn end, void *ctx) {
-  vlp_video *v;
-  if (vlp_video_open(path, &L->s, &v)) {
-    cli_report_error(L->out, L->cmd, "video", path, vlp_last_error());
-    return 1;
-  }
-  vlp_video_info in = vlp_video_get_info(v);
-  cli_progress p;
-  cli_progress_begin(&p, L->cmd, path, L->progress);
-  double last_t = 0;
-  int failed = 0;
-  for (;;) {
-    vlp_image img;
-    double t;
-    int64_t frame;
-    int got;
-    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
-    if (!st && !got) {
-      if (end) end(ctx, video_end(&in, &L->s, last_t));
-      break;
-    }
-    if (!st && fn(ctx, path, &img, t, frame)) st = VLP_ERR_FORMAT;
-    vlp_image_free(&img);
-    if (st) {
-      if (end) end(ctx, last_t + (in.fps > 0 ? 1 / in.fps : 0));
-      cli_report_error(L->out, L->cmd, "video", path, vlp_last_error());
-      failed = 1;
-      break;
-    }
-    last_t = t;
-    cli_progress_frame(&p, t);
-  }
-  cli_progress_end(&p);
-  vlp_video_close(v);
-  return failed;
-}
-
 typedef struct {
   vlp_model *m;
   tag_writer w;
@@ -211,21 +152,13 @@ static int video_tag(int argc, char **argv) {
   cli_common c = {0};
   cli_paths in = {0};
   label_list labels = {0};
-  frame_loop loop = {.cmd = "video tag", .s = cli_video_default_sampling()};
+  cli_frame_loop loop = {.cmd = "video tag", .key = "video", .s = cli_video_default_sampling()};
   const char *opt, *pos, *tmpl = LABELS_DEFAULT_TEMPLATE, *format = "json";
   int top = 0, size = 0, segments = 0;
   cli_args_init(&a, argc, argv, "video tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    const char *v;
     if (pos) cli_paths_add(&in, pos);
-    else if (!strcmp(opt, "--labels")) {
-      if ((v = cli_value(&a))) labels_split(&labels, v);
-    } else if (!strcmp(opt, "--labels-file")) {
-      if ((v = cli_value(&a)) && labels_read_file(&labels, v))
-        cli_usage_error(&a, "cannot read the labels file %s", v);
-    } else if (!strcmp(opt, "--template")) tmpl = cli_value(&a);
-    else if (!strcmp(opt, "--top")) cli_int(&a, 1, 1 << 20, &top);
-    else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
+    else if (labels_opt(&a, opt, &labels, &tmpl, &top, &size)) continue;
     else if (!strcmp(opt, "--segments")) segments = 1;
     else if (!strcmp(opt, "--format")) {
       if ((format = cli_value(&a)) && strcmp(format, "json") && strcmp(format, "vtt"))
@@ -264,7 +197,7 @@ static int video_tag(int argc, char **argv) {
     for (int i = 0; i < in.n; i++) {
       t.w.path = in.paths[i];
       if (vtt && in.n > 1) fprintf(out, "NOTE %s\n\n", in.paths[i]);
-      failed += each_frame(&loop, in.paths[i], tag_one, tag_end, &t);
+      failed += cli_video_each_frame(&loop, in.paths[i], tag_one, tag_end, &t);
     }
     rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   }
@@ -309,7 +242,7 @@ static int video_caption(int argc, char **argv) {
   cli_common c = {0};
   cli_paths in = {0};
   caption_ctx cc = {.p = vlp_gen_default_params()};
-  frame_loop loop = {.cmd = "video caption", .s = cli_video_default_sampling()};
+  cli_frame_loop loop = {.cmd = "video caption", .key = "video", .s = cli_video_default_sampling()};
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, "video caption");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
@@ -337,7 +270,7 @@ static int video_caption(int argc, char **argv) {
   }
   cc.out = loop.out = out;
   int failed = 0;
-  for (int i = 0; i < in.n; i++) failed += each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
+  for (int i = 0; i < in.n; i++) failed += cli_video_each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
   int bad_out = cli_close_output(out);
   vlp_model_free(cc.m);
   cli_paths_free(&in);

@@ -114,55 +114,48 @@ void index_rows_free(index_rows *r) {
   memset(r, 0, sizeof *r);
 }
 
+typedef struct {
+  vlp_model *m;
+  const vlp_index_entry *file;
+  const vlp_index *old;
+  int reuse;
+  index_rows *rows;
+} add_ctx;
+
+/* One sampled frame: a row embedded, or copied from the old index when its video is
+ * unchanged. */
+static int add_frame(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
+  (void)frame;
+  add_ctx *c = ctx;
+  index_rows *rows = c->rows;
+  char *ref = frame_ref(path, t);
+  if (!ref || index_rows_reserve(rows)) {
+    free(ref);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
+  }
+  float *row = rows->emb + (size_t)rows->n * (size_t)rows->dim; // (dim)
+  int64_t r = c->reuse ? old_row(rows, c->old, ref) : -1;
+  if (r >= 0 && c->old->entries[r].hash == c->file->hash && c->old->entries[r].size == c->file->size) {
+    memcpy(row, c->old->emb + (size_t)r * (size_t)rows->dim, (size_t)rows->dim * sizeof(float));
+    rows->unchanged++;
+  } else if (vlp_embed_images(c->m, img, 1, 0, row)) {
+    free(ref);
+    return -1;
+  } else {
+    rows->embedded++;
+  }
+  cli_paths_add(&rows->refs, ref);
+  free(ref);
+  vlp_index_entry e = *c->file;
+  e.path = rows->refs.paths[rows->refs.n - 1];
+  rows->ent[rows->n++] = e;
+  return 0;
+}
+
 int index_add_video(FILE *out, const char *cmd, vlp_model *m, const vlp_index_entry *file,
                     const vlp_video_sampling *s, int progress, const vlp_index *old, int reuse,
                     index_rows *rows) {
-  vlp_video *v;
-  if (vlp_video_open(file->path, s, &v)) {
-    cli_report_error(out, cmd, "path", file->path, vlp_last_error());
-    return 1;
-  }
-  cli_progress p;
-  cli_progress_begin(&p, cmd, file->path, progress);
-  int failed = 0;
-  size_t per = (size_t)rows->dim * sizeof(float);
-  for (;;) {
-    vlp_image img;
-    double t;
-    int64_t frame;
-    int got;
-    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
-    if (!st && !got) break;
-    char *ref = NULL;
-    if (!st && (!(ref = frame_ref(file->path, t)) || index_rows_reserve(rows)))
-      st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", file->path);
-    if (!st) {
-      float *row = rows->emb + (size_t)rows->n * (size_t)rows->dim; // (dim)
-      int64_t r = reuse ? old_row(rows, old, ref) : -1;
-      if (r >= 0 && old->entries[r].hash == file->hash && old->entries[r].size == file->size) {
-        memcpy(row, old->emb + (size_t)r * (size_t)rows->dim, per);
-        rows->unchanged++;
-      } else if (vlp_embed_images(m, &img, 1, 0, row)) {
-        st = VLP_ERR_MODEL;
-      } else {
-        rows->embedded++;
-      }
-    }
-    vlp_image_free(&img);
-    if (st) {
-      free(ref);
-      cli_report_error(out, cmd, "path", file->path, vlp_last_error());
-      failed = 1;
-      break;
-    }
-    cli_paths_add(&rows->refs, ref);
-    free(ref);
-    vlp_index_entry e = *file;
-    e.path = rows->refs.paths[rows->refs.n - 1];
-    rows->ent[rows->n++] = e;
-    cli_progress_frame(&p, t);
-  }
-  cli_progress_end(&p);
-  vlp_video_close(v);
-  return failed;
+  cli_frame_loop L = {.cmd = cmd, .key = "path", .out = out, .s = *s, .progress = progress};
+  add_ctx c = {m, file, old, reuse, rows};
+  return cli_video_each_frame(&L, file->path, add_frame, NULL, &c);
 }

@@ -6,6 +6,25 @@
 #include "cli/labels.h"
 #include "core/error.h"
 
+int labels_opt(cli_args *a, const char *opt, label_list *l, const char **tmpl, int *top, int *size) {
+  const char *v;
+  if (!strcmp(opt, "--labels")) {
+    if ((v = cli_value(a))) labels_split(l, v);
+  } else if (!strcmp(opt, "--labels-file")) {
+    if ((v = cli_value(a)) && labels_read_file(l, v))
+      cli_usage_error(a, "cannot read the labels file %s", v);
+  } else if (!strcmp(opt, "--template")) {
+    *tmpl = cli_value(a);
+  } else if (!strcmp(opt, "--top")) {
+    cli_int(a, 1, 1 << 20, top);
+  } else if (!strcmp(opt, "--image-size")) {
+    cli_int(a, 1, 8192, size);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 static int add_label(label_list *l, const char *s, size_t len) {
   while (len && (s[0] == ' ' || s[0] == '\t')) s++, len--;
   while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r')) len--;

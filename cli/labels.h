@@ -4,6 +4,7 @@
 #ifndef VLP_CLI_LABELS_H
 #define VLP_CLI_LABELS_H
 
+#include "cli/cli.h"
 #include "vlp.h"
 
 typedef struct {
@@ -12,6 +13,10 @@ typedef struct {
 } label_list;
 
 #define LABELS_DEFAULT_TEMPLATE "a photo of a {}."
+
+/* Handle one of the options `vlp tag` and `vlp video tag` share: --labels, --labels-file,
+ * --template, --top K, --image-size N. Returns 1 when opt was one of them. */
+int labels_opt(cli_args *a, const char *opt, label_list *l, const char **tmpl, int *top, int *size);
 
 /* Add the comma-separated labels of csv (blank ones skipped, spaces trimmed). */
 void labels_split(label_list *l, const char *csv);

@@ -401,9 +401,11 @@ int st_case_clip(st_run *r, const cJSON *c) {
   return 0;
 }
 
-/* The folder of the first model, among the set's manifests of these kinds, whose vision
- * width is `width` (the interpolation manifest names no model). */
-static int find_model(st_run *r, const char *prefix, int width, char *out, size_t size) {
+/* The folder (path) of the first model, among the set's manifests of these kinds, whose
+ * vision width is `width` (the interpolation manifest names no model); when there is none,
+ * fails the case naming the model kind `name` and returns 0. */
+static int find_model(st_run *r, const char *prefix, const char *name, int width, char *out,
+                      size_t size) {
   static const char *const files[] = {"blip_caption.json", "blip_itm.json", "blip_vqa.json",
                                       "clip.json", NULL};
   for (int i = 0; files[i]; i++) {
@@ -421,11 +423,12 @@ static int find_model(st_run *r, const char *prefix, int width, char *out, size_
         ok = json_int(json_obj(cfg, "vision_config"), "hidden_size", 0) == width;
         cJSON_Delete(cfg);
       }
-      snprintf(out, size, "%s", model);
+      st_path(r, model, out, size);
     }
     cJSON_Delete(m);
     if (ok) return 1;
   }
+  st_failf(r, "no %s model of vision width %d in this set", name, width);
   return 0;
 }
 
@@ -442,20 +445,13 @@ int st_case_interp(st_run *r, const cJSON *c) {
   st_require_known(r, known);
   const cJSON *in = cJSON_GetObjectItemCaseSensitive(c, "inputs");
   const char *image = input_str(c, "image");
-  char model[4096];
   int bw = last_dim(r, "blip_vision_last_hidden_state"), cw = last_dim(r, "clip_vision_last_hidden_state");
   if (bw) {
-    if (!find_model(r, "blip", bw, model, sizeof model)) {
-      st_failf(r, "no BLIP model of vision width %d in this set", bw);
+    char dir[4096];
+    if (!find_model(r, "blip", "BLIP", bw, dir, sizeof dir)) return 0;
+    if (!blip && blip_load(dir, &blip)) {
+      st_failf(r, "%s", vlp_last_error());
       return 0;
-    }
-    if (!blip) {
-      char dir[4096];
-      st_path(r, model, dir, sizeof dir);
-      if (blip_load(dir, &blip)) {
-        st_failf(r, "%s", vlp_last_error());
-        return 0;
-      }
     }
     int S;
     float *px = pixels_of(r, image, blip_prep(blip), json_int(in, "blip_size", 0), &S);
@@ -469,17 +465,11 @@ int st_case_interp(st_run *r, const cJSON *c) {
     free(px);
   }
   if (cw) {
-    if (!find_model(r, "clip", cw, model, sizeof model)) {
-      st_failf(r, "no CLIP model of vision width %d in this set", cw);
+    char dir[4096];
+    if (!find_model(r, "clip", "CLIP", cw, dir, sizeof dir)) return 0;
+    if (!clip && clip_load(dir, &clip)) {
+      st_failf(r, "%s", vlp_last_error());
       return 0;
-    }
-    if (!clip) {
-      char dir[4096];
-      st_path(r, model, dir, sizeof dir);
-      if (clip_load(dir, &clip)) {
-        st_failf(r, "%s", vlp_last_error());
-        return 0;
-      }
     }
     int S;
     float *px = pixels_of(r, image, clip_prep(clip), json_int(in, "clip_size", 0), &S);

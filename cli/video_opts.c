@@ -1,5 +1,5 @@
-/* video_opts: sampling options, progress and JSON fields shared by `vlp video` and
- * `vlp embed --video` (see cli_video.h). */
+/* video_opts: sampling options, the frame loop, progress and JSON fields shared by
+ * `vlp video`, `vlp embed --video` and `vlp index` (see cli_video.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -90,6 +90,51 @@ int cli_video_opt(cli_args *a, const char *opt, vlp_video_sampling *s, int *prog
     return 0;
   }
   return 1;
+}
+
+/* Where the last frame's span of a video ends: the video's end (or --end), else one frame on. */
+static double video_end(const vlp_video_info *in, const vlp_video_sampling *s, double last_t) {
+  double end = in->duration > 0 ? in->duration : last_t + (in->fps > 0 ? 1 / in->fps : 0);
+  if (s->end >= 0 && s->end < end) end = s->end;
+  return end > last_t ? end : last_t;
+}
+
+int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frame_fn fn,
+                         cli_frame_end_fn end, void *ctx) {
+  vlp_video *v;
+  if (vlp_video_open(path, &L->s, &v)) {
+    cli_report_error(L->out, L->cmd, L->key, path, vlp_last_error());
+    return 1;
+  }
+  vlp_video_info in = vlp_video_get_info(v);
+  cli_progress p;
+  cli_progress_begin(&p, L->cmd, path, L->progress);
+  double last_t = 0;
+  int failed = 0;
+  for (;;) {
+    vlp_image img;
+    double t;
+    int64_t frame;
+    int got;
+    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
+    if (!st && !got) {
+      if (end) end(ctx, video_end(&in, &L->s, last_t));
+      break;
+    }
+    if (!st && fn(ctx, path, &img, t, frame)) st = VLP_ERR_FORMAT;
+    vlp_image_free(&img);
+    if (st) {
+      if (end) end(ctx, last_t + (in.fps > 0 ? 1 / in.fps : 0));
+      cli_report_error(L->out, L->cmd, L->key, path, vlp_last_error());
+      failed = 1;
+      break;
+    }
+    last_t = t;
+    cli_progress_frame(&p, t);
+  }
+  cli_progress_end(&p);
+  vlp_video_close(v);
+  return failed;
 }
 
 static double now(void) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blip_common.h"
+#include "golden_common.h"
 #include "core/json.h"
 #include "core/weights.h"
 #include "testlib.h"

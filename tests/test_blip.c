@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blip_common.h"
+#include "golden_common.h"
 #include "core/json.h"
 #include "fusion/blip.h"
 #include "testlib.h"

@@ -7,39 +7,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "golden_common.h"
 #include "core/json.h"
 #include "testlib.h"
 #include "text/tokenizer.h"
 
 #define CTX 77
 
-static int ids_equal(const int *a, int n, const cJSON *want) {
-  if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) return 0;
-  for (int i = 0; i < n; i++)
-    if ((int)cJSON_GetArrayItem(want, i)->valuedouble != a[i]) return 0;
-  return 1;
-}
-
-static int pieces_equal(char **p, int n, const cJSON *want) {
-  if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) return 0;
-  for (int i = 0; i < n; i++) {
-    const cJSON *w = cJSON_GetArrayItem(want, i);
-    if (!cJSON_IsString(w) || strcmp(w->valuestring, p[i]) != 0) return 0;
-  }
-  return 1;
-}
-
-static const cJSON *expected(const cJSON *c, const char *key) {
-  const cJSON *e = json_obj(json_obj(c, "expected"), key);
-  return e ? cJSON_GetObjectItemCaseSensitive(e, "value") : NULL;
-}
-
 int main(void) {
-  cJSON *m = NULL;
-  if (json_load_file("golden/cases/tokenizer_clip.json", &m)) {
-    fprintf(stderr, "%s\n", vlp_last_error());
-    return 1;
-  }
+  cJSON *m = golden_manifest("tokenizer_clip.json");
+  if (!m) return test_done();
   char dir[512];
   snprintf(dir, sizeof dir, "golden/%s", json_str(m, "model", ""));
   vlp_tokenizer *t = NULL;
@@ -67,7 +44,7 @@ int main(void) {
       ok = 0;
     } else {
       const cJSON *w;
-      if ((w = expected(c, "input_ids_full")) && !ids_equal(ids, n, w)) {
+      if ((w = golden_value(c, "input_ids_full")) && !golden_ints_equal(w, ids, n)) {
         fprintf(stderr, "%s: input_ids_full differ (got %d ids):", id, n);
         for (int i = 0; i < n && i < 40; i++) fprintf(stderr, " %d", ids[i]);
         fprintf(stderr, "\n");
@@ -79,15 +56,15 @@ int main(void) {
         padded[i] = i < ntr ? tr[i] : pad;
         mask[i] = i < ntr;
       }
-      if ((w = expected(c, "input_ids_77")) && !ids_equal(padded, CTX, w)) {
+      if ((w = golden_value(c, "input_ids_77")) && !golden_ints_equal(w, padded, CTX)) {
         fprintf(stderr, "%s: input_ids_77 differ\n", id);
         ok = 0;
       }
-      if ((w = expected(c, "attention_mask_77")) && !ids_equal(mask, CTX, w)) {
+      if ((w = golden_value(c, "attention_mask_77")) && !golden_ints_equal(w, mask, CTX)) {
         fprintf(stderr, "%s: attention_mask_77 differs\n", id);
         ok = 0;
       }
-      if ((w = expected(c, "decoded"))) {
+      if ((w = golden_value(c, "decoded"))) {
         char *d = NULL;
         if (tok_decode(t, ids, n, &d) || strcmp(d, w->valuestring) != 0) {
           fprintf(stderr, "%s: decoded \"%s\", want \"%s\"\n", id, d ? d : vlp_last_error(), w->valuestring);
@@ -96,11 +73,11 @@ int main(void) {
         free(d);
       }
     }
-    const cJSON *bp = expected(c, "bpe_tokens");
+    const cJSON *bp = golden_value(c, "bpe_tokens");
     if (bp) {
       char **p = NULL;
       int np = 0;
-      if (tok_pieces(t, text, &p, &np) || !pieces_equal(p, np, bp)) {
+      if (tok_pieces(t, text, &p, &np) || !golden_strs_equal(bp, p, np)) {
         fprintf(stderr, "%s: bpe tokens differ (got %d)\n", id, np);
         ok = 0;
       }
@@ -129,16 +106,7 @@ int main(void) {
   free(b);
 
   /* 1 MB of words, then one 200 kB word: fast, truncated right. */
-  size_t big = 1 << 20;
-  char *text = malloc(big + 1);
-  const char *words[] = {"the ", "quick ", "brown ", "fox, ", "jumps ", "über ", "naïve ", "日本 "};
-  size_t w = 0;
-  for (int k = 0; w + 16 < big; k++) {
-    const char *s = words[k % 8];
-    memcpy(text + w, s, strlen(s));
-    w += strlen(s);
-  }
-  text[w] = 0;
+  char *text = golden_words_text((size_t)1 << 20);
   clock_t t0 = clock();
   CHECK(tok_encode(t, text, CTX, &ids, &n, &full) == VLP_OK);
   double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;

@@ -1,5 +1,5 @@
-/* blip_common: see blip_common.h. */
-#include "blip_common.h"
+/* golden_common: see golden_common.h. */
+#include "golden_common.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -103,6 +103,42 @@ int golden_check_str(const cJSON *entry, const char *got, const char *what) {
                    want ? want : "(null)");
   test_check(ok, __FILE__, __LINE__, what);
   return ok;
+}
+
+const cJSON *golden_value(const cJSON *c, const char *key) {
+  const cJSON *e = json_obj(json_obj(c, "expected"), key);
+  return e ? cJSON_GetObjectItemCaseSensitive(e, "value") : NULL;
+}
+
+int golden_ints_equal(const cJSON *want, const int *got, int n) {
+  if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) return 0;
+  for (int i = 0; i < n; i++)
+    if ((int)cJSON_GetArrayItem(want, i)->valuedouble != got[i]) return 0;
+  return 1;
+}
+
+int golden_strs_equal(const cJSON *want, char *const *got, int n) {
+  if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) return 0;
+  for (int i = 0; i < n; i++) {
+    const cJSON *w = cJSON_GetArrayItem(want, i);
+    if (!cJSON_IsString(w) || strcmp(w->valuestring, got[i]) != 0) return 0;
+  }
+  return 1;
+}
+
+char *golden_words_text(size_t size) {
+  static const char *const words[] = {"the ", "quick ", "brown ", "fox, ",
+                                      "jumps ", "über ", "naïve ", "日本 "};
+  char *text = malloc(size + 1);
+  if (!text) return NULL;
+  size_t w = 0;
+  for (int k = 0; w + 16 < size; k++) {
+    const char *s = words[k % 8];
+    memcpy(text + w, s, strlen(s));
+    w += strlen(s);
+  }
+  text[w] = 0;
+  return text;
 }
 
 const char *golden_image_stem(const char *image) {
