@@ -8,28 +8,15 @@ G=golden
 M=$G/models
 T=$(mktemp -d)
 trap 'chmod -R u+rwx "$T"; rm -rf "$T"' EXIT
-pass=0
-fail=0
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect_rc WANT NAME CMD...: run, keep stdout in $T/out and stderr in $T/err
-expect_rc() {
-  local want=$1 name=$2
-  shift 2
-  "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$name: exit $rc, expected $want; stderr: $(head -c 300 "$T/err")"; fi
-}
-has() { if grep -qF -- "$2" "$T/$1"; then ok; else bad "$3: '$2' not in $1: $(head -c 300 "$T/$1")"; fi; }
-lines() { local n; n=$(wc -l <"$T/$1"); if [ "$n" = "$2" ]; then ok; else bad "$3: $n lines in $1, expected $2"; fi; }
+. "$(dirname "$0")/testlib.sh"
 
 # --- usage ---------------------------------------------------------------------------
 expect_rc 0 "help" "$VLP" --help
 has out "caption" "help lists commands"
 expect_rc 2 "no command" "$VLP"
 expect_rc 2 "unknown command" "$VLP" frobnicate
-for c in caption vqa itm embed tag tokenize preprocess selftest; do
+for c in caption merge vqa itm embed tag video index search pull models info tokenize preprocess selftest; do
   expect_rc 0 "$c --help" "$VLP" "$c" --help
   has out "usage: vlp $c" "$c --help"
 done

@@ -19,19 +19,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_rc() {
-  local want=$1 name=$2
-  shift 2
-  "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$name: exit $rc, expected $want; stderr: $(head -c 400 "$T/err")"; fi
-}
-has() { if grep -qF -- "$2" "$T/$1"; then ok; else bad "$3: '$2' not in $1: $(head -c 400 "$T/$1")"; fi; }
-hasnt() { if grep -qF -- "$2" "$T/$1"; then bad "$3: '$2' in $1"; else ok; fi; }
+. "$(dirname "$0")/testlib.sh"
 check() { if eval "$1"; then ok; else bad "$2"; fi; }
 
 export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9

@@ -11,27 +11,12 @@ M=$G/models
 V=$G/video
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
 VIDEOS="$V/slideshow_h264.mp4 $V/slideshow_vp9.webm $V/slideshow_mjpeg.avi"
 # Labels picked once so that clip-tiny's best label differs for each photo of the slideshow
 # (the tiny model is random-ish: ordinary words would not separate the photos).
 LABELS=dudley,riviera,bees,flats,blockade,brain,kins,froze
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect_rc WANT NAME CMD...: run (at most 120 s), keep stdout in $T/out and stderr in $T/err
-expect_rc() {
-  local want=$1 name=$2
-  shift 2
-  timeout 120 "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$name: exit $rc, expected $want; stderr: $(head -c 300 "$T/err")"; fi
-  if grep -qE "Sanitizer|runtime error|LeakSanitizer" "$T/err"; then bad "$name: sanitizer report: $(head -c 600 "$T/err")"; fi
-}
-has() { if grep -qF -- "$2" "$T/$1"; then ok; else bad "$3: '$2' not in $1: $(head -c 300 "$T/$1")"; fi; }
-hasnt() { if grep -qF -- "$2" "$T/$1"; then bad "$3: '$2' in $1"; else ok; fi; }
-lines() { local n; n=$(wc -l <"$T/$1"); if [ "$n" = "$2" ]; then ok; else bad "$3: $n lines in $1, expected $2"; fi; }
+. "$(dirname "$0")/testlib.sh"
 # the "frame" values of out, space separated
 frames() { grep -o '"frame": [0-9]*' "$T/out" | sed 's/"frame": //' | tr '\n' ' ' | sed 's/ $//'; }
 same() { if [ "$1" = "$2" ]; then ok; else bad "$3: got '$1', expected '$2'"; fi; }
