@@ -23,7 +23,8 @@ typedef struct {
 typedef struct {
   ct_input *v;
   int n, cap;
-  int not_images; /* files a walk skipped: neither image magic bytes nor an image extension */
+  int not_images; /* files a walk skipped: neither image magic bytes nor an image (or, with
+                     videos, video) extension */
   int repeated;   /* folders reached twice (symlink loops, links to a folder already walked) */
   int other_shards;
 } ct_inputs;
@@ -32,6 +33,7 @@ typedef struct {
   int recursive;   /* -r: walk sub-folders, take only images */
   int shard_k;     /* 1..shard_n; shard_n 0 = no sharding */
   int shard_n;
+  int videos;      /* with recursive: also take files named like videos (vlp index) */
   void (*note)(const char *msg); /* stderr notes (loops); NULL = fprintf */
 } ct_walk_opts;
 

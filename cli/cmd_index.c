@@ -1,12 +1,12 @@
 /* vlp index build | export: build or update a retrieval index of image embeddings (CLIP,
  * BLIP retrieval) and export it for FAISS. The format is described in index/index.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/caption_tool.h"
 #include "cli/cli.h"
 #include "cli/cli_index.h"
 #include "cli/cli_video.h"
@@ -20,9 +20,10 @@ static const char usage[] =
     "names starting with '.' are skipped) with a CLIP or BLIP retrieval model and stores\n"
     "their L2-normalised embeddings in INDEX_DIR. The index then holds exactly these\n"
     "files: re-running it embeds only new or changed files (by content hash) and drops\n"
-    "files that are gone. A file that is not a decodable image is reported as\n"
-    "{\"path\", \"error\"} and skipped (exit code 1). A last line {\"index\", \"files\",\n"
-    "\"embedded\", \"unchanged\", \"removed\", \"failed\"} sums up the build.\n"
+    "files that are gone. In folders, files that are neither images (by content or name)\n"
+    "nor videos (by name) are skipped and counted; an image that cannot be decoded is\n"
+    "reported as {\"path\", \"error\"} and skipped (exit code 1). A last line {\"index\",\n"
+    "\"files\", \"embedded\", \"unchanged\", \"removed\", \"failed\", \"skipped\"} sums up the build.\n"
     "Videos (by extension: .mp4 .mkv .webm .avi .mov ...) add one entry per sampled frame\n"
     "(default: one per second; the sampling options of `vlp video`), named\n"
     "VIDEO#t=SECONDS; `vlp search` answers with {\"path\": VIDEO, \"t\": SECONDS}.\n"
@@ -31,35 +32,8 @@ static const char usage[] =
     "options:\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
-/* ---- collecting the input files ------------------------------------------------------- */
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void walk(cli_paths *out, const char *path, int depth) {
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || depth > 64) {
-    cli_paths_add(out, path); /* a file, or reported when it is opened */
-    return;
-  }
-  DIR *d = opendir(path);
-  if (!d) {
-    cli_paths_add(out, path);
-    return;
-  }
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
-    size_t n = strlen(path) + strlen(e->d_name) + 2;
-    char *full = malloc(n);
-    if (!full) abort(); /* out of memory for a file name */
-    snprintf(full, n, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", e->d_name);
-    struct stat s2;
-    if (stat(full, &s2) == 0 && (S_ISREG(s2.st_mode) || S_ISDIR(s2.st_mode))) walk(out, full, depth + 1);
-    free(full);
-  }
-  closedir(d);
 }
 
 /* Old rows by content hash, for reuse of unchanged (or moved) files. */
@@ -91,25 +65,29 @@ static int index_build(int argc, char **argv) {
   const char *cmd = "index build";
   cli_args a;
   cli_common c = {0};
-  cli_paths inputs = {0};
+  ct_inputs inputs = {0};
+  /* folders: recursively, images (magic bytes or an image name) and videos (by name); other
+   * files are skipped and counted */
+  const ct_walk_opts walk = {.recursive = 1, .videos = 1};
+  int nargs = 0;
   vlp_video_sampling vs = cli_video_default_sampling();
   int progress = 0;
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, cmd);
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) walk(&inputs, pos, 0);
+    if (pos) ct_inputs_add_arg(&inputs, pos, &walk), nargs++;
     else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     printf("%s\n%s", usage, cli_video_usage);
-    cli_paths_free(&inputs);
+    ct_inputs_free(&inputs);
     return EXIT_ALL_OK;
   }
   if (!a.failed && !c.output) cli_usage_error(&a, "no index folder: give -o INDEX_DIR");
-  if (!a.failed && !inputs.n) cli_usage_error(&a, "no input PATHs given");
+  if (!a.failed && !nargs) cli_usage_error(&a, "no input PATHs given");
   if (a.failed) {
-    cli_paths_free(&inputs);
+    ct_inputs_free(&inputs);
     return EXIT_USAGE;
   }
   cli_apply_threads(&c);
@@ -122,7 +100,7 @@ static int index_build(int argc, char **argv) {
     m = NULL;
   }
   if (!m) {
-    cli_paths_free(&inputs);
+    ct_inputs_free(&inputs);
     return EXIT_USAGE;
   }
   char model_real[PATH_MAX], dir_real[PATH_MAX];
@@ -160,8 +138,9 @@ static int index_build(int argc, char **argv) {
   size_t dlen = strlen(dir_real);
   for (int i = 0; i < inputs.n; i++) {
     char r[PATH_MAX];
-    if (!realpath(inputs.paths[i], r)) {
-      cli_report_error(stdout, cmd, "path", inputs.paths[i], strerror(errno));
+    const ct_input *in = &inputs.v[i];
+    if (in->error || !realpath(in->path, r)) {
+      cli_report_error(stdout, cmd, "path", in->path, in->error ? in->error : strerror(errno));
       failed++;
       continue;
     }
@@ -225,11 +204,13 @@ static int index_build(int argc, char **argv) {
   printf("{\"index\": ");
   json_write_str(stdout, c.output);
   printf(", \"files\": %lld, \"embedded\": %lld, \"unchanged\": %lld, \"removed\": %lld, "
-         "\"failed\": %lld}\n", (long long)n, (long long)embedded, (long long)unchanged,
-         (long long)removed, (long long)failed);
-  fprintf(stderr, "vlp %s: %s: %lld files (%lld embedded, %lld unchanged, %lld removed, %lld failed)\n",
+         "\"failed\": %lld, \"skipped\": %d}\n", (long long)n, (long long)embedded,
+         (long long)unchanged, (long long)removed, (long long)failed, inputs.not_images);
+  fprintf(stderr,
+          "vlp %s: %s: %lld files (%lld embedded, %lld unchanged, %lld removed, %lld failed, "
+          "%d other files skipped)\n",
           cmd, c.output, (long long)n, (long long)embedded, (long long)unchanged, (long long)removed,
-          (long long)failed);
+          (long long)failed, inputs.not_images);
   cli_paths_free(&abs);
   rc = cli_close_output(stdout) ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   goto done;
@@ -242,7 +223,7 @@ done:
   vlp_index_close(old);
   vlp_index_unlock(lock);
   vlp_model_free(m);
-  cli_paths_free(&inputs);
+  ct_inputs_free(&inputs);
   return rc;
 }
 

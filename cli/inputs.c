@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cli/caption_tool.h"
+#include "cli/index_video.h"
 
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n);
@@ -135,7 +136,7 @@ static char *join(const char *dir, const char *name) {
 
 static void note(const ct_walk_opts *o, const char *msg) {
   if (o->note) o->note(msg);
-  else fprintf(stderr, "vlp caption: %s\n", msg);
+  else fprintf(stderr, "vlp: %s\n", msg);
 }
 
 /* A regular file found in a folder. */
@@ -151,7 +152,9 @@ static void add_found_file(ct_inputs *in, const ct_walk_opts *o, const char *pat
   }
   int kind = vlp_image_sniff_file(path);
   if (kind == VLP_SNIFF_UNREADABLE) add(in, path, st, vlp_last_error());
-  else if (kind == VLP_SNIFF_OTHER && !image_extension(path)) in->not_images++;
+  else if (kind == VLP_SNIFF_OTHER && !image_extension(path) &&
+           !(o->videos && cli_is_video_path(path)))
+    in->not_images++;
   else add(in, path, st, NULL); /* the reader decodes it or says what is wrong */
 }
 

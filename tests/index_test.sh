@@ -18,6 +18,7 @@ mkdir -p "$T/imgs/sub"
 cp golden/images/astronaut.png golden/images/chelsea_cat.png golden/images/coffee.jpg "$T/imgs/"
 cp golden/images/rocket.jpg golden/images/hubble_deep_field.jpg "$T/imgs/sub/"
 echo "not an image" > "$T/imgs/broken.png"
+echo "a note beside the photos" > "$T/imgs/notes.txt" # not an image by content or name: skipped
 IX=$T/ix
 
 # --- build: recursive, a broken file reported and skipped (exit 1) ---
@@ -25,7 +26,8 @@ IX=$T/ix
 check "build with a broken file exits 1" test $? = 1
 check "broken file reported as JSON" grep -q '"path": ".*broken.png", "error"' "$T/out"
 check "broken file reported on stderr" grep -q 'broken.png' "$T/err"
-check "build summary" grep -q '"files": 5, "embedded": 5, "unchanged": 0, "removed": 0, "failed": 1' "$T/out"
+check "build summary" grep -q '"files": 5, "embedded": 5, "unchanged": 0, "removed": 0, "failed": 1, "skipped": 1' "$T/out"
+check "other files skipped, not failed" test "$(grep -c notes.txt "$T/out")" = 0
 check "npy readable" test -f "$IX/embeddings-1.npy"
 
 # --- search: top-1 and scores from the golden embeddings (golden text embeds x image embeds) ---
@@ -60,7 +62,7 @@ cp golden/images/grass_gray.png "$T/imgs/coffee.jpg" # new content under an old 
 "$VLP" index build -m $M/clip-tiny -o "$IX" "$T/imgs" > "$T/out" 2> "$T/err"
 check "rebuild exits 0" test $? = 0
 check "rebuild embeds only the changed file" grep -q '"files": 4, "embedded": 1, "unchanged": 3, "removed": 1, "failed": 0' "$T/out"
-check "rebuild summary on stderr" grep -q '4 files (1 embedded, 3 unchanged, 1 removed, 0 failed)' "$T/err"
+check "rebuild summary on stderr" grep -q '4 files (1 embedded, 3 unchanged, 1 removed, 0 failed, 1 other files skipped)' "$T/err"
 check "old embeddings file removed" test ! -e "$IX/embeddings-1.npy"
 "$VLP" search "$IX" "a photo" -k 10 > "$T/res"
 check "deleted file dropped" test "$(wc -l < "$T/res")" = 4
