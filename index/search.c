@@ -15,6 +15,16 @@ static int better(float sa, int64_t ra, float sb, int64_t rb) {
   return sa > sb || (sa == sb && ra < rb);
 }
 
+/* Exchange heap entries i and j (score and row together). */
+static void swap_entries(int64_t *rows, float *sc, int i, int j) {
+  float ts = sc[i];
+  sc[i] = sc[j];
+  sc[j] = ts;
+  int64_t tr = rows[i];
+  rows[i] = rows[j];
+  rows[j] = tr;
+}
+
 /* Min-heap on "better": the root is the worst of the kept k. */
 static void sift_down(int64_t *rows, float *sc, int n, int i) {
   for (;;) {
@@ -22,12 +32,7 @@ static void sift_down(int64_t *rows, float *sc, int n, int i) {
     if (l < n && better(sc[w], rows[w], sc[l], rows[l])) w = l;
     if (r < n && better(sc[w], rows[w], sc[r], rows[r])) w = r;
     if (w == i) return;
-    float ts = sc[i];
-    sc[i] = sc[w];
-    sc[w] = ts;
-    int64_t tr = rows[i];
-    rows[i] = rows[w];
-    rows[w] = tr;
+    swap_entries(rows, sc, i, w);
     i = w;
   }
 }
@@ -36,12 +41,7 @@ static void sift_up(int64_t *rows, float *sc, int i) {
   while (i > 0) {
     int p = (i - 1) / 2;
     if (!better(sc[p], rows[p], sc[i], rows[i])) return;
-    float ts = sc[i];
-    sc[i] = sc[p];
-    sc[p] = ts;
-    int64_t tr = rows[i];
-    rows[i] = rows[p];
-    rows[p] = tr;
+    swap_entries(rows, sc, i, p);
     i = p;
   }
 }
