@@ -1,12 +1,12 @@
 /* test_ops: core/ops fast kernels against their naive references on random data, hand
- * computed values, thread-count independence, and the arena allocator. */
+ * computed values, thread-count independence, and the session workspace. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/arena.h"
+#include "core/workspace.h"
 #include "core/ops.h"
 #include "testlib.h"
 #include "vlp.h"
@@ -340,38 +340,25 @@ static void test_nested(void) {
   free(x), free(W), free(y[0]), free(y[1]), free(ref);
 }
 
-static void test_arena(void) {
-  vlp_arena a;
-  CHECK(arena_init(&a, 1000) == VLP_OK);
-  CHECK(a.size >= 1000 && ((uintptr_t)a.base & 63) == 0);
-  char *p1 = arena_alloc(&a, 1);
-  float *p2 = arena_floats(&a, 10);
-  CHECK(p1 && p2 && ((uintptr_t)p1 & 63) == 0 && ((uintptr_t)p2 & 63) == 0);
-  CHECK((char *)p2 - p1 == 64);
-  size_t mark = arena_mark(&a);
-  CHECK(arena_alloc(&a, a.size) == NULL); /* too big: NULL, nothing used */
-  CHECK(arena_mark(&a) == mark);
-  void *p3 = arena_alloc(&a, a.size - mark);
-  CHECK(p3 != NULL);
-  CHECK(arena_alloc(&a, 1) == NULL); /* full */
-  CHECK(a.peak == a.size);
-  arena_reset(&a, mark);
-  CHECK(arena_alloc(&a, 1) == p3); /* reuse after reset */
-  arena_reset(&a, 0);
-  CHECK(arena_alloc(&a, 1) == p1);
-  CHECK(a.peak == a.size); /* peak survives resets */
-  CHECK(arena_floats(&a, SIZE_MAX / 2) == NULL);
-  CHECK(arena_round(0) == 0 && arena_round(1) == 64 && arena_round(64) == 64 &&
-        arena_round(65) == 128);
-  CHECK(arena_round(SIZE_MAX - 3) == SIZE_MAX);
-  arena_free(&a);
-  CHECK(a.base == NULL && a.size == 0);
-  /* exactly the sum of arena_round sizes is enough */
-  CHECK(arena_init(&a, arena_round(3) + arena_round(100)) == VLP_OK);
-  CHECK(arena_alloc(&a, 3) && arena_alloc(&a, 100) && !arena_alloc(&a, 1));
-  arena_free(&a);
-  CHECK(arena_init(&a, SIZE_MAX - 10) == VLP_ERR_NOMEM);
-  CHECK(strlen(vlp_last_error()) > 0);
+static void test_workspace(void) {
+  vlp_ws ws;
+  ws_init(&ws);
+  CHECK(ws_bytes(&ws) == 0);
+  float *a = ws_floats(&ws, WS_VISION, 10);
+  CHECK(a && ((uintptr_t)a & 63) == 0);
+  a[9] = 1.0f;
+  CHECK(ws_floats(&ws, WS_VISION, 5) == a); /* smaller request: same buffer, no allocation */
+  float *b = ws_floats(&ws, WS_TEXT, 10);
+  CHECK(b && b != a); /* slots are independent */
+  float *big = ws_floats(&ws, WS_VISION, (size_t)1 << 20); /* 4 MiB: mmap'ed */
+  CHECK(big && ((uintptr_t)big & 63) == 0);
+  big[((size_t)1 << 20) - 1] = 2.0f;
+  CHECK(ws_bytes(&ws) >= ((size_t)4 << 20));
+  CHECK(ws_floats(&ws, WS_VISION, SIZE_MAX / 2) == NULL); /* too large: NULL, message set */
+  CHECK(strstr(vlp_last_error(), "workspace") != NULL);
+  ws_release(&ws);
+  CHECK(ws_bytes(&ws) == 0);
+  ws_release(&ws); /* twice is harmless */
 }
 
 int main(void) {
@@ -384,6 +371,6 @@ int main(void) {
   test_attention_edges();
   test_threads();
   test_nested();
-  test_arena();
+  test_workspace();
   return test_done();
 }
