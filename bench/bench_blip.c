@@ -40,7 +40,7 @@ static double decoder_flops(void) {
   double Ti = 1 + (IMG / PATCH) * (IMG / PATCH), f = LT * 2.0 * 2.0 * Ti * DENC * DT;
   for (int s = 0; s < NEW_TOKENS; s++) {
     double L = s + 1;
-    double layer = 2.0 * DT * DT * 4 + 2.0 * 2 * L * DT /* self */
+    double layer = 2.0 * DT * DT * 4 + 2.0 * 2 * L * DT    /* self */
                    + 2.0 * DT * DT * 2 + 2.0 * 2 * Ti * DT /* cross: q, out, QK^T, AV */
                    + 2.0 * 2 * DT * FT;
     f += LT * layer + 2.0 * DT * DT + 2.0 * DT * VOCAB; /* + LM head */
@@ -52,23 +52,28 @@ int main(int argc, char **argv) {
   const char *vlp_arg = NULL;
   int keep = 0, reps = 3;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--keep")) keep = 1;
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else vlp_arg = argv[i];
+    if (!strcmp(argv[i], "--keep"))
+      keep = 1;
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else
+      vlp_arg = argv[i];
   }
   if (reps < 1) reps = 1;
   char *vlp_bin = bm_find_vlp(argv[0], vlp_arg);
   const char *tiny = VLP_BENCH_GOLDEN "/models/blip-caption-tiny";
   const char *image_path = VLP_BENCH_GOLDEN "/images/chelsea_cat.png";
   int threads = vlp_get_threads();
-  printf("vlp_bench_blip: BLIP-base caption, random F32 weights, %d threads "
-         "(machine shared with other jobs: numbers are noisy)\n", threads);
+  printf(
+      "vlp_bench_blip: BLIP-base caption, random F32 weights, %d threads "
+      "(machine shared with other jobs: numbers are noisy)\n",
+      threads);
 
   char *dir = bm_make_tmpdir("blip");
   double t0 = bench_now();
   size_t st_size = bm_make_blip_base(tiny, dir);
-  printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir,
-         bench_now() - t0, st_size / 1e6);
+  printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir, bench_now() - t0,
+         st_size / 1e6);
 
   /* sgemm reference: one MLP GEMM of the vision tower (577 x 3072 x 768). */
   int T = 1 + (IMG / PATCH) * (IMG / PATCH);
@@ -76,8 +81,8 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(threads);
   double gn = bench_sgemm_gflops(T, FV, DV, 3);
   openblas_set_num_threads(1);
-  printf("OpenBLAS sgemm %dx%dx%d: %.1f GFLOP/s 1 thread, %.1f GFLOP/s %d threads\n", T, FV, DV,
-         g1, gn, threads);
+  printf("OpenBLAS sgemm %dx%dx%d: %.1f GFLOP/s 1 thread, %.1f GFLOP/s %d threads\n", T, FV, DV, g1,
+         gn, threads);
 
   /* Vision encoder, batch 1. */
   blip_model *bm = NULL;
@@ -124,8 +129,10 @@ int main(int argc, char **argv) {
       bm_die("%s", vlp_last_error());
     double t = bench_now() - t0;
     for (int i = 0; i < B; i++) free(seqs[i]);
-    printf("decoder alone (20 tokens greedy), batch %d: %.3f s/caption (%.2f s per batch), "
-           "%.1f GFLOP/s\n", B, t / B, t, decoder_flops() * B / t * 1e-9);
+    printf(
+        "decoder alone (20 tokens greedy), batch %d: %.3f s/caption (%.2f s per batch), "
+        "%.1f GFLOP/s\n",
+        B, t / B, t, decoder_flops() * B / t * 1e-9);
   }
   free(prompt);
   free(emb8);
@@ -142,8 +149,9 @@ int main(int argc, char **argv) {
   gp.num_beams = 1;
   gp.max_length = gp.min_length = 1 + NEW_TOKENS; /* [DEC] + 20 tokens, eos masked until then */
   double cf = vf + decoder_flops();
-  printf("caption FLOPs: vision %.1f + decoder %.2f GFLOP (decoder incl. cross-attention K/V once)\n",
-         vf * 1e-9, decoder_flops() * 1e-9);
+  printf(
+      "caption FLOPs: vision %.1f + decoder %.2f GFLOP (decoder incl. cross-attention K/V once)\n",
+      vf * 1e-9, decoder_flops() * 1e-9);
   int batches[2] = {1, 8};
   for (int bi = 0; bi < 2; bi++) {
     int B = batches[bi];
@@ -164,9 +172,10 @@ int main(int argc, char **argv) {
         vlp_text_result_free(&res[i]);
       }
     }
-    printf("caption (20 tokens greedy), batch %d: %.3f s/image (%.2f s per batch, best of %d), "
-           "%.1f GFLOP/image, %.1f GFLOP/s\n",
-           B, best / B, best, runs, cf * 1e-9, cf * B / best * 1e-9);
+    printf(
+        "caption (20 tokens greedy), batch %d: %.3f s/image (%.2f s per batch, best of %d), "
+        "%.1f GFLOP/image, %.1f GFLOP/s\n",
+        B, best / B, best, runs, cf * 1e-9, cf * B / best * 1e-9);
     free(imgs);
     free(res);
   }
@@ -178,14 +187,18 @@ int main(int argc, char **argv) {
   size_t rss = 0;
   double secs = 0;
   int rc = bm_run_child(cargv, &rss, &secs);
-  if (rc) printf("vlp caption (%s) exited with %d\n", vlp_bin, rc);
+  if (rc)
+    printf("vlp caption (%s) exited with %d\n", vlp_bin, rc);
   else
-    printf("vlp caption peak RSS: %.1f MB, model.safetensors %.1f MB, ratio %.3f (limit 1.5), "
-           "%.2f s wall\n",
-           rss / 1e6, st_size / 1e6, (double)rss / (double)st_size, secs);
+    printf(
+        "vlp caption peak RSS: %.1f MB, model.safetensors %.1f MB, ratio %.3f (limit 1.5), "
+        "%.2f s wall\n",
+        rss / 1e6, st_size / 1e6, (double)rss / (double)st_size, secs);
 
-  if (keep) printf("kept %s\n", dir);
-  else bm_remove_dir(dir);
+  if (keep)
+    printf("kept %s\n", dir);
+  else
+    bm_remove_dir(dir);
   free(dir);
   free(vlp_bin);
   return 0;

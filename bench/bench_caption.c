@@ -23,24 +23,29 @@ int main(int argc, char **argv) {
   const char *vlp_arg = NULL;
   int keep = 0, n_images = 64;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--keep")) keep = 1;
-    else if (!strcmp(argv[i], "--images") && i + 1 < argc) n_images = atoi(argv[++i]);
-    else vlp_arg = argv[i];
+    if (!strcmp(argv[i], "--keep"))
+      keep = 1;
+    else if (!strcmp(argv[i], "--images") && i + 1 < argc)
+      n_images = atoi(argv[++i]);
+    else
+      vlp_arg = argv[i];
   }
   if (n_images < 1) n_images = 1;
   char *vlp_bin = bm_find_vlp(argv[0], vlp_arg);
-  printf("vlp_bench_caption: `vlp caption` on %d images, BLIP-base random F32 weights, %d threads "
-         "+ 1 reader thread (machine shared with other jobs: numbers are noisy)\n",
-         n_images, vlp_get_threads());
+  printf(
+      "vlp_bench_caption: `vlp caption` on %d images, BLIP-base random F32 weights, %d threads "
+      "+ 1 reader thread (machine shared with other jobs: numbers are noisy)\n",
+      n_images, vlp_get_threads());
   char *dir = bm_make_tmpdir("caption");
   double t0 = bench_now();
   bm_make_blip_base(VLP_BENCH_GOLDEN "/models/blip-caption-tiny", dir);
   printf("model folder written in %.1f s\n", bench_now() - t0);
 
   /* the images: copies of the golden images in dir (flat: bm_remove_dir cleans up) */
-  static const char *const src[] = {"astronaut.png", "coffee.jpg", "rocket.jpg", "chelsea_cat.png",
-                                    "camera_gray.png", "hubble_deep_field.jpg", "edge_cmyk.jpg",
-                                    "edge_wide_1000x50.png"};
+  static const char *const src[] = {"astronaut.png",   "coffee.jpg",
+                                    "rocket.jpg",      "chelsea_cat.png",
+                                    "camera_gray.png", "hubble_deep_field.jpg",
+                                    "edge_cmyk.jpg",   "edge_wide_1000x50.png"};
   const char *imgdir = dir;
   char **args = calloc((size_t)n_images + 16, sizeof *args);
   if (!args) bm_die("out of memory");
@@ -86,14 +91,17 @@ int main(int argc, char **argv) {
       printf("vlp caption --batch %d exited with %d\n", batches[b], rc);
       continue;
     }
-    printf("vlp caption --batch %d: %d images in %.1f s = %.2f images/s (model load included), "
-           "peak RSS %.0f MB\n",
-           batches[b], n_images, secs, n_images / secs, rss / 1e6);
+    printf(
+        "vlp caption --batch %d: %d images in %.1f s = %.2f images/s (model load included), "
+        "peak RSS %.0f MB\n",
+        batches[b], n_images, secs, n_images / secs, rss / 1e6);
   }
   for (int i = first; i < na; i++) free(args[i]);
   free(args);
-  if (keep) printf("kept %s\n", dir);
-  else bm_remove_dir(dir);
+  if (keep)
+    printf("kept %s\n", dir);
+  else
+    bm_remove_dir(dir);
   free(dir);
   free(vlp_bin);
   return 0;

@@ -8,8 +8,8 @@
  * and the latency of a brute-force top-10 search over N x 512 f16 vectors three ways.
  *
  * usage: vlp_bench_clip [--keep] [--reps N] [--n-vectors N]  */
-#include <cjson/cJSON.h>
 #include <cblas.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +102,9 @@ static double image_flops(void) {
 }
 
 /* One text padded to T tokens (what a batch with longest text T computes per row). */
-static double text_flops(int T) { return LT * bm_layer_flops(T, DT, FT) + 2.0 * DT * PROJ; }
+static double text_flops(int T) {
+  return LT * bm_layer_flops(T, DT, FT) + 2.0 * DT * PROJ;
+}
 
 /* ---- exact search over f16 embeddings --------------------------------------------- */
 
@@ -187,8 +189,8 @@ static void bench_search(size_t n, int queries) {
   /* Random vectors with the scale of unit 512-d embeddings (|x_i| ~ 1/sqrt(512)). */
   for (size_t i = 0; i < total; i++) db[i] = f32_to_f16(bm_uniform(&rng, 0.0765f));
   for (size_t i = 0; i < (size_t)queries * EMB; i++) qs[i] = bm_uniform(&rng, 0.0765f);
-  printf("search: %zu x %d f16 vectors (%.0f MB) generated in %.1f s, %d queries, top-%d\n", n,
-         EMB, total * 2 / 1e6, bench_now() - t0, queries, TOPK);
+  printf("search: %zu x %d f16 vectors (%.0f MB) generated in %.1f s, %d queries, top-%d\n", n, EMB,
+         total * 2 / 1e6, bench_now() - t0, queries, TOPK);
   const char *names[3] = {"scalar, f16->f32 lookup table", "blocked: f16_to_f32_array + sgemv",
                           "F16C + FMA intrinsics"};
   int first_id[3] = {-1, -1, -1};
@@ -203,18 +205,21 @@ static void bench_search(size_t n, int queries) {
       topk t = {.n = 0};
       const float *q = qs + (size_t)k * EMB;
       t0 = bench_now();
-      if (method == 0) search_lut(db, n, q, &t);
-      else if (method == 1) search_blocked(db, n, q, &t, tmp);
+      if (method == 0)
+        search_lut(db, n, q, &t);
+      else if (method == 1)
+        search_blocked(db, n, q, &t, tmp);
 #ifdef HAVE_F16C_PATH
-      else search_f16c(db, n, q, &t);
+      else
+        search_f16c(db, n, q, &t);
 #endif
       double dt = bench_now() - t0;
       sum += dt;
       if (dt < best) best = dt;
       if (k == 0) first_id[method] = t.id[0];
     }
-    printf("  %-36s %7.1f ms/query (mean of %d, best %.1f), %.1f GB/s of f16 data\n",
-           names[method], 1e3 * sum / queries, queries, 1e3 * best, total * 2 / (sum / queries) * 1e-9);
+    printf("  %-36s %7.1f ms/query (mean of %d, best %.1f), %.1f GB/s of f16 data\n", names[method],
+           1e3 * sum / queries, queries, 1e3 * best, total * 2 / (sum / queries) * 1e-9);
   }
   if ((first_id[1] >= 0 && first_id[1] != first_id[0]) ||
       (first_id[2] >= 0 && first_id[2] != first_id[0]))
@@ -230,20 +235,25 @@ int main(int argc, char **argv) {
   int keep = 0, reps = 3;
   size_t nvec = 1000000;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--keep")) keep = 1;
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--n-vectors") && i + 1 < argc) nvec = (size_t)atol(argv[++i]);
+    if (!strcmp(argv[i], "--keep"))
+      keep = 1;
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--n-vectors") && i + 1 < argc)
+      nvec = (size_t)atol(argv[++i]);
   }
   if (reps < 1) reps = 1;
   const char *tiny = VLP_BENCH_GOLDEN "/models/clip-tiny";
   int threads = vlp_get_threads();
-  printf("vlp_bench_clip: CLIP ViT-B/32, random F32 weights, %d threads "
-         "(machine shared with other jobs: numbers are noisy)\n", threads);
+  printf(
+      "vlp_bench_clip: CLIP ViT-B/32, random F32 weights, %d threads "
+      "(machine shared with other jobs: numbers are noisy)\n",
+      threads);
   char *dir = bm_make_tmpdir("clip");
   double t0 = bench_now();
   size_t st_size = make_model(tiny, dir);
-  printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir,
-         bench_now() - t0, st_size / 1e6);
+  printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir, bench_now() - t0,
+         st_size / 1e6);
 
   int T = 1 + (IMG / PATCH) * (IMG / PATCH);
   double g1 = bench_sgemm_gflops(16 * T, FV, DV, 3);
@@ -269,7 +279,8 @@ int main(int argc, char **argv) {
   int batches[2] = {1, BMAX};
   for (int bi = 0; bi < 2; bi++) {
     int B = batches[bi];
-    if (clip_encode_images(m, pixels, B, IMG, NULL, NULL, NULL, emb)) bm_die("%s", vlp_last_error());
+    if (clip_encode_images(m, pixels, B, IMG, NULL, NULL, NULL, emb))
+      bm_die("%s", vlp_last_error());
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
       t0 = bench_now();
@@ -278,17 +289,20 @@ int main(int argc, char **argv) {
       double dt = bench_now() - t0;
       if (dt < best) best = dt;
     }
-    printf("image embeddings, batch %2d: %.1f images/s (%.1f ms/batch, best of %d), "
-           "%.2f GFLOP/image, %.1f GFLOP/s\n",
-           B, B / best, 1e3 * best, reps, imf * 1e-9, imf * B / best * 1e-9);
+    printf(
+        "image embeddings, batch %2d: %.1f images/s (%.1f ms/batch, best of %d), "
+        "%.2f GFLOP/image, %.1f GFLOP/s\n",
+        B, B / best, 1e3 * best, reps, imf * 1e-9, imf * B / best * 1e-9);
   }
 
   /* Texts: 64 different short captions. */
   enum { NT = 64 };
-  const char *subj[8] = {"dog", "cat", "red car", "mountain lake", "bowl of soup", "old man",
-                         "city street at night", "bird"};
-  const char *ctx[8] = {"on a sunny day", "in the snow", "next to a window", "on a wooden table",
-                        "in black and white", "seen from above", "at the beach", "in a forest"};
+  const char *subj[8] = {
+      "dog", "cat", "red car", "mountain lake", "bowl of soup", "old man", "city street at night",
+      "bird"};
+  const char *ctx[8] = {"on a sunny day",    "in the snow",        "next to a window",
+                        "on a wooden table", "in black and white", "seen from above",
+                        "at the beach",      "in a forest"};
   char *texts[NT];
   int maxlen = 0;
   for (int i = 0; i < NT; i++) {
@@ -309,15 +323,18 @@ int main(int argc, char **argv) {
     if (dt < best) best = dt;
   }
   double tf = text_flops(maxlen);
-  printf("text embeddings, batch %d (longest %d tokens): %.1f texts/s (%.1f ms/batch, best of "
-         "%d), %.1f GFLOP/s counting every text at %d tokens\n",
-         NT, maxlen, NT / best, 1e3 * best, reps, tf * NT / best * 1e-9, maxlen);
+  printf(
+      "text embeddings, batch %d (longest %d tokens): %.1f texts/s (%.1f ms/batch, best of "
+      "%d), %.1f GFLOP/s counting every text at %d tokens\n",
+      NT, maxlen, NT / best, 1e3 * best, reps, tf * NT / best * 1e-9, maxlen);
   for (int i = 0; i < NT; i++) free(texts[i]);
   free(pixels);
   free(emb);
   clip_free(m);
-  if (keep) printf("kept %s\n", dir);
-  else bm_remove_dir(dir);
+  if (keep)
+    printf("kept %s\n", dir);
+  else
+    bm_remove_dir(dir);
   free(dir);
 
   bench_search(nvec, 20);

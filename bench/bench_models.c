@@ -33,8 +33,8 @@ void bm_map_add(bm_dim_map *m, int64_t tiny, int64_t full) {
   for (int i = 0; i < m->n; i++) {
     if (m->from[i] != tiny) continue;
     if (m->to[i] != full)
-      bm_die("map %s: tiny size %lld would become both %lld and %lld", m->prefix,
-             (long long)tiny, (long long)m->to[i], (long long)full);
+      bm_die("map %s: tiny size %lld would become both %lld and %lld", m->prefix, (long long)tiny,
+             (long long)m->to[i], (long long)full);
     return;
   }
   if (m->n == BM_MAX_DIMS) bm_die("map %s: too many sizes", m->prefix);
@@ -165,7 +165,8 @@ size_t bm_write_scaled_safetensors(const char *src, const char *dst, const bm_di
   size_t off = 0;
   for (size_t i = 0; i < n; i++) {
     sb_printf(&h, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", ts[i].name);
-    for (int d = 0; d < ts[i].ndim; d++) sb_printf(&h, "%s%lld", d ? "," : "", (long long)ts[i].shape[d]);
+    for (int d = 0; d < ts[i].ndim; d++)
+      sb_printf(&h, "%s%lld", d ? "," : "", (long long)ts[i].shape[d]);
     sb_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + ts[i].count * 4);
     off += ts[i].count * 4;
   }
@@ -355,16 +356,27 @@ size_t bm_make_blip_base(const char *tiny, const char *dir) {
   bm_map_add(&maps[1], bm_get_int(tc, "vocab_size"), BLIP_VOCAB);
   bm_map_add(&maps[1], bm_get_int(tc, "max_position_embeddings"), BLIP_MAXPOS);
 
-  const struct { cJSON *o; const char *k; double v; } sets[] = {
-      {vc, "hidden_size", BLIP_DV}, {vc, "num_hidden_layers", BLIP_LV},
-      {vc, "num_attention_heads", BLIP_HV}, {vc, "intermediate_size", BLIP_FV},
-      {vc, "image_size", BLIP_IMG}, {vc, "patch_size", BLIP_PATCH},
-      {tc, "hidden_size", BLIP_DT}, {tc, "num_hidden_layers", BLIP_LT},
-      {tc, "num_attention_heads", BLIP_HT}, {tc, "intermediate_size", BLIP_FT},
-      {tc, "vocab_size", BLIP_VOCAB}, {tc, "encoder_hidden_size", BLIP_DENC},
-      {tc, "max_position_embeddings", BLIP_MAXPOS}, {cfg, "image_text_hidden_size", 256},
-      {cfg, "projection_dim", 512}};
-  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) bm_set_num(sets[i].o, sets[i].k, sets[i].v);
+  const struct {
+    cJSON *o;
+    const char *k;
+    double v;
+  } sets[] = {{vc, "hidden_size", BLIP_DV},
+              {vc, "num_hidden_layers", BLIP_LV},
+              {vc, "num_attention_heads", BLIP_HV},
+              {vc, "intermediate_size", BLIP_FV},
+              {vc, "image_size", BLIP_IMG},
+              {vc, "patch_size", BLIP_PATCH},
+              {tc, "hidden_size", BLIP_DT},
+              {tc, "num_hidden_layers", BLIP_LT},
+              {tc, "num_attention_heads", BLIP_HT},
+              {tc, "intermediate_size", BLIP_FT},
+              {tc, "vocab_size", BLIP_VOCAB},
+              {tc, "encoder_hidden_size", BLIP_DENC},
+              {tc, "max_position_embeddings", BLIP_MAXPOS},
+              {cfg, "image_text_hidden_size", 256},
+              {cfg, "projection_dim", 512}};
+  for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+    bm_set_num(sets[i].o, sets[i].k, sets[i].v);
   bm_write_json(cfg, dir, "config.json");
   cJSON_Delete(cfg);
 

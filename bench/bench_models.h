@@ -45,8 +45,13 @@ void bm_set_num(cJSON *obj, const char *key, double v);
 /* BLIP-base (Salesforce/blip-image-captioning-base) sizes: vision tower (V), text decoder (T). */
 enum { BLIP_DV = 768, BLIP_LV = 12, BLIP_HV = 12, BLIP_FV = 3072, BLIP_IMG = 384, BLIP_PATCH = 16 };
 enum {
-  BLIP_DT = 768, BLIP_LT = 12, BLIP_HT = 12, BLIP_FT = 3072, BLIP_VOCAB = 30524,
-  BLIP_DENC = 768, BLIP_MAXPOS = 512
+  BLIP_DT = 768,
+  BLIP_LT = 12,
+  BLIP_HT = 12,
+  BLIP_FT = 3072,
+  BLIP_VOCAB = 30524,
+  BLIP_DENC = 768,
+  BLIP_MAXPOS = 512
 };
 /* Write a BLIP-base captioning folder in dir from the tiny captioning folder `tiny`: its
  * config.json and preprocessor_config.json with BLIP-base sizes, its tokenizer files, and
@@ -67,7 +72,9 @@ char *bm_find_vlp(const char *argv0, const char *argv1);
 size_t bm_file_size(const char *path);
 
 /* Fast uniform floats in [-a, a] (xorshift64*). */
-typedef struct { uint64_t s; } bm_rng;
+typedef struct {
+  uint64_t s;
+} bm_rng;
 float bm_uniform(bm_rng *r, float a);
 
 /* FLOPs of one transformer encoder layer over T tokens of width D (mlp F): the four

@@ -28,8 +28,10 @@ static double time_attention(int B, int H, int Tq, int Tk, int hd, int causal, i
   double best = 1e30;
   for (int r = 0; r < reps; r++) {
     double t0 = bench_now();
-    if (naive) op_attention_naive(o, q, k, v, &s);
-    else op_attention(o, q, k, v, &s);
+    if (naive)
+      op_attention_naive(o, q, k, v, &s);
+    else
+      op_attention(o, q, k, v, &s);
     double t = bench_now() - t0;
     if (t < best) best = t;
   }
@@ -56,8 +58,8 @@ int main(int argc, char **argv) {
   printf("threads: %d\n", vlp_get_threads());
 
   /* raw OpenBLAS, which vlp keeps at 1 thread; op_linear splits over vlp's threads */
-  const int shapes[][3] = {{512, 768, 768}, {577, 3072, 768}, {577, 768, 3072}, {1, 768, 768},
-                           {6, 3072, 768}};
+  const int shapes[][3] = {
+      {512, 768, 768}, {577, 3072, 768}, {577, 768, 3072}, {1, 768, 768}, {6, 3072, 768}};
   for (int i = 0; i < 5; i++) {
     int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
     printf("%-22s m=%-4d n=%-5d k=%-5d sgemm 1 thread %6.1f GFLOP/s, op_linear %6.1f GFLOP/s\n",

@@ -67,7 +67,8 @@ static const char *make_clip(const char *path, int seconds) {
   for (int i = 0; i < 3 && !codec; i++) codec = avcodec_find_encoder_by_name(names[i]);
   if (!codec) die("%s", "no H.264, MPEG-4 or MJPEG encoder in this FFmpeg build");
   AVFormatContext *oc = NULL;
-  if (avformat_alloc_output_context2(&oc, NULL, strcmp(codec->name, "mjpeg") ? "mp4" : "avi", path) < 0)
+  if (avformat_alloc_output_context2(&oc, NULL, strcmp(codec->name, "mjpeg") ? "mp4" : "avi",
+                                     path) < 0)
     die("%s: cannot make an output context", path);
   AVStream *st = avformat_new_stream(oc, NULL);
   AVCodecContext *c = avcodec_alloc_context3(codec);
@@ -116,7 +117,8 @@ typedef struct {
 } run_stats;
 
 /* Sample a video; tag each frame when m is given. */
-static run_stats run(const char *path, vlp_video_sampling s, vlp_model *m, const float *labels, int L) {
+static run_stats run(const char *path, vlp_video_sampling s, vlp_model *m, const float *labels,
+                     int L) {
   run_stats r = {0};
   vlp_video *v;
   double t0 = bench_now();
@@ -149,18 +151,25 @@ static run_stats run(const char *path, vlp_video_sampling s, vlp_model *m, const
 }
 
 static void report(const char *what, run_stats r) {
-  printf("%-34s %5d frames in %6.2f s: %8.1f frames/s, %7.1f s of video/s (decode %.2f s, model %.2f s)\n",
-         what, r.frames, r.wall, r.frames / r.wall, r.video_s / r.wall, r.decode, r.model);
+  printf(
+      "%-34s %5d frames in %6.2f s: %8.1f frames/s, %7.1f s of video/s (decode %.2f s, model %.2f "
+      "s)\n",
+      what, r.frames, r.wall, r.frames / r.wall, r.video_s / r.wall, r.decode, r.model);
 }
 
 int main(int argc, char **argv) {
   const char *model = VLP_BENCH_GOLDEN "/models/clip-tiny";
   int seconds = 60, keep = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-m") && i + 1 < argc) model = argv[++i];
-    else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--keep")) keep = 1;
-    else die("unknown argument %s (usage: vlp_bench_video [-m CLIP_DIR] [--seconds N] [--keep])", argv[i]);
+    if (!strcmp(argv[i], "-m") && i + 1 < argc)
+      model = argv[++i];
+    else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+      seconds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--keep"))
+      keep = 1;
+    else
+      die("unknown argument %s (usage: vlp_bench_video [-m CLIP_DIR] [--seconds N] [--keep])",
+          argv[i]);
   }
   if (seconds < 1 || seconds > 3600) die("%s", "--seconds takes 1 .. 3600");
   av_log_set_level(AV_LOG_ERROR); /* the encoder's statistics are not the benchmark's output */
@@ -171,15 +180,16 @@ int main(int argc, char **argv) {
   double t0 = bench_now();
   const char *enc = make_clip(path, seconds);
   double t_enc = bench_now() - t0;
-  printf("clip: %d s, %dx%d, %d fps, encoder %s%s (%.1f s to encode), %s\n", seconds, W, H, FPS, enc,
-         strcmp(enc, "libx264") ? " (libx264 not in this build: fallback)" : "", t_enc, path);
+  printf("clip: %d s, %dx%d, %d fps, encoder %s%s (%.1f s to encode), %s\n", seconds, W, H, FPS,
+         enc, strcmp(enc, "libx264") ? " (libx264 not in this build: fallback)" : "", t_enc, path);
 
   vlp_model *m;
   if (vlp_model_load(model, &m)) die("%s", vlp_last_error());
   if (vlp_model_arch(m) != VLP_ARCH_CLIP) die("%s: not a CLIP model", model);
   printf("model: %s (threads %d)\n", model, vlp_get_threads());
-  const char *names[] = {"a photo of a cat.", "a photo of a dog.", "a photo of a car.", "a photo of a tree.",
-                         "a photo of a house.", "a photo of a person.", "a photo of a boat.", "a photo of food."};
+  const char *names[] = {"a photo of a cat.",  "a photo of a dog.",   "a photo of a car.",
+                         "a photo of a tree.", "a photo of a house.", "a photo of a person.",
+                         "a photo of a boat.", "a photo of food."};
   int L = 8, dim = vlp_model_embed_dim(m);
   float *labels = malloc((size_t)L * (size_t)dim * sizeof *labels);
   if (!labels || vlp_embed_texts(m, names, L, labels)) die("%s", vlp_last_error());

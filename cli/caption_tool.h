@@ -14,10 +14,10 @@
 
 typedef struct {
   char *path;
-  int64_t size;     /* bytes; -1 when unknown (stat failed) */
-  int64_t mtime_s;  /* modification time, seconds and nanoseconds */
+  int64_t size;    /* bytes; -1 when unknown (stat failed) */
+  int64_t mtime_s; /* modification time, seconds and nanoseconds */
   long mtime_ns;
-  char *error;      /* set when the walk already knows the entry is bad (unreadable folder...) */
+  char *error; /* set when the walk already knows the entry is bad (unreadable folder...) */
 } ct_input;
 
 typedef struct {
@@ -30,10 +30,10 @@ typedef struct {
 } ct_inputs;
 
 typedef struct {
-  int recursive;   /* -r: walk sub-folders, take only images */
-  int shard_k;     /* 1..shard_n; shard_n 0 = no sharding */
+  int recursive; /* -r: walk sub-folders, take only images */
+  int shard_k;   /* 1..shard_n; shard_n 0 = no sharding */
   int shard_n;
-  int videos;      /* with recursive: also take files named like videos (vlp index) */
+  int videos;                    /* with recursive: also take files named like videos (vlp index) */
   void (*note)(const char *msg); /* stderr notes (loops); NULL = fprintf */
 } ct_walk_opts;
 
@@ -57,7 +57,7 @@ typedef struct {
   const char *caption;
   const int *tokens;
   int n_tokens;
-  int64_t size;   /* < 0: not written */
+  int64_t size; /* < 0: not written */
   const char *mtime;
   const char *error;
 } ct_record;
@@ -69,11 +69,11 @@ char *ct_format_record(ct_format f, const ct_record *r, size_t *len);
 
 /* A record read back from a file: its raw text (for merge) and the fields resume needs. */
 typedef struct {
-  char *raw;      /* the record's text including its final newline */
+  char *raw; /* the record's text including its final newline */
   size_t raw_len;
   char *path;
-  int captioned;  /* 1: a caption record, 0: an error record */
-  int has_stamp;  /* size and mtime present */
+  int captioned; /* 1: a caption record, 0: an error record */
+  int has_stamp; /* size and mtime present */
   double size, mtime;
 } ct_parsed;
 
@@ -110,8 +110,8 @@ char *ct_sidecar_path(const char *image, const char *ext);
 /* Write caption + "\n" to the sidecar atomically (temp file in the same folder + rename);
  * with an existing file: skip (returns 1), overwrite, or join the existing text (trailing
  * whitespace trimmed) and the caption with `join`. 0 written, 1 skipped, -1 error (err). */
-int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode,
-                     const char *join, char *err, size_t errlen);
+int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode, const char *join,
+                     char *err, size_t errlen);
 /* Write a whole file atomically (temp + rename). 0 or -1 (err). */
 int ct_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
 
@@ -119,9 +119,9 @@ int ct_write_atomic(const char *path, const char *data, size_t len, char *err, s
 
 /* One decoded input: the image fitted to the model's input size, or why it failed. */
 typedef struct {
-  int index;      /* position in the list given to ct_reader_start */
-  vlp_image img;  /* owned by the receiver */
-  char *error;    /* malloc'd message, or NULL */
+  int index;     /* position in the list given to ct_reader_start */
+  vlp_image img; /* owned by the receiver */
+  char *error;   /* malloc'd message, or NULL */
 } ct_item;
 
 typedef struct ct_reader ct_reader;

@@ -20,7 +20,7 @@ typedef struct {
   int on;
   const char *cmd, *path;
   double t_start, t_last; /* wall clock */
-  double t_video;          /* time of the last frame in the video */
+  double t_video;         /* time of the last frame in the video */
   long frames;
 } cli_progress;
 void cli_progress_begin(cli_progress *p, const char *cmd, const char *path, int forced);
@@ -29,7 +29,8 @@ void cli_progress_frame(cli_progress *p, double t);
 void cli_progress_end(cli_progress *p);
 
 /* Per frame: returns 0, or nonzero with vlp_last_error set to stop this video. */
-typedef int (*cli_frame_fn)(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame);
+typedef int (*cli_frame_fn)(void *ctx, const char *path, const vlp_image *img, double t,
+                            int64_t frame);
 /* At the end of a video (ok or not), with the time the last frame's span ends. */
 typedef void (*cli_frame_end_fn)(void *ctx, double end);
 typedef struct {
@@ -46,7 +47,8 @@ int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frame_fn
                          cli_frame_end_fn end, void *ctx);
 
 /* `"video": PATH, "t": T, "frame": N` (no braces). */
-void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t, int64_t frame);
+void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t,
+                                  int64_t frame);
 /* A time in seconds as JSON (shortest form that round-trips, e.g. 1, 0.52, 15.96). */
 void cli_write_time(FILE *out, double t);
 

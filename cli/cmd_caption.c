@@ -65,7 +65,7 @@ typedef struct {
   vlp_gen_params p;
   int batch, recursive, quiet, no_resume, format_set;
   ct_format format;
-  const char *sidecar;  /* extension, or NULL */
+  const char *sidecar; /* extension, or NULL */
   ct_existing existing;
   const char *join;
   ct_walk_opts walk;
@@ -85,8 +85,8 @@ static int looks_like_ext(const char *s) {
   size_t n = strlen(s);
   if (n < 2 || n > 16 || s[0] != '.') return 0;
   for (size_t i = 1; i < n; i++)
-    if (!(s[i] == '_' || s[i] == '-' || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-          (s[i] >= 'A' && s[i] <= 'Z')))
+    if (!(s[i] == '_' || s[i] == '-' || (s[i] >= '0' && s[i] <= '9') ||
+          (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
       return 0;
   return 1;
 }
@@ -113,37 +113,56 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
   if (!args || !o->from) return -1;
   cli_args_init(a, argc, argv, "caption");
   while (!a->failed && cli_next(a, &opt, &pos)) {
-    if (pos) args[n_args++] = pos;
-    else if (!strcmp(opt, "--batch")) cli_int(a, 1, 256, &o->batch);
-    else if (!strcmp(opt, "-r") || !strcmp(opt, "--recursive")) o->recursive = 1;
-    else if (!strcmp(opt, "-q") || !strcmp(opt, "--quiet")) o->quiet = 1;
-    else if (!strcmp(opt, "--no-resume")) o->no_resume = 1;
+    if (pos)
+      args[n_args++] = pos;
+    else if (!strcmp(opt, "--batch"))
+      cli_int(a, 1, 256, &o->batch);
+    else if (!strcmp(opt, "-r") || !strcmp(opt, "--recursive"))
+      o->recursive = 1;
+    else if (!strcmp(opt, "-q") || !strcmp(opt, "--quiet"))
+      o->quiet = 1;
+    else if (!strcmp(opt, "--no-resume"))
+      o->no_resume = 1;
     else if (!strcmp(opt, "--from")) {
       const char *v = cli_value(a);
       if (v) o->from[o->n_from++] = v;
-    } else if (!strcmp(opt, "--shard")) parse_shard(a, &o->walk);
+    } else if (!strcmp(opt, "--shard"))
+      parse_shard(a, &o->walk);
     else if (!strcmp(opt, "--format")) {
       const char *v = cli_value(a);
       if (!v) break;
       o->format_set = 1;
-      if (!strcmp(v, "jsonl") || !strcmp(v, "json")) o->format = CT_JSONL;
-      else if (!strcmp(v, "csv")) o->format = CT_CSV;
-      else if (!strcmp(v, "tsv")) o->format = CT_TSV;
-      else cli_usage_error(a, "--format takes jsonl, csv or tsv, not '%s'", v);
+      if (!strcmp(v, "jsonl") || !strcmp(v, "json"))
+        o->format = CT_JSONL;
+      else if (!strcmp(v, "csv"))
+        o->format = CT_CSV;
+      else if (!strcmp(v, "tsv"))
+        o->format = CT_TSV;
+      else
+        cli_usage_error(a, "--format takes jsonl, csv or tsv, not '%s'", v);
     } else if (!strcmp(opt, "--sidecar")) {
-      if (a->inline_v) o->sidecar = a->inline_v;
-      else if (a->i < a->argc && looks_like_ext(a->argv[a->i])) o->sidecar = a->argv[a->i++];
-      else o->sidecar = ".txt";
+      if (a->inline_v)
+        o->sidecar = a->inline_v;
+      else if (a->i < a->argc && looks_like_ext(a->argv[a->i]))
+        o->sidecar = a->argv[a->i++];
+      else
+        o->sidecar = ".txt";
       if (!looks_like_ext(o->sidecar))
-        cli_usage_error(a, "--sidecar takes an extension such as .txt or .caption, not '%s'", o->sidecar);
+        cli_usage_error(a, "--sidecar takes an extension such as .txt or .caption, not '%s'",
+                        o->sidecar);
     } else if (!strcmp(opt, "--existing")) {
       const char *v = cli_value(a);
       if (!v) break;
-      if (!strcmp(v, "skip")) o->existing = CT_SKIP;
-      else if (!strcmp(v, "overwrite")) o->existing = CT_OVERWRITE;
-      else if (!strcmp(v, "append")) o->existing = CT_APPEND;
-      else if (!strcmp(v, "prepend")) o->existing = CT_PREPEND;
-      else cli_usage_error(a, "--existing takes skip, overwrite, append or prepend, not '%s'", v);
+      if (!strcmp(v, "skip"))
+        o->existing = CT_SKIP;
+      else if (!strcmp(v, "overwrite"))
+        o->existing = CT_OVERWRITE;
+      else if (!strcmp(v, "append"))
+        o->existing = CT_APPEND;
+      else if (!strcmp(v, "prepend"))
+        o->existing = CT_PREPEND;
+      else
+        cli_usage_error(a, "--existing takes skip, overwrite, append or prepend, not '%s'", v);
     } else if (!strcmp(opt, "--sidecar-join")) {
       const char *v = cli_value(a);
       if (v) o->join = v;
@@ -253,7 +272,8 @@ static void deliver(run_state *s, int wi, const vlp_text_result *res) {
   const ct_input *x = s->work[wi];
   if (s->sidecars) {
     char err[4400];
-    int rc = ct_sidecar_write(s->sidecars[wi], res->text, s->o->existing, s->o->join, err, sizeof err);
+    int rc =
+        ct_sidecar_write(s->sidecars[wi], res->text, s->o->existing, s->o->join, err, sizeof err);
     if (rc < 0) {
       report(s, x, err);
       return;
@@ -265,8 +285,12 @@ static void deliver(run_state *s, int wi, const vlp_text_result *res) {
   }
   char mt[48];
   ct_mtime_str(x, mt, sizeof mt);
-  ct_record r = {.path = x->path, .caption = res->text, .tokens = res->ids,
-                 .n_tokens = res->n_ids, .size = x->size, .mtime = x->size >= 0 ? mt : NULL};
+  ct_record r = {.path = x->path,
+                 .caption = res->text,
+                 .tokens = res->ids,
+                 .n_tokens = res->n_ids,
+                 .size = x->size,
+                 .mtime = x->size >= 0 ? mt : NULL};
   if (s->use_sink) ct_sink_write(&s->sink, &r);
   s->captioned++;
   if (s->sep_id >= 0 && res->n_ids >= s->limit && res->ids[res->n_ids - 1] != s->sep_id) s->cut++;
@@ -290,7 +314,8 @@ static void flush_window(run_state *s, ct_item *win, int nw) {
     /* one bad image must not take the batch down: caption them one by one */
     for (int j = 0; j < ng; j++) vlp_text_result_free(&res[j]);
     for (int j = 0; j < ng; j++)
-      if (vlp_caption(s->m, &imgs[j], 1, &s->o->p, &res[j]) != VLP_OK) msgs[j] = strdup(vlp_last_error());
+      if (vlp_caption(s->m, &imgs[j], 1, &s->o->p, &res[j]) != VLP_OK)
+        msgs[j] = strdup(vlp_last_error());
   }
   k = 0;
   for (int i = 0; i < nw; i++) {
@@ -328,8 +353,8 @@ static int run(run_state *s, int n_work) {
     paths[i] = s->work[i]->path;
     errors[i] = s->work[i]->error;
   }
-  ct_reader *r = ct_reader_start(s->o->c.model, s->o->p.image_size, paths, errors, n_work,
-                                 2 * batch + 2);
+  ct_reader *r =
+      ct_reader_start(s->o->c.model, s->o->p.image_size, paths, errors, n_work, 2 * batch + 2);
   if (!r) {
     free(paths);
     free(errors);
@@ -417,7 +442,8 @@ int cmd_caption(int argc, char **argv) {
   if (!a.failed && !in.n && !in.not_images && !in.other_shards && !in.repeated)
     cli_usage_error(&a, "no images given");
   if (!a.failed && o.p.prompt && !o.p.prompt[0]) cli_usage_error(&a, "--prompt is empty");
-  if (!a.failed && o.existing != CT_SKIP && !o.sidecar) cli_usage_error(&a, "--existing needs --sidecar");
+  if (!a.failed && o.existing != CT_SKIP && !o.sidecar)
+    cli_usage_error(&a, "--existing needs --sidecar");
   if (a.failed) goto out;
   int repeats = dedupe(&in);
 
@@ -444,7 +470,8 @@ int cmd_caption(int argc, char **argv) {
     ct_format ff;
     int known;
     if (ct_read_records(outp, 0, &ff, &known, &recs, &n_recs, &valid, err, sizeof err)) {
-      fprintf(stderr, "vlp caption: %s (give another -o, or --no-resume to start it afresh)\n", err);
+      fprintf(stderr, "vlp caption: %s (give another -o, or --no-resume to start it afresh)\n",
+              err);
       goto out;
     }
     if (known && ff != o.format) {
@@ -495,10 +522,12 @@ int cmd_caption(int argc, char **argv) {
   s.work = work;
   { /* [SEP] id and the length limit, to count captions cut off by the limit */
     int *ids = NULL, n = 0;
-    if (vlp_tokenize(vlp_model_tokenizer(s.m), "a", &ids, &n) == VLP_OK && n >= 2) s.sep_id = ids[n - 1];
+    if (vlp_tokenize(vlp_model_tokenizer(s.m), "a", &ids, &n) == VLP_OK && n >= 2)
+      s.sep_id = ids[n - 1];
     free(ids);
     int np = 0;
-    if (o.p.prompt && vlp_tokenize(vlp_model_tokenizer(s.m), o.p.prompt, &ids, &np) == VLP_OK) free(ids);
+    if (o.p.prompt && vlp_tokenize(vlp_model_tokenizer(s.m), o.p.prompt, &ids, &np) == VLP_OK)
+      free(ids);
     s.limit = o.p.max_new_tokens > 0 ? (np > 0 ? np - 1 : 1) + o.p.max_new_tokens : o.p.max_length;
   }
   ct_progress_start(&progress, n_work, o.quiet);
@@ -509,13 +538,14 @@ int cmd_caption(int argc, char **argv) {
 
   if (!o.quiet) {
     double sec = ct_now() - t0;
-    int skipped = already + sidecar_exists + s.sidecar_skipped + in.not_images + repeats + in.repeated;
+    int skipped =
+        already + sidecar_exists + s.sidecar_skipped + in.not_images + repeats + in.repeated;
     fprintf(stderr, "vlp caption: %d captioned, %d skipped", s.captioned, skipped);
     const char *sep = " (";
-#define PART(n, what)                                      \
-  if (n) {                                                 \
-    fprintf(stderr, "%s%d %s", sep, n, what);              \
-    sep = ", ";                                            \
+#define PART(n, what)                         \
+  if (n) {                                    \
+    fprintf(stderr, "%s%d %s", sep, n, what); \
+    sep = ", ";                               \
   }
     PART(already, "already in the output");
     PART(sidecar_exists + s.sidecar_skipped, "sidecar exists");

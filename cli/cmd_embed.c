@@ -45,7 +45,7 @@ static int embed_frame(void *ctx, const char *path, const vlp_image *img, double
     if (!grown) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
     *c->all = grown, *c->cap = ncap;
   }
-  float *e = *c->all + (size_t)*c->done * (size_t)c->dim; // (dim)
+  float *e = *c->all + (size_t)*c->done * (size_t)c->dim;  // (dim)
   if (vlp_embed_images(c->m, img, 1, c->size, e)) return -1;
   fputs("{", c->out);
   cli_video_write_frame_fields(c->out, "input", path, t, frame);
@@ -76,10 +76,14 @@ int cmd_embed(int argc, char **argv) {
   int nt = 0, size = 0, mode = 0, progress = 0; /* mode: 1 images, 2 texts, 3 videos */
   cli_args_init(&a, argc, argv, "embed");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && mode == 1) cli_paths_add_input(&images, pos);
-    else if (pos && mode == 2) texts[nt++] = pos;
-    else if (pos && mode == 3) cli_paths_add(&videos, pos);
-    else if (pos) cli_usage_error(&a, "say --image or --text before '%s'", pos);
+    if (pos && mode == 1)
+      cli_paths_add_input(&images, pos);
+    else if (pos && mode == 2)
+      texts[nt++] = pos;
+    else if (pos && mode == 3)
+      cli_paths_add(&videos, pos);
+    else if (pos)
+      cli_usage_error(&a, "say --image or --text before '%s'", pos);
     else if (!strcmp(opt, "--image")) {
       mode = 1;
       if (a.inline_v) cli_paths_add_input(&images, a.inline_v);
@@ -89,8 +93,10 @@ int cmd_embed(int argc, char **argv) {
     } else if (!strcmp(opt, "--video")) {
       mode = 3;
       if (a.inline_v) cli_paths_add(&videos, a.inline_v);
-    } else if (!strcmp(opt, "--npy")) npy = cli_value(&a);
-    else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
+    } else if (!strcmp(opt, "--npy"))
+      npy = cli_value(&a);
+    else if (!strcmp(opt, "--image-size"))
+      cli_int(&a, 1, 8192, &size);
     else if (!cli_video_opt(&a, opt, &sampling, &progress) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
@@ -136,7 +142,8 @@ int cmd_embed(int argc, char **argv) {
   for (int i = 0; all && i < nt; i++) {
     float *e = all + (size_t)done * (size_t)dim;
     if (!texts[i][0] || vlp_embed_texts(m, &texts[i], 1, e)) {
-      cli_report_error(out, "embed", "input", texts[i], texts[i][0] ? vlp_last_error() : "the text is empty");
+      cli_report_error(out, "embed", "input", texts[i],
+                       texts[i][0] ? vlp_last_error() : "the text is empty");
       failed++;
     } else {
       write_embedding(out, texts[i], e, dim);

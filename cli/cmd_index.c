@@ -23,12 +23,14 @@ static const char usage[] =
     "files that are gone. In folders, files that are neither images (by content or name)\n"
     "nor videos (by name) are skipped and counted; an image that cannot be decoded is\n"
     "reported as {\"path\", \"error\"} and skipped (exit code 1). A last line {\"index\",\n"
-    "\"files\", \"embedded\", \"unchanged\", \"removed\", \"failed\", \"skipped\"} sums up the build.\n"
+    "\"files\", \"embedded\", \"unchanged\", \"removed\", \"failed\", \"skipped\"} sums up the "
+    "build.\n"
     "Videos (by extension: .mp4 .mkv .webm .avi .mov ...) add one entry per sampled frame\n"
     "(default: one per second; the sampling options of `vlp video`), named\n"
     "VIDEO#t=SECONDS; `vlp search` answers with {\"path\": VIDEO, \"t\": SECONDS}.\n"
     "export: writes the embeddings as a FAISS IndexFlatIP file (faiss.read_index); row i\n"
-    "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY row'`.\n\n"
+    "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY "
+    "row'`.\n\n"
     "options:\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
@@ -75,7 +77,8 @@ static int index_build(int argc, char **argv) {
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, cmd);
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) ct_inputs_add_arg(&inputs, pos, &walk), nargs++;
+    if (pos)
+      ct_inputs_add_arg(&inputs, pos, &walk), nargs++;
     else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
@@ -165,7 +168,7 @@ static int index_build(int argc, char **argv) {
       cli_paths_free(&abs);
       goto nomem;
     }
-    float *row = rows.emb + (size_t)rows.n * (size_t)dim; // (dim)
+    float *row = rows.emb + (size_t)rows.n * (size_t)dim;  // (dim)
     hash_row key = {e.hash, e.size, 0}, *hit = NULL;
     if (reuse && by_hash) hit = bsearch(&key, by_hash, (size_t)old->count, sizeof key, cmp_hash);
     if (hit) {
@@ -203,14 +206,16 @@ static int index_build(int argc, char **argv) {
   }
   printf("{\"index\": ");
   json_write_str(stdout, c.output);
-  printf(", \"files\": %lld, \"embedded\": %lld, \"unchanged\": %lld, \"removed\": %lld, "
-         "\"failed\": %lld, \"skipped\": %d}\n", (long long)n, (long long)embedded,
-         (long long)unchanged, (long long)removed, (long long)failed, inputs.not_images);
+  printf(
+      ", \"files\": %lld, \"embedded\": %lld, \"unchanged\": %lld, \"removed\": %lld, "
+      "\"failed\": %lld, \"skipped\": %d}\n",
+      (long long)n, (long long)embedded, (long long)unchanged, (long long)removed,
+      (long long)failed, inputs.not_images);
   fprintf(stderr,
           "vlp %s: %s: %lld files (%lld embedded, %lld unchanged, %lld removed, %lld failed, "
           "%d other files skipped)\n",
-          cmd, c.output, (long long)n, (long long)embedded, (long long)unchanged, (long long)removed,
-          (long long)failed, inputs.not_images);
+          cmd, c.output, (long long)n, (long long)embedded, (long long)unchanged,
+          (long long)removed, (long long)failed, inputs.not_images);
   cli_paths_free(&abs);
   rc = cli_close_output(stdout) ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   goto done;
@@ -236,10 +241,14 @@ static int index_export(int argc, char **argv) {
   const char *opt, *pos, *dir = NULL, *faiss = NULL;
   cli_args_init(&a, argc, argv, cmd);
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !dir) dir = pos;
-    else if (pos) cli_usage_error(&a, "unexpected argument '%s'", pos);
-    else if (!strcmp(opt, "--faiss")) faiss = cli_value(&a);
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos && !dir)
+      dir = pos;
+    else if (pos)
+      cli_usage_error(&a, "unexpected argument '%s'", pos);
+    else if (!strcmp(opt, "--faiss"))
+      faiss = cli_value(&a);
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(usage, stdout);

@@ -21,10 +21,14 @@ int cmd_itm(int argc, char **argv) {
   int nt = 0, size = 0;
   cli_args_init(&a, argc, argv, "itm");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !image) image = pos;
-    else if (pos) texts[nt++] = pos;
-    else if (!strcmp(opt, "--image-size")) cli_int(&a, 1, 8192, &size);
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos && !image)
+      image = pos;
+    else if (pos)
+      texts[nt++] = pos;
+    else if (!strcmp(opt, "--image-size"))
+      cli_int(&a, 1, 8192, &size);
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(usage, stdout);
@@ -52,7 +56,8 @@ int cmd_itm(int argc, char **argv) {
     for (int i = 0; i < nt; i++) {
       float itm, itc;
       if (!texts[i][0] || vlp_itm(m, &img, texts[i], size, &itm, &itc)) {
-        cli_report_error(out, "itm", "path", image, texts[i][0] ? vlp_last_error() : "the text is empty");
+        cli_report_error(out, "itm", "path", image,
+                         texts[i][0] ? vlp_last_error() : "the text is empty");
         failed++;
         continue;
       }

@@ -36,11 +36,16 @@ int cmd_merge(int argc, char **argv) {
   if (!ins) return EXIT_USAGE;
   cli_args_init(&a, argc, argv, "merge");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !out) out = pos;
-    else if (pos) ins[n_in++] = pos;
-    else if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) help = 1;
-    else if (!strcmp(opt, "-q") || !strcmp(opt, "--quiet")) quiet = 1;
-    else cli_usage_error(&a, "unknown option %s", opt);
+    if (pos && !out)
+      out = pos;
+    else if (pos)
+      ins[n_in++] = pos;
+    else if (!strcmp(opt, "-h") || !strcmp(opt, "--help"))
+      help = 1;
+    else if (!strcmp(opt, "-q") || !strcmp(opt, "--quiet"))
+      quiet = 1;
+    else
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (help) {
     fputs(usage, stdout);

@@ -24,15 +24,21 @@ static const char info_usage[] =
 static const char *const *tasks_of(const vlp_model_summary *s) {
   static const char *const caption[] = {"caption", "tokenize", "preprocess", NULL};
   static const char *const vqa[] = {"vqa", "tokenize", "preprocess", NULL};
-  static const char *const itm[] = {"itm", "embed", "index", "search", "tokenize", "preprocess", NULL};
-  static const char *const clip[] = {"embed", "tag", "index", "search", "tokenize", "preprocess", NULL};
+  static const char *const itm[] = {"itm",      "embed",      "index", "search",
+                                    "tokenize", "preprocess", NULL};
+  static const char *const clip[] = {"embed",    "tag",        "index", "search",
+                                     "tokenize", "preprocess", NULL};
   static const char *const none[] = {NULL};
   if (!s->supported) return none;
   switch (s->arch) {
-    case VLP_ARCH_BLIP_CAPTION: return caption;
-    case VLP_ARCH_BLIP_VQA: return vqa;
-    case VLP_ARCH_BLIP_ITM: return itm;
-    case VLP_ARCH_CLIP: return clip;
+    case VLP_ARCH_BLIP_CAPTION:
+      return caption;
+    case VLP_ARCH_BLIP_VQA:
+      return vqa;
+    case VLP_ARCH_BLIP_ITM:
+      return itm;
+    case VLP_ARCH_CLIP:
+      return clip;
   }
   return none;
 }
@@ -80,9 +86,12 @@ int cmd_info(int argc, char **argv) {
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, "info");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !c.model) c.model = pos;
-    else if (pos) cli_usage_error(&a, "takes one MODEL");
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos && !c.model)
+      c.model = pos;
+    else if (pos)
+      cli_usage_error(&a, "takes one MODEL");
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(info_usage, stdout);
@@ -108,8 +117,10 @@ int cmd_models(int argc, char **argv) {
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, "models");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) cli_usage_error(&a, "takes no arguments");
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos)
+      cli_usage_error(&a, "takes no arguments");
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(models_usage, stdout);

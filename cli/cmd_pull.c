@@ -83,19 +83,25 @@ int cmd_pull(int argc, char **argv) {
   const char **repos = calloc((size_t)argc, sizeof *repos);
   if (!repos) return EXIT_USAGE;
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) repos[n++] = pos;
-    else if (!strcmp(opt, "--revision")) revision = cli_value(&a);
-    else if (!strcmp(opt, "-q") || !strcmp(opt, "--quiet")) quiet = 1;
-    else if (!strcmp(opt, "-o") || !strcmp(opt, "--output") || !strcmp(opt, "-h") || !strcmp(opt, "--help"))
+    if (pos)
+      repos[n++] = pos;
+    else if (!strcmp(opt, "--revision"))
+      revision = cli_value(&a);
+    else if (!strcmp(opt, "-q") || !strcmp(opt, "--quiet"))
+      quiet = 1;
+    else if (!strcmp(opt, "-o") || !strcmp(opt, "--output") || !strcmp(opt, "-h") ||
+             !strcmp(opt, "--help"))
       cli_common_opt(&a, opt, &c);
-    else cli_usage_error(&a, "unknown option %s", opt);
+    else
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(usage, stdout);
     free(repos);
     return EXIT_ALL_OK;
   }
-  if (!a.failed && !n) cli_usage_error(&a, "needs a REPO_ID such as Salesforce/blip-image-captioning-base");
+  if (!a.failed && !n)
+    cli_usage_error(&a, "needs a REPO_ID such as Salesforce/blip-image-captioning-base");
   FILE *out = a.failed ? NULL : cli_open_output("pull", c.output);
   if (!out) {
     free(repos);

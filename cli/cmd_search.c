@@ -15,7 +15,8 @@ static const char usage[] =
     "Prints {\"rank\", \"path\", \"score\"} for the k best images: score = cosine of the\n"
     "query's and the image's embeddings (exact search over all of them). The model is the\n"
     "one the index was built with, or -m MODEL_DIR of the same architecture and width.\n"
-    "A video frame in the index is printed as {\"rank\", \"path\": VIDEO, \"t\": SECONDS, \"score\"}.\n\n"
+    "A video frame in the index is printed as {\"rank\", \"path\": VIDEO, \"t\": SECONDS, "
+    "\"score\"}.\n\n"
     "options:\n"
     "  -k N                    number of results (default 10)\n"
     "  --image IMAGE           search by image instead of text\n"
@@ -46,20 +47,28 @@ int cmd_search(int argc, char **argv) {
   int k = 10, rerank = 0;
   cli_args_init(&a, argc, argv, cmd);
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !dir) dir = pos;
-    else if (pos && !text) text = pos;
-    else if (pos) cli_usage_error(&a, "unexpected argument '%s' (quote a multi-word query)", pos);
-    else if (!strcmp(opt, "-k")) cli_int(&a, 1, 1000000, &k);
-    else if (!strcmp(opt, "--image")) image = cli_value(&a);
-    else if (!strcmp(opt, "--rerank")) cli_int(&a, 1, 1000000, &rerank);
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos && !dir)
+      dir = pos;
+    else if (pos && !text)
+      text = pos;
+    else if (pos)
+      cli_usage_error(&a, "unexpected argument '%s' (quote a multi-word query)", pos);
+    else if (!strcmp(opt, "-k"))
+      cli_int(&a, 1, 1000000, &k);
+    else if (!strcmp(opt, "--image"))
+      image = cli_value(&a);
+    else if (!strcmp(opt, "--rerank"))
+      cli_int(&a, 1, 1000000, &rerank);
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(usage, stdout);
     return EXIT_ALL_OK;
   }
   if (!a.failed && !dir) cli_usage_error(&a, "no INDEX_DIR given");
-  if (!a.failed && !!text == !!image) cli_usage_error(&a, "give either a TEXT query or --image IMAGE");
+  if (!a.failed && !!text == !!image)
+    cli_usage_error(&a, "give either a TEXT query or --image IMAGE");
   if (!a.failed && text && !text[0]) cli_usage_error(&a, "the text query is empty");
   if (!a.failed && rerank && image) cli_usage_error(&a, "--rerank needs a text query");
   if (a.failed) return EXIT_USAGE;
@@ -81,9 +90,10 @@ int cmd_search(int argc, char **argv) {
   if (!m) goto done;
   const char *arch = vlp_arch_name(vlp_model_arch(m));
   if (strcmp(arch, ix->arch) || vlp_model_embed_dim(m) != ix->dim) {
-    fprintf(stderr, "vlp %s: %s is a %s with %d-dim embeddings but the index %s was built with "
-            "a %s with %d-dim embeddings (%s)\n", cmd, c.model, arch, vlp_model_embed_dim(m), dir,
-            ix->arch, ix->dim, ix->model);
+    fprintf(stderr,
+            "vlp %s: %s is a %s with %d-dim embeddings but the index %s was built with "
+            "a %s with %d-dim embeddings (%s)\n",
+            cmd, c.model, arch, vlp_model_embed_dim(m), dir, ix->arch, ix->dim, ix->model);
     goto done;
   }
   if (rerank && vlp_model_arch(m) != VLP_ARCH_BLIP_ITM) {
@@ -92,7 +102,7 @@ int cmd_search(int argc, char **argv) {
     goto done;
   }
   if (!(out = cli_open_output(cmd, c.output))) goto done;
-  q = malloc((size_t)ix->dim * sizeof *q); // (dim)
+  q = malloc((size_t)ix->dim * sizeof *q);  // (dim)
   int want = k > rerank ? k : rerank;
   rows = malloc((size_t)want * sizeof *rows);
   scores = malloc((size_t)want * sizeof *scores);

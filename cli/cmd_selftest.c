@@ -18,7 +18,8 @@ static const char usage[] =
     "and compares every expected entry with the manifest's own comparison and tolerance.\n"
     "Prints one line per failing case and a last line \"N passed, M failed\" (with\n"
     "\", K skipped\" for manifests of a kind this vlp does not cover). GOLDEN_DIR defaults to\n"
-    "the set shipped in the source tree (" VLP_GOLDEN_DIR ").\n\n"
+    "the set shipped in the source tree (" VLP_GOLDEN_DIR
+    ").\n\n"
     "options:\n"
     "  --case TEXT   only cases whose \"manifest/id\" contains TEXT\n"
     "  -v            also print a line per passing case\n";
@@ -94,8 +95,10 @@ static void run_manifest(const char *dir, const char *file, const char *filter, 
     r.expected = cJSON_GetObjectItemCaseSensitive(c, "expected");
     r.case_failed = 0;
     r.why[0] = 0;
-    if (!r.expected) st_failf(&r, "case has no expected entries");
-    else run(&r, c);
+    if (!r.expected)
+      st_failf(&r, "case has no expected entries");
+    else
+      run(&r, c);
     if (r.case_failed) {
       printf("FAIL %s: %s\n", name, r.why);
       t->failed++;
@@ -116,11 +119,16 @@ int cmd_selftest(int argc, char **argv) {
   int verbose = 0;
   cli_args_init(&a, argc, argv, "selftest");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !dir) dir = pos;
-    else if (pos) cli_usage_error(&a, "one golden folder at a time");
-    else if (!strcmp(opt, "--case")) filter = cli_value(&a);
-    else if (!strcmp(opt, "-v") || !strcmp(opt, "--verbose")) verbose = 1;
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos && !dir)
+      dir = pos;
+    else if (pos)
+      cli_usage_error(&a, "one golden folder at a time");
+    else if (!strcmp(opt, "--case"))
+      filter = cli_value(&a);
+    else if (!strcmp(opt, "-v") || !strcmp(opt, "--verbose"))
+      verbose = 1;
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(usage, stdout);
@@ -155,7 +163,9 @@ int cmd_selftest(int argc, char **argv) {
     free(files[i]);
   }
   free(files);
-  if (t.skipped) printf("%d passed, %d failed, %d skipped\n", t.passed, t.failed, t.skipped);
-  else printf("%d passed, %d failed\n", t.passed, t.failed);
+  if (t.skipped)
+    printf("%d passed, %d failed, %d skipped\n", t.passed, t.failed, t.skipped);
+  else
+    printf("%d passed, %d failed\n", t.passed, t.failed);
   return t.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

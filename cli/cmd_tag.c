@@ -7,7 +7,8 @@
 #include "cli/labels.h"
 
 static const char usage[] =
-    "usage: vlp tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] IMAGE...\n\n"
+    "usage: vlp tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] "
+    "IMAGE...\n\n"
     "Prints {\"path\", \"tags\": [{\"label\", \"score\"}, ...]} per image, best first; score =\n"
     "softmax over all labels of logit_scale x cosine(image, template(label)).\n\n"
     "options:\n"
@@ -29,7 +30,8 @@ int cmd_tag(int argc, char **argv) {
   int top = 0, size = 0;
   cli_args_init(&a, argc, argv, "tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) cli_paths_add_input(&in, pos);
+    if (pos)
+      cli_paths_add_input(&in, pos);
     else if (!labels_opt(&a, opt, &labels, &tmpl, &top, &size) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }

@@ -34,8 +34,10 @@ int cmd_tokenize(int argc, char **argv) {
   const char **texts = calloc((size_t)argc, sizeof *texts);
   int n = 0;
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) texts[n++] = pos;
-    else if (!cli_common_opt(&a, opt, &c)) cli_usage_error(&a, "unknown option %s", opt);
+    if (pos)
+      texts[n++] = pos;
+    else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
     fputs(usage, stdout);

@@ -8,11 +8,14 @@
 #include "cli/labels.h"
 
 static const char usage[] =
-    "usage: vlp video tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] VIDEO...\n"
+    "usage: vlp video tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] "
+    "VIDEO...\n"
     "       vlp video caption -m BLIP_CAPTION_MODEL_DIR [options] VIDEO...\n\n"
-    "tag prints {\"video\", \"t\", \"frame\", \"tags\": [{\"label\", \"score\"}, ...]} per sampled\n"
+    "tag prints {\"video\", \"t\", \"frame\", \"tags\": [{\"label\", \"score\"}, ...]} per "
+    "sampled\n"
     "frame (t in seconds from the start of the stream, frame = round(t x frame rate));\n"
-    "caption prints {\"video\", \"t\", \"frame\", \"caption\", \"tokens\"}. A video that cannot be\n"
+    "caption prints {\"video\", \"t\", \"frame\", \"caption\", \"tokens\"}. A video that cannot "
+    "be\n"
     "read, or that is damaged part way, gives {\"video\", \"error\"} after the frames read\n"
     "before the damage; exit code 1.\n\n"
     "tag options:\n"
@@ -22,7 +25,8 @@ static const char usage[] =
     "                          (default \"a photo of a {}.\")\n"
     "  --top K                 print only the K best labels\n"
     "  --segments              merge consecutive frames whose best label agrees into\n"
-    "                          {\"video\", \"start\", \"end\", \"label\", \"score\"}: score = mean best\n"
+    "                          {\"video\", \"start\", \"end\", \"label\", \"score\"}: score = mean "
+    "best\n"
     "                          score, end = time of the next sampled frame or the video's end\n"
     "  --format vtt            WebVTT cues instead of JSON lines (a cue per frame, or per\n"
     "                          segment with --segments); errors then go to stderr only\n"
@@ -32,7 +36,9 @@ static const char usage[] =
     "  -o FILE                 write to FILE instead of stdout\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
-static void print_usage(void) { printf("%s\n%s\n%s", usage, cli_video_usage, cli_gen_usage); }
+static void print_usage(void) {
+  printf("%s\n%s\n%s", usage, cli_video_usage, cli_gen_usage);
+}
 
 /* ---- tag output: JSON lines, segments, WebVTT ----------------------------------------- */
 
@@ -51,7 +57,8 @@ typedef struct {
 static void write_vtt_time(FILE *f, double t) {
   if (t < 0) t = 0;
   long long ms = (long long)(t * 1000 + 0.5);
-  fprintf(f, "%02lld:%02lld:%02lld.%03lld", ms / 3600000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
+  fprintf(f, "%02lld:%02lld:%02lld.%03lld", ms / 3600000, ms / 60000 % 60, ms / 1000 % 60,
+          ms % 1000);
 }
 
 /* Close the open segment / cue at time end. */
@@ -65,8 +72,10 @@ static void flush_pending(tag_writer *w, double end) {
     fputs(" --> ", f);
     write_vtt_time(f, end);
     fputc('\n', f);
-    if (w->segments) fprintf(f, "%s (%.2f)\n\n", w->labels->items[w->label], w->sum / w->n);
-    else fprintf(f, "%s\n\n", w->text ? w->text : "");
+    if (w->segments)
+      fprintf(f, "%s (%.2f)\n\n", w->labels->items[w->label], w->sum / w->n);
+    else
+      fprintf(f, "%s\n\n", w->text ? w->text : "");
   } else {
     fputs("{\"video\": ", f);
     json_write_str(f, w->path);
@@ -85,7 +94,8 @@ static void flush_pending(tag_writer *w, double end) {
   w->text = NULL;
 }
 
-static void tag_frame(tag_writer *w, double t, int64_t frame, const float *scores, const int *order, int L) {
+static void tag_frame(tag_writer *w, double t, int64_t frame, const float *scores, const int *order,
+                      int L) {
   int k = w->top && w->top < L ? w->top : L;
   if (!w->segments && !w->vtt) {
     fputc('{', w->out);
@@ -145,7 +155,9 @@ static int tag_one(void *ctx, const char *path, const vlp_image *img, double t, 
   return 0;
 }
 
-static void tag_end(void *ctx, double end) { flush_pending(&((tag_ctx *)ctx)->w, end); }
+static void tag_end(void *ctx, double end) {
+  flush_pending(&((tag_ctx *)ctx)->w, end);
+}
 
 static int video_tag(int argc, char **argv) {
   cli_args a;
@@ -157,9 +169,12 @@ static int video_tag(int argc, char **argv) {
   int top = 0, size = 0, segments = 0;
   cli_args_init(&a, argc, argv, "video tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) cli_paths_add(&in, pos);
-    else if (labels_opt(&a, opt, &labels, &tmpl, &top, &size)) continue;
-    else if (!strcmp(opt, "--segments")) segments = 1;
+    if (pos)
+      cli_paths_add(&in, pos);
+    else if (labels_opt(&a, opt, &labels, &tmpl, &top, &size))
+      continue;
+    else if (!strcmp(opt, "--segments"))
+      segments = 1;
     else if (!strcmp(opt, "--format")) {
       if ((format = cli_value(&a)) && strcmp(format, "json") && strcmp(format, "vtt"))
         cli_usage_error(&a, "--format is json or vtt, not '%s'", format);
@@ -246,7 +261,8 @@ static int video_caption(int argc, char **argv) {
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, "video caption");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos) cli_paths_add(&in, pos);
+    if (pos)
+      cli_paths_add(&in, pos);
     else if (!cli_gen_opt(&a, opt, &cc.p) && !cli_video_opt(&a, opt, &loop.s, &loop.progress) &&
              !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
@@ -270,7 +286,8 @@ static int video_caption(int argc, char **argv) {
   }
   cc.out = loop.out = out;
   int failed = 0;
-  for (int i = 0; i < in.n; i++) failed += cli_video_each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
+  for (int i = 0; i < in.n; i++)
+    failed += cli_video_each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
   int bad_out = cli_close_output(out);
   vlp_model_free(cc.m);
   cli_paths_free(&in);

@@ -21,8 +21,10 @@ int cmd_vqa(int argc, char **argv) {
   int nq = 0;
   cli_args_init(&a, argc, argv, "vqa");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
-    if (pos && !image) image = pos;
-    else if (pos) questions[nq++] = pos;
+    if (pos && !image)
+      image = pos;
+    else if (pos)
+      questions[nq++] = pos;
     else if (!cli_gen_opt(&a, opt, &p) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }

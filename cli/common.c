@@ -1,10 +1,10 @@
 /* common: option scanning, JSON Lines output and error reporting for the subcommands. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -134,14 +134,26 @@ void json_write_str(FILE *f, const char *s) {
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
     switch (*p) {
-      case '"': fputs("\\\"", f); break;
-      case '\\': fputs("\\\\", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\t': fputs("\\t", f); break;
+      case '"':
+        fputs("\\\"", f);
+        break;
+      case '\\':
+        fputs("\\\\", f);
+        break;
+      case '\n':
+        fputs("\\n", f);
+        break;
+      case '\r':
+        fputs("\\r", f);
+        break;
+      case '\t':
+        fputs("\\t", f);
+        break;
       default:
-        if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        if (*p < 0x20)
+          fprintf(f, "\\u%04x", *p);
+        else
+          fputc(*p, f);
     }
   }
   fputc('"', f);
@@ -184,7 +196,9 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
   fflush(out);
 }
 
-void cli_apply_threads(const cli_common *c) { vlp_set_threads(c->threads); }
+void cli_apply_threads(const cli_common *c) {
+  vlp_set_threads(c->threads);
+}
 
 vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
   if (!c->model) {
@@ -210,15 +224,24 @@ const char cli_gen_usage[] =
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n";
 
 int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p) {
-  if (!strcmp(opt, "--prompt")) p->prompt = cli_value(a);
-  else if (!strcmp(opt, "--beams")) cli_int(a, 1, 64, &p->num_beams);
-  else if (!strcmp(opt, "--max-length")) cli_int(a, 1, 512, &p->max_length);
-  else if (!strcmp(opt, "--max-new-tokens")) cli_int(a, 1, 512, &p->max_new_tokens);
-  else if (!strcmp(opt, "--min-length")) cli_int(a, 0, 512, &p->min_length);
-  else if (!strcmp(opt, "--repetition-penalty")) cli_float(a, &p->repetition_penalty);
-  else if (!strcmp(opt, "--length-penalty")) cli_float(a, &p->length_penalty);
-  else if (!strcmp(opt, "--image-size")) cli_int(a, 1, 8192, &p->image_size);
-  else return 0;
+  if (!strcmp(opt, "--prompt"))
+    p->prompt = cli_value(a);
+  else if (!strcmp(opt, "--beams"))
+    cli_int(a, 1, 64, &p->num_beams);
+  else if (!strcmp(opt, "--max-length"))
+    cli_int(a, 1, 512, &p->max_length);
+  else if (!strcmp(opt, "--max-new-tokens"))
+    cli_int(a, 1, 512, &p->max_new_tokens);
+  else if (!strcmp(opt, "--min-length"))
+    cli_int(a, 0, 512, &p->min_length);
+  else if (!strcmp(opt, "--repetition-penalty"))
+    cli_float(a, &p->repetition_penalty);
+  else if (!strcmp(opt, "--length-penalty"))
+    cli_float(a, &p->length_penalty);
+  else if (!strcmp(opt, "--image-size"))
+    cli_int(a, 1, 8192, &p->image_size);
+  else
+    return 0;
   return 1;
 }
 
@@ -265,8 +288,10 @@ void cli_paths_free(cli_paths *p) {
 
 void cli_paths_add_input(cli_paths *p, const char *path) {
   struct stat st;
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) cli_paths_add_folder(p, path);
-  else cli_paths_add(p, path);
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    cli_paths_add_folder(p, path);
+  else
+    cli_paths_add(p, path);
 }
 
 FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m) {
@@ -277,7 +302,8 @@ FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_mo
     for (int a = 0; a < 32; a++) {
       if (!(arch_mask & ARCH(a))) continue;
       size_t len = strlen(wanted);
-      snprintf(wanted + len, sizeof wanted - len, "%s%s", len ? " or " : "", vlp_arch_name((vlp_arch)a));
+      snprintf(wanted + len, sizeof wanted - len, "%s%s", len ? " or " : "",
+               vlp_arch_name((vlp_arch)a));
     }
     fprintf(stderr, "vlp %s: the model is %s; this command needs %s\n", cmd,
             vlp_arch_name(vlp_model_arch(*m)), wanted);

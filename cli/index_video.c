@@ -1,4 +1,6 @@
 /* index_video: videos in the retrieval index, one entry per sampled frame (index_video.h). */
+#include "cli/index_video.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -7,12 +9,11 @@
 #include <strings.h>
 
 #include "cli/cli_video.h"
-#include "cli/index_video.h"
 #include "core/error.h"
 
 int cli_is_video_path(const char *path) {
-  static const char *const ext[] = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg",
-                                    ".mpeg", ".ts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv"};
+  static const char *const ext[] = {".mp4",  ".m4v", ".mov",  ".mkv", ".webm", ".avi", ".mpg",
+                                    ".mpeg", ".ts",  ".m2ts", ".wmv", ".flv",  ".3gp", ".ogv"};
   const char *dot = strrchr(path, '.');
   if (!dot || strchr(dot, '/')) return 0;
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
@@ -83,7 +84,8 @@ int index_rows_reserve(index_rows *r) {
 /* Rows of the old index sorted by path, to find a frame's old embedding. */
 static const vlp_index *sort_ix;
 static int cmp_row_path(const void *a, const void *b) {
-  return strcmp(sort_ix->entries[*(const int64_t *)a].path, sort_ix->entries[*(const int64_t *)b].path);
+  return strcmp(sort_ix->entries[*(const int64_t *)a].path,
+                sort_ix->entries[*(const int64_t *)b].path);
 }
 
 /* Row of path in the old index, or -1. */
@@ -100,8 +102,10 @@ static int64_t old_row(index_rows *r, const vlp_index *old, const char *path) {
     int64_t mid = lo + (hi - lo) / 2;
     int c = strcmp(old->entries[r->old_sorted[mid]].path, path);
     if (!c) return r->old_sorted[mid];
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return -1;
 }
@@ -133,9 +137,10 @@ static int add_frame(void *ctx, const char *path, const vlp_image *img, double t
     free(ref);
     return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
   }
-  float *row = rows->emb + (size_t)rows->n * (size_t)rows->dim; // (dim)
+  float *row = rows->emb + (size_t)rows->n * (size_t)rows->dim;  // (dim)
   int64_t r = c->reuse ? old_row(rows, c->old, ref) : -1;
-  if (r >= 0 && c->old->entries[r].hash == c->file->hash && c->old->entries[r].size == c->file->size) {
+  if (r >= 0 && c->old->entries[r].hash == c->file->hash &&
+      c->old->entries[r].size == c->file->size) {
     memcpy(row, c->old->emb + (size_t)r * (size_t)rows->dim, (size_t)rows->dim * sizeof(float));
     rows->unchanged++;
   } else if (vlp_embed_images(c->m, img, 1, 0, row)) {

@@ -24,9 +24,9 @@ typedef struct {
   float *emb;           /* (cap, dim) */
   int64_t n, cap;
   int dim;
-  cli_paths refs;       /* owns the frame-reference strings entries point at */
+  cli_paths refs; /* owns the frame-reference strings entries point at */
   int64_t embedded, unchanged;
-  int64_t *old_sorted;  /* rows of the old index by path (built on first use) */
+  int64_t *old_sorted; /* rows of the old index by path (built on first use) */
 } index_rows;
 void index_rows_free(index_rows *r);
 

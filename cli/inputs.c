@@ -75,8 +75,8 @@ static void add_error(ct_inputs *in, const ct_walk_opts *o, const char *path, co
 /* Names that say "image" even when the bytes do not (a corrupt or empty photo is reported,
  * not silently skipped). */
 static int image_extension(const char *name) {
-  static const char *const ext[] = {"png", "jpg",  "jpeg", "jpe", "jfif", "gif", "webp", "bmp",
-                                    "tif", "tiff", "heic", "heif", "avif", "jxl"};
+  static const char *const ext[] = {"png", "jpg", "jpeg", "jpe",  "jfif", "gif",  "webp",
+                                    "bmp", "tif", "tiff", "heic", "heif", "avif", "jxl"};
   const char *dot = strrchr(name, '.');
   if (!dot) return 0;
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
@@ -90,7 +90,7 @@ typedef struct {
     dev_t dev;
     ino_t ino;
     int used;
-  } *slot;
+  } * slot;
   size_t cap, n;
 } dir_set;
 
@@ -135,8 +135,10 @@ static char *join(const char *dir, const char *name) {
 }
 
 static void note(const ct_walk_opts *o, const char *msg) {
-  if (o->note) o->note(msg);
-  else fprintf(stderr, "vlp: %s\n", msg);
+  if (o->note)
+    o->note(msg);
+  else
+    fprintf(stderr, "vlp: %s\n", msg);
 }
 
 /* A regular file found in a folder. */
@@ -151,18 +153,22 @@ static void add_found_file(ct_inputs *in, const ct_walk_opts *o, const char *pat
     return;
   }
   int kind = vlp_image_sniff_file(path);
-  if (kind == VLP_SNIFF_UNREADABLE) add(in, path, st, vlp_last_error());
+  if (kind == VLP_SNIFF_UNREADABLE)
+    add(in, path, st, vlp_last_error());
   else if (kind == VLP_SNIFF_OTHER && !image_extension(path) &&
            !(o->videos && cli_is_video_path(path)))
     in->not_images++;
-  else add(in, path, st, NULL); /* the reader decodes it or says what is wrong */
+  else
+    add(in, path, st, NULL); /* the reader decodes it or says what is wrong */
 }
 
 static void walk(ct_inputs *in, const ct_walk_opts *o, const char *dir, dir_set *seen) {
   DIR *d = opendir(dir);
   if (!d) {
-    if (o->recursive) add_error(in, o, dir, "%s: cannot open folder: %s", strerror(errno));
-    else if (in_shard(o, dir)) add(in, dir, NULL, NULL); /* reported when it is opened */
+    if (o->recursive)
+      add_error(in, o, dir, "%s: cannot open folder: %s", strerror(errno));
+    else if (in_shard(o, dir))
+      add(in, dir, NULL, NULL); /* reported when it is opened */
     return;
   }
   char **names = NULL;

@@ -1,12 +1,14 @@
 /* labels: zero-shot label lists for `vlp tag` and `vlp video tag` (see labels.h). */
+#include "cli/labels.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/labels.h"
 #include "core/error.h"
 
-int labels_opt(cli_args *a, const char *opt, label_list *l, const char **tmpl, int *top, int *size) {
+int labels_opt(cli_args *a, const char *opt, label_list *l, const char **tmpl, int *top,
+               int *size) {
   const char *v;
   if (!strcmp(opt, "--labels")) {
     if ((v = cli_value(a))) labels_split(l, v);
@@ -92,7 +94,8 @@ vlp_status labels_embed(vlp_model *m, const label_list *l, const char *tmpl, flo
   char **prompts = calloc((size_t)L, sizeof *prompts);
   vlp_status st = *emb && prompts ? VLP_OK : vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
   for (int i = 0; !st && i < L; i++)
-    if (!(prompts[i] = labels_apply_template(tmpl, l->items[i]))) st = vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
+    if (!(prompts[i] = labels_apply_template(tmpl, l->items[i])))
+      st = vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
   if (!st) st = vlp_embed_texts(m, (const char *const *)prompts, L, *emb);
   for (int i = 0; prompts && i < L; i++) free(prompts[i]);
   free(prompts);

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "cli/caption_tool.h"
+#include "cli/cli.h"
 #include "cli/cli_index.h"
 #include "cli/cli_pull.h"
 #include "cli/cli_video.h"

@@ -38,11 +38,20 @@ static void csv_field(FILE *f, const char *s) {
 static void tsv_field(FILE *f, const char *s) {
   for (; s && *s; s++) {
     switch (*s) {
-      case '\t': fputs("\\t", f); break;
-      case '\n': fputs("\\n", f); break;
-      case '\r': fputs("\\r", f); break;
-      case '\\': fputs("\\\\", f); break;
-      default: fputc(*s, f);
+      case '\t':
+        fputs("\\t", f);
+        break;
+      case '\n':
+        fputs("\\n", f);
+        break;
+      case '\r':
+        fputs("\\r", f);
+        break;
+      case '\\':
+        fputs("\\\\", f);
+        break;
+      default:
+        fputc(*s, f);
     }
   }
 }
@@ -62,7 +71,8 @@ char *ct_format_record(ct_format fmt, const ct_record *r, size_t *len) {
       json_write_str(f, r->caption);
       fputs(", \"tokens\": ", f);
       json_write_ints(f, r->tokens, r->n_tokens);
-      if (r->size >= 0 && r->mtime) fprintf(f, ", \"size\": %lld, \"mtime\": %s", (long long)r->size, r->mtime);
+      if (r->size >= 0 && r->mtime)
+        fprintf(f, ", \"size\": %lld, \"mtime\": %s", (long long)r->size, r->mtime);
     }
     fputs("}\n", f);
   } else {
@@ -74,8 +84,10 @@ char *ct_format_record(ct_format fmt, const ct_record *r, size_t *len) {
     fputc(sep, f);
     for (int i = 0; !r->error && i < r->n_tokens; i++) fprintf(f, i ? " %d" : "%d", r->tokens[i]);
     fputc(sep, f);
-    if (!r->error && r->size >= 0 && r->mtime) fprintf(f, "%lld%c%s", (long long)r->size, sep, r->mtime);
-    else fputc(sep, f);
+    if (!r->error && r->size >= 0 && r->mtime)
+      fprintf(f, "%lld%c%s", (long long)r->size, sep, r->mtime);
+    else
+      fputc(sep, f);
     fputc(sep, f);
     if (r->error) field(f, r->error);
     fputc('\n', f);
@@ -216,8 +228,10 @@ static size_t csv_record(const char *s, size_t n, char **fields, int max, int *n
     while (i < n && s[i] != ',' && s[i] != '\n') buf[o++] = s[i++];
     if (o && buf[o - 1] == '\r' && (i >= n || s[i] == '\n')) o--;
     buf[o] = 0;
-    if (*nf < max) fields[(*nf)++] = buf;
-    else free(buf);
+    if (*nf < max)
+      fields[(*nf)++] = buf;
+    else
+      free(buf);
     if (i >= n) return 0; /* no final newline: partial */
     if (s[i] == '\n') return i + 1;
     i++; /* comma */
@@ -269,7 +283,8 @@ int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_kno
     free(data); /* a partial first line (header or record) of a killed run: start over */
     return 0;
   } else {
-    snprintf(err, errlen, "%s: not a vlp caption output (JSON Lines, or CSV/TSV with vlp's header)", file);
+    snprintf(err, errlen, "%s: not a vlp caption output (JSON Lines, or CSV/TSV with vlp's header)",
+             file);
     free(data);
     return -1;
   }
@@ -372,7 +387,8 @@ int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int tr
     s->fd = STDOUT_FILENO;
     s->is_stdout = 1;
   } else {
-    s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate_all ? O_TRUNC : 0), 0666);
+    s->fd =
+        open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate_all ? O_TRUNC : 0), 0666);
     if (s->fd < 0) {
       fprintf(stderr, "vlp caption: %s: cannot write: %s\n", path, strerror(errno));
       return -1;
@@ -380,7 +396,8 @@ int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int tr
     struct stat st;
     if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > valid &&
         ftruncate(s->fd, valid) != 0) {
-      fprintf(stderr, "vlp caption: %s: cannot cut the partial last record: %s\n", path, strerror(errno));
+      fprintf(stderr, "vlp caption: %s: cannot cut the partial last record: %s\n", path,
+              strerror(errno));
       close(s->fd);
       return -1;
     }
@@ -396,7 +413,8 @@ int ct_sink_write(ct_sink *s, const ct_record *r) {
   char *buf = ct_format_record(s->fmt, r, &len);
   if (!buf || write_all(s->fd, buf, len)) {
     if (!s->failed)
-      fprintf(stderr, "vlp caption: %s: write failed: %s\n", s->is_stdout ? "stdout" : s->path, strerror(errno));
+      fprintf(stderr, "vlp caption: %s: write failed: %s\n", s->is_stdout ? "stdout" : s->path,
+              strerror(errno));
     s->failed = 1;
   }
   free(buf);
@@ -476,8 +494,8 @@ int ct_write_atomic(const char *path, const char *data, size_t len, char *err, s
   return rc;
 }
 
-int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode,
-                     const char *join, char *err, size_t errlen) {
+int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode, const char *join,
+                     char *err, size_t errlen) {
   char *old = NULL, *text = NULL;
   size_t old_len = 0;
   int rc = 0;
@@ -491,9 +509,12 @@ int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode,
     snprintf(err, errlen, "%s: out of memory", sidecar);
     return -1;
   }
-  if (!old_len) snprintf(text, cap, "%s\n", caption);
-  else if (mode == CT_APPEND) snprintf(text, cap, "%.*s%s%s\n", (int)old_len, old, join, caption);
-  else snprintf(text, cap, "%s%s%.*s\n", caption, join, (int)old_len, old);
+  if (!old_len)
+    snprintf(text, cap, "%s\n", caption);
+  else if (mode == CT_APPEND)
+    snprintf(text, cap, "%.*s%s%s\n", (int)old_len, old, join, caption);
+  else
+    snprintf(text, cap, "%s%s%.*s\n", caption, join, (int)old_len, old);
   free(old);
   if (mode != CT_SKIP) {
     rc = ct_write_atomic(sidecar, text, strlen(text), err, errlen);

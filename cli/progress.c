@@ -22,10 +22,14 @@ void ct_progress_start(ct_progress *p, int total, int quiet) {
 }
 
 static void fmt_eta(char *buf, size_t n, double s) {
-  if (s < 0 || s > 1e8) snprintf(buf, n, "?");
-  else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-  else if (s >= 60) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
-  else snprintf(buf, n, "%ds", (int)s);
+  if (s < 0 || s > 1e8)
+    snprintf(buf, n, "?");
+  else if (s >= 3600)
+    snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+  else if (s >= 60)
+    snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+  else
+    snprintf(buf, n, "%ds", (int)s);
 }
 
 static void draw(ct_progress *p, double now) {
@@ -40,12 +44,12 @@ static void draw(ct_progress *p, double now) {
     int fill = p->total ? (int)((double)W * p->done / p->total) : W;
     for (int i = 0; i < W; i++) bar[i] = i < fill ? '#' : '.';
     bar[W] = 0;
-    fprintf(stderr, "\r[%s] %d/%d %3d%% %.2f img/s ETA %s\033[K", bar, p->done, p->total, pct,
-            rate, eta);
+    fprintf(stderr, "\r[%s] %d/%d %3d%% %.2f img/s ETA %s\033[K", bar, p->done, p->total, pct, rate,
+            eta);
     p->drawn = 1;
   } else {
-    fprintf(stderr, "vlp caption: %d/%d (%d%%), %.2f images/s, ETA %s\n", p->done, p->total,
-            pct, rate, eta);
+    fprintf(stderr, "vlp caption: %d/%d (%d%%), %.2f images/s, ETA %s\n", p->done, p->total, pct,
+            rate, eta);
   }
   fflush(stderr);
   p->last_draw = now;

@@ -14,12 +14,12 @@
 #include "vlp.h"
 
 typedef struct {
-  const char *dir;         /* the golden set */
-  const cJSON *manifest;   /* the whole manifest */
+  const char *dir;       /* the golden set */
+  const cJSON *manifest; /* the whole manifest */
   const char *kind;
-  const cJSON *expected;   /* the current case's "expected" object */
+  const cJSON *expected; /* the current case's "expected" object */
   const char *case_id;
-  char why[1024];          /* first failure of the current case */
+  char why[1024]; /* first failure of the current case */
   int case_failed;
   int verbose;
 } st_run;

@@ -135,7 +135,8 @@ static int compare(st_run *r, const char *name, const double *got, size_t n) {
     tolerance(r, e, &atol, &rtol);
     if (how && !strcmp(how, "cosine")) {
       double dot = 0, ng = 0, nw = 0;
-      for (size_t i = 0; i < n; i++) dot += got[i] * want[i], ng += got[i] * got[i], nw += want[i] * want[i];
+      for (size_t i = 0; i < n; i++)
+        dot += got[i] * want[i], ng += got[i] * got[i], nw += want[i] * want[i];
       double cos = dot / (sqrt(ng) * sqrt(nw) + 1e-30);
       if (!(cos >= 1 - atol)) {
         st_failf(r, "%s: cosine %.6f < %.6f", name, cos, 1 - atol);
@@ -159,9 +160,15 @@ static int compare(st_run *r, const char *name, const double *got, size_t n) {
 
 /* got[i] as double, for each element type the runners produce. */
 typedef double (*elem_fn)(const void *p, size_t i);
-static double elem_f32(const void *p, size_t i) { return ((const float *)p)[i]; }
-static double elem_u8(const void *p, size_t i) { return ((const uint8_t *)p)[i]; }
-static double elem_int(const void *p, size_t i) { return ((const int *)p)[i]; }
+static double elem_f32(const void *p, size_t i) {
+  return ((const float *)p)[i];
+}
+static double elem_u8(const void *p, size_t i) {
+  return ((const uint8_t *)p)[i];
+}
+static double elem_int(const void *p, size_t i) {
+  return ((const int *)p)[i];
+}
 
 static int compare_elems(st_run *r, const char *name, const void *got, size_t n, elem_fn get) {
   if (!st_entry(r, name)) return 1;
@@ -198,7 +205,8 @@ int st_check_str(st_run *r, const char *name, const char *got) {
   if (!e) return 1;
   const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "value"));
   if (!want || !got || strcmp(want, got)) {
-    st_failf(r, "%s: got \"%s\", expected \"%s\"", name, got ? got : "(none)", want ? want : "(none)");
+    st_failf(r, "%s: got \"%s\", expected \"%s\"", name, got ? got : "(none)",
+             want ? want : "(none)");
     return 0;
   }
   return 1;
@@ -209,7 +217,8 @@ int st_check_strs(st_run *r, const char *name, char *const *got, int n) {
   if (!e) return 1;
   const cJSON *want = cJSON_GetObjectItemCaseSensitive(e, "value");
   if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != n) {
-    st_failf(r, "%s: %d items, expected %d", name, n, cJSON_IsArray(want) ? cJSON_GetArraySize(want) : -1);
+    st_failf(r, "%s: %d items, expected %d", name, n,
+             cJSON_IsArray(want) ? cJSON_GetArraySize(want) : -1);
     return 0;
   }
   int i = 0;

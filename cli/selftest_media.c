@@ -45,8 +45,12 @@ static void check_processor(st_run *r, const vlp_image *img, prep_config c, cons
 }
 
 int st_case_preprocess(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"decoded_rgb", "blip_resized_u8", "blip_pixel_values",
-                                      "clip_resized_u8", "clip_cropped_u8", "clip_pixel_values",
+  static const char *const known[] = {"decoded_rgb",
+                                      "blip_resized_u8",
+                                      "blip_pixel_values",
+                                      "clip_resized_u8",
+                                      "clip_cropped_u8",
+                                      "clip_pixel_values",
                                       NULL};
   st_require_known(r, known);
   const cJSON *in = cJSON_GetObjectItemCaseSensitive(c, "inputs");
@@ -60,7 +64,8 @@ int st_case_preprocess(st_run *r, const cJSON *c) {
   }
   st_check_u8(r, "decoded_rgb", img.rgb, (size_t)img.w * (size_t)img.h * 3);
   int sb = side_of(r, "blip_pixel_values"), sc = side_of(r, "clip_pixel_values");
-  if (sb) check_processor(r, &img, prep_config_blip(sb), "blip_resized_u8", NULL, "blip_pixel_values");
+  if (sb)
+    check_processor(r, &img, prep_config_blip(sb), "blip_resized_u8", NULL, "blip_pixel_values");
   if (sc)
     check_processor(r, &img, prep_config_clip(sc), "clip_resized_u8", "clip_cropped_u8",
                     "clip_pixel_values");

@@ -27,7 +27,8 @@ void st_release_cache(void) {
 }
 
 static const char *input_str(const cJSON *c, const char *key) {
-  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "inputs"), key));
+  return cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "inputs"), key));
 }
 
 static int load_models(st_run *r, const char *rel) {
@@ -43,7 +44,8 @@ static int load_models(st_run *r, const char *rel) {
 }
 
 static int load_model(st_run *r) {
-  return load_models(r, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->manifest, "model")));
+  return load_models(r,
+                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->manifest, "model")));
 }
 
 /* Pixel values of the case's image through the processor p (size override > 0). */
@@ -119,23 +121,32 @@ static void check_generation(st_run *r, const float *enc, int Te, const int *ids
     }
     st_check_ints(r, modes[k][1], seq, len);
     char *text = NULL;
-    if (tok_decode(blip_tokenizer(blip), seq, len, &text)) st_failf(r, "decode: %s", vlp_last_error());
-    else st_check_str(r, modes[k][2], text);
+    if (tok_decode(blip_tokenizer(blip), seq, len, &text))
+      st_failf(r, "decode: %s", vlp_last_error());
+    else
+      st_check_str(r, modes[k][2], text);
     free(text);
     free(seq);
   }
 }
 
 int st_case_blip_caption(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"vision_last_hidden_state", "vision_pooler_output",
-                                      "decoder_input_ids", "first_step_logits", "greedy_sequence",
-                                      "greedy_text", "beam_sequence", "beam_text", NULL};
+  static const char *const known[] = {"vision_last_hidden_state",
+                                      "vision_pooler_output",
+                                      "decoder_input_ids",
+                                      "first_step_logits",
+                                      "greedy_sequence",
+                                      "greedy_text",
+                                      "beam_sequence",
+                                      "beam_text",
+                                      NULL};
   st_require_known(r, known);
   if (!load_model(r)) return 0;
   int Ti, *ids = NULL, n = 0;
   float *emb = blip_vision(r, c, &Ti, "vision_last_hidden_state");
   if (!emb) return 0;
-  const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "inputs"), "prompt");
+  const cJSON *prompt =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "inputs"), "prompt");
   int has_text = st_entry(r, "decoder_input_ids") || st_entry(r, "first_step_logits") ||
                  st_entry(r, "greedy_sequence") || st_entry(r, "beam_sequence");
   if (has_text) {
@@ -148,7 +159,8 @@ int st_case_blip_caption(st_run *r, const cJSON *c) {
       if (st_entry(r, "first_step_logits")) {
         if (!logits || blip_caption_first_logits(blip, emb, Ti, ids, n, logits))
           st_failf(r, "first step: %s", logits ? vlp_last_error() : "out of memory");
-        else st_check_floats(r, "first_step_logits", logits, (size_t)V);
+        else
+          st_check_floats(r, "first_step_logits", logits, (size_t)V);
       }
       free(logits);
       check_generation(r, emb, Ti, ids, n, 0);
@@ -160,9 +172,15 @@ int st_case_blip_caption(st_run *r, const cJSON *c) {
 }
 
 int st_case_blip_vqa(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"vision_last_hidden_state", "question_ids", "question_embeds",
-                                      "first_step_logits", "greedy_sequence", "greedy_text",
-                                      "beam_sequence", "beam_text", NULL};
+  static const char *const known[] = {"vision_last_hidden_state",
+                                      "question_ids",
+                                      "question_embeds",
+                                      "first_step_logits",
+                                      "greedy_sequence",
+                                      "greedy_text",
+                                      "beam_sequence",
+                                      "beam_text",
+                                      NULL};
   st_require_known(r, known);
   if (!load_model(r)) return 0;
   int Ti;
@@ -185,8 +203,10 @@ int st_case_blip_vqa(st_run *r, const cJSON *c) {
     } else {
       st_check_floats(r, "question_embeds", qe, (size_t)n * (size_t)d.text_hidden);
       if (st_entry(r, "first_step_logits")) {
-        if (blip_vqa_first_logits(blip, qe, n, logits)) st_failf(r, "first step: %s", vlp_last_error());
-        else st_check_floats(r, "first_step_logits", logits, (size_t)d.vocab);
+        if (blip_vqa_first_logits(blip, qe, n, logits))
+          st_failf(r, "first step: %s", vlp_last_error());
+        else
+          st_check_floats(r, "first_step_logits", logits, (size_t)d.vocab);
       }
       check_generation(r, qe, n, NULL, 0, 1);
     }
@@ -221,9 +241,11 @@ static int tokenize_all(st_run *r, const vlp_tokenizer *t, int max, const char *
 }
 
 int st_case_blip_itm(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"input_ids", "text_unimodal_last_hidden_state", "text_feat",
-                                      "vision_last_hidden_state", "image_feat", "itc", "itm_logits",
-                                      "itm_prob", "multimodal_cls", NULL};
+  static const char *const known[] = {"input_ids",      "text_unimodal_last_hidden_state",
+                                      "text_feat",      "vision_last_hidden_state",
+                                      "image_feat",     "itc",
+                                      "itm_logits",     "itm_prob",
+                                      "multimodal_cls", NULL};
   st_require_known(r, known);
   if (!load_model(r)) return 0;
   blip_dims d = blip_get_dims(blip);
@@ -274,7 +296,8 @@ int st_case_blip_itm(st_run *r, const cJSON *c) {
     } else {
       for (int i = 0; i < nt; i++) {
         double dot = 0;
-        for (int k = 0; k < d.embed_dim; k++) dot += (double)img_feat[k] * text_feat[(size_t)i * (size_t)d.embed_dim + (size_t)k];
+        for (int k = 0; k < d.embed_dim; k++)
+          dot += (double)img_feat[k] * text_feat[(size_t)i * (size_t)d.embed_dim + (size_t)k];
         itc[i] = (float)dot;
       }
       st_check_floats(r, "image_feat", img_feat, (size_t)d.embed_dim);
@@ -313,11 +336,19 @@ static void check_masked_rows(st_run *r, const char *name, const float *got, int
 }
 
 int st_case_clip(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"input_ids", "attention_mask", "text_last_hidden_state",
-                                      "text_pooler_output", "text_features", "text_embeds",
-                                      "vision_last_hidden_state", "vision_pooler_output",
-                                      "image_features", "image_embeds", "logits_per_image",
-                                      "probs", NULL};
+  static const char *const known[] = {"input_ids",
+                                      "attention_mask",
+                                      "text_last_hidden_state",
+                                      "text_pooler_output",
+                                      "text_features",
+                                      "text_embeds",
+                                      "vision_last_hidden_state",
+                                      "vision_pooler_output",
+                                      "image_features",
+                                      "image_embeds",
+                                      "logits_per_image",
+                                      "probs",
+                                      NULL};
   st_require_known(r, known);
   if (!load_model(r)) return 0;
   clip_dims d = clip_get_dims(clip);
@@ -374,7 +405,8 @@ int st_case_clip(st_run *r, const cJSON *c) {
   float *feat = malloc((size_t)d.projection_dim * sizeof *feat);
   float *emb = malloc((size_t)d.projection_dim * sizeof *emb);
   float *temb = malloc((size_t)nt * (size_t)d.projection_dim * sizeof *temb + 1);
-  float *logits = malloc((size_t)nt * sizeof *logits + 1), *probs = malloc((size_t)nt * sizeof *probs + 1);
+  float *logits = malloc((size_t)nt * sizeof *logits + 1),
+        *probs = malloc((size_t)nt * sizeof *probs + 1);
   if (!h || !pooled || !feat || !emb || !temb || !logits || !probs) {
     st_failf(r, "out of memory");
   } else if (clip_encode_images(clip, px, 1, S, h, pooled, feat, emb) ||
@@ -439,13 +471,14 @@ static int last_dim(st_run *r, const char *name) {
 }
 
 int st_case_interp(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"blip_pixel_values", "blip_vision_last_hidden_state",
-                                      "clip_pixel_values", "clip_vision_last_hidden_state",
+  static const char *const known[] = {"blip_pixel_values",         "blip_vision_last_hidden_state",
+                                      "clip_pixel_values",         "clip_vision_last_hidden_state",
                                       "clip_vision_pooler_output", NULL};
   st_require_known(r, known);
   const cJSON *in = cJSON_GetObjectItemCaseSensitive(c, "inputs");
   const char *image = input_str(c, "image");
-  int bw = last_dim(r, "blip_vision_last_hidden_state"), cw = last_dim(r, "clip_vision_last_hidden_state");
+  int bw = last_dim(r, "blip_vision_last_hidden_state"),
+      cw = last_dim(r, "clip_vision_last_hidden_state");
   if (bw) {
     char dir[4096];
     if (!find_model(r, "blip", "BLIP", bw, dir, sizeof dir)) return 0;
@@ -459,8 +492,10 @@ int st_case_interp(st_run *r, const cJSON *c) {
     st_check_floats(r, "blip_pixel_values", px, (size_t)3 * (size_t)S * (size_t)S);
     int Ti = blip_vision_tokens(blip, S);
     float *h = malloc((size_t)Ti * (size_t)bw * sizeof *h);
-    if (!h || blip_encode_images(blip, px, 1, S, h, NULL)) st_failf(r, "blip vision: %s", vlp_last_error());
-    else st_check_floats(r, "blip_vision_last_hidden_state", h, (size_t)Ti * (size_t)bw);
+    if (!h || blip_encode_images(blip, px, 1, S, h, NULL))
+      st_failf(r, "blip vision: %s", vlp_last_error());
+    else
+      st_check_floats(r, "blip_vision_last_hidden_state", h, (size_t)Ti * (size_t)bw);
     free(h);
     free(px);
   }
@@ -477,7 +512,8 @@ int st_case_interp(st_run *r, const cJSON *c) {
     st_check_floats(r, "clip_pixel_values", px, (size_t)3 * (size_t)S * (size_t)S);
     clip_dims d = clip_get_dims(clip);
     int Ti = clip_vision_tokens(clip, S);
-    float *h = malloc((size_t)Ti * (size_t)cw * sizeof *h), *pooled = malloc((size_t)cw * sizeof *pooled);
+    float *h = malloc((size_t)Ti * (size_t)cw * sizeof *h),
+          *pooled = malloc((size_t)cw * sizeof *pooled);
     float *emb = malloc((size_t)d.projection_dim * sizeof *emb);
     if (!h || !pooled || !emb || clip_encode_images(clip, px, 1, S, h, pooled, NULL, emb)) {
       st_failf(r, "clip vision: %s", vlp_last_error());

@@ -14,15 +14,18 @@ void st_release_text(void) {
 }
 
 /* model_max_length of the manifest's tokenizer (input_ids truncation): 512 BERT, 77 CLIP. */
-static int max_len_of(const st_run *r) { return strcmp(r->kind, "tokenizer_clip") ? 512 : 77; }
+static int max_len_of(const st_run *r) {
+  return strcmp(r->kind, "tokenizer_clip") ? 512 : 77;
+}
 
 int st_case_tokenizer(st_run *r, const cJSON *c) {
-  static const char *const known[] = {"input_ids", "num_tokens_untruncated", "wordpieces",
-                                      "decoded", "input_ids_77", "attention_mask_77",
-                                      "input_ids_full", "bpe_tokens", NULL};
+  static const char *const known[] = {
+      "input_ids",         "num_tokens_untruncated", "wordpieces", "decoded", "input_ids_77",
+      "attention_mask_77", "input_ids_full",         "bpe_tokens", NULL};
   st_require_known(r, known);
   if (!tok) {
-    const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->manifest, "model"));
+    const char *model =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->manifest, "model"));
     char dir[4096];
     st_path(r, model ? model : "", dir, sizeof dir);
     if (!model || tok_load(dir, &tok)) {
@@ -37,7 +40,8 @@ int st_case_tokenizer(st_run *r, const cJSON *c) {
     return 0;
   }
   int max = max_len_of(r), *ids = NULL, n = 0, full_n = 0, *full = NULL;
-  if (tok_encode(tok, text, max, &ids, &n, &full_n) || tok_encode(tok, text, 0, &full, &full_n, NULL)) {
+  if (tok_encode(tok, text, max, &ids, &n, &full_n) ||
+      tok_encode(tok, text, 0, &full, &full_n, NULL)) {
     st_failf(r, "tokenize: %s", vlp_last_error());
     free(ids);
     return 0;
@@ -70,8 +74,10 @@ int st_case_tokenizer(st_run *r, const cJSON *c) {
   if (st_entry(r, "decoded")) {
     /* the reference decodes the truncated ids for BERT, the full ones for CLIP */
     int clip = !strcmp(r->kind, "tokenizer_clip");
-    if (tok_decode(tok, clip ? full : ids, clip ? full_n : n, &decoded)) st_failf(r, "decode: %s", vlp_last_error());
-    else st_check_str(r, "decoded", decoded);
+    if (tok_decode(tok, clip ? full : ids, clip ? full_n : n, &decoded))
+      st_failf(r, "decode: %s", vlp_last_error());
+    else
+      st_check_str(r, "decoded", decoded);
   }
   free(decoded);
   free(ids);

@@ -107,7 +107,8 @@ int st_case_video(st_run *r, const cJSON *c) {
   int S = prep_out_h(p), P = clip_get_dims(vclip).projection_dim;
   float *px = malloc((size_t)3 * (size_t)S * (size_t)S * sizeof *px);
   float *emb = malloc((size_t)P * sizeof *emb);
-  if (!px || !emb || prep_run(p, &img, px) || clip_encode_images(vclip, px, 1, S, NULL, NULL, NULL, emb)) {
+  if (!px || !emb || prep_run(p, &img, px) ||
+      clip_encode_images(vclip, px, 1, S, NULL, NULL, NULL, emb)) {
     st_failf(r, "%s", px && emb ? vlp_last_error() : "out of memory");
   } else if (n_sources_vals % (size_t)P) {
     st_failf(r, "source_frame_embeds: %zu values, not a multiple of %d", n_sources_vals, P);
@@ -119,12 +120,14 @@ int st_case_video(st_run *r, const cJSON *c) {
     for (size_t s = 0; s < n_sources_vals / (size_t)P; s++) {
       const float *e = sources + s * (size_t)P;
       double dot = 0, ne = 0, ns = 0;
-      for (int j = 0; j < P; j++) dot += (double)emb[j] * e[j], ne += (double)emb[j] * emb[j], ns += (double)e[j] * e[j];
+      for (int j = 0; j < P; j++)
+        dot += (double)emb[j] * e[j], ne += (double)emb[j] * emb[j], ns += (double)e[j] * e[j];
       double cosv = dot / (sqrt(ne) * sqrt(ns) + 1e-30);
       if (cosv > best_cos) best_cos = cosv, best = (int)s;
     }
     st_check_number(r, "segment", best);
-    if (r->verbose) printf("     %s: segment %d, cosine to its source frame %.6f\n", r->case_id, best, best_cos);
+    if (r->verbose)
+      printf("     %s: segment %d, cosine to its source frame %.6f\n", r->case_id, best, best_cos);
   }
   free(emb);
   free(px);

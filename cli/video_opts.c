@@ -46,7 +46,8 @@ static int seconds_opt(cli_args *a, double *out, int positive) {
   double x;
   if (!v) return 0;
   if (!parse_seconds(v, &x) || (positive ? !(x > 0) : x < 0)) {
-    cli_usage_error(a, "%s takes %s number of seconds, not '%s'", a->opt, positive ? "a positive" : "a", v);
+    cli_usage_error(a, "%s takes %s number of seconds, not '%s'", a->opt,
+                    positive ? "a positive" : "a", v);
     return 0;
   }
   *out = x;
@@ -74,8 +75,10 @@ int cli_video_opt(cli_args *a, const char *opt, vlp_video_sampling *s, int *prog
     }
     if (v) {
       x = strtod(v, &end);
-      if (end == v || *end || !(x >= 0 && x <= 1)) cli_usage_error(a, "--scenes takes a threshold from 0 to 1, not '%s'", v);
-      else s->scene_threshold = x;
+      if (end == v || *end || !(x >= 0 && x <= 1))
+        cli_usage_error(a, "--scenes takes a threshold from 0 to 1, not '%s'", v);
+      else
+        s->scene_threshold = x;
     }
   } else if (!strcmp(opt, "--start")) {
     seconds_opt(a, &s->start, 0);
@@ -182,7 +185,8 @@ void cli_write_time(FILE *out, double t) {
   fputs(buf, out);
 }
 
-void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t, int64_t frame) {
+void cli_video_write_frame_fields(FILE *out, const char *key, const char *path, double t,
+                                  int64_t frame) {
   fputc('"', out);
   fputs(key, out);
   fputs("\": ", out);

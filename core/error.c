@@ -7,17 +7,26 @@
 
 static _Thread_local char last_error[1024];
 
-const char *vlp_last_error(void) { return last_error; }
+const char *vlp_last_error(void) {
+  return last_error;
+}
 
 const char *vlp_status_str(vlp_status st) {
   switch (st) {
-    case VLP_OK: return "ok";
-    case VLP_ERR_IO: return "io error";
-    case VLP_ERR_FORMAT: return "format error";
-    case VLP_ERR_UNSUPPORTED: return "unsupported";
-    case VLP_ERR_MODEL: return "model error";
-    case VLP_ERR_INVALID: return "invalid argument";
-    case VLP_ERR_NOMEM: return "out of memory";
+    case VLP_OK:
+      return "ok";
+    case VLP_ERR_IO:
+      return "io error";
+    case VLP_ERR_FORMAT:
+      return "format error";
+    case VLP_ERR_UNSUPPORTED:
+      return "unsupported";
+    case VLP_ERR_MODEL:
+      return "model error";
+    case VLP_ERR_INVALID:
+      return "invalid argument";
+    case VLP_ERR_NOMEM:
+      return "out of memory";
   }
   return "unknown error";
 }
@@ -41,4 +50,6 @@ vlp_status vlp_fail_prefix(vlp_status st, const char *fmt, ...) {
   return st;
 }
 
-void vlp_clear_error(void) { last_error[0] = 0; }
+void vlp_clear_error(void) {
+  last_error[0] = 0;
+}

@@ -8,7 +8,8 @@
  *   return vlp_fail(VLP_ERR_FORMAT, "%s: truncated PNG", path); */
 vlp_status vlp_fail(vlp_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the current message: "ctx: <message>". Returns st. */
-vlp_status vlp_fail_prefix(vlp_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+vlp_status vlp_fail_prefix(vlp_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void vlp_clear_error(void);
 
 #endif

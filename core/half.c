@@ -21,7 +21,7 @@ float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t mant = h & 0x3ffu;
-  if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13)); /* inf / nan */
+  if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13));      /* inf / nan */
   if (exp != 0) return bits_f32(sign | ((exp + 112) << 23) | (mant << 13)); /* 127 - 15 */
   if (mant == 0) return bits_f32(sign);
   /* Subnormal: mant * 2^-24; normalise so the leading 1 becomes the implicit bit. */
@@ -60,7 +60,9 @@ uint16_t f32_to_f16(float f) {
   return sign | (uint16_t)h;
 }
 
-float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float bf16_to_f32(uint16_t h) {
+  return bits_f32((uint32_t)h << 16);
+}
 
 uint16_t f32_to_bf16(float f) {
   uint32_t x = f32_bits(f);

@@ -78,8 +78,10 @@ vlp_status hub_index_shards(const char *index_path, char ***names, int *n) {
     int seen = 0;
     for (int i = 0; i < k && !seen; i++) seen = !strcmp(list[i], e->valuestring);
     if (seen) continue;
-    if (!(list[k] = strdup(e->valuestring))) st = vlp_fail(VLP_ERR_NOMEM, "out of memory");
-    else k++;
+    if (!(list[k] = strdup(e->valuestring)))
+      st = vlp_fail(VLP_ERR_NOMEM, "out of memory");
+    else
+      k++;
   }
   cJSON_Delete(root);
   if (st) {
@@ -130,7 +132,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   *colon = 0;
   char *v = colon + 1;
   while (*v == ' ' || *v == '\t') v++;
-  struct { const char *name; char *dst; size_t cap; } fields[] = {
+  struct {
+    const char *name;
+    char *dst;
+    size_t cap;
+  } fields[] = {
       {"X-Repo-Commit", r->commit, sizeof r->commit},
       {"X-Linked-Etag", r->linked_etag, sizeof r->linked_etag},
       {"ETag", r->etag, sizeof r->etag},
@@ -213,8 +219,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   if (!s->started || s->resp.status < 200 || s->resp.status >= 300) return 0;
   int64_t total = s->total >= 0 ? s->total : (dltotal > 0 ? s->offset + dltotal : 0);
   if (total > 0 && s->offset + dlnow >= total) return 0; /* completion is reported once, by fetch */
-  s->p->o->progress(s->p->o->progress_ctx, s->file, (uint64_t)(s->offset + dlnow),
-                    (uint64_t)total);
+  s->p->o->progress(s->p->o->progress_ctx, s->file, (uint64_t)(s->offset + dlnow), (uint64_t)total);
   return 0;
 }
 
@@ -256,7 +261,8 @@ static vlp_status curl_error(const puller *p, const char *url, CURLcode rc) {
 }
 
 /* An HTTP error status as a message naming the repository and the file. */
-static vlp_status http_error(const puller *p, const char *file, const char *url, const hub_resp *r) {
+static vlp_status http_error(const puller *p, const char *file, const char *url,
+                             const hub_resp *r) {
   const char *why = "";
   if (r->status == 404 && !strcmp(r->error_code, "RevisionNotFound"))
     why = ": no such revision";
@@ -308,7 +314,8 @@ static vlp_status get_once(puller *p, const char *file, const char *url, const c
   int close_bad = close(s->fd) != 0;
   p->res->bytes_downloaded += (uint64_t)s->written;
   if (s->write_errno || close_bad)
-    return vlp_fail(VLP_ERR_IO, "%s: write error: %s", tmp, strerror(s->write_errno ? s->write_errno : errno));
+    return vlp_fail(VLP_ERR_IO, "%s: write error: %s", tmp,
+                    strerror(s->write_errno ? s->write_errno : errno));
   if (s->bad_range)
     return vlp_fail(VLP_ERR_IO, "%s: %s: the server resumed at the wrong offset (%s)", p->repo,
                     file, s->resp.content_range);
@@ -344,8 +351,10 @@ static vlp_status fetch(puller *p, const char *file, int required, int *present)
     char commit[256];
     int ok = h.commit[0] && strlen(h.commit) <= 64;
     for (const char *c = h.commit; ok && *c; c++) ok = isalnum((unsigned char)*c);
-    if (ok) snprintf(commit, sizeof commit, "%s", h.commit);
-    else cache_revision_folder(p->revision, commit, sizeof commit);
+    if (ok)
+      snprintf(commit, sizeof commit, "%s", h.commit);
+    else
+      cache_revision_folder(p->revision, commit, sizeof commit);
     if (!(p->res->commit = strdup(commit))) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
     if ((st = cache_path(p->snap, sizeof p->snap, "%s/snapshots/%s", p->repo_dir, commit)) ||
         (st = cache_mkdirs(p->snap))) {
@@ -409,7 +418,8 @@ static vlp_status fetch(puller *p, const char *file, int required, int *present)
   if (rename(tmp, final) != 0)
     return vlp_fail(VLP_ERR_IO, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
   if (p->o->progress)
-    p->o->progress(p->o->progress_ctx, file, (uint64_t)(got > 0 ? got : 0), (uint64_t)(got > 0 ? got : 0));
+    p->o->progress(p->o->progress_ctx, file, (uint64_t)(got > 0 ? got : 0),
+                   (uint64_t)(got > 0 ? got : 0));
   return add_file(p, file);
 }
 
@@ -461,15 +471,21 @@ static vlp_status pull_files(puller *p) {
     free(shards);
   }
   if (!st) st = fetch(p, "preprocessor_config.json", 1, NULL);
-  static const char *const optional[] = {
-      "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json", "special_tokens_map.json",
-      "tokenizer_config.json", "tokenizer.json", "generation_config.json"};
+  static const char *const optional[] = {"vocab.txt",
+                                         "vocab.json",
+                                         "merges.txt",
+                                         "added_tokens.json",
+                                         "special_tokens_map.json",
+                                         "tokenizer_config.json",
+                                         "tokenizer.json",
+                                         "generation_config.json"};
   for (size_t i = 0; !st && i < sizeof optional / sizeof optional[0]; i++)
     st = fetch(p, optional[i], 0, NULL);
   if (st) return st;
   if (!snap_has(p, "vocab.txt") && !(snap_has(p, "vocab.json") && snap_has(p, "merges.txt")))
     return vlp_fail(VLP_ERR_UNSUPPORTED,
-                    "%s: no tokenizer vlp reads (vocab.txt, or vocab.json and merges.txt)", p->repo);
+                    "%s: no tokenizer vlp reads (vocab.txt, or vocab.json and merges.txt)",
+                    p->repo);
   return write_ref(p);
 }
 
@@ -492,8 +508,10 @@ vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *opts, vlp_pull_
   for (size_t n = strlen(p.endpoint); n && p.endpoint[n - 1] == '/';) p.endpoint[--n] = 0;
 
   char cache[PATH_CAP];
-  if (o->cache_dir) st = cache_path(cache, sizeof cache, "%s", o->cache_dir);
-  else st = vlp_cache_dir(cache, sizeof cache);
+  if (o->cache_dir)
+    st = cache_path(cache, sizeof cache, "%s", o->cache_dir);
+  else
+    st = vlp_cache_dir(cache, sizeof cache);
   if (!st) st = cache_repo_dir(cache, repo_id, p.repo_dir, sizeof p.repo_dir);
   if (st) return st;
 
@@ -503,8 +521,10 @@ vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *opts, vlp_pull_
   curl_ready = 1;
   if (!(p.curl = curl_easy_init())) return vlp_fail(VLP_ERR_NOMEM, "libcurl: out of memory");
   char *rev = curl_easy_escape(p.curl, p.revision, 0);
-  if (!rev) st = vlp_fail(VLP_ERR_NOMEM, "out of memory");
-  else st = cache_path(p.rev_esc, sizeof p.rev_esc, "%s", rev);
+  if (!rev)
+    st = vlp_fail(VLP_ERR_NOMEM, "out of memory");
+  else
+    st = cache_path(p.rev_esc, sizeof p.rev_esc, "%s", rev);
   curl_free(rev);
   const char *token = o->token ? o->token : getenv("HF_TOKEN");
   if (!st && token && token[0]) {

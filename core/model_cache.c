@@ -128,8 +128,8 @@ static vlp_status snapshot_of(const char *repo_dir, const char *rev, char *out, 
       return vlp_fail(VLP_ERR_FORMAT, "%s: not a commit id", ref);
     if ((st = cache_path(out, size, "%s/snapshots/%s", repo_dir, commit))) return st;
     if (is_dir(out)) return VLP_OK;
-    return vlp_fail(VLP_ERR_IO, "%s: refs/%s names commit %s but there is no snapshot %s",
-                    repo_dir, rev, commit, out);
+    return vlp_fail(VLP_ERR_IO, "%s: refs/%s names commit %s but there is no snapshot %s", repo_dir,
+                    rev, commit, out);
   }
   char folder[256];
   cache_revision_folder(rev, folder, sizeof folder);
@@ -163,8 +163,8 @@ static int find_repo(const char *root, const char *name, char *out, size_t size)
     if (cache_path(full, sizeof full, "%s/%s", root, e->d_name) || !is_dir(full)) continue;
     if (found++) {
       vlp_fail(VLP_ERR_INVALID,
-               "%s: several cached models have this name (%s, %s, ...): give ORG/NAME", name,
-               first, e->d_name);
+               "%s: several cached models have this name (%s, %s, ...): give ORG/NAME", name, first,
+               e->d_name);
       closedir(d);
       return -1;
     }
@@ -250,8 +250,9 @@ vlp_status vlp_cache_list(vlp_cached_model **out, int *n_out) {
   vlp_status st = vlp_cache_dir(cache, sizeof cache);
   if (st) return st;
   DIR *d = opendir(cache);
-  if (!d) return errno == ENOENT ? VLP_OK
-                                 : vlp_fail(VLP_ERR_IO, "%s: cannot read: %s", cache, strerror(errno));
+  if (!d)
+    return errno == ENOENT ? VLP_OK
+                           : vlp_fail(VLP_ERR_IO, "%s: cannot read: %s", cache, strerror(errno));
   vlp_cached_model *list = NULL;
   int n = 0, cap = 0;
   struct dirent *e;

@@ -18,6 +18,7 @@ void cache_revision_folder(const char *revision, char *out, size_t size);
 /* mkdir -p; errors name the path. */
 vlp_status cache_mkdirs(const char *path);
 /* snprintf that fails (VLP_ERR_INVALID naming the start of the path) when out is too small. */
-vlp_status cache_path(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+vlp_status cache_path(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

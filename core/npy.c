@@ -156,14 +156,22 @@ void npy_free(npy_array *a) {
 double npy_get(const npy_array *a, size_t i) {
   const void *p = a->data;
   switch (a->dtype) {
-    case NPY_F32: return ((const float *)p)[i];
-    case NPY_F16: return f16_to_f32(((const uint16_t *)p)[i]);
-    case NPY_F64: return ((const double *)p)[i];
-    case NPY_U8: return ((const uint8_t *)p)[i];
-    case NPY_I8: return ((const int8_t *)p)[i];
-    case NPY_I32: return ((const int32_t *)p)[i];
-    case NPY_I64: return (double)((const int64_t *)p)[i];
-    case NPY_BOOL: return ((const uint8_t *)p)[i] != 0;
+    case NPY_F32:
+      return ((const float *)p)[i];
+    case NPY_F16:
+      return f16_to_f32(((const uint16_t *)p)[i]);
+    case NPY_F64:
+      return ((const double *)p)[i];
+    case NPY_U8:
+      return ((const uint8_t *)p)[i];
+    case NPY_I8:
+      return ((const int8_t *)p)[i];
+    case NPY_I32:
+      return ((const int32_t *)p)[i];
+    case NPY_I64:
+      return (double)((const int64_t *)p)[i];
+    case NPY_BOOL:
+      return ((const uint8_t *)p)[i] != 0;
   }
   return 0;
 }
@@ -174,8 +182,8 @@ vlp_status npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *
   if (!descr || ndim < 0 || ndim > NPY_MAX_DIMS)
     return vlp_fail(VLP_ERR_INVALID, "%s: cannot write this array", path);
   char dict[512];
-  int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     descr);
+  int len =
+      snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
   size_t count = 1;
   for (int i = 0; i < ndim; i++) {
     /* numpy's repr of a tuple: "()", "(n,)", "(a, b, c)" */
@@ -192,7 +200,15 @@ vlp_status npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) return vlp_fail(VLP_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+  unsigned char pre[10] = {0x93,
+                           'N',
+                           'U',
+                           'M',
+                           'P',
+                           'Y',
+                           1,
+                           0,
+                           (unsigned char)(hlen & 0xff),
                            (unsigned char)(hlen >> 8)};
   int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
   for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;

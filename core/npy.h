@@ -16,8 +16,8 @@ typedef struct {
   npy_dtype dtype;
   int ndim;
   int64_t shape[NPY_MAX_DIMS];
-  size_t count;  /* number of elements */
-  void *data;    /* malloc'd */
+  size_t count; /* number of elements */
+  void *data;   /* malloc'd */
 } npy_array;
 
 vlp_status npy_load(const char *path, npy_array *out);

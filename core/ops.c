@@ -34,8 +34,7 @@ static void linear_cols(float *y, const float *x, const float *W, const float *b
   if (m <= 0) return;
   float beta = 0.0f;
   if (b) { /* as torch's addmm: y = b broadcast, then y += x W^T */
-    for (int i = 0; i < n; i++)
-      memcpy(y + (size_t)i * out + o0, b + o0, (size_t)m * sizeof *y);
+    for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out + o0, b + o0, (size_t)m * sizeof *y);
     beta = 1.0f;
   }
   const float *Ws = W + (size_t)o0 * in;
@@ -49,14 +48,15 @@ static void linear_cols(float *y, const float *x, const float *W, const float *b
 /* Products below this many multiply-adds run on one thread. */
 #define LINEAR_PAR_MIN (1 << 18)
 
-void op_linear(float *y, const float *x, const float *W, const float *b, int n, int in,
-               int out) {
+void op_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out) {
   if (n <= 0 || out <= 0) return;
   if (in <= 0) { /* empty product: y = b */
     for (int i = 0; i < n; i++) {
       float *yr = y + (size_t)i * out;
-      if (b) memcpy(yr, b, (size_t)out * sizeof *yr);
-      else memset(yr, 0, (size_t)out * sizeof *yr);
+      if (b)
+        memcpy(yr, b, (size_t)out * sizeof *yr);
+      else
+        memset(yr, 0, (size_t)out * sizeof *yr);
     }
     return;
   }
@@ -115,8 +115,7 @@ void op_layernorm(float *y, const float *x, const float *g, const float *b, int 
   if (n <= 0 || d <= 0) return;
   int nt = vlp_get_threads();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * d >= PAR_MIN)
-  for (int i = 0; i < n; i++)
-    layernorm_row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
+  for (int i = 0; i < n; i++) layernorm_row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
 }
 
 void op_layernorm_naive(float *y, const float *x, const float *g, const float *b, int n, int d,
@@ -150,9 +149,9 @@ static inline float fast_expf(float x) {
   float nf = t - shift;
   int32_t ti, pi;
   memcpy(&ti, &t, 4);
-  int32_t n = ti - 0x4B400000; /* the integer in t's low mantissa bits */
-  float r = xc - nf * 0.693359375f;  /* ln 2 split in a short high part ... */
-  r = r - nf * -2.12194440e-4f;      /* ... and the rest, so n ln 2 is exact enough */
+  int32_t n = ti - 0x4B400000;      /* the integer in t's low mantissa bits */
+  float r = xc - nf * 0.693359375f; /* ln 2 split in a short high part ... */
+  r = r - nf * -2.12194440e-4f;     /* ... and the rest, so n ln 2 is exact enough */
   float p = 1.0f / 5040;
   p = p * r + 1.0f / 720;
   p = p * r + 1.0f / 120;
@@ -304,8 +303,8 @@ static float dot(const float *a, const float *b, int n) {
 
 /* One query row of one head: o (hd) = softmax(q.K^T * scale + mask) V over keys [0, lim).
  * qr/o point at the head's slice; K/V at the head's first key row, rows D floats apart. */
-static void attn_row(float *o, const float *qr, const float *K, const float *V,
-                     const float *mask, int lim, int hd, int D, float scale) {
+static void attn_row(float *o, const float *qr, const float *K, const float *V, const float *mask,
+                     int lim, int hd, int D, float scale) {
   float sc[ROW_KEYS_MAX];
   int keep = lim <= ROW_KEYS_MAX;
   float m = -INFINITY;
@@ -378,8 +377,8 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
     const float *kb = k + (size_t)b * s->kv_cap * D + (size_t)h * hd;
     const float *vb = v + (size_t)b * s->kv_cap * D + (size_t)h * hd;
     float *ob = out + (size_t)b * Tq * D + (size_t)h * hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, D, kb, D, 0.0f,
-                Sb, Tk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, D, kb, D, 0.0f, Sb,
+                Tk);
     attn_softmax_block(Sb, s, s->mask ? s->mask + (size_t)b * Tk : NULL);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, Sb, Tk, vb, D, 0.0f,
                 ob, D);

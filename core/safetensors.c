@@ -3,6 +3,7 @@
  * every st_tensor: data + nbytes lies inside the mapping and nbytes == numel * dtype size. */
 #include "core/safetensors.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -11,8 +12,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cjson/cJSON.h>
 
 #include "core/error.h"
 
@@ -23,9 +22,9 @@ static const struct {
   const char *name;
   size_t size;
 } dtype_info[] = {
-  [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_F64] = {"F64", 8},
-  [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_I16] = {"I16", 2},  [ST_I8] = {"I8", 1},
-  [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1},
+    [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2},   [ST_BF16] = {"BF16", 2}, [ST_F64] = {"F64", 8},
+    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4},   [ST_I16] = {"I16", 2},   [ST_I8] = {"I8", 1},
+    [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1},
 };
 #define N_DTYPES ((int)(sizeof dtype_info / sizeof dtype_info[0]))
 
@@ -97,8 +96,8 @@ static vlp_status parse_entry(const char *path, const cJSON *e, const uint8_t *d
     return vlp_fail(VLP_ERR_FORMAT, "%s: tensor %s: missing or non-array shape", path, name);
   int nd = cJSON_GetArraySize(sh);
   if (nd > ST_MAX_DIMS)
-    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: tensor %s: %d dims, at most %d supported", path,
-                    name, nd, ST_MAX_DIMS);
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: tensor %s: %d dims, at most %d supported", path, name,
+                    nd, ST_MAX_DIMS);
   t->ndim = nd;
   uint64_t need = st_dtype_size(t->dtype);
   int overflow = 0;
@@ -108,13 +107,11 @@ static vlp_status parse_entry(const char *path, const cJSON *e, const uint8_t *d
     uint64_t v;
     if (!json_u64(d, &v))
       return vlp_fail(VLP_ERR_FORMAT,
-                      "%s: tensor %s: shape must be an array of non-negative integers", path,
-                      name);
+                      "%s: tensor %s: shape must be an array of non-negative integers", path, name);
     t->shape[k++] = (int64_t)v;
     if (__builtin_mul_overflow(need, v, &need)) overflow = 1;
   }
-  if (overflow)
-    return vlp_fail(VLP_ERR_FORMAT, "%s: tensor %s: shape size overflows", path, name);
+  if (overflow) return vlp_fail(VLP_ERR_FORMAT, "%s: tensor %s: shape size overflows", path, name);
 
   const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
   uint64_t b, en;
@@ -122,8 +119,8 @@ static vlp_status parse_entry(const char *path, const cJSON *e, const uint8_t *d
       !json_u64(cJSON_GetArrayItem(off, 0), &b) || !json_u64(cJSON_GetArrayItem(off, 1), &en) ||
       b > en)
     return vlp_fail(VLP_ERR_FORMAT,
-                    "%s: tensor %s: data_offsets must be [begin, end] with 0 <= begin <= end",
-                    path, name);
+                    "%s: tensor %s: data_offsets must be [begin, end] with 0 <= begin <= end", path,
+                    name);
   if (need != en - b)
     return vlp_fail(VLP_ERR_FORMAT,
                     "%s: tensor %s: shape and dtype %s need %llu bytes but data_offsets span %llu",
@@ -157,8 +154,8 @@ static vlp_status parse_header(st_file *f, const char *hdr, size_t hlen, const u
   for (const char *p = end; p < hdr + hlen; p++) {
     if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
       cJSON_Delete(j);
-      return vlp_fail(VLP_ERR_FORMAT, "%s: header is not valid JSON (garbage at byte %zu)",
-                      path, 8 + (size_t)(p - hdr));
+      return vlp_fail(VLP_ERR_FORMAT, "%s: header is not valid JSON (garbage at byte %zu)", path,
+                      8 + (size_t)(p - hdr));
     }
   }
   if (!cJSON_IsObject(j)) {

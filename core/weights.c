@@ -75,8 +75,8 @@ static vlp_status open_shards(vlp_weights *w, const char *dir, const cJSON *map)
     const char *shard = e->valuestring;
     /* Shards live in the model folder itself. */
     if (!shard[0] || strchr(shard, '/') || strcmp(shard, "..") == 0)
-      return vlp_fail(VLP_ERR_FORMAT, "%s: bad shard file name \"%.200s\" for tensor %s",
-                      w->label, shard, e->string ? e->string : "?");
+      return vlp_fail(VLP_ERR_FORMAT, "%s: bad shard file name \"%.200s\" for tensor %s", w->label,
+                      shard, e->string ? e->string : "?");
     char *path = join_path(dir, shard);
     if (!path) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", w->label);
     int seen = 0;
@@ -259,13 +259,12 @@ vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int 
     char ws[160], fs[160];
     fmt_shape(ws, sizeof ws, ndim < 0 ? 0 : ndim > ST_MAX_DIMS ? ST_MAX_DIMS : ndim, want);
     fmt_shape(fs, sizeof fs, t->ndim, t->shape);
-    return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s has shape %s, expected %s", path, name, fs,
-                    ws);
+    return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s has shape %s, expected %s", path, name, fs, ws);
   }
 
   if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
-    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: tensor %s has dtype %s, need F32, F16 or BF16",
-                    path, name, st_dtype_name(t->dtype));
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: tensor %s has dtype %s, need F32, F16 or BF16", path,
+                    name, st_dtype_name(t->dtype));
   if (t->dtype == ST_F32 && ((uintptr_t)t->data % _Alignof(float)) == 0) {
     *out = (const float *)t->data; /* the mapping itself */
     return VLP_OK;

@@ -11,7 +11,9 @@
 #define WS_ALIGN ((size_t)64)
 #define WS_HUGE ((size_t)2 << 20) /* from this size on: mmap + MADV_HUGEPAGE */
 
-void ws_init(vlp_ws *ws) { memset(ws, 0, sizeof *ws); }
+void ws_init(vlp_ws *ws) {
+  memset(ws, 0, sizeof *ws);
+}
 
 static void slot_free(vlp_ws *ws, int i) {
   if (!ws->slot[i].p) return;

@@ -42,7 +42,8 @@ static vlp_status preprocess_with(const prep_config *base, const vlp_image *img,
   prep_config c = *base;
   if (size > 0) prep_config_set_size(&c, size);
   int h = prep_out_h(&c), w = prep_out_w(&c);
-  if (h != w) return vlp_fail(VLP_ERR_UNSUPPORTED, "image processor output %dx%d is not square", w, h);
+  if (h != w)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "image processor output %dx%d is not square", w, h);
   *pixels = malloc((size_t)3 * (size_t)h * (size_t)w * sizeof **pixels);
   if (!*pixels) return vlp_fail(VLP_ERR_NOMEM, "out of memory for pixel values");
   vlp_status st = prep_run(&c, img, *pixels);
@@ -74,11 +75,15 @@ vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out) {
   return tok_load(dir, out);
 }
 
-void vlp_tokenizer_free(vlp_tokenizer *t) { tok_free(t); }
+void vlp_tokenizer_free(vlp_tokenizer *t) {
+  tok_free(t);
+}
 
 /* The text encoders' limits: BERT position table 512, CLIP context 77 (the tokenizers'
  * model_max_length in the Hugging Face folders). */
-static int tokenizer_max_len(const vlp_tokenizer *t) { return tok_kind_of(t) == TOK_CLIP ? 77 : 512; }
+static int tokenizer_max_len(const vlp_tokenizer *t) {
+  return tok_kind_of(t) == TOK_CLIP ? 77 : 512;
+}
 
 vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n) {
   return tok_encode(t, text, tokenizer_max_len(t), ids, n, NULL);
@@ -134,7 +139,9 @@ void vlp_model_free(vlp_model *m) {
   free(m);
 }
 
-vlp_arch vlp_model_arch(const vlp_model *m) { return m->arch; }
+vlp_arch vlp_model_arch(const vlp_model *m) {
+  return m->arch;
+}
 
 int vlp_model_embed_dim(const vlp_model *m) {
   return m->clip ? clip_get_dims(m->clip).projection_dim : blip_get_dims(m->blip).embed_dim;
@@ -145,8 +152,11 @@ const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m) {
 }
 
 vlp_gen_params vlp_gen_default_params(void) {
-  return (vlp_gen_params){.num_beams = 1, .max_length = 20, .min_length = 0,
-                          .repetition_penalty = 1.0f, .length_penalty = 1.0f};
+  return (vlp_gen_params){.num_beams = 1,
+                          .max_length = 20,
+                          .min_length = 0,
+                          .repetition_penalty = 1.0f,
+                          .length_penalty = 1.0f};
 }
 
 void vlp_text_result_free(vlp_text_result *r) {
@@ -162,8 +172,8 @@ static vlp_status need(const vlp_model *m, vlp_arch a) {
 }
 
 /* image_embeds (n, Ti, Dv) of n images for a BLIP model; *Ti receives the token count. */
-static vlp_status blip_images(vlp_model *m, const vlp_image *imgs, int n, int size,
-                              float **embeds, int *Ti) {
+static vlp_status blip_images(vlp_model *m, const vlp_image *imgs, int n, int size, float **embeds,
+                              int *Ti) {
   blip_dims d = blip_get_dims(m->blip);
   float *pixels = NULL, *one = NULL;
   int S = 0;
@@ -175,14 +185,17 @@ static vlp_status blip_images(vlp_model *m, const vlp_image *imgs, int n, int si
     size_t per = (size_t)3 * (size_t)S * (size_t)S;
     if (!pixels && !(pixels = malloc((size_t)n * per * sizeof *pixels)))
       st = vlp_fail(VLP_ERR_NOMEM, "out of memory for %d images", n);
-    else memcpy(pixels + (size_t)i * per, one, per * sizeof *one);
+    else
+      memcpy(pixels + (size_t)i * per, one, per * sizeof *one);
     free(one);
   }
   if (!st) {
     *Ti = blip_vision_tokens(m->blip, S);
     *embeds = malloc((size_t)n * (size_t)*Ti * (size_t)d.vision_hidden * sizeof **embeds);
-    if (!*embeds) st = vlp_fail(VLP_ERR_NOMEM, "out of memory for image embeddings");
-    else st = blip_encode_images(m->blip, pixels, n, S, *embeds, NULL);
+    if (!*embeds)
+      st = vlp_fail(VLP_ERR_NOMEM, "out of memory for image embeddings");
+    else
+      st = blip_encode_images(m->blip, pixels, n, S, *embeds, NULL);
   }
   free(pixels);
   if (st) {
@@ -226,7 +239,8 @@ vlp_status vlp_caption(vlp_model *m, const vlp_image *imgs, int n, const vlp_gen
   if (!st) st = blip_caption_prompt_ids(m->blip, p->prompt, &prompt, &np);
   gen_params g = to_gen_params(m, p);
   if (!st) st = blip_caption_generate(m->blip, embeds, n, Ti, prompt, np, &g, seqs, lens);
-  if (!st) st = finish_texts(m, seqs, lens, n, out);
+  if (!st)
+    st = finish_texts(m, seqs, lens, n, out);
   else
     for (int i = 0; seqs && i < n; i++) free(seqs[i]);
   free(seqs);
@@ -250,16 +264,18 @@ vlp_status vlp_vqa(vlp_model *m, const vlp_image *img, const char *question,
   if (!st) st = blip_vqa_encode_question(m->blip, embeds, Ti, ids, n, q);
   gen_params g = to_gen_params(m, p);
   if (!st) st = blip_vqa_generate(m->blip, q, 1, n, &g, &seq, &len);
-  if (!st) st = finish_texts(m, &seq, &len, 1, out);
-  else free(seq);
+  if (!st)
+    st = finish_texts(m, &seq, &len, 1, out);
+  else
+    free(seq);
   free(q);
   free(ids);
   free(embeds);
   return st;
 }
 
-vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size,
-                   float *itm, float *itc) {
+vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size, float *itm,
+                   float *itc) {
   vlp_status st = need(m, VLP_ARCH_BLIP_ITM);
   if (st) return st;
   if (!text || !text[0]) return vlp_fail(VLP_ERR_INVALID, "the text is empty");

@@ -26,8 +26,8 @@ static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summa
   int blip = !strcmp(type, "blip") || (s->supported && s->arch != VLP_ARCH_CLIP);
   if (!clip && !blip) return VLP_OK; /* an architecture vlp does not know: sizes unknown */
   vit_config vc;
-  vlp_status st = vit_config_from_json(json_obj(cfg, "vision_config"), clip ? VIT_CLIP : VIT_BLIP,
-                                       path, &vc);
+  vlp_status st =
+      vit_config_from_json(json_obj(cfg, "vision_config"), clip ? VIT_CLIP : VIT_BLIP, path, &vc);
   if (st) return st;
   s->vision.hidden = vc.hidden;
   s->vision.layers = vc.layers;
@@ -90,7 +90,8 @@ static vlp_status count_weights(const char *dir, vlp_model_summary *s) {
     if (snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir) >= (int)sizeof index)
       return vlp_fail(VLP_ERR_INVALID, "%s: path too long", dir);
     if (stat(index, &sb) != 0)
-      return vlp_fail(VLP_ERR_MODEL, "%s: no model.safetensors or model.safetensors.index.json", dir);
+      return vlp_fail(VLP_ERR_MODEL, "%s: no model.safetensors or model.safetensors.index.json",
+                      dir);
     st = hub_index_shards(index, &shards, &n);
     for (int i = 0; i < n; i++) {
       if (!st && snprintf(path, sizeof path, "%s/%s", dir, shards[i]) < (int)sizeof path)

@@ -19,8 +19,8 @@ struct blip_model {
   int bos, eos, pad;
   vlp_weights *w;
   vit_model *vit;
-  bert_model *enc; /* text_encoder (retrieval, vqa) */
-  bert_model *dec; /* text_decoder (caption, vqa) */
+  bert_model *enc;                /* text_encoder (retrieval, vqa) */
+  bert_model *dec;                /* text_decoder (caption, vqa) */
   const float *vproj_w, *vproj_b; /* (E, Dv), (E) */
   const float *tproj_w, *tproj_b; /* (E, Dt), (E) */
   const float *itm_w, *itm_b;     /* (2, Dt), (2) */
@@ -36,9 +36,12 @@ static vlp_status read_arch(const cJSON *root, const char *path, blip_task *task
   if (!cJSON_IsString(first))
     return vlp_fail(VLP_ERR_MODEL, "%s: no \"architectures\" list naming the model class", path);
   const char *a = first->valuestring;
-  if (!strcmp(a, "BlipForConditionalGeneration")) *task = BLIP_CAPTION;
-  else if (!strcmp(a, "BlipForImageTextRetrieval")) *task = BLIP_RETRIEVAL;
-  else if (!strcmp(a, "BlipForQuestionAnswering")) *task = BLIP_VQA;
+  if (!strcmp(a, "BlipForConditionalGeneration"))
+    *task = BLIP_CAPTION;
+  else if (!strcmp(a, "BlipForImageTextRetrieval"))
+    *task = BLIP_RETRIEVAL;
+  else if (!strcmp(a, "BlipForQuestionAnswering"))
+    *task = BLIP_VQA;
   else
     return vlp_fail(VLP_ERR_UNSUPPORTED,
                     "%s: architecture \"%s\" is not a BLIP model vlp supports "
@@ -89,10 +92,11 @@ static vlp_status read_config(blip_model *m, const char *dir) {
 
 static vlp_status need_cross(const bert_model *b, const char *dir, const char *prefix) {
   if (bert_has_cross(b)) return VLP_OK;
-  return vlp_fail(VLP_ERR_MODEL,
-                  "%s/model.safetensors: missing tensor %sencoder.layer.0.crossattention.self.query.weight "
-                  "(the BLIP text model needs cross-attention)",
-                  dir, prefix);
+  return vlp_fail(
+      VLP_ERR_MODEL,
+      "%s/model.safetensors: missing tensor %sencoder.layer.0.crossattention.self.query.weight "
+      "(the BLIP text model needs cross-attention)",
+      dir, prefix);
 }
 
 static vlp_status bind_lin(vlp_weights *w, const char *name, int out, int in, const float **W,
@@ -152,13 +156,18 @@ void blip_free(blip_model *m) {
   free(m);
 }
 
-blip_task blip_task_of(const blip_model *m) { return m->task; }
+blip_task blip_task_of(const blip_model *m) {
+  return m->task;
+}
 
 const char *blip_task_name(blip_task t) {
   switch (t) {
-    case BLIP_CAPTION: return "caption";
-    case BLIP_RETRIEVAL: return "retrieval";
-    case BLIP_VQA: return "vqa";
+    case BLIP_CAPTION:
+      return "caption";
+    case BLIP_RETRIEVAL:
+      return "retrieval";
+    case BLIP_VQA:
+      return "vqa";
   }
   return "?";
 }
@@ -178,11 +187,21 @@ blip_dims blip_get_dims(const blip_model *m) {
   return d;
 }
 
-const vlp_tokenizer *blip_tokenizer(const blip_model *m) { return m->tok; }
-const prep_config *blip_prep(const blip_model *m) { return &m->prep; }
-const vit_config *blip_vision_config(const blip_model *m) { return &m->vc; }
-const bert_config *blip_text_config(const blip_model *m) { return &m->tc; }
-int blip_vision_tokens(const blip_model *m, int S) { return vit_tokens(m->vit, S); }
+const vlp_tokenizer *blip_tokenizer(const blip_model *m) {
+  return m->tok;
+}
+const prep_config *blip_prep(const blip_model *m) {
+  return &m->prep;
+}
+const vit_config *blip_vision_config(const blip_model *m) {
+  return &m->vc;
+}
+const bert_config *blip_text_config(const blip_model *m) {
+  return &m->tc;
+}
+int blip_vision_tokens(const blip_model *m, int S) {
+  return vit_tokens(m->vit, S);
+}
 
 gen_params blip_gen_params(const blip_model *m, int num_beams) {
   gen_params p = gen_default_params();
@@ -241,15 +260,16 @@ static vlp_status pad_texts(const blip_model *m, const int *const *ids, const in
 /* feat (B, E) = normalize(W x[b * stride] + b). */
 static void project_rows(const float *x, size_t stride, int B, int in, const float *W,
                          const float *bias, int E, float *row_buf, float *feat) {
-  for (int b = 0; b < B; b++) memcpy(row_buf + (size_t)b * in, x + b * stride, (size_t)in * sizeof(float));
+  for (int b = 0; b < B; b++)
+    memcpy(row_buf + (size_t)b * in, x + b * stride, (size_t)in * sizeof(float));
   op_linear(feat, row_buf, W, bias, B, in, E);
   op_l2_normalize(feat, B, E);
 }
 
 /* ---- vision ------------------------------------------------------------------------ */
 
-vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S,
-                              float *image_embeds, float *pooled) {
+vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S, float *image_embeds,
+                              float *pooled) {
   vlp_status st = vit_forward(m->vit, pixels, B, S, image_embeds);
   if (st) return st;
   if (pooled) vit_pool(m->vit, image_embeds, B, vit_tokens(m->vit, S), pooled);
@@ -306,8 +326,8 @@ static vlp_status run_generate(bert_model *dec, const float *enc, int B, int Te,
   vlp_status st = bert_cache_new(dec, N, (int)cap, enc, B, Te, enc_of_row, &ctx.cache);
   free(enc_of_row);
   if (st) return st;
-  gen_decoder gd = {.ctx = &ctx, .vocab = bert_cfg(dec)->vocab, .step = dec_step,
-                    .reorder = dec_reorder};
+  gen_decoder gd = {
+      .ctx = &ctx, .vocab = bert_cfg(dec)->vocab, .step = dec_step, .reorder = dec_reorder};
   st = generate(p, &gd, prompt, n, B, out_seqs, out_lens);
   bert_cache_free(ctx.cache);
   return st;
@@ -332,7 +352,7 @@ vlp_status blip_caption_prompt_ids(const blip_model *m, const char *prompt, int 
     return vlp_fail(VLP_ERR_INVALID, "blip: prompt \"%.60s\" did not tokenize to [CLS] .. [SEP]",
                     prompt);
   }
-  t[0] = m->bos; /* [CLS] -> [DEC] */
+  t[0] = m->bos;        /* [CLS] -> [DEC] */
   *ids = t, *n = k - 1; /* drop the trailing [SEP] */
   return VLP_OK;
 }

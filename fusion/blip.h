@@ -37,7 +37,7 @@ typedef struct {
   int vocab;         /* V */
   int image_size;    /* S the position table was trained for */
   int patch_size;
-  int max_text_len;  /* text max_position_embeddings */
+  int max_text_len;           /* text max_position_embeddings */
   int bos_id, eos_id, pad_id; /* [DEC] 30522, [SEP] 102, [PAD] 0 from text_config */
 } blip_dims;
 
@@ -66,8 +66,8 @@ gen_params blip_gen_params(const blip_model *m, int num_beams);
  * interpolates the position embeddings) -> image_embeds (B, Ti, Dv) = vision
  * last_hidden_state (post_layernorm applied). pooled (B, Dv) = post_layernorm again on the
  * CLS row, or NULL. */
-vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S,
-                              float *image_embeds, float *pooled);
+vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S, float *image_embeds,
+                              float *pooled);
 
 /* ---- captioning (BLIP_CAPTION) ----------------------------------------------------- */
 
@@ -116,8 +116,7 @@ vlp_status blip_vqa_encode_question(blip_model *m, const float *image_embeds, in
                                     const int *ids, int T, float *question_embeds);
 /* Raw answer-decoder logits (V) for the input [bos], cross-attending to question_embeds
  * (1, T, Dt) with an all-ones mask. */
-vlp_status blip_vqa_first_logits(blip_model *m, const float *question_embeds, int T,
-                                 float *logits);
+vlp_status blip_vqa_first_logits(blip_model *m, const float *question_embeds, int T, float *logits);
 /* Answers for B questions of the same token length T: question_embeds (B, T, Dt). The
  * decoder starts from [bos]; out_seqs / out_lens as blip_caption_generate. */
 vlp_status blip_vqa_generate(blip_model *m, const float *question_embeds, int B, int T,

@@ -35,7 +35,8 @@ static vlp_status check_architecture(const cJSON *cfg, const char *path) {
   const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
   const cJSON *first = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
   if (!cJSON_IsString(first))
-    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: no \"architectures\" entry; expected CLIPModel", path);
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: no \"architectures\" entry; expected CLIPModel",
+                    path);
   if (strcmp(first->valuestring, "CLIPModel") != 0)
     return vlp_fail(VLP_ERR_UNSUPPORTED,
                     "%s: architectures[0] is \"%s\", not CLIPModel (this loader handles CLIPModel)",
@@ -56,8 +57,7 @@ static vlp_status load_logit_scale(vlp_weights *w, const char *dir, float *out) 
     return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale must be a scalar (has %d dims)", dir,
                     t->ndim);
   if (st) return st;
-  if (!isfinite(p[0]))
-    return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale is not finite", dir);
+  if (!isfinite(p[0])) return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale is not finite", dir);
   *out = p[0];
   return VLP_OK;
 }
@@ -77,7 +77,8 @@ vlp_status clip_load(const char *dir, clip_model **out) {
   }
   if ((st = check_architecture(cfg, path))) goto fail;
   if ((st = clip_text_config_from_json(json_obj(cfg, "text_config"), path, &m->tc))) goto fail;
-  if ((st = vit_config_from_json(json_obj(cfg, "vision_config"), VIT_CLIP, path, &m->vc))) goto fail;
+  if ((st = vit_config_from_json(json_obj(cfg, "vision_config"), VIT_CLIP, path, &m->vc)))
+    goto fail;
   m->P = json_int(cfg, "projection_dim", 512);
   if (m->P <= 0) {
     st = vlp_fail(VLP_ERR_MODEL, "%s: projection_dim = %d must be positive", path, m->P);
@@ -86,13 +87,15 @@ vlp_status clip_load(const char *dir, clip_model **out) {
   if ((st = weights_open(dir, &m->w))) goto fail;
   if ((st = clip_text_load(m->w, "text_model.", &m->tc, &m->text))) goto fail;
   if ((st = vit_load(m->w, "vision_model.", &m->vc, &m->vision))) goto fail;
-  if ((st = weights_f32(m->w, "visual_projection.weight", &m->visual_proj, 2, m->P, m->vc.hidden)) ||
+  if ((st =
+           weights_f32(m->w, "visual_projection.weight", &m->visual_proj, 2, m->P, m->vc.hidden)) ||
       (st = weights_f32(m->w, "text_projection.weight", &m->text_proj, 2, m->P, m->tc.hidden)))
     goto fail;
   if ((st = load_logit_scale(m->w, dir, &m->logit_scale))) goto fail;
   if ((st = tok_load(dir, &m->tok))) goto fail;
   if (tok_kind_of(m->tok) != TOK_CLIP) {
-    st = vlp_fail(VLP_ERR_MODEL, "%s: the tokenizer is not CLIP's BPE (vocab.json + merges.txt)", dir);
+    st = vlp_fail(VLP_ERR_MODEL, "%s: the tokenizer is not CLIP's BPE (vocab.json + merges.txt)",
+                  dir);
     goto fail;
   }
   if (tok_vocab_size(m->tok) > m->tc.vocab) {
@@ -102,9 +105,10 @@ vlp_status clip_load(const char *dir, clip_model **out) {
   }
   if ((st = prep_config_load(dir, &m->prep))) goto fail;
   if (prep_out_h(&m->prep) != m->vc.image_size || prep_out_w(&m->prep) != m->vc.image_size) {
-    st = vlp_fail(VLP_ERR_MODEL,
-                  "%s/preprocessor_config.json: output %dx%d does not match vision_config.image_size %d",
-                  dir, prep_out_w(&m->prep), prep_out_h(&m->prep), m->vc.image_size);
+    st = vlp_fail(
+        VLP_ERR_MODEL,
+        "%s/preprocessor_config.json: output %dx%d does not match vision_config.image_size %d", dir,
+        prep_out_w(&m->prep), prep_out_h(&m->prep), m->vc.image_size);
     goto fail;
   }
   cJSON_Delete(cfg);
@@ -127,15 +131,28 @@ void clip_free(clip_model *m) {
 }
 
 clip_dims clip_get_dims(const clip_model *m) {
-  clip_dims d = {m->P, m->tc.hidden, m->vc.hidden, m->vc.image_size, m->vc.patch_size, m->tc.max_pos};
+  clip_dims d = {m->P,         m->tc.hidden, m->vc.hidden, m->vc.image_size, m->vc.patch_size,
+                 m->tc.max_pos};
   return d;
 }
-const vlp_tokenizer *clip_tokenizer(const clip_model *m) { return m->tok; }
-const prep_config *clip_prep(const clip_model *m) { return &m->prep; }
-const clip_text_config *clip_text_config_of(const clip_model *m) { return &m->tc; }
-const vit_config *clip_vision_config_of(const clip_model *m) { return &m->vc; }
-float clip_logit_scale(const clip_model *m) { return m->logit_scale; }
-int clip_vision_tokens(const clip_model *m, int S) { return vit_tokens(m->vision, S); }
+const vlp_tokenizer *clip_tokenizer(const clip_model *m) {
+  return m->tok;
+}
+const prep_config *clip_prep(const clip_model *m) {
+  return &m->prep;
+}
+const clip_text_config *clip_text_config_of(const clip_model *m) {
+  return &m->tc;
+}
+const vit_config *clip_vision_config_of(const clip_model *m) {
+  return &m->vc;
+}
+float clip_logit_scale(const clip_model *m) {
+  return m->logit_scale;
+}
+int clip_vision_tokens(const clip_model *m, int S) {
+  return vit_tokens(m->vision, S);
+}
 
 /* ---- encoding -------------------------------------------------------------------------- */
 
@@ -165,21 +182,23 @@ static void project(const float *pooled, const float *W, int B, int D, int P, fl
   op_l2_normalize(embeds, B, P);
 }
 
-vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S,
-                              float *last_hidden, float *pooled, float *features, float *embeds) {
+vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S, float *last_hidden,
+                              float *pooled, float *features, float *embeds) {
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d images", B);
   const int Dv = m->vc.hidden;
   if (S <= 0 || S % m->vc.patch_size != 0)
-    return vlp_fail(VLP_ERR_INVALID, "clip: image size %d is not a positive multiple of the patch size %d",
-                    S, m->vc.patch_size);
+    return vlp_fail(VLP_ERR_INVALID,
+                    "clip: image size %d is not a positive multiple of the patch size %d", S,
+                    m->vc.patch_size);
   const int T = vit_tokens(m->vision, S);
   size_t nh = (size_t)B * T;
-  if (nh > SIZE_MAX / 4 / (size_t)Dv) return vlp_fail(VLP_ERR_NOMEM, "clip: %d images too large", B);
+  if (nh > SIZE_MAX / 4 / (size_t)Dv)
+    return vlp_fail(VLP_ERR_NOMEM, "clip: %d images too large", B);
   nh *= (size_t)Dv;
   size_t need = (last_hidden ? 0 : nh) + (pooled ? 0 : (size_t)B * Dv);
   float *s = scratch(m, need ? need : 1);
   if (!s) return VLP_ERR_NOMEM;
-  float *lh = last_hidden ? last_hidden : s;                 /* (B, T, Dv) */
+  float *lh = last_hidden ? last_hidden : s;                /* (B, T, Dv) */
   float *po = pooled ? pooled : s + (last_hidden ? 0 : nh); /* (B, Dv) */
   vlp_status st = vit_forward(m->vision, pixels, B, S, lh);
   if (st) return st;

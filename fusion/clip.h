@@ -33,7 +33,7 @@ typedef struct {
   int vision_hidden;  /* Dv */
   int image_size;     /* S the position table was trained for */
   int patch_size;
-  int max_text_len;   /* max_position_embeddings (77): the tokenizer truncates to it */
+  int max_text_len; /* max_position_embeddings (77): the tokenizer truncates to it */
 } clip_dims;
 
 /* Load a CLIPModel folder. Another architecture is VLP_ERR_UNSUPPORTED; a missing tensor, a
@@ -56,8 +56,8 @@ int clip_vision_tokens(const clip_model *m, int S);
  * interpolates the position embeddings).
  * last_hidden (B, clip_vision_tokens(S), Dv), pooled (B, Dv), features (B, P): NULL = skip.
  * embeds (B, P): required. */
-vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S,
-                              float *last_hidden, float *pooled, float *features, float *embeds);
+vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S, float *last_hidden,
+                              float *pooled, float *features, float *embeds);
 
 /* Texts already tokenized: ids[b] holds lens[b] ids (specials included, 1..max_text_len;
  * use tok_encode with max_len = max_text_len).

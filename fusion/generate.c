@@ -105,18 +105,18 @@ typedef struct {
   double score; /* sum_logprobs / generated_len ** length_penalty */
   int len;      /* ids stored (the eos of a finished hypothesis is not stored) */
   int ends_eos;
-  int slot;     /* row of the id pool holding the ids */
+  int slot; /* row of the id pool holding the ids */
 } hyp;
 
 typedef struct {
-  hyp *h;       /* (num_beams + 1) entries, h[0..n) in insertion order */
+  hyp *h; /* (num_beams + 1) entries, h[0..n) in insertion order */
   int n;
   double worst; /* HF's worst_score, starts at 1e9 */
   int *pool;    /* (num_beams + 1, cap) ids */
 } hyp_list;
 
-static void hyp_add(hyp_list *L, int nb, int cap, float length_penalty, const int *seq,
-                    int len, float sum_logprobs, int generated_len, int ends_eos) {
+static void hyp_add(hyp_list *L, int nb, int cap, float length_penalty, const int *seq, int len,
+                    float sum_logprobs, int generated_len, int ends_eos) {
   double score = (double)sum_logprobs / pow((double)generated_len, (double)length_penalty);
   if (!(L->n < nb || score > L->worst)) return;
   /* a pool slot that no kept hypothesis uses (there are nb + 1 slots, n <= nb used) */
@@ -181,19 +181,19 @@ static void topk_offer(float *cs, int *ci, int *kc, int k, float s, int idx) {
 /* ---- generate ------------------------------------------------------------------------- */
 
 typedef struct {
-  int *seq, *seq2;   /* (rows, cap) current sequences and the reorder target */
-  int *ids;          /* (rows, prompt_len) fed ids */
-  float *logits;     /* (rows, V) */
-  unsigned char *mark; /* (V) repetition-penalty scratch */
-  int *fin, *out_len;  /* greedy: (rows) */
+  int *seq, *seq2;            /* (rows, cap) current sequences and the reorder target */
+  int *ids;                   /* (rows, prompt_len) fed ids */
+  float *logits;              /* (rows, V) */
+  unsigned char *mark;        /* (V) repetition-penalty scratch */
+  int *fin, *out_len;         /* greedy: (rows) */
   float *bscore, *next_score; /* beam: (rows) */
   int *next_tok, *next_src;   /* beam: (rows) */
-  float *cs;         /* beam: (2 * nb) candidate scores */
-  int *ci;           /* beam: (2 * nb) candidate flat indices (beam * V + token) */
-  int *done;         /* beam: (batch) */
-  hyp *hyps;         /* beam: (batch, nb + 1) */
-  int *pool;         /* beam: (batch, nb + 1, cap) */
-  hyp_list *lists;   /* beam: (batch) */
+  float *cs;                  /* beam: (2 * nb) candidate scores */
+  int *ci;                    /* beam: (2 * nb) candidate flat indices (beam * V + token) */
+  int *done;                  /* beam: (batch) */
+  hyp *hyps;                  /* beam: (batch, nb + 1) */
+  int *pool;                  /* beam: (batch, nb + 1, cap) */
+  hyp_list *lists;            /* beam: (batch) */
 } gen_work;
 
 static void work_free(gen_work *w) {
@@ -237,9 +237,8 @@ static vlp_status emit(int batch, int **out_seqs, int *out_lens, const int *cons
   return VLP_OK;
 }
 
-static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int prompt_len,
-                             int rows, int cap, int max_len, gen_work *w, int **out_seqs,
-                             int *out_lens) {
+static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int prompt_len, int rows,
+                             int cap, int max_len, gen_work *w, int **out_seqs, int *out_lens) {
   const int V = dec->vocab;
   int cur = prompt_len, T = prompt_len;
   for (;;) {
@@ -274,9 +273,9 @@ static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int pr
   return st;
 }
 
-static vlp_status run_beam(const gen_params *p, const gen_decoder *dec, int prompt_len,
-                           int batch, int nb, int cap, int max_len, gen_work *w,
-                           int **out_seqs, int *out_lens) {
+static vlp_status run_beam(const gen_params *p, const gen_decoder *dec, int prompt_len, int batch,
+                           int nb, int cap, int max_len, gen_work *w, int **out_seqs,
+                           int *out_lens) {
   const int V = dec->vocab, rows = batch * nb, k = 2 * nb;
   /* only beam 0 is live at the start so the identical beams do not repeat candidates */
   for (int r = 0; r < rows; r++) w->bscore[r] = (r % nb == 0) ? 0.0f : -1e9f;
@@ -353,8 +352,8 @@ static vlp_status run_beam(const gen_params *p, const gen_decoder *dec, int prom
     if (w->done[b]) continue;
     for (int j = 0; j < nb; j++) {
       int r = b * nb + j;
-      hyp_add(&w->lists[b], nb, cap, p->length_penalty, w->seq + (size_t)r * cap, cur,
-              w->bscore[r], cur - prompt_len, 0);
+      hyp_add(&w->lists[b], nb, cap, p->length_penalty, w->seq + (size_t)r * cap, cur, w->bscore[r],
+              cur - prompt_len, 0);
     }
   }
   /* best hypothesis: HF sorts by score (stable) and pops the last -> among equal scores the
@@ -376,8 +375,8 @@ static vlp_status run_beam(const gen_params *p, const gen_decoder *dec, int prom
   return st;
 }
 
-vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prompt,
-                    int prompt_len, int batch, int **out_seqs, int *out_lens) {
+vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prompt, int prompt_len,
+                    int batch, int **out_seqs, int *out_lens) {
   if (!p || !dec || !dec->step || !prompt || !out_seqs || !out_lens)
     return vlp_fail(VLP_ERR_INVALID, "generate: missing argument");
   const int V = dec->vocab, nb = p->num_beams;
@@ -393,11 +392,11 @@ vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prom
     return vlp_fail(VLP_ERR_INVALID, "generate: repetition_penalty %g must be > 0",
                     (double)p->repetition_penalty);
   if (p->eos_id >= V)
-    return vlp_fail(VLP_ERR_INVALID, "generate: eos id %d outside the vocabulary (%d)",
-                    p->eos_id, V);
+    return vlp_fail(VLP_ERR_INVALID, "generate: eos id %d outside the vocabulary (%d)", p->eos_id,
+                    V);
   if (p->pad_id < 0 || p->pad_id >= V)
-    return vlp_fail(VLP_ERR_INVALID, "generate: pad id %d outside the vocabulary (%d)",
-                    p->pad_id, V);
+    return vlp_fail(VLP_ERR_INVALID, "generate: pad id %d outside the vocabulary (%d)", p->pad_id,
+                    V);
   for (int i = 0; i < prompt_len; i++)
     if (prompt[i] < 0 || prompt[i] >= V)
       return vlp_fail(VLP_ERR_INVALID, "generate: prompt id %d at %d outside the vocabulary (%d)",
@@ -419,7 +418,8 @@ vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prom
   memset(&w, 0, sizeof w);
   int fail = 0;
   size_t seq_n, ids_n, logit_n;
-  if (!mul_ok((size_t)rows, (size_t)cap, &seq_n) || !mul_ok((size_t)rows, (size_t)prompt_len, &ids_n) ||
+  if (!mul_ok((size_t)rows, (size_t)cap, &seq_n) ||
+      !mul_ok((size_t)rows, (size_t)prompt_len, &ids_n) ||
       !mul_ok((size_t)rows, (size_t)V, &logit_n))
     return vlp_fail(VLP_ERR_NOMEM, "generate: buffer sizes overflow");
   w.seq = alloc_n(seq_n, sizeof(int), &fail);
@@ -452,9 +452,9 @@ vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prom
     memcpy(w.seq + (size_t)r * cap, prompt, (size_t)prompt_len * sizeof(int));
     memcpy(w.ids + (size_t)r * prompt_len, prompt, (size_t)prompt_len * sizeof(int));
   }
-  vlp_status st = nb == 1 ? run_greedy(p, dec, prompt_len, rows, cap, max_len, &w, out_seqs, out_lens)
-                          : run_beam(p, dec, prompt_len, batch, nb, cap, max_len, &w, out_seqs,
-                                     out_lens);
+  vlp_status st =
+      nb == 1 ? run_greedy(p, dec, prompt_len, rows, cap, max_len, &w, out_seqs, out_lens)
+              : run_beam(p, dec, prompt_len, batch, nb, cap, max_len, &w, out_seqs, out_lens);
   work_free(&w);
   return st;
 }

@@ -9,10 +9,10 @@
 #include "vlp.h"
 
 typedef struct {
-  int num_beams;          /* 1 = greedy */
-  int max_length;         /* whole sequence, as HF's max_length */
-  int max_new_tokens;     /* > 0 overrides max_length: prompt length + this */
-  int min_length;         /* whole sequence */
+  int num_beams;            /* 1 = greedy */
+  int max_length;           /* whole sequence, as HF's max_length */
+  int max_new_tokens;       /* > 0 overrides max_length: prompt length + this */
+  int min_length;           /* whole sequence */
   float repetition_penalty; /* 1.0 = off */
   float length_penalty;     /* beam scores: sum_logprobs / generated_len ** length_penalty */
   int early_stopping;       /* 0 = HF's False (heuristic), 1 = True */
@@ -35,7 +35,7 @@ typedef struct {
  * (prompt_len ids). The decoder is stepped with batch * num_beams rows (row = b * num_beams
  * + beam). out_seqs[b] receives a malloc'd id array of out_lens[b] ids: the prompt followed
  * by the generated ids, as HF returns it. */
-vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prompt,
-                    int prompt_len, int batch, int **out_seqs, int *out_lens);
+vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prompt, int prompt_len,
+                    int batch, int **out_seqs, int *out_lens);
 
 #endif

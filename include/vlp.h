@@ -18,7 +18,8 @@ typedef enum {
   VLP_OK = 0,
   VLP_ERR_IO,          /* a file could not be opened / read / written */
   VLP_ERR_FORMAT,      /* a file's content is malformed (corrupt image, bad header, not JSON) */
-  VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (GIF, unknown dtype, architecture) */
+  VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (GIF, unknown dtype,
+                          architecture) */
   VLP_ERR_MODEL,       /* model folder inconsistent: missing tensor, wrong shape, config mismatch */
   VLP_ERR_INVALID,     /* bad argument from the caller (empty text, size out of range) */
   VLP_ERR_NOMEM,       /* allocation failed or a size would overflow */
@@ -71,7 +72,6 @@ vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
 vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim, const int64_t *shape);
 
-
 /* ---- preprocessing and tokenizers (no weights needed) ------------------------------ */
 
 /* Pixel values (3, S, S) float32 for the model folder's image processor
@@ -122,7 +122,7 @@ typedef struct {
   int min_length;           /* whole sequence */
   float repetition_penalty; /* 1 = off */
   float length_penalty;
-  int image_size;           /* > 0: run the vision tower at this resolution */
+  int image_size; /* > 0: run the vision tower at this resolution */
 } vlp_gen_params;
 
 vlp_gen_params vlp_gen_default_params(void);
@@ -143,18 +143,16 @@ vlp_status vlp_vqa(vlp_model *m, const vlp_image *img, const char *question,
                    const vlp_gen_params *p, vlp_text_result *out);
 /* Image-text matching (BLIP retrieval models): itm = probability of a match, itc = cosine
  * of the projected, normalised embeddings. */
-vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size,
-                   float *itm, float *itc);
+vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size, float *itm,
+                   float *itc);
 /* Projected, L2-normalised embeddings (CLIP image_embeds / text_embeds, BLIP image_feat /
  * text_feat): out (n, vlp_model_embed_dim). */
-vlp_status vlp_embed_images(vlp_model *m, const vlp_image *imgs, int n, int image_size,
-                            float *out);
+vlp_status vlp_embed_images(vlp_model *m, const vlp_image *imgs, int n, int image_size, float *out);
 vlp_status vlp_embed_texts(vlp_model *m, const char *const *texts, int n, float *out);
 /* Zero-shot scores (CLIP): softmax over the L labels of exp(logit_scale) * cosine.
  * image_embed (dim), label_embeds (L, dim), scores (L). */
 vlp_status vlp_tag_scores(const vlp_model *m, const float *image_embed, const float *label_embeds,
                           int L, float *scores);
-
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 
@@ -240,18 +238,18 @@ void vlp_cache_list_free(vlp_cached_model *list, int n);
 typedef void (*vlp_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
 
 typedef struct {
-  const char *revision;    /* NULL: "main" */
-  const char *endpoint;    /* NULL: HF_ENDPOINT, else https://huggingface.co */
-  const char *token;       /* NULL: HF_TOKEN when set */
-  const char *cache_dir;   /* NULL: vlp_cache_dir() */
+  const char *revision;     /* NULL: "main" */
+  const char *endpoint;     /* NULL: HF_ENDPOINT, else https://huggingface.co */
+  const char *token;        /* NULL: HF_TOKEN when set */
+  const char *cache_dir;    /* NULL: vlp_cache_dir() */
   vlp_progress_fn progress; /* NULL: none */
   void *progress_ctx;
 } vlp_pull_options;
 
 typedef struct {
-  char *path;    /* the snapshot folder the files are in */
-  char *commit;  /* the hub's commit id (X-Repo-Commit), else the revision */
-  char **files;  /* the files of the snapshot vlp uses */
+  char *path;   /* the snapshot folder the files are in */
+  char *commit; /* the hub's commit id (X-Repo-Commit), else the revision */
+  char **files; /* the files of the snapshot vlp uses */
   int n_files;
   uint64_t bytes_downloaded; /* 0 when everything was cached already */
 } vlp_pull_result;
@@ -267,16 +265,20 @@ void vlp_pull_result_free(vlp_pull_result *r);
 typedef struct {
   char architecture[96]; /* config.json architectures[0] */
   char model_type[32];
-  int supported;         /* 1 when vlp runs this architecture; then arch is set */
+  int supported; /* 1 when vlp runs this architecture; then arch is set */
   vlp_arch arch;
-  char dtype[8];         /* the dtype of most parameters: "F32", "F16", "BF16", ... */
-  int64_t n_params;      /* sum of the tensors' element counts */
+  char dtype[8];    /* the dtype of most parameters: "F32", "F16", "BF16", ... */
+  int64_t n_params; /* sum of the tensors' element counts */
   int n_tensors, n_weight_files;
   uint64_t weight_bytes; /* tensor data */
   uint64_t disk_bytes;   /* all files of the folder */
-  struct { int hidden, layers, heads, image_size, patch_size; } vision;
-  struct { int hidden, layers, heads, vocab_size, max_positions; } text;
-  int projection_dim;    /* width of the retrieval embeddings (0 for captioning / VQA) */
+  struct {
+    int hidden, layers, heads, image_size, patch_size;
+  } vision;
+  struct {
+    int hidden, layers, heads, vocab_size, max_positions;
+  } text;
+  int projection_dim; /* width of the retrieval embeddings (0 for captioning / VQA) */
 } vlp_model_summary;
 
 vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);

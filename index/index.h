@@ -25,8 +25,8 @@ typedef struct {
 
 typedef struct {
   char *dir;
-  char *model;      /* model folder recorded at build time */
-  char *arch;       /* vlp_arch_name() of that model */
+  char *model; /* model folder recorded at build time */
+  char *arch;  /* vlp_arch_name() of that model */
   int dim;
   int64_t count;
   int64_t generation;

@@ -50,7 +50,7 @@ int vlp_index_search(const vlp_index *ix, const float *q, int k, int64_t *rows, 
   int n = 0;
   if (k <= 0) return 0;
   for (int64_t r = 0; r < ix->count; r++) {
-    const float *e = ix->emb + (size_t)r * (size_t)ix->dim; // (dim)
+    const float *e = ix->emb + (size_t)r * (size_t)ix->dim;  // (dim)
     float s = 0;
     for (int d = 0; d < ix->dim; d++) s += e[d] * q[d];
     if (n < k) {

@@ -50,8 +50,10 @@ vlp_status vlp_index_lock(const char *dir, int *fd) {
   }
   if (flock(f, LOCK_EX | LOCK_NB) != 0) {
     int busy = errno == EWOULDBLOCK;
-    vlp_status st = busy ? vlp_fail(VLP_ERR_IO, "%s: another vlp index build is running on this "
-                                    "index (lock held on %s)", dir, lock)
+    vlp_status st = busy ? vlp_fail(VLP_ERR_IO,
+                                    "%s: another vlp index build is running on this "
+                                    "index (lock held on %s)",
+                                    dir, lock)
                          : vlp_fail(VLP_ERR_IO, "%s: cannot lock: %s", lock, strerror(errno));
     close(f);
     free(lock);
@@ -140,7 +142,8 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
 /* Validate the .npy header: '<f4', C order, shape (count, dim), exact file size. */
 static vlp_status map_npy(vlp_index *ix, const char *path) {
   int f = open(path, O_RDONLY | O_CLOEXEC);
-  if (f < 0) return vlp_fail(VLP_ERR_IO, "%s: cannot open the embeddings: %s", path, strerror(errno));
+  if (f < 0)
+    return vlp_fail(VLP_ERR_IO, "%s: cannot open the embeddings: %s", path, strerror(errno));
   struct stat st;
   if (fstat(f, &st) != 0 || st.st_size < 16) {
     close(f);
@@ -177,14 +180,17 @@ static vlp_status map_npy(vlp_index *ix, const char *path) {
     return vlp_fail(VLP_ERR_FORMAT, "%s: expected a float32 C-order (N, D) array, header is %s",
                     path, hdr);
   if (r != ix->count || c != ix->dim)
-    return vlp_fail(VLP_ERR_FORMAT, "%s: shape (%lld, %lld) but the database says (%" PRId64
-                    ", %d)", path, r, c, ix->count, ix->dim);
+    return vlp_fail(VLP_ERR_FORMAT,
+                    "%s: shape (%lld, %lld) but the database says (%" PRId64 ", %d)", path, r, c,
+                    ix->count, ix->dim);
   if (off % 4) return vlp_fail(VLP_ERR_FORMAT, "%s: misaligned .npy data", path);
   /* count <= 2^40 and dim <= 2^20 (checked by the caller): no overflow in 64 bits */
   uint64_t need = (uint64_t)ix->count * (uint64_t)ix->dim * 4u;
   if ((uint64_t)(fsize - off) != need)
-    return vlp_fail(VLP_ERR_FORMAT, "%s: truncated or oversized embeddings: %zu data bytes, "
-                    "expected %" PRIu64, path, fsize - off, need);
+    return vlp_fail(VLP_ERR_FORMAT,
+                    "%s: truncated or oversized embeddings: %zu data bytes, "
+                    "expected %" PRIu64,
+                    path, fsize - off, need);
   ix->emb = (const float *)(p + off);
   return VLP_OK;
 }
@@ -193,8 +199,8 @@ static vlp_status read_files(vlp_index *ix, sqlite3 *db, const char *dbpath) {
   ix->entries = calloc(ix->count ? (size_t)ix->count : 1, sizeof *ix->entries);
   if (!ix->entries) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", dbpath);
   sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT path, size, mtime_ns, hash, row FROM files", -1, &s,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, "SELECT path, size, mtime_ns, hash, row FROM files", -1, &s, NULL) !=
+      SQLITE_OK)
     return db_fail(db, dbpath);
   int rc;
   int64_t seen = 0;
@@ -219,8 +225,8 @@ static vlp_status read_files(vlp_index *ix, sqlite3 *db, const char *dbpath) {
   if (st == VLP_OK && rc != SQLITE_DONE) st = db_fail(db, dbpath);
   sqlite3_finalize(s);
   if (st == VLP_OK && seen != ix->count)
-    st = vlp_fail(VLP_ERR_FORMAT, "%s: %" PRId64 " files listed but meta count is %" PRId64,
-                  dbpath, seen, ix->count);
+    st = vlp_fail(VLP_ERR_FORMAT, "%s: %" PRId64 " files listed but meta count is %" PRId64, dbpath,
+                  seen, ix->count);
   return st;
 }
 
@@ -231,7 +237,8 @@ static vlp_status open_once(const char *dir, vlp_index *ix, int *npy_missing) {
   vlp_status st = VLP_OK;
   int64_t x;
   if (!vlp_index_exists(dir)) {
-    st = vlp_fail(VLP_ERR_IO, "%s: not a vlp index (no index.db; build one with vlp index build)", dir);
+    st = vlp_fail(VLP_ERR_IO, "%s: not a vlp index (no index.db; build one with vlp index build)",
+                  dir);
     goto done;
   }
   if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -241,13 +248,14 @@ static vlp_status open_once(const char *dir, vlp_index *ix, int *npy_missing) {
   sqlite3_busy_timeout(db, 5000);
   if ((st = meta_get(db, dbpath, "format", &v))) goto done;
   if (strcmp(v, INDEX_FORMAT)) {
-    st = vlp_fail(VLP_ERR_FORMAT, "%s: unknown index format '%s' (expected %s)", dbpath, v, INDEX_FORMAT);
+    st = vlp_fail(VLP_ERR_FORMAT, "%s: unknown index format '%s' (expected %s)", dbpath, v,
+                  INDEX_FORMAT);
     goto done;
   }
   free(v);
   v = NULL;
-  if ((st = meta_get(db, dbpath, "model", &ix->model)) || (st = meta_get(db, dbpath, "arch", &ix->arch)) ||
-      (st = meta_get(db, dbpath, "npy", &npy)))
+  if ((st = meta_get(db, dbpath, "model", &ix->model)) ||
+      (st = meta_get(db, dbpath, "arch", &ix->arch)) || (st = meta_get(db, dbpath, "npy", &npy)))
     goto done;
   if ((st = meta_get(db, dbpath, "dim", &v))) goto done;
   if (!parse_i64(v, 1, 1 << 20, &x)) {
@@ -334,7 +342,8 @@ static int64_t current_generation(sqlite3 *db) {
   sqlite3_stmt *s = NULL;
   int64_t g = 0;
   if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'generation'", -1, &s, NULL) ==
-      SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+          SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
     const unsigned char *v = sqlite3_column_text(s, 0);
     if (v && !parse_i64((const char *)v, 0, INT64_MAX - 1, &g)) g = 0;
   }
@@ -371,7 +380,8 @@ vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch
     goto done;
   }
   sqlite3_busy_timeout(db, 5000);
-  if ((st = exec(db, dbpath, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+  if ((st = exec(db, dbpath,
+                 "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
                  "CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
                  " mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL, row INTEGER NOT NULL UNIQUE);")))
     goto done;
@@ -383,7 +393,8 @@ vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch
     st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", dir);
     goto done;
   }
-  if ((st = npy_save(npypath, NPY_F32, 2, (const int64_t[]){n, dim}, n ? (const void *)emb : &dummy)))
+  if ((st = npy_save(npypath, NPY_F32, 2, (const int64_t[]){n, dim},
+                     n ? (const void *)emb : &dummy)))
     goto done;
   /* 2. switch the metadata to it in one transaction */
   if ((st = exec(db, dbpath, "BEGIN IMMEDIATE; DELETE FROM files;"))) goto done;
@@ -408,8 +419,9 @@ vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch
   }
   sqlite3_finalize(s);
   s = NULL;
-  if ((st = meta_put(db, dbpath, "format", INDEX_FORMAT)) || (st = meta_put(db, dbpath, "model", model)) ||
-      (st = meta_put(db, dbpath, "arch", arch)) || (st = meta_put(db, dbpath, "npy", npy)))
+  if ((st = meta_put(db, dbpath, "format", INDEX_FORMAT)) ||
+      (st = meta_put(db, dbpath, "model", model)) || (st = meta_put(db, dbpath, "arch", arch)) ||
+      (st = meta_put(db, dbpath, "npy", npy)))
     goto rollback;
   snprintf(num, sizeof num, "%d", dim);
   if ((st = meta_put(db, dbpath, "dim", num))) goto rollback;

@@ -8,24 +8,24 @@
  * Damage: a read error, a packet the decoder refuses or a stream that stops early (the
  * last packet ends well before the duration the header announces) is reported once, as an
  * error naming the file, after every frame that could still be decoded was returned. */
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <errno.h>
-#include <pthread.h>
+#include "media/video.h"
 
+#include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 #include "media/image.h"
-#include "media/video.h"
 
 struct vlp_video {
   char *path;
@@ -45,18 +45,18 @@ struct vlp_video {
   double expect_end; /* seconds the header promises (0: unknown, no truncation check) */
   /* decoding state */
   int draining, eof;
-  int read_err;         /* av_read_frame failure other than EOF */
-  int bad_packets;      /* packets the decoder refused or the demuxer flagged corrupt */
+  int read_err;    /* av_read_frame failure other than EOF */
+  int bad_packets; /* packets the decoder refused or the demuxer flagged corrupt */
   double first_bad_t;
   char first_bad[160];
-  double last_t;        /* time of the last decoded frame (-1: none yet) */
-  double last_pkt_end;  /* end time of the last video packet read */
+  double last_t;       /* time of the last decoded frame (-1: none yet) */
+  double last_pkt_end; /* end time of the last video packet read */
   int64_t decoded;
   int seeks;
   /* sampling state */
   int started;
-  int64_t k;            /* next sample number (EVERY / FPS) */
-  int64_t seeked_k;     /* sample number the last seek was made for */
+  int64_t k;        /* next sample number (EVERY / FPS) */
+  int64_t seeked_k; /* sample number the last seek was made for */
   int after_seek, reseeked;
   int64_t emitted;
   int done;
@@ -92,8 +92,12 @@ double video_thumb_diff(const uint8_t *a, const uint8_t *b, int n) {
   return n > 0 ? (double)sum / (255.0 * n) : 0;
 }
 
-int64_t video_frames_decoded(const vlp_video *v) { return v->decoded; }
-int video_seeks(const vlp_video *v) { return v->seeks; }
+int64_t video_frames_decoded(const vlp_video *v) {
+  return v->decoded;
+}
+int video_seeks(const vlp_video *v) {
+  return v->seeks;
+}
 
 vlp_video_sampling vlp_video_default_sampling(void) {
   vlp_video_sampling s = {0};
@@ -106,9 +110,13 @@ vlp_video_sampling vlp_video_default_sampling(void) {
   return s;
 }
 
-vlp_video_info vlp_video_get_info(const vlp_video *v) { return v->info; }
+vlp_video_info vlp_video_get_info(const vlp_video *v) {
+  return v->info;
+}
 
-static double q2d_or0(AVRational q) { return q.num > 0 && q.den > 0 ? av_q2d(q) : 0; }
+static double q2d_or0(AVRational q) {
+  return q.num > 0 && q.den > 0 ? av_q2d(q) : 0;
+}
 
 static void note_bad(vlp_video *v, double t, const char *what) {
   if (!v->bad_packets++) {
@@ -149,7 +157,8 @@ static int pick_stream(AVFormatContext *fmt) {
   if (best >= 0 && !(fmt->streams[best]->disposition & AV_DISPOSITION_ATTACHED_PIC)) return best;
   for (unsigned i = 0; i < fmt->nb_streams; i++) {
     const AVStream *st = fmt->streams[i];
-    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+    if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
       return (int)i;
   }
   return -1;
@@ -162,8 +171,8 @@ static vlp_status open_stream(vlp_video *v) {
   int ret = avformat_open_input(&v->fmt, path, NULL, NULL);
   if (ret < 0)
     return vlp_fail(ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ? VLP_ERR_IO : VLP_ERR_FORMAT,
-                    "%s: not a video file FFmpeg can read (%s%s%s)", path, av_msg(ret, eb, sizeof eb),
-                    av_last_msg[0] ? ": " : "", av_last_msg);
+                    "%s: not a video file FFmpeg can read (%s%s%s)", path,
+                    av_msg(ret, eb, sizeof eb), av_last_msg[0] ? ": " : "", av_last_msg);
   if ((ret = avformat_find_stream_info(v->fmt, NULL)) < 0)
     return vlp_fail(VLP_ERR_FORMAT, "%s: cannot read the stream information (%s)", path,
                     av_msg(ret, eb, sizeof eb));
@@ -182,13 +191,15 @@ static vlp_status open_stream(vlp_video *v) {
   if (!codec) {
     char tag[AV_FOURCC_MAX_STRING_SIZE] = "";
     if (par->codec_tag) av_fourcc_make_string(tag, par->codec_tag);
-    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: no decoder for the video codec '%s'%s%s%s in this FFmpeg build",
-                    path, avcodec_get_name(par->codec_id), tag[0] ? " (fourcc " : "", tag,
-                    tag[0] ? ")" : "");
+    return vlp_fail(
+        VLP_ERR_UNSUPPORTED, "%s: no decoder for the video codec '%s'%s%s%s in this FFmpeg build",
+        path, avcodec_get_name(par->codec_id), tag[0] ? " (fourcc " : "", tag, tag[0] ? ")" : "");
   }
-  if (!(v->dec = avcodec_alloc_context3(codec))) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
+  if (!(v->dec = avcodec_alloc_context3(codec)))
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
   if ((ret = avcodec_parameters_to_context(v->dec, par)) < 0)
-    return vlp_fail(VLP_ERR_FORMAT, "%s: bad codec parameters (%s)", path, av_msg(ret, eb, sizeof eb));
+    return vlp_fail(VLP_ERR_FORMAT, "%s: bad codec parameters (%s)", path,
+                    av_msg(ret, eb, sizeof eb));
   v->dec->pkt_timebase = v->st->time_base;
   int threads = vlp_get_threads();
   v->dec->thread_count = threads > 8 ? 8 : threads < 1 ? 1 : threads;
@@ -196,7 +207,8 @@ static vlp_status open_stream(vlp_video *v) {
   if ((ret = avcodec_open2(v->dec, codec, NULL)) < 0)
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: cannot open the %s decoder (%s)", path, codec->name,
                     av_msg(ret, eb, sizeof eb));
-  if (par->width <= 0 || par->height <= 0 || (int64_t)par->width * par->height > VLP_IMAGE_MAX_PIXELS)
+  if (par->width <= 0 || par->height <= 0 ||
+      (int64_t)par->width * par->height > VLP_IMAGE_MAX_PIXELS)
     return vlp_fail(VLP_ERR_FORMAT, "%s: bad video size %dx%d", path, par->width, par->height);
   if (!(v->pkt = av_packet_alloc()) || !(v->frm = av_frame_alloc()))
     return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
@@ -217,7 +229,8 @@ static vlp_status open_stream(vlp_video *v) {
     dur = (double)v->fmt->duration / AV_TIME_BASE;
     /* The container's duration covers every stream: trust it for the video only when the
      * video is alone and the duration was not guessed from the bitrate. */
-    if (v->fmt->nb_streams == 1 && v->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
+    if (v->fmt->nb_streams == 1 &&
+        v->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
       v->expect_end = dur;
   }
   v->info.width = par->width;
@@ -238,7 +251,8 @@ vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_vid
   struct stat sb;
   if (stat(path, &sb)) return vlp_fail(VLP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   if (S_ISDIR(sb.st_mode)) return vlp_fail(VLP_ERR_IO, "%s: is a folder, not a video file", path);
-  if (S_ISREG(sb.st_mode) && sb.st_size == 0) return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", path);
+  if (S_ISREG(sb.st_mode) && sb.st_size == 0)
+    return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", path);
   pthread_once(&log_once, install_log);
   vlp_video *v = calloc(1, sizeof *v);
   if (!v || !(v->path = strdup(path))) {
@@ -301,15 +315,18 @@ static int decode_one(vlp_video *v, double *t) {
     if (ret == 0) {
       int64_t pts = v->frm->best_effort_timestamp;
       double tt;
-      if (pts != AV_NOPTS_VALUE) tt = pts_time(v, pts);
-      else tt = v->last_t < 0 ? 0 : v->last_t + (v->info.fps > 0 ? 1 / v->info.fps : 0);
+      if (pts != AV_NOPTS_VALUE)
+        tt = pts_time(v, pts);
+      else
+        tt = v->last_t < 0 ? 0 : v->last_t + (v->info.fps > 0 ? 1 / v->info.fps : 0);
       v->last_t = tt;
       v->decoded++;
       *t = tt;
       return 1;
     }
     if (ret == AVERROR_EOF || v->draining) {
-      if (ret != AVERROR_EOF && ret != AVERROR(EAGAIN)) note_bad(v, v->last_t, av_msg(ret, eb, sizeof eb));
+      if (ret != AVERROR_EOF && ret != AVERROR(EAGAIN))
+        note_bad(v, v->last_t, av_msg(ret, eb, sizeof eb));
       v->eof = 1;
       return 0;
     }
@@ -358,8 +375,9 @@ static vlp_status finish(vlp_video *v, int at_eof) {
     return vlp_fail(VLP_ERR_FORMAT, "%s: truncated video: frames stop at %.3f s of %.3f s", v->path,
                     seen > 0 ? seen : 0, v->expect_end);
   if (v->bad_packets)
-    return vlp_fail(VLP_ERR_FORMAT, "%s: damaged or truncated video: %d bad packet%s (the first at %.3f s: %s)",
-                    v->path, v->bad_packets, v->bad_packets == 1 ? "" : "s", v->first_bad_t, v->first_bad);
+    return vlp_fail(
+        VLP_ERR_FORMAT, "%s: damaged or truncated video: %d bad packet%s (the first at %.3f s: %s)",
+        v->path, v->bad_packets, v->bad_packets == 1 ? "" : "s", v->first_bad_t, v->first_bad);
   return VLP_OK;
 }
 
@@ -374,7 +392,8 @@ static vlp_status to_rgb(vlp_video *v, vlp_image *img) {
   /* As the ffmpeg tool's scale filter by default (in_color_matrix "auto"): the frame's
    * matrix, BT.601 when it names none; the frame's range when it names one. */
   int *inv, *tbl, in_full, out_full, bri, con, sat;
-  if (sws_getColorspaceDetails(v->rgb_sws, &inv, &in_full, &tbl, &out_full, &bri, &con, &sat) >= 0) {
+  if (sws_getColorspaceDetails(v->rgb_sws, &inv, &in_full, &tbl, &out_full, &bri, &con, &sat) >=
+      0) {
     int cs = f->colorspace;
     if (cs < 1 || cs > 10 || cs == 8) cs = AVCOL_SPC_BT470BG;
     const int *coefs = sws_getCoefficients(cs);
@@ -392,9 +411,12 @@ static vlp_status to_rgb(vlp_video *v, vlp_image *img) {
 /* Grayscale thumbnail of v->frm into v->thumb_cur. */
 static vlp_status thumbnail(vlp_video *v) {
   const AVFrame *f = v->frm;
-  v->thumb_sws = sws_getCachedContext(v->thumb_sws, f->width, f->height, (enum AVPixelFormat)f->format,
-                                      VIDEO_THUMB, VIDEO_THUMB, AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
-  if (!v->thumb_sws) return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: cannot make thumbnails of this pixel format", v->path);
+  v->thumb_sws =
+      sws_getCachedContext(v->thumb_sws, f->width, f->height, (enum AVPixelFormat)f->format,
+                           VIDEO_THUMB, VIDEO_THUMB, AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
+  if (!v->thumb_sws)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: cannot make thumbnails of this pixel format",
+                    v->path);
   uint8_t *dst[4] = {v->thumb_cur, NULL, NULL, NULL};
   int ls[4] = {VIDEO_THUMB, 0, 0, 0};
   sws_scale(v->thumb_sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, ls);
@@ -403,7 +425,8 @@ static vlp_status thumbnail(vlp_video *v) {
 
 /* Time of sample k (EVERY / FPS), computed from k so that no error accumulates. */
 static double sample_time(const vlp_video *v, int64_t k) {
-  return v->s.mode == VLP_SAMPLE_EVERY ? v->s.start + (double)k * v->s.every : v->s.start + (double)k / v->s.fps;
+  return v->s.mode == VLP_SAMPLE_EVERY ? v->s.start + (double)k * v->s.every
+                                       : v->s.start + (double)k / v->s.fps;
 }
 
 /* The first sample number whose time is after the frame at t (those up to t took it). */
@@ -464,8 +487,12 @@ vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *in
     if (s->end >= 0 && ft >= s->end - VIDEO_TIME_EPS) return finish(v, 0);
     int take = 0;
     switch (s->mode) {
-      case VLP_SAMPLE_ALL: take = 1; break;
-      case VLP_SAMPLE_KEYFRAMES: take = is_key(v->frm); break;
+      case VLP_SAMPLE_ALL:
+        take = 1;
+        break;
+      case VLP_SAMPLE_KEYFRAMES:
+        take = is_key(v->frm);
+        break;
       case VLP_SAMPLE_EVERY:
       case VLP_SAMPLE_FPS:
         if (ft >= target - VIDEO_TIME_EPS) {
@@ -479,8 +506,8 @@ vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *in
           v->done = 1;
           return st;
         }
-        take = !v->have_prev ||
-               video_thumb_diff(v->thumb_prev, v->thumb_cur, VIDEO_THUMB * VIDEO_THUMB) > s->scene_threshold;
+        take = !v->have_prev || video_thumb_diff(v->thumb_prev, v->thumb_cur,
+                                                 VIDEO_THUMB * VIDEO_THUMB) > s->scene_threshold;
         memcpy(v->thumb_prev, v->thumb_cur, sizeof v->thumb_prev);
         v->have_prev = 1;
         break;

@@ -57,8 +57,8 @@ int golden_check_floats(const cJSON *manifest, const cJSON *entry, const float *
   int ok;
   if (!strcmp(cmp, "cosine")) {
     double d = 0, a2 = 0, b2 = 0;
-    for (size_t i = 0; i < n; i++) d += (double)got[i] * want[i], a2 += (double)got[i] * got[i],
-                                    b2 += (double)want[i] * want[i];
+    for (size_t i = 0; i < n; i++)
+      d += (double)got[i] * want[i], a2 += (double)got[i] * got[i], b2 += (double)want[i] * want[i];
     double cs = d / (sqrt(a2) * sqrt(b2) + 1e-30);
     ok = cs >= 1 - atol;
     if (!ok) fprintf(stderr, "FAIL %s: cosine %.6f < %.6f\n", what, cs, 1 - atol);
@@ -99,8 +99,9 @@ int golden_check_ids(const cJSON *entry, const int *got, int n, const char *what
 int golden_check_str(const cJSON *entry, const char *got, const char *what) {
   const char *want = json_str(entry, "value", NULL);
   int ok = want && got && !strcmp(want, got);
-  if (!ok) fprintf(stderr, "FAIL %s:\n  got  \"%s\"\n  want \"%s\"\n", what, got ? got : "(null)",
-                   want ? want : "(null)");
+  if (!ok)
+    fprintf(stderr, "FAIL %s:\n  got  \"%s\"\n  want \"%s\"\n", what, got ? got : "(null)",
+            want ? want : "(null)");
   test_check(ok, __FILE__, __LINE__, what);
   return ok;
 }
@@ -127,8 +128,8 @@ int golden_strs_equal(const cJSON *want, char *const *got, int n) {
 }
 
 char *golden_words_text(size_t size) {
-  static const char *const words[] = {"the ", "quick ", "brown ", "fox, ",
-                                      "jumps ", "über ", "naïve ", "日本 "};
+  static const char *const words[] = {"the ",   "quick ", "brown ", "fox, ",
+                                      "jumps ", "über ",  "naïve ", "日本 "};
   char *text = malloc(size + 1);
   if (!text) return NULL;
   size_t w = 0;

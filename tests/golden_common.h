@@ -5,9 +5,8 @@
 #ifndef VLP_TESTS_GOLDEN_COMMON_H
 #define VLP_TESTS_GOLDEN_COMMON_H
 
-#include <stddef.h>
-
 #include <cjson/cJSON.h>
+#include <stddef.h>
 
 /* The manifest golden/cases/<name>; NULL (and a failed check) when it cannot be read. */
 cJSON *golden_manifest(const char *name);

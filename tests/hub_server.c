@@ -51,9 +51,9 @@ static void send_all(int fd, const void *p, size_t n) {
 static void respond(int fd, int status, const char *reason, const char *extra, size_t len,
                     const char *body, int send_body, size_t body_bytes) {
   char h[2048];
-  int n = snprintf(h, sizeof h,
-                   "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n", status,
-                   reason, len, extra ? extra : "");
+  int n =
+      snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
+               status, reason, len, extra ? extra : "");
   send_all(fd, h, (size_t)n);
   if (send_body && body) send_all(fd, body, body_bytes);
 }
@@ -64,7 +64,9 @@ static const char *repo_dir(const char *id, size_t n) {
   return NULL;
 }
 
-static int valid_file(const char *f) { return f[0] && !strchr(f, '/') && !strstr(f, ".."); }
+static int valid_file(const char *f) {
+  return f[0] && !strchr(f, '/') && !strstr(f, "..");
+}
 
 static int ends_with(const char *s, const char *suf) {
   size_t a = strlen(s), b = strlen(suf);
@@ -135,7 +137,10 @@ static void handle(int fd) {
         why = "OK";
         snprintf(extra, sizeof extra, "ETag: \"%s\"\r\nAccept-Ranges: bytes\r\n", sha);
       }
-      if (log_file) fprintf(log_file, "%s %s range=%s status=%d auth=%s\n", method, target, range[0] ? range : "-", status, auth), fflush(log_file);
+      if (log_file)
+        fprintf(log_file, "%s %s range=%s status=%d auth=%s\n", method, target,
+                range[0] ? range : "-", status, auth),
+            fflush(log_file);
       if (status == 206) {
         respond(fd, status, why, extra, n - (size_t)a, data + a, !is_head, n - (size_t)a);
       } else if (status == 200 && !is_head && !strcmp(mode, "interrupt") && !interrupted_once) {
@@ -181,12 +186,18 @@ static void handle(int fd) {
       /* a git blob id, as the hub sends for non-LFS files: not a sha256 */
       snprintf(extra, sizeof extra, "X-Repo-Commit: %s\r\nETag: \"%040zx\"\r\n", commit, n);
     }
-    if (log_file) fprintf(log_file, "%s %s range=%s status=%d auth=%s\n", method, target, range[0] ? range : "-", status, auth), fflush(log_file);
+    if (log_file)
+      fprintf(log_file, "%s %s range=%s status=%d auth=%s\n", method, target,
+              range[0] ? range : "-", status, auth),
+          fflush(log_file);
     respond(fd, status, why, extra, n, data, !is_head && data, n);
     free(data);
     return;
   }
-  if (log_file) fprintf(log_file, "%s %s range=%s status=404 auth=%s\n", method, target, range[0] ? range : "-", auth), fflush(log_file);
+  if (log_file)
+    fprintf(log_file, "%s %s range=%s status=404 auth=%s\n", method, target, range[0] ? range : "-",
+            auth),
+        fflush(log_file);
   respond(fd, 404, "Not Found", "X-Error-Code: EntryNotFound\r\n", 0, NULL, 0, 0);
 }
 

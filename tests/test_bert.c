@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "golden_common.h"
 #include "core/json.h"
 #include "core/weights.h"
+#include "golden_common.h"
 #include "testlib.h"
 #include "text/bert.h"
 
@@ -163,7 +163,8 @@ static void test_itm_text(void) {
   int done = 0;
   const cJSON *cs;
   cJSON_ArrayForEach(cs, cJSON_GetObjectItem(man, "cases")) {
-    const cJSON *ex = json_obj(cs, "expected"), *uh = json_obj(ex, "text_unimodal_last_hidden_state");
+    const cJSON *ex = json_obj(cs, "expected"),
+                *uh = json_obj(ex, "text_unimodal_last_hidden_state");
     if (!uh) continue;
     int T = 0;
     int *ids = golden_ids(json_obj(ex, "input_ids"), &T);
@@ -237,8 +238,8 @@ static void test_cache(void) {
   for (int s = 0; s <= S; s++) {
     full_logits(b, &seq[0][0], N, T, enc, Te, item, ref);
     for (int r = 0; r < N; r++)
-      ok &= test_allclose("cached logits", lg + (size_t)r * V,
-                          ref + ((size_t)r * T + len - 1) * V, (size_t)V, 1e-5, 1e-5);
+      ok &= test_allclose("cached logits", lg + (size_t)r * V, ref + ((size_t)r * T + len - 1) * V,
+                          (size_t)V, 1e-5, 1e-5);
     if (s == S) break;
     if (s == 3) {
       int src[N] = {2, 0, 0}, old[N][T], oitem[N];

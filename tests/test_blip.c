@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "golden_common.h"
 #include "core/json.h"
 #include "fusion/blip.h"
+#include "golden_common.h"
 #include "testlib.h"
 
 #define MAX_IMAGES 64
@@ -135,7 +135,8 @@ static void check_vision(blip_model *m, image_cache *ic, const cJSON *man, const
   if (pe) {
     int S = 0;
     float *px = golden_pixels(stem, &S);
-    float *h = malloc((size_t)e->Ti * Dv * sizeof(float)), *pool = malloc((size_t)Dv * sizeof(float));
+    float *h = malloc((size_t)e->Ti * Dv * sizeof(float)),
+          *pool = malloc((size_t)Dv * sizeof(float));
     CHECK(px && blip_encode_images(m, px, 1, S, h, pool) == VLP_OK);
     snprintf(what, sizeof what, "%s vision_pooler_output", json_str(cs, "id", ""));
     golden_check_floats(man, pe, pool, (size_t)Dv, what);
@@ -180,7 +181,8 @@ static void test_caption(const char *manifest, const char *dir) {
     }
     cases += test_failed == before;
   }
-  printf("%s: %d of %d cases pass\n", manifest, cases, cJSON_GetArraySize(cJSON_GetObjectItem(man, "cases")));
+  printf("%s: %d of %d cases pass\n", manifest, cases,
+         cJSON_GetArraySize(cJSON_GetObjectItem(man, "cases")));
 
   /* All images in one call (batch x beams rows per step) == one image at a time. */
   if (ic.n > 1) {
@@ -199,7 +201,8 @@ static void test_caption(const char *manifest, const char *dir) {
       for (int b = 0; b < B; b++) {
         int *one = NULL, len = 0;
         CHECK(blip_caption_generate(m, ic.e[b].emb, 1, Ti, prompt, n, &p, &one, &len) == VLP_OK);
-        same &= len == lens[b] && one && seqs[b] && !memcmp(one, seqs[b], (size_t)len * sizeof(int));
+        same &=
+            len == lens[b] && one && seqs[b] && !memcmp(one, seqs[b], (size_t)len * sizeof(int));
         free(one);
         free(seqs[b]);
       }
@@ -282,7 +285,8 @@ static void test_itm(void) {
     golden_check_floats(man, json_obj(ex, "image_feat"), ifeat, (size_t)d.embed_dim, what);
     for (int t = 0; t < nt; t++) {
       double s = 0;
-      for (int k = 0; k < d.embed_dim; k++) s += (double)ifeat[k] * feats[(size_t)t * d.embed_dim + k];
+      for (int k = 0; k < d.embed_dim; k++)
+        s += (double)ifeat[k] * feats[(size_t)t * d.embed_dim + k];
       itc[t] = (float)s;
     }
     snprintf(what, sizeof what, "%s itc", id);
@@ -379,7 +383,8 @@ static void test_from_png(void) {
   int GS = 0;
   float *want = golden_pixels("astronaut", &GS);
   CHECK(GS == S);
-  if (want && GS == S) test_allclose("astronaut pixel_values", px, want, (size_t)3 * S * S, 1e-6, 0);
+  if (want && GS == S)
+    test_allclose("astronaut pixel_values", px, want, (size_t)3 * S * S, 1e-6, 0);
   int Ti = blip_vision_tokens(m, S);
   float *emb = malloc((size_t)Ti * blip_get_dims(m).vision_hidden * sizeof(float));
   CHECK(blip_encode_images(m, px, 1, S, emb, NULL) == VLP_OK);
@@ -508,7 +513,8 @@ static void edit_header(const char *dir, const char *from, const char *to) {
   CHECK(read_file(path, &data, &n) == VLP_OK);
   if (!data) return;
   size_t hl = n > 8 ? (size_t)(unsigned char)data[0] | (size_t)(unsigned char)data[1] << 8 |
-                          (size_t)(unsigned char)data[2] << 16 : 0;
+                          (size_t)(unsigned char)data[2] << 16
+                    : 0;
   char *p = NULL;
   for (size_t i = 8; i + strlen(from) <= 8 + hl && i + strlen(from) <= n; i++)
     if (!memcmp(data + i, from, strlen(from))) {
@@ -529,8 +535,10 @@ static void expect_error(const char *dir, vlp_status want, const char *s1, const
   vlp_status st = blip_load(dir, &m);
   const char *msg = vlp_last_error();
   int ok = st == want && !m && strstr(msg, s1) && (!s2 || strstr(msg, s2)) && !strchr(msg, '\n');
-  if (!ok) fprintf(stderr, "FAIL %s: status %d, message \"%s\"\n", what, st, msg);
-  else printf("%s -> %s\n", what, msg);
+  if (!ok)
+    fprintf(stderr, "FAIL %s: status %d, message \"%s\"\n", what, st, msg);
+  else
+    printf("%s -> %s\n", what, msg);
   test_check(ok, __FILE__, __LINE__, what);
   blip_free(m);
 }
@@ -540,7 +548,8 @@ static void test_bad_folders(void) {
   if (fresh_copy("blip-itm-tiny", dir, sizeof dir)) {
     edit_config(dir, NULL, "architectures",
                 cJSON_CreateStringArray((const char *[]){"BlipForFancyThings"}, 1));
-    expect_error(dir, VLP_ERR_UNSUPPORTED, "BlipForFancyThings", "config.json", "unknown architecture");
+    expect_error(dir, VLP_ERR_UNSUPPORTED, "BlipForFancyThings", "config.json",
+                 "unknown architecture");
   }
   remove_dir(dir);
   if (fresh_copy("blip-itm-tiny", dir, sizeof dir)) {

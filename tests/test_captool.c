@@ -18,7 +18,8 @@ static void check_golden_captions(vlp_model *m) {
   int n_cases = 0;
   const cJSON *cs;
   cJSON_ArrayForEach(cs, json_arr(man, "cases")) {
-    const cJSON *in = json_obj(cs, "inputs"), *want = json_arr(json_obj(json_obj(cs, "expected"), "greedy_sequence"), "value");
+    const cJSON *in = json_obj(cs, "inputs"),
+                *want = json_arr(json_obj(json_obj(cs, "expected"), "greedy_sequence"), "value");
     if (!want) continue;
     char path[512];
     snprintf(path, sizeof path, "golden/%s", json_str(in, "image", ""));
@@ -33,8 +34,11 @@ static void check_golden_captions(vlp_model *m) {
     CHECK(vlp_caption(m, &fit, 1, &p, &b) == VLP_OK);
     int same = a.n_ids == b.n_ids && !memcmp(a.ids, b.ids, (size_t)a.n_ids * sizeof *a.ids);
     int golden = cJSON_GetArraySize(want) == b.n_ids;
-    for (int i = 0; golden && i < b.n_ids; i++) golden = cJSON_GetArrayItem(want, i)->valueint == b.ids[i];
-    if (!same || !golden) fprintf(stderr, "%s (prompt %s): fitted caption differs\n", path, p.prompt ? p.prompt : "none");
+    for (int i = 0; golden && i < b.n_ids; i++)
+      golden = cJSON_GetArrayItem(want, i)->valueint == b.ids[i];
+    if (!same || !golden)
+      fprintf(stderr, "%s (prompt %s): fitted caption differs\n", path,
+              p.prompt ? p.prompt : "none");
     CHECK(same);
     CHECK(golden);
     vlp_text_result_free(&a);
@@ -57,7 +61,11 @@ static void check_sniff(void) {
   snprintf(p, sizeof p, "%s/none.png", dir);
   CHECK(vlp_image_sniff_file(p) == VLP_SNIFF_UNREADABLE);
   CHECK(strstr(vlp_last_error(), "none.png") != NULL);
-  const struct { const char *bytes; size_t n; int want; } cases[] = {
+  const struct {
+    const char *bytes;
+    size_t n;
+    int want;
+  } cases[] = {
       {"", 0, VLP_SNIFF_OTHER},
       {"GIF89a\1\0\1\0", 10, VLP_SNIFF_UNSUPPORTED},
       {"RIFF\0\0\0\0WEBPVP8 ", 16, VLP_SNIFF_UNSUPPORTED},
@@ -72,7 +80,8 @@ static void check_sniff(void) {
     fwrite(cases[i].bytes, 1, cases[i].n, f);
     fclose(f);
     int got = vlp_image_sniff_file(p);
-    if (got != cases[i].want) fprintf(stderr, "sniff case %zu: %d, want %d\n", i, got, cases[i].want);
+    if (got != cases[i].want)
+      fprintf(stderr, "sniff case %zu: %d, want %d\n", i, got, cases[i].want);
     CHECK(got == cases[i].want);
     remove(p);
   }

@@ -267,7 +267,8 @@ static void test_batched(void) {
   if (!m) return;
   clip_dims d = clip_get_dims(m);
   const int P = d.projection_dim, Dt = d.text_hidden;
-  const char *texts[3] = {"a cat", "a photo of an astronaut riding a horse on the moon", "a cup of coffee!"};
+  const char *texts[3] = {"a cat", "a photo of an astronaut riding a horse on the moon",
+                          "a cup of coffee!"};
   int *ids[3], lens[3];
   for (int b = 0; b < 3; b++)
     CHECK(tok_encode(clip_tokenizer(m), texts[b], d.max_text_len, &ids[b], &lens[b], NULL) == 0);
@@ -319,7 +320,8 @@ static void test_batched(void) {
   float ie2[2 * 512], ie1[512];
   CHECK(clip_encode_images(m, pix, 2, S, NULL, NULL, NULL, ie2) == VLP_OK);
   for (int i = 0; i < 2; i++) {
-    CHECK(clip_encode_images(m, pix + (size_t)i * 3 * S * S, 1, S, NULL, NULL, NULL, ie1) == VLP_OK);
+    CHECK(clip_encode_images(m, pix + (size_t)i * 3 * S * S, 1, S, NULL, NULL, NULL, ie1) ==
+          VLP_OK);
     test_allclose("batched image embeds", ie2 + (size_t)i * P, ie1, (size_t)P, 1e-5, 1e-5);
   }
   free(pix);
@@ -512,7 +514,8 @@ static void test_bad_folders(void) {
   CHECK(copy_model(md) == 0);
   CHECK(rename_tensor(md, "text_model.encoder.layers.1.mlp.fc2.bias",
                       "text_model.encoder.layers.1.mlp.fc2.biaz") == 0);
-  expect_fail("missing layer tensor", md, VLP_ERR_MODEL, "text_model.encoder.layers.1.mlp.fc2.bias");
+  expect_fail("missing layer tensor", md, VLP_ERR_MODEL,
+              "text_model.encoder.layers.1.mlp.fc2.bias");
   remove_model(md);
 
   CHECK(copy_model(md) == 0);
@@ -522,12 +525,14 @@ static void test_bad_folders(void) {
 
   CHECK(copy_model(md) == 0);
   CHECK(edit_config(md, "text_config", "hidden_size", "48") == 0);
-  expect_fail("text hidden mismatch", md, VLP_ERR_MODEL, "text_model.embeddings.token_embedding.weight");
+  expect_fail("text hidden mismatch", md, VLP_ERR_MODEL,
+              "text_model.embeddings.token_embedding.weight");
   remove_model(md);
 
   CHECK(copy_model(md) == 0);
   CHECK(edit_config(md, "text_config", "max_position_embeddings", "80") == 0);
-  expect_fail("positions mismatch", md, VLP_ERR_MODEL, "text_model.embeddings.position_embedding.weight");
+  expect_fail("positions mismatch", md, VLP_ERR_MODEL,
+              "text_model.embeddings.position_embedding.weight");
   remove_model(md);
 
   CHECK(copy_model(md) == 0);

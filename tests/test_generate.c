@@ -32,9 +32,9 @@ typedef struct {
 typedef struct {
   const rule *rules;
   int n_rules;
-  int raw;       /* w are raw logits, else probabilities -> logits = log(w) */
-  int loop;      /* no rule: argmax token 2 + len % 3, never eos */
-  int random;    /* pseudo-random logits from a hash of (salt, history) */
+  int raw;    /* w are raw logits, else probabilities -> logits = log(w) */
+  int loop;   /* no rule: argmax token 2 + len % 3, never eos */
+  int random; /* pseudo-random logits from a hash of (salt, history) */
   unsigned salt;
   int vocab;
 } model;
@@ -136,8 +136,8 @@ static int expect(const char *name, const gen_params *p, const model *m, const i
   return ok;
 }
 
-#define EXPECT(name, p, m, prompt, want)                                                   \
-  CHECK(expect(name, p, m, prompt, (int)(sizeof(prompt) / sizeof(int)), want,              \
+#define EXPECT(name, p, m, prompt, want)                                      \
+  CHECK(expect(name, p, m, prompt, (int)(sizeof(prompt) / sizeof(int)), want, \
                (int)(sizeof(want) / sizeof(int))))
 
 /* ---- hand-traced models ------------------------------------------------------------- */
@@ -234,8 +234,7 @@ static int ref_max_len(const gen_params *p, int plen) {
   return p->max_new_tokens > 0 ? plen + p->max_new_tokens : p->max_length;
 }
 
-static int ref_greedy(const gen_params *p, const model *m, const int *prompt, int plen,
-                      int *out) {
+static int ref_greedy(const gen_params *p, const model *m, const int *prompt, int plen, int *out) {
   int len = plen, maxl = ref_max_len(p, plen);
   float x[64];
   memcpy(out, prompt, (size_t)plen * sizeof(int));
@@ -251,8 +250,8 @@ static int ref_greedy(const gen_params *p, const model *m, const int *prompt, in
 }
 
 /* HF BeamHypotheses.add with a plain list: append, then remove the minimum when too many */
-static void ref_add(ref_hyp *H, int *n, double *worst, int nb, const int *seq, int len,
-                    int eos, double score) {
+static void ref_add(ref_hyp *H, int *n, double *worst, int nb, const int *seq, int len, int eos,
+                    double score) {
   if (*n < nb || score > *worst) {
     ref_hyp *h = &H[(*n)++];
     memcpy(h->seq, seq, (size_t)len * sizeof(int));

@@ -63,9 +63,9 @@ static void test_known(void) {
   CHECK(f16_to_f32(0x3c00) == 1.0f);
   CHECK(f16_to_f32(0xc000) == -2.0f);
   CHECK(f16_to_f32(0x7bff) == 65504.0f);
-  CHECK(f16_to_f32(0x0001) == ldexpf(1.0f, -24));        /* smallest subnormal */
+  CHECK(f16_to_f32(0x0001) == ldexpf(1.0f, -24));           /* smallest subnormal */
   CHECK(f16_to_f32(0x03ff) == 1023.0f * ldexpf(1.0f, -24)); /* largest subnormal */
-  CHECK(f16_to_f32(0x0400) == ldexpf(1.0f, -14));        /* smallest normal */
+  CHECK(f16_to_f32(0x0400) == ldexpf(1.0f, -14));           /* smallest normal */
   CHECK(f16_to_f32(0x3555) == 0.333251953125f);
   CHECK(f16_to_f32(0x0000) == 0.0f && !signbit(f16_to_f32(0x0000)));
   CHECK(f16_to_f32(0x8000) == 0.0f && signbit(f16_to_f32(0x8000)));
@@ -88,12 +88,12 @@ static void test_known(void) {
   CHECK((f32_to_f16(fbits(0x7f800001u)) & 0x3ff) != 0); /* low-payload NaN stays NaN */
   CHECK(f32_to_f16(1.0f / 3.0f) == 0x3555);
   CHECK(f32_to_f16(ldexpf(1.0f, -24)) == 0x0001);
-  CHECK(f32_to_f16(ldexpf(1.0f, -25)) == 0x0000);           /* tie -> even 0 */
-  CHECK(f32_to_f16(fbits(0x33000001u)) == 0x0001);          /* just above the tie */
-  CHECK(f32_to_f16(3.0f * ldexpf(1.0f, -25)) == 0x0002);    /* 1.5 units -> even 2 */
-  CHECK(f32_to_f16(5.0f * ldexpf(1.0f, -25)) == 0x0002);    /* 2.5 units -> even 2 */
-  CHECK(f32_to_f16(1.0f + ldexpf(1.0f, -11)) == 0x3c00);    /* tie -> even */
-  CHECK(f32_to_f16(1.0f + 3 * ldexpf(1.0f, -11)) == 0x3c02); /* tie -> even (up) */
+  CHECK(f32_to_f16(ldexpf(1.0f, -25)) == 0x0000);                     /* tie -> even 0 */
+  CHECK(f32_to_f16(fbits(0x33000001u)) == 0x0001);                    /* just above the tie */
+  CHECK(f32_to_f16(3.0f * ldexpf(1.0f, -25)) == 0x0002);              /* 1.5 units -> even 2 */
+  CHECK(f32_to_f16(5.0f * ldexpf(1.0f, -25)) == 0x0002);              /* 2.5 units -> even 2 */
+  CHECK(f32_to_f16(1.0f + ldexpf(1.0f, -11)) == 0x3c00);              /* tie -> even */
+  CHECK(f32_to_f16(1.0f + 3 * ldexpf(1.0f, -11)) == 0x3c02);          /* tie -> even (up) */
   CHECK(f32_to_f16(ldexpf(1.0f, -14) - ldexpf(1.0f, -26)) == 0x0400); /* rounds up to normal */
   CHECK(f32_to_f16(-0.0f) == 0x8000);
   CHECK(f32_to_f16(1e-10f) == 0x0000);
@@ -136,7 +136,8 @@ static void test_all_f16(void) {
   for (uint32_t h = 0; h < 0x7c00; h++) {
     int e = (int)(h >> 10), m = (int)(h & 0x3ff);
     double want = e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);
-    if ((double)f16_to_f32((uint16_t)h) != want || (double)f16_to_f32((uint16_t)(h | 0x8000)) != -want)
+    if ((double)f16_to_f32((uint16_t)h) != want ||
+        (double)f16_to_f32((uint16_t)(h | 0x8000)) != -want)
       bad_val++;
   }
   CHECK(bad_val == 0);
@@ -154,10 +155,12 @@ static void test_random_rounding(void) {
     float x = fbits(u);
     if (!isfinite(x)) continue;
     if (f32_to_f16(x) != ref_f16(x)) {
-      if (bad16++ < 5) fprintf(stderr, "f16 %08x: got %04x want %04x\n", u, f32_to_f16(x), ref_f16(x));
+      if (bad16++ < 5)
+        fprintf(stderr, "f16 %08x: got %04x want %04x\n", u, f32_to_f16(x), ref_f16(x));
     }
     if (f32_to_bf16(x) != ref_bf16(x)) {
-      if (badb++ < 5) fprintf(stderr, "bf16 %08x: got %04x want %04x\n", u, f32_to_bf16(x), ref_bf16(x));
+      if (badb++ < 5)
+        fprintf(stderr, "bf16 %08x: got %04x want %04x\n", u, f32_to_bf16(x), ref_bf16(x));
     }
   }
   CHECK(bad16 == 0);

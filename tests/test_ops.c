@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/workspace.h"
 #include "core/ops.h"
+#include "core/workspace.h"
 #include "testlib.h"
 #include "vlp.h"
 
@@ -46,8 +46,8 @@ static void compare(const char *what, const float *got, const float *want, size_
 }
 
 static void test_linear_random(void) {
-  const int shapes[][3] = {{1, 7, 5}, {1, 768, 768}, {3, 17, 33}, {13, 64, 1}, {64, 128, 96},
-                           {5, 1, 9}, {37, 257, 129}};
+  const int shapes[][3] = {{1, 7, 5},     {1, 768, 768}, {3, 17, 33},   {13, 64, 1},
+                           {64, 128, 96}, {5, 1, 9},     {37, 257, 129}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
     float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 0.1f);
@@ -143,14 +143,14 @@ static void attention_case(int B, int H, int Tq, int Tk, int kv_cap, int hd, int
 
 static void test_attention_random(void) {
   attention_case(1, 1, 1, 1, 1, 1, 0, 0);
-  attention_case(1, 12, 1, 7, 20, 64, 0, 1);    /* decode step with a KV cache */
-  attention_case(6, 12, 1, 577, 577, 64, 1, 0); /* cross-attention, 6 beams */
-  attention_case(2, 3, 5, 9, 16, 8, 1, 1);      /* causal Tq < Tk */
-  attention_case(3, 2, 20, 20, 20, 16, 1, 0);   /* GEMM path with padding mask */
-  attention_case(2, 4, 17, 30, 33, 12, 1, 1);   /* GEMM path, causal Tq < Tk, cache */
+  attention_case(1, 12, 1, 7, 20, 64, 0, 1);      /* decode step with a KV cache */
+  attention_case(6, 12, 1, 577, 577, 64, 1, 0);   /* cross-attention, 6 beams */
+  attention_case(2, 3, 5, 9, 16, 8, 1, 1);        /* causal Tq < Tk */
+  attention_case(3, 2, 20, 20, 20, 16, 1, 0);     /* GEMM path with padding mask */
+  attention_case(2, 4, 17, 30, 33, 12, 1, 1);     /* GEMM path, causal Tq < Tk, cache */
   attention_case(1, 12, 577, 577, 577, 64, 0, 0); /* vision encoder */
-  attention_case(2, 3, 35, 35, 35, 13, 1, 1);   /* odd head dim */
-  attention_case(1, 2, 3, 2100, 2100, 8, 1, 0); /* longer than the stack row buffer */
+  attention_case(2, 3, 35, 35, 35, 13, 1, 1);     /* odd head dim */
+  attention_case(1, 2, 3, 2100, 2100, 8, 1, 0);   /* longer than the stack row buffer */
 }
 
 /* Every key hidden by the mask (-inf): zeros, never NaN; causal keys beyond the position
@@ -349,7 +349,7 @@ static void test_workspace(void) {
   a[9] = 1.0f;
   CHECK(ws_floats(&ws, WS_VISION, 5) == a); /* smaller request: same buffer, no allocation */
   float *b = ws_floats(&ws, WS_TEXT, 10);
-  CHECK(b && b != a); /* slots are independent */
+  CHECK(b && b != a);                                      /* slots are independent */
   float *big = ws_floats(&ws, WS_VISION, (size_t)1 << 20); /* 4 MiB: mmap'ed */
   CHECK(big && ((uintptr_t)big & 63) == 0);
   big[((size_t)1 << 20) - 1] = 2.0f;

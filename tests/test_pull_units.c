@@ -30,7 +30,9 @@ static void test_sha256(void) {
   const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   hash_hex(m448, strlen(m448), h);
   CHECK(!strcmp(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
-  const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+  const char *m896 =
+      "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmno"
+      "pqrsmnopqrstnopqrstu";
   hash_hex(m896, strlen(m896), h);
   CHECK(!strcmp(h, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"));
   /* one million 'a', fed in uneven pieces (exercises the partial-block path) */
@@ -84,7 +86,8 @@ static void test_etag_and_ids(void) {
   CHECK(!cache_valid_repo_id("a--b/c"));
   CHECK(!cache_valid_repo_id("a/.hidden"));
   CHECK(!cache_valid_repo_id(""));
-  CHECK(hub_valid_revision("main") && hub_valid_revision("refs/pr/1") && hub_valid_revision("v1.0"));
+  CHECK(hub_valid_revision("main") && hub_valid_revision("refs/pr/1") &&
+        hub_valid_revision("v1.0"));
   CHECK(!hub_valid_revision("../x") && !hub_valid_revision("/abs") && !hub_valid_revision("a b"));
   char dir[256];
   CHECK(cache_repo_dir("/c", "Salesforce/blip", dir, sizeof dir) == VLP_OK &&
@@ -126,7 +129,8 @@ static void test_resolve(void) {
   CHECK(vlp_resolve_model("Org/other", out, sizeof out) == VLP_ERR_IO);
   CHECK(strstr(vlp_last_error(), "Org/other") && strstr(vlp_last_error(), "vlp pull"));
   /* something that is not a name stays a path (the loader reports it) */
-  CHECK(vlp_resolve_model("./no/such/dir", out, sizeof out) == VLP_OK && !strcmp(out, "./no/such/dir"));
+  CHECK(vlp_resolve_model("./no/such/dir", out, sizeof out) == VLP_OK &&
+        !strcmp(out, "./no/such/dir"));
   /* "tiny" in two orgs is ambiguous; ORG/NAME still works */
   snprintf(p, sizeof p, "%s/models--Else--tiny/snapshots/x", root);
   CHECK(cache_mkdirs(p) == VLP_OK);

@@ -56,7 +56,9 @@ static void mkdir_p(const char *path) {
   if (system(cmd) != 0) exit(2);
 }
 
-static int contains(const char *s, const char *word) { return strstr(s, word) != NULL; }
+static int contains(const char *s, const char *word) {
+  return strstr(s, word) != NULL;
+}
 
 /* ---- bad inputs ----------------------------------------------------------------- */
 
@@ -220,8 +222,9 @@ static void test_unaligned(void) {
   snprintf(dir, sizeof dir, "%s/unaligned", tmp);
   mkdir_p(dir);
   snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  const char *hdr = "{\"w\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]},"
-                    " \"h\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [12, 16]}}";
+  const char *hdr =
+      "{\"w\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]},"
+      " \"h\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [12, 16]}}";
   CHECK((8 + strlen(hdr)) % 4 != 0); /* the point of the test */
   uint8_t data[16];
   float vals[3] = {0.5f, -1.0f, 1e-3f};
@@ -317,11 +320,12 @@ static void test_sharded(void) {
            "{\"c\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [0, 4]},"
            " \"d\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [4, 12]}}",
            d2, sizeof d2, -1);
-  const char *good = "{\"metadata\": {\"total_size\": 44}, \"weight_map\": {"
-                     "\"a\": \"model-00001-of-00002.safetensors\","
-                     " \"b\": \"model-00001-of-00002.safetensors\","
-                     " \"c\": \"model-00002-of-00002.safetensors\","
-                     " \"d\": \"model-00002-of-00002.safetensors\"}}";
+  const char *good =
+      "{\"metadata\": {\"total_size\": 44}, \"weight_map\": {"
+      "\"a\": \"model-00001-of-00002.safetensors\","
+      " \"b\": \"model-00001-of-00002.safetensors\","
+      " \"c\": \"model-00002-of-00002.safetensors\","
+      " \"d\": \"model-00002-of-00002.safetensors\"}}";
   write_bytes(idx, good, strlen(good));
 
   vlp_weights *w = NULL;
@@ -332,8 +336,7 @@ static void test_sharded(void) {
     CHECK(weights_f32(w, "b", &b, 1, 4) == VLP_OK && b && b[0] == 1.0f && b[1] == -2.0f &&
           b[2] == 0.5f && b[3] == 3.0f);
     CHECK(weights_f32(w, "b", &b2, 1, 4) == VLP_OK && b2 == b);
-    CHECK(weights_f32(w, "c", &c, 1, 2) == VLP_OK && c && c[0] == 1.0f &&
-          c[1] == 0.333251953125f);
+    CHECK(weights_f32(w, "c", &c, 1, 2) == VLP_OK && c && c[0] == 1.0f && c[1] == 0.333251953125f);
     CHECK(weights_find(w, "d") && weights_find(w, "d")->dtype == ST_I64);
     check_fails("sharded missing", weights_f32(w, "e", &a, 1, 1), VLP_ERR_MODEL, idx,
                 "missing tensor e");
@@ -343,8 +346,9 @@ static void test_sharded(void) {
   }
 
   /* weight_map names a tensor its shard does not have */
-  const char *lying = "{\"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\","
-                      " \"e\": \"model-00002-of-00002.safetensors\"}}";
+  const char *lying =
+      "{\"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\","
+      " \"e\": \"model-00002-of-00002.safetensors\"}}";
   write_bytes(idx, lying, strlen(lying));
   check_fails("index lists absent tensor", weights_open(dir, &w), VLP_ERR_MODEL, p2,
               "missing tensor e");
@@ -456,8 +460,9 @@ static void test_golden_models(void) {
     CHECK(weights_open(dir, &w) == VLP_OK);
     if (w) {
       const float *p = NULL;
-      CHECK(weights_f32(w, "vision_model.embeddings.patch_embedding.weight", &p, 4, hidden,
-                        chans, patch, patch) == VLP_OK && p);
+      CHECK(weights_f32(w, "vision_model.embeddings.patch_embedding.weight", &p, 4, hidden, chans,
+                        patch, patch) == VLP_OK &&
+            p);
       if (dt == ST_F32) CHECK(p == weights_find(w, pe->name)->data); /* no copy */
       CHECK(weights_main_dtype(w) == dt);
       size_t total = 0;
@@ -476,11 +481,16 @@ static void test_golden_models(void) {
 static vlp_status get_own_shape(vlp_weights *w, const st_tensor *t, const float **p) {
   const int64_t *s = t->shape;
   switch (t->ndim) {
-    case 0: return weights_f32(w, t->name, p, 0);
-    case 1: return weights_f32(w, t->name, p, 1, (int)s[0]);
-    case 2: return weights_f32(w, t->name, p, 2, (int)s[0], (int)s[1]);
-    case 3: return weights_f32(w, t->name, p, 3, (int)s[0], (int)s[1], (int)s[2]);
-    case 4: return weights_f32(w, t->name, p, 4, (int)s[0], (int)s[1], (int)s[2], (int)s[3]);
+    case 0:
+      return weights_f32(w, t->name, p, 0);
+    case 1:
+      return weights_f32(w, t->name, p, 1, (int)s[0]);
+    case 2:
+      return weights_f32(w, t->name, p, 2, (int)s[0], (int)s[1]);
+    case 3:
+      return weights_f32(w, t->name, p, 3, (int)s[0], (int)s[1], (int)s[2]);
+    case 4:
+      return weights_f32(w, t->name, p, 4, (int)s[0], (int)s[1], (int)s[2], (int)s[3]);
   }
   return VLP_ERR_UNSUPPORTED;
 }
@@ -547,7 +557,8 @@ int main(void) {
   test_sharded();
   test_golden_models();
   test_reduced_precision("golden/models/clip-tiny", "golden/models/clip-tiny-f16", 0);
-  test_reduced_precision("golden/models/blip-caption-tiny", "golden/models/blip-caption-tiny-bf16", 1);
+  test_reduced_precision("golden/models/blip-caption-tiny", "golden/models/blip-caption-tiny-bf16",
+                         1);
   nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return test_done();
 }

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "golden_common.h"
 #include "core/json.h"
+#include "golden_common.h"
 #include "testlib.h"
 #include "text/tokenizer.h"
 
@@ -59,7 +59,8 @@ int main(void) {
       if ((w = golden_value(c, "decoded"))) {
         char *d = NULL;
         if (tok_decode(t, ids, n, &d) || strcmp(d, w->valuestring) != 0) {
-          fprintf(stderr, "%s: decoded \"%s\", want \"%s\"\n", id, d ? d : "(error)", w->valuestring);
+          fprintf(stderr, "%s: decoded \"%s\", want \"%s\"\n", id, d ? d : "(error)",
+                  w->valuestring);
           ok = 0;
         }
         free(d);

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "golden_common.h"
 #include "core/json.h"
+#include "golden_common.h"
 #include "testlib.h"
 #include "text/tokenizer.h"
 
@@ -67,7 +67,8 @@ int main(void) {
       if ((w = golden_value(c, "decoded"))) {
         char *d = NULL;
         if (tok_decode(t, ids, n, &d) || strcmp(d, w->valuestring) != 0) {
-          fprintf(stderr, "%s: decoded \"%s\", want \"%s\"\n", id, d ? d : vlp_last_error(), w->valuestring);
+          fprintf(stderr, "%s: decoded \"%s\", want \"%s\"\n", id, d ? d : vlp_last_error(),
+                  w->valuestring);
           ok = 0;
         }
         free(d);
@@ -89,8 +90,8 @@ int main(void) {
     n_match += ok;
     n_agree_match += ok && agree;
   }
-  printf("clip golden: %d of %d cases match (%d of %d where all reference variants agree)\n", n_match,
-         n_cases, n_agree_match, n_agree);
+  printf("clip golden: %d of %d cases match (%d of %d where all reference variants agree)\n",
+         n_match, n_cases, n_agree_match, n_agree);
   CHECK(n_cases > 0 && n_match == n_cases);
 
   /* Literal special tokens are the special ids; other case is text. */

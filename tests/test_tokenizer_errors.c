@@ -41,8 +41,9 @@ static int load_fails(const char *dir, vlp_status want, const char *must_mention
 
 static int encode_eq(vlp_tokenizer *t, const char *a, const char *b) {
   int *x = NULL, *y = NULL, nx = 0, ny = 0;
-  int ok = tok_encode(t, a, 0, &x, &nx, NULL) == VLP_OK && tok_encode(t, b, 0, &y, &ny, NULL) == VLP_OK &&
-           nx == ny && memcmp(x, y, (size_t)nx * sizeof *x) == 0;
+  int ok = tok_encode(t, a, 0, &x, &nx, NULL) == VLP_OK &&
+           tok_encode(t, b, 0, &y, &ny, NULL) == VLP_OK && nx == ny &&
+           memcmp(x, y, (size_t)nx * sizeof *x) == 0;
   free(x);
   free(y);
   return ok;
@@ -81,7 +82,8 @@ int main(void) {
   if (t) {
     int *ids = NULL, n = 0;
     CHECK(tok_id(t, "[UNK]") == 4 && tok_vocab_size(t) >= 5);
-    CHECK(tok_encode(t, "a zzz", 0, &ids, &n, NULL) == VLP_OK && n == 4 && ids[1] == 3 && ids[2] == 4);
+    CHECK(tok_encode(t, "a zzz", 0, &ids, &n, NULL) == VLP_OK && n == 4 && ids[1] == 3 &&
+          ids[2] == 4);
     free(ids);
     tok_free(t);
   }
@@ -110,16 +112,20 @@ int main(void) {
   CHECK(tok_load("golden/models/clip-tiny", &clip) == VLP_OK);
   if (!bert || !clip) return test_done();
   int *ids = NULL, n = 0, full = 0;
-  CHECK(tok_encode(bert, "", 0, &ids, &n, &full) == VLP_OK && n == 2 && ids[0] == 101 && ids[1] == 102);
+  CHECK(tok_encode(bert, "", 0, &ids, &n, &full) == VLP_OK && n == 2 && ids[0] == 101 &&
+        ids[1] == 102);
   free(ids);
-  CHECK(tok_encode(clip, "", 0, &ids, &n, &full) == VLP_OK && n == 2 && ids[0] == 49406 && ids[1] == 49407);
+  CHECK(tok_encode(clip, "", 0, &ids, &n, &full) == VLP_OK && n == 2 && ids[0] == 49406 &&
+        ids[1] == 49407);
   free(ids);
   CHECK(tok_encode(clip, "  \t\n ", 0, &ids, &n, &full) == VLP_OK && n == 2);
   free(ids);
   /* max_len 1 keeps only the closing special; max_len 2 the two specials. */
-  CHECK(tok_encode(clip, "a photo", 1, &ids, &n, &full) == VLP_OK && n == 1 && ids[0] == 49407 && full == 4);
+  CHECK(tok_encode(clip, "a photo", 1, &ids, &n, &full) == VLP_OK && n == 1 && ids[0] == 49407 &&
+        full == 4);
   free(ids);
-  CHECK(tok_encode(bert, "a photo", 2, &ids, &n, &full) == VLP_OK && n == 2 && ids[0] == 101 && ids[1] == 102);
+  CHECK(tok_encode(bert, "a photo", 2, &ids, &n, &full) == VLP_OK && n == 2 && ids[0] == 101 &&
+        ids[1] == 102);
   free(ids);
 
   /* Invalid UTF-8: each maximal bad sequence is U+FFFD (BERT then drops it). */
@@ -148,8 +154,9 @@ int main(void) {
   free(s);
 
   /* Random bytes (mostly UTF-8-ish, with specials and entities mixed in) never fail. */
-  static const char *bits[] = {"[SEP]", "<|endoftext|>", "&amp;", "&#x1F600;", "\xce\xa3", "\xc4\xb0",
-                               "\xef\xbc\xa1", "\xe2\x80\x9c", "\r\n", "\x1b[1m", "\xe6\x97\xa5", " "};
+  static const char *bits[] = {"[SEP]",    "<|endoftext|>", "&amp;",        "&#x1F600;",
+                               "\xce\xa3", "\xc4\xb0",      "\xef\xbc\xa1", "\xe2\x80\x9c",
+                               "\r\n",     "\x1b[1m",       "\xe6\x97\xa5", " "};
   unsigned seed = 12345;
   int fuzz_ok = 1;
   for (int round = 0; round < 300 && fuzz_ok; round++) {
@@ -173,7 +180,8 @@ int main(void) {
       int *x = NULL, nx = 0;
       char *txt = NULL, **pc = NULL;
       int np = 0;
-      if (tok_encode(tk, buf, 77, &x, &nx, NULL) || tok_decode(tk, x, nx, &txt) || tok_pieces(tk, buf, &pc, &np))
+      if (tok_encode(tk, buf, 77, &x, &nx, NULL) || tok_decode(tk, x, nx, &txt) ||
+          tok_pieces(tk, buf, &pc, &np))
         fuzz_ok = 0;
       free(x);
       free(txt);

@@ -17,7 +17,8 @@
 
 #define FPS 25
 #define NFRAMES 400
-static const char *const videos[] = {"golden/video/slideshow_h264.mp4", "golden/video/slideshow_vp9.webm",
+static const char *const videos[] = {"golden/video/slideshow_h264.mp4",
+                                     "golden/video/slideshow_vp9.webm",
                                      "golden/video/slideshow_mjpeg.avi"};
 static const char *const stems[] = {"slideshow_h264", "slideshow_vp9", "slideshow_mjpeg"};
 
@@ -34,7 +35,8 @@ static int photo_of(const vlp_image *img, float *emb_out) {
   double best_s = -2;
   for (int s = 0; s < (int)sources.shape[0]; s++) {
     double dot = 0;
-    for (int j = 0; j < P; j++) dot += emb[j] * npy_get(&sources, (size_t)s * (size_t)P + (size_t)j);
+    for (int j = 0; j < P; j++)
+      dot += emb[j] * npy_get(&sources, (size_t)s * (size_t)P + (size_t)j);
     if (dot > best_s) best_s = dot, best = s;
   }
   return best;
@@ -111,8 +113,10 @@ static void check_timed(int vi, vlp_sample_mode mode, double param, double start
                         int photos) {
   vlp_video_sampling s = vlp_video_default_sampling();
   s.mode = mode;
-  if (mode == VLP_SAMPLE_EVERY) s.every = param;
-  else s.fps = param;
+  if (mode == VLP_SAMPLE_EVERY)
+    s.every = param;
+  else
+    s.fps = param;
   s.start = start;
   s.end = end;
   run_result r;
@@ -121,7 +125,8 @@ static void check_timed(int vi, vlp_sample_mode mode, double param, double start
   int nw = expected_timed(start, step, end, want);
   CHECK(run(videos[vi], s, &r, photos) == 0);
   int same = r.n == nw && !r.end_status;
-  for (int i = 0; same && i < nw; i++) same = r.idx[i] == want[i] && r.t[i] == (double)want[i] / FPS;
+  for (int i = 0; same && i < nw; i++)
+    same = r.idx[i] == want[i] && r.t[i] == (double)want[i] / FPS;
   if (!same)
     fprintf(stderr, "  %s %s %g start %g end %g: %d frames (want %d), first %lld (want %lld); %s\n",
             videos[vi], mode == VLP_SAMPLE_EVERY ? "every" : "fps", param, start, end, r.n, nw,
@@ -149,11 +154,11 @@ static void test_all_frames(int vi) {
 }
 
 static void test_timed(int vi) {
-  check_timed(vi, VLP_SAMPLE_EVERY, 2, 1, -1, 1);  /* t = 1, 3, ..., 15; frames 25, 75, ... */
-  check_timed(vi, VLP_SAMPLE_EVERY, 2, 0, -1, 1);  /* photo changes */
-  check_timed(vi, VLP_SAMPLE_FPS, 0.5, 0, -1, 1);  /* same as every 2 s */
-  check_timed(vi, VLP_SAMPLE_FPS, 5, 0.3, 3, 0);   /* T = 0.3, 0.5, ... -> frames 8, 13, ... */
-  check_timed(vi, VLP_SAMPLE_FPS, 30, 0, 2, 0);    /* denser than the video: every frame once */
+  check_timed(vi, VLP_SAMPLE_EVERY, 2, 1, -1, 1);   /* t = 1, 3, ..., 15; frames 25, 75, ... */
+  check_timed(vi, VLP_SAMPLE_EVERY, 2, 0, -1, 1);   /* photo changes */
+  check_timed(vi, VLP_SAMPLE_FPS, 0.5, 0, -1, 1);   /* same as every 2 s */
+  check_timed(vi, VLP_SAMPLE_FPS, 5, 0.3, 3, 0);    /* T = 0.3, 0.5, ... -> frames 8, 13, ... */
+  check_timed(vi, VLP_SAMPLE_FPS, 30, 0, 2, 0);     /* denser than the video: every frame once */
   check_timed(vi, VLP_SAMPLE_EVERY, 5, 0.5, -1, 1); /* sparse: seeks */
   check_timed(vi, VLP_SAMPLE_EVERY, 3.3, 0.13, 15, 1);
   check_timed(vi, VLP_SAMPLE_EVERY, 0.7, 10.01, -1, 3);
@@ -175,7 +180,8 @@ static void test_timed(int vi) {
   CHECK(n == 4);
   CHECK(video_seeks(v) >= 2);
   /* key frames: H.264 at every photo change, MJPEG all; VP9 every 128 frames (5.12 s) */
-  fprintf(stderr, "  every 5 s: %d seeks, %lld frames decoded\n", video_seeks(v), (long long)video_frames_decoded(v));
+  fprintf(stderr, "  every 5 s: %d seeks, %lld frames decoded\n", video_seeks(v),
+          (long long)video_frames_decoded(v));
   if (vi == 0) CHECK(video_frames_decoded(v) < 200);
   if (vi == 2) CHECK(video_frames_decoded(v) < 20);
   vlp_video_close(v);
@@ -344,7 +350,8 @@ static void expect_open_error(const char *path, const char *words) {
   vlp_status st = vlp_video_open(path, NULL, &v);
   const char *msg = vlp_last_error();
   int ok = st != VLP_OK && !v && strstr(msg, path) && strstr(msg, words) && !strchr(msg, '\n');
-  if (!ok) fprintf(stderr, "  %s: status %d, message '%s' (want '%s')\n", path, (int)st, msg, words);
+  if (!ok)
+    fprintf(stderr, "  %s: status %d, message '%s' (want '%s')\n", path, (int)st, msg, words);
   CHECK(ok);
   vlp_video_close(v);
 }
@@ -408,14 +415,16 @@ static void test_errors(void) {
   s.scene_threshold = 2;
   CHECK(vlp_video_open(videos[0], &s, &v) == VLP_ERR_INVALID && !v);
 
-  const char *names[] = {"cut.mp4", "cut.webm", "cut.avi", "head.mp4", "zero.mp4", "text.mp4", "audio.wav", "unknown_codec.avi"};
+  const char *names[] = {"cut.mp4",  "cut.webm", "cut.avi",   "head.mp4",
+                         "zero.mp4", "text.mp4", "audio.wav", "unknown_codec.avi"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unlink(tmp_path(names[i]));
   rmdir(tmpdir);
 }
 
 int main(void) {
   vlp_set_threads(2);
-  if (vlp_model_load("golden/models/clip-tiny", &clip) || npy_load("golden/npy/video/source_frame_embeds.npy", &sources)) {
+  if (vlp_model_load("golden/models/clip-tiny", &clip) ||
+      npy_load("golden/npy/video/source_frame_embeds.npy", &sources)) {
     fprintf(stderr, "cannot load clip-tiny / source embeds: %s\n", vlp_last_error());
     return 1;
   }

@@ -188,7 +188,8 @@ static void run_batch(const char *model, vit_kind kind, int S) {
     if (load_npy(rel, &a) && a.count == img) {
       memcpy(px + i * img, a.data, img * sizeof *px);
     } else {
-      for (size_t j = 0; j < img; j++) px[i * img + j] = (float)((j * 7919 + i * 131) % 1000) / 500 - 1;
+      for (size_t j = 0; j < img; j++)
+        px[i * img + j] = (float)((j * 7919 + i * 131) % 1000) / 500 - 1;
     }
     if (a.data) npy_free(&a);
   }
@@ -224,7 +225,8 @@ static void run_config_tests(void) {
   cJSON_AddNumberToObject(o, "hidden_size", 64);
   cJSON_AddNumberToObject(o, "num_attention_heads", 5);
   CHECK(vit_config_from_json(o, VIT_BLIP, "x/config.json", &c) == VLP_ERR_MODEL);
-  CHECK(strstr(vlp_last_error(), "x/config.json") && strstr(vlp_last_error(), "num_attention_heads"));
+  CHECK(strstr(vlp_last_error(), "x/config.json") &&
+        strstr(vlp_last_error(), "num_attention_heads"));
   cJSON_ReplaceItemInObject(o, "num_attention_heads", cJSON_CreateNumber(4));
   CHECK(vit_config_from_json(o, VIT_BLIP, "x/config.json", &c) == VLP_OK && c.hidden == 64);
   /* image not a multiple of patch */
@@ -261,8 +263,15 @@ static void run_wrong_shape(void) {
     CHECK(0);
     return;
   }
-  vit_config c = {.kind = VIT_BLIP, .hidden = 64, .layers = 2, .heads = 4, .mlp = 128,
-                  .image_size = 128, .patch_size = 16, .channels = 3, .eps = 1e-5f,
+  vit_config c = {.kind = VIT_BLIP,
+                  .hidden = 64,
+                  .layers = 2,
+                  .heads = 4,
+                  .mlp = 128,
+                  .image_size = 128,
+                  .patch_size = 16,
+                  .channels = 3,
+                  .eps = 1e-5f,
                   .act = ACT_GELU};
   vit_model *m = (vit_model *)1;
   CHECK(vit_load(w, "vision_model.", &c, &m) == VLP_ERR_MODEL && m == NULL);

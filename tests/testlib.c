@@ -15,8 +15,8 @@ void test_check(int ok, const char *file, int line, const char *what) {
   }
 }
 
-int test_allclose(const char *what, const float *got, const float *want, size_t n,
-                  double atol, double rtol) {
+int test_allclose(const char *what, const float *got, const float *want, size_t n, double atol,
+                  double rtol) {
   double worst = 0;
   size_t at = 0;
   int ok = 1;
@@ -24,7 +24,10 @@ int test_allclose(const char *what, const float *got, const float *want, size_t 
     double d = fabs((double)got[i] - (double)want[i]);
     double lim = atol + rtol * fabs((double)want[i]);
     if (!(d <= lim)) ok = 0;
-    if (!(d <= worst)) { worst = d; at = i; }
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
   }
   if (ok) {
     test_passed++;

@@ -11,8 +11,8 @@ extern int test_passed, test_failed;
 void test_check(int ok, const char *file, int line, const char *what);
 #define CHECK(cond) test_check(!!(cond), __FILE__, __LINE__, #cond)
 /* |got - want| <= atol + rtol * |want| for every element; reports the worst one. */
-int test_allclose(const char *what, const float *got, const float *want, size_t n,
-                  double atol, double rtol);
+int test_allclose(const char *what, const float *got, const float *want, size_t n, double atol,
+                  double rtol);
 int test_done(void);
 
 #endif

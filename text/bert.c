@@ -84,8 +84,8 @@ vlp_status bert_config_from_json(const cJSON *tc, const char *path, bert_config 
     return vlp_fail(VLP_ERR_MODEL, "%s: text_config.layer_norm_eps %g is out of range", path,
                     (double)c.eps);
   if (strcmp(act, "gelu") != 0)
-    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: text_config.hidden_act \"%s\" is not supported (gelu)",
-                    path, act);
+    return vlp_fail(VLP_ERR_UNSUPPORTED,
+                    "%s: text_config.hidden_act \"%s\" is not supported (gelu)", path, act);
   *out = c;
   return VLP_OK;
 }
@@ -142,7 +142,8 @@ vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
   m->has_cross = weights_find(w, probe) != NULL;
 
   st = bind(w, &m->wte, 2, c->vocab, D, "%sembeddings.word_embeddings.weight", prefix);
-  if (!st) st = bind(w, &m->wpe, 2, c->max_pos, D, "%sembeddings.position_embeddings.weight", prefix);
+  if (!st)
+    st = bind(w, &m->wpe, 2, c->max_pos, D, "%sembeddings.position_embeddings.weight", prefix);
   if (!st) st = bind_ln(w, &m->ln_emb, D, prefix, "embeddings.LayerNorm");
   for (int i = 0; i < c->layers && !st; i++) {
     bert_layer *L = &m->L[i];
@@ -184,8 +185,12 @@ void bert_free(bert_model *m) {
   free(m);
 }
 
-const bert_config *bert_cfg(const bert_model *m) { return &m->c; }
-int bert_has_cross(const bert_model *m) { return m->has_cross; }
+const bert_config *bert_cfg(const bert_model *m) {
+  return &m->c;
+}
+int bert_has_cross(const bert_model *m) {
+  return m->has_cross;
+}
 
 /* ---- shared layer code ------------------------------------------------------------- */
 
@@ -277,16 +282,28 @@ static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, 
     op_linear(io->k + at, xn, L->k.w, L->k.b, T, D, D);
     op_linear(io->v + at, xn, L->v.w, L->v.b, T, D, D);
   }
-  op_attn_shape sh = {.B = N, .H = H, .Tq = T, .Tk = io->past + T, .hd = hd, .kv_cap = io->cap,
-                      .mask = io->self_mask, .causal = io->causal};
+  op_attn_shape sh = {.B = N,
+                      .H = H,
+                      .Tq = T,
+                      .Tk = io->past + T,
+                      .hd = hd,
+                      .kv_cap = io->cap,
+                      .mask = io->self_mask,
+                      .causal = io->causal};
   op_attention(s->ctx, s->q, io->k, io->v, &sh);
   dense_add_norm(m, s, &L->o, &L->ln_attn, s->ctx, rows, D);
 
   /* cross-attention */
   if (io->ck) {
     op_linear(s->q, s->x, L->cq.w, L->cq.b, rows, D, D);
-    op_attn_shape cs = {.B = N, .H = H, .Tq = T, .Tk = io->Te, .hd = hd, .kv_cap = io->Te,
-                        .mask = io->cross_mask, .causal = 0};
+    op_attn_shape cs = {.B = N,
+                        .H = H,
+                        .Tq = T,
+                        .Tk = io->Te,
+                        .hd = hd,
+                        .kv_cap = io->Te,
+                        .mask = io->cross_mask,
+                        .causal = 0};
     if (!io->enc_of_row) {
       op_attention(s->ctx, s->q, io->ck, io->cv, &cs);
     } else {
@@ -327,7 +344,8 @@ vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, i
     return vlp_fail(VLP_ERR_INVALID, "bert: %d tokens exceed max_position_embeddings %d", T,
                     c->max_pos);
   if (enc && !m->has_cross)
-    return vlp_fail(VLP_ERR_INVALID, "bert: encoder states given to a model without cross-attention");
+    return vlp_fail(VLP_ERR_INVALID,
+                    "bert: encoder states given to a model without cross-attention");
   if (enc && Te <= 0) return vlp_fail(VLP_ERR_INVALID, "bert: empty encoder states");
   size_t rows = (size_t)B * T;
   vlp_status st = check_ids(m, ids, rows);
@@ -358,8 +376,14 @@ vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, i
   }
 
   embed(m, ids, B, T, 0, s.x);
-  layer_io io = {.k = kv, .v = kv + rows * D, .cap = T, .past = 0, .self_mask = self_mask,
-                 .causal = causal, .Te = Te, .cross_mask = cross_mask};
+  layer_io io = {.k = kv,
+                 .v = kv + rows * D,
+                 .cap = T,
+                 .past = 0,
+                 .self_mask = self_mask,
+                 .causal = causal,
+                 .Te = Te,
+                 .cross_mask = cross_mask};
   size_t ne = (size_t)B * Te;
   for (int l = 0; l < c->layers; l++) {
     const bert_layer *L = &m->L[l];
@@ -401,9 +425,9 @@ vlp_status bert_lm_logits(bert_model *m, const float *hidden, int n, float *logi
 
 struct bert_cache {
   int N, cap, len, Nenc, Te, D, layers;
-  float *k, *v;   /* (layers, N, cap, D) self-attention K/V */
-  float *k2, *v2; /* same size: reorder target */
-  float *ck, *cv; /* (layers, Nenc, Te, D) cross-attention K/V */
+  float *k, *v;              /* (layers, N, cap, D) self-attention K/V */
+  float *k2, *v2;            /* same size: reorder target */
+  float *ck, *cv;            /* (layers, Nenc, Te, D) cross-attention K/V */
   int *enc_of_row, *enc_tmp; /* (N) */
   float *last;               /* (N, D) last-position hidden states */
   scratch s;                 /* for N * cap rows */
@@ -430,8 +454,8 @@ vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int N
   if (cap > cf->max_pos) cap = cf->max_pos;
   for (int r = 0; r < N; r++)
     if (enc_of_row[r] < 0 || enc_of_row[r] >= Nenc)
-      return vlp_fail(VLP_ERR_INVALID, "bert: row %d reads encoder item %d of %d", r,
-                      enc_of_row[r], Nenc);
+      return vlp_fail(VLP_ERR_INVALID, "bert: row %d reads encoder item %d of %d", r, enc_of_row[r],
+                      Nenc);
   size_t nself = nfloats((size_t)cf->layers * N, (size_t)cap, (size_t)D);
   size_t ncross = nfloats((size_t)cf->layers * Nenc, (size_t)Te, (size_t)D);
   if (!nself || !ncross) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
@@ -480,15 +504,23 @@ vlp_status bert_cache_step(bert_model *m, bert_cache *c, const int *ids, int T, 
   embed(m, ids, N, T, c->len, c->s.x);
   size_t self_per = (size_t)N * c->cap * D, cross_per = (size_t)c->Nenc * c->Te * D;
   for (int l = 0; l < cf->layers; l++) {
-    layer_io io = {.k = c->k + l * self_per, .v = c->v + l * self_per, .cap = c->cap,
-                   .past = c->len, .self_mask = NULL, .causal = 1,
-                   .ck = c->ck + l * cross_per, .cv = c->cv + l * cross_per, .Te = c->Te,
-                   .enc_of_row = c->enc_of_row, .cross_mask = NULL};
+    layer_io io = {.k = c->k + l * self_per,
+                   .v = c->v + l * self_per,
+                   .cap = c->cap,
+                   .past = c->len,
+                   .self_mask = NULL,
+                   .causal = 1,
+                   .ck = c->ck + l * cross_per,
+                   .cv = c->cv + l * cross_per,
+                   .Te = c->Te,
+                   .enc_of_row = c->enc_of_row,
+                   .cross_mask = NULL};
     layer_forward(m, &m->L[l], &c->s, N, T, &io);
   }
   c->len += T;
   for (int n = 0; n < N; n++)
-    memcpy(c->last + (size_t)n * D, c->s.x + ((size_t)n * T + T - 1) * D, (size_t)D * sizeof(float));
+    memcpy(c->last + (size_t)n * D, c->s.x + ((size_t)n * T + T - 1) * D,
+           (size_t)D * sizeof(float));
   lm_head(m, c->last, N, c->s.tmp, logits); /* s.tmp holds N * cap * D >= N * D floats */
   return VLP_OK;
 }

@@ -15,7 +15,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
 #include <utf8proc.h>
 
 #include "core/error.h"
@@ -25,7 +24,7 @@
 
 enum { N_UNK, N_SEP, N_PAD, N_CLS, N_MASK, N_BOS, N_EOS, N_COUNT };
 static const tok_special_def bert_specials[N_COUNT] = {
-    {"unk_token", "[UNK]"}, {"sep_token", "[SEP]"}, {"pad_token", "[PAD]"},
+    {"unk_token", "[UNK]"}, {"sep_token", "[SEP]"},   {"pad_token", "[PAD]"},
     {"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"bos_token", NULL},
     {"eos_token", NULL}};
 
@@ -73,7 +72,8 @@ static vlp_status read_vocab(bert_tokenizer *t, const char *path) {
       t->lines = l;
     }
     size_t len = (size_t)(q - p);
-    if (tok_map_put(&t->vocab, p, len, t->n_lines)) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
+    if (tok_map_put(&t->vocab, p, len, t->n_lines))
+      return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
     if (len > t->max_piece_bytes) t->max_piece_bytes = len;
     t->lines[t->n_lines++] = p;
     p = next;
@@ -110,13 +110,15 @@ vlp_status bert_tok_load(const char *dir, bert_tokenizer **out) {
   if (cJSON_IsArray(ns)) {
     const cJSON *e;
     cJSON_ArrayForEach(e, ns) {
-      if (cJSON_IsString(e) && tok_map_put(&t->never_split, e->valuestring, strlen(e->valuestring), 1)) {
+      if (cJSON_IsString(e) &&
+          tok_map_put(&t->never_split, e->valuestring, strlen(e->valuestring), 1)) {
         st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", dir);
         goto done;
       }
     }
   }
-  if ((st = tok_added_load(dir, cfg, bert_specials, N_COUNT, vocab_lookup, t, t->n_unique, &t->added)))
+  if ((st = tok_added_load(dir, cfg, bert_specials, N_COUNT, vocab_lookup, t, t->n_unique,
+                           &t->added)))
     goto done;
   t->unk_id = t->added.named_id[N_UNK];
   t->cls_id = t->added.named_id[N_CLS];
@@ -159,9 +161,15 @@ void bert_tok_free(bert_tokenizer *t) {
   free(t);
 }
 
-int bert_tok_cls_id(const bert_tokenizer *t) { return t->cls_id; }
-int bert_tok_sep_id(const bert_tokenizer *t) { return t->sep_id; }
-int bert_tok_vocab_size(const bert_tokenizer *t) { return t->added.next_id > t->n_unique ? t->added.next_id : t->n_unique; }
+int bert_tok_cls_id(const bert_tokenizer *t) {
+  return t->cls_id;
+}
+int bert_tok_sep_id(const bert_tokenizer *t) {
+  return t->sep_id;
+}
+int bert_tok_vocab_size(const bert_tokenizer *t) {
+  return t->added.next_id > t->n_unique ? t->added.next_id : t->n_unique;
+}
 
 int bert_tok_id(const bert_tokenizer *t, const char *token) {
   size_t n = strlen(token);
@@ -185,7 +193,8 @@ static int is_whitespace(uint32_t c) {
 }
 
 static int is_punct(uint32_t c) {
-  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126))
+  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+      (c >= 123 && c <= 126))
     return 1;
   if (c < 128) return 0;
   utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
@@ -252,7 +261,8 @@ static int wordpiece(const bert_tokenizer *t, const uint32_t *w, size_t n, scrat
       size_t len = s->offs[end] - s->offs[start];
       if (len + (start ? 2 : 0) > t->max_piece_bytes) continue;
       s->piece.n = 0;
-      if ((start && str_append(&s->piece, "##", 2)) || str_append(&s->piece, u + s->offs[start], len))
+      if ((start && str_append(&s->piece, "##", 2)) ||
+          str_append(&s->piece, u + s->offs[start], len))
         return -1;
       if ((found = tok_map_get(&t->vocab, s->piece.p, s->piece.n)) >= 0) break;
     }
@@ -270,7 +280,8 @@ static int wordpiece(const bert_tokenizer *t, const uint32_t *w, size_t n, scrat
 }
 
 /* One basic token (no whitespace inside) -> punctuation split -> WordPiece. */
-static int basic_word(const bert_tokenizer *t, const uint32_t *w, size_t n, scratch *s, tok_out *o) {
+static int basic_word(const bert_tokenizer *t, const uint32_t *w, size_t n, scratch *s,
+                      tok_out *o) {
   s->utf8.n = 0;
   if (t->never_split.n) {
     if (tok_utf8_encode(w, n, &s->utf8)) return -1;
@@ -290,7 +301,8 @@ static int basic_word(const bert_tokenizer *t, const uint32_t *w, size_t n, scra
       if (tok_normalize(&s->low, TOK_NFD)) return -1;
       size_t k = 0;
       for (size_t i = 0; i < s->low.n; i++)
-        if (s->low.p[i] < 0x300 || utf8proc_category((utf8proc_int32_t)s->low.p[i]) != UTF8PROC_CATEGORY_MN)
+        if (s->low.p[i] < 0x300 ||
+            utf8proc_category((utf8proc_int32_t)s->low.p[i]) != UTF8PROC_CATEGORY_MN)
           s->low.p[k++] = s->low.p[i];
       s->low.n = k;
     }
@@ -309,7 +321,8 @@ static int basic_word(const bert_tokenizer *t, const uint32_t *w, size_t n, scra
 }
 
 /* BasicTokenizer + WordPiece on plain text (between added tokens). */
-static int basic_tokenize(const bert_tokenizer *t, const uint32_t *in, size_t n, scratch *s, tok_out *o) {
+static int basic_tokenize(const bert_tokenizer *t, const uint32_t *in, size_t n, scratch *s,
+                          tok_out *o) {
   tok_cps c = {0};
   int rc = -1;
   if (cps_reserve(&c, n)) goto out;
@@ -400,7 +413,8 @@ out:
   cps_free(&low);
   free(segs);
   scratch_free(&s);
-  if (st) return vlp_fail(st, "%s: out of memory tokenizing %zu bytes of text", t->dir, strlen(text));
+  if (st)
+    return vlp_fail(st, "%s: out of memory tokenizing %zu bytes of text", t->dir, strlen(text));
   return VLP_OK;
 }
 
@@ -460,7 +474,8 @@ vlp_status bert_tok_decode(const bert_tokenizer *t, const int *ids, int n, char 
       n_sub++;
       continue;
     }
-    if ((in_group && str_append(&group, " ", 1)) || str_append(&group, tok, strlen(tok))) goto nomem;
+    if ((in_group && str_append(&group, " ", 1)) || str_append(&group, tok, strlen(tok)))
+      goto nomem;
     in_group = 1;
   }
   if (in_group && flush_group(&group, &out, &n_sub, 1)) goto nomem;

@@ -31,7 +31,8 @@ struct clip_text_model {
 /* ---- config ---------------------------------------------------------------------------- */
 
 static vlp_status positive(const char *path, const char *field, int v) {
-  if (v <= 0) return vlp_fail(VLP_ERR_MODEL, "%s: text_config.%s = %d must be positive", path, field, v);
+  if (v <= 0)
+    return vlp_fail(VLP_ERR_MODEL, "%s: text_config.%s = %d must be positive", path, field, v);
   return VLP_OK;
 }
 
@@ -48,7 +49,8 @@ vlp_status clip_text_config_from_json(const cJSON *tc, const char *path, clip_te
   c.eps = (float)json_num(tc, "layer_norm_eps", 1e-5);
   const char *act = json_str(tc, "hidden_act", "quick_gelu");
   vlp_status st;
-  if ((st = positive(path, "vocab_size", c.vocab)) || (st = positive(path, "hidden_size", c.hidden)) ||
+  if ((st = positive(path, "vocab_size", c.vocab)) ||
+      (st = positive(path, "hidden_size", c.hidden)) ||
       (st = positive(path, "intermediate_size", c.mlp)) ||
       (st = positive(path, "num_hidden_layers", c.layers)) ||
       (st = positive(path, "num_attention_heads", c.heads)) ||
@@ -99,7 +101,8 @@ vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_co
   const int D = c->hidden, F = c->mlp;
   vlp_status st;
   if ((st = bind(w, prefix, "embeddings.token_embedding.weight", &m->tok_emb, 2, c->vocab, D)) ||
-      (st = bind(w, prefix, "embeddings.position_embedding.weight", &m->pos_emb, 2, c->max_pos, D)) ||
+      (st = bind(w, prefix, "embeddings.position_embedding.weight", &m->pos_emb, 2, c->max_pos,
+                 D)) ||
       (st = bind(w, prefix, "final_layer_norm.weight", &m->final_g, 1, D, 0)) ||
       (st = bind(w, prefix, "final_layer_norm.bias", &m->final_b, 1, D, 0)))
     goto fail;
@@ -139,7 +142,9 @@ void clip_text_free(clip_text_model *m) {
   free(m);
 }
 
-const clip_text_config *clip_text_cfg(const clip_text_model *m) { return &m->c; }
+const clip_text_config *clip_text_cfg(const clip_text_model *m) {
+  return &m->c;
+}
 
 /* ---- forward --------------------------------------------------------------------------- */
 
@@ -178,8 +183,9 @@ vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens
     for (int t = 0; t < lens[b]; t++) {
       int id = ids[(size_t)b * T + t];
       if (id < 0 || id >= c->vocab)
-        return vlp_fail(VLP_ERR_INVALID, "clip text: token id %d of text %d outside the vocabulary (%d)",
-                        id, b, c->vocab);
+        return vlp_fail(VLP_ERR_INVALID,
+                        "clip text: token id %d of text %d outside the vocabulary (%d)", id, b,
+                        c->vocab);
     }
   }
   const int D = c->hidden, F = c->mlp, H = c->heads;
@@ -195,14 +201,14 @@ vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens
     m->scratch = s;
     m->scratch_n = need;
   }
-  float *x = m->scratch;   /* (N, D) residual stream */
-  float *h = x + nd;       /* (N, D) normed */
-  float *q = h + nd;       /* (N, D) */
-  float *k = q + nd;       /* (N, D) */
-  float *v = k + nd;       /* (N, D) */
-  float *att = v + nd;     /* (N, D) */
-  float *f = att + nd;     /* (N, F) */
-  float *mask = f + nf;    /* (B, T) additive padding mask */
+  float *x = m->scratch;             /* (N, D) residual stream */
+  float *h = x + nd;                 /* (N, D) normed */
+  float *q = h + nd;                 /* (N, D) */
+  float *k = q + nd;                 /* (N, D) */
+  float *v = k + nd;                 /* (N, D) */
+  float *att = v + nd;               /* (N, D) */
+  float *f = att + nd;               /* (N, F) */
+  float *mask = f + nf;              /* (B, T) additive padding mask */
   int *safe_ids = (int *)(mask + N); /* (N) pads replaced by id 0 */
 
   for (int b = 0; b < B; b++)
@@ -216,8 +222,8 @@ vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens
   op_embedding(x, m->tok_emb, safe_ids, (int)N, D);
   for (int b = 0; b < B; b++) op_add(x + (size_t)b * T * D, m->pos_emb, (size_t)T * D);
 
-  op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T,
-                      .mask = mask, .causal = 1};
+  op_attn_shape as = {
+      .B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .mask = mask, .causal = 1};
   int any_pad = 0;
   for (int b = 0; b < B; b++) any_pad |= lens[b] < T;
   if (!any_pad) as.mask = NULL;

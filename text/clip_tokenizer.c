@@ -29,21 +29,23 @@
 #define CACHE_MAX 200000 /* words remembered per call */
 
 enum { N_UNK, N_BOS, N_EOS, N_PAD, N_COUNT };
-static const tok_special_def clip_specials[N_COUNT] = {
-    {"unk_token", "<|endoftext|>"}, {"bos_token", "<|startoftext|>"},
-    {"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"}};
+static const tok_special_def clip_specials[N_COUNT] = {{"unk_token", "<|endoftext|>"},
+                                                       {"bos_token", "<|startoftext|>"},
+                                                       {"eos_token", "<|endoftext|>"},
+                                                       {"pad_token", "<|endoftext|>"}};
 
 /* The reference's \s is written as a plain space: after whitespace_clean the text holds
  * no other white space, and PCRE2's \s would also take U+180E, which Python's does not. */
 static const char *const PATTERN =
-    "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^ \\p{L}\\p{N}]+";
+    "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^ "
+    "\\p{L}\\p{N}]+";
 
 struct clip_tokenizer {
   char *dir;
-  tok_map vocab;     /* token -> id */
-  char **id_to_tok;  /* (n_ids,) NULL where vocab.json has no token */
+  tok_map vocab;    /* token -> id */
+  char **id_to_tok; /* (n_ids,) NULL where vocab.json has no token */
   int n_ids;
-  tok_map ranks;     /* "a b" -> merge rank */
+  tok_map ranks; /* "a b" -> merge rank */
   tok_added_set added;
   pcre2_code *re;
   char byte_enc[256][3]; /* byte -> UTF-8 of its unicode stand-in, NUL-terminated */
@@ -85,7 +87,8 @@ static vlp_status read_vocab(clip_tokenizer *t, const char *path) {
   cJSON_ArrayForEach(e, j) {
     double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
     if (v < 0 || v > 100000000 || v != (double)(int)v || !e->string) {
-      st = vlp_fail(VLP_ERR_FORMAT, "%s: token \"%s\" has no valid id", path, e->string ? e->string : "");
+      st = vlp_fail(VLP_ERR_FORMAT, "%s: token \"%s\" has no valid id", path,
+                    e->string ? e->string : "");
       goto done;
     }
     if ((int)v > max_id) max_id = (int)v;
@@ -183,7 +186,8 @@ vlp_status clip_tok_load(const char *dir, clip_tokenizer **out) {
     goto done;
   }
   t->cleanup = json_bool(cfg, "clean_up_tokenization_spaces", 0);
-  if ((st = tok_added_load(dir, cfg, clip_specials, N_COUNT, vocab_lookup, t, (int)t->vocab.n, &t->added)))
+  if ((st = tok_added_load(dir, cfg, clip_specials, N_COUNT, vocab_lookup, t, (int)t->vocab.n,
+                           &t->added)))
     goto done;
   t->unk_id = t->added.named_id[N_UNK];
   t->bos_id = t->added.named_id[N_BOS];
@@ -194,10 +198,11 @@ vlp_status clip_tok_load(const char *dir, clip_tokenizer **out) {
   }
   int err;
   PCRE2_SIZE off;
-  t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
-                        &err, &off, NULL);
+  t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED,
+                        PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &err, &off, NULL);
   if (!t->re) {
-    st = vlp_fail(VLP_ERR_UNSUPPORTED, "%s: PCRE2 cannot compile the CLIP pattern (error %d)", dir, err);
+    st = vlp_fail(VLP_ERR_UNSUPPORTED, "%s: PCRE2 cannot compile the CLIP pattern (error %d)", dir,
+                  err);
     goto done;
   }
   pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE); /* optional: falls back to the interpreter */
@@ -226,8 +231,12 @@ void clip_tok_free(clip_tokenizer *t) {
   free(t);
 }
 
-int clip_tok_bos_id(const clip_tokenizer *t) { return t->bos_id; }
-int clip_tok_eos_id(const clip_tokenizer *t) { return t->eos_id; }
+int clip_tok_bos_id(const clip_tokenizer *t) {
+  return t->bos_id;
+}
+int clip_tok_eos_id(const clip_tokenizer *t) {
+  return t->eos_id;
+}
 
 int clip_tok_vocab_size(const clip_tokenizer *t) {
   int n = (int)t->vocab.n;
@@ -329,8 +338,8 @@ static int valid(const bpe_work *w, const pair *p) {
 
 /* BPE of one word: word = the byte->unicode string with "</w>" appended, nchars its
  * characters before "</w>". Appends the symbols' byte lengths to lens. */
-static int bpe_word(const clip_tokenizer *t, bpe_work *w, const char *word, size_t wlen, size_t nchars,
-                    tok_cps *lens) {
+static int bpe_word(const clip_tokenizer *t, bpe_work *w, const char *word, size_t wlen,
+                    size_t nchars, tok_cps *lens) {
   if (nchars > w->syms_cap) {
     sym *s = realloc(w->syms, nchars * sizeof *s);
     if (!s) return -1;
@@ -342,7 +351,8 @@ static int bpe_word(const clip_tokenizer *t, bpe_work *w, const char *word, size
     size_t len = 1;
     unsigned char c = (unsigned char)word[pos];
     if (c >= 0xC0) len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    w->syms[i] = (sym){pos, i + 1 == nchars ? wlen : pos + len, (int)i - 1, i + 1 < nchars ? (int)i + 1 : -1, 1};
+    w->syms[i] = (sym){pos, i + 1 == nchars ? wlen : pos + len, (int)i - 1,
+                       i + 1 < nchars ? (int)i + 1 : -1, 1};
     pos += len;
   }
   w->heap_n = 0;
@@ -374,7 +384,8 @@ static int bpe_word(const clip_tokenizer *t, bpe_work *w, const char *word, size
       x->next = y->next;
       if (y->next >= 0) w->syms[y->next].prev = p->left;
       y->alive = 0;
-      if (consider(t, w, word, x->prev, p->left) || consider(t, w, word, p->left, x->next)) return -1;
+      if (consider(t, w, word, x->prev, p->left) || consider(t, w, word, p->left, x->next))
+        return -1;
     }
   }
   for (int i = 0; i >= 0; i = w->syms[i].next)
@@ -394,8 +405,8 @@ static void bpe_work_free(bpe_work *w) {
 typedef struct {
   bpe_work bpe;
   tok_str word;
-  tok_map cache;  /* word -> offset in store */
-  tok_cps store;  /* per cached word: count, then count byte lengths */
+  tok_map cache; /* word -> offset in store */
+  tok_cps store; /* per cached word: count, then count byte lengths */
   tok_cps lens;
 } run;
 
@@ -409,7 +420,8 @@ static void run_free(run *r) {
 
 /* One regex match m[0..n) (UTF-8) -> BPE pieces. */
 static int encode_match(const clip_tokenizer *t, run *r, const char *m, size_t n, tok_out *o) {
-  if ((n == 15 && memcmp(m, "<|startoftext|>", 15) == 0) || (n == 13 && memcmp(m, "<|endoftext|>", 13) == 0))
+  if ((n == 15 && memcmp(m, "<|startoftext|>", 15) == 0) ||
+      (n == 13 && memcmp(m, "<|endoftext|>", 13) == 0))
     return tok_out_push(o, piece_id(t, m, n), m, n);
   r->word.n = 0;
   for (size_t i = 0; i < n; i++) {
@@ -507,7 +519,8 @@ out:
   cps_free(&raw);
   free(segs);
   run_free(&r);
-  if (st) return vlp_fail(st, "%s: out of memory tokenizing %zu bytes of text", t->dir, strlen(text));
+  if (st)
+    return vlp_fail(st, "%s: out of memory tokenizing %zu bytes of text", t->dir, strlen(text));
   return VLP_OK;
 }
 
@@ -532,7 +545,8 @@ static int tokens_to_string(const clip_tokenizer *t, const tok_str *joined, tok_
   if (tok_utf8_decode(bytes.p ? bytes.p : "", bytes.n, &d)) goto done;
   size_t k = 0;
   for (size_t i = 0; i < d.n; i++) { /* "</w>" -> " " */
-    if (i + 3 < d.n && d.p[i] == '<' && d.p[i + 1] == '/' && d.p[i + 2] == 'w' && d.p[i + 3] == '>') {
+    if (i + 3 < d.n && d.p[i] == '<' && d.p[i + 1] == '/' && d.p[i + 2] == 'w' &&
+        d.p[i + 3] == '>') {
       d.p[k++] = ' ';
       i += 3;
     } else {

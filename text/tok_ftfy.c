@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
 #include <utf8proc.h>
 
 /* Windows-1252 for bytes 0x80..0x9F; the five undefined ones stay as they are (ftfy's
@@ -29,21 +28,30 @@ static int numeric_ref(const uint32_t *d, size_t n, int hex, tok_cps *out) {
   for (size_t i = 0; i < n; i++) {
     uint32_t c = d[i];
     int x;
-    if (c >= '0' && c <= '9') x = (int)(c - '0');
-    else if (hex && c >= 'a' && c <= 'f') x = (int)(c - 'a' + 10);
-    else if (hex && c >= 'A' && c <= 'F') x = (int)(c - 'A' + 10);
-    else return 1; /* html.unescape would stop early and leave the ';': ftfy keeps it all */
+    if (c >= '0' && c <= '9')
+      x = (int)(c - '0');
+    else if (hex && c >= 'a' && c <= 'f')
+      x = (int)(c - 'a' + 10);
+    else if (hex && c >= 'A' && c <= 'F')
+      x = (int)(c - 'A' + 10);
+    else
+      return 1; /* html.unescape would stop early and leave the ';': ftfy keeps it all */
     if (v < 0x1000000) v = v * (hex ? 16 : 10) + (uint64_t)x;
   }
   uint32_t c;
-  if (v == 0) c = 0xFFFD;
-  else if (v == 0x0D) c = 0x0D;
-  else if (v >= 0x80 && v <= 0x9F) c = cp1252_c1[v - 0x80];
-  else if ((v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF) c = 0xFFFD;
+  if (v == 0)
+    c = 0xFFFD;
+  else if (v == 0x0D)
+    c = 0x0D;
+  else if (v >= 0x80 && v <= 0x9F)
+    c = cp1252_c1[v - 0x80];
+  else if ((v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF)
+    c = 0xFFFD;
   else if ((v >= 1 && v <= 8) || v == 0x0B || (v >= 0x0E && v <= 0x1F) || v == 0x7F ||
            (v >= 0xFDD0 && v <= 0xFDEF) || (v & 0xFFFE) == 0xFFFE)
     return 0; /* an invalid code point: dropped */
-  else c = (uint32_t)v;
+  else
+    c = (uint32_t)v;
   return cps_push(out, c);
 }
 
@@ -73,8 +81,8 @@ static int unescape_html(const tok_cps *in, tok_cps *out) {
       char name[32];
       for (size_t q = j; q < k; q++) name[q - j] = (char)t[q];
       name[k - j] = 0;
-      const tok_html_entity *e = bsearch(name, tok_html_entities, (size_t)tok_n_html_entities,
-                                         sizeof *e, entity_cmp);
+      const tok_html_entity *e =
+          bsearch(name, tok_html_entities, (size_t)tok_n_html_entities, sizeof *e, entity_cmp);
       if (e) r = tok_utf8_decode(e->value, strlen(e->value), out);
     }
     if (r < 0) return -1;
@@ -93,11 +101,12 @@ static int map_chars(const tok_cps *in, tok_cps *out) {
     uint32_t from;
     const char *to;
   } ligatures[] = {
-      {0x132, "IJ"}, {0x133, "ij"}, {0x149, "\xca\xbcn"}, {0x1F1, "DZ"}, {0x1F2, "Dz"},
-      {0x1F3, "dz"}, {0x1C4, "D\xc5\xbd"}, {0x1C5, "D\xc5\xbe"}, {0x1C6, "d\xc5\xbe"},
-      {0x1C7, "LJ"}, {0x1C8, "Lj"}, {0x1C9, "lj"}, {0x1CA, "NJ"}, {0x1CB, "Nj"},
-      {0x1CC, "nj"}, {0xFB00, "ff"}, {0xFB01, "fi"}, {0xFB02, "fl"}, {0xFB03, "ffi"},
-      {0xFB04, "ffl"}, {0xFB05, "\xc5\xbft"}, {0xFB06, "st"}};
+      {0x132, "IJ"},         {0x133, "ij"},  {0x149, "\xca\xbcn"}, {0x1F1, "DZ"},
+      {0x1F2, "Dz"},         {0x1F3, "dz"},  {0x1C4, "D\xc5\xbd"}, {0x1C5, "D\xc5\xbe"},
+      {0x1C6, "d\xc5\xbe"},  {0x1C7, "LJ"},  {0x1C8, "Lj"},        {0x1C9, "lj"},
+      {0x1CA, "NJ"},         {0x1CB, "Nj"},  {0x1CC, "nj"},        {0xFB00, "ff"},
+      {0xFB01, "fi"},        {0xFB02, "fl"}, {0xFB03, "ffi"},      {0xFB04, "ffl"},
+      {0xFB05, "\xc5\xbft"}, {0xFB06, "st"}};
   tok_cps a = {0}, b = {0};
   int rc = -1;
   /* fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes: each maps
@@ -124,8 +133,10 @@ static int map_chars(const tok_cps *in, tok_cps *out) {
       }
       for (size_t q = 0; q < w.n; q++) {
         uint32_t x = w.p[q];
-        if (x >= 0x2018 && x <= 0x201B) x = '\'';
-        else if (x >= 0x201C && x <= 0x201F) x = '"';
+        if (x >= 0x2018 && x <= 0x201B)
+          x = '\'';
+        else if (x >= 0x201C && x <= 0x201F)
+          x = '"';
         if (cps_push(&a, x)) {
           cps_free(&w);
           goto out;
@@ -134,8 +145,10 @@ static int map_chars(const tok_cps *in, tok_cps *out) {
       cps_free(&w);
       continue;
     }
-    if (c >= 0x2018 && c <= 0x201B) c = '\'';
-    else if (c >= 0x201C && c <= 0x201F) c = '"';
+    if (c >= 0x2018 && c <= 0x201B)
+      c = '\'';
+    else if (c >= 0x201C && c <= 0x201F)
+      c = '"';
     if (cps_push(&a, c)) goto out;
   }
   /* fix_line_breaks: \r\n, \r, U+2028, U+2029, U+0085 -> \n. */
@@ -154,8 +167,8 @@ static int map_chars(const tok_cps *in, tok_cps *out) {
   for (size_t i = 0; i < b.n; i++) {
     if (b.p[i] == 0x1B && i + 1 < b.n && b.p[i + 1] == '[') {
       size_t j = i + 2;
-      while (j < b.n && (b.p[j] == ';' ||
-                         utf8proc_category((utf8proc_int32_t)b.p[j]) == UTF8PROC_CATEGORY_ND))
+      while (j < b.n &&
+             (b.p[j] == ';' || utf8proc_category((utf8proc_int32_t)b.p[j]) == UTF8PROC_CATEGORY_ND))
         j++;
       if (j < b.n && b.p[j] < 0x80 && ((b.p[j] | 32) >= 'a' && (b.p[j] | 32) <= 'z')) {
         i = j;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
 #include <utf8proc.h>
 
 #include "core/error.h"
@@ -282,16 +281,15 @@ void tok_map_free(tok_map *m) {
 int tok_py_isspace(uint32_t c) {
   if (c == ' ' || (c >= 9 && c <= 13) || (c >= 0x1C && c <= 0x1F)) return 1;
   if (c < 0x85) return 0;
-  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 /* Unicode "Cased": Lu, Ll, Lt, or a letter-like symbol with a case mapping (covers
  * Other_Lowercase / Other_Uppercase such as roman numerals and circled letters). */
 static int is_cased(uint32_t c) {
   utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-  if (k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT)
-    return 1;
+  if (k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT) return 1;
   if (c == 0xAA || c == 0xBA) return 1;
   return utf8proc_tolower((utf8proc_int32_t)c) != (utf8proc_int32_t)c ||
          utf8proc_toupper((utf8proc_int32_t)c) != (utf8proc_int32_t)c;
@@ -300,11 +298,26 @@ static int is_cased(uint32_t c) {
 /* Unicode "Case_Ignorable": Mn, Me, Cf, Lm, Sk and the word-break mid-letter marks. */
 static int is_case_ignorable(uint32_t c) {
   switch (c) {
-    case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x55F: case 0x5F4:
-    case 0x2018: case 0x2019: case 0x2024: case 0x2027: case 0xFE13: case 0xFE52:
-    case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A:
+    case 0x27:
+    case 0x2E:
+    case 0x3A:
+    case 0xB7:
+    case 0x387:
+    case 0x55F:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
+    case 0xFF1A:
       return 1;
-    default: break;
+    default:
+      break;
   }
   utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
   return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
@@ -355,8 +368,8 @@ int tok_normalize(tok_cps *b, int form) {
   if (form == TOK_NFD) opt |= UTF8PROC_DECOMPOSE;
   if (form == TOK_NFKC) opt |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
   utf8proc_uint8_t *dst = NULL;
-  utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)(s.p ? s.p : ""), (utf8proc_ssize_t)s.n,
-                                      &dst, opt);
+  utf8proc_ssize_t len =
+      utf8proc_map((const utf8proc_uint8_t *)(s.p ? s.p : ""), (utf8proc_ssize_t)s.n, &dst, opt);
   str_free(&s);
   if (len < 0) return -1; /* only out of memory: the input is valid by construction */
   b->n = 0;
@@ -480,9 +493,10 @@ vlp_status tok_added_load(const char *dir, const cJSON *config, const tok_specia
     if (!s && !(v && cJSON_IsNull(v))) s = defs[i].def;
     if (s && !(a->named[i] = strdup(s))) goto nomem;
   }
-  const cJSON *extra = config ? cJSON_GetObjectItemCaseSensitive(config, "additional_special_tokens")
-                              : NULL;
-  if (!cJSON_IsArray(extra) && stm) extra = cJSON_GetObjectItemCaseSensitive(stm, "additional_special_tokens");
+  const cJSON *extra =
+      config ? cJSON_GetObjectItemCaseSensitive(config, "additional_special_tokens") : NULL;
+  if (!cJSON_IsArray(extra) && stm)
+    extra = cJSON_GetObjectItemCaseSensitive(stm, "additional_special_tokens");
   if (!cJSON_IsArray(extra)) extra = NULL;
 
   /* The added tokens with their ids. */
@@ -494,8 +508,9 @@ vlp_status tok_added_load(const char *dir, const cJSON *config, const tok_specia
       long id = strtol(e->string ? e->string : "", &end, 10);
       const char *content = json_str(e, "content", NULL);
       if (!end || *end || id < 0 || id > 100000000 || !content || !*content) {
-        st = vlp_fail(VLP_ERR_FORMAT, "%s/tokenizer_config.json: bad added_tokens_decoder entry \"%s\"",
-                      dir, e->string ? e->string : "");
+        st = vlp_fail(VLP_ERR_FORMAT,
+                      "%s/tokenizer_config.json: bad added_tokens_decoder entry \"%s\"", dir,
+                      e->string ? e->string : "");
         goto done;
       }
       if (added_push(a, content, (int)id, json_bool(e, "special", 0), json_bool(e, "lstrip", 0),
@@ -511,7 +526,8 @@ vlp_status tok_added_load(const char *dir, const cJSON *config, const tok_specia
     }
     const cJSON *e;
     cJSON_ArrayForEach(e, legacy) {
-      if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8 || !e->string || !*e->string) {
+      if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e8 || !e->string ||
+          !*e->string) {
         st = vlp_fail(VLP_ERR_FORMAT, "%s/added_tokens.json: bad entry \"%s\"", dir,
                       e->string ? e->string : "");
         goto done;
@@ -647,9 +663,10 @@ void tok_replace_all(tok_str *s, const char *from, const char *to) {
 
 void tok_clean_up_spaces(tok_str *s) {
   static const char *const rules[][2] = {
-      {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
       {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
-  for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) tok_replace_all(s, rules[r][0], rules[r][1]);
+  for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
+    tok_replace_all(s, rules[r][0], rules[r][1]);
 }
 
 /* ---- output list --------------------------------------------------------------------- */

@@ -6,10 +6,9 @@
 #ifndef VLP_TEXT_TOK_UTIL_H
 #define VLP_TEXT_TOK_UTIL_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cjson/cJSON.h>
 
 #include "vlp.h"
 

@@ -23,8 +23,10 @@ struct vlp_tokenizer {
 
 vlp_status tok_load(const char *model_dir, vlp_tokenizer **out) {
   *out = NULL;
-  if (!model_dir || !*model_dir) return vlp_fail(VLP_ERR_INVALID, "tokenizer: no model folder given");
-  char *vocab_txt = tok_path(model_dir, "vocab.txt"), *vocab_json = tok_path(model_dir, "vocab.json");
+  if (!model_dir || !*model_dir)
+    return vlp_fail(VLP_ERR_INVALID, "tokenizer: no model folder given");
+  char *vocab_txt = tok_path(model_dir, "vocab.txt"),
+       *vocab_json = tok_path(model_dir, "vocab.json");
   char *merges = tok_path(model_dir, "merges.txt");
   vlp_tokenizer *t = calloc(1, sizeof *t);
   vlp_status st;
@@ -38,12 +40,14 @@ vlp_status tok_load(const char *model_dir, vlp_tokenizer **out) {
   } else if (tok_file_exists(vocab_json)) {
     t->kind = TOK_CLIP;
     if (!tok_file_exists(merges))
-      st = vlp_fail(VLP_ERR_MODEL, "%s: vocab.json is there but merges.txt is missing (needed for CLIP BPE)",
+      st = vlp_fail(VLP_ERR_MODEL,
+                    "%s: vocab.json is there but merges.txt is missing (needed for CLIP BPE)",
                     model_dir);
     else
       st = clip_tok_load(model_dir, &t->clip);
   } else {
-    st = vlp_fail(VLP_ERR_MODEL, "%s: no tokenizer: neither vocab.txt (BERT) nor vocab.json + merges.txt (CLIP)",
+    st = vlp_fail(VLP_ERR_MODEL,
+                  "%s: no tokenizer: neither vocab.txt (BERT) nor vocab.json + merges.txt (CLIP)",
                   model_dir);
   }
   if (st == VLP_OK) {
@@ -65,10 +69,13 @@ void tok_free(vlp_tokenizer *t) {
   free(t);
 }
 
-tok_kind tok_kind_of(const vlp_tokenizer *t) { return t->kind; }
+tok_kind tok_kind_of(const vlp_tokenizer *t) {
+  return t->kind;
+}
 
 static vlp_status tokenize(const vlp_tokenizer *t, const char *text, tok_out *o) {
-  return t->kind == TOK_BERT ? bert_tok_tokenize(t->bert, text, o) : clip_tok_tokenize(t->clip, text, o);
+  return t->kind == TOK_BERT ? bert_tok_tokenize(t->bert, text, o)
+                             : clip_tok_tokenize(t->clip, text, o);
 }
 
 vlp_status tok_encode(const vlp_tokenizer *t, const char *text, int max_len, int **ids, int *n,
@@ -114,7 +121,8 @@ vlp_status tok_pieces(const vlp_tokenizer *t, const char *text, char ***pieces, 
   if (!t || !text) return vlp_fail(VLP_ERR_INVALID, "tok_pieces: no tokenizer or no text");
   tok_out o = {.want_pieces = 1};
   vlp_status st = tokenize(t, text, &o);
-  if (st == VLP_OK && o.n > (size_t)INT_MAX) st = vlp_fail(VLP_ERR_INVALID, "tok_pieces: too many tokens");
+  if (st == VLP_OK && o.n > (size_t)INT_MAX)
+    st = vlp_fail(VLP_ERR_INVALID, "tok_pieces: too many tokens");
   if (st) {
     tok_out_free(&o);
     return st;
@@ -134,7 +142,8 @@ void tok_free_pieces(char **pieces, int n) {
 vlp_status tok_decode(const vlp_tokenizer *t, const int *ids, int n, char **text) {
   *text = NULL;
   if (!t || n < 0 || (n > 0 && !ids)) return vlp_fail(VLP_ERR_INVALID, "tok_decode: bad arguments");
-  return t->kind == TOK_BERT ? bert_tok_decode(t->bert, ids, n, text) : clip_tok_decode(t->clip, ids, n, text);
+  return t->kind == TOK_BERT ? bert_tok_decode(t->bert, ids, n, text)
+                             : clip_tok_decode(t->clip, ids, n, text);
 }
 
 int tok_vocab_size(const vlp_tokenizer *t) {

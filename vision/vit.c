@@ -24,11 +24,11 @@ typedef struct {
 
 struct vit_model {
   vit_config c;
-  int grid;                  /* g = image_size / patch_size */
-  const float *cls;          /* (D) */
-  const float *patch_w;      /* (D, C*p*p) viewed from (D, C, p, p) */
-  const float *patch_b;      /* (D) BLIP only, else NULL */
-  const float *pos;          /* (1 + g*g, D) */
+  int grid;                     /* g = image_size / patch_size */
+  const float *cls;             /* (D) */
+  const float *patch_w;         /* (D, C*p*p) viewed from (D, C, p, p) */
+  const float *patch_b;         /* (D) BLIP only, else NULL */
+  const float *pos;             /* (1 + g*g, D) */
   const float *pre_w, *pre_b;   /* CLIP pre_layrnorm */
   const float *post_w, *post_b; /* post_layernorm */
   vit_layer *layers;
@@ -49,15 +49,21 @@ static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, con
   if (len < 0 || (size_t)len >= sizeof full)
     return vlp_fail(VLP_ERR_INVALID, "vit: tensor name too long: %s%s", prefix, name);
   switch (ndim) {
-  case 1: return weights_f32(w, full, out, 1, d0);
-  case 2: return weights_f32(w, full, out, 2, d0, d1);
-  case 3: return weights_f32(w, full, out, 3, d0, d1, d2);
-  default: return weights_f32(w, full, out, 4, d0, d1, d2, d3);
+    case 1:
+      return weights_f32(w, full, out, 1, d0);
+    case 2:
+      return weights_f32(w, full, out, 2, d0, d1);
+    case 3:
+      return weights_f32(w, full, out, 3, d0, d1, d2);
+    default:
+      return weights_f32(w, full, out, 4, d0, d1, d2, d3);
   }
 }
 
-#define BIND1(name, p, a) if ((st = bind(w, prefix, name, p, 1, a, 0, 0, 0))) goto fail
-#define BIND2(name, p, a, b) if ((st = bind(w, prefix, name, p, 2, a, b, 0, 0))) goto fail
+#define BIND1(name, p, a) \
+  if ((st = bind(w, prefix, name, p, 1, a, 0, 0, 0))) goto fail
+#define BIND2(name, p, a, b) \
+  if ((st = bind(w, prefix, name, p, 2, a, b, 0, 0))) goto fail
 
 static vlp_status check_config(const vit_config *c) {
   if (c->hidden <= 0 || c->layers <= 0 || c->heads <= 0 || c->mlp <= 0 || c->image_size <= 0 ||
@@ -163,7 +169,9 @@ void vit_free(vit_model *m) {
   free(m);
 }
 
-const vit_config *vit_cfg(const vit_model *m) { return &m->c; }
+const vit_config *vit_cfg(const vit_model *m) {
+  return &m->c;
+}
 
 int vit_tokens(const vit_model *m, int S) {
   int n = S / m->c.patch_size;
@@ -220,7 +228,7 @@ static const float *pos_table(vit_model *m, int S) {
     free(wt);
     return NULL;
   }
-  cubic_taps(g, n, idx, wt); /* same taps along y and x (square grid) */
+  cubic_taps(g, n, idx, wt);                /* same taps along y and x (square grid) */
   memcpy(t, m->pos, (size_t)D * sizeof *t); /* CLS row unchanged */
   const float *patch = m->pos + D;          /* (g, g, D) */
   for (int oy = 0; oy < n; oy++) {
@@ -259,8 +267,10 @@ vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *l
   const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
   if (S < p || S % p || S > (1 << 14))
-    return vlp_fail(VLP_ERR_INVALID, "vit: input size %d must be a positive multiple of the patch "
-                    "size %d (at most 16384)", S, p);
+    return vlp_fail(VLP_ERR_INVALID,
+                    "vit: input size %d must be a positive multiple of the patch "
+                    "size %d (at most 16384)",
+                    S, p);
   const int n = S / p;
   const int T = 1 + n * n;
   const int K = C * p * p; /* unfolded patch length */
@@ -282,14 +292,14 @@ vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *l
   const float *pos = pos_table(m, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
 
-  float *h = m->scratch;   // (N, D)
-  float *q = h + ND;       // (N, D)
-  float *k = q + ND;       // (N, D)
-  float *v = k + ND;       // (N, D)
-  float *ctx = v + ND;     // (N, D)
-  float *mlp = ctx + ND;   // (N, M)
-  float *patches = mlp + NM; // (B*n*n, K) in the conv weight's (c, ky, kx) order
-  float *x = last_hidden;  // (B, T, D) residual stream
+  float *h = m->scratch;      // (N, D)
+  float *q = h + ND;          // (N, D)
+  float *k = q + ND;          // (N, D)
+  float *v = k + ND;          // (N, D)
+  float *ctx = v + ND;        // (N, D)
+  float *mlp = ctx + ND;      // (N, M)
+  float *patches = mlp + NM;  // (B*n*n, K) in the conv weight's (c, ky, kx) order
+  float *x = last_hidden;     // (B, T, D) residual stream
 
   /* unfold patches: row (b, py, px), column (ch, ky, kx) */
   for (int b = 0; b < B; b++)
@@ -314,8 +324,8 @@ vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *l
   const int Ni = (int)N;
   if (c->kind == VIT_CLIP) op_layernorm(x, x, m->pre_w, m->pre_b, Ni, D, c->eps);
 
-  op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T,
-                      .mask = NULL, .causal = 0};
+  op_attn_shape as = {
+      .B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .mask = NULL, .causal = 0};
   for (int l = 0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
@@ -341,6 +351,6 @@ vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *l
 void vit_pool(const vit_model *m, const float *last_hidden, int B, int T, float *pooled) {
   const int D = m->c.hidden;
   for (int b = 0; b < B; b++)
-    op_layernorm(pooled + (size_t)b * D, last_hidden + (size_t)b * T * D, m->post_w, m->post_b,
-                 1, D, m->c.eps);
+    op_layernorm(pooled + (size_t)b * D, last_hidden + (size_t)b * T * D, m->post_w, m->post_b, 1,
+                 D, m->c.eps);
 }

@@ -24,8 +24,7 @@ static vlp_status get_int(const cJSON *obj, const char *key, int def, int lo, in
   return VLP_OK;
 }
 
-vlp_status vit_config_from_json(const cJSON *vc, vit_kind kind, const char *path,
-                                vit_config *out) {
+vlp_status vit_config_from_json(const cJSON *vc, vit_kind kind, const char *path, vit_config *out) {
   const int blip = kind == VIT_BLIP;
   vit_config c = {.kind = kind};
   vlp_status st;
