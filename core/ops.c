@@ -1,9 +1,7 @@
 /* ops: float32 kernels (see ops.h). Fast versions use OpenBLAS for the matrix products and
  * OpenMP for everything else; the *_naive versions are plain loops with double
- * accumulation, used by the tests as references.
- * Threads: OpenBLAS is kept at one thread (threads.c) and the big products are split over
- * our OpenMP threads here, so only one pool ever runs (two pools spinning against each
- * other made a ViT MLP block 1.7x slower on 2 cores). */
+ * accumulation, used by the tests as references. op_linear goes through core/gemm.h
+ * (oneDNN on packed weights, or OpenBLAS). */
 #include "core/ops.h"
 
 /* Lets GCC if-convert the float compares in fast_expf / gelu1 and vectorise those loops;
@@ -19,63 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gemm.h"
 #include "vlp.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define PAR_MIN 16384
 
-/* ---- linear --------------------------------------------------------------------- */
-
-/* One call on the output columns [o0, o1): W's rows o0..o1-1 are contiguous, so each
- * thread streams its own slice of the weights (decoding is bound by reading W). */
-static void linear_cols(float *y, const float *x, const float *W, const float *b, int n, int in,
-                        int out, int o0, int o1) {
-  int m = o1 - o0;
-  if (m <= 0) return;
-  float beta = 0.0f;
-  if (b) { /* as torch's addmm: y = b broadcast, then y += x W^T */
-    for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out + o0, b + o0, (size_t)m * sizeof *y);
-    beta = 1.0f;
-  }
-  const float *Ws = W + (size_t)o0 * in;
-  if (n == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, in, 1.0f, Ws, in, x, 1, beta, y + o0, 1);
-  else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, in, 1.0f, x, in, Ws, in, beta,
-                y + o0, out);
-}
-
-/* Products below this many multiply-adds run on one thread. */
-#define LINEAR_PAR_MIN (1 << 18)
+/* ---- linear ---------------------------------------------------------------------- */
 
 void op_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out) {
-  if (n <= 0 || out <= 0) return;
-  if (in <= 0) { /* empty product: y = b */
-    for (int i = 0; i < n; i++) {
-      float *yr = y + (size_t)i * out;
-      if (b)
-        memcpy(yr, b, (size_t)out * sizeof *yr);
-      else
-        memset(yr, 0, (size_t)out * sizeof *yr);
-    }
-    return;
-  }
-  int nt = vlp_get_threads();
-  if (nt > 1 && (double)n * in * out >= LINEAR_PAR_MIN && out >= 32) {
-    /* Column slices, multiples of 16 for the BLAS kernels; OpenBLAS runs one thread per
-     * caller (see threads.c), so this region is the only parallelism. The team may be
-     * smaller than asked (e.g. nested in a caller's region), so size slices by it. */
-#pragma omp parallel num_threads(nt)
-    {
-      int team = omp_get_num_threads();
-      int chunk = ((out + team - 1) / team + 15) / 16 * 16;
-      long o0 = (long)omp_get_thread_num() * chunk, o1 = o0 + chunk;
-      if (o1 > out) o1 = out;
-      if (o0 < out) linear_cols(y, x, W, b, n, in, out, (int)o0, (int)o1);
-    }
-  } else {
-    linear_cols(y, x, W, b, n, in, out, 0, out);
-  }
+  gemm_linear(y, x, W, b, n, in, out, GEMM_ACT_NONE, 0);
 }
 
 void op_linear_naive(float *y, const float *x, const float *W, const float *b, int n, int in,
@@ -201,6 +152,24 @@ void op_quick_gelu(float *x, size_t n) {
   int nt = vlp_get_threads();
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] = x[i] * (1.0f / (1.0f + fast_expf(-1.702f * x[i])));
+}
+
+/* tanh form (gelu_pytorch_tanh): 0.5 x (1 + tanh(u)) = x sigmoid(2u),
+ * u = sqrt(2 / pi) (x + 0.044715 x^3). */
+void op_gelu_tanh(float *x, size_t n) {
+  int nt = vlp_get_threads();
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i], u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+    x[i] = v / (1.0f + fast_expf(-2.0f * u));
+  }
+}
+
+void op_gelu_tanh_naive(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double v = x[i];
+    x[i] = (float)(0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
+  }
 }
 
 void op_gelu_naive(float *x, size_t n) {

@@ -1,2 +1,6 @@
 # core ops, arena and threads (helper coreops)
 vlp_test(test_ops SOURCES test_ops.c LIBS vlp_core)
+vlp_test(test_gemm SOURCES test_gemm.c LIBS vlp_core)
+# the same on oneDNN's AVX2 kernels (the path of AVX2-only CPUs)
+add_test(NAME test_gemm_avx2 COMMAND test_gemm WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(test_gemm_avx2 PROPERTIES ENVIRONMENT "DNNL_MAX_CPU_ISA=AVX2" TIMEOUT 600)
