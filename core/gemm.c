@@ -174,7 +174,9 @@ void gemm_forget(const float *W) {
 
 static atomic_ulong g_fallbacks;
 
-unsigned long gemm_fallbacks(void) { return atomic_load(&g_fallbacks); }
+unsigned long gemm_fallbacks(void) {
+  return atomic_load(&g_fallbacks);
+}
 
 void gemm_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out,
                  gemm_act act, int accumulate) {

@@ -1,13 +1,15 @@
 /* gemm_blas: the OpenBLAS backend (f32 only, weights used as they are).
- * OpenBLAS is kept at one thread (threads.c) and the big products are split over our
+ * OpenBLAS is kept at one thread and the big products are split over our
  * OpenMP threads by output columns, so only one pool ever runs (two pools spinning
  * against each other made a ViT MLP block 1.7x slower on 2 cores). */
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/gemm_backend.h"
+#include "core/threads.h"
 
 /* One call on the output columns [o0, o1): W's rows o0..o1-1 are contiguous, so each
  * thread streams its own slice of the weights (decoding is bound by reading W). */
@@ -34,6 +36,12 @@ static void linear_cols(float *y, const float *x, const float *W, const float *b
                 y + o0, out);
 }
 
+/* OpenBLAS runs one thread per call (set once, see vlp.h). */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) {
+  openblas_set_num_threads(1);
+}
+
 /* Products below this many multiply-adds run on one thread. */
 #define LINEAR_PAR_MIN (1 << 18)
 
@@ -53,7 +61,8 @@ static void blas_linear(float *y, const float *x, const float *W, const float *b
     }
     return;
   }
-  int nt = vlp_get_threads();
+  pthread_once(&blas_once, blas_single_thread);
+  int nt = vlp_threads_current();
   if (nt > 1 && (double)n * in * out >= LINEAR_PAR_MIN && out >= 32) {
     /* Column slices, multiples of 16 for the BLAS kernels. The team may be smaller than
      * asked (e.g. nested in a caller's region), so size slices by it. */

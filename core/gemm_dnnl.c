@@ -5,7 +5,7 @@
  * int8: activations are quantised per row (symmetric, scale = max|x| / 127), the product
  * is int32, and the dequantisation, bias and activation run in one pass here.
  * oneDNN runs OpenMP threads: it is called from outside our parallel regions, with the
- * thread count of vlp_get_threads(). */
+ * thread count of vlp_threads_current(). */
 #include "core/gemm_backend.h"
 
 #ifdef VLP_HAVE_DNNL
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/threads.h"
 
 /* ---- engine and per-thread streams ------------------------------------------------ */
 
@@ -169,7 +170,7 @@ static dnnl_status_t reorder_into(const dnnl_memory_desc_t *src_md, const void *
   if (!st) st = dnnl_memory_create(&ms, src_md, engine(), (void *)src);
   if (!st) st = dnnl_memory_create(&md, dst_md, engine(), dst);
   if (!st) {
-    omp_set_num_threads(vlp_get_threads());
+    omp_set_num_threads(vlp_threads_current());
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
     st = dnnl_primitive_execute(r, s, 2, a);
     if (!st) st = dnnl_stream_wait(s);
@@ -370,7 +371,7 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   if (!st && pad && !(st = dnnl_memory_create(&m[na], &k->pad_md, engine(), pad)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[na]}, na++;
   if (!st) {
-    omp_set_num_threads(vlp_get_threads());
+    omp_set_num_threads(vlp_threads_current());
     st = dnnl_primitive_execute(k->prim, s, na, a);
     if (!st) st = dnnl_stream_wait(s);
   }

@@ -1,7 +1,8 @@
 /* ops: float32 kernels (see ops.h). Fast versions use OpenBLAS for the matrix products and
  * OpenMP for everything else; the *_naive versions are plain loops with double
  * accumulation, used by the tests as references. op_linear goes through core/gemm.h
- * (oneDNN on packed weights, or OpenBLAS). */
+ * (oneDNN on packed weights, or OpenBLAS). The thread count of a call is
+ * vlp_threads_current(), set per call by the caller's session. */
 #include "core/ops.h"
 
 /* Lets GCC if-convert the float compares in fast_expf / gelu1 and vectorise those loops;
@@ -13,15 +14,25 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/gemm.h"
+#include "core/threads.h"
 #include "vlp.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define PAR_MIN 16384
+
+/* OpenBLAS's own pool would compete with OpenMP's: the attention products below run one
+ * OpenBLAS thread per call inside our parallel region, set once (documented in vlp.h as
+ * libvlp's one process-wide setting). */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) {
+  openblas_set_num_threads(1);
+}
 
 /* ---- linear ---------------------------------------------------------------------- */
 
@@ -64,7 +75,7 @@ static void layernorm_row(float *y, const float *x, const float *g, const float 
 void op_layernorm(float *y, const float *x, const float *g, const float *b, int n, int d,
                   float eps) {
   if (n <= 0 || d <= 0) return;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * d >= PAR_MIN)
   for (int i = 0; i < n; i++) layernorm_row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
 }
@@ -143,13 +154,13 @@ static inline float gelu1(float x) {
 /* ---- activations ---------------------------------------------------------------- */
 
 void op_gelu(float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] = gelu1(x[i]);
 }
 
 void op_quick_gelu(float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] = x[i] * (1.0f / (1.0f + fast_expf(-1.702f * x[i])));
 }
@@ -157,7 +168,7 @@ void op_quick_gelu(float *x, size_t n) {
 /* tanh form (gelu_pytorch_tanh): 0.5 x (1 + tanh(u)) = x sigmoid(2u),
  * u = sqrt(2 / pi) (x + 0.044715 x^3). */
 void op_gelu_tanh(float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     float v = x[i], u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
@@ -204,7 +215,7 @@ static void softmax_row(float *x, int cols) {
 
 void op_softmax(float *x, int rows, int cols) {
   if (rows <= 0 || cols <= 0) return;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)rows * cols >= PAR_MIN)
   for (int i = 0; i < rows; i++) softmax_row(x + (size_t)i * cols, cols);
 }
@@ -226,7 +237,7 @@ void op_softmax_naive(float *x, int rows, int cols) {
 /* ---- small elementwise ops ------------------------------------------------------ */
 
 void op_add(float *y, const float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (n >= 4 * PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
@@ -301,7 +312,7 @@ static void attention_rows(float *out, const float *q, const float *k, const flo
                            const op_attn_shape *s, float scale) {
   const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd;
   const long total = (long)B * H * Tq;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (total * s->Tk * hd >= PAR_MIN)
   for (long r = 0; r < total; r++) {
     int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
@@ -332,7 +343,8 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
                           const op_attn_shape *s, float scale) {
   const int Tq = s->Tq, Tk = s->Tk, hd = s->hd, H = s->H, D = H * hd;
   const int pairs = s->B * H;
-  int nt = vlp_get_threads();
+  pthread_once(&blas_once, blas_single_thread);
+  int nt = vlp_threads_current();
   if (nt > pairs) nt = pairs;
   size_t blk = (size_t)Tq * Tk;
   if (blk > SIZE_MAX / sizeof(float) / (size_t)nt) return 0;
