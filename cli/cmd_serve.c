@@ -110,8 +110,7 @@ int cmd_serve(int argc, char **argv) {
     o.max_image_pixels = max_pixels;
     o.threads = threads;
     if (!threads) {
-      vlp_set_threads(0);
-      o.threads = vlp_get_threads() / o.workers;
+      o.threads = vlp_default_threads() / o.workers;
       if (o.threads < 1) o.threads = 1;
     }
     rc = serve_run(&o) ? EXIT_USAGE : EXIT_ALL_OK;

@@ -278,10 +278,8 @@ static void itm_ctx_free(void *p) {
 
 static void itm_run(job *j, worker *w) {
   itm_ctx *c = j->ctx;
-  for (int i = 0; i < c->n && !j->st; i++) {
-    j->st = eng_itm(w, j->model, &j->imgs[0], c->texts[i], &c->itm[i], &c->itc[i]);
-    if (j->st) snprintf(j->err, sizeof j->err, "%s", vlp_last_error());
-  }
+  j->st = eng_itm(w, j->model, &j->imgs[0], (const char *const *)c->texts, c->n, c->itm, c->itc);
+  if (j->st) snprintf(j->err, sizeof j->err, "%s", vlp_last_error());
 }
 
 static void itm_finish(job *j, worker *w) {
@@ -353,6 +351,7 @@ typedef struct {
   int n;
   char *template;
   int top;
+  float *scores; /* (images, labels) */
 } tag_ctx;
 
 static void tag_ctx_free(void *p) {
@@ -360,6 +359,7 @@ static void tag_ctx_free(void *p) {
   if (!c) return;
   free_texts(c->labels, c->n);
   free(c->template);
+  free(c->scores);
   free(c);
 }
 
@@ -389,25 +389,39 @@ static char *apply_template(const char *t, const char *label) {
   return b.s;
 }
 
-static void tag_finish(job *j, worker *w) {
+/* Label prompts -> text embeddings, then the images' scores against them. */
+static void tag_run(job *j, worker *w) {
   tag_ctx *c = j->ctx;
   int dim = j->model->dim, L = c->n;
   char **prompts = calloc((size_t)L, sizeof *prompts);
   float *lab = malloc((size_t)L * (size_t)dim * sizeof *lab);
-  float *scores = malloc((size_t)L * sizeof *scores);
-  scored *order = malloc((size_t)L * sizeof *order);
-  vlp_status st = prompts && lab && scores && order ? VLP_OK : VLP_ERR_NOMEM;
+  c->scores = malloc((size_t)j->n * (size_t)L * sizeof *c->scores);
+  vlp_status st = prompts && lab && c->scores ? VLP_OK : VLP_ERR_NOMEM;
   for (int i = 0; i < L && !st; i++)
     if (!(prompts[i] = apply_template(c->template, c->labels[i]))) st = VLP_ERR_NOMEM;
   if (!st) st = eng_embed_texts(w, j->model, (const char *const *)prompts, L, lab);
+  if (!st) st = eng_tag(w, j->model, j->imgs, j->n, lab, L, c->scores);
+  if (st == VLP_ERR_NOMEM)
+    snprintf(j->err, sizeof j->err, "out of memory");
+  else if (st)
+    snprintf(j->err, sizeof j->err, "%s", vlp_last_error());
+  j->st = st;
+  if (prompts) free_texts(prompts, L);
+  free(lab);
+}
+
+static void tag_finish(job *j, worker *w) {
+  (void)w;
+  tag_ctx *c = j->ctx;
+  int L = c->n;
+  scored *order = malloc((size_t)L * sizeof *order);
+  if (!order) return reply_error(&j->rep, 503, "out of memory");
   sbuf b = {0};
   sb_puts(&b, "{\"model\": ");
   sb_json_str(&b, j->model->name);
   sb_puts(&b, ", \"data\": [");
-  for (int i = 0; i < j->n && !st; i++) {
-    st = vlp_tag_scores(j->model->m, j->emb + (size_t)i * dim, lab, L, scores);
-    if (st) break;
-    for (int l = 0; l < L; l++) order[l] = (scored){scores[l], l};
+  for (int i = 0; i < j->n; i++) {
+    for (int l = 0; l < L; l++) order[l] = (scored){c->scores[(size_t)i * L + l], l};
     qsort(order, (size_t)L, sizeof *order, by_score);
     sb_printf(&b, "%s{\"index\": %d, \"tags\": [", i ? ", " : "", i);
     int top = c->top > 0 && c->top < L ? c->top : L;
@@ -421,16 +435,7 @@ static void tag_finish(job *j, worker *w) {
     sb_puts(&b, "]}");
   }
   sb_puts(&b, "]}");
-  if (st) {
-    sb_free(&b);
-    reply_error(&j->rep, st == VLP_ERR_NOMEM ? 503 : 400, "%s",
-                st == VLP_ERR_NOMEM ? "out of memory" : vlp_last_error());
-  } else {
-    reply_json(&j->rep, 200, &b);
-  }
-  if (prompts) free_texts(prompts, L);
-  free(lab);
-  free(scores);
+  reply_json(&j->rep, 200, &b);
   free(order);
 }
 
@@ -452,7 +457,7 @@ void h_tag(request *r, form *f) {
     }
   vlp_image *imgs = NULL;
   int n = need_images(r, f, &imgs, "tagging");
-  job *j = n > 0 ? job_new(K_EMBED_IMAGE, m) : NULL;
+  job *j = n > 0 ? job_new(K_CUSTOM, m) : NULL;
   tag_ctx *c = j ? calloc(1, sizeof *c) : NULL;
   if (c) {
     c->labels = labels;
@@ -474,6 +479,7 @@ void h_tag(request *r, form *f) {
   j->n = n;
   j->ctx = c;
   j->ctx_free = tag_ctx_free;
+  j->run = tag_run;
   j->finish = tag_finish;
   submit_or_free(r, j);
 }
@@ -664,8 +670,9 @@ void search_finish(job *j, worker *w) {
   for (int i = 0; i < nr; i++) { /* BLIP's second stage: ITM probability */
     vlp_image img = {0};
     const char *path = srv_index_path_of(w->srv, hits[i].id);
+    const char *text = c->text;
     if (path && !vlp_image_load(path, &img) &&
-        !eng_itm(w, j->model, &img, c->text, &hits[i].itm, &(float){0})) {
+        !eng_itm(w, j->model, &img, &text, 1, &hits[i].itm, &(float){0})) {
       hits[i].has_itm = 1;
     } else {
       hits[i].itm = -INFINITY; /* unreadable now: last */

@@ -89,7 +89,7 @@ static int batchable(const job *a, const job *b) {
   return same_str(a->prompt, b->prompt) && p->num_beams == q->num_beams &&
          p->max_length == q->max_length && p->max_new_tokens == q->max_new_tokens &&
          p->min_length == q->min_length && p->repetition_penalty == q->repetition_penalty &&
-         p->length_penalty == q->length_penalty && p->image_size == q->image_size;
+         p->length_penalty == q->length_penalty;
 }
 
 static void unlink_job(server *s, job **pp) {
@@ -304,7 +304,10 @@ int workers_start(server *s) {
   for (int i = 0; i < s->o.workers; i++) {
     s->workers[i].srv = s;
     s->workers[i].id = i;
-    if (pthread_create(&s->workers[i].th, NULL, worker_main, &s->workers[i])) {
+    s->workers[i].sess = calloc((size_t)s->n_models, sizeof *s->workers[i].sess);
+    if (!s->workers[i].sess ||
+        pthread_create(&s->workers[i].th, NULL, worker_main, &s->workers[i])) {
+      free(s->workers[i].sess);
       s->o.workers = i;
       return -1;
     }
@@ -317,7 +320,10 @@ void workers_stop(server *s) {
   s->stopping = 1;
   pthread_cond_broadcast(&s->qcond);
   pthread_mutex_unlock(&s->qlock);
-  for (int i = 0; i < s->o.workers; i++) pthread_join(s->workers[i].th, NULL);
+  for (int i = 0; i < s->o.workers; i++) {
+    pthread_join(s->workers[i].th, NULL);
+    eng_worker_free(&s->workers[i]);
+  }
   free(s->workers);
   s->workers = NULL;
 }

@@ -449,7 +449,9 @@ static int load_model(server *s, const char *spec) {
   const char *eq = strchr(spec, '=');
   const char *src = eq ? eq + 1 : spec;
   char path[4096];
-  if (vlp_resolve_model(src, path, sizeof path) || vlp_model_load(path, &m->m)) {
+  vlp_model_params mp = vlp_model_default_params();
+  mp.n_threads = s->o.threads;
+  if (vlp_resolve_model(src, path, sizeof path) || vlp_model_load_with(path, &mp, &m->m)) {
     fprintf(stderr, "vlp serve: %s\n", vlp_last_error());
     return -1;
   }
@@ -466,7 +468,6 @@ static int load_model(server *s, const char *spec) {
   m->dim = m->arch == VLP_ARCH_CLIP || m->arch == VLP_ARCH_BLIP_ITM ? vlp_model_embed_dim(m->m) : 0;
   vlp_model_summary sum;
   if (!vlp_model_info(path, &sum)) m->weight_bytes = sum.weight_bytes;
-  pthread_mutex_init(&m->lock, NULL);
   s->n_models++;
   if (!m->name || !m->path) {
     fprintf(stderr, "vlp serve: out of memory\n");
@@ -523,7 +524,6 @@ static void server_free(server *s) {
     vlp_model_free(s->models[i].m);
     free(s->models[i].name);
     free(s->models[i].path);
-    pthread_mutex_destroy(&s->models[i].lock);
   }
   free(s->models);
   metrics_free(s->met);
@@ -556,7 +556,6 @@ int serve_run(const serve_options *o) {
     fprintf(stderr, "vlp serve: out of memory\n");
     goto done;
   }
-  vlp_set_threads(o->threads);
   for (int i = 0; i < o->n_models; i++)
     if (load_model(s, o->models[i])) goto done;
   int64_t base = 0;

@@ -43,7 +43,6 @@ typedef struct srv_model {
   vlp_arch arch;
   int dim; /* embedding width, 0 when the model has none */
   uint64_t weight_bytes;
-  pthread_mutex_t lock; /* engine.c: serialises calls until sessions are per worker */
 } srv_model;
 
 typedef struct srv_index srv_index; /* search.c */
@@ -137,17 +136,23 @@ struct worker {
   server *srv;
   int id;
   pthread_t th;
+  vlp_session **sess; /* one per model, made on first use (engine.c) */
 };
 
-/* ---- engine (engine.c): model calls made by workers ---------------------------------- */
+/* ---- engine (engine.c): model calls made by workers, each with its own sessions -------- */
 vlp_status eng_embed_images(worker *w, srv_model *m, const vlp_image *imgs, int n, float *out);
 vlp_status eng_embed_texts(worker *w, srv_model *m, const char *const *texts, int n, float *out);
 vlp_status eng_caption(worker *w, srv_model *m, const vlp_image *imgs, int n,
                        const vlp_gen_params *p, vlp_text_result *out);
 vlp_status eng_vqa(worker *w, srv_model *m, const vlp_image *img, const char *q,
                    const vlp_gen_params *p, vlp_text_result *out);
-vlp_status eng_itm(worker *w, srv_model *m, const vlp_image *img, const char *text, float *itm,
-                   float *itc);
+/* ITM of one image with n texts (the image encoded once). */
+vlp_status eng_itm(worker *w, srv_model *m, const vlp_image *img, const char *const *texts, int n,
+                   float *itm, float *itc);
+/* Zero-shot scores (n, L) of n images against L label embeddings. */
+vlp_status eng_tag(worker *w, srv_model *m, const vlp_image *imgs, int n, const float *labels,
+                   int L, float *scores);
+void eng_worker_free(worker *w);
 
 /* ---- metrics (metrics.c) ------------------------------------------------------------ */
 typedef struct metrics metrics;
