@@ -2,6 +2,7 @@
  * JSON Lines / CSV / TSV, or a caption file next to each image; folders (recursive),
  * path lists, resume of an interrupted run, shards for job arrays, a reader thread that
  * decodes ahead of the model, progress and a summary on stderr. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 
 #include "cli/caption_tool.h"
 #include "cli/cli.h"
+#include "cli/index_video.h"
 
 static const char usage[] =
     "usage: vlp caption -m MODEL_DIR [options] IMAGE|FOLDER...\n\n"
@@ -18,12 +20,12 @@ static const char usage[] =
     "{\"path\", \"error\"} (and on stderr) and the run goes on; the exit code is then 1.\n\n"
     "inputs:\n"
     "  IMAGE                   a file, always taken (reported when it is not an image)\n"
-    "  FOLDER                  its files, sorted (each file is taken, as an IMAGE)\n"
-    "  -r, --recursive         walk FOLDERs and their sub-folders and take only images: PNG\n"
-    "                          or JPEG by magic bytes, or a name ending in an image extension\n"
-    "                          (a corrupt photo is reported); other files are skipped and\n"
-    "                          counted; hidden names are ignored; symlinks are followed, a\n"
-    "                          folder reached twice (symlink loop) is walked once\n"
+    "  FOLDER                  its images, sorted: PNG or JPEG by magic bytes, or a name\n"
+    "                          ending in an image extension (a corrupt photo is reported);\n"
+    "                          other files (sidecars, images.json) are skipped and counted;\n"
+    "                          hidden names are ignored\n"
+    "  -r, --recursive         walk FOLDERs and their sub-folders too; symlinks are\n"
+    "                          followed, a folder reached twice (symlink loop) is walked once\n"
     "  --from FILE             also take the paths in FILE, one per line ('-' = stdin)\n"
     "  --shard K/N             take only shard K of N (1 <= K <= N): a path belongs to\n"
     "                          shard 1 + hash(path) mod N, so shards do not change when\n"
@@ -46,7 +48,9 @@ static const char usage[] =
     "                          captioned), overwrite, append (old text, JOIN, caption) or\n"
     "                          prepend (caption, JOIN, old text)\n"
     "  --sidecar-join S        JOIN for append/prepend (default \", \")\n"
-    "  Every sidecar is written to a hidden temp file and renamed: never half written.\n\n"
+    "  Every sidecar is written to a hidden temp file and renamed: never half written.\n"
+    "  A sidecar never replaces an input, an image or a video: image and video extensions\n"
+    "  are refused, and an image whose sidecar path is such a file is reported, not captioned.\n\n"
     "running:\n"
     "  --batch N               images per forward pass (default 1; captions do not depend on it)\n"
     "  --threads N             threads (default: VLP_THREADS or all cores); one more thread\n"
@@ -150,6 +154,11 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
         o->sidecar = ".txt";
       if (!looks_like_ext(o->sidecar))
         cli_usage_error(a, "--sidecar takes an extension such as .txt or .caption, not '%s'",
+                        o->sidecar);
+      else if (ct_is_image_name(o->sidecar) || cli_is_video_path(o->sidecar))
+        cli_usage_error(a,
+                        "--sidecar %s is an image or video extension: a sidecar must never "
+                        "replace a picture",
                         o->sidecar);
     } else if (!strcmp(opt, "--existing")) {
       const char *v = cli_value(a);
@@ -393,6 +402,7 @@ static int run(run_state *s, int n_work) {
       done += nw;
       nw = good = 0;
       ct_progress_update(&progress, done);
+      if (s->use_sink && s->sink.failed) break; /* the output failed (reported): stop */
     }
   }
   if (nw) flush_window(s, win, nw);
@@ -425,6 +435,37 @@ static void warn_shared_sidecars(char **sidecars, const ct_input **work, int n) 
   free(order);
 }
 
+/* The inputs' file identities, sorted, to find a sidecar that is itself an input. */
+typedef struct {
+  uint64_t dev, ino;
+} file_id;
+
+static int cmp_file_id(const void *a, const void *b) {
+  const file_id *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static file_id *input_ids(const ct_inputs *in) {
+  file_id *ids = malloc((size_t)(in->n ? in->n : 1) * sizeof *ids);
+  if (!ids) return NULL;
+  for (int i = 0; i < in->n; i++) ids[i] = (file_id){in->v[i].dev, in->v[i].ino};
+  qsort(ids, (size_t)in->n, sizeof *ids, cmp_file_id);
+  return ids;
+}
+
+/* Why the sidecar path must not be written (it is an input, an image or a video), or NULL. */
+static const char *sidecar_conflict(const char *sc, const file_id *ids, int n) {
+  struct stat st;
+  if (stat(sc, &st) != 0) return NULL;
+  file_id key = {(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+  if (bsearch(&key, ids, (size_t)n, sizeof key, cmp_file_id)) return "is one of the inputs";
+  int kind = vlp_image_sniff_file(sc);
+  if (kind == VLP_SNIFF_IMAGE || kind == VLP_SNIFF_UNSUPPORTED) return "is an image";
+  if (cli_is_video_path(sc)) return "is a video";
+  return NULL;
+}
+
 static void free_list(char **v, int n) {
   for (int i = 0; v && i < n; i++) free(v[i]);
   free(v);
@@ -439,7 +480,7 @@ int cmd_caption(int argc, char **argv) {
     fprintf(stderr, "vlp caption: out of memory\n");
     return EXIT_USAGE;
   }
-  int rc = EXIT_USAGE, n_recs = 0, n_work = 0;
+  int rc = EXIT_USAGE, n_recs = 0, n_work = 0, lock_fd = -1;
   char *skip = NULL, **sidecars = NULL;
   const ct_input **work = NULL;
   ct_parsed *recs = NULL;
@@ -475,6 +516,10 @@ int cmd_caption(int argc, char **argv) {
   }
   struct stat ost;
   if (outp && stat(outp, &ost) == 0 && !S_ISREG(ost.st_mode)) outp = NULL; /* a FIFO, /dev/stdout */
+  /* an existing output is locked before it is read: a second run on it is refused */
+  if (outp && (lock_fd = open(outp, O_RDONLY | O_CLOEXEC)) >= 0 &&
+      cli_lock_output("caption", lock_fd, outp))
+    goto out;
   if (outp && !o.no_resume) {
     char err[4400];
     ct_format ff;
@@ -494,13 +539,32 @@ int cmd_caption(int argc, char **argv) {
     already = mark_done(&in, recs, n_recs, skip);
   }
 
-  /* the work list; sidecars that exist already are skipped (--existing skip) */
+  /* the work list; sidecars that exist already are skipped (--existing skip); a sidecar
+   * that is an input, an image or a video is never written (the image is reported) */
   int sidecar_exists = 0;
+  file_id *in_ids = sidecars ? input_ids(&in) : NULL;
+  if (sidecars && !in_ids) goto out;
   for (int i = 0; i < in.n; i++) {
     if (skip[i]) continue;
     if (sidecars && !in.v[i].error) {
       char *sc = ct_sidecar_path(in.v[i].path, o.sidecar);
-      if (!sc) goto out;
+      if (!sc) {
+        free(in_ids);
+        goto out;
+      }
+      const char *why = sidecar_conflict(sc, in_ids, in.n);
+      if (why) {
+        char msg[8400];
+        snprintf(msg, sizeof msg, "%s: its sidecar %s %s; not written", in.v[i].path, sc, why);
+        in.v[i].error = strdup(msg);
+        free(sc);
+        if (!in.v[i].error) {
+          free(in_ids);
+          goto out;
+        }
+        work[n_work++] = &in.v[i];
+        continue;
+      }
       if (o.existing == CT_SKIP && access(sc, F_OK) == 0) {
         sidecar_exists++;
         free(sc);
@@ -510,6 +574,7 @@ int cmd_caption(int argc, char **argv) {
     }
     work[n_work++] = &in.v[i];
   }
+  free(in_ids);
   if (sidecars) {
     char **named = malloc((size_t)(n_work ? n_work : 1) * sizeof *named);
     const ct_input **wnamed = malloc((size_t)(n_work ? n_work : 1) * sizeof *wnamed);
@@ -526,7 +591,8 @@ int cmd_caption(int argc, char **argv) {
   c_nout.output = NULL;
   if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m, &s.sess)) goto out;
   s.use_sink = !o.sidecar || o.c.output;
-  if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume)) goto out;
+  if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume, lock_fd >= 0))
+    goto out;
   s.sidecars = sidecars;
   s.work = work;
   { /* [SEP] id and the length limit, to count captions cut off by the limit */
@@ -574,6 +640,7 @@ int cmd_caption(int argc, char **argv) {
   rc = bad_out ? EXIT_USAGE : s.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 out:
   if (s.use_sink) ct_sink_close(&s.sink);
+  if (lock_fd >= 0) close(lock_fd);
   vlp_session_free(s.sess);
   vlp_model_free(s.m);
   ct_parsed_free(recs, n_recs);

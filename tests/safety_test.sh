@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# safety_test: nothing lost, nothing overwritten, nothing silent (issue 14, data safety).
+# usage: safety_test.sh PATH/TO/vlp SECTION   (run from tests/); one ctest test per SECTION.
+set -u
+VLP=$1
+SECTION=$2
+G=golden
+CAP=$G/models/blip-caption-tiny
+CLIP=$G/models/clip-tiny
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. ./testlib.sh
+
+# --- sidecars never replace an input, an image or a video ---------------------------------------
+sec_sidecar() {
+  local D=$T/photos
+  mkdir -p "$D"
+  cp $G/images/coffee.jpg "$D/a.jpg"
+  cp $G/images/rocket.jpg "$D/x.txt" # a JPEG named x.txt: an input of a folder run
+  cp $G/images/astronaut.png "$D/x.png"
+  cp $G/images/rocket.jpg "$D/b.png" # not an input below, but an image
+  cp $G/images/coffee.jpg "$D/b.jpg"
+  for ext in .jpg .png .JPEG .webp .mp4 .mkv; do
+    expect_rc 2 "sidecar $ext refused" "$VLP" caption -m $CAP --sidecar=$ext --existing overwrite "$D"
+    has err "image or video extension" "sidecar $ext message"
+  done
+  cmp -s "$D/a.jpg" $G/images/coffee.jpg && ok || bad "sidecar: a.jpg changed by a refused run"
+  expect_rc 1 "sidecar: input named x.txt" "$VLP" caption -m $CAP --sidecar .txt --existing overwrite "$D/a.jpg" "$D/x.png" "$D/x.txt"
+  cmp -s "$D/x.txt" $G/images/rocket.jpg && ok || bad "sidecar: the JPEG x.txt was overwritten"
+  has err "x.txt is one of the inputs; not written" "sidecar: input conflict named"
+  [ -s "$D/a.txt" ] && ok || bad "sidecar: a.txt (no conflict) not written"
+  # an image that is not an input is not replaced either
+  mv "$D/b.png" "$D/b.txt"
+  expect_rc 1 "sidecar: image named b.txt" "$VLP" caption -m $CAP --sidecar .txt --existing overwrite "$D/b.jpg"
+  cmp -s "$D/b.txt" $G/images/rocket.jpg && ok || bad "sidecar: the image b.txt was overwritten"
+  has err "is an image; not written" "sidecar: image conflict named"
+}
+
+# --- merge: missing inputs, latest record wins, output format -----------------------------------
+sec_merge() {
+  local D=$T/m
+  mkdir -p "$D"
+  cp $G/images/coffee.jpg $G/images/rocket.jpg "$D/"
+  "$VLP" caption -m $CAP -q "$D" -o "$T/a.jsonl"
+  expect_rc 2 "merge: missing input" "$VLP" merge -o "$T/out.jsonl" "$T/a.jsonl" "$T/missing.jsonl"
+  has err "missing.jsonl" "merge: missing input named"
+  [ ! -e "$T/out.jsonl" ] && ok || bad "merge: output written despite a missing input"
+  expect_rc 2 "merge: missing input (OUT IN form)" "$VLP" merge "$T/out.jsonl" "$T/nothere.jsonl"
+  [ ! -e "$T/out.jsonl" ] && ok || bad "merge: output written despite a missing input (OUT IN)"
+  # a resumed run re-captions a changed file: its new record comes later and wins
+  sleep 0.01
+  cp $G/images/astronaut.png "$D/coffee.jpg"
+  "$VLP" caption -m $CAP -q "$D" -o "$T/a.jsonl"
+  [ "$(grep -c coffee.jpg "$T/a.jsonl")" = 2 ] && ok || bad "merge: resume did not append a new record"
+  local latest
+  latest=$(grep coffee.jpg "$T/a.jsonl" | tail -n 1)
+  expect_rc 0 "merge: resumed file" "$VLP" merge -o "$T/out.jsonl" "$T/a.jsonl"
+  lines out 0 "merge: nothing on stdout"
+  [ "$(grep coffee.jpg "$T/out.jsonl")" = "$latest" ] && ok || bad "merge: kept an older record: $(grep coffee.jpg "$T/out.jsonl")"
+  [ "$(wc -l <"$T/out.jsonl")" = 2 ] && ok || bad "merge: 2 records expected"
+  has err "1 duplicates dropped: older records replaced" "merge: replaced records counted"
+  # the later input wins too
+  "$VLP" caption -m $CAP -q --prompt "a picture of" "$D/rocket.jpg" -o "$T/b.jsonl"
+  expect_rc 0 "merge: two inputs" "$VLP" merge -o "$T/two.jsonl" "$T/a.jsonl" "$T/b.jsonl"
+  [ "$(grep rocket.jpg "$T/two.jsonl")" = "$(cat "$T/b.jsonl")" ] && ok || bad "merge: later input did not win"
+  # an error record never replaces a caption
+  printf '{"path": "%s", "error": "gone"}\n' "$D/rocket.jpg" >"$T/err.jsonl"
+  expect_rc 0 "merge: error after caption" "$VLP" merge -o "$T/e.jsonl" "$T/b.jsonl" "$T/err.jsonl"
+  grep -q '"caption"' "$T/e.jsonl" && ok || bad "merge: an error replaced a caption"
+  # output format from the extension, or --format
+  expect_rc 0 "merge: -o out.csv" "$VLP" merge -o "$T/out.csv" "$T/a.jsonl"
+  [ "$(head -n 1 "$T/out.csv")" = "path,caption,tokens,size,mtime,error" ] && ok || bad "merge -o out.csv: not CSV: $(head -n 2 "$T/out.csv")"
+  [ "$(wc -l <"$T/out.csv")" = 3 ] && ok || bad "merge -o out.csv: 3 lines expected"
+  grep -q "^$D/rocket.jpg,[^,]*,30522 [0-9 ]*,[0-9]*,[0-9]*\.[0-9]\{9\},$" "$T/out.csv" && ok || bad "merge csv: record fields: $(cat "$T/out.csv")"
+  expect_rc 0 "merge: --format tsv" "$VLP" merge --format tsv -o "$T/out.txt" "$T/a.jsonl"
+  has out.txt "$(printf 'path\tcaption')" "merge --format tsv: header"
+  # converting back gives the same JSON Lines (mtime nanoseconds kept)
+  expect_rc 0 "merge: csv -> jsonl" "$VLP" merge -o "$T/back.jsonl" "$T/out.csv"
+  cmp -s "$T/back.jsonl" "$T/out.jsonl" && ok || bad "merge: csv -> jsonl differs: $(diff "$T/back.jsonl" "$T/out.jsonl" | head -5)"
+  expect_rc 2 "merge: bad --format" "$VLP" merge --format xml -o "$T/x" "$T/a.jsonl"
+}
+
+# --- write errors: closed pipe, full file system (RLIMIT_FSIZE) -----------------------------------
+# closed_pipe NAME CMD...: stdout is a pipe whose reader is gone; expect a reported error, exit != 0
+closed_pipe() {
+  local name=$1
+  shift
+  python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+with open(sys.argv[1], "w") as err:
+    sys.exit(subprocess.run(sys.argv[2:], stdout=w, stderr=err, timeout=120).returncode)' "$T/err" "$@"
+  local rc=$?
+  [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && ok || bad "$name: closed pipe: exit $rc"
+  grep -q "write failed: Broken pipe" "$T/err" && ok || bad "$name: closed pipe not reported: $(head -c 300 "$T/err")"
+}
+# full_disk NAME FILE CMD...: files may not grow past 1 KiB; expect a reported error, exit != 0,
+# and FILE holding only whole records (the partial last one cut off)
+full_disk() {
+  local name=$1 file=$2
+  shift 2
+  (ulimit -f 1; exec "$@") >"$T/out" 2>"$T/err"
+  local rc=$?
+  [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && ok || bad "$name: full disk: exit $rc"
+  grep -q "write failed: File too large" "$T/err" && ok || bad "$name: full disk not reported: $(head -c 300 "$T/err")"
+  python3 -c 'import json, sys
+data = open(sys.argv[1]).read()
+assert data == "" or data.endswith("\n"), "partial last line"
+for line in data.splitlines(): json.loads(line)' "$file" && ok || bad "$name: $file is not whole JSON lines"
+}
+sec_write_errors() {
+  local imgs="$G/images/astronaut.png $G/images/coffee.jpg $G/images/rocket.jpg $G/images/chelsea_cat.png"
+  local vid=$G/video/slideshow_h264.mp4 texts=() i
+  for i in $(seq 1 60); do texts+=("a photo number $i of a cat"); done
+  mkdir "$T/many" # 40 images: search results longer than 1 KiB
+  for i in $(seq 10 49); do cp $G/images/coffee.jpg "$T/many/a_rather_long_file_name_$i.jpg"; done
+  "$VLP" index build -m $CLIP -o "$T/ix" "$T/many" >/dev/null 2>&1
+  closed_pipe tag "$VLP" tag -m $CLIP --labels cat,dog,car $imgs
+  closed_pipe embed "$VLP" embed -m $CLIP --image $imgs
+  closed_pipe search "$VLP" search "$T/ix" "a cat" -k 2
+  closed_pipe "video tag" "$VLP" video tag -m $CLIP --labels cat,dog $vid
+  closed_pipe "video caption" "$VLP" video caption -m $CAP $vid
+  closed_pipe caption "$VLP" caption -m $CAP $imgs
+  closed_pipe vqa "$VLP" vqa -m $G/models/blip-vqa-tiny $G/images/coffee.jpg "what is it?"
+  closed_pipe itm "$VLP" itm -m $G/models/blip-itm-tiny $G/images/coffee.jpg "a cup"
+  closed_pipe tokenize "$VLP" tokenize -m $CLIP "a cat"
+  closed_pipe "index build" "$VLP" index build -m $CLIP -o "$T/ix2" $imgs
+  full_disk tag "$T/tag.jsonl" "$VLP" tag -m $CLIP --labels cat,dog,car,bird,tree,house,boat,plane,train $imgs $imgs $imgs -o "$T/tag.jsonl"
+  full_disk embed "$T/emb.jsonl" "$VLP" embed -m $CLIP --image $imgs -o "$T/emb.jsonl"
+  full_disk search "$T/s.jsonl" "$VLP" search "$T/ix" "a cat" -k 40 -o "$T/s.jsonl"
+  full_disk "video tag" "$T/vt.jsonl" "$VLP" video tag -m $CLIP --labels cat,dog --every 0.2s $vid -o "$T/vt.jsonl"
+  full_disk "video caption" "$T/vc.jsonl" "$VLP" video caption -m $CAP --every 0.2s $vid -o "$T/vc.jsonl"
+  full_disk caption "$T/c.jsonl" "$VLP" caption -m $CAP $imgs $imgs -o "$T/c.jsonl"
+  full_disk tokenize "$T/tok.jsonl" "$VLP" tokenize -m $CLIP "${texts[@]}" -o "$T/tok.jsonl"
+  # stdout redirected to a full file: the same
+  (ulimit -f 1; exec "$VLP" embed -m $CLIP --image $imgs) >"$T/stdout.jsonl" 2>"$T/err"
+  rc=$?
+  [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && grep -q "stdout: write failed" "$T/err" && ok || bad "embed > full file: exit $rc: $(head -c 300 "$T/err")"
+  # a caption run cut by the full disk resumes where it stopped: no record lost or doubled
+  expect_rc 0 "caption resume after full disk" "$VLP" caption -m $CAP $imgs -o "$T/c.jsonl"
+  [ "$(grep -c '"caption"' "$T/c.jsonl")" = 4 ] && ok || bad "caption resume after full disk: $(cat "$T/c.jsonl")"
+}
+
+# --- two runs writing the same -o file -----------------------------------------------------------
+sec_output_lock() {
+  local f=$T/out.jsonl
+  echo '{"path": "keep"}' >"$f"
+  # another writer holds the lock (flock(2) on its own open file, as a running vlp does)
+  exec 8<"$f"
+  flock -n 8 && ok || bad "lock: cannot take the test's lock"
+  expect_rc 2 "lock: tag" "$VLP" tag -m $CLIP --labels cat,dog $G/images/coffee.jpg -o "$f"
+  has err "another vlp run is writing this file" "lock: tag message"
+  expect_rc 2 "lock: caption" "$VLP" caption -m $CAP $G/images/coffee.jpg -o "$f"
+  has err "another vlp run is writing this file" "lock: caption message"
+  expect_rc 2 "lock: caption --no-resume" "$VLP" caption -m $CAP --no-resume $G/images/coffee.jpg -o "$f"
+  expect_rc 2 "lock: embed" "$VLP" embed -m $CLIP --text "a cat" -o "$f"
+  [ "$(cat "$f")" = '{"path": "keep"}' ] && ok || bad "lock: the locked file was changed: $(head -c 200 "$f")"
+  exec 8<&-
+  expect_rc 0 "lock: free again" "$VLP" embed -m $CLIP --text "a cat" -o "$f"
+  # a real second vlp run while the first writes: the first runs a long video, the second waits
+  "$VLP" video tag -m $CLIP --labels cat,dog --every 0.01s $G/video/slideshow_h264.mp4 $G/video/slideshow_vp9.webm -o "$T/v.jsonl" 2>/dev/null &
+  local first=$!
+  for i in $(seq 1 100); do [ -s "$T/v.jsonl" ] && break; sleep 0.05; done
+  if kill -0 "$first" 2>/dev/null; then
+    expect_rc 2 "lock: second video run" "$VLP" video tag -m $CLIP --labels cat --every 1s $G/video/slideshow_h264.mp4 -o "$T/v.jsonl"
+    has err "another vlp run is writing this file" "lock: second run message"
+  fi
+  wait "$first"
+  python3 -c 'import json, sys
+for line in open(sys.argv[1]): json.loads(line)' "$T/v.jsonl" && ok || bad "lock: first run's output damaged"
+}
+
+sec_"$SECTION"
+echo "$SECTION: $pass passed, $fail failed"
+[ "$fail" = 0 ]
