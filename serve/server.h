@@ -78,6 +78,7 @@ typedef struct request {
   uint8_t *body;
   size_t len, cap;
   int too_large;
+  int receiving; /* counted in server.receiving */
   double t0;
   job *job; /* while waiting for a worker */
   atomic_int done;
@@ -208,7 +209,8 @@ struct server {
   job *qhead, *qtail;
   int qlen, stopping;
   worker *workers;
-  atomic_int inflight;
+  atomic_int receiving; /* requests whose body is still arriving: they may join a batch */
+  atomic_int inflight;  /* HTTP requests begun, not yet completed */
   atomic_int draining;
 };
 

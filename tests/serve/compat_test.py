@@ -236,8 +236,15 @@ p = __import__("subprocess").run([VLP, "serve", "--index", ix, "--host", "0.0.0.
 check("other host without --api-key refused", p.returncode == 2 and b"--api-key" in p.stderr, p.stderr)
 
 # ---- bounded queue (503 + Retry-After) and SIGTERM drain ----
-s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "--workers", "1", "--queue", "1", "--batch-wait", "600"], tmp)
+# A client stalls half-way through a body: the worker, gathering a batch of text requests,
+# waits the whole --batch-wait for it, so the image requests behind fill the queue (1).
+s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "--workers", "1", "--queue", "1", "--batch-wait", "800"], tmp)
 results = {}
+slow_body = json.dumps({"input": "a slow upload"}).encode()
+slow = __import__("socket").create_connection(("127.0.0.1", s.port), timeout=60)
+slow.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(slow_body) + slow_body[:5])
+time.sleep(0.2)
 
 
 def post(name, body):
@@ -246,18 +253,28 @@ def post(name, body):
 
 t0 = threading.Thread(target=post, args=("text", {"input": "a"}))
 t0.start()
-time.sleep(0.2)  # the worker now gathers text requests for 600 ms
+time.sleep(0.2)
 ts = [threading.Thread(target=post, args=("img%d" % i, {"input": [{"image": base64.b64encode(coffee).decode()}]})) for i in range(3)]
 for t in ts:
     t.start()
     time.sleep(0.05)
-time.sleep(0.05)
-stop_code = s.stop()  # SIGTERM while requests are in flight
+time.sleep(0.1)
+s.p.send_signal(__import__("signal").SIGTERM)  # drain: requests in flight finish
+time.sleep(0.2)
+slow.sendall(slow_body[5:])  # the stalled upload completes during the drain
+r = __import__("http.client").client.HTTPResponse(slow)
+r.begin()
+slow_status = r.status
+r.read()
+slow.close()
+stop_code = s.stop()
 for t in [t0] + ts:
     t.join()
 codes = sorted(r[0] for r in results.values())
 check("queue full: some 503 with Retry-After", any(r[0] == 503 and r[1].get("retry-after") == "1" for r in results.values()), codes)
 check("drain: the request in flight finished (200)", results["text"][0] == 200, results["text"][:2])
+check("drain: a body still arriving at SIGTERM is answered (200, or 503 as the queue is full)",
+      slow_status in (200, 503), slow_status)
 check("drain: queued requests finished or refused cleanly", all(c in (200, 503) for c in codes), codes)
 check("drain: exit 0", stop_code == 0, stop_code)
 sys.exit(C.done())
