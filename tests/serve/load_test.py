@@ -173,4 +173,6 @@ if len(lat) != args.requests:
 if args.summary:
     with open(args.summary, "w") as f:
         f.write(summary + "\n")
+if ok:
+    __import__("shutil").rmtree(tmp, ignore_errors=True)
 sys.exit(0 if ok else 1)
