@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_cli_test: `vlp bench` on the golden tiny models — one JSON line per workload with
+# bench_cli_test: `vlp bench` and `vlp embed --batch` on the golden tiny models — one JSON line per workload with
 # positive timings and the same-run GEMM peak, every asked precision, clear usage errors.
 # usage: bench_cli_test.sh PATH/TO/vlp   (run from tests/)
 set -u
@@ -33,6 +33,29 @@ for p in bf16 int8; do
   elif grep -qF "$p" "$T/err" && [ "$rc" = 1 ]; then ok
   else bad "bench $p: neither rows nor a reason (exit $rc): $(head -c 300 "$T/err")"; fi
 done
+
+# vlp embed batches images and texts (--batch, default 16): same embeddings as one by one,
+# same order, a bad file or an empty text reported in its place
+I=golden/images
+for b in 16 1; do
+  "$VLP" embed -m $M/clip-tiny --batch $b --image $I/astronaut.png $I/coffee.jpg \
+    $I/chelsea_cat.png --text "a cat" "a photo of a dog on the beach" >"$T/e$b" 2>/dev/null
+done
+if python3 -c "
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 5
+for x, y in zip(a, b):
+    assert x['input'] == y['input']
+    assert max(abs(p - q) for p, q in zip(x['embedding'], y['embedding'])) < 1e-5
+" "$T/e16" "$T/e1"; then ok; else bad "embed --batch 16 differs from --batch 1"; fi
+echo junk >"$T/bad.jpg"
+expect_rc 1 "embed batch with a bad file" "$VLP" embed -m $M/clip-tiny --image $I/coffee.jpg \
+  "$T/bad.jpg" $I/astronaut.png --text "" "a cat"
+lines out 5 "embed batch with a bad file"
+if sed -n 2p "$T/out" | grep -qF '"error"' && sed -n 4p "$T/out" | grep -qF '"error"'; then ok
+else bad "embed batch: errors not in their places: $(cat "$T/out" | cut -c1-80)"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
