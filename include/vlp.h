@@ -18,7 +18,7 @@ typedef enum {
   VLP_OK = 0,
   VLP_ERR_IO,          /* a file could not be opened / read / written */
   VLP_ERR_FORMAT,      /* a file's content is malformed (corrupt image, bad header, not JSON) */
-  VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (GIF, unknown dtype,
+  VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (JPEG XL, unknown dtype,
                           architecture) */
   VLP_ERR_MODEL,       /* model folder inconsistent: missing tensor, wrong shape, config mismatch */
   VLP_ERR_INVALID,     /* bad argument from the caller (empty text, size out of range) */
@@ -43,9 +43,10 @@ typedef struct {
   uint8_t *rgb; /* owned; (h, w, 3) */
 } vlp_image;
 
-/* Decode a PNG or JPEG file (format chosen by magic bytes), apply EXIF orientation and
- * convert to RGB exactly as transformers' load_image (PIL open, exif_transpose,
- * convert("RGB")) does. */
+/* Decode an image file (format chosen by magic bytes: PNG, JPEG, WebP, GIF (first frame),
+ * BMP, TIFF (first page), HEIF/AVIF), apply EXIF orientation and convert to RGB exactly as
+ * transformers' load_image (PIL open, exif_transpose, convert("RGB")) does. Images over
+ * Pillow's decompression-bomb limit (178956970 pixels) are refused before any allocation. */
 vlp_status vlp_image_load(const char *path, vlp_image *out);
 vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *name,
                                  vlp_image *out);
@@ -55,8 +56,9 @@ void vlp_image_free(vlp_image *img);
 enum {
   VLP_SNIFF_UNREADABLE = -1, /* could not be opened or read (message in vlp_last_error) */
   VLP_SNIFF_OTHER = 0,       /* readable, not an image (or empty) */
-  VLP_SNIFF_IMAGE = 1,       /* PNG or JPEG: vlp_image_load decodes it */
-  VLP_SNIFF_UNSUPPORTED = 2, /* another image format (GIF, WebP, BMP, TIFF, HEIF, AVIF, JPEG XL) */
+  VLP_SNIFF_IMAGE = 1,       /* PNG, JPEG, WebP, GIF, BMP, TIFF, HEIF or AVIF: vlp_image_load
+                                decodes it (the file may still turn out corrupt) */
+  VLP_SNIFF_UNSUPPORTED = 2, /* another image format (JPEG XL, JPEG 2000, PSD, QOI, ICO) */
 };
 /* Classify a file by its magic bytes (reads at most its first 16 bytes). */
 int vlp_image_sniff_file(const char *path);
