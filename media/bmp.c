@@ -85,7 +85,7 @@ static vlp_status decode_rle(const uint8_t *data, size_t size, size_t pos, int r
     n++;                                                                 \
   } while (0)
   while (n < total) {
-    if (size - pos < 2) break;
+    if (pos > size || size - pos < 2) break;  // pos passes size after a final pad byte
     unsigned count = data[pos], byte = data[pos + 1];
     pos += 2;
     if (count) {  // encoded run

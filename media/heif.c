@@ -3,7 +3,9 @@
  * pillow-heif give), decoded to 8-bit interleaved RGB; alpha is dropped and deeper images
  * are reduced to 8 bits by libheif. Pillow 9.4 (the reference's Debian version) cannot open
  * these files at all, so libheif's own decoding is the reference; the EXIF orientation is
- * not applied again (the container's transformations already are). */
+ * not applied again (the container's transformations already are). libheif decodes into
+ * its own full-size buffer, which is copied out: the one decoder (with animated WebP's
+ * canvas) that needs memory for a second copy of the image. */
 #include <libheif/heif.h>
 #include <string.h>
 

@@ -21,6 +21,9 @@
 #include "media/decode.h"
 #include "media/image.h"
 
+/* Largest tile (and row of tiles) buffered while reading a tiled TIFF. */
+#define TIFF_MAX_TILE_BYTES ((size_t)256 << 20)
+
 typedef struct {
   const uint8_t *data;
   size_t size;
@@ -249,6 +252,10 @@ static vlp_status read_tiles(TIFF *tif, tiff_src *src, const tiff_layout *L, vlp
   if (L->planar_sep || L->bits < 8 || tw == 0 || th == 0 || tw > 65536 || th > 65536 ||
       tsize < (tmsize_t)((size_t)tw * th * px))
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: unsupported TIFF tile layout", name);
+  // A tile row is buffered whole: refuse tiles far bigger than the image needs.
+  if ((size_t)tsize > TIFF_MAX_TILE_BYTES ||
+      (size_t)th * ((size_t)out->w + tw) * px > TIFF_MAX_TILE_BYTES)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: TIFF tiles of %ux%u are too large", name, tw, th);
   size_t band_row = ((size_t)out->w + tw) * px;  // a band is a whole number of tiles wide
   uint8_t *tile = malloc((size_t)tsize), *band = malloc(band_row * th);
   vlp_status st = VLP_OK;

@@ -44,5 +44,6 @@ foreach(t ${VLP_FUZZ_TARGETS})
     target_link_libraries(${bin} PRIVATE vlp)
   endforeach()
   add_test(NAME fuzz_regress_${t} COMMAND fuzz_replay_${t} ${inputs})
-  set_tests_properties(fuzz_regress_${t} PROPERTIES TIMEOUT 300)
+  set_tests_properties(fuzz_regress_${t} PROPERTIES TIMEOUT 300 ENVIRONMENT
+                       "LSAN_OPTIONS=suppressions=${fuzz_src}/lsan.supp;VLP_THREADS=1")
 endforeach()

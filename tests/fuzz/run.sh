@@ -17,6 +17,7 @@ targets=("$@")
                                      preprocessor tokenizer index video)
 export VLP_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/lsan.supp}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=0
 for t in "${targets[@]}"; do
@@ -32,8 +33,9 @@ for t in "${targets[@]}"; do
     safetensors|npy) dict=$t ;;
     index) dict=npy ;;
   esac
+  [ -d "$here/regress/$t" ] && seeds+=("$here/regress/$t")
   log=$build/fuzz-$t.log
-  "$bin" "$corpus" "${seeds[@]}" "$here/regress/$t" -dict="$here/dict/$dict.dict" \
+  "$bin" "$corpus" "${seeds[@]}" -dict="$here/dict/$dict.dict" \
     -max_total_time="$secs" -max_len=$max_len -timeout=30 -rss_limit_mb=2560 \
     -artifact_prefix="$art" -print_final_stats=1 >"$log" 2>&1
   rc=$?
