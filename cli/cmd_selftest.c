@@ -31,6 +31,7 @@ static const struct {
     {"preprocess", st_case_preprocess},
     {"tokenizer_bert", st_case_tokenizer},
     {"tokenizer_clip", st_case_tokenizer},
+    {"tokenizer_siglip", st_case_tokenizer},
     {"blip_caption*", st_case_blip_caption},
     {"blip_vqa*", st_case_blip_vqa},
     {"blip_itm*", st_case_blip_itm},

@@ -79,14 +79,8 @@ void vlp_tokenizer_free(vlp_tokenizer *t) {
   tok_free(t);
 }
 
-/* The text encoders' limits: BERT position table 512, CLIP context 77 (the tokenizers'
- * model_max_length in the Hugging Face folders). */
-static int tokenizer_max_len(const vlp_tokenizer *t) {
-  return tok_kind_of(t) == TOK_CLIP ? 77 : 512;
-}
-
 vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n) {
-  return tok_encode(t, text, tokenizer_max_len(t), ids, n, NULL);
+  return tok_encode(t, text, tok_model_max_length(t), ids, n, NULL);
 }
 
 vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text) {
