@@ -214,6 +214,23 @@ void op_quick_gelu(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = x[i] * (1.0f / (1.0f + fast_expf(-1.702f * x[i])));
 }
 
+/* gelu_pytorch_tanh: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
+void op_gelu_tanh(float *x, size_t n) {
+  int nt = vlp_threads_current();
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i], u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+    x[i] = v / (1.0f + fast_expf(-2.0f * u));
+  }
+}
+
+void op_gelu_tanh_naive(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double v = x[i];
+    x[i] = (float)(0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
+  }
+}
+
 void op_gelu_naive(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
 }

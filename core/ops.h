@@ -24,6 +24,9 @@ void op_gelu(float *x, size_t n);       /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
 void op_quick_gelu(float *x, size_t n); /* x * sigmoid(1.702 x) */
 void op_gelu_naive(float *x, size_t n);
 void op_quick_gelu_naive(float *x, size_t n);
+void op_gelu_tanh(float *x, size_t n); /* gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x +
+                                          0.044715 x^3))) */
+void op_gelu_tanh_naive(float *x, size_t n);
 
 /* Row-wise softmax in place over (rows, cols). */
 void op_softmax(float *x, int rows, int cols);

@@ -1,4 +1,4 @@
-/* vit: the ViT image encoder of BLIP and CLIP (see vit.h), batched over images.
+/* vit: the ViT image encoder of BLIP, CLIP and SigLIP (see vit.h), batched over images.
  *
  * Weights are bound once (shape-checked) and used in place; the model is read-only after
  * loading. A forward pass takes its activations from the caller's workspace (WS_VISION)
@@ -25,10 +25,11 @@ typedef struct {
 struct vit_model {
   vit_config c;
   int grid;                     /* g = image_size / patch_size */
-  const float *cls;             /* (D) */
+  int ncls;                     /* class-token rows: 1, SigLIP 0 */
+  const float *cls;             /* (D), NULL for SigLIP */
   const float *patch_w;         /* (D, C*p*p) viewed from (D, C, p, p) */
-  const float *patch_b;         /* (D) BLIP only, else NULL */
-  const float *pos;             /* (1 + g*g, D) */
+  const float *patch_b;         /* (D) BLIP and SigLIP, else NULL */
+  const float *pos;             /* (ncls + g*g, D) */
   const float *pre_w, *pre_b;   /* CLIP pre_layrnorm */
   const float *post_w, *post_b; /* post_layernorm */
   vit_layer *layers;
@@ -92,10 +93,14 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
     return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory");
   }
   const int D = c->hidden, C = c->channels, p = c->patch_size, M = c->mlp;
-  const int npos = 1 + m->grid * m->grid;
+  m->ncls = c->kind == VIT_SIGLIP ? 0 : 1;
+  const int npos = m->ncls + m->grid * m->grid;
   const int blip = c->kind == VIT_BLIP;
 
-  if (blip) {
+  if (c->kind == VIT_SIGLIP) {
+    BIND2("embeddings.position_embedding.weight", &m->pos, npos, D);
+    BIND1("embeddings.patch_embedding.bias", &m->patch_b, D);
+  } else if (blip) {
     if ((st = bind(w, prefix, "embeddings.class_embedding", &m->cls, 3, 1, 1, D, 0))) goto fail;
     if ((st = bind(w, prefix, "embeddings.position_embedding", &m->pos, 3, 1, npos, D, 0)))
       goto fail;
@@ -167,7 +172,7 @@ const vit_config *vit_cfg(const vit_model *m) {
 
 int vit_tokens(const vit_model *m, int S) {
   int n = S / m->c.patch_size;
-  return 1 + n * n;
+  return m->ncls + n * n;
 }
 
 /* ---- position embeddings --------------------------------------------------------- */
@@ -203,22 +208,22 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
   }
 }
 
-/* The (1 + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
+/* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
  * trained size); NULL only on allocation failure. */
 static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
-  const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden;
+  const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden, c0 = m->ncls;
   if (n == g) return m->pos;
-  size_t nt = ((size_t)n * n + 1) * D;
+  size_t nt = ((size_t)n * n + (size_t)c0) * D;
   float *t = ws_floats(ws, WS_VISION_POS, nt + (size_t)8 * n);
   if (!t) return NULL;
-  float *wt = t + nt;                       /* (4 n) tap weights */
-  int *idx = (int *)(wt + 4 * n);           /* (4 n) tap indices */
-  cubic_taps(g, n, idx, wt);                /* same taps along y and x (square grid) */
-  memcpy(t, m->pos, (size_t)D * sizeof *t); /* CLS row unchanged */
-  const float *patch = m->pos + D;          /* (g, g, D) */
+  float *wt = t + nt;                            /* (4 n) tap weights */
+  int *idx = (int *)(wt + 4 * n);                /* (4 n) tap indices */
+  cubic_taps(g, n, idx, wt);                     /* same taps along y and x (square grid) */
+  memcpy(t, m->pos, (size_t)c0 * D * sizeof *t); /* CLS row unchanged */
+  const float *patch = m->pos + (size_t)c0 * D;  /* (g, g, D) */
   for (int oy = 0; oy < n; oy++) {
     for (int ox = 0; ox < n; ox++) {
-      float *dst = t + ((size_t)1 + (size_t)oy * n + ox) * D;
+      float *dst = t + ((size_t)c0 + (size_t)oy * n + ox) * D;
       for (int d = 0; d < D; d++) {
         float acc = 0.0f;
         for (int i = 0; i < 4; i++) {
@@ -254,7 +259,7 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
                     "size %d (at most 16384)",
                     S, p);
   const int n = S / p;
-  const int T = 1 + n * n;
+  const int T = m->ncls + n * n;
   const int K = C * p * p; /* unfolded patch length */
 
   /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, M) + patches (B*n*n, K) */
@@ -293,8 +298,8 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   op_linear(q, patches, m->patch_w, m->patch_b, B * n * n, K, D);
   for (int b = 0; b < B; b++) {
     float *xb = x + (size_t)b * T * D;
-    memcpy(xb, m->cls, (size_t)D * sizeof *xb);
-    memcpy(xb + D, q + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
+    if (m->ncls) memcpy(xb, m->cls, (size_t)D * sizeof *xb);
+    memcpy(xb + (size_t)m->ncls * D, q + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
     op_add(xb, pos, (size_t)T * D);
   }
   const int Ni = (int)N;
@@ -315,12 +320,14 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
     op_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M);
     if (c->act == ACT_QUICK_GELU)
       op_quick_gelu(mlp, NM);
+    else if (c->act == ACT_GELU_TANH)
+      op_gelu_tanh(mlp, NM);
     else
       op_gelu(mlp, NM);
     op_linear(h, mlp, L->fc2_w, L->fc2_b, Ni, M, D);
     op_add(x, h, ND);
   }
-  if (c->kind == VIT_BLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
+  if (c->kind != VIT_CLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
   return VLP_OK;
 }
 
