@@ -2,6 +2,7 @@
  * JSON Lines / CSV / TSV, or a caption file next to each image; folders (recursive),
  * path lists, resume of an interrupted run, shards for job arrays, a reader thread that
  * decodes ahead of the model, progress and a summary on stderr. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -401,6 +402,7 @@ static int run(run_state *s, int n_work) {
       done += nw;
       nw = good = 0;
       ct_progress_update(&progress, done);
+      if (s->use_sink && s->sink.failed) break; /* the output failed (reported): stop */
     }
   }
   if (nw) flush_window(s, win, nw);
@@ -478,7 +480,7 @@ int cmd_caption(int argc, char **argv) {
     fprintf(stderr, "vlp caption: out of memory\n");
     return EXIT_USAGE;
   }
-  int rc = EXIT_USAGE, n_recs = 0, n_work = 0;
+  int rc = EXIT_USAGE, n_recs = 0, n_work = 0, lock_fd = -1;
   char *skip = NULL, **sidecars = NULL;
   const ct_input **work = NULL;
   ct_parsed *recs = NULL;
@@ -514,6 +516,10 @@ int cmd_caption(int argc, char **argv) {
   }
   struct stat ost;
   if (outp && stat(outp, &ost) == 0 && !S_ISREG(ost.st_mode)) outp = NULL; /* a FIFO, /dev/stdout */
+  /* an existing output is locked before it is read: a second run on it is refused */
+  if (outp && (lock_fd = open(outp, O_RDONLY | O_CLOEXEC)) >= 0 &&
+      cli_lock_output("caption", lock_fd, outp))
+    goto out;
   if (outp && !o.no_resume) {
     char err[4400];
     ct_format ff;
@@ -585,7 +591,8 @@ int cmd_caption(int argc, char **argv) {
   c_nout.output = NULL;
   if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m, &s.sess)) goto out;
   s.use_sink = !o.sidecar || o.c.output;
-  if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume)) goto out;
+  if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume, lock_fd >= 0))
+    goto out;
   s.sidecars = sidecars;
   s.work = work;
   { /* [SEP] id and the length limit, to count captions cut off by the limit */
@@ -633,6 +640,7 @@ int cmd_caption(int argc, char **argv) {
   rc = bad_out ? EXIT_USAGE : s.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 out:
   if (s.use_sink) ct_sink_close(&s.sink);
+  if (lock_fd >= 0) close(lock_fd);
   vlp_session_free(s.sess);
   vlp_model_free(s.m);
   ct_parsed_free(recs, n_recs);

@@ -58,7 +58,7 @@ int cmd_tag(int argc, char **argv) {
   } else if (labels_embed(sess, &labels, tmpl, &label_emb)) {
     fprintf(stderr, "vlp tag: labels: %s\n", vlp_last_error());
   } else {
-    for (int i = 0; i < in.n; i++) {
+    for (int i = 0; i < in.n && !ferror(out); i++) {
       vlp_image img = {0};
       vlp_features *f = NULL;
       if (vlp_image_load(in.paths[i], &img) || vlp_encode_images(sess, &img, 1, size, &f) ||
@@ -84,7 +84,7 @@ int cmd_tag(int argc, char **argv) {
         fputc('}', out);
       }
       fputs("]}\n", out);
-      fflush(out);
+      cli_flush(out);
     }
     rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   }

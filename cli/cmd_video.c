@@ -89,7 +89,7 @@ static void flush_pending(tag_writer *w, double end) {
     json_write_float(f, (float)(w->sum / w->n));
     fputs("}\n", f);
   }
-  fflush(f);
+  cli_flush(f);
   free(w->text);
   w->text = NULL;
 }
@@ -109,7 +109,7 @@ static void tag_frame(tag_writer *w, double t, int64_t frame, const float *score
       fputc('}', w->out);
     }
     fputs("]}\n", w->out);
-    fflush(w->out);
+    cli_flush(w->out);
     return;
   }
   if (w->segments && w->have && w->label == order[0]) {
@@ -210,7 +210,7 @@ static int video_tag(int argc, char **argv) {
     t.w = (tag_writer){.out = out, .labels = &labels, .segments = segments, .vtt = vtt, .top = top};
     loop.out = vtt ? NULL : out;
     if (vtt) fputs("WEBVTT\n\n", out);
-    for (int i = 0; i < in.n; i++) {
+    for (int i = 0; i < in.n && !ferror(out); i++) {
       t.w.path = in.paths[i];
       if (vtt && in.n > 1) fprintf(out, "NOTE %s\n\n", in.paths[i]);
       failed += cli_video_each_frame(&loop, in.paths[i], tag_one, tag_end, &t);
@@ -254,7 +254,7 @@ static int caption_one(void *ctx, const char *path, const vlp_image *img, double
   fputs(", \"tokens\": ", c->out);
   json_write_ints(c->out, r.ids, r.n_ids);
   fputs("}\n", c->out);
-  fflush(c->out);
+  cli_flush(c->out);
   vlp_text_result_free(&r);
   return 0;
 }
@@ -292,7 +292,7 @@ static int video_caption(int argc, char **argv) {
   }
   cc.out = loop.out = out;
   int failed = 0;
-  for (int i = 0; i < in.n; i++)
+  for (int i = 0; i < in.n && !ferror(out); i++)
     failed += cli_video_each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
   int bad_out = cli_close_output(out);
   vlp_session_free(cc.s);
