@@ -12,11 +12,16 @@
 #include "media/preprocess.h"
 
 static siglip_model *model;
+static float *text_embeds; /* (n_texts, D) of the manifest's text cases, made once */
+static int n_texts;
 
 void st_release_siglip(void);
 void st_release_siglip(void) {
   siglip_free(model);
   model = NULL;
+  free(text_embeds);
+  text_embeds = NULL;
+  n_texts = 0;
 }
 
 static const char *input_str(const cJSON *c, const char *key) {
@@ -114,25 +119,32 @@ static void image_case(st_run *r, const cJSON *c) {
   int S = 0;
   float *px = image_pixels(r, input_str(c, "image"), &S);
   if (!px) return;
-  const char *texts[256];
-  int nt = 0;
-  const cJSON *t;
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(r->manifest, "cases")) {
-    const char *s = input_str(t, "text");
-    if (s && nt < 256) texts[nt++] = s;
+  if (!text_embeds) { /* every text case of the manifest, in order */
+    const char *texts[256];
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(r->manifest, "cases")) {
+      const char *s = input_str(t, "text");
+      if (s && n_texts < 256) texts[n_texts++] = s;
+    }
+    if (!(text_embeds = embed_texts(r, texts, n_texts))) {
+      n_texts = 0;
+      free(px);
+      return;
+    }
   }
+  const int nt = n_texts;
+  const float *temb = text_embeds;
   int T = siglip_vision_tokens(model, S);
   float *h = malloc((size_t)T * (size_t)d.vision_hidden * sizeof *h);
   float *pooled = malloc((size_t)d.dim * sizeof *pooled),
         *emb = malloc((size_t)d.dim * sizeof *emb);
   float *logits = malloc(((size_t)nt + 1) * sizeof *logits);
   float *probs = malloc(((size_t)nt + 1) * sizeof *probs);
-  float *temb = NULL;
   if (!h || !pooled || !emb || !logits || !probs) {
     st_failf(r, "out of memory");
   } else if (siglip_encode_images(model, st_ws(), px, 1, S, h, pooled, emb)) {
     st_failf(r, "image: %s", vlp_last_error());
-  } else if ((temb = embed_texts(r, texts, nt))) {
+  } else {
     st_check_floats(r, "vision_last_hidden_state", h, (size_t)T * (size_t)d.vision_hidden);
     st_check_floats(r, "vision_pooler_output", pooled, (size_t)d.dim);
     st_check_floats(r, "image_embeds", emb, (size_t)d.dim);
@@ -145,7 +157,6 @@ static void image_case(st_run *r, const cJSON *c) {
   free(h);
   free(pooled);
   free(emb);
-  free(temb);
   free(logits);
   free(probs);
 }
