@@ -320,7 +320,7 @@ vlp_status siglip_tok_encode(const siglip_tokenizer *t, const char *text, int ma
     tok_out_free(&o);
     return vlp_fail(VLP_ERR_NOMEM, "siglip tokenizer: out of memory");
   }
-  memcpy(v, o.ids, (size_t)keep * sizeof *v);
+  if (keep) memcpy(v, o.ids, (size_t)keep * sizeof *v); /* o.ids is NULL for no pieces */
   int w = keep;
   if (!(w > 0 && v[w - 1] == t->eos_id)) v[w++] = t->eos_id;
   tok_out_free(&o);
