@@ -3,6 +3,7 @@
 #ifndef VLP_FUSION_API_TYPES_H
 #define VLP_FUSION_API_TYPES_H
 
+#include "core/weights.h"
 #include "core/workspace.h"
 #include "fusion/blip.h"
 #include "fusion/clip.h"
@@ -16,6 +17,7 @@ struct vlp_model {
   clip_model *clip;
   siglip_model *siglip;
   vlp_model_params params;
+  weights_pack_report pack; /* what loading packed for the GEMM backend */
 };
 
 struct vlp_session {

@@ -127,6 +127,9 @@ siglip_dims siglip_get_dims(const siglip_model *m) {
                    m->vc.image_size, m->vc.patch_size, m->L};
   return d;
 }
+vlp_weights *siglip_weights(const siglip_model *m) {
+  return m->w;
+}
 const vlp_tokenizer *siglip_tokenizer(const siglip_model *m) {
   return m->tok;
 }

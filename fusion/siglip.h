@@ -45,6 +45,8 @@ vlp_status siglip_load(const char *model_dir, siglip_model **out);
 void siglip_free(siglip_model *m);
 
 siglip_dims siglip_get_dims(const siglip_model *m);
+/* The model's tensors (for weights_prepare_linears). */
+vlp_weights *siglip_weights(const siglip_model *m);
 const vlp_tokenizer *siglip_tokenizer(const siglip_model *m);
 const prep_config *siglip_prep(const siglip_model *m);
 float siglip_logit_scale(const siglip_model *m); /* raw parameter; the logits use exp of it */
