@@ -1,7 +1,8 @@
 /* test_siglip: SiglipModel through the public API (vlp.h) against golden/cases/siglip.json
  * and siglip_bf16.json: text and image embeddings, a batch of images equal to the images one
  * by one, zero-shot tags (sigmoid per label, the pipeline's template and ranking), the match
- * score and logit; then bad model folders, each one clear one-line error naming the file
+ * score and logit; an F16 copy of the checkpoint (written here) gives the same embeddings
+ * within F16 rounding; then bad model folders, each one clear one-line error naming the file
  * and the tensor or field: spiece.model missing or corrupt, a config that disagrees with
  * the weights or with itself, a missing probe, text head or logit_bias. */
 #include <math.h>
@@ -11,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/half.h"
 #include "core/json.h"
+#include "core/safetensors.h"
 #include "golden_common.h"
 #include "testlib.h"
 #include "vlp.h"
@@ -258,14 +261,90 @@ static void bad_folders(void) {
       VLP_ERR_MODEL, "text_model.head.weight", "missing"));
   CHECK(fails(bad_copy("bias", "model.safetensors", "\"logit_bias\"", "\"logit_biaX\""),
               VLP_ERR_MODEL, "logit_bias", "missing"));
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-  CHECK(system(cmd) == 0);
+}
+
+/* ---- F16 checkpoint ---------------------------------------------------------------------- */
+
+/* dir/model.safetensors = src with every F32 tensor stored as F16. */
+static int write_f16_copy(const char *src, const char *dst) {
+  st_file *f = NULL;
+  if (st_open(src, &f)) return 0;
+  size_t data = 0;
+  char *hdr = NULL;
+  size_t hlen = 0;
+  FILE *h = open_memstream(&hdr, &hlen);
+  fputc('{', h);
+  for (int i = 0; i < f->n; i++) {
+    const st_tensor *t = &f->tensors[i];
+    size_t n = t->nbytes / st_dtype_size(t->dtype), nb = n * 2;
+    fprintf(h, "%s\"%s\": {\"dtype\": \"F16\", \"shape\": [", i ? ", " : "", t->name);
+    for (int d = 0; d < t->ndim; d++) fprintf(h, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+    fprintf(h, "], \"data_offsets\": [%zu, %zu]}", data, data + nb);
+    data += nb;
+  }
+  fputc('}', h);
+  fclose(h);
+  size_t pad = (8 - hlen % 8) % 8; /* the header is padded with spaces to 8 bytes */
+  FILE *o = fopen(dst, "wb");
+  uint64_t len = hlen + pad;
+  int ok = o && fwrite(&len, 8, 1, o) == 1 && fwrite(hdr, 1, hlen, o) == hlen &&
+           fwrite("        ", 1, pad, o) == pad;
+  for (int i = 0; ok && i < f->n; i++) {
+    const st_tensor *t = &f->tensors[i];
+    ok = t->dtype == ST_F32;
+    for (size_t k = 0; ok && k < t->nbytes / 4; k++) {
+      float v;
+      memcpy(&v, (const char *)t->data + 4 * k, 4);
+      uint16_t x = f32_to_f16(v);
+      ok = fwrite(&x, 2, 1, o) == 1;
+    }
+  }
+  if (o) fclose(o);
+  free(hdr);
+  st_close(f);
+  return ok;
+}
+
+static void f16_checkpoint(void) {
+  char *d = bad_copy("f16", "model.safetensors", NULL, NULL), st[600];
+  snprintf(st, sizeof st, "%s/model.safetensors", d);
+  CHECK(write_f16_copy(TINY "/model.safetensors", st));
+  vlp_model *m32 = NULL, *m16 = NULL;
+  vlp_session *s32 = NULL, *s16 = NULL;
+  vlp_model_summary info;
+  CHECK(vlp_model_info(d, &info) == VLP_OK && !strcmp(info.dtype, "F16"));
+  if (vlp_model_load(TINY, &m32) || vlp_model_load(d, &m16) || vlp_session_new(m32, NULL, &s32) ||
+      vlp_session_new(m16, NULL, &s16)) {
+    fprintf(stderr, "f16: %s\n", vlp_last_error());
+    CHECK(0);
+  } else {
+    const char *texts[2] = {"a photo of an astronaut", "a cup of coffee"};
+    float a[2 * 32], b[2 * 32], ia[32], ib[32];
+    vlp_image img = {0};
+    CHECK(load_image("images/astronaut.png", &img));
+    CHECK(vlp_embed_texts(s32, texts, 2, a) == VLP_OK &&
+          vlp_embed_texts(s16, texts, 2, b) == VLP_OK);
+    CHECK(vlp_embed_images(s32, &img, 1, 0, ia) == VLP_OK &&
+          vlp_embed_images(s16, &img, 1, 0, ib) == VLP_OK);
+    double dt = 0, di = 0;
+    for (int k = 0; k < 32; k++) dt += (double)a[k] * b[k], di += (double)ia[k] * ib[k];
+    fprintf(stderr, "f16 copy: cosine to f32 text %.6f, image %.6f\n", dt, di);
+    CHECK(dt > 0.999 && di > 0.999); /* weights rounded to 11 bits: close, not equal */
+    vlp_image_free(&img);
+  }
+  vlp_session_free(s32);
+  vlp_session_free(s16);
+  vlp_model_free(m32);
+  vlp_model_free(m16);
 }
 
 int main(void) {
   golden(TINY, "siglip.json", 1e-4);
   golden("golden/models/siglip-tiny-bf16", "siglip_bf16.json", 2e-4);
   bad_folders();
+  f16_checkpoint();
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+  CHECK(system(cmd) == 0);
   return test_done();
 }
