@@ -152,9 +152,8 @@ vlp_status siglip_encode_images(const siglip_model *m, vlp_ws *ws, const float *
                                 int S, float *last_hidden, float *pooled, float *embeds) {
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "siglip: %d images", B);
   const int D = m->vc.hidden;
-  if (S <= 0 || S % m->vc.patch_size != 0)
-    return vlp_fail(VLP_ERR_INVALID,
-                    "siglip: image size %d is not a positive multiple of the patch size %d", S,
+  if (S < m->vc.patch_size)
+    return vlp_fail(VLP_ERR_INVALID, "siglip: image size %d is smaller than the patch size %d", S,
                     m->vc.patch_size);
   const int T = vit_tokens(m->vision, S);
   float *lh = last_hidden;

@@ -2,7 +2,9 @@
  * and siglip_bf16.json: text and image embeddings, a batch of images equal to the images one
  * by one, zero-shot tags (sigmoid per label, the pipeline's template and ranking), the match
  * score and logit; an F16 copy of the checkpoint (written here) gives the same embeddings
- * within F16 rounding; then bad model folders, each one clear one-line error naming the file
+ * within F16 rounding; an input size that is not a multiple of the patch size uses
+ * floor(S / patch) patches as the reference's Conv2d (so400m: 384 / 14); then bad model
+ * folders, each one clear one-line error naming the file
  * and the tensor or field: spiece.model missing or corrupt, a config that disagrees with
  * the weights or with itself, a missing probe, text head or logit_bias. */
 #include <math.h>
@@ -15,6 +17,8 @@
 #include "core/half.h"
 #include "core/json.h"
 #include "core/safetensors.h"
+#include "core/workspace.h"
+#include "fusion/siglip.h"
 #include "golden_common.h"
 #include "testlib.h"
 #include "vlp.h"
@@ -338,11 +342,41 @@ static void f16_checkpoint(void) {
   vlp_model_free(m16);
 }
 
+/* S = 52 with 8-pixel patches: the Conv2d sees the top-left 48 x 48 (6 x 6 patches), so
+ * the embedding equals that of the 48 x 48 crop of the same pixels. */
+static void floor_patches(void) {
+  siglip_model *m = NULL;
+  vlp_ws ws;
+  ws_init(&ws);
+  if (siglip_load(TINY, &m)) {
+    fprintf(stderr, "%s\n", vlp_last_error());
+    CHECK(0);
+    return;
+  }
+  enum { S = 52, C = 48 };
+  float *big = malloc(3 * S * S * sizeof *big), *crop = malloc(3 * C * C * sizeof *crop);
+  float a[32], b[32];
+  for (int i = 0; i < 3 * S * S; i++) big[i] = (float)((i * 7919) % 2001) / 1000.0f - 1.0f;
+  for (int ch = 0; ch < 3; ch++)
+    for (int y = 0; y < C; y++)
+      for (int x = 0; x < C; x++) crop[(ch * C + y) * C + x] = big[(ch * S + y) * S + x];
+  CHECK(siglip_vision_tokens(m, S) == 36);
+  CHECK(siglip_encode_images(m, &ws, big, 1, S, NULL, NULL, a) == VLP_OK);
+  CHECK(siglip_encode_images(m, &ws, crop, 1, C, NULL, NULL, b) == VLP_OK);
+  CHECK(test_allclose("52 px = its 48 px crop", a, b, 32, 1e-6, 1e-6));
+  CHECK(siglip_encode_images(m, &ws, big, 1, 7, NULL, NULL, a) == VLP_ERR_INVALID);
+  free(big);
+  free(crop);
+  siglip_free(m);
+  ws_release(&ws);
+}
+
 int main(void) {
   golden(TINY, "siglip.json", 1e-4);
   golden("golden/models/siglip-tiny-bf16", "siglip_bf16.json", 2e-4);
   bad_folders();
   f16_checkpoint();
+  floor_patches();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf %s", root);
   CHECK(system(cmd) == 0);

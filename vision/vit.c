@@ -68,7 +68,7 @@ static vlp_status check_config(const vit_config *c) {
   if (c->hidden % c->heads)
     return vlp_fail(VLP_ERR_MODEL, "vit: hidden_size %d not divisible by num_attention_heads %d",
                     c->hidden, c->heads);
-  if (c->image_size % c->patch_size)
+  if (c->image_size % c->patch_size && c->kind != VIT_SIGLIP)
     return vlp_fail(VLP_ERR_MODEL, "vit: image_size %d not a multiple of patch_size %d",
                     c->image_size, c->patch_size);
   if (c->hidden > (1 << 16) || c->mlp > (1 << 20) || c->layers > 1024 ||
@@ -254,7 +254,9 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const vit_config *c = &m->c;
   const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
-  if (S < p || S % p || S > (1 << 14))
+  /* SigLIP's Conv2d takes floor(S / p) patches (so400m: 384 / 14 -> 27), the last pixels
+   * unused; the others need S to be a multiple */
+  if (S < p || (S % p && c->kind != VIT_SIGLIP) || S > (1 << 14))
     return vlp_fail(VLP_ERR_INVALID,
                     "vit: input size %d must be a positive multiple of the patch "
                     "size %d (at most 16384)",

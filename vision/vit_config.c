@@ -43,7 +43,7 @@ vlp_status vit_config_from_json(const cJSON *vc, vit_kind kind, const char *path
     return vlp_fail(VLP_ERR_MODEL,
                     "%s: vision_config.hidden_size %d is not divisible by num_attention_heads %d",
                     path, c.hidden, c.heads);
-  if (c.image_size % c.patch_size)
+  if (c.image_size % c.patch_size && !siglip) /* SigLIP: floor(image / patch) patches */
     return vlp_fail(VLP_ERR_MODEL,
                     "%s: vision_config.image_size %d is not a multiple of patch_size %d", path,
                     c.image_size, c.patch_size);
@@ -74,7 +74,7 @@ vlp_status vit_config_from_json(const cJSON *vc, vit_kind kind, const char *path
     c.act = ACT_GELU;
   else if (!strcmp(a, "quick_gelu"))
     c.act = ACT_QUICK_GELU;
-  else if (!strcmp(a, "gelu_pytorch_tanh"))
+  else if (!strcmp(a, "gelu_pytorch_tanh") || !strcmp(a, "gelu_new"))
     c.act = ACT_GELU_TANH;
   else
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: vision_config.hidden_act \"%s\" is not supported",
