@@ -75,7 +75,7 @@ static vlp_status parse_config(const cJSON *tc, const char *path, const text_def
     c.act = CLIP_ACT_QUICK_GELU;
   } else if (strcmp(act, "gelu") == 0) {
     c.act = CLIP_ACT_GELU;
-  } else if (strcmp(act, "gelu_pytorch_tanh") == 0 || strcmp(act, "gelu_new") == 0) {
+  } else if (strcmp(act, "gelu_pytorch_tanh") == 0 || (siglip && strcmp(act, "gelu_new") == 0)) {
     c.act = CLIP_ACT_GELU_TANH;
   } else {
     return vlp_fail(VLP_ERR_UNSUPPORTED,

@@ -74,7 +74,7 @@ vlp_status vit_config_from_json(const cJSON *vc, vit_kind kind, const char *path
     c.act = ACT_GELU;
   else if (!strcmp(a, "quick_gelu"))
     c.act = ACT_QUICK_GELU;
-  else if (!strcmp(a, "gelu_pytorch_tanh") || !strcmp(a, "gelu_new"))
+  else if (!strcmp(a, "gelu_pytorch_tanh") || (siglip && !strcmp(a, "gelu_new")))
     c.act = ACT_GELU_TANH;
   else
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: vision_config.hidden_act \"%s\" is not supported",
