@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -131,7 +132,20 @@ vlp_status npy_load(const char *path, npy_array *a) {
   }
   hdr[hlen] = 0;
   if ((st = parse_header(path, hdr, a))) goto done;
-  size_t bytes = a->count * npy_dtype_size(a->dtype);
+  size_t esize = npy_dtype_size(a->dtype), bytes = a->count * esize;
+  // The data must be in the file: check before allocating what the header claims.
+  struct stat sb;
+  long at = ftell(f);
+  if (esize && a->count > SIZE_MAX / esize) {
+    st = vlp_fail(VLP_ERR_FORMAT, "%s: npy shape too large", path);
+    goto done;
+  }
+  if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && at >= 0 &&
+      (uint64_t)sb.st_size - (uint64_t)at < bytes) {
+    st = vlp_fail(VLP_ERR_FORMAT, "%s: npy data truncated (expected %zu bytes, the file has %lld)",
+                  path, bytes, (long long)(sb.st_size - at));
+    goto done;
+  }
   a->data = malloc(bytes ? bytes : 1);
   if (!a->data) {
     st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, bytes);

@@ -28,7 +28,7 @@ typedef enum {
   VLP_OK = 0,
   VLP_ERR_IO,          /* a file could not be opened / read / written */
   VLP_ERR_FORMAT,      /* a file's content is malformed (corrupt image, bad header, not JSON) */
-  VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (GIF, unknown dtype,
+  VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (JPEG XL, unknown dtype,
                           architecture) */
   VLP_ERR_MODEL,       /* model folder inconsistent: missing tensor, wrong shape, config mismatch */
   VLP_ERR_INVALID,     /* bad argument from the caller (empty text, size out of range) */
@@ -52,9 +52,10 @@ typedef struct {
   uint8_t *rgb; /* owned; (h, w, 3) */
 } vlp_image;
 
-/* Decode a PNG or JPEG file (format chosen by magic bytes), apply EXIF orientation and
- * convert to RGB exactly as transformers' load_image (PIL open, exif_transpose,
- * convert("RGB")) does. */
+/* Decode an image file (format chosen by magic bytes: PNG, JPEG, WebP, GIF (first frame),
+ * BMP, TIFF (first page), HEIF/AVIF), apply EXIF orientation and convert to RGB exactly as
+ * transformers' load_image (PIL open, exif_transpose, convert("RGB")) does. Images over
+ * Pillow's decompression-bomb limit (178956970 pixels) are refused before any allocation. */
 vlp_status vlp_image_load(const char *path, vlp_image *out);
 vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *name,
                                  vlp_image *out);
@@ -64,8 +65,9 @@ void vlp_image_free(vlp_image *img);
 enum {
   VLP_SNIFF_UNREADABLE = -1, /* could not be opened or read (message in vlp_last_error) */
   VLP_SNIFF_OTHER = 0,       /* readable, not an image (or empty) */
-  VLP_SNIFF_IMAGE = 1,       /* PNG or JPEG: vlp_image_load decodes it */
-  VLP_SNIFF_UNSUPPORTED = 2, /* another image format (GIF, WebP, BMP, TIFF, HEIF, AVIF, JPEG XL) */
+  VLP_SNIFF_IMAGE = 1,       /* PNG, JPEG, WebP, GIF, BMP, TIFF, HEIF or AVIF: vlp_image_load
+                                decodes it (the file may still turn out corrupt) */
+  VLP_SNIFF_UNSUPPORTED = 2, /* another image format (JPEG XL, JPEG 2000, PSD, QOI, ICO) */
 };
 /* Classify a file by its magic bytes (reads at most its first 16 bytes). */
 int vlp_image_sniff_file(const char *path);
@@ -107,6 +109,7 @@ typedef enum {
   VLP_ARCH_BLIP_ITM,     /* BlipForImageTextRetrieval */
   VLP_ARCH_BLIP_VQA,     /* BlipForQuestionAnswering */
   VLP_ARCH_CLIP,         /* CLIPModel */
+  VLP_ARCH_SIGLIP,       /* SiglipModel */
 } vlp_arch;
 
 typedef struct vlp_model vlp_model;
@@ -214,8 +217,13 @@ vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *tex
 vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
                             float *out);
 vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out);
-/* Zero-shot scores of image i of f (CLIP): softmax over the L labels of
- * exp(logit_scale) * cosine. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
+/* Image-text match of image i of f (SigLIP): logit = exp(logit_scale) * cosine +
+ * logit_bias, score = sigmoid(logit), the probability that this text matches. */
+vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *text, float *score,
+                     float *logit);
+/* Zero-shot scores of image i of f: CLIP: softmax over the L labels of
+ * exp(logit_scale) * cosine; SigLIP: each label's sigmoid(exp(logit_scale) * cosine +
+ * logit_bias) on its own. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
 vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const float *label_embeds,
                           int L, float *scores);
 
@@ -224,7 +232,8 @@ vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const fl
 /* "{}" in a template stands for the label: template "a photo of a {}." and label "cat" give
  * "a photo of a cat.". malloc'd; NULL when out of memory. */
 char *vlp_apply_template(const char *tmpl, const char *label);
-/* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}."). */
+/* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}.", SigLIP:
+ * "This is a photo of {}." as the reference's zero-shot pipeline). */
 const char *vlp_tag_default_template(const vlp_model *m);
 
 /* A label set, embedded once (text embedding of template(label) for each label) and then
@@ -240,7 +249,8 @@ void vlp_labels_free(vlp_labels *l);
 typedef struct {
   int label;        /* index in the label set */
   const char *text; /* the label (owned by the vlp_labels) */
-  float score;      /* CLIP: softmax over all labels of exp(logit_scale) * cosine */
+  float score;      /* CLIP: softmax over all labels of exp(logit_scale) * cosine;
+                       SigLIP: sigmoid of this label's logit */
 } vlp_tag_result;
 
 /* The labels of image i of f ranked by score, best first (ties: label order):

@@ -1,7 +1,7 @@
 /* decode: the private interface between media/image.c and the format decoders
- * (png.c, jpeg.c) and the EXIF reader (exif.c). Each decoder turns a whole file held in
- * memory into 8-bit RGB the way PIL's open + convert("RGB") does, and reports the EXIF
- * orientation it found (only 2..8 mean a change) so image.c can apply it as
+ * (png.c, jpeg.c, webp.c, gif.c, bmp.c, tiff.c, heif.c) and the EXIF reader (exif.c). Each decoder
+ * turns a whole file held in memory into 8-bit RGB the way PIL's open + convert("RGB") does, and
+ * reports the EXIF orientation it found (only 2..8 mean a change) so image.c can apply it as
  * ImageOps.exif_transpose. */
 #ifndef VLP_MEDIA_DECODE_H
 #define VLP_MEDIA_DECODE_H
@@ -16,6 +16,20 @@ vlp_status png_decode(const uint8_t *data, size_t size, const char *name, vlp_im
                       int *orientation);
 vlp_status jpeg_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
                        int *orientation);
+vlp_status webp_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
+                       int *orientation);
+vlp_status gif_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
+                      int *orientation);
+vlp_status bmp_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
+                      int *orientation);
+vlp_status tiff_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
+                       int *orientation);
+vlp_status heif_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
+                       int *orientation);
+
+/* The palette PIL gives a "P" image: entries past the file's own are a gray ramp
+ * (index i -> (i, i, i)). Sets all 256 entries from n RGB triples of src (n <= 256). */
+void palette_fill(uint8_t pal[256][3], const uint8_t *rgb, int n);
 
 /* The EXIF Orientation tag (0x0112) of a TIFF-structured EXIF block, with or without the
  * leading "Exif\0\0": -1 when absent or unreadable, 0 when present but not a single

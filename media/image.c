@@ -1,5 +1,5 @@
 /* image: vlp_image_load / vlp_image_load_memory — read a file, pick the decoder by magic
- * bytes (PNG or JPEG; other image formats are named and refused), decode to RGB, then apply
+ * bytes (format.c; other image formats are named and refused), decode to RGB, then apply
  * the EXIF orientation as PIL's ImageOps.exif_transpose does. */
 #include "media/image.h"
 
@@ -15,47 +15,20 @@
 /* Image files larger than this are refused before reading. */
 #define IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
 
-static int is_png(const uint8_t *d, size_t n) {
-  return n >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8);
-}
-
-static int is_jpeg(const uint8_t *d, size_t n) {
-  return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
-}
-
-int image_sniff(const uint8_t *data, size_t size) {
-  return data && (is_png(data, size) || is_jpeg(data, size));
-}
-
-/* The name of a recognised but unsupported image format, or NULL. */
-static const char *other_format(const uint8_t *d, size_t n) {
-  if (n >= 6 && (!memcmp(d, "GIF87a", 6) || !memcmp(d, "GIF89a", 6))) return "GIF";
-  if (n >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4)) return "WebP";
-  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return "BMP";
-  if (n >= 4 && (!memcmp(d, "II*\0", 4) || !memcmp(d, "MM\0*", 4))) return "TIFF";
-  if (n >= 12 && !memcmp(d + 4, "ftyp", 4)) {
-    if (!memcmp(d + 8, "avif", 4) || !memcmp(d + 8, "avis", 4)) return "AVIF";
-    if (!memcmp(d + 8, "heic", 4) || !memcmp(d + 8, "heix", 4) || !memcmp(d + 8, "mif1", 4))
-      return "HEIF";
-  }
-  if (n >= 2 && d[0] == 0xFF && d[1] == 0x0A) return "JPEG XL";
-  if (n >= 12 && !memcmp(d, "\0\0\0\x0cJXL \r\n\x87\n", 12)) return "JPEG XL";
-  if (n >= 12 && !memcmp(d, "\0\0\0\x0cjP  \r\n\x87\n", 12)) return "JPEG 2000";
-  if (n >= 4 && !memcmp(d, "8BPS", 4)) return "PSD";
-  if (n >= 4 && !memcmp(d, "qoif", 4)) return "QOI";
-  if (n >= 4 && !memcmp(d, "\0\0\1\0", 4)) return "ICO";
-  return NULL;
-}
-
 vlp_status image_check_size(const char *name, const char *kind, uint64_t w, uint64_t h) {
   if (w == 0 || h == 0)
     return vlp_fail(VLP_ERR_FORMAT, "%s: %s header gives an empty image (%llux%llu)", name, kind,
                     (unsigned long long)w, (unsigned long long)h);
-  if (w > VLP_IMAGE_MAX_SIDE || h > VLP_IMAGE_MAX_SIDE || w * h > VLP_IMAGE_MAX_PIXELS)
+  if (w * h > VLP_IMAGE_MAX_PIXELS)
     return vlp_fail(VLP_ERR_UNSUPPORTED,
-                    "%s: %s of %llux%llu pixels is too large (limit %u pixels, %d per side)", name,
-                    kind, (unsigned long long)w, (unsigned long long)h, VLP_IMAGE_MAX_PIXELS,
-                    VLP_IMAGE_MAX_SIDE);
+                    "%s: %s of %llux%llu = %llu pixels is too large: more than Pillow's "
+                    "decompression-bomb limit of %u pixels",
+                    name, kind, (unsigned long long)w, (unsigned long long)h,
+                    (unsigned long long)(w * h), VLP_IMAGE_MAX_PIXELS);
+  if (w > VLP_IMAGE_MAX_SIDE || h > VLP_IMAGE_MAX_SIDE)
+    return vlp_fail(VLP_ERR_UNSUPPORTED,
+                    "%s: %s of %llux%llu pixels is too large (limit %d per side)", name, kind,
+                    (unsigned long long)w, (unsigned long long)h, VLP_IMAGE_MAX_SIDE);
   return VLP_OK;
 }
 
@@ -131,16 +104,36 @@ vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *n
   if (!data || size == 0) return vlp_fail(VLP_ERR_FORMAT, "%s: empty file, not an image", name);
   int orientation = 1;
   vlp_status st;
-  if (is_png(data, size)) {
-    st = png_decode(data, size, name, out, &orientation);
-  } else if (is_jpeg(data, size)) {
-    st = jpeg_decode(data, size, name, out, &orientation);
-  } else {
-    const char *fmt = other_format(data, size);
-    if (fmt)
-      return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: %s images are not supported (only PNG and JPEG)",
+  const char *fmt = NULL;
+  switch (image_format_of(data, size, &fmt)) {
+    case IMAGE_PNG:
+      st = png_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_JPEG:
+      st = jpeg_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_WEBP:
+      st = webp_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_GIF:
+      st = gif_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_BMP:
+      st = bmp_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_TIFF:
+      st = tiff_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_HEIF:
+      st = heif_decode(data, size, name, out, &orientation);
+      break;
+    case IMAGE_OTHER:
+      return vlp_fail(VLP_ERR_UNSUPPORTED,
+                      "%s: %s images are not supported (PNG, JPEG, WebP, GIF, BMP, TIFF, HEIF "
+                      "and AVIF are)",
                       name, fmt);
-    return vlp_fail(VLP_ERR_FORMAT, "%s: not a PNG or JPEG image (unknown file signature)", name);
+    default:
+      return vlp_fail(VLP_ERR_FORMAT, "%s: not an image vlp reads (unknown file signature)", name);
   }
   if (st != VLP_OK) return st;
   st = apply_orientation(out, orientation, name);
@@ -195,4 +188,11 @@ vlp_status vlp_image_load(const char *path, vlp_image *out) {
   vlp_status st = vlp_image_load_memory(buf, n, path, out);
   free(buf);
   return st;
+}
+
+void palette_fill(uint8_t pal[256][3], const uint8_t *rgb, int n) {
+  for (int i = 0; i < 256; i++) {
+    int from_file = i < n;
+    for (int k = 0; k < 3; k++) pal[i][k] = from_file ? rgb[3 * i + k] : (uint8_t)i;
+  }
 }

@@ -1,5 +1,5 @@
-/* png: PNG decoding with libpng into 8-bit RGB, matching PIL 9.4's PngImagePlugin followed
- * by convert("RGB"):
+/* png: PNG decoding with libpng, row by row, into 8-bit RGB, matching PIL 9.4's PngImagePlugin
+ * followed by convert("RGB"):
  *   - gray 1/2/4/8 bit -> L (bit replication) -> RGB by replication; 16-bit gray opens as
  *     mode I and convert("RGB") CLIPS each value to 0..255 (it does not scale);
  *   - other 16-bit modes (RGB, RGBA, LA) keep the high byte (PIL's "*;16B" raw modes);
@@ -24,10 +24,9 @@ typedef struct {
   const uint8_t *data;
   size_t size, pos;
   char msg[200];
-  int truncated;    // the data ended early
-  int in_end;       // 1 while reading the chunks after the image data
-  uint8_t *rows;    // (h, rowbytes) decoded rows, owned until the end
-  png_bytep *ptrs;  // (h) row pointers into rows
+  int truncated;  // the data ended early
+  int in_end;     // 1 while reading the chunks after the image data
+  uint8_t *row;   // (rowbytes) one decoded row: the only buffer besides the output
   vlp_image img;
 } png_ctx;
 
@@ -127,28 +126,30 @@ static int png_orientation(png_structp png, png_infop info, png_infop end_info) 
   return o;
 }
 
-/* Turn the decoded rows into RGB. chans/depth describe the rows after libpng's transforms. */
-static void rows_to_rgb(png_ctx *c, int color_type, int depth, int chans,
-                        const uint8_t pal[256][3]) {
-  int w = c->img.w, h = c->img.h;
-  for (int y = 0; y < h; y++) {
-    const uint8_t *s = c->ptrs[y];
-    uint8_t *d = c->img.rgb + (size_t)y * w * 3;
-    for (int x = 0; x < w; x++, d += 3) {
-      if (color_type == PNG_COLOR_TYPE_GRAY && depth == 16) {
-        unsigned v = (unsigned)s[2 * x] << 8 | s[2 * x + 1];  // big-endian sample
-        d[0] = d[1] = d[2] = (uint8_t)(v > 255 ? 255 : v);    // PIL I -> RGB clips
-      } else if (color_type == PNG_COLOR_TYPE_PALETTE) {
-        const uint8_t *p = pal[s[x]];
-        d[0] = p[0], d[1] = p[1], d[2] = p[2];
-      } else if (chans <= 2) {  // gray, gray + alpha
-        d[0] = d[1] = d[2] = s[x * chans];
-      } else {  // RGB, RGBA
-        d[0] = s[x * chans], d[1] = s[x * chans + 1], d[2] = s[x * chans + 2];
-      }
+/* Turn the pixels x0, x0 + dx, ... of decoded row s (the layout after libpng's transforms)
+ * into RGB in row y of the output. */
+static void row_to_rgb(png_ctx *c, const uint8_t *s, int y, int x0, int dx, int color_type,
+                       int depth, int chans, const uint8_t pal[256][3]) {
+  uint8_t *row = c->img.rgb + (size_t)y * c->img.w * 3;
+  for (int x = x0; x < c->img.w; x += dx) {
+    uint8_t *d = row + (size_t)x * 3;
+    if (color_type == PNG_COLOR_TYPE_GRAY && depth == 16) {
+      unsigned v = (unsigned)s[2 * x] << 8 | s[2 * x + 1];  // big-endian sample
+      d[0] = d[1] = d[2] = (uint8_t)(v > 255 ? 255 : v);    // PIL I -> RGB clips
+    } else if (color_type == PNG_COLOR_TYPE_PALETTE) {
+      const uint8_t *p = pal[s[x]];
+      d[0] = p[0], d[1] = p[1], d[2] = p[2];
+    } else if (chans <= 2) {  // gray, gray + alpha
+      d[0] = d[1] = d[2] = s[x * chans];
+    } else {  // RGB, RGBA
+      d[0] = s[x * chans], d[1] = s[x * chans + 1], d[2] = s[x * chans + 2];
     }
   }
 }
+
+/* Adam7: first row, row step, first column, column step of each pass. */
+static const int adam7[7][4] = {{0, 8, 0, 8}, {0, 8, 4, 8}, {4, 8, 0, 4}, {0, 4, 2, 4},
+                                {2, 4, 0, 2}, {0, 2, 1, 2}, {1, 2, 0, 1}};
 
 vlp_status png_decode(const uint8_t *data, size_t size, const char *name, vlp_image *out,
                       int *orientation) {
@@ -200,13 +201,14 @@ vlp_status png_decode(const uint8_t *data, size_t size, const char *name, vlp_im
 
   uint8_t pal[256][3];
   if (color_type == PNG_COLOR_TYPE_PALETTE) {
-    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
     png_colorp plte = NULL;
     int n = 0;
-    if (png_get_PLTE(png, info, &plte, &n) && plte) {
-      for (int i = 0; i < n && i < 256; i++)
-        pal[i][0] = plte[i].red, pal[i][1] = plte[i].green, pal[i][2] = plte[i].blue;
-    }
+    uint8_t rgb[256 * 3];
+    if (!png_get_PLTE(png, info, &plte, &n) || !plte) n = 0;
+    if (n > 256) n = 256;
+    for (int i = 0; i < n; i++)
+      rgb[3 * i] = plte[i].red, rgb[3 * i + 1] = plte[i].green, rgb[3 * i + 2] = plte[i].blue;
+    palette_fill(pal, rgb, n);
     if (depth < 8) png_set_packing(png);  // one index per byte
   } else if (color_type == PNG_COLOR_TYPE_GRAY) {
     if (depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -228,19 +230,27 @@ vlp_status png_decode(const uint8_t *data, size_t size, const char *name, vlp_im
     vlp_fail_prefix(st, "%s", name);
     goto done;
   }
-  if (rowbytes > SIZE_MAX / h) {
-    st = vlp_fail(VLP_ERR_NOMEM, "%s: PNG too large", name);
-    goto done;
-  }
-  c->rows = malloc(rowbytes * h);
-  c->ptrs = malloc(sizeof(png_bytep) * h);
-  if (!c->rows || !c->ptrs) {
+  // Row by row into the output: memory stays at the output plus one row. An interlaced
+  // image is read pass by pass; libpng writes only the pass's own pixels into the row.
+  c->row = malloc(rowbytes);
+  if (!c->row) {
     st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory for a %ux%u PNG", name, w, h);
     goto done;
   }
-  for (png_uint_32 y = 0; y < h; y++) c->ptrs[y] = c->rows + (size_t)y * rowbytes;
-  png_read_image(png, c->ptrs);
-  rows_to_rgb(c, color_type, depth, chans, pal);
+  if (interlace == PNG_INTERLACE_NONE) {
+    for (png_uint_32 y = 0; y < h; y++) {
+      png_read_row(png, c->row, NULL);
+      row_to_rgb(c, c->row, (int)y, 0, 1, color_type, depth, chans, pal);
+    }
+  } else {
+    for (int p = 0; p < 7; p++) {
+      for (png_uint_32 y = 0; y < h; y++) {
+        png_read_row(png, c->row, NULL);
+        if (y >= (png_uint_32)adam7[p][0] && (y - adam7[p][0]) % adam7[p][1] == 0)
+          row_to_rgb(c, c->row, (int)y, adam7[p][2], adam7[p][3], color_type, depth, chans, pal);
+      }
+    }
+  }
   c->in_end = 1;
   png_read_end(png, end_info);
   c->in_end = 2;  // trailing chunks read completely
@@ -256,8 +266,7 @@ done:
   } else {
     vlp_image_free(&c->img);
   }
-  free(c->rows);
-  free(c->ptrs);
+  free(c->row);
   free(c);
   return st;
 }

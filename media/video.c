@@ -61,6 +61,10 @@ struct vlp_video {
   int after_seek, reseeked;
   int64_t emitted;
   int done;
+  /* reading from memory (video_open_memory) instead of a file */
+  AVIOContext *mem_io;
+  const uint8_t *mem;
+  size_t mem_size, mem_pos;
 };
 
 /* ---- FFmpeg's log: library code never prints, so keep the last error line instead ---- */
@@ -169,7 +173,13 @@ static vlp_status open_stream(vlp_video *v) {
   const char *path = v->path;
   char eb[AV_ERROR_MAX_STRING_SIZE];
   av_last_msg[0] = 0;
-  int ret = avformat_open_input(&v->fmt, path, NULL, NULL);
+  if (v->mem_io) {  // custom I/O: the demuxer reads through v->mem_io
+    if (!(v->fmt = avformat_alloc_context()))
+      return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
+    v->fmt->pb = v->mem_io;
+    v->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  }
+  int ret = avformat_open_input(&v->fmt, v->mem_io ? NULL : path, NULL, NULL);
   if (ret < 0)
     return vlp_fail(ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ? VLP_ERR_IO : VLP_ERR_FORMAT,
                     "%s: not a video file FFmpeg can read (%s%s%s)", path,
@@ -273,6 +283,11 @@ vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_vid
 
 void vlp_video_close(vlp_video *v) {
   if (!v) return;
+  if (v->mem_io) {  // after the format context, which may still read through it
+    avformat_close_input(&v->fmt);
+    av_freep(&v->mem_io->buffer);
+    avio_context_free(&v->mem_io);
+  }
   sws_freeContext(v->rgb_sws);
   sws_freeContext(v->thumb_sws);
   av_frame_free(&v->frm);
@@ -281,6 +296,66 @@ void vlp_video_close(vlp_video *v) {
   avformat_close_input(&v->fmt);
   free(v->path);
   free(v);
+}
+
+/* ---- videos held in memory ------------------------------------------------------------ */
+
+static int mem_read(void *opaque, uint8_t *buf, int n) {
+  vlp_video *v = opaque;
+  size_t left = v->mem_size - v->mem_pos, k = n < 0 ? 0 : (size_t)n;
+  if (k > left) k = left;
+  if (k == 0) return AVERROR_EOF;
+  memcpy(buf, v->mem + v->mem_pos, k);
+  v->mem_pos += k;
+  return (int)k;
+}
+
+static int64_t mem_seek(void *opaque, int64_t off, int whence) {
+  vlp_video *v = opaque;
+  if (whence == AVSEEK_SIZE) return (int64_t)v->mem_size;
+  int64_t base = (whence & 3) == SEEK_CUR   ? (int64_t)v->mem_pos
+                 : (whence & 3) == SEEK_END ? (int64_t)v->mem_size
+                                            : 0;
+  if ((off > 0 && base > INT64_MAX - off) || base + off < 0 || base + off > (int64_t)v->mem_size)
+    return AVERROR(EINVAL);
+  v->mem_pos = (size_t)(base + off);
+  return (int64_t)v->mem_pos;
+}
+
+vlp_status video_open_memory(const uint8_t *data, size_t size, const char *name,
+                             const vlp_video_sampling *s, vlp_video **out) {
+  *out = NULL;
+  if (!name) name = "<memory>";
+  vlp_video_sampling def = vlp_video_default_sampling();
+  if (!s) s = &def;
+  vlp_status st = check_sampling(name, s);
+  if (st) return st;
+  if (!data || size == 0) return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", name);
+  pthread_once(&log_once, install_log);
+  vlp_video *v = calloc(1, sizeof *v);
+  if (!v || !(v->path = strdup(name))) {
+    free(v);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", name);
+  }
+  v->s = *s;
+  v->last_t = -1;
+  v->seeked_k = -1;
+  v->mem = data;
+  v->mem_size = size;
+  const int bufsize = 1 << 16;
+  uint8_t *buf = av_malloc(bufsize);
+  if (buf) v->mem_io = avio_alloc_context(buf, bufsize, 0, v, mem_read, NULL, mem_seek);
+  if (!v->mem_io) {
+    av_free(buf);
+    vlp_video_close(v);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", name);
+  }
+  if ((st = open_stream(v))) {
+    vlp_video_close(v);
+    return st;
+  }
+  *out = v;
+  return VLP_OK;
 }
 
 /* ---- decoding ------------------------------------------------------------------------ */

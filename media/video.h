@@ -26,4 +26,9 @@ double video_thumb_diff(const uint8_t *a, const uint8_t *b, int n);
 int64_t video_frames_decoded(const vlp_video *v);
 int video_seeks(const vlp_video *v);
 
+/* vlp_video_open for a file held in memory (custom AVIOContext; data must outlive the
+ * video); name is only used in messages. For the fuzz tests and in-memory callers. */
+vlp_status video_open_memory(const uint8_t *data, size_t size, const char *name,
+                             const vlp_video_sampling *s, vlp_video **out);
+
 #endif

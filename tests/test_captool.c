@@ -77,9 +77,10 @@ static void check_sniff(void) {
     int want;
   } cases[] = {
       {"", 0, VLP_SNIFF_OTHER},
-      {"GIF89a\1\0\1\0", 10, VLP_SNIFF_UNSUPPORTED},
-      {"RIFF\0\0\0\0WEBPVP8 ", 16, VLP_SNIFF_UNSUPPORTED},
-      {"BM\0\0", 4, VLP_SNIFF_UNSUPPORTED},
+      {"GIF89a\1\0\1\0", 10, VLP_SNIFF_IMAGE},
+      {"RIFF\0\0\0\0WEBPVP8 ", 16, VLP_SNIFF_IMAGE},
+      {"BM\0\0", 4, VLP_SNIFF_IMAGE},
+      {"\0\0\0\x0cJXL \r\n\x87\n", 12, VLP_SNIFF_UNSUPPORTED},
       {"\x89PNG\r\n\x1a\n", 8, VLP_SNIFF_IMAGE},
       {"\x89PNG\r\n", 6, VLP_SNIFF_OTHER}, /* too short to be a PNG */
       {"\xff\xd8\xff\xe0", 4, VLP_SNIFF_IMAGE},

@@ -274,6 +274,7 @@ int main(void) {
   }
   cJSON_Delete(m);
   vlp_image_free(NULL);  // allowed
-  CHECK(!image_sniff((const uint8_t *)"GIF89a", 6));
+  CHECK(image_sniff((const uint8_t *)"GIF89a", 6));
+  CHECK(!image_sniff((const uint8_t *)"8BPS", 4));  // PSD: recognised, not decoded
   return test_done();
 }

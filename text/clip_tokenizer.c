@@ -474,7 +474,8 @@ static int encode_text(const clip_tokenizer *t, run *r, const uint32_t *in, size
   size_t s0 = 0, s1 = a.n;
   while (s0 < s1 && a.p[s0] == ' ') s0++;
   while (s1 > s0 && a.p[s1 - 1] == ' ') s1--;
-  if (tok_py_lower(a.p + s0, s1 - s0, 1, &b) || tok_utf8_encode(b.p, b.n, &u)) goto out;
+  if (tok_py_lower(a.n ? a.p + s0 : a.p, s1 - s0, 1, &b) || tok_utf8_encode(b.p, b.n, &u))
+    goto out;  // (a.p is NULL for an empty text: no pointer arithmetic on it)
   if (!u.n) {
     rc = 0;
     goto out;

@@ -205,7 +205,7 @@ static int fix_segment(tok_cps *seg, int unescape) {
     }
     if (map_chars(cur, &y)) goto out;
     if (tok_normalize(&y, TOK_NFC)) goto out;
-    int same = y.n == seg->n && memcmp(y.p, seg->p, y.n * sizeof *y.p) == 0;
+    int same = y.n == seg->n && (y.n == 0 || memcmp(y.p, seg->p, y.n * sizeof *y.p) == 0);
     if (same) break;
     tok_cps t = *seg;
     *seg = y;
