@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
     return EXIT_ALL_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    printf("vlp 0.1.0\n");
+    printf("vlp %s\n", vlp_version());
     return EXIT_ALL_OK;
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -14,6 +14,21 @@
 extern "C" {
 #endif
 
+/* The version of this header; vlp_version() gives the library's ("MAJOR.MINOR.PATCH").
+ * The shared library's SONAME carries the major version (libvlp.so.MAJOR). */
+#define VLP_VERSION_MAJOR 0
+#define VLP_VERSION_MINOR 1
+#define VLP_VERSION_PATCH 0
+
+/* VLP_API marks what libvlp exports: the library is built with -fvisibility=hidden, so
+ * every function declared here carries it (a test checks that the shared library exports
+ * exactly the functions of this header). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VLP_API __attribute__((visibility("default")))
+#else
+#define VLP_API
+#endif
+
 typedef enum {
   VLP_OK = 0,
   VLP_ERR_IO,          /* a file could not be opened / read / written */
@@ -25,15 +40,24 @@ typedef enum {
   VLP_ERR_NOMEM,       /* allocation failed or a size would overflow */
 } vlp_status;
 
+/* "MAJOR.MINOR.PATCH" of the linked library (may be newer than VLP_VERSION_* of the header
+ * a program was compiled with, never older in major). */
+VLP_API const char *vlp_version(void);
+
+/* Releases a plain buffer the library handed out: the ids of vlp_tokenize, the text of
+ * vlp_detokenize, the pixels of vlp_preprocess. NULL is fine. Objects and structs have
+ * their own *_free (vlp_model_free, vlp_image_free, vlp_text_result_free, ...). */
+VLP_API void vlp_free(void *p);
+
 /* The message of the last failure on this thread ("" if none). */
-const char *vlp_last_error(void);
+VLP_API const char *vlp_last_error(void);
 /* A short name for a status ("io error", "format error", ...). */
-const char *vlp_status_str(vlp_status st);
+VLP_API const char *vlp_status_str(vlp_status st);
 
 /* Threads: one knob for OpenBLAS and vlp's own loops. n <= 0 means VLP_THREADS or,
  * if unset, the number of cores. */
-void vlp_set_threads(int n);
-int vlp_get_threads(void);
+VLP_API void vlp_set_threads(int n);
+VLP_API int vlp_get_threads(void);
 
 /* ---- images ---------------------------------------------------------------------- */
 
@@ -46,10 +70,10 @@ typedef struct {
 /* Decode a PNG or JPEG file (format chosen by magic bytes), apply EXIF orientation and
  * convert to RGB exactly as transformers' load_image (PIL open, exif_transpose,
  * convert("RGB")) does. */
-vlp_status vlp_image_load(const char *path, vlp_image *out);
-vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *name,
-                                 vlp_image *out);
-void vlp_image_free(vlp_image *img);
+VLP_API vlp_status vlp_image_load(const char *path, vlp_image *out);
+VLP_API vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *name,
+                                         vlp_image *out);
+VLP_API void vlp_image_free(vlp_image *img);
 
 /* What the first bytes of a file say it is (vlp_image_sniff_file). */
 enum {
@@ -59,37 +83,38 @@ enum {
   VLP_SNIFF_UNSUPPORTED = 2, /* another image format (GIF, WebP, BMP, TIFF, HEIF, AVIF, JPEG XL) */
 };
 /* Classify a file by its magic bytes (reads at most its first 16 bytes). */
-int vlp_image_sniff_file(const char *path);
+VLP_API int vlp_image_sniff_file(const char *path);
 
 /* The image as the model folder's image processor resizes (and crops) it, still 8-bit:
  * the step before rescale/normalise. Preprocessing the result again is the identity, so
  * vlp_caption(fitted) == vlp_caption(original); a reader thread can do the expensive
  * resampling ahead of the model and queue small images. image_size > 0 overrides the
  * processor's size as in vlp_gen_params. */
-vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
-                         vlp_image *out);
+VLP_API vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
+                                 vlp_image *out);
 
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
-vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim, const int64_t *shape);
+VLP_API vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim,
+                                     const int64_t *shape);
 
 /* ---- preprocessing and tokenizers (no weights needed) ------------------------------ */
 
 /* Pixel values (3, S, S) float32 for the model folder's image processor
  * (preprocessor_config.json). image_size > 0 overrides the processor's size (as for
  * interpolated position embeddings). *pixels is malloc'd; *S receives the side. */
-vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
-                          float **pixels, int *S);
+VLP_API vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
+                                  float **pixels, int *S);
 
 typedef struct vlp_tokenizer vlp_tokenizer;
 /* The tokenizer of a model folder: vocab.txt (BERT WordPiece) or vocab.json + merges.txt
  * (CLIP BPE). */
-vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out);
-void vlp_tokenizer_free(vlp_tokenizer *t);
+VLP_API vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out);
+VLP_API void vlp_tokenizer_free(vlp_tokenizer *t);
 /* The ids the text encoder receives: specials included, truncated to the model's maximum
  * (tokenizer_config.json model_max_length), not padded. *ids is malloc'd. */
-vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n);
+VLP_API vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n);
 /* decode(ids, skip_special_tokens=True); *text is malloc'd. */
-vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text);
+VLP_API vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text);
 
 /* ---- models ------------------------------------------------------------------------- */
 
@@ -104,14 +129,14 @@ typedef struct vlp_model vlp_model;
 
 /* Load a Hugging Face model folder (config.json, model.safetensors, tokenizer and
  * preprocessor files). Weights are memory-mapped. */
-vlp_status vlp_model_load(const char *model_dir, vlp_model **out);
-void vlp_model_free(vlp_model *m);
-vlp_arch vlp_model_arch(const vlp_model *m);
+VLP_API vlp_status vlp_model_load(const char *model_dir, vlp_model **out);
+VLP_API void vlp_model_free(vlp_model *m);
+VLP_API vlp_arch vlp_model_arch(const vlp_model *m);
 /* "BlipForConditionalGeneration", ... */
-const char *vlp_arch_name(vlp_arch a);
+VLP_API const char *vlp_arch_name(vlp_arch a);
 /* Width of the embeddings vlp_embed_* returns. */
-int vlp_model_embed_dim(const vlp_model *m);
-const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
+VLP_API int vlp_model_embed_dim(const vlp_model *m);
+VLP_API const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
 
 /* Generation options, named as transformers' generate() arguments. */
 typedef struct {
@@ -125,7 +150,7 @@ typedef struct {
   int image_size; /* > 0: run the vision tower at this resolution */
 } vlp_gen_params;
 
-vlp_gen_params vlp_gen_default_params(void);
+VLP_API vlp_gen_params vlp_gen_default_params(void);
 
 typedef struct {
   int *ids; /* the full sequence as the reference's generate() returns it */
@@ -133,26 +158,27 @@ typedef struct {
   char *text; /* decoded, special tokens skipped */
 } vlp_text_result;
 
-void vlp_text_result_free(vlp_text_result *r);
+VLP_API void vlp_text_result_free(vlp_text_result *r);
 
 /* Captions for n images in one batch (BLIP captioning models). out[n]. */
-vlp_status vlp_caption(vlp_model *m, const vlp_image *imgs, int n, const vlp_gen_params *p,
-                       vlp_text_result *out);
+VLP_API vlp_status vlp_caption(vlp_model *m, const vlp_image *imgs, int n, const vlp_gen_params *p,
+                               vlp_text_result *out);
 /* Answer to a question about an image (BLIP VQA models). */
-vlp_status vlp_vqa(vlp_model *m, const vlp_image *img, const char *question,
-                   const vlp_gen_params *p, vlp_text_result *out);
+VLP_API vlp_status vlp_vqa(vlp_model *m, const vlp_image *img, const char *question,
+                           const vlp_gen_params *p, vlp_text_result *out);
 /* Image-text matching (BLIP retrieval models): itm = probability of a match, itc = cosine
  * of the projected, normalised embeddings. */
-vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size, float *itm,
-                   float *itc);
+VLP_API vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size,
+                           float *itm, float *itc);
 /* Projected, L2-normalised embeddings (CLIP image_embeds / text_embeds, BLIP image_feat /
  * text_feat): out (n, vlp_model_embed_dim). */
-vlp_status vlp_embed_images(vlp_model *m, const vlp_image *imgs, int n, int image_size, float *out);
-vlp_status vlp_embed_texts(vlp_model *m, const char *const *texts, int n, float *out);
+VLP_API vlp_status vlp_embed_images(vlp_model *m, const vlp_image *imgs, int n, int image_size,
+                                    float *out);
+VLP_API vlp_status vlp_embed_texts(vlp_model *m, const char *const *texts, int n, float *out);
 /* Zero-shot scores (CLIP): softmax over the L labels of exp(logit_scale) * cosine.
  * image_embed (dim), label_embeds (L, dim), scores (L). */
-vlp_status vlp_tag_scores(const vlp_model *m, const float *image_embed, const float *label_embeds,
-                          int L, float *scores);
+VLP_API vlp_status vlp_tag_scores(const vlp_model *m, const float *image_embed,
+                                  const float *label_embeds, int L, float *scores);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 
@@ -182,7 +208,7 @@ typedef struct {
 } vlp_video_sampling;
 
 /* Every frame of the whole video. */
-vlp_video_sampling vlp_video_default_sampling(void);
+VLP_API vlp_video_sampling vlp_video_default_sampling(void);
 
 typedef struct vlp_video vlp_video;
 
@@ -197,21 +223,22 @@ typedef struct {
 /* Open the best video stream of a file (any container and codec the linked FFmpeg
  * libraries decode). Errors name the file: empty file, not a video, no video stream, no
  * decoder for the codec, bad sampling parameters. */
-vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_video **out);
-vlp_video_info vlp_video_get_info(const vlp_video *v);
+VLP_API vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_video **out);
+VLP_API vlp_video_info vlp_video_get_info(const vlp_video *v);
 /* The next sampled frame as RGB24 (FFmpeg's default YUV->RGB: the stream's matrix or
  * BT.601, its range): *got = 1 with *frame (release with vlp_image_free), *t and *index
  * set; *got = 0 when there are no more. A damaged or truncated file returns the frames
  * before the damage, then an error naming the file; after an error *got stays 0. */
-vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *index, int *got);
-void vlp_video_close(vlp_video *v);
+VLP_API vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *index,
+                                  int *got);
+VLP_API void vlp_video_close(vlp_video *v);
 
 /* ---- model cache, downloads and model summaries ------------------------------------- */
 
 /* The model cache folder: VLP_HOME, else $HOME/.cache/vlp. Models are stored as in a
  * Hugging Face hub cache: models--ORG--NAME/snapshots/COMMIT/FILES and
  * models--ORG--NAME/refs/REVISION (a file holding COMMIT). */
-vlp_status vlp_cache_dir(char *out, size_t size);
+VLP_API vlp_status vlp_cache_dir(char *out, size_t size);
 
 /* What -m names, as a folder path in out[size]:
  * - an existing folder is itself (a hub cache repo folder models--ORG--NAME means the
@@ -220,7 +247,7 @@ vlp_status vlp_cache_dir(char *out, size_t size);
  *   "@REVISION", looked up in VLP_HOME, then in the Hugging Face hub cache (HF_HUB_CACHE,
  *   HF_HOME/hub or ~/.cache/huggingface/hub).
  * vlp_model_load, vlp_tokenizer_load, vlp_preprocess and vlp_model_info call it. */
-vlp_status vlp_resolve_model(const char *name_or_path, char *out, size_t size);
+VLP_API vlp_status vlp_resolve_model(const char *name_or_path, char *out, size_t size);
 
 /* One model of the cache (vlp_cache_list). */
 typedef struct {
@@ -230,8 +257,8 @@ typedef struct {
 } vlp_cached_model;
 
 /* The models of VLP_HOME with a ref (one entry per repo and ref), sorted by name. */
-vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
-void vlp_cache_list_free(vlp_cached_model *list, int n);
+VLP_API vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
+VLP_API void vlp_cache_list_free(vlp_cached_model *list, int n);
 
 /* Download progress of one file: done of total bytes (total 0 when unknown); called with
  * done == total when the file is complete. */
@@ -257,8 +284,8 @@ typedef struct {
 /* Download what vlp needs of a hub repository (config.json, model.safetensors or its
  * shards, tokenizer and preprocessor files) into the cache: resumes partial downloads,
  * checks sha256 where the hub reports it, places files atomically. */
-vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *o, vlp_pull_result *out);
-void vlp_pull_result_free(vlp_pull_result *r);
+VLP_API vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *o, vlp_pull_result *out);
+VLP_API void vlp_pull_result_free(vlp_pull_result *r);
 
 /* A model folder's summary for `vlp info` / `vlp models`, from config.json and the
  * safetensors headers (no weights are read). */
@@ -281,7 +308,7 @@ typedef struct {
   int projection_dim; /* width of the retrieval embeddings (0 for captioning / VQA) */
 } vlp_model_summary;
 
-vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);
+VLP_API vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);
 
 #ifdef __cplusplus
 }
