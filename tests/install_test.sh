@@ -18,7 +18,9 @@ for f in bin/vlp include/vlp.h lib/libvlp.a lib/libvlp.so lib/pkgconfig/vlp.pc \
 done
 major=$(sed -n 's/^#define VLP_VERSION_MAJOR \([0-9]*\)$/\1/p' "$prefix/include/vlp.h")
 [ -e "$prefix/lib/libvlp.so.$major" ] || fail "no lib/libvlp.so.$major"
-objdump -p "$prefix/lib/libvlp.so" | grep -q "SONAME *libvlp.so.$major$" ||
+# (outputs are captured first: grep -q closing a pipe early would fail it under pipefail)
+dyn=$(objdump -p "$prefix/lib/libvlp.so")
+grep -q "SONAME *libvlp.so.$major$" <<<"$dyn" ||
   fail "libvlp.so's SONAME is not libvlp.so.$major"
 
 cap=golden/models/blip-caption-tiny clip=golden/models/clip-tiny
@@ -41,7 +43,8 @@ check() { # check NAME PROGRAM: run it and compare with the installed command
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc=${CC:-cc}
 $cc -o "$tmp/pc_shared" "$src/tests/install/consumer.c" $(pkg-config --cflags --libs vlp)
-LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/pc_shared" | grep -q "libvlp.so.$major => $prefix/lib/" ||
+libs=$(LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/pc_shared")
+grep -q "libvlp.so.$major => $prefix/lib/" <<<"$libs" ||
   fail "pc_shared does not link the shared libvlp.so.$major"
 check "pkg-config, shared" "$tmp/pc_shared"
 # Static libvlp with the system's shared libraries: libvlp.a, then what Requires.private and
@@ -50,7 +53,8 @@ check "pkg-config, shared" "$tmp/pc_shared"
 $cc -o "$tmp/pc_static" "$src/tests/install/consumer.c" $(pkg-config --cflags vlp) \
   "$prefix/lib/libvlp.a" $(pkg-config --libs $(pkg-config --print-requires-private vlp)) \
   $(pkg-config --static --libs-only-other vlp) -lm
-ldd "$tmp/pc_static" | grep -q libvlp && fail "pc_static links libvlp dynamically"
+libs=$(ldd "$tmp/pc_static")
+grep -q libvlp <<<"$libs" && fail "pc_static links libvlp dynamically"
 check "pkg-config, static" "$tmp/pc_static"
 
 cmake -S "$src/tests/install" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
