@@ -15,6 +15,7 @@
 
 #include "bench_models.h"
 #include "bench_util.h"
+#include "core/workspace.h"
 #include "fusion/blip.h"
 #include "vlp.h"
 
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
   char *vlp_bin = bm_find_vlp(argv[0], vlp_arg);
   const char *tiny = VLP_BENCH_GOLDEN "/models/blip-caption-tiny";
   const char *image_path = VLP_BENCH_GOLDEN "/images/chelsea_cat.png";
-  int threads = vlp_get_threads();
+  int threads = vlp_default_threads();
   printf(
       "vlp_bench_blip: BLIP-base caption, random F32 weights, %d threads "
       "(machine shared with other jobs: numbers are noisy)\n",
@@ -86,6 +87,8 @@ int main(int argc, char **argv) {
 
   /* Vision encoder, batch 1. */
   blip_model *bm = NULL;
+  vlp_ws ws;
+  ws_init(&ws);
   t0 = bench_now();
   if (blip_load(dir, &bm)) bm_die("%s", vlp_last_error());
   printf("blip_load: %.2f s\n", bench_now() - t0);
@@ -95,11 +98,12 @@ int main(int argc, char **argv) {
   if (!pixels || !emb) bm_die("out of memory");
   bm_rng rng = {12345};
   for (size_t i = 0; i < npix; i++) pixels[i] = bm_uniform(&rng, 2.0f);
-  if (blip_encode_images(bm, pixels, 1, IMG, emb, NULL)) bm_die("%s", vlp_last_error()); /* warm */
+  if (blip_encode_images(bm, &ws, pixels, 1, IMG, emb, NULL))
+    bm_die("%s", vlp_last_error()); /* warm */
   double best = 1e30;
   for (int r = 0; r < reps; r++) {
     t0 = bench_now();
-    if (blip_encode_images(bm, pixels, 1, IMG, emb, NULL)) bm_die("%s", vlp_last_error());
+    if (blip_encode_images(bm, &ws, pixels, 1, IMG, emb, NULL)) bm_die("%s", vlp_last_error());
     double t = bench_now() - t0;
     if (t < best) best = t;
   }
@@ -117,7 +121,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 8; i++) memcpy(emb8 + (size_t)i * T * DV, emb, (size_t)T * DV * sizeof *emb);
   { /* warm-up: first touch of the decoder's mapped weights */
     int *seq = NULL, len = 0;
-    if (blip_caption_generate(bm, emb8, 1, T, prompt, np, &g, &seq, &len))
+    if (blip_caption_generate(bm, &ws, emb8, 1, T, prompt, np, &g, &seq, &len))
       bm_die("%s", vlp_last_error());
     free(seq);
   }
@@ -125,7 +129,7 @@ int main(int argc, char **argv) {
   for (int bi = 0; bi < 2; bi++) {
     int B = dec_b[bi], *seqs[8], lens[8];
     t0 = bench_now();
-    if (blip_caption_generate(bm, emb8, B, T, prompt, np, &g, seqs, lens))
+    if (blip_caption_generate(bm, &ws, emb8, B, T, prompt, np, &g, seqs, lens))
       bm_die("%s", vlp_last_error());
     double t = bench_now() - t0;
     for (int i = 0; i < B; i++) free(seqs[i]);
@@ -139,10 +143,12 @@ int main(int argc, char **argv) {
   free(pixels);
   free(emb);
   blip_free(bm);
+  ws_release(&ws);
 
   /* Captions through the public API: preprocessing + vision + 20 greedy tokens. */
   vlp_model *m = NULL;
-  if (vlp_model_load(dir, &m)) bm_die("%s", vlp_last_error());
+  vlp_session *sess = NULL;
+  if (vlp_model_load(dir, &m) || vlp_session_new(m, NULL, &sess)) bm_die("%s", vlp_last_error());
   vlp_image img;
   if (vlp_image_load(image_path, &img)) bm_die("%s", vlp_last_error());
   vlp_gen_params gp = vlp_gen_default_params();
@@ -163,7 +169,10 @@ int main(int argc, char **argv) {
     best = 1e30;
     for (int r = 0; r < runs; r++) {
       t0 = bench_now();
-      if (vlp_caption(m, imgs, B, &gp, res)) bm_die("%s", vlp_last_error());
+      vlp_features *f = NULL;
+      if (vlp_encode_images(sess, imgs, B, 0, &f) || vlp_caption(sess, f, &gp, res))
+        bm_die("%s", vlp_last_error());
+      vlp_features_free(f);
       double t = bench_now() - t0;
       if (t < best) best = t;
       for (int i = 0; i < B; i++) {
@@ -180,6 +189,7 @@ int main(int argc, char **argv) {
     free(res);
   }
   vlp_image_free(&img);
+  vlp_session_free(sess);
   vlp_model_free(m);
 
   /* Peak RSS of the CLI on this folder. */

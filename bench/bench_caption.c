@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
   printf(
       "vlp_bench_caption: `vlp caption` on %d images, BLIP-base random F32 weights, %d threads "
       "+ 1 reader thread (machine shared with other jobs: numbers are noisy)\n",
-      n_images, vlp_get_threads());
+      n_images, vlp_default_threads());
   char *dir = bm_make_tmpdir("caption");
   double t0 = bench_now();
   bm_make_blip_base(VLP_BENCH_GOLDEN "/models/blip-caption-tiny", dir);

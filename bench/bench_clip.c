@@ -17,6 +17,7 @@
 #include "bench_models.h"
 #include "bench_util.h"
 #include "core/half.h"
+#include "core/workspace.h"
 #include "fusion/clip.h"
 #include "vlp.h"
 
@@ -244,7 +245,7 @@ int main(int argc, char **argv) {
   }
   if (reps < 1) reps = 1;
   const char *tiny = VLP_BENCH_GOLDEN "/models/clip-tiny";
-  int threads = vlp_get_threads();
+  int threads = vlp_default_threads();
   printf(
       "vlp_bench_clip: CLIP ViT-B/32, random F32 weights, %d threads "
       "(machine shared with other jobs: numbers are noisy)\n",
@@ -264,6 +265,8 @@ int main(int argc, char **argv) {
          DV, g1, gn, threads);
 
   clip_model *m = NULL;
+  vlp_ws ws;
+  ws_init(&ws);
   t0 = bench_now();
   if (clip_load(dir, &m)) bm_die("%s", vlp_last_error());
   printf("clip_load: %.2f s\n", bench_now() - t0);
@@ -279,12 +282,12 @@ int main(int argc, char **argv) {
   int batches[2] = {1, BMAX};
   for (int bi = 0; bi < 2; bi++) {
     int B = batches[bi];
-    if (clip_encode_images(m, pixels, B, IMG, NULL, NULL, NULL, emb))
+    if (clip_encode_images(m, &ws, pixels, B, IMG, NULL, NULL, NULL, emb))
       bm_die("%s", vlp_last_error());
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
       t0 = bench_now();
-      if (clip_encode_images(m, pixels, B, IMG, NULL, NULL, NULL, emb))
+      if (clip_encode_images(m, &ws, pixels, B, IMG, NULL, NULL, NULL, emb))
         bm_die("%s", vlp_last_error());
       double dt = bench_now() - t0;
       if (dt < best) best = dt;
@@ -314,11 +317,13 @@ int main(int argc, char **argv) {
     if (n > maxlen) maxlen = n;
     free(ids);
   }
-  if (clip_encode_strings(m, (const char *const *)texts, NT, emb)) bm_die("%s", vlp_last_error());
+  if (clip_encode_strings(m, &ws, (const char *const *)texts, NT, emb))
+    bm_die("%s", vlp_last_error());
   double best = 1e30;
   for (int r = 0; r < reps; r++) {
     t0 = bench_now();
-    if (clip_encode_strings(m, (const char *const *)texts, NT, emb)) bm_die("%s", vlp_last_error());
+    if (clip_encode_strings(m, &ws, (const char *const *)texts, NT, emb))
+      bm_die("%s", vlp_last_error());
     double dt = bench_now() - t0;
     if (dt < best) best = dt;
   }
@@ -331,6 +336,7 @@ int main(int argc, char **argv) {
   free(pixels);
   free(emb);
   clip_free(m);
+  ws_release(&ws);
   if (keep)
     printf("kept %s\n", dir);
   else

@@ -6,6 +6,7 @@
 
 #include "bench_util.h"
 #include "core/ops.h"
+#include "core/threads.h"
 #include "vlp.h"
 
 static float *rnd(size_t n) {
@@ -54,8 +55,8 @@ static double linear_gflops(int m, int n, int k, int reps) {
 }
 
 int main(int argc, char **argv) {
-  vlp_set_threads(argc > 1 ? atoi(argv[1]) : 0);
-  printf("threads: %d\n", vlp_get_threads());
+  threads_enter(argc > 1 ? atoi(argv[1]) : 0);
+  printf("threads: %d\n", vlp_threads_current());
 
   /* raw OpenBLAS, which vlp keeps at 1 thread; op_linear splits over vlp's threads */
   const int shapes[][3] = {

@@ -117,13 +117,13 @@ typedef struct {
 } run_stats;
 
 /* Sample a video; tag each frame when m is given. */
-static run_stats run(const char *path, vlp_video_sampling s, vlp_model *m, const float *labels,
+static run_stats run(const char *path, vlp_video_sampling s, vlp_session *m, const float *labels,
                      int L) {
   run_stats r = {0};
   vlp_video *v;
   double t0 = bench_now();
   if (vlp_video_open(path, &s, &v)) die("%s", vlp_last_error());
-  int dim = m ? vlp_model_embed_dim(m) : 1;
+  int dim = m ? vlp_model_embed_dim(vlp_session_model(m)) : 1;
   float *emb = malloc((size_t)dim * sizeof *emb), scores[64];
   for (;;) {
     vlp_image img;
@@ -135,8 +135,10 @@ static run_stats run(const char *path, vlp_video_sampling s, vlp_model *m, const
     double b = bench_now();
     r.decode += b - a;
     if (!got) break;
-    if (m && (vlp_embed_images(m, &img, 1, 0, emb) || vlp_tag_scores(m, emb, labels, L, scores)))
+    vlp_features *f = NULL;
+    if (m && (vlp_encode_images(m, &img, 1, 0, &f) || vlp_tag_scores(m, f, 0, labels, L, scores)))
       die("%s", vlp_last_error());
+    vlp_features_free(f);
     r.model += bench_now() - b;
     r.frames++;
     r.video_s = t;
@@ -184,30 +186,32 @@ int main(int argc, char **argv) {
          enc, strcmp(enc, "libx264") ? " (libx264 not in this build: fallback)" : "", t_enc, path);
 
   vlp_model *m;
-  if (vlp_model_load(model, &m)) die("%s", vlp_last_error());
+  vlp_session *sess;
+  if (vlp_model_load(model, &m) || vlp_session_new(m, NULL, &sess)) die("%s", vlp_last_error());
   if (vlp_model_arch(m) != VLP_ARCH_CLIP) die("%s: not a CLIP model", model);
-  printf("model: %s (threads %d)\n", model, vlp_get_threads());
+  printf("model: %s (threads %d)\n", model, vlp_default_threads());
   const char *names[] = {"a photo of a cat.",  "a photo of a dog.",   "a photo of a car.",
                          "a photo of a tree.", "a photo of a house.", "a photo of a person.",
                          "a photo of a boat.", "a photo of food."};
   int L = 8, dim = vlp_model_embed_dim(m);
   float *labels = malloc((size_t)L * (size_t)dim * sizeof *labels);
-  if (!labels || vlp_embed_texts(m, names, L, labels)) die("%s", vlp_last_error());
+  if (!labels || vlp_embed_texts(sess, names, L, labels)) die("%s", vlp_last_error());
 
   vlp_video_sampling s = vlp_video_default_sampling();
   report("decode all frames to RGB", run(path, s, NULL, NULL, 0));
   s.mode = VLP_SAMPLE_EVERY;
   s.every = 1;
-  report("--every 1s: decode + tag", run(path, s, m, labels, L));
+  report("--every 1s: decode + tag", run(path, s, sess, labels, L));
   s.mode = VLP_SAMPLE_FPS;
   s.fps = 5;
-  report("--fps 5: decode + tag", run(path, s, m, labels, L));
+  report("--fps 5: decode + tag", run(path, s, sess, labels, L));
   s.mode = VLP_SAMPLE_EVERY;
   s.every = 10;
-  report("--every 10s (seeks): decode + tag", run(path, s, m, labels, L));
+  report("--every 10s (seeks): decode + tag", run(path, s, sess, labels, L));
   s.mode = VLP_SAMPLE_SCENES;
-  report("--scenes: decode + tag", run(path, s, m, labels, L));
+  report("--scenes: decode + tag", run(path, s, sess, labels, L));
   free(labels);
+  vlp_session_free(sess);
   vlp_model_free(m);
   if (!keep) unlink(path);
   return 0;

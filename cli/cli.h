@@ -59,7 +59,7 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
 
 /* Generation options (--prompt, --beams, --max-length, --max-new-tokens, --min-length,
  * --repetition-penalty, --length-penalty, --image-size); returns 1 when opt was one. */
-int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p);
+int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p, int *image_size);
 extern const char cli_gen_usage[];
 
 /* Input paths: files as given; a folder adds its files (sorted by name, not recursive). */
@@ -73,14 +73,18 @@ void cli_paths_add_folder(cli_paths *p, const char *dir);
 void cli_paths_add_input(cli_paths *p, const char *path);
 void cli_paths_free(cli_paths *p);
 
-/* Load the -m model (exit code 2 on failure, message printed). */
+/* Load the -m model with --threads as its sessions' thread count (exit code 2 on failure,
+ * message printed). */
 vlp_model *cli_load_model(const char *cmd, const cli_common *c);
-void cli_apply_threads(const cli_common *c);
+/* A session for m, or NULL with the message printed. */
+vlp_session *cli_new_session(const char *cmd, const vlp_model *m);
 /* Bit of an architecture in the masks below. */
 #define ARCH(a) (1u << (a))
-/* Load the -m model, check that its architecture is in arch_mask and open the output (-o
- * or stdout). On failure prints why, leaves *m NULL and returns NULL (exit code 2). */
-FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m);
+/* Load the -m model, check that its architecture is in arch_mask, make a session for it
+ * and open the output (-o or stdout). On failure prints why, leaves *m and *s NULL and
+ * returns NULL (exit code 2). */
+FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m,
+                vlp_session **s);
 
 /* Subcommands. */
 int cmd_preprocess(int argc, char **argv);

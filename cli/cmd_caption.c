@@ -63,6 +63,7 @@ static const char usage[] =
 typedef struct {
   cli_common c;
   vlp_gen_params p;
+  int image_size; /* --image-size */
   int batch, recursive, quiet, no_resume, format_set;
   ct_format format;
   const char *sidecar; /* extension, or NULL */
@@ -166,7 +167,7 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
     } else if (!strcmp(opt, "--sidecar-join")) {
       const char *v = cli_value(a);
       if (v) o->join = v;
-    } else if (!cli_gen_opt(a, opt, &o->p) && !cli_common_opt(a, opt, &o->c))
+    } else if (!cli_gen_opt(a, opt, &o->p, &o->image_size) && !cli_common_opt(a, opt, &o->c))
       cli_usage_error(a, "unknown option %s", opt);
   }
   if (!a->failed && !o->c.help) {
@@ -250,6 +251,7 @@ static int mark_done(const ct_inputs *in, ct_parsed *recs, int n, char *skip) {
 typedef struct {
   caption_opts *o;
   vlp_model *m;
+  vlp_session *sess;
   ct_sink sink;
   int use_sink;
   char **sidecars; /* per work item, or NULL */
@@ -296,6 +298,15 @@ static void deliver(run_state *s, int wi, const vlp_text_result *res) {
   if (s->sep_id >= 0 && res->n_ids >= s->limit && res->ids[res->n_ids - 1] != s->sep_id) s->cut++;
 }
 
+/* Captions of n images: the vision tower and the decoder each run once for the batch. */
+static vlp_status caption_batch(run_state *s, const vlp_image *imgs, int n, vlp_text_result *res) {
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(s->sess, imgs, n, s->o->image_size, &f);
+  if (!st) st = vlp_caption(s->sess, f, &s->o->p, res);
+  vlp_features_free(f);
+  return st;
+}
+
 /* Caption the good items of a window and write every item of it in order. */
 static void flush_window(run_state *s, ct_item *win, int nw) {
   int ng = 0;
@@ -310,12 +321,11 @@ static void flush_window(run_state *s, ct_item *win, int nw) {
   int k = 0;
   for (int i = 0; i < nw; i++)
     if (!win[i].error) imgs[k++] = win[i].img;
-  if (ng && vlp_caption(s->m, imgs, ng, &s->o->p, res) != VLP_OK) {
+  if (ng && caption_batch(s, imgs, ng, res) != VLP_OK) {
     /* one bad image must not take the batch down: caption them one by one */
     for (int j = 0; j < ng; j++) vlp_text_result_free(&res[j]);
     for (int j = 0; j < ng; j++)
-      if (vlp_caption(s->m, &imgs[j], 1, &s->o->p, &res[j]) != VLP_OK)
-        msgs[j] = strdup(vlp_last_error());
+      if (caption_batch(s, &imgs[j], 1, &res[j]) != VLP_OK) msgs[j] = strdup(vlp_last_error());
   }
   k = 0;
   for (int i = 0; i < nw; i++) {
@@ -354,7 +364,7 @@ static int run(run_state *s, int n_work) {
     errors[i] = s->work[i]->error;
   }
   ct_reader *r =
-      ct_reader_start(s->o->c.model, s->o->p.image_size, paths, errors, n_work, 2 * batch + 2);
+      ct_reader_start(s->o->c.model, s->o->image_size, paths, errors, n_work, 2 * batch + 2);
   if (!r) {
     free(paths);
     free(errors);
@@ -514,8 +524,7 @@ int cmd_caption(int argc, char **argv) {
   /* the model, then the output stream */
   cli_common c_nout = o.c;
   c_nout.output = NULL;
-  cli_apply_threads(&o.c);
-  if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m)) goto out;
+  if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m, &s.sess)) goto out;
   s.use_sink = !o.sidecar || o.c.output;
   if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume)) goto out;
   s.sidecars = sidecars;
@@ -565,6 +574,7 @@ int cmd_caption(int argc, char **argv) {
   rc = bad_out ? EXIT_USAGE : s.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 out:
   if (s.use_sink) ct_sink_close(&s.sink);
+  vlp_session_free(s.sess);
   vlp_model_free(s.m);
   ct_parsed_free(recs, n_recs);
   free(skip);

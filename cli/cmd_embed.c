@@ -31,7 +31,7 @@ static void write_embedding(FILE *out, const char *input, const float *e, int di
 
 typedef struct {
   FILE *out;
-  vlp_model *m;
+  vlp_session *s;
   int size, dim;
   float **all; /* (*cap, dim), grown as needed; *done rows used */
   int *done, *cap;
@@ -46,7 +46,7 @@ static int embed_frame(void *ctx, const char *path, const vlp_image *img, double
     *c->all = grown, *c->cap = ncap;
   }
   float *e = *c->all + (size_t)*c->done * (size_t)c->dim;  // (dim)
-  if (vlp_embed_images(c->m, img, 1, c->size, e)) return -1;
+  if (vlp_embed_images(c->s, img, 1, c->size, e)) return -1;
   fputs("{", c->out);
   cli_video_write_frame_fields(c->out, "input", path, t, frame);
   fputs(", \"embedding\": ", c->out);
@@ -59,10 +59,10 @@ static int embed_frame(void *ctx, const char *path, const vlp_image *img, double
 
 /* Embed the sampled frames of one video, appending to *all (grown as needed; *done rows
  * used, *cap rows allocated). Returns 1 when the video failed (reported). */
-static int embed_video(FILE *out, vlp_model *m, const char *path, const vlp_video_sampling *s,
+static int embed_video(FILE *out, vlp_session *sess, const char *path, const vlp_video_sampling *s,
                        int progress, int size, float **all, int *done, int *cap) {
   cli_frame_loop L = {.cmd = "embed", .key = "input", .out = out, .s = *s, .progress = progress};
-  embed_ctx c = {out, m, size, vlp_model_embed_dim(m), all, done, cap};
+  embed_ctx c = {out, sess, size, vlp_model_embed_dim(vlp_session_model(sess)), all, done, cap};
   return cli_video_each_frame(&L, path, embed_frame, NULL, &c);
 }
 
@@ -115,9 +115,9 @@ int cmd_embed(int argc, char **argv) {
     cli_paths_free(&images);
     return EXIT_USAGE;
   }
-  cli_apply_threads(&c);
   vlp_model *m;
-  FILE *out = cli_start("embed", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_BLIP_ITM), &m);
+  vlp_session *sess;
+  FILE *out = cli_start("embed", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_BLIP_ITM), &m, &sess);
   if (!out) {
     cli_paths_free(&videos);
     free(texts);
@@ -130,7 +130,7 @@ int cmd_embed(int argc, char **argv) {
   for (int i = 0; all && i < images.n; i++) {
     vlp_image img = {0};
     float *e = all + (size_t)done * (size_t)dim;
-    if (vlp_image_load(images.paths[i], &img) || vlp_embed_images(m, &img, 1, size, e)) {
+    if (vlp_image_load(images.paths[i], &img) || vlp_embed_images(sess, &img, 1, size, e)) {
       cli_report_error(out, "embed", "input", images.paths[i], vlp_last_error());
       failed++;
     } else {
@@ -141,7 +141,7 @@ int cmd_embed(int argc, char **argv) {
   }
   for (int i = 0; all && i < nt; i++) {
     float *e = all + (size_t)done * (size_t)dim;
-    if (!texts[i][0] || vlp_embed_texts(m, &texts[i], 1, e)) {
+    if (!texts[i][0] || vlp_embed_texts(sess, &texts[i], 1, e)) {
       cli_report_error(out, "embed", "input", texts[i],
                        texts[i][0] ? vlp_last_error() : "the text is empty");
       failed++;
@@ -151,13 +151,14 @@ int cmd_embed(int argc, char **argv) {
     }
   }
   for (int i = 0; all && i < videos.n; i++)
-    failed += embed_video(out, m, videos.paths[i], &sampling, progress, size, &all, &done, &cap);
+    failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, &all, &done, &cap);
   int bad_out = !all || cli_close_output(out);
   if (all && npy && vlp_write_npy_f32(npy, all, 2, (const int64_t[]){done, dim})) {
     fprintf(stderr, "vlp embed: %s\n", vlp_last_error());
     bad_out = 1;
   }
   free(all);
+  vlp_session_free(sess);
   vlp_model_free(m);
   free(texts);
   cli_paths_free(&images);

@@ -93,12 +93,16 @@ static int index_build(int argc, char **argv) {
     ct_inputs_free(&inputs);
     return EXIT_USAGE;
   }
-  cli_apply_threads(&c);
   vlp_model *m = cli_load_model(cmd, &c);
+  vlp_session *sess = NULL;
   if (m && vlp_model_arch(m) != VLP_ARCH_CLIP && vlp_model_arch(m) != VLP_ARCH_BLIP_ITM) {
     fprintf(stderr, "vlp %s: the model is %s; an index needs a %s or %s\n", cmd,
             vlp_arch_name(vlp_model_arch(m)), vlp_arch_name(VLP_ARCH_CLIP),
             vlp_arch_name(VLP_ARCH_BLIP_ITM));
+    vlp_model_free(m);
+    m = NULL;
+  }
+  if (m && !(sess = cli_new_session(cmd, m))) {
     vlp_model_free(m);
     m = NULL;
   }
@@ -161,7 +165,7 @@ static int index_build(int argc, char **argv) {
       continue;
     }
     if (cli_is_video_path(e.path)) {
-      failed += index_add_video(stdout, cmd, m, &e, &vs, progress, old, reuse, &rows);
+      failed += index_add_video(stdout, cmd, sess, &e, &vs, progress, old, reuse, &rows);
       continue;
     }
     if (index_rows_reserve(&rows)) {
@@ -176,7 +180,7 @@ static int index_build(int argc, char **argv) {
       unchanged++;
     } else {
       vlp_image img = {0};
-      if (vlp_image_load(e.path, &img) || vlp_embed_images(m, &img, 1, 0, row)) {
+      if (vlp_image_load(e.path, &img) || vlp_embed_images(sess, &img, 1, 0, row)) {
         cli_report_error(stdout, cmd, "path", e.path, vlp_last_error());
         vlp_image_free(&img);
         failed++;
@@ -227,6 +231,7 @@ done:
   free(by_hash);
   vlp_index_close(old);
   vlp_index_unlock(lock);
+  vlp_session_free(sess);
   vlp_model_free(m);
   ct_inputs_free(&inputs);
   return rc;

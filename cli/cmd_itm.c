@@ -40,22 +40,23 @@ int cmd_itm(int argc, char **argv) {
     free(texts);
     return EXIT_USAGE;
   }
-  cli_apply_threads(&c);
   vlp_model *m;
-  FILE *out = cli_start("itm", &c, ARCH(VLP_ARCH_BLIP_ITM), &m);
+  vlp_session *sess;
+  FILE *out = cli_start("itm", &c, ARCH(VLP_ARCH_BLIP_ITM), &m, &sess);
   if (!out) {
     free(texts);
     return EXIT_USAGE;
   }
   int failed = 0;
-  vlp_image img;
-  if (vlp_image_load(image, &img)) {
+  vlp_image img = {0};
+  vlp_features *f = NULL;
+  if (vlp_image_load(image, &img) || vlp_encode_images(sess, &img, 1, size, &f)) {
     cli_report_error(out, "itm", "path", image, vlp_last_error());
     failed = nt;
   } else {
     for (int i = 0; i < nt; i++) {
       float itm, itc;
-      if (!texts[i][0] || vlp_itm(m, &img, texts[i], size, &itm, &itc)) {
+      if (!texts[i][0] || vlp_itm(sess, f, 0, texts[i], &itm, &itc)) {
         cli_report_error(out, "itm", "path", image,
                          texts[i][0] ? vlp_last_error() : "the text is empty");
         failed++;
@@ -72,9 +73,11 @@ int cmd_itm(int argc, char **argv) {
       fputs("}\n", out);
       fflush(out);
     }
-    vlp_image_free(&img);
   }
+  vlp_image_free(&img);
+  vlp_features_free(f);
   int bad_out = cli_close_output(out);
+  vlp_session_free(sess);
   vlp_model_free(m);
   free(texts);
   return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;

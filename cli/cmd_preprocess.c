@@ -32,7 +32,6 @@ int cmd_preprocess(int argc, char **argv) {
   if (!a.failed && (!image || !c.output || !c.model))
     cli_usage_error(&a, "needs -m MODEL_DIR, an IMAGE and -o OUT.npy");
   if (a.failed) return EXIT_USAGE;
-  cli_apply_threads(&c);
 
   vlp_image img;
   if (vlp_image_load(image, &img)) {

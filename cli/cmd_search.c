@@ -72,7 +72,6 @@ int cmd_search(int argc, char **argv) {
   if (!a.failed && text && !text[0]) cli_usage_error(&a, "the text query is empty");
   if (!a.failed && rerank && image) cli_usage_error(&a, "--rerank needs a text query");
   if (a.failed) return EXIT_USAGE;
-  cli_apply_threads(&c);
 
   vlp_index *ix = NULL;
   if (vlp_index_open(dir, &ix)) {
@@ -81,13 +80,14 @@ int cmd_search(int argc, char **argv) {
   }
   if (!c.model) c.model = ix->model;
   vlp_model *m = cli_load_model(cmd, &c);
+  vlp_session *sess = m ? cli_new_session(cmd, m) : NULL;
   int rc = EXIT_USAGE;
   float *q = NULL;
   hit *hits = NULL;
   int64_t *rows = NULL;
   float *scores = NULL;
   FILE *out = NULL;
-  if (!m) goto done;
+  if (!sess) goto done;
   const char *arch = vlp_arch_name(vlp_model_arch(m));
   if (strcmp(arch, ix->arch) || vlp_model_embed_dim(m) != ix->dim) {
     fprintf(stderr,
@@ -111,7 +111,7 @@ int cmd_search(int argc, char **argv) {
     fprintf(stderr, "vlp %s: out of memory\n", cmd);
     goto done;
   }
-  if (text && vlp_embed_texts(m, &text, 1, q)) {
+  if (text && vlp_embed_texts(sess, &text, 1, q)) {
     cli_report_error(out, cmd, "query", text, vlp_last_error());
     rc = EXIT_SOME_FAILED;
     goto done;
@@ -119,7 +119,7 @@ int cmd_search(int argc, char **argv) {
   if (image) {
     vlp_image img = {0};
     vlp_status st = vlp_image_load(image, &img);
-    if (!st) st = vlp_embed_images(m, &img, 1, 0, q);
+    if (!st) st = vlp_embed_images(sess, &img, 1, 0, q);
     vlp_image_free(&img);
     if (st) {
       cli_report_error(out, cmd, "query", image, vlp_last_error());
@@ -134,8 +134,10 @@ int cmd_search(int argc, char **argv) {
   for (int i = 0; i < nr; i++) {
     const char *path = ix->entries[hits[i].row].path;
     vlp_image img = {0};
+    vlp_features *f = NULL;
     float itm = 0, itc = 0;
-    if (cli_load_image_or_frame(path, &img) || vlp_itm(m, &img, text, 0, &itm, &itc)) {
+    if (cli_load_image_or_frame(path, &img) || vlp_encode_images(sess, &img, 1, 0, &f) ||
+        vlp_itm(sess, f, 0, text, &itm, &itc)) {
       cli_report_error(out, cmd, "path", path, vlp_last_error());
       failed++;
       hits[i].itm = -INFINITY;
@@ -143,6 +145,7 @@ int cmd_search(int argc, char **argv) {
       hits[i].itm = itm;
       hits[i].has_itm = 1;
     }
+    vlp_features_free(f);
     vlp_image_free(&img);
   }
   qsort(hits, (size_t)nr, sizeof *hits, cmp_itm);
@@ -173,6 +176,7 @@ done:
   free(rows);
   free(scores);
   free(hits);
+  vlp_session_free(sess);
   vlp_model_free(m);
   vlp_index_close(ix);
   return rc;

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/selftest.h"
 #include "core/json.h"
+#include "core/threads.h"
 
 #ifndef VLP_GOLDEN_DIR
 #define VLP_GOLDEN_DIR "tests/golden"
@@ -135,7 +136,7 @@ int cmd_selftest(int argc, char **argv) {
     return EXIT_ALL_OK;
   }
   if (a.failed) return EXIT_USAGE;
-  cli_apply_threads(&c);
+  threads_enter(c.threads); /* this thread's kernels */
   if (!dir) dir = VLP_GOLDEN_DIR;
   char cases[4096];
   snprintf(cases, sizeof cases, "%s/cases", dir);

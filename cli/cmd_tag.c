@@ -45,30 +45,32 @@ int cmd_tag(int argc, char **argv) {
   if (!a.failed && !in.n) cli_usage_error(&a, "no images given");
   if (!a.failed && (!tmpl || !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
-  cli_apply_threads(&c);
   vlp_model *m;
-  FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP), &m);
+  vlp_session *sess;
+  FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP), &m, &sess);
   if (!out) goto out_args;
-  int L = labels.n, dim = vlp_model_embed_dim(m), failed = 0;
+  int L = labels.n, failed = 0;
   float *label_emb = NULL;
-  float *img_emb = malloc((size_t)dim * sizeof *img_emb);
   float *scores = malloc((size_t)L * sizeof *scores);
   int *order = malloc((size_t)L * sizeof *order);
-  if (!img_emb || !scores || !order) {
+  if (!scores || !order) {
     fprintf(stderr, "vlp tag: out of memory\n");
-  } else if (labels_embed(m, &labels, tmpl, &label_emb)) {
+  } else if (labels_embed(sess, &labels, tmpl, &label_emb)) {
     fprintf(stderr, "vlp tag: labels: %s\n", vlp_last_error());
   } else {
     for (int i = 0; i < in.n; i++) {
       vlp_image img = {0};
-      if (vlp_image_load(in.paths[i], &img) || vlp_embed_images(m, &img, 1, size, img_emb) ||
-          vlp_tag_scores(m, img_emb, label_emb, L, scores)) {
+      vlp_features *f = NULL;
+      if (vlp_image_load(in.paths[i], &img) || vlp_encode_images(sess, &img, 1, size, &f) ||
+          vlp_tag_scores(sess, f, 0, label_emb, L, scores)) {
         cli_report_error(out, "tag", "path", in.paths[i], vlp_last_error());
         vlp_image_free(&img);
+        vlp_features_free(f);
         failed++;
         continue;
       }
       vlp_image_free(&img);
+      vlp_features_free(f);
       labels_rank(scores, L, order);
       int k = top && top < L ? top : L;
       fputs("{\"path\": ", out);
@@ -89,8 +91,8 @@ int cmd_tag(int argc, char **argv) {
   if (cli_close_output(out)) rc = EXIT_USAGE;
   free(order);
   free(scores);
-  free(img_emb);
   free(label_emb);
+  vlp_session_free(sess);
   vlp_model_free(m);
 out_args:
   labels_free(&labels);

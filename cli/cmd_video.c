@@ -138,18 +138,21 @@ static void tag_frame(tag_writer *w, double t, int64_t frame, const float *score
 
 typedef struct {
   vlp_model *m;
+  vlp_session *s;
   tag_writer w;
   const float *label_emb;
-  float *img_emb, *scores;
+  float *scores;
   int *order;
   int L, image_size;
 } tag_ctx;
 
 static int tag_one(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
   tag_ctx *c = ctx;
-  if (vlp_embed_images(c->m, img, 1, c->image_size, c->img_emb) ||
-      vlp_tag_scores(c->m, c->img_emb, c->label_emb, c->L, c->scores))
-    return -1;
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(c->s, img, 1, c->image_size, &f);
+  if (!st) st = vlp_tag_scores(c->s, f, 0, c->label_emb, c->L, c->scores);
+  vlp_features_free(f);
+  if (st) return -1;
   labels_rank(c->scores, c->L, c->order);
   tag_frame(&c->w, t, frame, c->scores, c->order, c->L);
   return 0;
@@ -191,18 +194,16 @@ static int video_tag(int argc, char **argv) {
   if (!a.failed && !in.n) cli_usage_error(&a, "no videos given");
   if (!a.failed && (!tmpl || !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
-  cli_apply_threads(&c);
   tag_ctx t = {.L = labels.n, .image_size = size};
-  FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP), &t.m);
+  FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP), &t.m, &t.s);
   if (!out) goto out_args;
-  int vtt = format && !strcmp(format, "vtt"), failed = 0, dim = vlp_model_embed_dim(t.m);
+  int vtt = format && !strcmp(format, "vtt"), failed = 0;
   float *label_emb = NULL;
-  t.img_emb = malloc((size_t)dim * sizeof *t.img_emb);
   t.scores = malloc((size_t)t.L * sizeof *t.scores);
   t.order = malloc((size_t)t.L * sizeof *t.order);
-  if (!t.img_emb || !t.scores || !t.order) {
+  if (!t.scores || !t.order) {
     fprintf(stderr, "vlp video tag: out of memory\n");
-  } else if (labels_embed(t.m, &labels, tmpl, &label_emb)) {
+  } else if (labels_embed(t.s, &labels, tmpl, &label_emb)) {
     fprintf(stderr, "vlp video tag: labels: %s\n", vlp_last_error());
   } else {
     t.label_emb = label_emb;
@@ -219,8 +220,8 @@ static int video_tag(int argc, char **argv) {
   if (cli_close_output(out)) rc = EXIT_USAGE;
   free(t.order);
   free(t.scores);
-  free(t.img_emb);
   free(label_emb);
+  vlp_session_free(t.s);
   vlp_model_free(t.m);
 out_args:
   labels_free(&labels);
@@ -232,14 +233,20 @@ out_args:
 
 typedef struct {
   vlp_model *m;
+  vlp_session *s;
   FILE *out;
   vlp_gen_params p;
+  int image_size;
 } caption_ctx;
 
 static int caption_one(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
   caption_ctx *c = ctx;
   vlp_text_result r = {0};
-  if (vlp_caption(c->m, img, 1, &c->p, &r)) return -1;
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(c->s, img, 1, c->image_size, &f);
+  if (!st) st = vlp_caption(c->s, f, &c->p, &r);
+  vlp_features_free(f);
+  if (st) return -1;
   fputc('{', c->out);
   cli_video_write_frame_fields(c->out, "video", path, t, frame);
   fputs(", \"caption\": ", c->out);
@@ -263,8 +270,8 @@ static int video_caption(int argc, char **argv) {
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos)
       cli_paths_add(&in, pos);
-    else if (!cli_gen_opt(&a, opt, &cc.p) && !cli_video_opt(&a, opt, &loop.s, &loop.progress) &&
-             !cli_common_opt(&a, opt, &c))
+    else if (!cli_gen_opt(&a, opt, &cc.p, &cc.image_size) &&
+             !cli_video_opt(&a, opt, &loop.s, &loop.progress) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
@@ -278,8 +285,7 @@ static int video_caption(int argc, char **argv) {
     cli_paths_free(&in);
     return EXIT_USAGE;
   }
-  cli_apply_threads(&c);
-  FILE *out = cli_start("video caption", &c, ARCH(VLP_ARCH_BLIP_CAPTION), &cc.m);
+  FILE *out = cli_start("video caption", &c, ARCH(VLP_ARCH_BLIP_CAPTION), &cc.m, &cc.s);
   if (!out) {
     cli_paths_free(&in);
     return EXIT_USAGE;
@@ -289,6 +295,7 @@ static int video_caption(int argc, char **argv) {
   for (int i = 0; i < in.n; i++)
     failed += cli_video_each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
   int bad_out = cli_close_output(out);
+  vlp_session_free(cc.s);
   vlp_model_free(cc.m);
   cli_paths_free(&in);
   return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;

@@ -18,14 +18,14 @@ int cmd_vqa(int argc, char **argv) {
   vlp_gen_params p = vlp_gen_default_params();
   const char *opt, *pos, *image = NULL;
   const char **questions = calloc((size_t)argc, sizeof *questions);
-  int nq = 0;
+  int nq = 0, size = 0;
   cli_args_init(&a, argc, argv, "vqa");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos && !image)
       image = pos;
     else if (pos)
       questions[nq++] = pos;
-    else if (!cli_gen_opt(&a, opt, &p) && !cli_common_opt(&a, opt, &c))
+    else if (!cli_gen_opt(&a, opt, &p, &size) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
@@ -38,22 +38,23 @@ int cmd_vqa(int argc, char **argv) {
     free(questions);
     return EXIT_USAGE;
   }
-  cli_apply_threads(&c);
   vlp_model *m;
-  FILE *out = cli_start("vqa", &c, ARCH(VLP_ARCH_BLIP_VQA), &m);
+  vlp_session *sess;
+  FILE *out = cli_start("vqa", &c, ARCH(VLP_ARCH_BLIP_VQA), &m, &sess);
   if (!out) {
     free(questions);
     return EXIT_USAGE;
   }
   int failed = 0;
-  vlp_image img;
-  if (vlp_image_load(image, &img)) {
+  vlp_image img = {0};
+  vlp_features *f = NULL; /* the vision tower runs once for all questions */
+  if (vlp_image_load(image, &img) || vlp_encode_images(sess, &img, 1, size, &f)) {
     cli_report_error(out, "vqa", "path", image, vlp_last_error());
     failed = nq;
   } else {
     for (int i = 0; i < nq; i++) {
       vlp_text_result r = {0};
-      if (!questions[i][0] || vlp_vqa(m, &img, questions[i], &p, &r)) {
+      if (!questions[i][0] || vlp_vqa(sess, f, 0, questions[i], &p, &r)) {
         cli_report_error(out, "vqa", "path", image,
                          questions[i][0] ? vlp_last_error() : "the question is empty");
         failed++;
@@ -71,9 +72,11 @@ int cmd_vqa(int argc, char **argv) {
       fflush(out);
       vlp_text_result_free(&r);
     }
-    vlp_image_free(&img);
   }
+  vlp_image_free(&img);
+  vlp_features_free(f);
   int bad_out = cli_close_output(out);
+  vlp_session_free(sess);
   vlp_model_free(m);
   free(questions);
   return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;

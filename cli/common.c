@@ -196,21 +196,28 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
   fflush(out);
 }
 
-void cli_apply_threads(const cli_common *c) {
-  vlp_set_threads(c->threads);
-}
-
 vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
   if (!c->model) {
     fprintf(stderr, "vlp %s: no model: give -m MODEL_DIR (vlp %s --help)\n", cmd, cmd);
     return NULL;
   }
   vlp_model *m = NULL;
-  if (vlp_model_load(c->model, &m) != VLP_OK) {
+  vlp_model_params mp = vlp_model_default_params();
+  mp.n_threads = c->threads;
+  if (vlp_model_load_with(c->model, &mp, &m) != VLP_OK) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     return NULL;
   }
   return m;
+}
+
+vlp_session *cli_new_session(const char *cmd, const vlp_model *m) {
+  vlp_session *s = NULL;
+  if (vlp_session_new(m, NULL, &s) != VLP_OK) {
+    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
+    return NULL;
+  }
+  return s;
 }
 
 const char cli_gen_usage[] =
@@ -223,7 +230,7 @@ const char cli_gen_usage[] =
     "  --length-penalty X      beam score = sum of log-probs / length^X (default 1)\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n";
 
-int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p) {
+int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p, int *image_size) {
   if (!strcmp(opt, "--prompt"))
     p->prompt = cli_value(a);
   else if (!strcmp(opt, "--beams"))
@@ -239,7 +246,7 @@ int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p) {
   else if (!strcmp(opt, "--length-penalty"))
     cli_float(a, &p->length_penalty);
   else if (!strcmp(opt, "--image-size"))
-    cli_int(a, 1, 8192, &p->image_size);
+    cli_int(a, 1, 8192, image_size);
   else
     return 0;
   return 1;
@@ -294,7 +301,9 @@ void cli_paths_add_input(cli_paths *p, const char *path) {
     cli_paths_add(p, path);
 }
 
-FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m) {
+FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_model **m,
+                vlp_session **s) {
+  *s = NULL;
   *m = cli_load_model(cmd, c);
   if (!*m) return NULL;
   if (!(arch_mask & ARCH(vlp_model_arch(*m)))) {
@@ -307,9 +316,11 @@ FILE *cli_start(const char *cmd, const cli_common *c, unsigned arch_mask, vlp_mo
     }
     fprintf(stderr, "vlp %s: the model is %s; this command needs %s\n", cmd,
             vlp_arch_name(vlp_model_arch(*m)), wanted);
-  } else {
+  } else if ((*s = cli_new_session(cmd, *m))) {
     FILE *out = cli_open_output(cmd, c->output);
     if (out) return out;
+    vlp_session_free(*s);
+    *s = NULL;
   }
   vlp_model_free(*m);
   *m = NULL;

@@ -119,7 +119,7 @@ void index_rows_free(index_rows *r) {
 }
 
 typedef struct {
-  vlp_model *m;
+  vlp_session *s;
   const vlp_index_entry *file;
   const vlp_index *old;
   int reuse;
@@ -143,7 +143,7 @@ static int add_frame(void *ctx, const char *path, const vlp_image *img, double t
       c->old->entries[r].size == c->file->size) {
     memcpy(row, c->old->emb + (size_t)r * (size_t)rows->dim, (size_t)rows->dim * sizeof(float));
     rows->unchanged++;
-  } else if (vlp_embed_images(c->m, img, 1, 0, row)) {
+  } else if (vlp_embed_images(c->s, img, 1, 0, row)) {
     free(ref);
     return -1;
   } else {
@@ -157,10 +157,10 @@ static int add_frame(void *ctx, const char *path, const vlp_image *img, double t
   return 0;
 }
 
-int index_add_video(FILE *out, const char *cmd, vlp_model *m, const vlp_index_entry *file,
+int index_add_video(FILE *out, const char *cmd, vlp_session *sess, const vlp_index_entry *file,
                     const vlp_video_sampling *s, int progress, const vlp_index *old, int reuse,
                     index_rows *rows) {
   cli_frame_loop L = {.cmd = cmd, .key = "path", .out = out, .s = *s, .progress = progress};
-  add_ctx c = {m, file, old, reuse, rows};
+  add_ctx c = {sess, file, old, reuse, rows};
   return cli_video_each_frame(&L, file->path, add_frame, NULL, &c);
 }

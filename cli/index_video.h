@@ -36,7 +36,7 @@ int index_rows_reserve(index_rows *r);
  * reference and hash match a row of the old index (when `reuse`: same model) keep their
  * embedding. A video that fails part way keeps the frames before the damage.
  * Returns 0, or 1 when the video failed (reported on out and stderr). */
-int index_add_video(FILE *out, const char *cmd, vlp_model *m, const vlp_index_entry *file,
+int index_add_video(FILE *out, const char *cmd, vlp_session *sess, const vlp_index_entry *file,
                     const vlp_video_sampling *s, int progress, const vlp_index *old, int reuse,
                     index_rows *rows);
 

@@ -88,15 +88,15 @@ char *labels_apply_template(const char *tmpl, const char *label) {
   return s;
 }
 
-vlp_status labels_embed(vlp_model *m, const label_list *l, const char *tmpl, float **emb) {
-  int L = l->n, dim = vlp_model_embed_dim(m);
+vlp_status labels_embed(vlp_session *s, const label_list *l, const char *tmpl, float **emb) {
+  int L = l->n, dim = vlp_model_embed_dim(vlp_session_model(s));
   *emb = malloc((size_t)L * (size_t)dim * sizeof **emb);
   char **prompts = calloc((size_t)L, sizeof *prompts);
   vlp_status st = *emb && prompts ? VLP_OK : vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
   for (int i = 0; !st && i < L; i++)
     if (!(prompts[i] = labels_apply_template(tmpl, l->items[i])))
       st = vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
-  if (!st) st = vlp_embed_texts(m, (const char *const *)prompts, L, *emb);
+  if (!st) st = vlp_embed_texts(s, (const char *const *)prompts, L, *emb);
   for (int i = 0; prompts && i < L; i++) free(prompts[i]);
   free(prompts);
   if (st) {

@@ -27,7 +27,7 @@ void labels_free(label_list *l);
 char *labels_apply_template(const char *tmpl, const char *label);
 /* Text embeddings of template(label) for every label: *emb (n, embed_dim) malloc'd.
  * On failure returns the status with vlp_last_error() set. */
-vlp_status labels_embed(vlp_model *m, const label_list *l, const char *tmpl, float **emb);
+vlp_status labels_embed(vlp_session *s, const label_list *l, const char *tmpl, float **emb);
 /* order[0..L) = label indices by score, best first (ties: lower index first). */
 void labels_rank(const float *scores, int L, int *order);
 

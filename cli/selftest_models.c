@@ -14,6 +14,11 @@
 
 static blip_model *blip;
 static clip_model *clip;
+static vlp_ws ws; /* the runners' workspace (the selftest is single-threaded) */
+
+vlp_ws *st_ws(void) {
+  return &ws;
+}
 
 void st_release_text(void);
 void st_release_video(void);
@@ -22,6 +27,7 @@ void st_release_cache(void) {
   clip_free(clip);
   blip = NULL;
   clip = NULL;
+  ws_release(&ws);
   st_release_text();
   st_release_video();
 }
@@ -79,7 +85,7 @@ static float *blip_vision(st_run *r, const cJSON *c, int *Ti, const char *hidden
   *Ti = blip_vision_tokens(blip, S);
   float *emb = malloc((size_t)*Ti * (size_t)d.vision_hidden * sizeof *emb);
   float *pooled = malloc((size_t)d.vision_hidden * sizeof *pooled);
-  if (!emb || !pooled || blip_encode_images(blip, px, 1, S, emb, pooled)) {
+  if (!emb || !pooled || blip_encode_images(blip, &ws, px, 1, S, emb, pooled)) {
     st_failf(r, "vision: %s", emb && pooled ? vlp_last_error() : "out of memory");
     free(emb);
     emb = NULL;
@@ -113,8 +119,8 @@ static void check_generation(st_run *r, const float *enc, int Te, const int *ids
     if (!st_entry(r, modes[k][1]) && !st_entry(r, modes[k][2])) continue;
     gen_params p = gen_of(r, modes[k][0]);
     int *seq = NULL, len = 0;
-    vlp_status st = vqa ? blip_vqa_generate(blip, enc, 1, Te, &p, &seq, &len)
-                        : blip_caption_generate(blip, enc, 1, Te, ids, n, &p, &seq, &len);
+    vlp_status st = vqa ? blip_vqa_generate(blip, &ws, enc, 1, Te, &p, &seq, &len)
+                        : blip_caption_generate(blip, &ws, enc, 1, Te, ids, n, &p, &seq, &len);
     if (st) {
       st_failf(r, "%s: %s", modes[k][0], vlp_last_error());
       continue;
@@ -157,7 +163,7 @@ int st_case_blip_caption(st_run *r, const cJSON *c) {
       int V = blip_get_dims(blip).vocab;
       float *logits = malloc((size_t)V * sizeof *logits);
       if (st_entry(r, "first_step_logits")) {
-        if (!logits || blip_caption_first_logits(blip, emb, Ti, ids, n, logits))
+        if (!logits || blip_caption_first_logits(blip, &ws, emb, Ti, ids, n, logits))
           st_failf(r, "first step: %s", logits ? vlp_last_error() : "out of memory");
         else
           st_check_floats(r, "first_step_logits", logits, (size_t)V);
@@ -198,12 +204,12 @@ int st_case_blip_vqa(st_run *r, const cJSON *c) {
     st_check_ints(r, "question_ids", ids, n);
     float *qe = malloc((size_t)n * (size_t)d.text_hidden * sizeof *qe);
     float *logits = malloc((size_t)d.vocab * sizeof *logits);
-    if (!qe || !logits || blip_vqa_encode_question(blip, emb, Ti, ids, n, qe)) {
+    if (!qe || !logits || blip_vqa_encode_question(blip, &ws, emb, Ti, ids, n, qe)) {
       st_failf(r, "question: %s", qe && logits ? vlp_last_error() : "out of memory");
     } else {
       st_check_floats(r, "question_embeds", qe, (size_t)n * (size_t)d.text_hidden);
       if (st_entry(r, "first_step_logits")) {
-        if (blip_vqa_first_logits(blip, qe, n, logits))
+        if (blip_vqa_first_logits(blip, &ws, qe, n, logits))
           st_failf(r, "first step: %s", vlp_last_error());
         else
           st_check_floats(r, "first_step_logits", logits, (size_t)d.vocab);
@@ -260,7 +266,7 @@ int st_case_blip_itm(st_run *r, const cJSON *c) {
     float *h = malloc((size_t)n * (size_t)d.text_hidden * sizeof *h);
     float *f = malloc((size_t)d.embed_dim * sizeof *f);
     const int *const idv[1] = {ids};
-    if (!h || !f || blip_encode_texts(blip, idv, &n, 1, h, f)) {
+    if (!h || !f || blip_encode_texts(blip, &ws, idv, &n, 1, h, f)) {
       st_failf(r, "text: %s", h && f ? vlp_last_error() : "out of memory");
     } else {
       st_check_floats(r, "text_unimodal_last_hidden_state", h, (size_t)n * (size_t)d.text_hidden);
@@ -290,8 +296,8 @@ int st_case_blip_itm(st_run *r, const cJSON *c) {
       memcpy(embs + (size_t)i * (size_t)Ti * (size_t)d.vision_hidden, emb,
              (size_t)Ti * (size_t)d.vision_hidden * sizeof *emb);
     if (blip_image_feat(blip, emb, 1, Ti, img_feat) ||
-        blip_encode_texts(blip, (const int *const *)ids, lens, nt, NULL, text_feat) ||
-        blip_itm(blip, embs, Ti, (const int *const *)ids, lens, nt, logits, prob, cls)) {
+        blip_encode_texts(blip, &ws, (const int *const *)ids, lens, nt, NULL, text_feat) ||
+        blip_itm(blip, &ws, embs, Ti, (const int *const *)ids, lens, nt, logits, prob, cls)) {
       st_failf(r, "%s", vlp_last_error());
     } else {
       for (int i = 0; i < nt; i++) {
@@ -376,7 +382,7 @@ int st_case_clip(st_run *r, const cJSON *c) {
       }
       st_check_ints(r, "input_ids", padded, L);
       st_check_ints(r, "attention_mask", mask, L);
-      if (clip_encode_texts(clip, idv, &n, 1, h, pooled, feat, emb)) {
+      if (clip_encode_texts(clip, &ws, idv, &n, 1, h, pooled, feat, emb)) {
         st_failf(r, "text: %s", vlp_last_error());
       } else {
         check_masked_rows(r, "text_last_hidden_state", h, n, d.text_hidden);
@@ -409,8 +415,8 @@ int st_case_clip(st_run *r, const cJSON *c) {
         *probs = malloc((size_t)nt * sizeof *probs + 1);
   if (!h || !pooled || !feat || !emb || !temb || !logits || !probs) {
     st_failf(r, "out of memory");
-  } else if (clip_encode_images(clip, px, 1, S, h, pooled, feat, emb) ||
-             (nt && clip_encode_strings(clip, texts, nt, temb))) {
+  } else if (clip_encode_images(clip, &ws, px, 1, S, h, pooled, feat, emb) ||
+             (nt && clip_encode_strings(clip, &ws, texts, nt, temb))) {
     st_failf(r, "%s", vlp_last_error());
   } else {
     st_check_floats(r, "vision_last_hidden_state", h, (size_t)Ti * (size_t)d.vision_hidden);
@@ -492,7 +498,7 @@ int st_case_interp(st_run *r, const cJSON *c) {
     st_check_floats(r, "blip_pixel_values", px, (size_t)3 * (size_t)S * (size_t)S);
     int Ti = blip_vision_tokens(blip, S);
     float *h = malloc((size_t)Ti * (size_t)bw * sizeof *h);
-    if (!h || blip_encode_images(blip, px, 1, S, h, NULL))
+    if (!h || blip_encode_images(blip, &ws, px, 1, S, h, NULL))
       st_failf(r, "blip vision: %s", vlp_last_error());
     else
       st_check_floats(r, "blip_vision_last_hidden_state", h, (size_t)Ti * (size_t)bw);
@@ -515,7 +521,7 @@ int st_case_interp(st_run *r, const cJSON *c) {
     float *h = malloc((size_t)Ti * (size_t)cw * sizeof *h),
           *pooled = malloc((size_t)cw * sizeof *pooled);
     float *emb = malloc((size_t)d.projection_dim * sizeof *emb);
-    if (!h || !pooled || !emb || clip_encode_images(clip, px, 1, S, h, pooled, NULL, emb)) {
+    if (!h || !pooled || !emb || clip_encode_images(clip, &ws, px, 1, S, h, pooled, NULL, emb)) {
       st_failf(r, "clip vision: %s", vlp_last_error());
     } else {
       st_check_floats(r, "clip_vision_last_hidden_state", h, (size_t)Ti * (size_t)cw);

@@ -108,7 +108,7 @@ int st_case_video(st_run *r, const cJSON *c) {
   float *px = malloc((size_t)3 * (size_t)S * (size_t)S * sizeof *px);
   float *emb = malloc((size_t)P * sizeof *emb);
   if (!px || !emb || prep_run(p, &img, px) ||
-      clip_encode_images(vclip, px, 1, S, NULL, NULL, NULL, emb)) {
+      clip_encode_images(vclip, st_ws(), px, 1, S, NULL, NULL, NULL, emb)) {
     st_failf(r, "%s", px && emb ? vlp_last_error() : "out of memory");
   } else if (n_sources_vals % (size_t)P) {
     st_failf(r, "source_frame_embeds: %zu values, not a multiple of %d", n_sources_vals, P);

@@ -1,9 +1,10 @@
 /* ops: float32 kernels (see ops.h). Fast versions use OpenBLAS for the matrix products and
  * OpenMP for everything else; the *_naive versions are plain loops with double
  * accumulation, used by the tests as references.
- * Threads: OpenBLAS is kept at one thread (threads.c) and the big products are split over
- * our OpenMP threads here, so only one pool ever runs (two pools spinning against each
- * other made a ViT MLP block 1.7x slower on 2 cores). */
+ * Threads: OpenBLAS is kept at one thread (blas_single_thread below) and the big products
+ * are split over our OpenMP threads here, so only one pool ever runs (two pools spinning
+ * against each other made a ViT MLP block 1.7x slower on 2 cores). The thread count of a
+ * call is vlp_threads_current(), set per call by the caller's session. */
 #include "core/ops.h"
 
 /* Lets GCC if-convert the float compares in fast_expf / gelu1 and vectorise those loops;
@@ -15,10 +16,12 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/threads.h"
 #include "vlp.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
@@ -45,6 +48,13 @@ static void linear_cols(float *y, const float *x, const float *W, const float *b
                 y + o0, out);
 }
 
+/* OpenBLAS's own pool would compete with OpenMP's: it runs one thread per call, set once
+ * on the first product (documented in vlp.h as libvlp's one process-wide setting). */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) {
+  openblas_set_num_threads(1);
+}
+
 /* Products below this many multiply-adds run on one thread. */
 #define LINEAR_PAR_MIN (1 << 18)
 
@@ -60,7 +70,8 @@ void op_linear(float *y, const float *x, const float *W, const float *b, int n, 
     }
     return;
   }
-  int nt = vlp_get_threads();
+  pthread_once(&blas_once, blas_single_thread);
+  int nt = vlp_threads_current();
   if (nt > 1 && (double)n * in * out >= LINEAR_PAR_MIN && out >= 32) {
     /* Column slices, multiples of 16 for the BLAS kernels; OpenBLAS runs one thread per
      * caller (see threads.c), so this region is the only parallelism. The team may be
@@ -113,7 +124,7 @@ static void layernorm_row(float *y, const float *x, const float *g, const float 
 void op_layernorm(float *y, const float *x, const float *g, const float *b, int n, int d,
                   float eps) {
   if (n <= 0 || d <= 0) return;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * d >= PAR_MIN)
   for (int i = 0; i < n; i++) layernorm_row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
 }
@@ -192,13 +203,13 @@ static inline float gelu1(float x) {
 /* ---- activations ---------------------------------------------------------------- */
 
 void op_gelu(float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] = gelu1(x[i]);
 }
 
 void op_quick_gelu(float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] = x[i] * (1.0f / (1.0f + fast_expf(-1.702f * x[i])));
 }
@@ -235,7 +246,7 @@ static void softmax_row(float *x, int cols) {
 
 void op_softmax(float *x, int rows, int cols) {
   if (rows <= 0 || cols <= 0) return;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)rows * cols >= PAR_MIN)
   for (int i = 0; i < rows; i++) softmax_row(x + (size_t)i * cols, cols);
 }
@@ -257,7 +268,7 @@ void op_softmax_naive(float *x, int rows, int cols) {
 /* ---- small elementwise ops ------------------------------------------------------ */
 
 void op_add(float *y, const float *x, size_t n) {
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (n >= 4 * PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
@@ -332,7 +343,7 @@ static void attention_rows(float *out, const float *q, const float *k, const flo
                            const op_attn_shape *s, float scale) {
   const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd;
   const long total = (long)B * H * Tq;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (total * s->Tk * hd >= PAR_MIN)
   for (long r = 0; r < total; r++) {
     int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
@@ -363,7 +374,7 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
                           const op_attn_shape *s, float scale) {
   const int Tq = s->Tq, Tk = s->Tk, hd = s->hd, H = s->H, D = H * hd;
   const int pairs = s->B * H;
-  int nt = vlp_get_threads();
+  int nt = vlp_threads_current();
   if (nt > pairs) nt = pairs;
   size_t blk = (size_t)Tq * Tk;
   if (blk > SIZE_MAX / sizeof(float) / (size_t)nt) return 0;

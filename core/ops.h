@@ -1,7 +1,7 @@
 /* ops: the float32 kernels every model is built from. Row-major, contiguous unless a
  * stride is given. Each fast kernel has a plain reference (*_naive) beside it; the tests
  * compare the two. Nothing here allocates except where noted. Our own loops are OpenMP
- * parallel with vlp_get_threads() threads; OpenBLAS gets the same count. */
+ * parallel with vlp_threads_current() threads (core/threads.h); OpenBLAS runs one. */
 #ifndef VLP_CORE_OPS_H
 #define VLP_CORE_OPS_H
 

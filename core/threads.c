@@ -1,44 +1,45 @@
-/* threads: the one thread-count knob for vlp's OpenMP loops (which drive OpenBLAS)
- * (vlp_set_threads / vlp_get_threads in vlp.h). */
-#include <cblas.h>
-#include <omp.h>
-#include <stdatomic.h>
+/* threads: the per-thread thread count of the current compute call (see threads.h). */
+#include "core/threads.h"
+
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "vlp.h"
+static _Thread_local int t_threads; /* 0: not inside a session call -> the default */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_default;
 
-static _Atomic int g_threads; /* 0 until first set */
-
-/* n <= 0: VLP_THREADS if set and > 0, else the number of online cores. */
-static int resolve_threads(int n) {
-  if (n > 0) return n;
+static void read_default(void) {
   const char *env = getenv("VLP_THREADS");
   if (env && *env) {
     char *end = NULL;
     long v = strtol(env, &end, 10);
-    if (end != env && *end == 0 && v > 0 && v <= 4096) return (int)v;
+    if (end != env && *end == 0 && v > 0 && v <= 4096) {
+      g_default = (int)v;
+      return;
+    }
   }
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cores < 1) cores = 1;
   if (cores > 4096) cores = 4096;
-  return (int)cores;
+  g_default = (int)cores;
 }
 
-void vlp_set_threads(int n) {
-  n = resolve_threads(n);
-  /* OpenBLAS (the pthread build) keeps its own pool of spinning threads; next to OpenMP's
-   * pool the two fight for the cores (measured: a ViT MLP block 1.7x slower on 2 cores).
-   * So OpenBLAS runs one thread per call and ops.c splits the big products over our
-   * OpenMP threads. */
-  openblas_set_num_threads(1);
-  omp_set_num_threads(n);
-  atomic_store(&g_threads, n);
+int vlp_threads_default(void) {
+  pthread_once(&g_once, read_default);
+  return g_default;
 }
 
-int vlp_get_threads(void) {
-  int n = atomic_load(&g_threads);
-  if (n > 0) return n;
-  vlp_set_threads(0);
-  return atomic_load(&g_threads);
+int vlp_threads_current(void) {
+  return t_threads > 0 ? t_threads : vlp_threads_default();
+}
+
+int threads_enter(int n) {
+  int prev = t_threads;
+  t_threads = n > 0 ? (n > 4096 ? 4096 : n) : 0;
+  return prev;
+}
+
+void threads_leave(int previous) {
+  t_threads = previous;
 }

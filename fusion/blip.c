@@ -268,9 +268,9 @@ static void project_rows(const float *x, size_t stride, int B, int in, const flo
 
 /* ---- vision ------------------------------------------------------------------------ */
 
-vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S, float *image_embeds,
-                              float *pooled) {
-  vlp_status st = vit_forward(m->vit, pixels, B, S, image_embeds);
+vlp_status blip_encode_images(const blip_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                              float *image_embeds, float *pooled) {
+  vlp_status st = vit_forward(m->vit, ws, pixels, B, S, image_embeds);
   if (st) return st;
   if (pooled) vit_pool(m->vit, image_embeds, B, vit_tokens(m->vit, S), pooled);
   return VLP_OK;
@@ -279,7 +279,7 @@ vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S, 
 /* ---- decoding (caption and VQA answers) -------------------------------------------- */
 
 typedef struct {
-  bert_model *dec;
+  const bert_model *dec;
   bert_cache *cache;
   int N;
 } dec_ctx;
@@ -297,20 +297,21 @@ static void dec_reorder(void *ctx, const int *src, int N) {
 }
 
 /* Logits (V) at the last of n decoder input ids, cross-attending to enc (1, Te, De). */
-static vlp_status first_logits(bert_model *dec, const float *enc, int Te, const int *ids, int n,
-                               float *logits) {
+static vlp_status first_logits(const bert_model *dec, vlp_ws *ws, const float *enc, int Te,
+                               const int *ids, int n, float *logits) {
   const bert_config *c = bert_cfg(dec);
-  float *h = alloc_floats((size_t)n, (size_t)c->hidden, 1);
-  if (!h) return vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
-  vlp_status st = bert_forward(dec, ids, NULL, 1, n, 1, enc, NULL, Te, h);
-  if (!st) st = bert_lm_logits(dec, h + (size_t)(n - 1) * c->hidden, 1, logits);
-  free(h);
+  if (n <= 0) return vlp_fail(VLP_ERR_INVALID, "blip: no decoder input ids");
+  float *h = ws_floats(ws, WS_FUSION, (size_t)n * (size_t)c->hidden);
+  if (!h) return VLP_ERR_NOMEM;
+  vlp_status st = bert_forward(dec, ws, ids, NULL, 1, n, 1, enc, NULL, Te, h);
+  if (!st) st = bert_lm_logits(dec, ws, h + (size_t)(n - 1) * c->hidden, 1, logits);
   return st;
 }
 
 /* B encoder items enc (B, Te, De); every sequence starts from prompt (n ids). */
-static vlp_status run_generate(bert_model *dec, const float *enc, int B, int Te, const int *prompt,
-                               int n, const gen_params *p, int **out_seqs, int *out_lens) {
+static vlp_status run_generate(const bert_model *dec, vlp_ws *ws, const float *enc, int B, int Te,
+                               const int *prompt, int n, const gen_params *p, int **out_seqs,
+                               int *out_lens) {
   if (B <= 0 || n <= 0) return vlp_fail(VLP_ERR_INVALID, "blip: nothing to generate from");
   int beams = p->num_beams < 1 ? 1 : p->num_beams;
   if (beams > 4096 || B > (1 << 20) / beams)
@@ -323,7 +324,7 @@ static vlp_status run_generate(bert_model *dec, const float *enc, int B, int Te,
   if (!enc_of_row) return vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
   for (int r = 0; r < N; r++) enc_of_row[r] = r / beams;
   dec_ctx ctx = {.dec = dec, .N = N};
-  vlp_status st = bert_cache_new(dec, N, (int)cap, enc, B, Te, enc_of_row, &ctx.cache);
+  vlp_status st = bert_cache_new(dec, ws, N, (int)cap, enc, B, Te, enc_of_row, &ctx.cache);
   free(enc_of_row);
   if (st) return st;
   gen_decoder gd = {
@@ -357,19 +358,19 @@ vlp_status blip_caption_prompt_ids(const blip_model *m, const char *prompt, int 
   return VLP_OK;
 }
 
-vlp_status blip_caption_first_logits(blip_model *m, const float *image_embeds, int Ti,
-                                     const int *ids, int n, float *logits) {
+vlp_status blip_caption_first_logits(const blip_model *m, vlp_ws *ws, const float *image_embeds,
+                                     int Ti, const int *ids, int n, float *logits) {
   vlp_status st = task_is(m, BLIP_CAPTION, "blip_caption_first_logits");
   if (st) return st;
-  return first_logits(m->dec, image_embeds, Ti, ids, n, logits);
+  return first_logits(m->dec, ws, image_embeds, Ti, ids, n, logits);
 }
 
-vlp_status blip_caption_generate(blip_model *m, const float *image_embeds, int B, int Ti,
-                                 const int *ids, int n, const gen_params *p, int **out_seqs,
+vlp_status blip_caption_generate(const blip_model *m, vlp_ws *ws, const float *image_embeds, int B,
+                                 int Ti, const int *ids, int n, const gen_params *p, int **out_seqs,
                                  int *out_lens) {
   vlp_status st = task_is(m, BLIP_CAPTION, "blip_caption_generate");
   if (st) return st;
-  return run_generate(m->dec, image_embeds, B, Ti, ids, n, p, out_seqs, out_lens);
+  return run_generate(m->dec, ws, image_embeds, B, Ti, ids, n, p, out_seqs, out_lens);
 }
 
 /* ---- retrieval --------------------------------------------------------------------- */
@@ -378,28 +379,27 @@ vlp_status blip_tokenize(const blip_model *m, const char *text, int **ids, int *
   return tok_encode(m->tok, text, m->tc.max_pos, ids, n, NULL);
 }
 
-vlp_status blip_encode_texts(blip_model *m, const int *const *ids, const int *lens, int B,
-                             float *last_hidden, float *text_feat) {
+vlp_status blip_encode_texts(const blip_model *m, vlp_ws *ws, const int *const *ids,
+                             const int *lens, int B, float *last_hidden, float *text_feat) {
   vlp_status st = task_is(m, BLIP_RETRIEVAL, "blip_encode_texts");
   if (st) return st;
   int *pids = NULL, *pmask = NULL, T = 0, D = m->tc.hidden;
   st = pad_texts(m, ids, lens, B, &pids, &pmask, &T);
   if (st) return st;
-  float *h = last_hidden ? last_hidden : alloc_floats((size_t)B * T, (size_t)D, 1);
+  float *h = last_hidden ? last_hidden : ws_floats(ws, WS_FUSION, (size_t)B * T * (size_t)D);
   float *rows = alloc_floats((size_t)B, (size_t)D, 1);
   if (!h || !rows) {
     st = vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
   } else {
-    st = bert_forward(m->enc, pids, pmask, B, T, 0, NULL, NULL, 0, h);
+    st = bert_forward(m->enc, ws, pids, pmask, B, T, 0, NULL, NULL, 0, h);
     if (!st && text_feat)
       project_rows(h, (size_t)T * D, B, D, m->tproj_w, m->tproj_b, m->E, rows, text_feat);
   }
-  if (h != last_hidden) free(h);
   free(rows), free(pids), free(pmask);
   return st;
 }
 
-vlp_status blip_image_feat(blip_model *m, const float *image_embeds, int B, int Ti,
+vlp_status blip_image_feat(const blip_model *m, const float *image_embeds, int B, int Ti,
                            float *image_feat) {
   vlp_status st = task_is(m, BLIP_RETRIEVAL, "blip_image_feat");
   if (st) return st;
@@ -412,20 +412,21 @@ vlp_status blip_image_feat(blip_model *m, const float *image_embeds, int B, int 
   return VLP_OK;
 }
 
-vlp_status blip_itm(blip_model *m, const float *image_embeds, int Ti, const int *const *ids,
-                    const int *lens, int B, float *logits, float *prob, float *cls) {
+vlp_status blip_itm(const blip_model *m, vlp_ws *ws, const float *image_embeds, int Ti,
+                    const int *const *ids, const int *lens, int B, float *logits, float *prob,
+                    float *cls) {
   vlp_status st = task_is(m, BLIP_RETRIEVAL, "blip_itm");
   if (st) return st;
   int *pids = NULL, *pmask = NULL, T = 0, D = m->tc.hidden;
   st = pad_texts(m, ids, lens, B, &pids, &pmask, &T);
   if (st) return st;
-  float *h = alloc_floats((size_t)B * T, (size_t)D, 1);
+  float *h = ws_floats(ws, WS_FUSION, (size_t)B * T * (size_t)D);
   float *rows = alloc_floats((size_t)B, (size_t)D, 1);
   float *lg = alloc_floats((size_t)B, 2, 1);
   if (!h || !rows || !lg) {
     st = vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
   } else {
-    st = bert_forward(m->enc, pids, pmask, B, T, 0, image_embeds, NULL, Ti, h);
+    st = bert_forward(m->enc, ws, pids, pmask, B, T, 0, image_embeds, NULL, Ti, h);
   }
   if (!st) {
     for (int b = 0; b < B; b++)
@@ -437,29 +438,29 @@ vlp_status blip_itm(blip_model *m, const float *image_embeds, int Ti, const int 
     if (prob)
       for (int b = 0; b < B; b++) prob[b] = lg[2 * b + 1];
   }
-  free(h), free(rows), free(lg), free(pids), free(pmask);
+  free(rows), free(lg), free(pids), free(pmask);
   return st;
 }
 
 /* ---- VQA --------------------------------------------------------------------------- */
 
-vlp_status blip_vqa_encode_question(blip_model *m, const float *image_embeds, int Ti,
-                                    const int *ids, int T, float *question_embeds) {
+vlp_status blip_vqa_encode_question(const blip_model *m, vlp_ws *ws, const float *image_embeds,
+                                    int Ti, const int *ids, int T, float *question_embeds) {
   vlp_status st = task_is(m, BLIP_VQA, "blip_vqa_encode_question");
   if (st) return st;
-  return bert_forward(m->enc, ids, NULL, 1, T, 0, image_embeds, NULL, Ti, question_embeds);
+  return bert_forward(m->enc, ws, ids, NULL, 1, T, 0, image_embeds, NULL, Ti, question_embeds);
 }
 
-vlp_status blip_vqa_first_logits(blip_model *m, const float *question_embeds, int T,
-                                 float *logits) {
+vlp_status blip_vqa_first_logits(const blip_model *m, vlp_ws *ws, const float *question_embeds,
+                                 int T, float *logits) {
   vlp_status st = task_is(m, BLIP_VQA, "blip_vqa_first_logits");
   if (st) return st;
-  return first_logits(m->dec, question_embeds, T, &m->bos, 1, logits);
+  return first_logits(m->dec, ws, question_embeds, T, &m->bos, 1, logits);
 }
 
-vlp_status blip_vqa_generate(blip_model *m, const float *question_embeds, int B, int T,
-                             const gen_params *p, int **out_seqs, int *out_lens) {
+vlp_status blip_vqa_generate(const blip_model *m, vlp_ws *ws, const float *question_embeds, int B,
+                             int T, const gen_params *p, int **out_seqs, int *out_lens) {
   vlp_status st = task_is(m, BLIP_VQA, "blip_vqa_generate");
   if (st) return st;
-  return run_generate(m->dec, question_embeds, B, T, &m->bos, 1, p, out_seqs, out_lens);
+  return run_generate(m->dec, ws, question_embeds, B, T, &m->bos, 1, p, out_seqs, out_lens);
 }

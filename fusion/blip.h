@@ -13,8 +13,8 @@
  *
  * Shapes: Dv = vision hidden, Dt = text hidden, E = image_text_hidden_size (ITC width),
  * V = text vocab, Ti = blip_vision_tokens(S) = 1 + (S / patch)^2.
- * A model keeps no per-call state in the handle except what is noted: calls on one
- * blip_model are not thread-safe. */
+ * The model is read-only after loading and may be shared by threads; every forward takes
+ * the caller's workspace (one per thread): the towers' slots plus WS_FUSION. */
 #ifndef VLP_FUSION_BLIP_H
 #define VLP_FUSION_BLIP_H
 
@@ -66,8 +66,8 @@ gen_params blip_gen_params(const blip_model *m, int num_beams);
  * interpolates the position embeddings) -> image_embeds (B, Ti, Dv) = vision
  * last_hidden_state (post_layernorm applied). pooled (B, Dv) = post_layernorm again on the
  * CLS row, or NULL. */
-vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S, float *image_embeds,
-                              float *pooled);
+vlp_status blip_encode_images(const blip_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                              float *image_embeds, float *pooled);
 
 /* ---- captioning (BLIP_CAPTION) ----------------------------------------------------- */
 
@@ -76,14 +76,14 @@ vlp_status blip_encode_images(blip_model *m, const float *pixels, int B, int S, 
 vlp_status blip_caption_prompt_ids(const blip_model *m, const char *prompt, int **ids, int *n);
 /* Raw decoder logits (V) at the last position of ids (n) for one image:
  * image_embeds (1, Ti, Dv). */
-vlp_status blip_caption_first_logits(blip_model *m, const float *image_embeds, int Ti,
-                                     const int *ids, int n, float *logits);
+vlp_status blip_caption_first_logits(const blip_model *m, vlp_ws *ws, const float *image_embeds,
+                                     int Ti, const int *ids, int n, float *logits);
 /* Captions for B images (image_embeds (B, Ti, Dv)) from the same decoder input ids (n):
  * batch x beams rows go through one decoder step; the cross-attention K/V of each image is
  * computed once. out_seqs[b] (malloc'd, out_lens[b] ids) is the full sequence as HF's
  * generate returns it: [bos, prompt.., generated.., eos unless max_length was hit]. */
-vlp_status blip_caption_generate(blip_model *m, const float *image_embeds, int B, int Ti,
-                                 const int *ids, int n, const gen_params *p, int **out_seqs,
+vlp_status blip_caption_generate(const blip_model *m, vlp_ws *ws, const float *image_embeds, int B,
+                                 int Ti, const int *ids, int n, const gen_params *p, int **out_seqs,
                                  int *out_lens);
 
 /* ---- retrieval (BLIP_RETRIEVAL) ---------------------------------------------------- */
@@ -95,16 +95,17 @@ vlp_status blip_caption_generate(blip_model *m, const float *image_embeds, int B
  * Unimodal text encoder (no image): last_hidden (B, Tmax, Dt) with Tmax = max(lens) (rows
  * past a text's length are padding) or NULL; text_feat (B, E) = normalize(text_proj(
  * last_hidden[:, 0])) or NULL. */
-vlp_status blip_encode_texts(blip_model *m, const int *const *ids, const int *lens, int B,
-                             float *last_hidden, float *text_feat);
+vlp_status blip_encode_texts(const blip_model *m, vlp_ws *ws, const int *const *ids,
+                             const int *lens, int B, float *last_hidden, float *text_feat);
 /* image_feat (B, E) = normalize(vision_proj(image_embeds[:, 0])); image_embeds (B, Ti, Dv). */
-vlp_status blip_image_feat(blip_model *m, const float *image_embeds, int B, int Ti,
+vlp_status blip_image_feat(const blip_model *m, const float *image_embeds, int B, int Ti,
                            float *image_feat);
 /* ITM for B (image, text) pairs: text b cross-attends to image_embeds row b (B, Ti, Dv).
  * logits (B, 2) = itm_head(multimodal CLS), prob (B) = softmax(logits)[1],
  * cls (B, Dt) the multimodal CLS row. Any output may be NULL. */
-vlp_status blip_itm(blip_model *m, const float *image_embeds, int Ti, const int *const *ids,
-                    const int *lens, int B, float *logits, float *prob, float *cls);
+vlp_status blip_itm(const blip_model *m, vlp_ws *ws, const float *image_embeds, int Ti,
+                    const int *const *ids, const int *lens, int B, float *logits, float *prob,
+                    float *cls);
 /* Tokenize one text as the retrieval model expects it (truncated to max_text_len). */
 vlp_status blip_tokenize(const blip_model *m, const char *text, int **ids, int *n);
 
@@ -112,14 +113,15 @@ vlp_status blip_tokenize(const blip_model *m, const char *text, int **ids, int *
 
 /* question_embeds (1, T, Dt) = text_encoder(question ids (T, [CLS] first, used as is),
  * cross-attention to image_embeds (1, Ti, Dv)). */
-vlp_status blip_vqa_encode_question(blip_model *m, const float *image_embeds, int Ti,
-                                    const int *ids, int T, float *question_embeds);
+vlp_status blip_vqa_encode_question(const blip_model *m, vlp_ws *ws, const float *image_embeds,
+                                    int Ti, const int *ids, int T, float *question_embeds);
 /* Raw answer-decoder logits (V) for the input [bos], cross-attending to question_embeds
  * (1, T, Dt) with an all-ones mask. */
-vlp_status blip_vqa_first_logits(blip_model *m, const float *question_embeds, int T, float *logits);
+vlp_status blip_vqa_first_logits(const blip_model *m, vlp_ws *ws, const float *question_embeds,
+                                 int T, float *logits);
 /* Answers for B questions of the same token length T: question_embeds (B, T, Dt). The
  * decoder starts from [bos]; out_seqs / out_lens as blip_caption_generate. */
-vlp_status blip_vqa_generate(blip_model *m, const float *question_embeds, int B, int T,
-                             const gen_params *p, int **out_seqs, int *out_lens);
+vlp_status blip_vqa_generate(const blip_model *m, vlp_ws *ws, const float *question_embeds, int B,
+                             int T, const gen_params *p, int **out_seqs, int *out_lens);
 
 #endif

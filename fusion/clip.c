@@ -25,8 +25,6 @@ struct clip_model {
   const float *visual_proj; /* (P, Dv) */
   const float *text_proj;   /* (P, Dt) */
   float logit_scale;
-  float *scratch; /* grown on demand */
-  size_t scratch_n;
 };
 
 /* ---- loading --------------------------------------------------------------------------- */
@@ -126,7 +124,6 @@ void clip_free(clip_model *m) {
   vit_free(m->vision);
   tok_free(m->tok);
   weights_close(m->w);
-  free(m->scratch);
   free(m);
 }
 
@@ -156,24 +153,6 @@ int clip_vision_tokens(const clip_model *m, int S) {
 
 /* ---- encoding -------------------------------------------------------------------------- */
 
-/* Scratch of n floats (contents undefined), or NULL with an error set. */
-static float *scratch(clip_model *m, size_t n) {
-  if (n > m->scratch_n) {
-    if (n > SIZE_MAX / sizeof(float)) {
-      vlp_fail(VLP_ERR_NOMEM, "clip: batch too large");
-      return NULL;
-    }
-    float *s = realloc(m->scratch, n * sizeof(float));
-    if (!s) {
-      vlp_fail(VLP_ERR_NOMEM, "clip: out of memory");
-      return NULL;
-    }
-    m->scratch = s;
-    m->scratch_n = n;
-  }
-  return m->scratch;
-}
-
 /* features (B, P) = proj(pooled); embeds = features / ||features||. */
 static void project(const float *pooled, const float *W, int B, int D, int P, float *features,
                     float *embeds) {
@@ -182,8 +161,8 @@ static void project(const float *pooled, const float *W, int B, int D, int P, fl
   op_l2_normalize(embeds, B, P);
 }
 
-vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S, float *last_hidden,
-                              float *pooled, float *features, float *embeds) {
+vlp_status clip_encode_images(const clip_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                              float *last_hidden, float *pooled, float *features, float *embeds) {
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d images", B);
   const int Dv = m->vc.hidden;
   if (S <= 0 || S % m->vc.patch_size != 0)
@@ -196,19 +175,20 @@ vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S, 
     return vlp_fail(VLP_ERR_NOMEM, "clip: %d images too large", B);
   nh *= (size_t)Dv;
   size_t need = (last_hidden ? 0 : nh) + (pooled ? 0 : (size_t)B * Dv);
-  float *s = scratch(m, need ? need : 1);
+  float *s = ws_floats(ws, WS_FUSION, need ? need : 1);
   if (!s) return VLP_ERR_NOMEM;
   float *lh = last_hidden ? last_hidden : s;                /* (B, T, Dv) */
   float *po = pooled ? pooled : s + (last_hidden ? 0 : nh); /* (B, Dv) */
-  vlp_status st = vit_forward(m->vision, pixels, B, S, lh);
+  vlp_status st = vit_forward(m->vision, ws, pixels, B, S, lh);
   if (st) return st;
   vit_pool(m->vision, lh, B, T, po);
   project(po, m->visual_proj, B, Dv, m->P, features, embeds);
   return VLP_OK;
 }
 
-vlp_status clip_encode_texts(clip_model *m, const int *const *ids, const int *lens, int B,
-                             float *last_hidden, float *pooled, float *features, float *embeds) {
+vlp_status clip_encode_texts(const clip_model *m, vlp_ws *ws, const int *const *ids,
+                             const int *lens, int B, float *last_hidden, float *pooled,
+                             float *features, float *embeds) {
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d texts", B);
   const int Dt = m->tc.hidden;
   int T = 0;
@@ -221,19 +201,20 @@ vlp_status clip_encode_texts(clip_model *m, const int *const *ids, const int *le
   /* scratch: padded ids (B, T) as ints, then pooled (B, Dt) */
   size_t nid = (size_t)B * T;
   size_t need = nid + (pooled ? 0 : (size_t)B * Dt);
-  float *s = scratch(m, need);
+  float *s = ws_floats(ws, WS_FUSION, need);
   if (!s) return VLP_ERR_NOMEM;
   int *padded = (int *)s;
   float *po = pooled ? pooled : s + nid;
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) padded[(size_t)b * T + t] = t < lens[b] ? ids[b][t] : 0;
-  vlp_status st = clip_text_forward(m->text, padded, lens, B, T, last_hidden, po);
+  vlp_status st = clip_text_forward(m->text, ws, padded, lens, B, T, last_hidden, po);
   if (st) return st;
   project(po, m->text_proj, B, Dt, m->P, features, embeds);
   return VLP_OK;
 }
 
-vlp_status clip_encode_strings(clip_model *m, const char *const *texts, int B, float *embeds) {
+vlp_status clip_encode_strings(const clip_model *m, vlp_ws *ws, const char *const *texts, int B,
+                               float *embeds) {
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d texts", B);
   int **ids = calloc((size_t)B, sizeof *ids);
   int *lens = calloc((size_t)B, sizeof *lens);
@@ -244,7 +225,8 @@ vlp_status clip_encode_strings(clip_model *m, const char *const *texts, int B, f
   }
   for (int b = 0; b < B && !st; b++)
     st = tok_encode(m->tok, texts[b], m->tc.max_pos, &ids[b], &lens[b], NULL);
-  if (!st) st = clip_encode_texts(m, (const int *const *)ids, lens, B, NULL, NULL, NULL, embeds);
+  if (!st)
+    st = clip_encode_texts(m, ws, (const int *const *)ids, lens, B, NULL, NULL, NULL, embeds);
 done:
   if (ids)
     for (int b = 0; b < B; b++) free(ids[b]);

@@ -15,7 +15,8 @@
  *   logits_per_image (Bi, Bt) = exp(logit_scale) * image_embeds @ text_embeds^T, with
  *   logit_scale read from the weights (not the config).
  * Every output pointer except the embeds may be NULL (not computed / not copied).
- * A model keeps scratch memory: one call at a time per clip_model. */
+ * The model is read-only after loading; scratch comes from the caller's workspace (the
+ * towers' slots and WS_FUSION): one workspace per thread. */
 #ifndef VLP_FUSION_CLIP_H
 #define VLP_FUSION_CLIP_H
 
@@ -56,19 +57,21 @@ int clip_vision_tokens(const clip_model *m, int S);
  * interpolates the position embeddings).
  * last_hidden (B, clip_vision_tokens(S), Dv), pooled (B, Dv), features (B, P): NULL = skip.
  * embeds (B, P): required. */
-vlp_status clip_encode_images(clip_model *m, const float *pixels, int B, int S, float *last_hidden,
-                              float *pooled, float *features, float *embeds);
+vlp_status clip_encode_images(const clip_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                              float *last_hidden, float *pooled, float *features, float *embeds);
 
 /* Texts already tokenized: ids[b] holds lens[b] ids (specials included, 1..max_text_len;
  * use tok_encode with max_len = max_text_len).
  * last_hidden (B, Tmax, Dt) with Tmax = max(lens), pooled (B, Dt), features (B, P): NULL =
  * skip. embeds (B, P): required. */
-vlp_status clip_encode_texts(clip_model *m, const int *const *ids, const int *lens, int B,
-                             float *last_hidden, float *pooled, float *features, float *embeds);
+vlp_status clip_encode_texts(const clip_model *m, vlp_ws *ws, const int *const *ids,
+                             const int *lens, int B, float *last_hidden, float *pooled,
+                             float *features, float *embeds);
 
 /* Tokenize (truncating to max_text_len as the reference's truncation=True) and encode B
  * strings; embeds (B, P). */
-vlp_status clip_encode_strings(clip_model *m, const char *const *texts, int B, float *embeds);
+vlp_status clip_encode_strings(const clip_model *m, vlp_ws *ws, const char *const *texts, int B,
+                               float *embeds);
 
 /* logits (Bi, Bt) = exp(logit_scale) * image_embeds (Bi, P) @ text_embeds (Bt, P)^T. */
 void clip_logits(const clip_model *m, const float *image_embeds, int Bi, const float *text_embeds,

@@ -3,7 +3,17 @@
  * Conventions: every function that can fail returns a vlp_status; on failure the
  * message (which file, which tensor, what was expected) is in vlp_last_error(),
  * a thread-local string valid until the next failing call on that thread.
- * Objects are opaque handles created by *_load / *_open and released by *_free. */
+ * Objects are opaque handles created by *_load / *_new / *_open and released by *_free.
+ *
+ * Threads: a vlp_model is read-only after loading and may be shared by any number of
+ * threads. Everything a computation writes (activations, KV caches, workspaces) belongs to
+ * a vlp_session: one session per thread, a session is never used by two threads at once.
+ * vlp_features, vlp_tokenizer and the other result objects are read-only after they are
+ * made and may be read by several threads. A session's compute call runs its own OpenMP
+ * threads (vlp_session_params.n_threads); nothing process-wide is changed by loading a
+ * model or creating a session, except that libvlp keeps OpenBLAS at one thread per call
+ * (set once, at the first matrix product: OpenBLAS's own thread pool would fight
+ * libvlp's). */
 #ifndef VLP_H
 #define VLP_H
 
@@ -54,10 +64,9 @@ VLP_API const char *vlp_last_error(void);
 /* A short name for a status ("io error", "format error", ...). */
 VLP_API const char *vlp_status_str(vlp_status st);
 
-/* Threads: one knob for OpenBLAS and vlp's own loops. n <= 0 means VLP_THREADS or,
- * if unset, the number of cores. */
-VLP_API void vlp_set_threads(int n);
-VLP_API int vlp_get_threads(void);
+/* The thread count a session uses when none is asked for: VLP_THREADS when set (1..4096),
+ * else the number of online cores. */
+VLP_API int vlp_default_threads(void);
 
 /* ---- images ---------------------------------------------------------------------- */
 
@@ -89,7 +98,7 @@ VLP_API int vlp_image_sniff_file(const char *path);
  * the step before rescale/normalise. Preprocessing the result again is the identity, so
  * vlp_caption(fitted) == vlp_caption(original); a reader thread can do the expensive
  * resampling ahead of the model and queue small images. image_size > 0 overrides the
- * processor's size as in vlp_gen_params. */
+ * processor's size as in vlp_encode_images. */
 VLP_API vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
                                  vlp_image *out);
 
@@ -101,7 +110,8 @@ VLP_API vlp_status vlp_write_npy_f32(const char *path, const float *data, int nd
 
 /* Pixel values (3, S, S) float32 for the model folder's image processor
  * (preprocessor_config.json). image_size > 0 overrides the processor's size (as for
- * interpolated position embeddings). *pixels is malloc'd; *S receives the side. */
+ * interpolated position embeddings). *pixels is malloc'd (release with vlp_free); *S receives the
+ * side. */
 VLP_API vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
                                   float **pixels, int *S);
 
@@ -111,9 +121,10 @@ typedef struct vlp_tokenizer vlp_tokenizer;
 VLP_API vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out);
 VLP_API void vlp_tokenizer_free(vlp_tokenizer *t);
 /* The ids the text encoder receives: specials included, truncated to the model's maximum
- * (tokenizer_config.json model_max_length), not padded. *ids is malloc'd. */
+ * (tokenizer_config.json model_max_length), not padded. *ids is malloc'd (release with vlp_free).
+ */
 VLP_API vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n);
-/* decode(ids, skip_special_tokens=True); *text is malloc'd. */
+/* decode(ids, skip_special_tokens=True); *text is malloc'd (release with vlp_free). */
 VLP_API vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text);
 
 /* ---- models ------------------------------------------------------------------------- */
@@ -127,16 +138,70 @@ typedef enum {
 
 typedef struct vlp_model vlp_model;
 
-/* Load a Hugging Face model folder (config.json, model.safetensors, tokenizer and
- * preprocessor files). Weights are memory-mapped. */
+/* How weights are computed with. F32 is exact (the reference's numbers); BF16 and INT8
+ * are opt-in fast modes (VLP_ERR_UNSUPPORTED until this build implements them). */
+typedef enum { VLP_PRECISION_F32 = 0, VLP_PRECISION_BF16, VLP_PRECISION_INT8 } vlp_precision;
+
+typedef struct {
+  vlp_precision precision;
+  int n_threads; /* default for this model's sessions; <= 0: vlp_default_threads() */
+} vlp_model_params;
+
+/* F32, n_threads 0. */
+VLP_API vlp_model_params vlp_model_default_params(void);
+
+/* Load a Hugging Face model folder or cache name (see vlp_resolve_model): config.json,
+ * model.safetensors, tokenizer and preprocessor files. Weights are memory-mapped. The
+ * model is read-only afterwards; loading changes nothing process-wide. p may be NULL. */
+VLP_API vlp_status vlp_model_load_with(const char *path, const vlp_model_params *p,
+                                       vlp_model **out);
+/* vlp_model_load_with(path, NULL, out). */
 VLP_API vlp_status vlp_model_load(const char *model_dir, vlp_model **out);
 VLP_API void vlp_model_free(vlp_model *m);
 VLP_API vlp_arch vlp_model_arch(const vlp_model *m);
 /* "BlipForConditionalGeneration", ... */
 VLP_API const char *vlp_arch_name(vlp_arch a);
-/* Width of the embeddings vlp_embed_* returns. */
+/* Width of the embeddings vlp_embed_* returns (0 for captioning / VQA models). */
 VLP_API int vlp_model_embed_dim(const vlp_model *m);
 VLP_API const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
+
+/* ---- sessions ------------------------------------------------------------------------ */
+
+/* Per-thread state for running a model: every buffer a computation writes. Buffers grow
+ * to the largest batch seen and are reused, so a steady-state loop does not allocate. */
+typedef struct vlp_session vlp_session;
+
+typedef struct {
+  int n_threads; /* OpenMP threads of each call; <= 0: the model's n_threads */
+} vlp_session_params;
+
+VLP_API vlp_session_params vlp_session_default_params(void);
+/* A session for model m (which must outlive it). p may be NULL (defaults). */
+VLP_API vlp_status vlp_session_new(const vlp_model *m, const vlp_session_params *p,
+                                   vlp_session **out);
+VLP_API void vlp_session_free(vlp_session *s);
+VLP_API const vlp_model *vlp_session_model(const vlp_session *s);
+/* Bytes the session's buffers hold now. */
+VLP_API size_t vlp_session_bytes(const vlp_session *s);
+
+/* ---- image features: encode once, query many ----------------------------------------- */
+
+/* The vision tower's output for n images, kept by the caller and passed to vlp_caption,
+ * vlp_vqa, vlp_itm and vlp_tag_scores, so asking many questions about one image runs the
+ * vision tower once. Read-only once made; valid with the model that made it. */
+typedef struct vlp_features vlp_features;
+
+/* Preprocess (as the model folder's image processor) and encode n images in one batch.
+ * image_size > 0 runs the vision tower at that resolution (interpolated position
+ * embeddings, as the reference's interpolate_pos_encoding). */
+VLP_API vlp_status vlp_encode_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
+                                     vlp_features **out);
+/* Number of images in f. */
+VLP_API int vlp_features_count(const vlp_features *f);
+VLP_API void vlp_features_free(vlp_features *f);
+/* Projected, L2-normalised embeddings of f's images (CLIP image_embeds, BLIP retrieval
+ * image_feat): out (count, vlp_model_embed_dim). */
+VLP_API vlp_status vlp_features_embeddings(const vlp_features *f, float *out);
 
 /* Generation options, named as transformers' generate() arguments. */
 typedef struct {
@@ -147,7 +212,6 @@ typedef struct {
   int min_length;           /* whole sequence */
   float repetition_penalty; /* 1 = off */
   float length_penalty;
-  int image_size; /* > 0: run the vision tower at this resolution */
 } vlp_gen_params;
 
 VLP_API vlp_gen_params vlp_gen_default_params(void);
@@ -160,24 +224,25 @@ typedef struct {
 
 VLP_API void vlp_text_result_free(vlp_text_result *r);
 
-/* Captions for n images in one batch (BLIP captioning models). out[n]. */
-VLP_API vlp_status vlp_caption(vlp_model *m, const vlp_image *imgs, int n, const vlp_gen_params *p,
+/* Captions for every image of f in one batch (BLIP captioning models): out[count]. */
+VLP_API vlp_status vlp_caption(vlp_session *s, const vlp_features *f, const vlp_gen_params *p,
                                vlp_text_result *out);
-/* Answer to a question about an image (BLIP VQA models). */
-VLP_API vlp_status vlp_vqa(vlp_model *m, const vlp_image *img, const char *question,
+/* Answer to a question about image i of f (BLIP VQA models). */
+VLP_API vlp_status vlp_vqa(vlp_session *s, const vlp_features *f, int i, const char *question,
                            const vlp_gen_params *p, vlp_text_result *out);
-/* Image-text matching (BLIP retrieval models): itm = probability of a match, itc = cosine
- * of the projected, normalised embeddings. */
-VLP_API vlp_status vlp_itm(vlp_model *m, const vlp_image *img, const char *text, int image_size,
+/* Image-text matching of image i of f (BLIP retrieval models): itm = probability of a
+ * match, itc = cosine of the projected, normalised embeddings. */
+VLP_API vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *text,
                            float *itm, float *itc);
 /* Projected, L2-normalised embeddings (CLIP image_embeds / text_embeds, BLIP image_feat /
- * text_feat): out (n, vlp_model_embed_dim). */
-VLP_API vlp_status vlp_embed_images(vlp_model *m, const vlp_image *imgs, int n, int image_size,
+ * text_feat): out (n, vlp_model_embed_dim). Images go through the vision tower in one
+ * batch (vlp_encode_images + vlp_features_embeddings). */
+VLP_API vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
                                     float *out);
-VLP_API vlp_status vlp_embed_texts(vlp_model *m, const char *const *texts, int n, float *out);
-/* Zero-shot scores (CLIP): softmax over the L labels of exp(logit_scale) * cosine.
- * image_embed (dim), label_embeds (L, dim), scores (L). */
-VLP_API vlp_status vlp_tag_scores(const vlp_model *m, const float *image_embed,
+VLP_API vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out);
+/* Zero-shot scores of image i of f (CLIP): softmax over the L labels of
+ * exp(logit_scale) * cosine. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
+VLP_API vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i,
                                   const float *label_embeds, int L, float *scores);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "media/image.h"
 
 struct vlp_video {
@@ -190,7 +191,7 @@ static vlp_status open_stream(vlp_video *v) {
     return vlp_fail(VLP_ERR_FORMAT, "%s: bad codec parameters (%s)", path,
                     av_msg(ret, eb, sizeof eb));
   v->dec->pkt_timebase = v->st->time_base;
-  int threads = vlp_get_threads();
+  int threads = vlp_threads_current();
   v->dec->thread_count = threads > 8 ? 8 : threads < 1 ? 1 : threads;
   if (v->s.mode == VLP_SAMPLE_KEYFRAMES) v->dec->skip_frame = AVDISCARD_NONKEY;
   if ((ret = avcodec_open2(v->dec, codec, NULL)) < 0)

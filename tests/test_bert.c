@@ -12,6 +12,9 @@
 #include "testlib.h"
 #include "text/bert.h"
 
+/* One workspace for every forward of this single-threaded test. */
+static vlp_ws ws;
+
 typedef struct {
   vlp_weights *w;
   bert_config c;
@@ -69,8 +72,8 @@ static vlp_status decoder_logits(bert_model *b, const float *enc, int Te, const 
                                  float *logits) {
   const bert_config *c = bert_cfg(b);
   float *h = malloc((size_t)n * c->hidden * sizeof(float));
-  vlp_status st = bert_forward(b, ids, NULL, 1, n, 1, enc, NULL, Te, h);
-  if (!st) st = bert_lm_logits(b, h + (size_t)(n - 1) * c->hidden, 1, logits);
+  vlp_status st = bert_forward(b, &ws, ids, NULL, 1, n, 1, enc, NULL, Te, h);
+  if (!st) st = bert_lm_logits(b, &ws, h + (size_t)(n - 1) * c->hidden, 1, logits);
   free(h);
   return st;
 }
@@ -119,7 +122,7 @@ static void test_vqa(void) {
   CHECK(bert_load(m.w, "text_encoder.", NULL, &m.c, &enc) == VLP_OK);
   CHECK(bert_load(m.w, "text_decoder.bert.", "text_decoder.cls.", &m.c, &dec) == VLP_OK);
   if (!enc || !dec) return;
-  CHECK(bert_lm_logits(enc, NULL, 1, NULL) == VLP_ERR_INVALID); /* no LM head bound */
+  CHECK(bert_lm_logits(enc, &ws, NULL, 1, NULL) == VLP_ERR_INVALID); /* no LM head bound */
   int D = m.c.hidden, done = 0;
   float *logits = malloc((size_t)m.c.vocab * sizeof(float));
   const cJSON *cs;
@@ -133,7 +136,7 @@ static void test_vqa(void) {
     float *q = malloc((size_t)T * D * sizeof(float));
     char what[300];
     snprintf(what, sizeof what, "vqa %s question_embeds", json_str(cs, "id", ""));
-    CHECK(bert_forward(enc, ids, NULL, 1, T, 0, img, NULL, Te, q) == VLP_OK);
+    CHECK(bert_forward(enc, &ws, ids, NULL, 1, T, 0, img, NULL, Te, q) == VLP_OK);
     golden_check_floats(man, qe, q, (size_t)T * D, what);
     const cJSON *fl = json_obj(ex, "first_step_logits");
     if (fl) {
@@ -169,7 +172,7 @@ static void test_itm_text(void) {
     int T = 0;
     int *ids = golden_ids(json_obj(ex, "input_ids"), &T);
     float *h = malloc((size_t)T * m.c.hidden * sizeof(float));
-    CHECK(bert_forward(enc, ids, NULL, 1, T, 0, NULL, NULL, 0, h) == VLP_OK);
+    CHECK(bert_forward(enc, &ws, ids, NULL, 1, T, 0, NULL, NULL, 0, h) == VLP_OK);
     char what[300];
     snprintf(what, sizeof what, "itm %s unimodal", json_str(cs, "id", ""));
     golden_check_floats(man, uh, h, (size_t)T * m.c.hidden, what);
@@ -177,7 +180,7 @@ static void test_itm_text(void) {
     int *pid = calloc((size_t)T + 3, sizeof(int)), *pm = calloc((size_t)T + 3, sizeof(int));
     float *ph = malloc((size_t)(T + 3) * m.c.hidden * sizeof(float));
     for (int t = 0; t < T; t++) pid[t] = ids[t], pm[t] = 1;
-    CHECK(bert_forward(enc, pid, pm, 1, T + 3, 0, NULL, NULL, 0, ph) == VLP_OK);
+    CHECK(bert_forward(enc, &ws, pid, pm, 1, T + 3, 0, NULL, NULL, 0, ph) == VLP_OK);
     test_allclose("padded text", ph, h, (size_t)T * m.c.hidden, 1e-5, 1e-5);
     free(pid), free(pm), free(ph);
     free(ids), free(h);
@@ -195,9 +198,9 @@ static void full_logits(bert_model *b, const int *seq, int N, int T, const float
   const bert_config *c = bert_cfg(b);
   float *h = malloc((size_t)T * c->hidden * sizeof(float));
   for (int r = 0; r < N; r++) {
-    CHECK(bert_forward(b, seq + (size_t)r * T, NULL, 1, T, 1,
+    CHECK(bert_forward(b, &ws, seq + (size_t)r * T, NULL, 1, T, 1,
                        enc + (size_t)item[r] * Te * c->encoder_hidden, NULL, Te, h) == VLP_OK);
-    CHECK(bert_lm_logits(b, h, T, out + (size_t)r * T * c->vocab) == VLP_OK);
+    CHECK(bert_lm_logits(b, &ws, h, T, out + (size_t)r * T * c->vocab) == VLP_OK);
   }
   free(h);
 }
@@ -226,7 +229,7 @@ static void test_cache(void) {
   for (int r = 0; r < N; r++)
     for (int t = 0; t < T; t++) seq[r][t] = t == 0 ? 30522 : 1000 + 37 * r + 11 * t;
   bert_cache *c = NULL;
-  CHECK(bert_cache_new(b, N, T, enc, 2, Te, item, &c) == VLP_OK);
+  CHECK(bert_cache_new(b, &ws, N, T, enc, 2, Te, item, &c) == VLP_OK);
   if (!c) return;
   float *lg = malloc((size_t)N * V * sizeof(float));
   float *ref = malloc((size_t)N * T * V * sizeof(float));

@@ -14,6 +14,9 @@
 #include "golden_common.h"
 #include "testlib.h"
 
+/* One workspace for every forward of this single-threaded test. */
+static vlp_ws ws;
+
 #define MAX_IMAGES 64
 
 /* Image embeds (1, Ti, Dv) per image stem, computed from the golden pixel values. */
@@ -55,7 +58,7 @@ static image_entry *image_embeds(blip_model *m, image_cache *c, const char *stem
   image_entry *e = &c->e[c->n];
   e->Ti = blip_vision_tokens(m, S);
   e->emb = malloc((size_t)e->Ti * blip_get_dims(m).vision_hidden * sizeof(float));
-  vlp_status st = blip_encode_images(m, px, 1, S, e->emb, NULL);
+  vlp_status st = blip_encode_images(m, &ws, px, 1, S, e->emb, NULL);
   free(px);
   if (st) {
     fprintf(stderr, "%s: %s\n", stem, vlp_last_error());
@@ -112,8 +115,8 @@ static void generate_and_check(blip_model *m, const cJSON *man, const cJSON *ex,
     gen_params p = params_from(m, json_obj(json_obj(man, "conventions"), kinds[k]));
     int *seq = NULL, len = 0;
     vlp_status st = blip_task_of(m) == BLIP_VQA
-                        ? blip_vqa_generate(m, enc, 1, Te, &p, &seq, &len)
-                        : blip_caption_generate(m, enc, 1, Te, prompt, n, &p, &seq, &len);
+                        ? blip_vqa_generate(m, &ws, enc, 1, Te, &p, &seq, &len)
+                        : blip_caption_generate(m, &ws, enc, 1, Te, prompt, n, &p, &seq, &len);
     if (st) fprintf(stderr, "%s: %s\n", id, vlp_last_error());
     CHECK(st == VLP_OK);
     if (!st) check_sequence(m, ex, kinds[k], seq, len, id);
@@ -137,7 +140,7 @@ static void check_vision(blip_model *m, image_cache *ic, const cJSON *man, const
     float *px = golden_pixels(stem, &S);
     float *h = malloc((size_t)e->Ti * Dv * sizeof(float)),
           *pool = malloc((size_t)Dv * sizeof(float));
-    CHECK(px && blip_encode_images(m, px, 1, S, h, pool) == VLP_OK);
+    CHECK(px && blip_encode_images(m, &ws, px, 1, S, h, pool) == VLP_OK);
     snprintf(what, sizeof what, "%s vision_pooler_output", json_str(cs, "id", ""));
     golden_check_floats(man, pe, pool, (size_t)Dv, what);
     free(px), free(h), free(pool);
@@ -172,7 +175,7 @@ static void test_caption(const char *manifest, const char *dir) {
       image_entry *e = image_embeds(m, &ic, stem);
       const cJSON *fl = json_obj(ex, "first_step_logits");
       if (e && fl) {
-        CHECK(blip_caption_first_logits(m, e->emb, e->Ti, ids, n, logits) == VLP_OK);
+        CHECK(blip_caption_first_logits(m, &ws, e->emb, e->Ti, ids, n, logits) == VLP_OK);
         snprintf(what, sizeof what, "%s first_step_logits", id);
         golden_check_floats(man, fl, logits, (size_t)V, what);
       }
@@ -196,11 +199,12 @@ static void test_caption(const char *manifest, const char *dir) {
       gen_params p = blip_gen_params(m, beams);
       p.min_length = beams > 1 ? 5 : 0;
       int **seqs = calloc((size_t)B, sizeof *seqs), *lens = calloc((size_t)B, sizeof *lens);
-      CHECK(blip_caption_generate(m, all, B, Ti, prompt, n, &p, seqs, lens) == VLP_OK);
+      CHECK(blip_caption_generate(m, &ws, all, B, Ti, prompt, n, &p, seqs, lens) == VLP_OK);
       int same = 1;
       for (int b = 0; b < B; b++) {
         int *one = NULL, len = 0;
-        CHECK(blip_caption_generate(m, ic.e[b].emb, 1, Ti, prompt, n, &p, &one, &len) == VLP_OK);
+        CHECK(blip_caption_generate(m, &ws, ic.e[b].emb, 1, Ti, prompt, n, &p, &one, &len) ==
+              VLP_OK);
         same &=
             len == lens[b] && one && seqs[b] && !memcmp(one, seqs[b], (size_t)len * sizeof(int));
         free(one);
@@ -213,8 +217,8 @@ static void test_caption(const char *manifest, const char *dir) {
   }
   /* wrong-task calls are refused */
   float dummy[2];
-  CHECK(blip_itm(m, NULL, 1, NULL, NULL, 1, dummy, NULL, NULL) == VLP_ERR_INVALID);
-  CHECK(blip_vqa_first_logits(m, NULL, 1, dummy) == VLP_ERR_INVALID);
+  CHECK(blip_itm(m, &ws, NULL, 1, NULL, NULL, 1, dummy, NULL, NULL) == VLP_ERR_INVALID);
+  CHECK(blip_vqa_first_logits(m, &ws, NULL, 1, dummy) == VLP_ERR_INVALID);
   free(logits);
   cache_clear(&ic);
   blip_free(m);
@@ -247,7 +251,7 @@ static void test_itm(void) {
     golden_check_ids(json_obj(ex, "input_ids"), ids[nt], lens[nt], what);
     float *h = malloc((size_t)lens[nt] * d.text_hidden * sizeof(float));
     feats = realloc(feats, (size_t)(nt + 1) * d.embed_dim * sizeof(float));
-    CHECK(blip_encode_texts(m, (const int *const *)&ids[nt], &lens[nt], 1, h,
+    CHECK(blip_encode_texts(m, &ws, (const int *const *)&ids[nt], &lens[nt], 1, h,
                             feats + (size_t)nt * d.embed_dim) == VLP_OK);
     snprintf(what, sizeof what, "%s text_unimodal_last_hidden_state", id);
     golden_check_floats(man, json_obj(ex, "text_unimodal_last_hidden_state"), h,
@@ -262,7 +266,7 @@ static void test_itm(void) {
   CHECK(nt > 1);
   /* all texts in one padded batch == one at a time */
   float *bf = malloc((size_t)nt * d.embed_dim * sizeof(float));
-  CHECK(blip_encode_texts(m, (const int *const *)ids, lens, nt, NULL, bf) == VLP_OK);
+  CHECK(blip_encode_texts(m, &ws, (const int *const *)ids, lens, nt, NULL, bf) == VLP_OK);
   test_allclose("batched text_feat", bf, feats, (size_t)nt * d.embed_dim, 1e-5, 1e-5);
   free(bf);
 
@@ -295,7 +299,7 @@ static void test_itm(void) {
     size_t per = (size_t)e->Ti * d.vision_hidden;
     float *rep = malloc((size_t)nt * per * sizeof(float));
     for (int t = 0; t < nt; t++) memcpy(rep + t * per, e->emb, per * sizeof(float));
-    CHECK(blip_itm(m, rep, e->Ti, (const int *const *)ids, lens, nt, lg, prob, cls) == VLP_OK);
+    CHECK(blip_itm(m, &ws, rep, e->Ti, (const int *const *)ids, lens, nt, lg, prob, cls) == VLP_OK);
     snprintf(what, sizeof what, "%s itm_logits", id);
     golden_check_floats(man, json_obj(ex, "itm_logits"), lg, (size_t)nt * 2, what);
     snprintf(what, sizeof what, "%s itm_prob", id);
@@ -344,12 +348,12 @@ static void test_vqa(void) {
     image_entry *e = image_embeds(m, &ic, stem);
     if (e && T > 0) {
       float *q = malloc((size_t)T * d.text_hidden * sizeof(float));
-      CHECK(blip_vqa_encode_question(m, e->emb, e->Ti, ids, T, q) == VLP_OK);
+      CHECK(blip_vqa_encode_question(m, &ws, e->emb, e->Ti, ids, T, q) == VLP_OK);
       snprintf(what, sizeof what, "%s question_embeds", id);
       golden_check_floats(man, json_obj(ex, "question_embeds"), q, (size_t)T * d.text_hidden, what);
       const cJSON *fl = json_obj(ex, "first_step_logits");
       if (fl) {
-        CHECK(blip_vqa_first_logits(m, q, T, logits) == VLP_OK);
+        CHECK(blip_vqa_first_logits(m, &ws, q, T, logits) == VLP_OK);
         snprintf(what, sizeof what, "%s first_step_logits", id);
         golden_check_floats(man, fl, logits, (size_t)d.vocab, what);
       }
@@ -387,7 +391,7 @@ static void test_from_png(void) {
     test_allclose("astronaut pixel_values", px, want, (size_t)3 * S * S, 1e-6, 0);
   int Ti = blip_vision_tokens(m, S);
   float *emb = malloc((size_t)Ti * blip_get_dims(m).vision_hidden * sizeof(float));
-  CHECK(blip_encode_images(m, px, 1, S, emb, NULL) == VLP_OK);
+  CHECK(blip_encode_images(m, &ws, px, 1, S, emb, NULL) == VLP_OK);
   const cJSON *cs;
   cJSON_ArrayForEach(cs, cJSON_GetObjectItem(man, "cases")) {
     if (strcmp(json_str(cs, "id", ""), "astronaut/prompt0")) continue;
@@ -421,7 +425,7 @@ static void test_interpolate(void) {
     if (!px || n != (size_t)3 * S * S) continue;
     int Ti = blip_vision_tokens(m, S);
     float *emb = malloc((size_t)Ti * Dv * sizeof(float));
-    CHECK(blip_encode_images(m, px, 1, S, emb, NULL) == VLP_OK);
+    CHECK(blip_encode_images(m, &ws, px, 1, S, emb, NULL) == VLP_OK);
     char what[300];
     snprintf(what, sizeof what, "interp %s blip_vision_last_hidden_state", json_str(cs, "id", ""));
     golden_check_floats(man, lh, emb, (size_t)Ti * Dv, what);

@@ -11,7 +11,17 @@
 
 #define MODEL "golden/models/blip-caption-tiny"
 
-static void check_golden_captions(vlp_model *m) {
+/* Encode and caption one image. */
+static vlp_status caption1(vlp_session *s, const vlp_image *img, const vlp_gen_params *p,
+                           vlp_text_result *out) {
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(s, img, 1, 0, &f);
+  if (!st) st = vlp_caption(s, f, p, out);
+  vlp_features_free(f);
+  return st;
+}
+
+static void check_golden_captions(vlp_session *m) {
   cJSON *man;
   CHECK(json_load_file("golden/cases/blip_caption.json", &man) == VLP_OK);
   if (!man) return;
@@ -30,8 +40,8 @@ static void check_golden_captions(vlp_model *m) {
     vlp_gen_params p = vlp_gen_default_params();
     p.prompt = json_str(in, "prompt", NULL);
     vlp_text_result a = {0}, b = {0};
-    CHECK(vlp_caption(m, &img, 1, &p, &a) == VLP_OK);
-    CHECK(vlp_caption(m, &fit, 1, &p, &b) == VLP_OK);
+    CHECK(caption1(m, &img, &p, &a) == VLP_OK);
+    CHECK(caption1(m, &fit, &p, &b) == VLP_OK);
     int same = a.n_ids == b.n_ids && !memcmp(a.ids, b.ids, (size_t)a.n_ids * sizeof *a.ids);
     int golden = cJSON_GetArraySize(want) == b.n_ids;
     for (int i = 0; golden && i < b.n_ids; i++)
@@ -91,8 +101,11 @@ static void check_sniff(void) {
 int main(void) {
   check_sniff();
   vlp_model *m = NULL;
+  vlp_session *s = NULL;
   CHECK(vlp_model_load(MODEL, &m) == VLP_OK);
-  if (m) check_golden_captions(m);
+  if (m) CHECK(vlp_session_new(m, NULL, &s) == VLP_OK);
+  if (s) check_golden_captions(s);
+  vlp_session_free(s);
   vlp_model_free(m);
   /* --image-size: the fitted image has the override size */
   vlp_image img, fit;

@@ -12,8 +12,12 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/npy.h"
+#include "core/workspace.h"
 #include "fusion/clip.h"
 #include "testlib.h"
+
+/* One workspace for every forward of this single-threaded test. */
+static vlp_ws ws;
 
 #define MAX_TEXTS 64
 
@@ -147,7 +151,8 @@ static void run_manifest(const char *manifest) {
     float *lh = malloc((size_t)len * Dt * sizeof(float));
     float pooled[4096], feat[4096];
     const int *idp = gids;
-    st = clip_encode_texts(m, &idp, &len, 1, lh, pooled, feat, text_embeds + (size_t)n_texts * P);
+    st = clip_encode_texts(m, &ws, &idp, &len, 1, lh, pooled, feat,
+                           text_embeds + (size_t)n_texts * P);
     if (st) fprintf(stderr, "%s: %s\n", id, vlp_last_error());
     CHECK(st == VLP_OK);
 
@@ -216,7 +221,7 @@ static void run_manifest(const char *manifest) {
     float *pooled = malloc((size_t)Dv * sizeof(float));
     float *feat = malloc((size_t)P * sizeof(float)), *emb = malloc((size_t)P * sizeof(float));
     float logits[MAX_TEXTS], probs[MAX_TEXTS];
-    st = clip_encode_images(m, pix, 1, S, lh, pooled, feat, emb);
+    st = clip_encode_images(m, &ws, pix, 1, S, lh, pooled, feat, emb);
     if (st) fprintf(stderr, "%s: %s\n", id, vlp_last_error());
     CHECK(st == VLP_OK);
     clip_logits(m, emb, 1, text_embeds, n_texts, logits);
@@ -277,15 +282,16 @@ static void test_batched(void) {
   for (int b = 0; b < 3; b++) T = lens[b] > T ? lens[b] : T;
   float *lh = malloc((size_t)3 * T * Dt * sizeof(float));
   float pooled[3 * 512], feat[3 * 512], emb[3 * 512];
-  CHECK(clip_encode_texts(m, (const int *const *)ids, lens, 3, lh, pooled, feat, emb) == VLP_OK);
+  CHECK(clip_encode_texts(m, &ws, (const int *const *)ids, lens, 3, lh, pooled, feat, emb) ==
+        VLP_OK);
   float emb_s[3 * 512];
-  CHECK(clip_encode_strings(m, texts, 3, emb_s) == VLP_OK);
+  CHECK(clip_encode_strings(m, &ws, texts, 3, emb_s) == VLP_OK);
   test_allclose("batched strings == batched ids", emb_s, emb, (size_t)3 * P, 0, 0);
   for (int b = 0; b < 3; b++) {
     float *lh1 = malloc((size_t)lens[b] * Dt * sizeof(float));
     float p1[512], f1[512], e1[512];
     const int *ip = ids[b];
-    CHECK(clip_encode_texts(m, &ip, &lens[b], 1, lh1, p1, f1, e1) == VLP_OK);
+    CHECK(clip_encode_texts(m, &ws, &ip, &lens[b], 1, lh1, p1, f1, e1) == VLP_OK);
     char what[64];
     snprintf(what, sizeof what, "batched text %d last_hidden", b);
     test_allclose(what, lh + (size_t)b * T * Dt, lh1, (size_t)lens[b] * Dt, 1e-5, 1e-5);
@@ -318,9 +324,9 @@ static void test_batched(void) {
     free(p);
   }
   float ie2[2 * 512], ie1[512];
-  CHECK(clip_encode_images(m, pix, 2, S, NULL, NULL, NULL, ie2) == VLP_OK);
+  CHECK(clip_encode_images(m, &ws, pix, 2, S, NULL, NULL, NULL, ie2) == VLP_OK);
   for (int i = 0; i < 2; i++) {
-    CHECK(clip_encode_images(m, pix + (size_t)i * 3 * S * S, 1, S, NULL, NULL, NULL, ie1) ==
+    CHECK(clip_encode_images(m, &ws, pix + (size_t)i * 3 * S * S, 1, S, NULL, NULL, NULL, ie1) ==
           VLP_OK);
     test_allclose("batched image embeds", ie2 + (size_t)i * P, ie1, (size_t)P, 1e-5, 1e-5);
   }
@@ -330,13 +336,13 @@ static void test_batched(void) {
   int zero = 0, one = 1, big = 999999, too_long = d.max_text_len + 1;
   int *bad_ids = calloc((size_t)too_long, sizeof(int));
   const int *bp = bad_ids;
-  CHECK(clip_encode_texts(m, &bp, &zero, 1, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
-  CHECK(clip_encode_texts(m, &bp, &too_long, 1, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
+  CHECK(clip_encode_texts(m, &ws, &bp, &zero, 1, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
+  CHECK(clip_encode_texts(m, &ws, &bp, &too_long, 1, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
   const int *bigp = &big;
-  CHECK(clip_encode_texts(m, &bigp, &one, 1, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
+  CHECK(clip_encode_texts(m, &ws, &bigp, &one, 1, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
   CHECK(strstr(vlp_last_error(), "vocabulary") != NULL);
   float px[3 * 17 * 17] = {0};
-  CHECK(clip_encode_images(m, px, 1, 17, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
+  CHECK(clip_encode_images(m, &ws, px, 1, 17, NULL, NULL, NULL, emb) == VLP_ERR_INVALID);
   free(bad_ids);
   clip_free(m);
 }

@@ -1,12 +1,14 @@
 /* test_ops: core/ops fast kernels against their naive references on random data, hand
  * computed values, thread-count independence, and the session workspace. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ops.h"
+#include "core/threads.h"
 #include "core/workspace.h"
 #include "testlib.h"
 #include "vlp.h"
@@ -277,12 +279,17 @@ static void test_hand(void) {
   test_allclose("l2_normalize (incl. zero row)", l2, l2_want, 6, 1e-7, 0);
 }
 
+static void *current_of_new_thread(void *out) {
+  *(int *)out = vlp_threads_current();
+  return NULL;
+}
+
 /* The same results with 1 and 2 threads: bit-identical for our own loops; OpenBLAS sgemm
  * itself is not bitwise reproducible across thread counts (it splits the work differently,
  * ~1e-6 differences), so the BLAS-backed ops are compared to TOL. */
 static void test_threads(void) {
-  int saved = vlp_get_threads();
-  CHECK(saved >= 1);
+  int def = vlp_threads_default();
+  CHECK(def >= 1 && vlp_threads_current() == def);
   const int n = 64, in = 96, out = 80, B = 2, H = 4, T = 40, hd = 16;
   float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 1);
   float *q = rand_buf((size_t)B * T * H * hd, 1), *k = rand_buf((size_t)B * T * H * hd, 1);
@@ -290,8 +297,8 @@ static void test_threads(void) {
   float *big = rand_buf(200000, 5);
   float *res[2][5];
   for (int t = 0; t < 2; t++) {
-    vlp_set_threads(t + 1);
-    CHECK(vlp_get_threads() == t + 1);
+    int prev = threads_enter(t + 1);
+    CHECK(vlp_threads_current() == t + 1);
     res[t][0] = malloc((size_t)n * out * sizeof(float));
     op_linear(res[t][0], x, W, NULL, n, in, out);
     res[t][1] = malloc((size_t)B * T * H * hd * sizeof(float));
@@ -304,6 +311,8 @@ static void test_threads(void) {
     op_gelu(res[t][3], 200000);
     res[t][4] = malloc(200000 * sizeof(float));
     op_layernorm(res[t][4], big, NULL, NULL, 200, 1000, 1e-6f);
+    threads_leave(prev);
+    CHECK(vlp_threads_current() == def);
   }
   test_allclose("linear 1 vs 2 threads", res[0][0], res[1][0], (size_t)n * out, TOL, TOL);
   test_allclose("attention (GEMM path) 1 vs 2 threads", res[0][1], res[1][1],
@@ -315,19 +324,21 @@ static void test_threads(void) {
     for (int i = 0; i < 5; i++) free(res[t][i]);
   free(x), free(W), free(q), free(k), free(v), free(big);
 
-  setenv("VLP_THREADS", "3", 1);
-  vlp_set_threads(0);
-  CHECK(vlp_get_threads() == 3);
-  unsetenv("VLP_THREADS");
-  vlp_set_threads(0);
-  CHECK(vlp_get_threads() >= 1);
-  vlp_set_threads(saved);
+  /* the count is the calling thread's own: another thread still sees the default */
+  int prev = threads_enter(def + 2), other = 0;
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, current_of_new_thread, &other) == 0);
+  pthread_join(th, NULL);
+  CHECK(other == def);
+  CHECK(vlp_threads_current() == def + 2);
+  threads_leave(prev);
+  CHECK(vlp_threads_current() == def);
 }
 
 /* Ops called from inside a caller's parallel region (nested regions get one thread):
  * every output still computed. */
 static void test_nested(void) {
-  vlp_set_threads(2);
+  int prev = threads_enter(2);
   const int n = 40, in = 300, out = 200;
   float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 0.1f);
   float *y[2], *ref = malloc((size_t)n * out * sizeof *ref);
@@ -338,6 +349,7 @@ static void test_nested(void) {
   test_allclose("linear nested, caller thread 0", y[0], ref, (size_t)n * out, TOL, TOL);
   test_allclose("linear nested, caller thread 1", y[1], ref, (size_t)n * out, TOL, TOL);
   free(x), free(W), free(y[0]), free(y[1]), free(ref);
+  threads_leave(prev);
 }
 
 static void test_workspace(void) {

@@ -23,13 +23,14 @@ static const char *const videos[] = {"golden/video/slideshow_h264.mp4",
 static const char *const stems[] = {"slideshow_h264", "slideshow_vp9", "slideshow_mjpeg"};
 
 static vlp_model *clip;
+static vlp_session *sess;
 static npy_array sources; /* (8, P) */
 
 /* Segment whose source-frame embedding is closest to the image's embedding. */
 static int photo_of(const vlp_image *img, float *emb_out) {
   int P = vlp_model_embed_dim(clip);
   float emb[1024];
-  if (P > 1024 || vlp_embed_images(clip, img, 1, 0, emb)) return -1;
+  if (P > 1024 || vlp_embed_images(sess, img, 1, 0, emb)) return -1;
   if (emb_out) memcpy(emb_out, emb, (size_t)P * sizeof *emb);
   int best = -1;
   double best_s = -2;
@@ -422,8 +423,8 @@ static void test_errors(void) {
 }
 
 int main(void) {
-  vlp_set_threads(2);
-  if (vlp_model_load("golden/models/clip-tiny", &clip) ||
+  vlp_session_params sp = {.n_threads = 2};
+  if (vlp_model_load("golden/models/clip-tiny", &clip) || vlp_session_new(clip, &sp, &sess) ||
       npy_load("golden/npy/video/source_frame_embeds.npy", &sources)) {
     fprintf(stderr, "cannot load clip-tiny / source embeds: %s\n", vlp_last_error());
     return 1;
@@ -439,6 +440,7 @@ int main(void) {
   }
   test_errors();
   npy_free(&sources);
+  vlp_session_free(sess);
   vlp_model_free(clip);
   return test_done();
 }

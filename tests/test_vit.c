@@ -9,8 +9,12 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "core/weights.h"
+#include "core/workspace.h"
 #include "testlib.h"
 #include "vision/vit.h"
+
+/* One workspace for every forward of this single-threaded test. */
+static vlp_ws ws;
 
 #define GOLDEN "golden/"
 
@@ -82,7 +86,7 @@ static void run_case(tower *t, const char *id, const char *pix_rel, const cJSON 
   int T = vit_tokens(t->m, S), D = vit_cfg(t->m)->hidden;
   float *hid = malloc((size_t)T * D * sizeof *hid);
   float *pool = malloc((size_t)D * sizeof *pool);
-  vlp_status st = vit_forward(t->m, (const float *)px.data, 1, S, hid);
+  vlp_status st = vit_forward(t->m, &ws, (const float *)px.data, 1, S, hid);
   if (st) fprintf(stderr, "%s: %s\n", id, vlp_last_error());
   CHECK(st == VLP_OK);
   char what[256];
@@ -193,10 +197,10 @@ static void run_batch(const char *model, vit_kind kind, int S) {
     }
     if (a.data) npy_free(&a);
   }
-  CHECK(vit_forward(t.m, px, 3, S, batched) == VLP_OK);
+  CHECK(vit_forward(t.m, &ws, px, 3, S, batched) == VLP_OK);
   vit_pool(t.m, batched, 3, T, pb);
   for (int i = 0; i < 3; i++) {
-    CHECK(vit_forward(t.m, px + i * img, 1, S, single + i * out) == VLP_OK);
+    CHECK(vit_forward(t.m, &ws, px + i * img, 1, S, single + i * out) == VLP_OK);
     vit_pool(t.m, single + i * out, 1, T, ps + (size_t)i * D);
   }
   char what[200];
@@ -295,9 +299,9 @@ static void run_wrong_shape(void) {
   /* bad input sizes */
   float px[3 * 64 * 64] = {0};
   float out[17 * 64];
-  CHECK(vit_forward(m, px, 1, 60, out) == VLP_ERR_INVALID);
-  CHECK(vit_forward(m, px, 0, 64, out) == VLP_ERR_INVALID);
-  CHECK(vit_forward(m, px, 1, 0, out) == VLP_ERR_INVALID);
+  CHECK(vit_forward(m, &ws, px, 1, 60, out) == VLP_ERR_INVALID);
+  CHECK(vit_forward(m, &ws, px, 0, 64, out) == VLP_ERR_INVALID);
+  CHECK(vit_forward(m, &ws, px, 1, 0, out) == VLP_ERR_INVALID);
   CHECK(vit_tokens(m, 64) == 17 && vit_tokens(m, 128) == 65);
   vit_free(m);
   weights_close(w);

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/ops.h"
+#include "core/workspace.h"
 
 /* HF's additive masks: padding in self-attention (1 - m) * -10000; the encoder mask goes
  * through invert_attention_mask, (1 - m) * finfo(float32).min. */
@@ -203,37 +204,34 @@ static size_t nfloats(size_t a, size_t b, size_t c) {
   return ab * c;
 }
 
-/* Work buffers for `rows` token rows (N * T). */
+/* Work buffers for `rows` token rows (N * T), carved from a workspace slot. */
 typedef struct {
-  size_t rows;
   float *x;   /* (rows, D) the residual stream */
   float *q;   /* (rows, D) */
   float *ctx; /* (rows, D) */
   float *tmp; /* (rows, D) */
   float *h;   /* (rows, mlp) */
-  float *buf; /* one allocation behind all of them */
 } scratch;
 
-static vlp_status scratch_init(scratch *s, const bert_config *c, size_t rows) {
-  memset(s, 0, sizeof *s);
-  size_t per = 4 * (size_t)c->hidden + (size_t)c->mlp;
-  size_t n = nfloats(rows, per, 1);
-  if (!n) return vlp_fail(VLP_ERR_NOMEM, "bert: work buffer size overflows (%zu rows)", rows);
-  s->buf = malloc(n * sizeof(float));
-  if (!s->buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for %zu rows", rows);
-  s->rows = rows;
+/* Floats scratch_carve takes for `rows` rows, 0 on overflow. */
+static size_t scratch_floats(const bert_config *c, size_t rows) {
+  return nfloats(rows, 4 * (size_t)c->hidden + (size_t)c->mlp, 1);
+}
+
+/* Point s into buf (scratch_floats(c, rows) floats); returns the first float after it. */
+static float *scratch_carve(scratch *s, const bert_config *c, size_t rows, float *buf) {
   size_t D = (size_t)c->hidden;
-  s->x = s->buf;
+  s->x = buf;
   s->q = s->x + rows * D;
   s->ctx = s->q + rows * D;
   s->tmp = s->ctx + rows * D;
   s->h = s->tmp + rows * D;
-  return VLP_OK;
+  return s->h + rows * (size_t)c->mlp;
 }
 
-static void scratch_free(scratch *s) {
-  free(s->buf);
-  memset(s, 0, sizeof *s);
+/* a + b (+ c ...) floats with overflow check: 0 on overflow. */
+static size_t add_floats(size_t a, size_t b) {
+  return (a && b && a <= SIZE_MAX / sizeof(float) - b) ? a + b : 0;
 }
 
 /* x (N, T, D) = LayerNorm(word[ids] + pos[past + t]). */
@@ -334,8 +332,9 @@ static vlp_status check_ids(const bert_model *m, const int *ids, size_t n) {
   return VLP_OK;
 }
 
-vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, int T, int causal,
-                        const float *enc, const int *enc_mask, int Te, float *hidden) {
+vlp_status bert_forward(const bert_model *m, vlp_ws *ws, const int *ids, const int *mask, int B,
+                        int T, int causal, const float *enc, const int *enc_mask, int Te,
+                        float *hidden) {
   const bert_config *c = &m->c;
   int D = c->hidden;
   if (B <= 0 || T <= 0)
@@ -354,17 +353,14 @@ vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, i
   size_t nkv = nfloats(rows, (size_t)D, 2);
   size_t nck = enc ? nfloats((size_t)B * Te, (size_t)D, 2) : 1;
   size_t nmask = enc ? (size_t)B * (T + Te) : rows;
-  if (!nkv || !nck) return vlp_fail(VLP_ERR_NOMEM, "bert: buffer size overflows");
+  size_t tot = add_floats(add_floats(add_floats(scratch_floats(c, rows), nkv), nck), nmask);
+  if (!nkv || !nck || !tot) return vlp_fail(VLP_ERR_NOMEM, "bert: buffer size overflows");
+  float *buf = ws_floats(ws, WS_TEXT, tot);
+  if (!buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for %zu rows", rows);
   scratch s;
-  st = scratch_init(&s, c, rows);
-  if (st) return st;
-  float *kv = malloc(nkv * sizeof(float));
-  float *ckv = enc ? malloc(nck * sizeof(float)) : NULL;
-  float *masks = malloc(nmask * sizeof(float));
-  if (!kv || (enc && !ckv) || !masks) {
-    free(kv), free(ckv), free(masks), scratch_free(&s);
-    return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
-  }
+  float *kv = scratch_carve(&s, c, rows, buf);
+  float *ckv = enc ? kv + nkv : NULL;
+  float *masks = kv + nkv + nck;
   float *self_mask = NULL, *cross_mask = NULL;
   if (mask) {
     self_mask = masks;
@@ -396,7 +392,6 @@ vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, i
     layer_forward(m, L, &s, B, T, &io);
   }
   memcpy(hidden, s.x, rows * D * sizeof(float));
-  free(kv), free(ckv), free(masks), scratch_free(&s);
   return VLP_OK;
 }
 
@@ -409,20 +404,21 @@ static void lm_head(const bert_model *m, const float *hidden, int n, float *h, f
   op_linear(logits, h, m->lm_w, m->lm_b, n, D, m->c.vocab);
 }
 
-vlp_status bert_lm_logits(bert_model *m, const float *hidden, int n, float *logits) {
+vlp_status bert_lm_logits(const bert_model *m, vlp_ws *ws, const float *hidden, int n,
+                          float *logits) {
   if (!m->has_lm) return vlp_fail(VLP_ERR_INVALID, "bert: model was loaded without an LM head");
   if (n <= 0) return VLP_OK;
   size_t cnt = nfloats((size_t)n, (size_t)m->c.hidden, 1);
   if (!cnt) return vlp_fail(VLP_ERR_NOMEM, "bert: buffer size overflows");
-  float *h = malloc(cnt * sizeof(float));
+  float *h = ws_floats(ws, WS_TMP0, cnt);
   if (!h) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
   lm_head(m, hidden, n, h, logits);
-  free(h);
   return VLP_OK;
 }
 
 /* ---- incremental decoding ---------------------------------------------------------- */
 
+/* Everything but the struct lives in the workspace's WS_DECODER slot. */
 struct bert_cache {
   int N, cap, len, Nenc, Te, D, layers;
   float *k, *v;              /* (layers, N, cap, D) self-attention K/V */
@@ -434,15 +430,11 @@ struct bert_cache {
 };
 
 void bert_cache_free(bert_cache *c) {
-  if (!c) return;
-  free(c->k), free(c->v), free(c->k2), free(c->v2), free(c->ck), free(c->cv);
-  free(c->enc_of_row), free(c->enc_tmp), free(c->last);
-  scratch_free(&c->s);
   free(c);
 }
 
-vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int Nenc, int Te,
-                          const int *enc_of_row, bert_cache **out) {
+vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const float *enc,
+                          int Nenc, int Te, const int *enc_of_row, bert_cache **out) {
   const bert_config *cf = &m->c;
   int D = cf->hidden;
   *out = NULL;
@@ -458,29 +450,27 @@ vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int N
                       Nenc);
   size_t nself = nfloats((size_t)cf->layers * N, (size_t)cap, (size_t)D);
   size_t ncross = nfloats((size_t)cf->layers * Nenc, (size_t)Te, (size_t)D);
-  if (!nself || !ncross) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
+  size_t tot = add_floats(nself, nself);
+  tot = add_floats(tot, tot);
+  tot = add_floats(tot, add_floats(ncross, ncross));
+  tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
+  tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
+  if (!nself || !ncross || !tot) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
+  float *buf = ws_floats(ws, WS_DECODER, tot);
+  if (!buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
   bert_cache *c = calloc(1, sizeof *c);
   if (!c) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
   c->N = N, c->cap = cap, c->Nenc = Nenc, c->Te = Te, c->D = D, c->layers = cf->layers;
-  c->k = malloc(nself * sizeof(float));
-  c->v = malloc(nself * sizeof(float));
-  c->k2 = malloc(nself * sizeof(float));
-  c->v2 = malloc(nself * sizeof(float));
-  c->ck = malloc(ncross * sizeof(float));
-  c->cv = malloc(ncross * sizeof(float));
-  c->enc_of_row = malloc((size_t)N * sizeof(int));
-  c->enc_tmp = malloc((size_t)N * sizeof(int));
-  c->last = malloc((size_t)N * D * sizeof(float));
-  if (!c->k || !c->v || !c->k2 || !c->v2 || !c->ck || !c->cv || !c->enc_of_row || !c->enc_tmp ||
-      !c->last) {
-    bert_cache_free(c);
-    return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
-  }
-  vlp_status st = scratch_init(&c->s, cf, (size_t)N * cap);
-  if (st) {
-    bert_cache_free(c);
-    return st;
-  }
+  c->k = buf;
+  c->v = c->k + nself;
+  c->k2 = c->v + nself;
+  c->v2 = c->k2 + nself;
+  c->ck = c->v2 + nself;
+  c->cv = c->ck + ncross;
+  c->last = c->cv + ncross;
+  float *after = scratch_carve(&c->s, cf, (size_t)N * cap, c->last + (size_t)N * D);
+  c->enc_of_row = (int *)after;
+  c->enc_tmp = c->enc_of_row + N;
   memcpy(c->enc_of_row, enc_of_row, (size_t)N * sizeof(int));
   size_t per = (size_t)Nenc * Te * D;
   for (int l = 0; l < cf->layers; l++) {
@@ -492,7 +482,8 @@ vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int N
   return VLP_OK;
 }
 
-vlp_status bert_cache_step(bert_model *m, bert_cache *c, const int *ids, int T, float *logits) {
+vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, int T,
+                           float *logits) {
   const bert_config *cf = &m->c;
   int D = cf->hidden, N = c->N;
   if (T <= 0) return vlp_fail(VLP_ERR_INVALID, "bert: cache step with %d tokens", T);

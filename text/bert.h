@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/weights.h"
+#include "core/workspace.h"
 
 typedef struct {
   int vocab, hidden, layers, heads, mlp, max_pos;
@@ -37,25 +38,32 @@ void bert_free(bert_model *m);
 const bert_config *bert_cfg(const bert_model *m);
 int bert_has_cross(const bert_model *m);
 
-/* Full forward. ids (B, T); mask (B, T) of 0/1 or NULL (all ones); causal adds the decoder
+/* The model is read-only after loading; scratch comes from the caller's workspace:
+ * bert_forward uses WS_TEXT, bert_lm_logits WS_TMP0, the decoding cache WS_DECODER.
+ *
+ * Full forward. ids (B, T); mask (B, T) of 0/1 or NULL (all ones); causal adds the decoder
  * mask; enc (B, Te, encoder_hidden) or NULL (no cross-attention), enc_mask (B, Te) or NULL.
- * hidden (B, T, hidden). */
-vlp_status bert_forward(bert_model *m, const int *ids, const int *mask, int B, int T, int causal,
-                        const float *enc, const int *enc_mask, int Te, float *hidden);
+ * hidden (B, T, hidden), not in WS_TEXT. */
+vlp_status bert_forward(const bert_model *m, vlp_ws *ws, const int *ids, const int *mask, int B,
+                        int T, int causal, const float *enc, const int *enc_mask, int Te,
+                        float *hidden);
 /* LM head: hidden (n, hidden) -> logits (n, vocab). */
-vlp_status bert_lm_logits(bert_model *m, const float *hidden, int n, float *logits);
+vlp_status bert_lm_logits(const bert_model *m, vlp_ws *ws, const float *hidden, int n,
+                          float *logits);
 
 /* Incremental causal decoding for generation. N rows (batch x beams) share cross-attention
  * K/V computed once per encoder item: row r reads encoder item enc_of_row[r]. */
 typedef struct bert_cache bert_cache;
-/* enc (Nenc, Te, encoder_hidden), all-ones encoder mask. cap = longest sequence. */
-vlp_status bert_cache_new(bert_model *m, int N, int cap, const float *enc, int Nenc, int Te,
-                          const int *enc_of_row, bert_cache **out);
+/* enc (Nenc, Te, encoder_hidden), all-ones encoder mask. cap = longest sequence. The
+ * cache's buffers are the workspace's WS_DECODER slot: one cache per workspace at a time. */
+vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const float *enc,
+                          int Nenc, int Te, const int *enc_of_row, bert_cache **out);
 void bert_cache_free(bert_cache *c);
 /* Feed T new tokens per row (T > 1 for a prompt at the first step; every row the same T);
  * ids (N, T); attention over everything cached so far (causal). logits (N, vocab) of each
  * row's last new position. */
-vlp_status bert_cache_step(bert_model *m, bert_cache *c, const int *ids, int T, float *logits);
+vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, int T,
+                           float *logits);
 /* After beam selection: new row r takes old row src[r] (self-attention K/V and enc item). */
 void bert_cache_reorder(bert_cache *c, const int *src);
 

@@ -23,9 +23,6 @@ struct clip_text_model {
   const float *pos_emb; /* (max_pos, hidden) */
   const float *final_g, *final_b;
   clip_text_layer *layers;
-  /* scratch, grown on demand: floats */
-  float *scratch;
-  size_t scratch_n;
 };
 
 /* ---- config ---------------------------------------------------------------------------- */
@@ -138,7 +135,6 @@ fail:
 void clip_text_free(clip_text_model *m) {
   if (!m) return;
   free(m->layers);
-  free(m->scratch);
   free(m);
 }
 
@@ -168,8 +164,8 @@ static size_t mul3(size_t n, size_t a, size_t b) {
   return n * b;
 }
 
-vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens, int B, int T,
-                             float *last_hidden, float *pooled) {
+vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *ids, const int *lens,
+                             int B, int T, float *last_hidden, float *pooled) {
   const clip_text_config *c = &m->c;
   if (B <= 0 || T <= 0)
     return vlp_fail(VLP_ERR_INVALID, "clip text: batch %d x %d tokens is empty", B, T);
@@ -194,14 +190,8 @@ vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens
   size_t nd = mul3(N, (size_t)D, 1), nf = mul3(N, (size_t)F, 1);
   if (!nd || !nf || nd > SIZE_MAX / 8 - nf)
     return vlp_fail(VLP_ERR_NOMEM, "clip text: batch %d x %d too large", B, T);
-  size_t need = 6 * nd + nf + 2 * N;
-  if (need > m->scratch_n) {
-    float *s = realloc(m->scratch, need * sizeof(float));
-    if (!s) return vlp_fail(VLP_ERR_NOMEM, "clip text: out of memory for batch %d x %d", B, T);
-    m->scratch = s;
-    m->scratch_n = need;
-  }
-  float *x = m->scratch;             /* (N, D) residual stream */
+  float *x = ws_floats(ws, WS_TEXT, 6 * nd + nf + 2 * N); /* (N, D) residual stream */
+  if (!x) return vlp_fail(VLP_ERR_NOMEM, "clip text: out of memory for batch %d x %d", B, T);
   float *h = x + nd;                 /* (N, D) normed */
   float *q = h + nd;                 /* (N, D) */
   float *k = q + nd;                 /* (N, D) */

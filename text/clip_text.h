@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/weights.h"
+#include "core/workspace.h"
 
 typedef enum { CLIP_ACT_QUICK_GELU, CLIP_ACT_GELU } clip_text_act;
 
@@ -49,9 +50,9 @@ const clip_text_config *clip_text_cfg(const clip_text_model *m);
  * id in [0, vocab)) followed by anything (ignored).
  * last_hidden (B, T, hidden) or NULL; rows t >= lens[b] are pad positions (not meaningful).
  * pooled (B, hidden) or NULL.
- * Uses scratch memory kept in the model: one call at a time per model. */
-vlp_status clip_text_forward(clip_text_model *m, const int *ids, const int *lens, int B, int T,
-                             float *last_hidden, float *pooled);
+ * Scratch from ws (WS_TEXT); the model is only read. */
+vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *ids, const int *lens,
+                             int B, int T, float *last_hidden, float *pooled);
 
 /* The position the reference pools for a row of n real ids. */
 int clip_text_eos_index(const clip_text_config *c, const int *ids, int n);

@@ -1,9 +1,9 @@
 /* vit: the ViT image encoder of BLIP and CLIP (see vit.h), batched over images.
  *
- * Weights are bound once (shape-checked) and used in place. A forward pass grows one
- * model-owned scratch block to what the batch needs, then runs without allocating.
- * Position embeddings for an input size other than image_size are interpolated once per
- * size and cached. A model is not safe to use from two threads at once. */
+ * Weights are bound once (shape-checked) and used in place; the model is read-only after
+ * loading. A forward pass takes its activations from the caller's workspace (WS_VISION)
+ * and, for an input size other than image_size, interpolates the position embeddings into
+ * WS_VISION_POS. */
 #include "vision/vit.h"
 
 #include <math.h>
@@ -32,12 +32,6 @@ struct vit_model {
   const float *pre_w, *pre_b;   /* CLIP pre_layrnorm */
   const float *post_w, *post_b; /* post_layernorm */
   vit_layer *layers;
-  /* interpolated position table for one input size */
-  int pos_S;
-  float *pos_interp; /* (1 + n*n, D) */
-  /* forward scratch */
-  float *scratch;
-  size_t scratch_n;
 };
 
 /* ---- loading --------------------------------------------------------------------- */
@@ -164,8 +158,6 @@ fail:
 void vit_free(vit_model *m) {
   if (!m) return;
   free(m->layers);
-  free(m->pos_interp);
-  free(m->scratch);
   free(m);
 }
 
@@ -211,23 +203,16 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
   }
 }
 
-/* The (1 + n*n, D) position table for an S x S input; NULL only on allocation failure. */
-static const float *pos_table(vit_model *m, int S) {
+/* The (1 + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
+ * trained size); NULL only on allocation failure. */
+static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
   const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden;
   if (n == g) return m->pos;
-  if (m->pos_interp && m->pos_S == S) return m->pos_interp;
-  free(m->pos_interp);
-  m->pos_interp = NULL;
-  m->pos_S = 0;
-  float *t = malloc(((size_t)n * n + 1) * D * sizeof *t);
-  int *idx = malloc((size_t)4 * n * sizeof *idx);
-  float *wt = malloc((size_t)4 * n * sizeof *wt);
-  if (!t || !idx || !wt) {
-    free(t);
-    free(idx);
-    free(wt);
-    return NULL;
-  }
+  size_t nt = ((size_t)n * n + 1) * D;
+  float *t = ws_floats(ws, WS_VISION_POS, nt + (size_t)8 * n);
+  if (!t) return NULL;
+  float *wt = t + nt;                       /* (4 n) tap weights */
+  int *idx = (int *)(wt + 4 * n);           /* (4 n) tap indices */
   cubic_taps(g, n, idx, wt);                /* same taps along y and x (square grid) */
   memcpy(t, m->pos, (size_t)D * sizeof *t); /* CLS row unchanged */
   const float *patch = m->pos + D;          /* (g, g, D) */
@@ -246,10 +231,6 @@ static const float *pos_table(vit_model *m, int S) {
       }
     }
   }
-  free(idx);
-  free(wt);
-  m->pos_interp = t;
-  m->pos_S = S;
   return t;
 }
 
@@ -262,7 +243,8 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
-vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *last_hidden) {
+vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                       float *last_hidden) {
   const vit_config *c = &m->c;
   const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
@@ -282,17 +264,11 @@ vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *l
       ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 || PK > SIZE_MAX / 8 ||
       !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
     return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
-  size_t need = 5 * ND + NM + PK;
-  if (m->scratch_n < need) {
-    float *s = realloc(m->scratch, tot);
-    if (!s) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
-    m->scratch = s;
-    m->scratch_n = need;
-  }
-  const float *pos = pos_table(m, S);
+  float *h = ws_get(ws, WS_VISION, tot);  // (N, D)
+  if (!h) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
+  const float *pos = pos_table(m, ws, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
 
-  float *h = m->scratch;      // (N, D)
   float *q = h + ND;          // (N, D)
   float *k = q + ND;          // (N, D)
   float *v = k + ND;          // (N, D)

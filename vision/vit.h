@@ -14,6 +14,7 @@
 
 #include "core/json.h"
 #include "core/weights.h"
+#include "core/workspace.h"
 
 typedef enum { VIT_BLIP, VIT_CLIP } vit_kind;
 typedef enum { ACT_GELU, ACT_QUICK_GELU } vlp_act;
@@ -40,8 +41,9 @@ const vit_config *vit_cfg(const vit_model *m);
 /* Tokens for an S x S input: 1 + (S / patch)^2. */
 int vit_tokens(const vit_model *m, int S);
 /* pixels (B, 3, S, S) -> last_hidden (B, vit_tokens(S), hidden). S must be a multiple of
- * patch_size. */
-vlp_status vit_forward(vit_model *m, const float *pixels, int B, int S, float *last_hidden);
+ * patch_size. Scratch from ws slots WS_VISION and WS_VISION_POS; the model is only read. */
+vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                       float *last_hidden);
 /* pooled (B, hidden) = post_layernorm(last_hidden[:, 0]). */
 void vit_pool(const vit_model *m, const float *last_hidden, int B, int T, float *pooled);
 

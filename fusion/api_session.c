@@ -1,0 +1,143 @@
+/* api_session: vlp_session (per-thread workspace and thread count) and vlp_features (the
+ * vision tower's output kept by the caller) of vlp.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/threads.h"
+#include "fusion/api_types.h"
+
+int vlp_default_threads(void) {
+  return vlp_threads_default();
+}
+
+vlp_session_params vlp_session_default_params(void) {
+  return (vlp_session_params){.n_threads = 0};
+}
+
+vlp_status vlp_session_new(const vlp_model *m, const vlp_session_params *p, vlp_session **out) {
+  *out = NULL;
+  if (!m) return vlp_fail(VLP_ERR_INVALID, "vlp_session_new: no model");
+  vlp_session *s = calloc(1, sizeof *s);
+  if (!s) return vlp_fail(VLP_ERR_NOMEM, "vlp_session_new: out of memory");
+  s->m = m;
+  int n = p && p->n_threads > 0 ? p->n_threads : m->params.n_threads;
+  s->n_threads = n > 0 ? (n > 4096 ? 4096 : n) : vlp_threads_default();
+  ws_init(&s->ws);
+  *out = s;
+  return VLP_OK;
+}
+
+void vlp_session_free(vlp_session *s) {
+  if (!s) return;
+  ws_release(&s->ws);
+  free(s);
+}
+
+const vlp_model *vlp_session_model(const vlp_session *s) {
+  return s->m;
+}
+
+size_t vlp_session_bytes(const vlp_session *s) {
+  return ws_bytes(&s->ws);
+}
+
+int api_enter(const vlp_session *s) {
+  return threads_enter(s->n_threads);
+}
+
+void api_leave(int previous) {
+  threads_leave(previous);
+}
+
+vlp_status api_check_features(const vlp_session *s, const vlp_features *f, int i) {
+  if (!f) return vlp_fail(VLP_ERR_INVALID, "no image features");
+  if (f->m != s->m)
+    return vlp_fail(VLP_ERR_INVALID, "the image features were made by another model");
+  if (i < 0 || i >= f->n)
+    return vlp_fail(VLP_ERR_INVALID, "image %d of %d image features", i, f->n);
+  return VLP_OK;
+}
+
+/* ---- features ------------------------------------------------------------------------ */
+
+/* pixels (n, 3, S, S) of n images under processor base (size override > 0) into the
+ * session's WS_PIXELS slot. */
+static vlp_status pixels_of(vlp_session *s, const vlp_image *imgs, int n, int size, float **pixels,
+                            int *S) {
+  prep_config c = *api_prep(s->m);
+  if (size > 0) prep_config_set_size(&c, size);
+  int h = prep_out_h(&c), w = prep_out_w(&c);
+  if (h != w)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "image processor output %dx%d is not square", w, h);
+  size_t per = (size_t)3 * (size_t)h * (size_t)w;
+  if ((size_t)n > SIZE_MAX / sizeof(float) / per)
+    return vlp_fail(VLP_ERR_NOMEM, "%d images are too many for one batch", n);
+  float *px = ws_floats(&s->ws, WS_PIXELS, (size_t)n * per);
+  if (!px) return VLP_ERR_NOMEM;
+  for (int i = 0; i < n; i++) {
+    vlp_status st = prep_run(&c, &imgs[i], px + (size_t)i * per);
+    if (st) return n > 1 ? vlp_fail_prefix(st, "image %d", i + 1) : st;
+  }
+  *pixels = px;
+  *S = h;
+  return VLP_OK;
+}
+
+static vlp_status encode(vlp_session *s, const vlp_image *imgs, int n, int size, vlp_features *f) {
+  const vlp_model *m = s->m;
+  float *px = NULL;
+  vlp_status st = pixels_of(s, imgs, n, size, &px, &f->S);
+  if (st) return st;
+  f->dim = vlp_model_embed_dim(m);
+  if (f->dim > 0 && !(f->embeds = malloc((size_t)n * f->dim * sizeof(float))))
+    return vlp_fail(VLP_ERR_NOMEM, "out of memory for %d image embeddings", n);
+  if (m->clip) return clip_encode_images(m->clip, &s->ws, px, n, f->S, NULL, NULL, NULL, f->embeds);
+  f->Ti = blip_vision_tokens(m->blip, f->S);
+  size_t nh = (size_t)n * (size_t)f->Ti * (size_t)blip_get_dims(m->blip).vision_hidden;
+  if (!(f->hidden = malloc(nh * sizeof(float))))
+    return vlp_fail(VLP_ERR_NOMEM, "out of memory for %d image features", n);
+  st = blip_encode_images(m->blip, &s->ws, px, n, f->S, f->hidden, NULL);
+  if (!st && f->embeds) st = blip_image_feat(m->blip, f->hidden, n, f->Ti, f->embeds);
+  return st;
+}
+
+vlp_status vlp_encode_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
+                             vlp_features **out) {
+  *out = NULL;
+  if (n <= 0 || !imgs) return vlp_fail(VLP_ERR_INVALID, "vlp_encode_images: no images");
+  vlp_features *f = calloc(1, sizeof *f);
+  if (!f) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
+  f->m = s->m;
+  f->n = n;
+  int prev = api_enter(s);
+  vlp_status st = encode(s, imgs, n, image_size, f);
+  api_leave(prev);
+  if (st) {
+    vlp_features_free(f);
+    return st;
+  }
+  *out = f;
+  return VLP_OK;
+}
+
+int vlp_features_count(const vlp_features *f) {
+  return f ? f->n : 0;
+}
+
+void vlp_features_free(vlp_features *f) {
+  if (!f) return;
+  free(f->hidden);
+  free(f->embeds);
+  free(f);
+}
+
+vlp_status vlp_features_embeddings(const vlp_features *f, float *out) {
+  if (!f) return vlp_fail(VLP_ERR_INVALID, "no image features");
+  if (!f->embeds)
+    return vlp_fail(VLP_ERR_INVALID, "the model is %s; embeddings need %s or %s",
+                    vlp_arch_name(f->m->arch), vlp_arch_name(VLP_ARCH_CLIP),
+                    vlp_arch_name(VLP_ARCH_BLIP_ITM));
+  memcpy(out, f->embeds, (size_t)f->n * f->dim * sizeof(float));
+  return VLP_OK;
+}

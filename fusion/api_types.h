@@ -1,0 +1,47 @@
+/* api_types: what the public handles of vlp.h are inside (vlp_model, vlp_session,
+ * vlp_features), shared by the fusion/api_*.c files that implement vlp.h. */
+#ifndef VLP_FUSION_API_TYPES_H
+#define VLP_FUSION_API_TYPES_H
+
+#include "core/workspace.h"
+#include "fusion/blip.h"
+#include "fusion/clip.h"
+#include "vlp.h"
+
+/* Read-only after vlp_model_load_with. */
+struct vlp_model {
+  vlp_arch arch;
+  blip_model *blip;
+  clip_model *clip;
+  vlp_model_params params;
+};
+
+struct vlp_session {
+  const vlp_model *m;
+  int n_threads; /* resolved: >= 1 */
+  vlp_ws ws;
+};
+
+/* BLIP: the vision tower's last_hidden_state (n, Ti, Dv), plus image_feat (n, E) for the
+ * retrieval model. CLIP: image_embeds (n, P) (the projected, normalised embeddings the
+ * CLIP heads use). */
+struct vlp_features {
+  const vlp_model *m;
+  int n, S, Ti, dim;
+  float *hidden; /* BLIP (n, Ti, Dv), else NULL */
+  float *embeds; /* (n, dim) or NULL (captioning / VQA) */
+};
+
+/* The image processor of m. */
+const prep_config *api_prep(const vlp_model *m);
+/* VLP_ERR_INVALID naming both unless m is of architecture a. */
+vlp_status api_need(const vlp_model *m, vlp_arch a);
+/* f exists, was made by s's model and has image i. */
+vlp_status api_check_features(const vlp_session *s, const vlp_features *f, int i);
+
+/* Every compute entry point of vlp.h runs between these: the session's thread count for
+ * this thread's kernels, restored afterwards. */
+int api_enter(const vlp_session *s);
+void api_leave(int previous);
+
+#endif
