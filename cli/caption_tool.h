@@ -17,7 +17,8 @@ typedef struct {
   int64_t size;    /* bytes; -1 when unknown (stat failed) */
   int64_t mtime_s; /* modification time, seconds and nanoseconds */
   long mtime_ns;
-  char *error; /* set when the walk already knows the entry is bad (unreadable folder...) */
+  uint64_t dev, ino; /* the file's identity (0 when unknown) */
+  char *error;       /* set when the walk already knows the entry is bad (unreadable folder...) */
 } ct_input;
 
 typedef struct {
@@ -44,6 +45,8 @@ int ct_inputs_add_list(ct_inputs *in, const char *list, const ct_walk_opts *o);
 void ct_inputs_free(ct_inputs *in);
 /* The shard (0..n-1) of a path: FNV-1a of its bytes, so it does not depend on the list. */
 int ct_shard_of(const char *path, int n);
+/* 1 when a name ends in an image extension (.jpg, .png, .webp, .heic, ...). */
+int ct_is_image_name(const char *name);
 /* "SEC.NANOSEC" of an input's mtime into buf (>= 32 bytes). */
 void ct_mtime_str(const ct_input *x, char *buf, size_t len);
 
@@ -75,6 +78,10 @@ typedef struct {
   int captioned; /* 1: a caption record, 0: an error record */
   int has_stamp; /* size and mtime present */
   double size, mtime;
+  /* with keep_raw, the fields to write the record in another format (ct_parsed_record) */
+  char *caption, *error, *mtime_text;
+  int *tokens;
+  int n_tokens;
 } ct_parsed;
 
 /* Read every complete record of a JSONL / CSV / TSV file written by vlp caption. *fmt gets
@@ -84,6 +91,8 @@ typedef struct {
 int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_known,
                     ct_parsed **recs, int *n, long *valid, char *err, size_t errlen);
 void ct_parsed_free(ct_parsed *recs, int n);
+/* A record read with keep_raw as a ct_record (pointing into r) to write in any format. */
+ct_record ct_parsed_record(const ct_parsed *r);
 
 /* The -o / stdout stream: whole records are written with one write() each, so a killed run
  * keeps every record it had finished. */

@@ -95,5 +95,6 @@ int cmd_itm(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli/caption_tool.h"
 #include "cli/cli.h"
+#include "cli/index_video.h"
 
 static const char usage[] =
     "usage: vlp caption -m MODEL_DIR [options] IMAGE|FOLDER...\n\n"
@@ -18,12 +19,12 @@ static const char usage[] =
     "{\"path\", \"error\"} (and on stderr) and the run goes on; the exit code is then 1.\n\n"
     "inputs:\n"
     "  IMAGE                   a file, always taken (reported when it is not an image)\n"
-    "  FOLDER                  its files, sorted (each file is taken, as an IMAGE)\n"
-    "  -r, --recursive         walk FOLDERs and their sub-folders and take only images: PNG\n"
-    "                          or JPEG by magic bytes, or a name ending in an image extension\n"
-    "                          (a corrupt photo is reported); other files are skipped and\n"
-    "                          counted; hidden names are ignored; symlinks are followed, a\n"
-    "                          folder reached twice (symlink loop) is walked once\n"
+    "  FOLDER                  its images, sorted: PNG or JPEG by magic bytes, or a name\n"
+    "                          ending in an image extension (a corrupt photo is reported);\n"
+    "                          other files (sidecars, images.json) are skipped and counted;\n"
+    "                          hidden names are ignored\n"
+    "  -r, --recursive         walk FOLDERs and their sub-folders too; symlinks are\n"
+    "                          followed, a folder reached twice (symlink loop) is walked once\n"
     "  --from FILE             also take the paths in FILE, one per line ('-' = stdin)\n"
     "  --shard K/N             take only shard K of N (1 <= K <= N): a path belongs to\n"
     "                          shard 1 + hash(path) mod N, so shards do not change when\n"
@@ -46,7 +47,9 @@ static const char usage[] =
     "                          captioned), overwrite, append (old text, JOIN, caption) or\n"
     "                          prepend (caption, JOIN, old text)\n"
     "  --sidecar-join S        JOIN for append/prepend (default \", \")\n"
-    "  Every sidecar is written to a hidden temp file and renamed: never half written.\n\n"
+    "  Every sidecar is written to a hidden temp file and renamed: never half written.\n"
+    "  A sidecar never replaces an input, an image or a video: image and video extensions\n"
+    "  are refused, and an image whose sidecar path is such a file is reported, not captioned.\n\n"
     "running:\n"
     "  --batch N               images per forward pass (default 1; captions do not depend on it)\n"
     "  --threads N             threads (default: VLP_THREADS or all cores); one more thread\n"
@@ -150,6 +153,11 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
         o->sidecar = ".txt";
       if (!looks_like_ext(o->sidecar))
         cli_usage_error(a, "--sidecar takes an extension such as .txt or .caption, not '%s'",
+                        o->sidecar);
+      else if (ct_is_image_name(o->sidecar) || cli_is_video_path(o->sidecar))
+        cli_usage_error(a,
+                        "--sidecar %s is an image or video extension: a sidecar must never "
+                        "replace a picture",
                         o->sidecar);
     } else if (!strcmp(opt, "--existing")) {
       const char *v = cli_value(a);
@@ -425,6 +433,37 @@ static void warn_shared_sidecars(char **sidecars, const ct_input **work, int n) 
   free(order);
 }
 
+/* The inputs' file identities, sorted, to find a sidecar that is itself an input. */
+typedef struct {
+  uint64_t dev, ino;
+} file_id;
+
+static int cmp_file_id(const void *a, const void *b) {
+  const file_id *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static file_id *input_ids(const ct_inputs *in) {
+  file_id *ids = malloc((size_t)(in->n ? in->n : 1) * sizeof *ids);
+  if (!ids) return NULL;
+  for (int i = 0; i < in->n; i++) ids[i] = (file_id){in->v[i].dev, in->v[i].ino};
+  qsort(ids, (size_t)in->n, sizeof *ids, cmp_file_id);
+  return ids;
+}
+
+/* Why the sidecar path must not be written (it is an input, an image or a video), or NULL. */
+static const char *sidecar_conflict(const char *sc, const file_id *ids, int n) {
+  struct stat st;
+  if (stat(sc, &st) != 0) return NULL;
+  file_id key = {(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+  if (bsearch(&key, ids, (size_t)n, sizeof key, cmp_file_id)) return "is one of the inputs";
+  int kind = vlp_image_sniff_file(sc);
+  if (kind == VLP_SNIFF_IMAGE || kind == VLP_SNIFF_UNSUPPORTED) return "is an image";
+  if (cli_is_video_path(sc)) return "is a video";
+  return NULL;
+}
+
 static void free_list(char **v, int n) {
   for (int i = 0; v && i < n; i++) free(v[i]);
   free(v);
@@ -494,13 +533,32 @@ int cmd_caption(int argc, char **argv) {
     already = mark_done(&in, recs, n_recs, skip);
   }
 
-  /* the work list; sidecars that exist already are skipped (--existing skip) */
+  /* the work list; sidecars that exist already are skipped (--existing skip); a sidecar
+   * that is an input, an image or a video is never written (the image is reported) */
   int sidecar_exists = 0;
+  file_id *in_ids = sidecars ? input_ids(&in) : NULL;
+  if (sidecars && !in_ids) goto out;
   for (int i = 0; i < in.n; i++) {
     if (skip[i]) continue;
     if (sidecars && !in.v[i].error) {
       char *sc = ct_sidecar_path(in.v[i].path, o.sidecar);
-      if (!sc) goto out;
+      if (!sc) {
+        free(in_ids);
+        goto out;
+      }
+      const char *why = sidecar_conflict(sc, in_ids, in.n);
+      if (why) {
+        char msg[8400];
+        snprintf(msg, sizeof msg, "%s: its sidecar %s %s; not written", in.v[i].path, sc, why);
+        in.v[i].error = strdup(msg);
+        free(sc);
+        if (!in.v[i].error) {
+          free(in_ids);
+          goto out;
+        }
+        work[n_work++] = &in.v[i];
+        continue;
+      }
       if (o.existing == CT_SKIP && access(sc, F_OK) == 0) {
         sidecar_exists++;
         free(sc);
@@ -510,6 +568,7 @@ int cmd_caption(int argc, char **argv) {
     }
     work[n_work++] = &in.v[i];
   }
+  free(in_ids);
   if (sidecars) {
     char **named = malloc((size_t)(n_work ? n_work : 1) * sizeof *named);
     const ct_input **wnamed = malloc((size_t)(n_work ? n_work : 1) * sizeof *wnamed);

@@ -57,6 +57,8 @@ static void add(ct_inputs *in, const char *path, const struct stat *st, const ch
   if (st) {
     x->mtime_s = (int64_t)st->st_mtim.tv_sec;
     x->mtime_ns = st->st_mtim.tv_nsec;
+    x->dev = (uint64_t)st->st_dev;
+    x->ino = (uint64_t)st->st_ino;
   }
   x->error = error ? xstrdup(error) : NULL;
 }
@@ -74,7 +76,7 @@ static void add_error(ct_inputs *in, const ct_walk_opts *o, const char *path, co
 
 /* Names that say "image" even when the bytes do not (a corrupt or empty photo is reported,
  * not silently skipped). */
-static int image_extension(const char *name) {
+int ct_is_image_name(const char *name) {
   static const char *const ext[] = {"png", "jpg", "jpeg", "jpe",  "jfif", "gif",  "webp",
                                     "bmp", "tif", "tiff", "heic", "heif", "avif", "jxl"};
   const char *dot = strrchr(name, '.');
@@ -148,14 +150,10 @@ static void add_found_file(ct_inputs *in, const ct_walk_opts *o, const char *pat
     in->other_shards++;
     return;
   }
-  if (!o->recursive) { /* flat folder listing: every file is an input */
-    add(in, path, st, NULL);
-    return;
-  }
   int kind = vlp_image_sniff_file(path);
   if (kind == VLP_SNIFF_UNREADABLE)
     add(in, path, st, vlp_last_error());
-  else if (kind == VLP_SNIFF_OTHER && !image_extension(path) &&
+  else if (kind == VLP_SNIFF_OTHER && !ct_is_image_name(path) &&
            !(o->videos && cli_is_video_path(path)))
     in->not_images++;
   else
@@ -192,7 +190,7 @@ static void walk(ct_inputs *in, const ct_walk_opts *o, const char *dir, dir_set 
     struct stat st;
     if (stat(full, &st) != 0) {
       /* dangling or looping symlink, vanished file: say so when it looks like it matters */
-      if (o->recursive || image_extension(full))
+      if (o->recursive || ct_is_image_name(full))
         add_error(in, o, full, "%s: cannot read: %s", strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
       if (o->recursive) {
@@ -207,7 +205,7 @@ static void walk(ct_inputs *in, const ct_walk_opts *o, const char *dir, dir_set 
       }
     } else if (S_ISREG(st.st_mode)) {
       add_found_file(in, o, full, &st);
-    } else if (o->recursive && image_extension(full)) {
+    } else if (o->recursive && ct_is_image_name(full)) {
       add_error(in, o, full, "%s: %s", "not a regular file");
     } else if (o->recursive) {
       in->not_images++;

@@ -22,6 +22,7 @@ static const struct {
     {"video", cmd_video, "tag or caption the frames of videos, with timestamps"},
     {"index", cmd_index, "build or export a retrieval index (CLIP, BLIP retrieval)"},
     {"search", cmd_search, "search a retrieval index by text or image"},
+    {"serve", cmd_serve, "HTTP service and search page over models and indexes"},
     {"pull", cmd_pull, "download a model from the Hugging Face hub into the cache"},
     {"models", cmd_models, "list the models in the cache"},
     {"info", cmd_info, "summary of a model: architecture, sizes, parameters, tasks"},

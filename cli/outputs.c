@@ -162,7 +162,52 @@ static char *dup_range(const char *s, size_t n) {
   return d;
 }
 
-static int parse_json_line(const char *line, size_t len, ct_parsed *r) {
+static char *dup_range(const char *s, size_t n);
+
+/* Token ids from "1 2 3" (CSV/TSV) into r; -1 when they are not numbers. */
+static int parse_token_text(const char *s, ct_parsed *r) {
+  size_t n = 0;
+  for (const char *p = s; *p; p++) n += *p == ' ';
+  r->tokens = malloc((n + 1) * sizeof *r->tokens);
+  if (!r->tokens) return -1;
+  while (*s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s) return -1;
+    r->tokens[r->n_tokens++] = (int)v;
+    s = *end == ' ' ? end + 1 : end;
+  }
+  return 0;
+}
+
+/* The JSON line's fields for writing it in another format; mtime is kept as its text
+ * (a double would lose the nanoseconds). */
+static int json_fields(const cJSON *j, const char *line, size_t len, ct_parsed *r) {
+  const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "caption");
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+  const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "tokens");
+  if (cJSON_IsString(cap) && !(r->caption = strdup(cap->valuestring))) return -1;
+  if (cJSON_IsString(err) && !(r->error = strdup(err->valuestring))) return -1;
+  if (cJSON_IsArray(tok)) {
+    int n = cJSON_GetArraySize(tok);
+    r->tokens = malloc((size_t)(n ? n : 1) * sizeof *r->tokens);
+    if (!r->tokens) return -1;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tok) r->tokens[r->n_tokens++] = t->valueint;
+  }
+  if (r->has_stamp) {
+    static const char key[] = "\"mtime\": ";
+    const char *p = memmem(line, len, key, sizeof key - 1);
+    if (p) {
+      p += sizeof key - 1;
+      size_t k = strspn(p, "0123456789.");
+      if (!(r->mtime_text = dup_range(p, k))) return -1;
+    }
+  }
+  return 0;
+}
+
+static int parse_json_line(const char *line, size_t len, ct_parsed *r, int keep_raw) {
   cJSON *j = cJSON_ParseWithLength(line, len);
   const cJSON *path = cJSON_GetObjectItemCaseSensitive(j, "path");
   int ok = cJSON_IsObject(j) && cJSON_IsString(path);
@@ -176,7 +221,7 @@ static int parse_json_line(const char *line, size_t len, ct_parsed *r) {
       r->size = size->valuedouble;
       r->mtime = mtime->valuedouble;
     }
-    ok = r->path != NULL;
+    ok = r->path != NULL && (!keep_raw || !json_fields(j, line, len, r));
   }
   cJSON_Delete(j);
   return ok ? 0 : -1;
@@ -238,9 +283,14 @@ static size_t csv_record(const char *s, size_t n, char **fields, int max, int *n
   }
 }
 
-static int fill_from_fields(char **f, int nf, ct_parsed *r) {
+static int fill_from_fields(char **f, int nf, ct_parsed *r, int keep_raw) {
   if (nf < 6) return -1;
   r->path = strdup(f[0]);
+  if (keep_raw) {
+    if (f[5][0] ? !(r->error = strdup(f[5])) : !(r->caption = strdup(f[1]))) return -1;
+    if (parse_token_text(f[2], r)) return -1;
+    if (f[4][0] && !(r->mtime_text = strdup(f[4]))) return -1;
+  }
   r->captioned = f[5][0] == 0;
   r->has_stamp = f[3][0] && f[4][0];
   if (r->has_stamp) {
@@ -250,6 +300,15 @@ static int fill_from_fields(char **f, int nf, ct_parsed *r) {
     if (*e1 || *e2) return -1;
   }
   return r->path ? 0 : -1;
+}
+
+static void parsed_clear(ct_parsed *r) {
+  free(r->raw);
+  free(r->path);
+  free(r->caption);
+  free(r->error);
+  free(r->mtime_text);
+  free(r->tokens);
 }
 
 int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_known,
@@ -304,7 +363,7 @@ int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_kno
       char *f[8];
       int nf;
       rec_len = csv_record(data + pos, len - pos, f, 8, &nf);
-      bad = rec_len ? fill_from_fields(f, nf, r) : 0;
+      bad = rec_len ? fill_from_fields(f, nf, r, keep_raw) : 0;
       for (int i = 0; i < nf; i++) free(f[i]);
     } else {
       const char *nl = memchr(data + pos, '\n', len - pos);
@@ -312,7 +371,7 @@ int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_kno
       if (!rec_len) {
         bad = 0;
       } else if (*fmt == CT_JSONL) {
-        bad = parse_json_line(data + pos, rec_len - 1, r);
+        bad = parse_json_line(data + pos, rec_len - 1, r, keep_raw);
       } else {
         char *line = dup_range(data + pos, rec_len - 1), *f[8];
         int nf = 0;
@@ -322,18 +381,18 @@ int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_kno
           f[nf++] = p;
         }
         for (int i = 0; i < nf; i++) tsv_unescape(f[i]);
-        bad = line ? fill_from_fields(f, nf, r) : -1;
+        bad = line ? fill_from_fields(f, nf, r, keep_raw) : -1;
         free(line);
       }
     }
     if (!rec_len) { /* the partial last record of a killed run */
-      free(r->path);
+      parsed_clear(r);
       l.n--;
       break;
     }
     if (bad) {
       snprintf(err, errlen, "%s:%d: not a vlp caption record", file, line_no);
-      free(r->path);
+      parsed_clear(r);
       l.n--;
       rc = -1;
       break;
@@ -356,11 +415,19 @@ int ct_read_records(const char *file, int keep_raw, ct_format *fmt, int *fmt_kno
 }
 
 void ct_parsed_free(ct_parsed *recs, int n) {
-  for (int i = 0; i < n; i++) {
-    free(recs[i].raw);
-    free(recs[i].path);
-  }
+  for (int i = 0; i < n; i++) parsed_clear(&recs[i]);
   free(recs);
+}
+
+ct_record ct_parsed_record(const ct_parsed *r) {
+  ct_record out = {.path = r->path,
+                   .caption = r->caption ? r->caption : "",
+                   .tokens = r->tokens,
+                   .n_tokens = r->n_tokens,
+                   .size = r->has_stamp && r->mtime_text ? (int64_t)r->size : -1,
+                   .mtime = r->mtime_text,
+                   .error = r->captioned ? NULL : (r->error ? r->error : "")};
+  return out;
 }
 
 /* ---- the output stream ---------------------------------------------------------------- */

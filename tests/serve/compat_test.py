@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""vlp serve: compatibility and API tests. Replays requests recorded from immich's server
+and clip-retrieval's client (tests/serve/recorded, made by record.py), checks the answers
+against the golden reference embeddings, then the /v1 API, thumbnails, metrics, limits
+and errors (every bad request gets a clean 4xx JSON answer and the server stays up),
+authentication, the bounded queue and the SIGTERM drain.
+usage: compat_test.py VLP"""
+import base64
+import io
+import json
+import os
+import struct
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_util import GOLDEN, IMAGES, MODELS, Checks, Server, build_index, multipart  # noqa: E402
+
+VLP = sys.argv[1]
+HERE = os.path.dirname(os.path.abspath(__file__))
+C = Checks()
+check = C.check
+
+
+def npy(rel):
+    return np.load(os.path.join(GOLDEN, "npy", rel)).reshape(-1)
+
+
+def close(a, b, tol=1e-4):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol + tol * np.abs(b)))
+
+
+def recorded(name):
+    with open(os.path.join(HERE, "recorded", name + ".http"), "rb") as f:
+        return f.read()
+
+
+IMG = {n: npy("clip/%s/image_embeds.npy" % n.rsplit(".", 1)[0]) for n in IMAGES}
+COFFEE_TEXT = npy("clip/text2_text_embeds.npy")  # "a cup of coffee"
+coffee = open(os.path.join(GOLDEN, "images", "coffee.jpg"), "rb").read()
+coffee_w, coffee_h = Image.open(io.BytesIO(coffee)).size
+
+
+def expected_order(q):
+    scores = {n: float(np.dot(q, e)) for n, e in IMG.items()}
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+tmp = tempfile.mkdtemp(prefix="vlp-serve-compat-")
+ix = build_index(VLP, tmp)
+s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "-m", os.path.join(MODELS, "blip-caption-tiny"),
+                 "--index", ix, "--max-body", "1"], tmp)
+
+# ---- immich machine-learning: recorded from immich's server code (Node fetch + FormData) ----
+st, h, body = s.raw(recorded("immich_visual"))
+check("immich visual: 200", st == 200, body[:200])
+r = json.loads(body)
+check("immich visual: keys clip, imageHeight, imageWidth", set(r) == {"clip", "imageHeight", "imageWidth"}, r.keys())
+check("immich visual: clip is a string", isinstance(r["clip"], str))
+check("immich visual: embedding = golden image_embeds", close(json.loads(r["clip"]), IMG["coffee.jpg"]))
+check("immich visual: image size", (r["imageWidth"], r["imageHeight"]) == (coffee_w, coffee_h), r)
+st, h, body = s.raw(recorded("immich_textual"))
+r = json.loads(body)
+check("immich textual: 200 and only clip", st == 200 and set(r) == {"clip"}, body[:200])
+check("immich textual: embedding = golden text_embeds", close(json.loads(r["clip"]), COFFEE_TEXT))
+st, h, body = s.request("GET", "/ping")
+check("immich ping", st == 200 and body == b"pong")
+body, hd = multipart({"entries": json.dumps({"facial-recognition": {"detection": {"modelName": "buffalo_l"}}})},
+                     [("image", "blob", coffee)])
+st, h, data = s.request("POST", "/predict", body, hd)
+check("immich face task: 422 detail", st == 422 and "detail" in json.loads(data), data)
+body, hd = multipart({"entries": "{not json"}, [])
+st, h, data = s.request("POST", "/predict", body, hd)
+check("immich bad entries: 422", st == 422 and "detail" in json.loads(data), data)
+body, hd = multipart({"entries": json.dumps({"clip": {"visual": {"modelName": "ViT-B-32__openai"}}})},
+                     [("image", "blob", coffee)])
+st, h, data = s.request("POST", "/predict", body, hd)
+check("immich unknown model: 422", st == 422, data)
+body, hd = multipart({"entries": json.dumps({"clip": {"textual": {"modelName": "clip-tiny"}}})}, [])
+st, h, data = s.request("POST", "/predict", body, hd)
+check("immich neither image nor text: 400", st == 400, data)
+
+# ---- clip-retrieval: recorded from its ClipClient (requests, no Content-Type) ----
+st, h, body = s.raw(recorded("knn_text"))
+r = json.loads(body)
+want = expected_order(COFFEE_TEXT)[:3]
+check("knn text: 200, a list of 3", st == 200 and isinstance(r, list) and len(r) == 3, body[:300])
+check("knn text: fields", all(set(x) >= {"id", "similarity", "url", "caption"} for x in r), r)
+check("knn text: order = golden", [x["caption"] for x in r] == [n for n, _ in want], (r, want))
+check("knn text: similarity = golden", close([x["similarity"] for x in r], [v for _, v in want]), r)
+st, h, body = s.raw(recorded("knn_image"))
+r = json.loads(body)
+check("knn image: itself first, similarity 1", st == 200 and r[0]["caption"] == "coffee.jpg" and abs(r[0]["similarity"] - 1) < 1e-4, body[:300])
+st, h, body = s.raw(recorded("knn_embedding"))
+r = json.loads(body)
+e0 = sorted(((float(e[0]), n) for n, e in IMG.items()), reverse=True)[:3]
+check("knn embedding: order and scores", [x["caption"] for x in r] == [n for _, n in e0]
+      and close([x["similarity"] for x in r], [v for v, _ in e0]), (r, e0))
+st, r = s.json("GET", "/indices-list")
+check("indices-list", st == 200 and r == ["golden"], r)
+st, r = s.json("POST", "/knn-service", {"image_url": "http://example.com/x.jpg", "modality": "image", "num_images": 2, "indice_name": "golden"})
+check("knn image_url refused (never fetched)", st == 400 and "URL" in r["error"]["message"], r)
+st, r = s.json("POST", "/knn-service", {"text": "x", "modality": "image", "num_images": 2, "indice_name": "nope"})
+check("knn unknown index: 404", st == 404, r)
+
+# ---- /v1 API ----
+st, r = s.json("POST", "/v1/embeddings", {"model": "clip-tiny", "input": ["a cup of coffee"]})
+check("embeddings text: shape", st == 200 and r["object"] == "list" and r["data"][0]["index"] == 0 and r["model"] == "clip-tiny", r)
+check("embeddings text: golden", close(r["data"][0]["embedding"], COFFEE_TEXT))
+check("embeddings usage", r["usage"]["prompt_tokens"] == r["usage"]["total_tokens"] > 0, r.get("usage"))
+st, r = s.json("POST", "/v1/embeddings", {"model": "clip-tiny", "input": "a cup of coffee", "encoding_format": "base64"})
+v = np.frombuffer(base64.b64decode(r["data"][0]["embedding"]), "<f4")
+check("embeddings base64: golden", st == 200 and close(v, COFFEE_TEXT))
+st, r = s.json("POST", "/v1/embeddings", {"input": [{"image": base64.b64encode(coffee).decode()}, {"id": 0}]})
+check("embeddings images (base64 and indexed id)", st == 200 and len(r["data"]) == 2 and close(r["data"][0]["embedding"], IMG["coffee.jpg"]), r)
+st, h, data = s.request("POST", "/v1/embeddings", coffee, {"Content-Type": "image/jpeg"})
+check("embeddings raw image body", st == 200 and close(json.loads(data)["data"][0]["embedding"], IMG["coffee.jpg"]), data[:200])
+st, r = s.json("POST", "/v1/search", {"text": "a cup of coffee", "k": 5})
+want = expected_order(COFFEE_TEXT)
+check("search text: order = golden", st == 200 and [x["name"] for x in r["results"]] == [n for n, _ in want], r)
+check("search text: scores = golden", close([x["score"] for x in r["results"]], [v for _, v in want]))
+check("search result fields", all(set(x) >= {"rank", "id", "score", "name", "thumb"} for x in r["results"]))
+first = r["results"][0]
+st, r = s.json("POST", "/v1/search", {"id": first["id"], "k": 2})
+check("search by id (more like this): itself first", st == 200 and r["results"][0]["id"] == first["id"] and abs(r["results"][0]["score"] - 1) < 1e-4, r)
+body, hd = multipart({"k": "1"}, [("image", "rocket.jpg", open(os.path.join(GOLDEN, "images", "rocket.jpg"), "rb").read())])
+st, h, data = s.request("POST", "/v1/search", body, hd)
+check("search by uploaded image", st == 200 and json.loads(data)["results"][0]["name"] == "rocket.jpg", data[:300])
+cases = json.load(open(os.path.join(GOLDEN, "cases", "blip_caption.json")))["cases"]
+greedy = [c for c in cases if c["id"] == "coffee/prompt0"][0]["expected"]["greedy_sequence"]["value"]
+body, hd = multipart({}, [("image", "coffee.jpg", coffee)])
+st, h, data = s.request("POST", "/v1/caption", body, hd)
+r = json.loads(data)
+check("caption: golden greedy sequence", st == 200 and r["data"][0]["tokens"] == greedy, data[:300])
+st, r = s.json("POST", "/v1/caption", {"images": [{"id": 2}], "prompt": "a picture of"})
+greedy1 = [c for c in cases if c["id"] == "coffee/prompt1"][0]["expected"]["greedy_sequence"]["value"]
+check("caption of an indexed image with a prompt: golden", st == 200 and r["data"][0]["tokens"] == greedy1, r)
+st, r = s.json("POST", "/v1/tag", {"image": base64.b64encode(coffee).decode(), "labels": ["a cat", "coffee", "a rocket"], "template": "{}"})
+check("tag: scores sum to 1, sorted", st == 200 and abs(sum(t["score"] for t in r["data"][0]["tags"]) - 1) < 1e-4
+      and r["data"][0]["tags"] == sorted(r["data"][0]["tags"], key=lambda t: -t["score"]), r)
+st, r = s.json("GET", "/v1/models")
+check("models list", st == 200 and [m["id"] for m in r["data"]] == ["clip-tiny", "blip-caption-tiny"], r)
+st, r = s.json("GET", "/v1/indexes")
+check("indexes list", st == 200 and r["data"][0]["name"] == "golden" and r["data"][0]["count"] == 5, r)
+
+# ---- thumbnails: only indexed files, by id ----
+st, h, data = s.request("GET", "/thumb/%d" % first["id"])
+check("thumb: a JPEG", st == 200 and h["content-type"] == "image/jpeg" and max(Image.open(io.BytesIO(data)).size) <= 256, h)
+st2, h2, data2 = s.request("GET", "/thumb/%d" % first["id"])
+check("thumb: cached copy identical", st2 == 200 and data2 == data)
+for bad in ["/thumb/99", "/thumb/-1", "/thumb/..%2F..%2Fetc%2Fpasswd", "/thumb/0abc", "/thumb/", "/thumb/%2Fetc%2Fpasswd"]:
+    st, h, data = s.request("GET", bad)
+    check("thumb %s refused" % bad, st in (400, 404) and b"error" in data, (st, data[:100]))
+
+# ---- bad input: clean 4xx JSON errors ----
+bad_cases = [
+    ("malformed JSON", "POST", "/v1/search", b'{"text": ', {"Content-Type": "application/json"}, 400),
+    ("JSON not an object", "POST", "/v1/search", b'[1, 2]', {"Content-Type": "application/json"}, 400),
+    ("wrong type k", "POST", "/v1/search", {"text": "x", "k": "ten"}, None, 400),
+    ("k out of range", "POST", "/v1/search", {"text": "x", "k": 0}, None, 400),
+    ("wrong type text", "POST", "/v1/search", {"text": 5}, None, 400),
+    ("empty query", "POST", "/v1/search", {"text": ""}, None, 400),
+    ("two queries", "POST", "/v1/search", {"text": "x", "id": 1}, None, 400),
+    ("bad embedding", "POST", "/v1/search", {"embedding": [1, 2]}, None, 400),
+    ("unknown index", "POST", "/v1/search", {"text": "x", "index": "nope"}, None, 404),
+    ("unknown id", "POST", "/v1/search", {"id": 12345}, None, 404),
+    ("unknown model", "POST", "/v1/embeddings", {"model": "gpt-4", "input": "x"}, None, 404),
+    ("wrong model for task", "POST", "/v1/caption", {"model": "clip-tiny", "image": "aGVsbG8="}, None, 400),
+    ("no VQA model", "POST", "/v1/vqa", {"question": "what?", "image": "aGVsbG8="}, None, 400),
+    ("token arrays", "POST", "/v1/embeddings", {"input": [[1, 2, 3]]}, None, 400),
+    ("mixed inputs", "POST", "/v1/embeddings", {"input": ["x", {"image": "aGVsbG8="}]}, None, 400),
+    ("empty input", "POST", "/v1/embeddings", {"input": []}, None, 400),
+    ("bad base64", "POST", "/v1/embeddings", {"input": [{"image": "!!!not base64!!!"}]}, None, 400),
+    ("corrupt image", "POST", "/v1/embeddings", {"input": [{"image": base64.b64encode(
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 16, 16) + bytes(range(256)) * 2).decode()}]}, None, 400),
+    ("truncated JPEG", "POST", "/v1/embeddings", coffee[:200], {"Content-Type": "image/jpeg"}, 400),
+    ("image URL refused", "POST", "/v1/caption", {"image": "http://127.0.0.1/x.jpg"}, None, 400),
+    ("oversized image header", "POST", "/v1/embeddings",
+     {"input": [{"image": base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 100000, 100000) + b"\x08\x02\x00\x00\x00" + b"\x00" * 40).decode()}]}, None, 413),
+    ("truncated multipart", "POST", "/v1/search", b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a\"\r\n\r\nabc", {"Content-Type": "multipart/form-data; boundary=b"}, 400),
+    ("multipart without boundary", "POST", "/v1/search", b"abc", {"Content-Type": "multipart/form-data"}, 400),
+    ("no image", "POST", "/v1/caption", {}, None, 400),
+    ("unknown endpoint", "POST", "/v1/nothing", {}, None, 404),
+    ("GET on a POST endpoint", "GET", "/v1/search", None, None, 405),
+    ("POST on a GET endpoint", "POST", "/v1/models", {}, None, 405),
+]
+for what, method, path, body, hd, want in bad_cases:
+    st, h, data = s.request(method, path, body, hd)
+    try:
+        msg = json.loads(data)["error"]["message"]
+    except Exception:
+        msg = None
+    check("bad input: %s -> %d JSON" % (what, want), st == want and isinstance(msg, str) and msg and h.get("content-type") == "application/json", (st, data[:200]))
+# a body over --max-body: refused after the headers (Content-Length) or while reading (chunked)
+st, h, data = s.raw(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (2 << 20))
+check("body too large (Content-Length): 413 JSON", st == 413 and b"larger than" in data, (st, data[:200]))
+chunk = b"x" * 65536
+st, h, data = s.raw(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n" + (b"10000\r\n" + chunk + b"\r\n") * 24 + b"0\r\n\r\n")
+check("body too large (chunked): 413 JSON", st == 413 and b"larger than" in data, (st, data[:200]))
+check("server alive after bad input", s.alive() and s.request("GET", "/healthz")[0] == 200)
+st, h, data = s.request("GET", "/v1/models")
+check("no CORS header unless asked", "access-control-allow-origin" not in h)
+
+# ---- metrics ----
+st, h, data = s.request("GET", "/metrics")
+m = data.decode()
+check("metrics: text format", st == 200 and h["content-type"].startswith("text/plain"))
+for needle in ['vlp_requests_total{endpoint="/predict",code="200"} 2', 'vlp_request_errors_total{endpoint="/v1/search"}',
+               'vlp_request_duration_seconds_bucket{endpoint="/v1/search",le="+Inf"}', 'vlp_batch_size_bucket{task="embed_text"',
+               "vlp_queue_depth 0", 'vlp_model_memory_bytes{model="clip-tiny"} ', "vlp_resident_memory_bytes "]:
+    check("metrics has %s" % needle, needle in m)
+check("server exits 0 on SIGTERM", s.stop() == 0)
+
+# ---- API key, CORS ----
+s = Server(VLP, ["--index", ix, "--api-key", "s3cret", "--cors", "https://photos.example"], tmp)
+st, h, data = s.request("POST", "/v1/search", {"text": "x"})
+check("api key: missing -> 401", st == 401 and h.get("www-authenticate") == "Bearer", st)
+st, h, data = s.request("POST", "/v1/search", {"text": "x"}, {"Authorization": "Bearer wrong"})
+check("api key: wrong -> 401", st == 401)
+st, h, data = s.request("POST", "/v1/search", {"text": "x"}, {"Authorization": "Bearer s3cret"})
+check("api key: right -> 200", st == 200, data[:200])
+check("cors when asked", h.get("access-control-allow-origin") == "https://photos.example")
+check("index's model loaded from the index", json.loads(data)["model"] == "clip-tiny", data[:200])
+check("page and healthz need no key", s.request("GET", "/")[0] == 200 and s.request("GET", "/healthz")[0] == 200)
+check("thumb needs the key", s.request("GET", "/thumb/0")[0] == 401)
+s.stop()
+p = __import__("subprocess").run([VLP, "serve", "--index", ix, "--host", "0.0.0.0", "--port", "0"], capture_output=True, timeout=60)
+check("other host without --api-key refused", p.returncode == 2 and b"--api-key" in p.stderr, p.stderr)
+
+# ---- bounded queue (503 + Retry-After) and SIGTERM drain ----
+s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "--workers", "1", "--queue", "1", "--batch-wait", "600"], tmp)
+results = {}
+
+
+def post(name, body):
+    results[name] = s.request("POST", "/v1/embeddings", body)
+
+
+t0 = threading.Thread(target=post, args=("text", {"input": "a"}))
+t0.start()
+time.sleep(0.2)  # the worker now gathers text requests for 600 ms
+ts = [threading.Thread(target=post, args=("img%d" % i, {"input": [{"image": base64.b64encode(coffee).decode()}]})) for i in range(3)]
+for t in ts:
+    t.start()
+    time.sleep(0.05)
+time.sleep(0.05)
+stop_code = s.stop()  # SIGTERM while requests are in flight
+for t in [t0] + ts:
+    t.join()
+codes = sorted(r[0] for r in results.values())
+check("queue full: some 503 with Retry-After", any(r[0] == 503 and r[1].get("retry-after") == "1" for r in results.values()), codes)
+check("drain: the request in flight finished (200)", results["text"][0] == 200, results["text"][:2])
+check("drain: queued requests finished or refused cleanly", all(c in (200, 503) for c in codes), codes)
+check("drain: exit 0", stop_code == 0, stop_code)
+sys.exit(C.done())

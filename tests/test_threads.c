@@ -1,0 +1,177 @@
+/* test_threads: one model, many threads. Each of 4 threads makes its own sessions on the
+ * same loaded models (BLIP caption, VQA, retrieval and CLIP) and runs the same work twice:
+ * every result (token ids, embeddings, scores) must be bit-identical to what a single
+ * thread computes first. Sessions run 1 OpenMP thread each, so the numbers do not depend
+ * on how a product is split over threads. Also built with ThreadSanitizer in CI (.ci/run). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+#include "vlp.h"
+
+enum { N_THREADS = 4, REPEATS = 2, N_MODELS = 4, N_IMAGES = 3 };
+
+static const char *const model_dirs[N_MODELS] = {
+    "golden/models/blip-caption-tiny", "golden/models/blip-vqa-tiny", "golden/models/blip-itm-tiny",
+    "golden/models/clip-tiny"};
+static const char *const image_paths[N_IMAGES] = {
+    "golden/images/chelsea_cat.png", "golden/images/coffee.jpg", "golden/images/rocket.jpg"};
+static const char *const texts[] = {"a cat lying on a blanket", "a cup of coffee", "a rocket",
+                                    "two dogs"};
+enum { N_TEXTS = sizeof texts / sizeof texts[0] };
+
+static vlp_model *models[N_MODELS];
+static vlp_image images[N_IMAGES];
+
+/* Everything one run computed, as bytes. */
+typedef struct {
+  unsigned char *p;
+  size_t n, cap;
+  int failed; /* a call failed: the message is in err */
+  char err[512];
+} blob;
+
+static void put(blob *b, const void *data, size_t n) {
+  if (b->n + n > b->cap) {
+    size_t cap = (b->n + n) * 2;
+    unsigned char *p = realloc(b->p, cap);
+    if (!p) {
+      b->failed = 1;
+      return;
+    }
+    b->p = p, b->cap = cap;
+  }
+  memcpy(b->p + b->n, data, n);
+  b->n += n;
+}
+
+static int ok(blob *b, vlp_status st) {
+  if (st && !b->failed) {
+    b->failed = 1;
+    snprintf(b->err, sizeof b->err, "%s", vlp_last_error());
+  }
+  return st == VLP_OK;
+}
+
+static void put_text(blob *b, vlp_text_result *r) {
+  put(b, r->ids, (size_t)r->n_ids * sizeof *r->ids);
+  put(b, r->text, strlen(r->text) + 1);
+  vlp_text_result_free(r);
+}
+
+/* The work of one model in session s: captions (greedy and beam search, one at an
+ * interpolated size), answers, image-text matching, embeddings and zero-shot scores. */
+static void run_model(int mi, vlp_session *s, blob *b) {
+  vlp_features *f = NULL;
+  if (!ok(b, vlp_encode_images(s, images, N_IMAGES, 0, &f))) return;
+  vlp_gen_params p = vlp_gen_default_params();
+  if (mi == 0) {
+    vlp_text_result r[N_IMAGES];
+    if (ok(b, vlp_caption(s, f, &p, r)))
+      for (int i = 0; i < N_IMAGES; i++) put_text(b, &r[i]);
+    p.num_beams = 3;
+    p.prompt = "a picture of";
+    if (ok(b, vlp_caption(s, f, &p, r)))
+      for (int i = 0; i < N_IMAGES; i++) put_text(b, &r[i]);
+    vlp_features *g = NULL;
+    if (ok(b, vlp_encode_images(s, images, 1, 96, &g)) && ok(b, vlp_caption(s, g, &p, r)))
+      put_text(b, &r[0]);
+    vlp_features_free(g);
+  } else if (mi == 1) {
+    static const char *const q[] = {"what is in the picture?", "what color is it?"};
+    for (int i = 0; i < N_IMAGES; i++)
+      for (int k = 0; k < 2; k++) {
+        vlp_text_result r;
+        if (ok(b, vlp_vqa(s, f, i, q[k], &p, &r))) put_text(b, &r);
+      }
+  } else if (mi == 2) {
+    for (int i = 0; i < N_IMAGES; i++)
+      for (int t = 0; t < N_TEXTS; t++) {
+        float itm = 0, itc = 0;
+        if (ok(b, vlp_itm(s, f, i, texts[t], &itm, &itc))) put(b, &itm, 4), put(b, &itc, 4);
+      }
+    float e[N_TEXTS * 1024];
+    if (vlp_model_embed_dim(models[mi]) <= 1024 && ok(b, vlp_embed_texts(s, texts, N_TEXTS, e)))
+      put(b, e, (size_t)N_TEXTS * vlp_model_embed_dim(models[mi]) * sizeof *e);
+  } else {
+    int dim = vlp_model_embed_dim(models[mi]);
+    float *e = malloc((size_t)(N_IMAGES + N_TEXTS) * dim * sizeof *e), scores[N_TEXTS];
+    if (e && ok(b, vlp_embed_images(s, images, N_IMAGES, 0, e)) &&
+        ok(b, vlp_embed_texts(s, texts, N_TEXTS, e + (size_t)N_IMAGES * dim))) {
+      put(b, e, (size_t)(N_IMAGES + N_TEXTS) * dim * sizeof *e);
+      for (int i = 0; i < N_IMAGES; i++)
+        if (ok(b, vlp_tag_scores(s, f, i, e + (size_t)N_IMAGES * dim, N_TEXTS, scores)))
+          put(b, scores, sizeof scores);
+    }
+    free(e);
+  }
+  vlp_features_free(f);
+}
+
+/* One model's work in a new session of 1 thread. */
+static void run_in_new_session(int mi, blob *b) {
+  vlp_session_params sp = vlp_session_default_params();
+  sp.n_threads = 1;
+  vlp_session *s = NULL;
+  if (ok(b, vlp_session_new(models[mi], &sp, &s))) run_model(mi, s, b);
+  vlp_session_free(s);
+}
+
+typedef struct {
+  int id;
+  blob out[REPEATS][N_MODELS];
+} worker;
+
+static void *work(void *arg) {
+  worker *w = arg;
+  /* threads start on different models so that different models run at the same time */
+  for (int r = 0; r < REPEATS; r++)
+    for (int k = 0; k < N_MODELS; k++) {
+      int mi = (w->id + k) % N_MODELS;
+      run_in_new_session(mi, &w->out[r][mi]);
+    }
+  return NULL;
+}
+
+int main(void) {
+  for (int i = 0; i < N_MODELS; i++)
+    if (vlp_model_load(model_dirs[i], &models[i])) {
+      fprintf(stderr, "%s\n", vlp_last_error());
+      return 1;
+    }
+  for (int i = 0; i < N_IMAGES; i++)
+    if (vlp_image_load(image_paths[i], &images[i])) {
+      fprintf(stderr, "%s\n", vlp_last_error());
+      return 1;
+    }
+  blob ref[N_MODELS] = {0};
+  for (int mi = 0; mi < N_MODELS; mi++) {
+    run_in_new_session(mi, &ref[mi]);
+    if (ref[mi].failed) fprintf(stderr, "%s: %s\n", model_dirs[mi], ref[mi].err);
+    CHECK(!ref[mi].failed && ref[mi].n > 0);
+  }
+  static worker w[N_THREADS];
+  pthread_t th[N_THREADS];
+  for (int t = 0; t < N_THREADS; t++) {
+    w[t].id = t;
+    CHECK(pthread_create(&th[t], NULL, work, &w[t]) == 0);
+  }
+  for (int t = 0; t < N_THREADS; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < N_THREADS; t++)
+    for (int r = 0; r < REPEATS; r++)
+      for (int mi = 0; mi < N_MODELS; mi++) {
+        blob *b = &w[t].out[r][mi];
+        int same = !b->failed && b->n == ref[mi].n && !memcmp(b->p, ref[mi].p, b->n);
+        if (!same)
+          fprintf(stderr, "thread %d, run %d, %s: %s\n", t, r, model_dirs[mi],
+                  b->failed ? b->err : "results differ from the single-thread run");
+        CHECK(same);
+        free(b->p);
+      }
+  for (int mi = 0; mi < N_MODELS; mi++) free(ref[mi].p);
+  for (int i = 0; i < N_IMAGES; i++) vlp_image_free(&images[i]);
+  for (int i = 0; i < N_MODELS; i++) vlp_model_free(models[i]);
+  return test_done();
+}
