@@ -102,11 +102,14 @@ typedef struct {
   ct_format fmt;
   const char *path;
   int failed;
+  long good; /* end of the last whole record in a regular file; -1 otherwise */
 } ct_sink;
 
 /* Open path ("-" or NULL = stdout) for appending after the first `valid` bytes (the rest, a
- * partial record, is cut off); writes the header when the file is empty. 0 or -1 (printed). */
-int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int truncate_all);
+ * partial record, is cut off); writes the header when the file is empty. The file is locked
+ * (flock) for the run unless the caller holds the lock (locked). 0 or -1 (printed). */
+int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int truncate_all,
+                 int locked);
 int ct_sink_write(ct_sink *s, const ct_record *r);
 /* Flush to the disk (after a batch). */
 void ct_sink_sync(ct_sink *s);

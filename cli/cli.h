@@ -44,9 +44,20 @@ int cli_common_opt(cli_args *a, const char *opt, cli_common *c);
 void cli_usage_error(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Output stream: stdout or -o FILE; results are flushed line by line so that a killed run
- * keeps what it wrote. NULL on failure (message printed). */
+ * keeps what it wrote. -o FILE is locked (flock) while the run writes it: a second run
+ * naming the same FILE is refused before anything is truncated. NULL on failure (message
+ * printed). */
 FILE *cli_open_output(const char *cmd, const char *path);
+/* Flush after each record: on a write error (full disk, closed pipe) the first failure is
+ * reported on stderr, a partial last record in -o FILE is cut off, and -1 is returned (the
+ * command stops and exits non-zero). */
+int cli_flush(FILE *f);
+/* Final flush and close; -1 (reported) when any write failed. */
 int cli_close_output(FILE *f);
+/* Reports a write error on stdout nobody checked yet; called by main after the command. */
+int cli_check_stdout(const char *cmd);
+/* Lock an open -o file for this run: 0, or -1 with "another vlp run is writing it" printed. */
+int cli_lock_output(const char *cmd, int fd, const char *path);
 
 /* JSON writing: strings escaped, floats with enough digits to round-trip. */
 void json_write_str(FILE *f, const char *s);

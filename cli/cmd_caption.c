@@ -2,6 +2,7 @@
  * JSON Lines / CSV / TSV, or a caption file next to each image; folders (recursive),
  * path lists, resume of an interrupted run, shards for job arrays, a reader thread that
  * decodes ahead of the model, progress and a summary on stderr. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -264,7 +265,7 @@ typedef struct {
   int use_sink;
   char **sidecars; /* per work item, or NULL */
   const ct_input **work;
-  int sep_id, limit;
+  int limit; /* the length limit, for the message about truncated captions */
   int captioned, failed, sidecar_skipped, cut;
 } run_state;
 
@@ -303,7 +304,7 @@ static void deliver(run_state *s, int wi, const vlp_text_result *res) {
                  .mtime = x->size >= 0 ? mt : NULL};
   if (s->use_sink) ct_sink_write(&s->sink, &r);
   s->captioned++;
-  if (s->sep_id >= 0 && res->n_ids >= s->limit && res->ids[res->n_ids - 1] != s->sep_id) s->cut++;
+  s->cut += res->truncated;
 }
 
 /* Captions of n images: the vision tower and the decoder each run once for the batch. */
@@ -401,6 +402,7 @@ static int run(run_state *s, int n_work) {
       done += nw;
       nw = good = 0;
       ct_progress_update(&progress, done);
+      if (s->use_sink && s->sink.failed) break; /* the output failed (reported): stop */
     }
   }
   if (nw) flush_window(s, win, nw);
@@ -478,11 +480,11 @@ int cmd_caption(int argc, char **argv) {
     fprintf(stderr, "vlp caption: out of memory\n");
     return EXIT_USAGE;
   }
-  int rc = EXIT_USAGE, n_recs = 0, n_work = 0;
+  int rc = EXIT_USAGE, n_recs = 0, n_work = 0, lock_fd = -1;
   char *skip = NULL, **sidecars = NULL;
   const ct_input **work = NULL;
   ct_parsed *recs = NULL;
-  run_state s = {.o = &o, .sep_id = -1};
+  run_state s = {.o = &o};
   if (o.c.help) {
     printf("%s\n%s", usage, cli_gen_usage);
     rc = EXIT_ALL_OK;
@@ -514,6 +516,10 @@ int cmd_caption(int argc, char **argv) {
   }
   struct stat ost;
   if (outp && stat(outp, &ost) == 0 && !S_ISREG(ost.st_mode)) outp = NULL; /* a FIFO, /dev/stdout */
+  /* an existing output is locked before it is read: a second run on it is refused */
+  if (outp && (lock_fd = open(outp, O_RDONLY | O_CLOEXEC)) >= 0 &&
+      cli_lock_output("caption", lock_fd, outp))
+    goto out;
   if (outp && !o.no_resume) {
     char err[4400];
     ct_format ff;
@@ -585,15 +591,12 @@ int cmd_caption(int argc, char **argv) {
   c_nout.output = NULL;
   if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m, &s.sess)) goto out;
   s.use_sink = !o.sidecar || o.c.output;
-  if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume)) goto out;
+  if (s.use_sink && ct_sink_open(&s.sink, o.c.output, o.format, valid, o.no_resume, lock_fd >= 0))
+    goto out;
   s.sidecars = sidecars;
   s.work = work;
-  { /* [SEP] id and the length limit, to count captions cut off by the limit */
-    int *ids = NULL, n = 0;
-    if (vlp_tokenize(vlp_model_tokenizer(s.m), "a", &ids, &n) == VLP_OK && n >= 2)
-      s.sep_id = ids[n - 1];
-    free(ids);
-    int np = 0;
+  { /* the length limit in tokens, for the message about truncated captions */
+    int *ids = NULL, np = 0;
     if (o.p.prompt && vlp_tokenize(vlp_model_tokenizer(s.m), o.p.prompt, &ids, &np) == VLP_OK)
       free(ids);
     s.limit = o.p.max_new_tokens > 0 ? (np > 0 ? np - 1 : 1) + o.p.max_new_tokens : o.p.max_length;
@@ -633,6 +636,7 @@ int cmd_caption(int argc, char **argv) {
   rc = bad_out ? EXIT_USAGE : s.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 out:
   if (s.use_sink) ct_sink_close(&s.sink);
+  if (lock_fd >= 0) close(lock_fd);
   vlp_session_free(s.sess);
   vlp_model_free(s.m);
   ct_parsed_free(recs, n_recs);

@@ -26,7 +26,7 @@ static void write_embedding(FILE *out, const char *input, const float *e, int di
   fputs(", \"embedding\": ", out);
   json_write_floats(out, e, dim);
   fputs("}\n", out);
-  fflush(out);
+  cli_flush(out);
 }
 
 typedef struct {
@@ -52,7 +52,7 @@ static int embed_frame(void *ctx, const char *path, const vlp_image *img, double
   fputs(", \"embedding\": ", c->out);
   json_write_floats(c->out, e, c->dim);
   fputs("}\n", c->out);
-  fflush(c->out);
+  cli_flush(c->out);
   (*c->done)++;
   return 0;
 }
@@ -127,7 +127,7 @@ int cmd_embed(int argc, char **argv) {
   int dim = vlp_model_embed_dim(m), failed = 0, done = 0;
   int cap = images.n + nt;
   float *all = malloc(((size_t)cap + 1) * (size_t)dim * sizeof *all);
-  for (int i = 0; all && i < images.n; i++) {
+  for (int i = 0; all && !ferror(out) && i < images.n; i++) {
     vlp_image img = {0};
     float *e = all + (size_t)done * (size_t)dim;
     if (vlp_image_load(images.paths[i], &img) || vlp_embed_images(sess, &img, 1, size, e)) {
@@ -139,7 +139,7 @@ int cmd_embed(int argc, char **argv) {
     }
     vlp_image_free(&img);
   }
-  for (int i = 0; all && i < nt; i++) {
+  for (int i = 0; all && !ferror(out) && i < nt; i++) {
     float *e = all + (size_t)done * (size_t)dim;
     if (!texts[i][0] || vlp_embed_texts(sess, &texts[i], 1, e)) {
       cli_report_error(out, "embed", "input", texts[i],
@@ -150,7 +150,7 @@ int cmd_embed(int argc, char **argv) {
       done++;
     }
   }
-  for (int i = 0; all && i < videos.n; i++)
+  for (int i = 0; all && !ferror(out) && i < videos.n; i++)
     failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, &all, &done, &cap);
   int bad_out = !all || cli_close_output(out);
   if (all && npy && vlp_write_npy_f32(npy, all, 2, (const int64_t[]){done, dim})) {

@@ -71,7 +71,7 @@ int cmd_itm(int argc, char **argv) {
       fputs(", \"itc\": ", out);
       json_write_float(out, itc);
       fputs("}\n", out);
-      fflush(out);
+      cli_flush(out);
     }
   }
   vlp_image_free(&img);

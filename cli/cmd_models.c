@@ -77,7 +77,7 @@ static void write_info(FILE *f, const char *model, const char *path, const vlp_m
           "\"vocab_size\": %d, \"max_positions\": %d}, \"projection_dim\": %d}\n",
           s->text.hidden, s->text.layers, s->text.heads, s->text.vocab_size, s->text.max_positions,
           s->projection_dim);
-  fflush(f);
+  cli_flush(f);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -154,7 +154,7 @@ int cmd_models(int argc, char **argv) {
     fprintf(out, ", \"size\": %llu", (unsigned long long)s.disk_bytes);
     write_key_str(out, "dtype", s.dtype);
     fprintf(out, ", \"n_params\": %lld}\n", (long long)s.n_params);
-    fflush(out);
+    cli_flush(out);
   }
   vlp_cache_list_free(list, n);
   int bad = cli_close_output(out);

@@ -71,7 +71,7 @@ static void write_result(FILE *out, const char *repo, const char *rev, const vlp
     json_write_str(out, r->files[i]);
   }
   fprintf(out, "], \"downloaded_bytes\": %llu}\n", (unsigned long long)r->bytes_downloaded);
-  fflush(out);
+  cli_flush(out);
 }
 
 int cmd_pull(int argc, char **argv) {

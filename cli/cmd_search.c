@@ -167,7 +167,7 @@ int cmd_search(int argc, char **argv) {
       json_write_float(out, hits[i].itm);
     }
     fputs("}\n", out);
-    fflush(out);
+    cli_flush(out);
   }
   rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 done:

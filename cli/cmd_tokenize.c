@@ -21,7 +21,7 @@ static int tokenize_one(FILE *out, const vlp_tokenizer *t, const char *text) {
   fputs(", \"ids\": ", out);
   json_write_ints(out, ids, n);
   fputs("}\n", out);
-  fflush(out);
+  cli_flush(out);
   free(ids);
   return 0;
 }

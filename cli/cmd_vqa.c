@@ -69,7 +69,7 @@ int cmd_vqa(int argc, char **argv) {
       fputs(", \"tokens\": ", out);
       json_write_ints(out, r.ids, r.n_ids);
       fputs("}\n", out);
-      fflush(out);
+      cli_flush(out);
       vlp_text_result_free(&r);
     }
   }

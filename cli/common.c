@@ -116,20 +116,6 @@ int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
   return 1;
 }
 
-FILE *cli_open_output(const char *cmd, const char *path) {
-  if (!path || !strcmp(path, "-")) return stdout;
-  FILE *f = fopen(path, "w");
-  if (!f) fprintf(stderr, "vlp %s: %s: cannot write: %s\n", cmd, path, strerror(errno));
-  return f;
-}
-
-int cli_close_output(FILE *f) {
-  if (!f) return 0;
-  int bad = fflush(f) != 0 || ferror(f);
-  if (f != stdout) bad |= fclose(f) != 0;
-  return bad ? -1 : 0;
-}
-
 void json_write_str(FILE *f, const char *s) {
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
@@ -193,7 +179,7 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
   fputs(", \"error\": ", out);
   json_write_str(out, message);
   fputs("}\n", out);
-  fflush(out);
+  cli_flush(out);
 }
 
 vlp_model *cli_load_model(const char *cmd, const cli_common *c) {

@@ -1,4 +1,5 @@
 /* main: the vlp command — dispatches to one subcommand per file (cmd_*.c). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,8 +58,16 @@ int main(int argc, char **argv) {
     printf("vlp %s\n", vlp_version());
     return EXIT_ALL_OK;
   }
+  /* a closed pipe or a full file system (RLIMIT_FSIZE) is a write error that the commands
+   * report and exit on, not a silent death by signal */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], commands[i].name)) {
+      int rc = commands[i].run(argc - 1, argv + 1);
+      if (cli_check_stdout(commands[i].name) && rc == EXIT_ALL_OK) rc = EXIT_USAGE;
+      return rc;
+    }
   fprintf(stderr, "vlp: unknown command '%s' (vlp --help lists them)\n", argv[1]);
   return EXIT_USAGE;
 }

@@ -445,8 +445,25 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int truncate_all) {
+/* One whole record (or the header) with one write; on a failure (full disk, closed pipe)
+ * the first error is reported, the partial record cut off, and nothing more is written. */
+static void write_text(ct_sink *s, const char *text, size_t len) {
+  if (s->failed) return;
+  if (text && !write_all(s->fd, text, len)) {
+    if (s->good >= 0) s->good += (long)len;
+    return;
+  }
+  int e = errno;
+  s->failed = 1;
+  fprintf(stderr, "vlp caption: %s: write failed: %s%s\n", s->is_stdout ? "stdout" : s->path,
+          strerror(e), e == EPIPE ? " (the reader closed the pipe)" : "");
+  if (s->good >= 0 && ftruncate(s->fd, s->good) != 0) s->good = -1;
+}
+
+int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int truncate_all,
+                 int locked) {
   memset(s, 0, sizeof *s);
+  s->good = -1;
   s->fmt = fmt;
   s->path = path;
   if (!path || !strcmp(path, "-")) {
@@ -454,10 +471,15 @@ int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int tr
     s->fd = STDOUT_FILENO;
     s->is_stdout = 1;
   } else {
-    s->fd =
-        open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate_all ? O_TRUNC : 0), 0666);
+    /* no O_TRUNC: the lock comes first, another run's file is never emptied */
+    s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (truncate_all) valid = 0;
     if (s->fd < 0) {
       fprintf(stderr, "vlp caption: %s: cannot write: %s\n", path, strerror(errno));
+      return -1;
+    }
+    if (!locked && cli_lock_output("caption", s->fd, path)) {
+      close(s->fd);
       return -1;
     }
     struct stat st;
@@ -468,22 +490,19 @@ int ct_sink_open(ct_sink *s, const char *path, ct_format fmt, long valid, int tr
       close(s->fd);
       return -1;
     }
-    if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) return 0; /* resume */
+    if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode)) s->good = (long)st.st_size;
+    if (s->good > 0) return 0; /* resume */
   }
   const char *h = ct_header(fmt);
-  if (h && write_all(s->fd, h, strlen(h))) s->failed = 1;
+  if (h) write_text(s, h, strlen(h));
   return 0;
 }
 
 int ct_sink_write(ct_sink *s, const ct_record *r) {
   size_t len;
   char *buf = ct_format_record(s->fmt, r, &len);
-  if (!buf || write_all(s->fd, buf, len)) {
-    if (!s->failed)
-      fprintf(stderr, "vlp caption: %s: write failed: %s\n", s->is_stdout ? "stdout" : s->path,
-              strerror(errno));
-    s->failed = 1;
-  }
+  if (!buf) errno = ENOMEM;
+  write_text(s, buf, len);
   free(buf);
   return s->failed ? -1 : 0;
 }

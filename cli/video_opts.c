@@ -134,6 +134,7 @@ int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frame_fn
     }
     last_t = t;
     cli_progress_frame(&p, t);
+    if (L->out && ferror(L->out)) break; /* the output failed (reported): stop decoding */
   }
   cli_progress_end(&p);
   vlp_video_close(v);

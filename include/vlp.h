@@ -55,8 +55,9 @@ typedef enum {
 VLP_API const char *vlp_version(void);
 
 /* Releases a plain buffer the library handed out: the ids of vlp_tokenize, the text of
- * vlp_detokenize, the pixels of vlp_preprocess. NULL is fine. Objects and structs have
- * their own *_free (vlp_model_free, vlp_image_free, vlp_text_result_free, ...). */
+ * vlp_detokenize, the pixels of vlp_preprocess, the text of vlp_apply_template. NULL is
+ * fine. Objects and structs have their own *_free (vlp_model_free, vlp_image_free,
+ * vlp_text_result_free, ...). */
 VLP_API void vlp_free(void *p);
 
 /* The message of the last failure on this thread ("" if none). */
@@ -219,7 +220,8 @@ VLP_API vlp_gen_params vlp_gen_default_params(void);
 typedef struct {
   int *ids; /* the full sequence as the reference's generate() returns it */
   int n_ids;
-  char *text; /* decoded, special tokens skipped */
+  char *text;    /* decoded, special tokens skipped */
+  int truncated; /* 1: the length limit ended the sequence before the end token */
 } vlp_text_result;
 
 VLP_API void vlp_text_result_free(vlp_text_result *r);
@@ -244,6 +246,35 @@ VLP_API vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int
  * exp(logit_scale) * cosine. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
 VLP_API vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i,
                                   const float *label_embeds, int L, float *scores);
+
+/* ---- zero-shot tags ------------------------------------------------------------------- */
+
+/* "{}" in a template stands for the label: template "a photo of a {}." and label "cat" give
+ * "a photo of a cat.". malloc'd (release with vlp_free); NULL when out of memory. */
+VLP_API char *vlp_apply_template(const char *tmpl, const char *label);
+/* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}."). */
+VLP_API const char *vlp_tag_default_template(const vlp_model *m);
+
+/* A label set, embedded once (text embedding of template(label) for each label) and then
+ * used for any number of images. Read-only once made. */
+typedef struct vlp_labels vlp_labels;
+/* tmpl NULL: vlp_tag_default_template. Labels are copied. */
+VLP_API vlp_status vlp_labels_new(vlp_session *s, const char *const *labels, int n,
+                                  const char *tmpl, vlp_labels **out);
+VLP_API int vlp_labels_count(const vlp_labels *l);
+VLP_API const char *vlp_labels_text(const vlp_labels *l, int i);
+VLP_API void vlp_labels_free(vlp_labels *l);
+
+typedef struct {
+  int label;        /* index in the label set */
+  const char *text; /* the label (owned by the vlp_labels) */
+  float score;      /* CLIP: softmax over all labels of exp(logit_scale) * cosine */
+} vlp_tag_result;
+
+/* The labels of image i of f ranked by score, best first (ties: label order):
+ * out[vlp_labels_count(l)]. */
+VLP_API vlp_status vlp_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
+                           vlp_tag_result *out);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 

@@ -80,6 +80,95 @@ sec_merge() {
   expect_rc 2 "merge: bad --format" "$VLP" merge --format xml -o "$T/x" "$T/a.jsonl"
 }
 
+# --- write errors: closed pipe, full file system (RLIMIT_FSIZE) -----------------------------------
+# closed_pipe NAME CMD...: stdout is a pipe whose reader is gone; expect a reported error, exit != 0
+closed_pipe() {
+  local name=$1
+  shift
+  python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+with open(sys.argv[1], "w") as err:
+    sys.exit(subprocess.run(sys.argv[2:], stdout=w, stderr=err, timeout=120).returncode)' "$T/err" "$@"
+  local rc=$?
+  [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && ok || bad "$name: closed pipe: exit $rc"
+  grep -q "write failed: Broken pipe" "$T/err" && ok || bad "$name: closed pipe not reported: $(head -c 300 "$T/err")"
+}
+# full_disk NAME FILE CMD...: files may not grow past 1 KiB; expect a reported error, exit != 0,
+# and FILE holding only whole records (the partial last one cut off)
+full_disk() {
+  local name=$1 file=$2
+  shift 2
+  (ulimit -f 1; exec "$@") >"$T/out" 2>"$T/err"
+  local rc=$?
+  [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && ok || bad "$name: full disk: exit $rc"
+  grep -q "write failed: File too large" "$T/err" && ok || bad "$name: full disk not reported: $(head -c 300 "$T/err")"
+  python3 -c 'import json, sys
+data = open(sys.argv[1]).read()
+assert data == "" or data.endswith("\n"), "partial last line"
+for line in data.splitlines(): json.loads(line)' "$file" && ok || bad "$name: $file is not whole JSON lines"
+}
+sec_write_errors() {
+  local imgs="$G/images/astronaut.png $G/images/coffee.jpg $G/images/rocket.jpg $G/images/chelsea_cat.png"
+  local vid=$G/video/slideshow_h264.mp4 texts=() i
+  for i in $(seq 1 60); do texts+=("a photo number $i of a cat"); done
+  mkdir "$T/many" # 40 images: search results longer than 1 KiB
+  for i in $(seq 10 49); do cp $G/images/coffee.jpg "$T/many/a_rather_long_file_name_$i.jpg"; done
+  "$VLP" index build -m $CLIP -o "$T/ix" "$T/many" >/dev/null 2>&1
+  closed_pipe tag "$VLP" tag -m $CLIP --labels cat,dog,car $imgs
+  closed_pipe embed "$VLP" embed -m $CLIP --image $imgs
+  closed_pipe search "$VLP" search "$T/ix" "a cat" -k 2
+  closed_pipe "video tag" "$VLP" video tag -m $CLIP --labels cat,dog $vid
+  closed_pipe "video caption" "$VLP" video caption -m $CAP $vid
+  closed_pipe caption "$VLP" caption -m $CAP $imgs
+  closed_pipe vqa "$VLP" vqa -m $G/models/blip-vqa-tiny $G/images/coffee.jpg "what is it?"
+  closed_pipe itm "$VLP" itm -m $G/models/blip-itm-tiny $G/images/coffee.jpg "a cup"
+  closed_pipe tokenize "$VLP" tokenize -m $CLIP "a cat"
+  closed_pipe "index build" "$VLP" index build -m $CLIP -o "$T/ix2" $imgs
+  full_disk tag "$T/tag.jsonl" "$VLP" tag -m $CLIP --labels cat,dog,car,bird,tree,house,boat,plane,train $imgs $imgs $imgs -o "$T/tag.jsonl"
+  full_disk embed "$T/emb.jsonl" "$VLP" embed -m $CLIP --image $imgs -o "$T/emb.jsonl"
+  full_disk search "$T/s.jsonl" "$VLP" search "$T/ix" "a cat" -k 40 -o "$T/s.jsonl"
+  full_disk "video tag" "$T/vt.jsonl" "$VLP" video tag -m $CLIP --labels cat,dog --every 0.2s $vid -o "$T/vt.jsonl"
+  full_disk "video caption" "$T/vc.jsonl" "$VLP" video caption -m $CAP --every 0.2s $vid -o "$T/vc.jsonl"
+  full_disk caption "$T/c.jsonl" "$VLP" caption -m $CAP $imgs $imgs -o "$T/c.jsonl"
+  full_disk tokenize "$T/tok.jsonl" "$VLP" tokenize -m $CLIP "${texts[@]}" -o "$T/tok.jsonl"
+  # stdout redirected to a full file: the same
+  (ulimit -f 1; exec "$VLP" embed -m $CLIP --image $imgs) >"$T/stdout.jsonl" 2>"$T/err"
+  rc=$?
+  [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && grep -q "stdout: write failed" "$T/err" && ok || bad "embed > full file: exit $rc: $(head -c 300 "$T/err")"
+  # a caption run cut by the full disk resumes where it stopped: no record lost or doubled
+  expect_rc 0 "caption resume after full disk" "$VLP" caption -m $CAP $imgs -o "$T/c.jsonl"
+  [ "$(grep -c '"caption"' "$T/c.jsonl")" = 4 ] && ok || bad "caption resume after full disk: $(cat "$T/c.jsonl")"
+}
+
+# --- two runs writing the same -o file -----------------------------------------------------------
+sec_output_lock() {
+  local f=$T/out.jsonl
+  echo '{"path": "keep"}' >"$f"
+  # another writer holds the lock (flock(2) on its own open file, as a running vlp does)
+  exec 8<"$f"
+  flock -n 8 && ok || bad "lock: cannot take the test's lock"
+  expect_rc 2 "lock: tag" "$VLP" tag -m $CLIP --labels cat,dog $G/images/coffee.jpg -o "$f"
+  has err "another vlp run is writing this file" "lock: tag message"
+  expect_rc 2 "lock: caption" "$VLP" caption -m $CAP $G/images/coffee.jpg -o "$f"
+  has err "another vlp run is writing this file" "lock: caption message"
+  expect_rc 2 "lock: caption --no-resume" "$VLP" caption -m $CAP --no-resume $G/images/coffee.jpg -o "$f"
+  expect_rc 2 "lock: embed" "$VLP" embed -m $CLIP --text "a cat" -o "$f"
+  [ "$(cat "$f")" = '{"path": "keep"}' ] && ok || bad "lock: the locked file was changed: $(head -c 200 "$f")"
+  exec 8<&-
+  expect_rc 0 "lock: free again" "$VLP" embed -m $CLIP --text "a cat" -o "$f"
+  # a real second vlp run while the first writes: the first runs a long video, the second waits
+  "$VLP" video tag -m $CLIP --labels cat,dog --every 0.01s $G/video/slideshow_h264.mp4 $G/video/slideshow_vp9.webm -o "$T/v.jsonl" 2>/dev/null &
+  local first=$!
+  for i in $(seq 1 100); do [ -s "$T/v.jsonl" ] && break; sleep 0.05; done
+  if kill -0 "$first" 2>/dev/null; then
+    expect_rc 2 "lock: second video run" "$VLP" video tag -m $CLIP --labels cat --every 1s $G/video/slideshow_h264.mp4 -o "$T/v.jsonl"
+    has err "another vlp run is writing this file" "lock: second run message"
+  fi
+  wait "$first"
+  python3 -c 'import json, sys
+for line in open(sys.argv[1]): json.loads(line)' "$T/v.jsonl" && ok || bad "lock: first run's output damaged"
+}
+
 sec_"$SECTION"
 echo "$SECTION: $pass passed, $fail failed"
 [ "$fail" = 0 ]
