@@ -52,7 +52,7 @@ check "pkg-config, shared" "$tmp/pc_shared"
 # dependencies, which Debian does not ship for every library).
 $cc -o "$tmp/pc_static" "$src/tests/install/consumer.c" $(pkg-config --cflags vlp) \
   "$prefix/lib/libvlp.a" $(pkg-config --libs $(pkg-config --print-requires-private vlp)) \
-  $(pkg-config --static --libs-only-other vlp) -lm
+  $(pkg-config --variable=static_extra vlp)
 libs=$(ldd "$tmp/pc_static")
 grep -q libvlp <<<"$libs" && fail "pc_static links libvlp dynamically"
 check "pkg-config, static" "$tmp/pc_static"

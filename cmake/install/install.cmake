@@ -9,6 +9,7 @@
 set(vlp_pc_requires "")
 set(vlp_pc_libs "")
 set(vlp_config_deps "")
+set(vlp_pkg_deps "")
 foreach(lib ${VLP_LINK_LIBS})
   if(lib MATCHES "^PkgConfig::(.+)$")
     set(prefix ${CMAKE_MATCH_1})
@@ -17,10 +18,21 @@ foreach(lib ${VLP_LINK_LIBS})
          NO_CMAKE_ENVIRONMENT_PATH)
     list(APPEND vlp_pc_requires ${mods})
     string(REPLACE ";" " " mods_text "${mods}")
-    string(APPEND vlp_config_deps "  if(NOT TARGET PkgConfig::${prefix})\n"
+    string(APPEND vlp_pkg_deps "  if(NOT TARGET PkgConfig::${prefix})\n"
            "    pkg_check_modules(${prefix} QUIET IMPORTED_TARGET ${mods_text})\n  endif()\n")
   elseif(lib STREQUAL "OpenMP::OpenMP_C")
     string(APPEND vlp_pc_libs " ${OpenMP_C_FLAGS}")
+  elseif(TARGET ${lib})
+    # an imported target of a cmake/*.cmake fragment (find_library): its library files go
+    # into the .pc file, and the package re-creates the target for vlp::vlp_static
+    get_target_property(files ${lib} INTERFACE_LINK_LIBRARIES)
+    foreach(f ${files})
+      string(APPEND vlp_pc_libs " ${f}")
+    endforeach()
+    string(APPEND vlp_config_deps "if(NOT TARGET ${lib})\n"
+           "  add_library(${lib} INTERFACE IMPORTED)\n"
+           "  set_target_properties(${lib} PROPERTIES INTERFACE_LINK_LIBRARIES \"${files}\")\n"
+           "endif()\n")
   elseif(NOT lib MATCHES "::")
     string(APPEND vlp_pc_libs " -l${lib}")
   endif()
@@ -29,6 +41,7 @@ list(REMOVE_DUPLICATES vlp_pc_requires)
 string(REPLACE ";" ", " VLP_PC_REQUIRES_PRIVATE "${vlp_pc_requires}")
 set(VLP_PC_LIBS_PRIVATE "${vlp_pc_libs}")
 set(VLP_CONFIG_DEPS "${vlp_config_deps}")
+set(VLP_PKG_DEPS "${vlp_pkg_deps}")
 
 install(TARGETS vlp_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS vlp vlp_shared EXPORT vlpTargets
