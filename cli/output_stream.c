@@ -73,16 +73,22 @@ FILE *cli_open_output(const char *cmd, const char *path) {
 
 static int stdout_reported;
 
-static void report(FILE *f, int err) {
-  int is_out = f == out.f;
-  if (is_out ? out.reported : f == stdout && stdout_reported) return;
+/* Say once per stream that writing failed; f is only named, never touched. */
+static void say_failed(int is_out, int is_stdout, int err) {
+  if (is_out ? out.reported : is_stdout && stdout_reported) return;
   if (is_out) out.reported = 1;
-  if (f == stdout) stdout_reported = 1;
-  const char *name = is_out ? out.name : f == stdout ? "stdout" : "output";
+  if (is_stdout) stdout_reported = 1;
+  const char *name = is_out ? out.name : is_stdout ? "stdout" : "output";
   fprintf(stderr, "vlp %s: %s: write failed: %s%s\n", out.cmd ? out.cmd : "", name, strerror(err),
           err == EPIPE ? " (the reader closed the pipe)" : "");
+}
+
+static void report(FILE *f, int err) {
+  int is_out = f == out.f, was_reported = is_out && out.reported;
+  say_failed(is_out, f == stdout, err);
   /* cut the partial record so that the file holds whole records only */
-  if (is_out && out.good >= 0 && ftruncate(fileno(f), out.good) != 0) out.good = -1;
+  if (is_out && !was_reported && out.good >= 0 && ftruncate(fileno(f), out.good) != 0)
+    out.good = -1;
 }
 
 int cli_flush(FILE *f) {
@@ -99,12 +105,13 @@ int cli_close_output(FILE *f) {
   if (!f) return 0;
   int bad = cli_flush(f) != 0;
   if (f != stdout) {
+    int is_out = f == out.f;
+    if (is_out) out.f = NULL;
     errno = 0;
-    if (fclose(f) != 0) {
-      if (!bad) report(f, errno ? errno : EIO);
+    if (fclose(f) != 0) { /* f is gone: report by name only */
+      if (!bad) say_failed(is_out, 0, errno ? errno : EIO);
       bad = 1;
     }
-    if (f == out.f) out.f = NULL;
   }
   return bad ? -1 : 0;
 }
