@@ -45,6 +45,10 @@ int ct_inputs_add_list(ct_inputs *in, const char *list, const ct_walk_opts *o);
 void ct_inputs_free(ct_inputs *in);
 /* The shard (0..n-1) of a path: FNV-1a of its bytes, so it does not depend on the list. */
 int ct_shard_of(const char *path, int n);
+/* What --shard V names (shard.c): "K/N", or "auto" / "auto/N" from a Slurm job array's or a
+ * Kubernetes indexed Job's environment. 0 with *k (1..*n) and *n, or -1 with a one-line
+ * message in err. */
+int ct_shard_parse(const char *v, int *k, int *n, char *err, size_t size);
 /* 1 when a name ends in an image extension (.jpg, .png, .webp, .heic, ...). */
 int ct_is_image_name(const char *name);
 /* "SEC.NANOSEC" of an input's mtime into buf (>= 32 bytes). */

@@ -4,6 +4,8 @@
 
 /* argv[0] is "index"; argv[1] the subcommand (build, export). */
 int cmd_index(int argc, char **argv);
+/* argv[0] is "merge" (index_merge.c). */
+int index_merge(int argc, char **argv);
 /* argv[0] is "search". */
 int cmd_search(int argc, char **argv);
 

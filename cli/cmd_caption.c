@@ -29,7 +29,10 @@ static const char usage[] =
     "  --from FILE             also take the paths in FILE, one per line ('-' = stdin)\n"
     "  --shard K/N             take only shard K of N (1 <= K <= N): a path belongs to\n"
     "                          shard 1 + hash(path) mod N, so shards do not change when\n"
-    "                          files are added elsewhere; join outputs with vlp merge\n\n"
+    "                          files are added elsewhere; join outputs with vlp merge.\n"
+    "                          auto: K and N from a Slurm job array (SLURM_ARRAY_TASK_ID,\n"
+    "                          _COUNT, _MIN); auto/N: K from a Kubernetes indexed Job's\n"
+    "                          JOB_COMPLETION_INDEX, N = its completions\n\n"
     "outputs:\n"
     "  -o FILE                 write the records to FILE instead of stdout. When FILE exists\n"
     "                          the run resumes: images already captioned in it (same path,\n"
@@ -101,9 +104,9 @@ static int parse_shard(cli_args *a, ct_walk_opts *w) {
   const char *v = cli_value(a);
   if (!v) return 0;
   int k, n;
-  char end;
-  if (sscanf(v, "%d/%d%c", &k, &n, &end) != 2 || n < 1 || n > 1000000 || k < 1 || k > n) {
-    cli_usage_error(a, "--shard takes K/N with 1 <= K <= N, not '%s'", v);
+  char err[512];
+  if (ct_shard_parse(v, &k, &n, err, sizeof err)) {
+    cli_usage_error(a, "%s", err);
     return 0;
   }
   w->shard_k = k;

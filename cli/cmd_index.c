@@ -15,7 +15,10 @@
 
 static const char usage[] =
     "usage: vlp index build -m MODEL_DIR -o INDEX_DIR [sampling options] PATH...\n"
-    "       vlp index export INDEX_DIR --faiss FILE\n\n"
+    "       vlp index export INDEX_DIR --faiss FILE\n"
+    "       vlp index merge -o INDEX_DIR SHARD_INDEX_DIR... (vlp index merge --help)\n\n"
+    "--shard K/N, auto or auto/N (build): index only that shard of the files (as vlp caption's\n"
+    "--shard; auto from a Slurm array or a Kubernetes indexed Job); join with index merge.\n"
     "build: embeds the images found in the PATHs (files, or folders searched recursively;\n"
     "names starting with '.' are skipped) with a CLIP or BLIP retrieval model and stores\n"
     "their L2-normalised embeddings in INDEX_DIR. The index then holds exactly these\n"
@@ -71,18 +74,26 @@ static int index_build(int argc, char **argv) {
   ct_inputs inputs = {0};
   /* folders: recursively, images (magic bytes or an image name) and videos (by name); other
    * files are skipped and counted */
-  const ct_walk_opts walk = {.recursive = 1, .videos = 1};
+  ct_walk_opts walk = {.recursive = 1, .videos = 1};
   int nargs = 0;
   vlp_video_sampling vs = cli_video_default_sampling();
   int progress = 0;
-  const char *opt, *pos;
+  const char *opt, *pos, **args = calloc((size_t)argc, sizeof *args);
+  char err[512];
   cli_args_init(&a, argc, argv, cmd);
+  if (!args) cli_usage_error(&a, "out of memory");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos)
-      ct_inputs_add_arg(&inputs, pos, &walk), nargs++;
-    else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
+      args[nargs++] = pos;
+    else if (!strcmp(opt, "--shard")) {
+      const char *v = cli_value(&a);
+      if (v && ct_shard_parse(v, &walk.shard_k, &walk.shard_n, err, sizeof err))
+        cli_usage_error(&a, "%s", err);
+    } else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
+  for (int i = 0; !a.failed && i < nargs; i++) ct_inputs_add_arg(&inputs, args[i], &walk);
+  free(args);
   if (c.help) {
     printf("%s\n%s", usage, cli_video_usage);
     ct_inputs_free(&inputs);
@@ -278,10 +289,11 @@ static int index_export(int argc, char **argv) {
 int cmd_index(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "build")) return index_build(argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "export")) return index_export(argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "merge")) return index_merge(argc - 1, argv + 1);
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     fputs(usage, stdout);
     return EXIT_ALL_OK;
   }
-  fprintf(stderr, "vlp index: say build or export (vlp index --help)\n");
+  fprintf(stderr, "vlp index: say build, export or merge (vlp index --help)\n");
   return EXIT_USAGE;
 }

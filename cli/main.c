@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     return EXIT_ALL_OK;
   }
   if (!strcmp(argv[1], "--version")) {
-    printf("vlp 0.1.0\n");
+    printf("vlp %s\n", vlp_version());
     return EXIT_ALL_OK;
   }
   /* a closed pipe or a full file system (RLIMIT_FSIZE) is a write error that the commands

@@ -53,7 +53,7 @@ static vlp_status preprocess_with(const prep_config *base, const vlp_image *img,
 
 vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
                           float **pixels, int *S) {
-  char dir[4096]; /* a cache name -> its folder (core/model_cache.c) */
+  char dir[4096]; /* a cache name -> its folder (hub/model_cache.c) */
   vlp_status st = vlp_resolve_model(model_dir, dir, sizeof dir);
   if (st) return st;
   prep_config c;

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "core/hub.h"
 #include "core/json.h"
 #include "core/safetensors.h"
+#include "hub/hub.h"
 #include "text/bert.h"
 #include "text/clip_text.h"
 #include "vision/vit.h"

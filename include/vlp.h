@@ -24,6 +24,21 @@
 extern "C" {
 #endif
 
+/* The version of this header; vlp_version() gives the library's ("MAJOR.MINOR.PATCH").
+ * The shared library's SONAME carries the major version (libvlp.so.MAJOR). */
+#define VLP_VERSION_MAJOR 0
+#define VLP_VERSION_MINOR 1
+#define VLP_VERSION_PATCH 0
+
+/* VLP_API marks what libvlp exports: the library is built with -fvisibility=hidden, so
+ * every function declared here carries it (a test checks that the shared library exports
+ * exactly the functions of this header). */
+#if defined(__GNUC__) || defined(__clang__)
+#define VLP_API __attribute__((visibility("default")))
+#else
+#define VLP_API
+#endif
+
 typedef enum {
   VLP_OK = 0,
   VLP_ERR_IO,          /* a file could not be opened / read / written */
@@ -35,14 +50,24 @@ typedef enum {
   VLP_ERR_NOMEM,       /* allocation failed or a size would overflow */
 } vlp_status;
 
+/* "MAJOR.MINOR.PATCH" of the linked library (may be newer than VLP_VERSION_* of the header
+ * a program was compiled with, never older in major). */
+VLP_API const char *vlp_version(void);
+
+/* Releases a plain buffer the library handed out: the ids of vlp_tokenize, the text of
+ * vlp_detokenize, the pixels of vlp_preprocess, the text of vlp_apply_template. NULL is
+ * fine. Objects and structs have their own *_free (vlp_model_free, vlp_image_free,
+ * vlp_text_result_free, ...). */
+VLP_API void vlp_free(void *p);
+
 /* The message of the last failure on this thread ("" if none). */
-const char *vlp_last_error(void);
+VLP_API const char *vlp_last_error(void);
 /* A short name for a status ("io error", "format error", ...). */
-const char *vlp_status_str(vlp_status st);
+VLP_API const char *vlp_status_str(vlp_status st);
 
 /* The thread count a session uses when none is asked for: VLP_THREADS when set (1..4096),
  * else the number of online cores. */
-int vlp_default_threads(void);
+VLP_API int vlp_default_threads(void);
 
 /* ---- images ---------------------------------------------------------------------- */
 
@@ -56,10 +81,10 @@ typedef struct {
  * BMP, TIFF (first page), HEIF/AVIF), apply EXIF orientation and convert to RGB exactly as
  * transformers' load_image (PIL open, exif_transpose, convert("RGB")) does. Images over
  * Pillow's decompression-bomb limit (178956970 pixels) are refused before any allocation. */
-vlp_status vlp_image_load(const char *path, vlp_image *out);
-vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *name,
-                                 vlp_image *out);
-void vlp_image_free(vlp_image *img);
+VLP_API vlp_status vlp_image_load(const char *path, vlp_image *out);
+VLP_API vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *name,
+                                         vlp_image *out);
+VLP_API void vlp_image_free(vlp_image *img);
 
 /* What the first bytes of a file say it is (vlp_image_sniff_file). */
 enum {
@@ -70,37 +95,40 @@ enum {
   VLP_SNIFF_UNSUPPORTED = 2, /* another image format (JPEG XL, JPEG 2000, PSD, QOI, ICO) */
 };
 /* Classify a file by its magic bytes (reads at most its first 16 bytes). */
-int vlp_image_sniff_file(const char *path);
+VLP_API int vlp_image_sniff_file(const char *path);
 
 /* The image as the model folder's image processor resizes (and crops) it, still 8-bit:
  * the step before rescale/normalise. Preprocessing the result again is the identity, so
  * vlp_caption(fitted) == vlp_caption(original); a reader thread can do the expensive
  * resampling ahead of the model and queue small images. image_size > 0 overrides the
  * processor's size as in vlp_encode_images. */
-vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
-                         vlp_image *out);
+VLP_API vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
+                                 vlp_image *out);
 
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
-vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim, const int64_t *shape);
+VLP_API vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim,
+                                     const int64_t *shape);
 
 /* ---- preprocessing and tokenizers (no weights needed) ------------------------------ */
 
 /* Pixel values (3, S, S) float32 for the model folder's image processor
  * (preprocessor_config.json). image_size > 0 overrides the processor's size (as for
- * interpolated position embeddings). *pixels is malloc'd; *S receives the side. */
-vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
-                          float **pixels, int *S);
+ * interpolated position embeddings). *pixels is malloc'd (release with vlp_free); *S receives the
+ * side. */
+VLP_API vlp_status vlp_preprocess(const char *model_dir, const vlp_image *img, int image_size,
+                                  float **pixels, int *S);
 
 typedef struct vlp_tokenizer vlp_tokenizer;
 /* The tokenizer of a model folder: vocab.txt (BERT WordPiece) or vocab.json + merges.txt
  * (CLIP BPE). */
-vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out);
-void vlp_tokenizer_free(vlp_tokenizer *t);
+VLP_API vlp_status vlp_tokenizer_load(const char *model_dir, vlp_tokenizer **out);
+VLP_API void vlp_tokenizer_free(vlp_tokenizer *t);
 /* The ids the text encoder receives: specials included, truncated to the model's maximum
- * (tokenizer_config.json model_max_length), not padded. *ids is malloc'd. */
-vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n);
-/* decode(ids, skip_special_tokens=True); *text is malloc'd. */
-vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text);
+ * (tokenizer_config.json model_max_length), not padded. *ids is malloc'd (release with vlp_free).
+ */
+VLP_API vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n);
+/* decode(ids, skip_special_tokens=True); *text is malloc'd (release with vlp_free). */
+VLP_API vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text);
 
 /* ---- models ------------------------------------------------------------------------- */
 
@@ -126,21 +154,22 @@ typedef struct {
 } vlp_model_params;
 
 /* F32 (or VLP_PRECISION=f32|bf16|int8 when set), n_threads 0. */
-vlp_model_params vlp_model_default_params(void);
+VLP_API vlp_model_params vlp_model_default_params(void);
 
 /* Load a Hugging Face model folder or cache name (see vlp_resolve_model): config.json,
  * model.safetensors, tokenizer and preprocessor files. Weights are memory-mapped. The
  * model is read-only afterwards; loading changes nothing process-wide. p may be NULL. */
-vlp_status vlp_model_load_with(const char *path, const vlp_model_params *p, vlp_model **out);
+VLP_API vlp_status vlp_model_load_with(const char *path, const vlp_model_params *p,
+                                       vlp_model **out);
 /* vlp_model_load_with(path, NULL, out). */
-vlp_status vlp_model_load(const char *model_dir, vlp_model **out);
-void vlp_model_free(vlp_model *m);
-vlp_arch vlp_model_arch(const vlp_model *m);
+VLP_API vlp_status vlp_model_load(const char *model_dir, vlp_model **out);
+VLP_API void vlp_model_free(vlp_model *m);
+VLP_API vlp_arch vlp_model_arch(const vlp_model *m);
 /* "BlipForConditionalGeneration", ... */
-const char *vlp_arch_name(vlp_arch a);
+VLP_API const char *vlp_arch_name(vlp_arch a);
 /* Width of the embeddings vlp_embed_* returns (0 for captioning / VQA models). */
-int vlp_model_embed_dim(const vlp_model *m);
-const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
+VLP_API int vlp_model_embed_dim(const vlp_model *m);
+VLP_API const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
 
 /* ---- sessions ------------------------------------------------------------------------ */
 
@@ -152,13 +181,14 @@ typedef struct {
   int n_threads; /* OpenMP threads of each call; <= 0: the model's n_threads */
 } vlp_session_params;
 
-vlp_session_params vlp_session_default_params(void);
+VLP_API vlp_session_params vlp_session_default_params(void);
 /* A session for model m (which must outlive it). p may be NULL (defaults). */
-vlp_status vlp_session_new(const vlp_model *m, const vlp_session_params *p, vlp_session **out);
-void vlp_session_free(vlp_session *s);
-const vlp_model *vlp_session_model(const vlp_session *s);
+VLP_API vlp_status vlp_session_new(const vlp_model *m, const vlp_session_params *p,
+                                   vlp_session **out);
+VLP_API void vlp_session_free(vlp_session *s);
+VLP_API const vlp_model *vlp_session_model(const vlp_session *s);
 /* Bytes the session's buffers hold now. */
-size_t vlp_session_bytes(const vlp_session *s);
+VLP_API size_t vlp_session_bytes(const vlp_session *s);
 
 /* ---- image features: encode once, query many ----------------------------------------- */
 
@@ -170,14 +200,14 @@ typedef struct vlp_features vlp_features;
 /* Preprocess (as the model folder's image processor) and encode n images in one batch.
  * image_size > 0 runs the vision tower at that resolution (interpolated position
  * embeddings, as the reference's interpolate_pos_encoding). */
-vlp_status vlp_encode_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
-                             vlp_features **out);
+VLP_API vlp_status vlp_encode_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
+                                     vlp_features **out);
 /* Number of images in f. */
-int vlp_features_count(const vlp_features *f);
-void vlp_features_free(vlp_features *f);
+VLP_API int vlp_features_count(const vlp_features *f);
+VLP_API void vlp_features_free(vlp_features *f);
 /* Projected, L2-normalised embeddings of f's images (CLIP image_embeds, BLIP retrieval
  * image_feat): out (count, vlp_model_embed_dim). */
-vlp_status vlp_features_embeddings(const vlp_features *f, float *out);
+VLP_API vlp_status vlp_features_embeddings(const vlp_features *f, float *out);
 
 /* Generation options, named as transformers' generate() arguments. */
 typedef struct {
@@ -190,7 +220,7 @@ typedef struct {
   float length_penalty;
 } vlp_gen_params;
 
-vlp_gen_params vlp_gen_default_params(void);
+VLP_API vlp_gen_params vlp_gen_default_params(void);
 
 typedef struct {
   int *ids; /* the full sequence as the reference's generate() returns it */
@@ -199,52 +229,52 @@ typedef struct {
   int truncated; /* 1: the length limit ended the sequence before the end token */
 } vlp_text_result;
 
-void vlp_text_result_free(vlp_text_result *r);
+VLP_API void vlp_text_result_free(vlp_text_result *r);
 
 /* Captions for every image of f in one batch (BLIP captioning models): out[count]. */
-vlp_status vlp_caption(vlp_session *s, const vlp_features *f, const vlp_gen_params *p,
-                       vlp_text_result *out);
+VLP_API vlp_status vlp_caption(vlp_session *s, const vlp_features *f, const vlp_gen_params *p,
+                               vlp_text_result *out);
 /* Answer to a question about image i of f (BLIP VQA models). */
-vlp_status vlp_vqa(vlp_session *s, const vlp_features *f, int i, const char *question,
-                   const vlp_gen_params *p, vlp_text_result *out);
+VLP_API vlp_status vlp_vqa(vlp_session *s, const vlp_features *f, int i, const char *question,
+                           const vlp_gen_params *p, vlp_text_result *out);
 /* Image-text matching of image i of f (BLIP retrieval models): itm = probability of a
  * match, itc = cosine of the projected, normalised embeddings. */
-vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *text, float *itm,
-                   float *itc);
+VLP_API vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *text,
+                           float *itm, float *itc);
 /* Projected, L2-normalised embeddings (CLIP image_embeds / text_embeds, BLIP image_feat /
  * text_feat): out (n, vlp_model_embed_dim). Images go through the vision tower in one
  * batch (vlp_encode_images + vlp_features_embeddings). */
-vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
-                            float *out);
-vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out);
+VLP_API vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
+                                    float *out);
+VLP_API vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out);
 /* Image-text match of image i of f (SigLIP): logit = exp(logit_scale) * cosine +
  * logit_bias, score = sigmoid(logit), the probability that this text matches. */
-vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *text, float *score,
-                     float *logit);
+VLP_API vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *text,
+                             float *score, float *logit);
 /* Zero-shot scores of image i of f: CLIP: softmax over the L labels of
  * exp(logit_scale) * cosine; SigLIP: each label's sigmoid(exp(logit_scale) * cosine +
  * logit_bias) on its own. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
-vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const float *label_embeds,
-                          int L, float *scores);
+VLP_API vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i,
+                                  const float *label_embeds, int L, float *scores);
 
 /* ---- zero-shot tags ------------------------------------------------------------------- */
 
 /* "{}" in a template stands for the label: template "a photo of a {}." and label "cat" give
  * "a photo of a cat.". malloc'd; NULL when out of memory. */
-char *vlp_apply_template(const char *tmpl, const char *label);
+VLP_API char *vlp_apply_template(const char *tmpl, const char *label);
 /* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}.", SigLIP:
  * "This is a photo of {}." as the reference's zero-shot pipeline). */
-const char *vlp_tag_default_template(const vlp_model *m);
+VLP_API const char *vlp_tag_default_template(const vlp_model *m);
 
 /* A label set, embedded once (text embedding of template(label) for each label) and then
  * used for any number of images. Read-only once made. */
 typedef struct vlp_labels vlp_labels;
 /* tmpl NULL: vlp_tag_default_template. Labels are copied. */
-vlp_status vlp_labels_new(vlp_session *s, const char *const *labels, int n, const char *tmpl,
-                          vlp_labels **out);
-int vlp_labels_count(const vlp_labels *l);
-const char *vlp_labels_text(const vlp_labels *l, int i);
-void vlp_labels_free(vlp_labels *l);
+VLP_API vlp_status vlp_labels_new(vlp_session *s, const char *const *labels, int n,
+                                  const char *tmpl, vlp_labels **out);
+VLP_API int vlp_labels_count(const vlp_labels *l);
+VLP_API const char *vlp_labels_text(const vlp_labels *l, int i);
+VLP_API void vlp_labels_free(vlp_labels *l);
 
 typedef struct {
   int label;        /* index in the label set */
@@ -255,8 +285,8 @@ typedef struct {
 
 /* The labels of image i of f ranked by score, best first (ties: label order):
  * out[vlp_labels_count(l)]. */
-vlp_status vlp_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
-                   vlp_tag_result *out);
+VLP_API vlp_status vlp_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
+                           vlp_tag_result *out);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 
@@ -286,7 +316,7 @@ typedef struct {
 } vlp_video_sampling;
 
 /* Every frame of the whole video. */
-vlp_video_sampling vlp_video_default_sampling(void);
+VLP_API vlp_video_sampling vlp_video_default_sampling(void);
 
 typedef struct vlp_video vlp_video;
 
@@ -301,21 +331,22 @@ typedef struct {
 /* Open the best video stream of a file (any container and codec the linked FFmpeg
  * libraries decode). Errors name the file: empty file, not a video, no video stream, no
  * decoder for the codec, bad sampling parameters. */
-vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_video **out);
-vlp_video_info vlp_video_get_info(const vlp_video *v);
+VLP_API vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_video **out);
+VLP_API vlp_video_info vlp_video_get_info(const vlp_video *v);
 /* The next sampled frame as RGB24 (FFmpeg's default YUV->RGB: the stream's matrix or
  * BT.601, its range): *got = 1 with *frame (release with vlp_image_free), *t and *index
  * set; *got = 0 when there are no more. A damaged or truncated file returns the frames
  * before the damage, then an error naming the file; after an error *got stays 0. */
-vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *index, int *got);
-void vlp_video_close(vlp_video *v);
+VLP_API vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *index,
+                                  int *got);
+VLP_API void vlp_video_close(vlp_video *v);
 
 /* ---- model cache, downloads and model summaries ------------------------------------- */
 
 /* The model cache folder: VLP_HOME, else $HOME/.cache/vlp. Models are stored as in a
  * Hugging Face hub cache: models--ORG--NAME/snapshots/COMMIT/FILES and
  * models--ORG--NAME/refs/REVISION (a file holding COMMIT). */
-vlp_status vlp_cache_dir(char *out, size_t size);
+VLP_API vlp_status vlp_cache_dir(char *out, size_t size);
 
 /* What -m names, as a folder path in out[size]:
  * - an existing folder is itself (a hub cache repo folder models--ORG--NAME means the
@@ -324,7 +355,7 @@ vlp_status vlp_cache_dir(char *out, size_t size);
  *   "@REVISION", looked up in VLP_HOME, then in the Hugging Face hub cache (HF_HUB_CACHE,
  *   HF_HOME/hub or ~/.cache/huggingface/hub).
  * vlp_model_load, vlp_tokenizer_load, vlp_preprocess and vlp_model_info call it. */
-vlp_status vlp_resolve_model(const char *name_or_path, char *out, size_t size);
+VLP_API vlp_status vlp_resolve_model(const char *name_or_path, char *out, size_t size);
 
 /* One model of the cache (vlp_cache_list). */
 typedef struct {
@@ -334,8 +365,8 @@ typedef struct {
 } vlp_cached_model;
 
 /* The models of VLP_HOME with a ref (one entry per repo and ref), sorted by name. */
-vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
-void vlp_cache_list_free(vlp_cached_model *list, int n);
+VLP_API vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
+VLP_API void vlp_cache_list_free(vlp_cached_model *list, int n);
 
 /* Download progress of one file: done of total bytes (total 0 when unknown); called with
  * done == total when the file is complete. */
@@ -361,18 +392,18 @@ typedef struct {
 /* Download what vlp needs of a hub repository (config.json, model.safetensors or its
  * shards, tokenizer and preprocessor files) into the cache: resumes partial downloads,
  * checks sha256 where the hub reports it, places files atomically. */
-vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *o, vlp_pull_result *out);
-void vlp_pull_result_free(vlp_pull_result *r);
+VLP_API vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *o, vlp_pull_result *out);
+VLP_API void vlp_pull_result_free(vlp_pull_result *r);
 
 /* Throughput in GFLOP/s of the f32 matrix product vlp's models use (the selected GEMM
  * backend on packed weights): x (m, k) times W^T, W (n, k), best of reps runs on
  * n_threads threads (<= 0: the default). The reference `vlp bench` divides by. < 0 when
  * memory is short. */
-double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
+VLP_API double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
 /* The GEMM backend in use ("dnnl" or "openblas") and the vectorised kernels ("avx512",
  * "avx2" or "generic"), for reports. */
-const char *vlp_gemm_backend(void);
-const char *vlp_kernel_isa(void);
+VLP_API const char *vlp_gemm_backend(void);
+VLP_API const char *vlp_kernel_isa(void);
 
 /* A model folder's summary for `vlp info` / `vlp models`, from config.json and the
  * safetensors headers (no weights are read). */
@@ -395,7 +426,7 @@ typedef struct {
   int projection_dim; /* width of the retrieval embeddings (0 for captioning / VQA) */
 } vlp_model_summary;
 
-vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);
+VLP_API vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);
 
 #ifdef __cplusplus
 }

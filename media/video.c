@@ -104,17 +104,6 @@ int video_seeks(const vlp_video *v) {
   return v->seeks;
 }
 
-vlp_video_sampling vlp_video_default_sampling(void) {
-  vlp_video_sampling s = {0};
-  s.mode = VLP_SAMPLE_ALL;
-  s.every = 1;
-  s.fps = 1;
-  s.scene_threshold = VIDEO_DEFAULT_SCENE_THRESHOLD;
-  s.start = 0;
-  s.end = -1;
-  return s;
-}
-
 vlp_video_info vlp_video_get_info(const vlp_video *v) {
   return v->info;
 }

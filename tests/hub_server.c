@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/json.h"
-#include "core/sha256.h"
+#include "hub/sha256.h"
 
 #define MAX_REPOS 8
 

@@ -1,15 +1,15 @@
 /* test_pull_units: SHA-256 (FIPS 180-4 example vectors), hub ETag parsing, revision and repo
- * id checks, and -m name resolution over a fake cache (core/sha256.c, core/hub.c,
- * core/model_cache.c). */
+ * id checks, and -m name resolution over a fake cache (hub/sha256.c, hub/hub_files.c,
+ * hub/model_cache.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/hub.h"
-#include "core/model_cache.h"
-#include "core/sha256.h"
+#include "hub/hub.h"
+#include "hub/model_cache.h"
+#include "hub/sha256.h"
 #include "testlib.h"
 
 static void hash_hex(const void *p, size_t n, char hex[65]) {

@@ -1,5 +1,5 @@
 /* sha256: SHA-256 as specified in FIPS 180-4 (section 6.2), written from the standard. */
-#include "core/sha256.h"
+#include "hub/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * Layout (the Hugging Face hub cache's, so its folders work too):
  *   CACHE/models--ORG--NAME/refs/REVISION        holds the commit id
  *   CACHE/models--ORG--NAME/snapshots/COMMIT/... config.json, model.safetensors, ... */
-#include "core/model_cache.h"
+#include "hub/model_cache.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* model_cache: where models live on disk (VLP_HOME, a Hugging Face hub cache layout) and how
  * a -m name becomes a folder. vlp_cache_dir / vlp_resolve_model / vlp_cache_list of vlp.h
  * are implemented here; hub.c uses the helpers below to place downloads. */
-#ifndef VLP_CORE_MODEL_CACHE_H
-#define VLP_CORE_MODEL_CACHE_H
+#ifndef VLP_HUB_MODEL_CACHE_H
+#define VLP_HUB_MODEL_CACHE_H
 
 #include <stddef.h>
 

@@ -5,8 +5,6 @@
  * following redirects writes FILE.incomplete in the snapshot folder, resuming with a Range
  * request from what an earlier attempt left there. The finished file is checked (size,
  * sha256 when the hub gives one) and renamed into place; a wrong checksum removes it. */
-#include "core/hub.h"
-
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,79 +18,13 @@
 
 #include "core/error.h"
 #include "core/json.h"
-#include "core/model_cache.h"
-#include "core/sha256.h"
+#include "hub/hub.h"
+#include "hub/model_cache.h"
+#include "hub/sha256.h"
 
 #define PATH_CAP 4096
 #define URL_CAP 8192
 #define MAX_ATTEMPTS 5 /* GET attempts per file; each one resumes where the last stopped */
-
-/* ---- small helpers ----------------------------------------------------------------------- */
-
-int hub_sha256_from_etag(const char *etag, char out[65]) {
-  if (!etag) return 0;
-  if (!strncmp(etag, "W/", 2)) etag += 2;
-  if (*etag == '"') etag++;
-  size_t n = 0;
-  while (isxdigit((unsigned char)etag[n])) n++;
-  if (n != 64 || (etag[n] && etag[n] != '"')) return 0;
-  for (size_t i = 0; i < 64; i++) out[i] = (char)tolower((unsigned char)etag[i]);
-  out[64] = 0;
-  return 1;
-}
-
-int hub_valid_revision(const char *rev) {
-  if (!rev || !rev[0] || rev[0] == '/' || strlen(rev) > 200 || strstr(rev, "..")) return 0;
-  for (const char *p = rev; *p; p++)
-    if (!isalnum((unsigned char)*p) && !strchr("._/-", *p)) return 0;
-  return 1;
-}
-
-static int valid_shard_name(const char *s) {
-  return s[0] && !strchr(s, '/') && !strstr(s, "..") && strlen(s) < 256;
-}
-
-vlp_status hub_index_shards(const char *index_path, char ***names, int *n) {
-  *names = NULL;
-  *n = 0;
-  cJSON *root;
-  vlp_status st = json_load_file(index_path, &root);
-  if (st) return st;
-  const cJSON *map = json_obj(root, "weight_map");
-  int cap = cJSON_GetArraySize(map);
-  if (!map || cap <= 0) {
-    cJSON_Delete(root);
-    return vlp_fail(VLP_ERR_FORMAT, "%s: no \"weight_map\" object", index_path);
-  }
-  char **list = calloc((size_t)cap, sizeof *list);
-  if (!list) st = vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", index_path);
-  int k = 0;
-  const cJSON *e;
-  cJSON_ArrayForEach(e, map) {
-    if (st) break;
-    if (!cJSON_IsString(e) || !valid_shard_name(e->valuestring)) {
-      st = vlp_fail(VLP_ERR_FORMAT, "%s: bad shard file name for tensor %s", index_path,
-                    e->string ? e->string : "?");
-      break;
-    }
-    int seen = 0;
-    for (int i = 0; i < k && !seen; i++) seen = !strcmp(list[i], e->valuestring);
-    if (seen) continue;
-    if (!(list[k] = strdup(e->valuestring)))
-      st = vlp_fail(VLP_ERR_NOMEM, "out of memory");
-    else
-      k++;
-  }
-  cJSON_Delete(root);
-  if (st) {
-    for (int i = 0; i < k; i++) free(list[i]);
-    free(list);
-    return st;
-  }
-  *names = list;
-  *n = k;
-  return VLP_OK;
-}
 
 static int64_t file_size(const char *path) {
   struct stat sb;
@@ -546,13 +478,4 @@ vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *opts, vlp_pull_
     out->bytes_downloaded = bytes;
   }
   return st;
-}
-
-void vlp_pull_result_free(vlp_pull_result *r) {
-  if (!r) return;
-  for (int i = 0; i < r->n_files; i++) free(r->files[i]);
-  free(r->files);
-  free(r->path);
-  free(r->commit);
-  memset(r, 0, sizeof *r);
 }

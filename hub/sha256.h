@@ -1,7 +1,7 @@
 /* sha256: SHA-256 (FIPS 180-4), for checking downloaded model files against the hub's
  * reported checksum. Streaming: init, update any number of times, final. */
-#ifndef VLP_CORE_SHA256_H
-#define VLP_CORE_SHA256_H
+#ifndef VLP_HUB_SHA256_H
+#define VLP_HUB_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

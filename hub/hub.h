@@ -1,8 +1,9 @@
 /* hub: a client of a Hugging Face-compatible hub's file URLs
  * ({endpoint}/{repo}/resolve/{revision}/{file}) on libcurl. vlp_pull of vlp.h is implemented
- * in hub.c; the helpers below are exposed for tests. */
-#ifndef VLP_CORE_HUB_H
-#define VLP_CORE_HUB_H
+ * in pull.c (pull_none.c when built without libcurl); the helpers below (hub_files.c) need
+ * no network and are exposed for tests and model summaries. */
+#ifndef VLP_HUB_HUB_H
+#define VLP_HUB_HUB_H
 
 #include "vlp.h"
 
