@@ -166,7 +166,7 @@ static int index_build(int argc, char **argv) {
     if (!strncmp(r, dir_real, dlen) && r[dlen] == '/') continue;
     cli_paths_add(&abs, r);
   }
-  qsort(abs.paths, (size_t)abs.n, sizeof *abs.paths, cmp_str);
+  if (abs.n) qsort(abs.paths, (size_t)abs.n, sizeof *abs.paths, cmp_str);
   size_t per = (size_t)dim * sizeof(float);
   for (int i = 0; i < abs.n; i++) {
     if (i && !strcmp(abs.paths[i], abs.paths[i - 1])) continue;

@@ -140,7 +140,7 @@ int cmd_merge(int argc, char **argv) {
   int k = 0;
   for (int i = 0; i < n_in; i++)
     for (int j = 0; j < counts[i]; j++) all[k] = (entry){&recs[i][j], k}, k++;
-  qsort(all, (size_t)total, sizeof *all, cmp_entry);
+  if (total) qsort(all, (size_t)total, sizeof *all, cmp_entry);
   FILE *f = open_memstream(&buf, &len);
   if (!f) goto done;
   ct_format ofmt = out_fmt >= 0 ? (ct_format)out_fmt : fmt;

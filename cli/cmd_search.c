@@ -149,7 +149,7 @@ int cmd_search(int argc, char **argv) {
     vlp_features_free(f);
     vlp_image_free(&img);
   }
-  qsort(hits, (size_t)nr, sizeof *hits, cmp_itm);
+  if (nr) qsort(hits, (size_t)nr, sizeof *hits, cmp_itm);
   for (int i = 0; i < n && i < k; i++) {
     fprintf(out, "{\"rank\": %d, \"path\": ", i + 1);
     char *video;

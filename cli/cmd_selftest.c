@@ -159,7 +159,7 @@ int cmd_selftest(int argc, char **argv) {
     files[n++] = strdup(e->d_name);
   }
   closedir(d);
-  qsort(files, (size_t)n, sizeof *files, cmp_str);
+  if (n) qsort(files, (size_t)n, sizeof *files, cmp_str);
   tally t = {0};
   for (int i = 0; i < n; i++) {
     run_manifest(dir, files[i], filter, verbose, &t);

@@ -293,7 +293,7 @@ void cli_paths_add_folder(cli_paths *p, const char *dir) {
     free(full);
   }
   closedir(d);
-  qsort(p->paths + first, (size_t)(p->n - first), sizeof *p->paths, cmp_str);
+  if (p->n > first) qsort(p->paths + first, (size_t)(p->n - first), sizeof *p->paths, cmp_str);
 }
 
 void cli_paths_free(cli_paths *p) {

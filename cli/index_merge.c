@@ -66,7 +66,7 @@ static int merge(const char *cmd, const char *out, vlp_index **ix, int n, int64_
   int64_t k = 0, kept = 0, replaced = 0;
   for (int i = 0; i < n; i++)
     for (int64_t r = 0; r < ix[i]->count; r++) rows[k++] = (merge_row){&ix[i]->entries[r], i, r};
-  qsort(rows, (size_t)total, sizeof *rows, cmp_row);
+  if (total) qsort(rows, (size_t)total, sizeof *rows, cmp_row);
   for (int64_t j = 0; j < total; j++) {
     if (j + 1 < total && !strcmp(rows[j].e->path, rows[j + 1].e->path)) {
       replaced++; /* a later input has this path too */

@@ -651,7 +651,7 @@ void search_finish(job *j, worker *w) {
     }
     vlp_image_free(&img);
   }
-  qsort(hits, (size_t)nr, sizeof *hits, by_itm);
+  if (nr) qsort(hits, (size_t)nr, sizeof *hits, by_itm);
   if (n > c->k) n = c->k;
   sbuf b = {0};
   if (c->knn_style) {

@@ -28,6 +28,15 @@ for q in "a cat" "a cup of coffee"; do
 done
 echo "ok: 3 shard indexes merged, searches equal the whole index's"
 
+# an empty shard (a folder with no images) is an empty index, and merges as one
+mkdir "$tmp/none"
+"$vlp" index build -m $clip -o "$tmp/empty" "$tmp/none" >/dev/null 2>&1 || fail "empty index did not build"
+sum=$("$vlp" index merge -o "$tmp/with-empty" "$tmp/empty" "$tmp/whole")
+grep -q '"count": 5, "inputs": 2, "replaced": 0' <<<"$sum" || fail "merge with an empty index: $sum"
+sum=$("$vlp" index merge -o "$tmp/all-empty" "$tmp/empty" "$tmp/empty")
+grep -q '"count": 0, "inputs": 2' <<<"$sum" || fail "merge of empty indexes: $sum"
+echo "ok: empty indexes build and merge"
+
 # the same path in two inputs: the last input's row wins, counted as replaced
 sum=$("$vlp" index merge -o "$tmp/twice" "$tmp/whole" "$tmp/merged")
 grep -q '"count": 5, "inputs": 2, "replaced": 5' <<<"$sum" || fail "overlap: $sum"
