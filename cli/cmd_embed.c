@@ -2,9 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/cli_video.h"
-#include "core/error.h"
+#include "cli.h"
+#include "cli_video.h"
 
 static const char usage[] =
     "usage: vlp embed -m MODEL_DIR [--image PATH...] [--text TEXT...] [--video PATH...]\n"
@@ -42,7 +41,7 @@ static int embed_frame(void *ctx, const char *path, const vlp_image *img, double
   if (*c->done == *c->cap) {
     int ncap = *c->cap ? 2 * *c->cap : 64;
     float *grown = realloc(*c->all, (size_t)ncap * (size_t)c->dim * sizeof *grown);
-    if (!grown) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
+    if (!grown) return vlp_set_error(VLP_ERR_NOMEM, "out of memory");
     *c->all = grown, *c->cap = ncap;
   }
   float *e = *c->all + (size_t)*c->done * (size_t)c->dim;  // (dim)

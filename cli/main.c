@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/caption_tool.h"
-#include "cli/cli.h"
-#include "cli/cli_index.h"
-#include "cli/cli_pull.h"
-#include "cli/cli_video.h"
+#include "caption_tool.h"
+#include "cli.h"
+#include "cli_index.h"
+#include "cli_pull.h"
+#include "cli_video.h"
 
 static const struct {
   const char *name;

@@ -53,3 +53,8 @@ vlp_status vlp_fail_prefix(vlp_status st, const char *fmt, ...) {
 void vlp_clear_error(void) {
   last_error[0] = 0;
 }
+
+vlp_status vlp_set_error(vlp_status st, const char *message) {
+  snprintf(last_error, sizeof last_error, "%s", message ? message : "");
+  return st;
+}

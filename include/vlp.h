@@ -39,6 +39,9 @@ typedef enum {
 const char *vlp_last_error(void);
 /* A short name for a status ("io error", "format error", ...). */
 const char *vlp_status_str(vlp_status st);
+/* Make message this thread's last error and return st: for a caller's own failure inside
+ * a callback, so that what reports vlp_last_error() reports it. */
+vlp_status vlp_set_error(vlp_status st, const char *message);
 
 /* The thread count a session uses when none is asked for: VLP_THREADS when set (1..4096),
  * else the number of online cores. */
@@ -245,6 +248,115 @@ typedef struct {
  * out[vlp_labels_count(l)]. */
 vlp_status vlp_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
                    vlp_tag_result *out);
+
+/* ---- retrieval index ------------------------------------------------------------------ */
+
+/* An index folder (see index/index.h for the files): the L2-normalised embeddings of
+ * images and video frames of one model, with each file's path, size, mtime and hash. A
+ * video frame's entry has a frame reference "<video path>#t=<seconds>" as its path.
+ * An open vlp_index is read-only and may be searched by several threads. */
+typedef struct {
+  char *path;       /* absolute (realpath) */
+  int64_t size;     /* bytes */
+  int64_t mtime_ns; /* modification time, ns since the epoch */
+  uint64_t hash;    /* FNV-1a 64 of the content */
+} vlp_index_entry;
+
+typedef struct {
+  char *dir;
+  char *model; /* model folder recorded at build time */
+  char *arch;  /* vlp_arch_name() of that model */
+  int dim;
+  int64_t count;
+  int64_t generation;
+  vlp_index_entry *entries; /* (count), entries[i] is row i */
+  const float *emb;         /* (count, dim), memory-mapped, read only */
+  void *map;
+  size_t map_size;
+} vlp_index;
+
+/* Open an index folder for reading: metadata + memory-mapped embeddings, all validated
+ * (a truncated .npy or a corrupt database is a VLP_ERR_FORMAT with a one-line message). */
+vlp_status vlp_index_open(const char *dir, vlp_index **out);
+void vlp_index_close(vlp_index *ix);
+/* 1 when dir holds an index.db. */
+int vlp_index_exists(const char *dir);
+
+/* Create dir if needed and take its build lock (non-blocking): VLP_ERR_IO with "another
+ * build is running" when it is held. *fd is released by vlp_index_unlock. */
+vlp_status vlp_index_lock(const char *dir, int *fd);
+void vlp_index_unlock(int fd);
+
+/* Replace the index's content by n entries and their embeddings (n, dim); crash-safe as
+ * described above. Needs the lock. */
+vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch, int dim,
+                            const vlp_index_entry *entries, int64_t n, const float *emb);
+
+/* Size, mtime and FNV-1a 64 hash of a file's content. */
+vlp_status vlp_index_file_info(const char *path, vlp_index_entry *e);
+
+/* Exact search: scores = emb . q for every row, the k best (highest score, then lowest
+ * row) in rows/scores, best first. Returns the number found (min(k, count)). */
+int vlp_index_search(const vlp_index *ix, const float *q, int k, int64_t *rows, float *scores);
+
+/* Write the embeddings as a FAISS IndexFlatIP file (faiss.read_index reads it). */
+vlp_status vlp_index_export_faiss(const vlp_index *ix, const char *path);
+
+/* A frame reference "<video>#t=<seconds>" (shortest exact form of t); malloc'd. */
+char *vlp_frame_ref(const char *video, double t);
+/* 1 when ref is a frame reference: *video (malloc'd) and *t set; else 0. */
+int vlp_frame_ref_split(const char *ref, char **video, double *t);
+/* An image file, or the frame a frame reference points at. */
+vlp_status vlp_load_image_or_frame(const char *ref, vlp_image *img);
+
+typedef struct {
+  int64_t row;  /* entry of the index */
+  float score;  /* cosine of the query and the entry's embedding */
+  float itm;    /* ITM probability after vlp_index_rerank */
+  int reranked; /* 1 when itm is set */
+} vlp_index_hit;
+
+/* The k best entries for a query, best first (highest score, then lowest row); *n =
+ * min(k, count). The session's model must be the index's (architecture and width). */
+vlp_status vlp_index_query_text(vlp_session *s, const vlp_index *ix, const char *text, int k,
+                                vlp_index_hit *hits, int *n);
+vlp_status vlp_index_query_image(vlp_session *s, const vlp_index *ix, const vlp_image *img, int k,
+                                 vlp_index_hit *hits, int *n);
+vlp_status vlp_index_query_embedding(const vlp_index *ix, const float *q, int k,
+                                     vlp_index_hit *hits, int *n);
+
+/* Called for an entry that could not be reranked (its file unreadable, ...). */
+typedef void (*vlp_entry_error_fn)(void *ctx, const char *path, const char *message);
+/* Stage two of a search: the n hits by the ITM probability of (text, entry image) with a
+ * BLIP retrieval session, best first; entries that fail get reranked = 0, go last (in
+ * their order) and are reported to on_error (may be NULL). */
+vlp_status vlp_index_rerank(vlp_session *s, const vlp_index *ix, const char *text,
+                            vlp_index_hit *hits, int n, vlp_entry_error_fn on_error, void *ctx);
+
+/* ---- self-test against reference data ------------------------------------------------ */
+
+/* Called once per case: outcome 1 passed (message: a note, may be ""), 0 failed (message:
+ * the first difference), -1 a manifest of a kind this vlp does not cover (name is the
+ * manifest file; its cases are counted as skipped). name is "MANIFEST/CASE_ID". */
+typedef void (*vlp_selftest_fn)(void *ctx, const char *name, int outcome, const char *message);
+
+typedef struct {
+  const char *filter;      /* only cases whose name contains it; NULL: all */
+  int n_threads;           /* <= 0: vlp_default_threads() */
+  vlp_selftest_fn on_case; /* NULL: only the counts */
+  void *ctx;
+} vlp_selftest_options;
+
+typedef struct {
+  int passed, failed, skipped;
+} vlp_selftest_counts;
+
+/* Run every case of every manifest golden_dir/cases/NAME.json (schema blip-clip-golden/v1,
+ * the reference's own numbers) and compare every expected entry with the manifest's
+ * comparison and tolerance. A case that fails is a count, not an error: the status is an
+ * error only when golden_dir is not a golden set. o may be NULL. */
+vlp_status vlp_selftest(const char *golden_dir, const vlp_selftest_options *o,
+                        vlp_selftest_counts *out);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 
