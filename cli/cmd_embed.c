@@ -140,9 +140,8 @@ int cmd_embed(int argc, char **argv) {
   }
   for (int i = 0; all && !ferror(out) && i < nt; i++) {
     float *e = all + (size_t)done * (size_t)dim;
-    if (!texts[i][0] || vlp_embed_texts(sess, &texts[i], 1, e)) {
-      cli_report_error(out, "embed", "input", texts[i],
-                       texts[i][0] ? vlp_last_error() : "the text is empty");
+    if (vlp_embed_texts(sess, &texts[i], 1, e)) {
+      cli_report_error(out, "embed", "input", texts[i], vlp_last_error());
       failed++;
     } else {
       write_embedding(out, texts[i], e, dim);

@@ -56,9 +56,8 @@ int cmd_itm(int argc, char **argv) {
   } else {
     for (int i = 0; i < nt; i++) {
       float itm, itc;
-      if (!texts[i][0] || vlp_itm(sess, f, 0, texts[i], &itm, &itc)) {
-        cli_report_error(out, "itm", "path", image,
-                         texts[i][0] ? vlp_last_error() : "the text is empty");
+      if (vlp_itm(sess, f, 0, texts[i], &itm, &itc)) {
+        cli_report_error(out, "itm", "path", image, vlp_last_error());
         failed++;
         continue;
       }

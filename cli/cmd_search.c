@@ -109,7 +109,6 @@ int cmd_search(int argc, char **argv) {
   if (!a.failed && !dir) cli_usage_error(&a, "no INDEX_DIR given");
   if (!a.failed && !!text == !!image)
     cli_usage_error(&a, "give either a TEXT query or --image IMAGE");
-  if (!a.failed && text && !text[0]) cli_usage_error(&a, "the text query is empty");
   if (!a.failed && rerank && image) cli_usage_error(&a, "--rerank needs a text query");
   if (a.failed) return EXIT_USAGE;
 

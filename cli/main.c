@@ -54,6 +54,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return EXIT_ALL_OK;
   }
+  /* FFmpeg's messages become part of vlp's one-line errors (VLP_FFMPEG_LOG=1 shows them) */
+  vlp_init(&(vlp_init_options){.capture_ffmpeg_log = 1});
   if (!strcmp(argv[1], "--version")) {
     printf("vlp 0.1.0\n");
     return EXIT_ALL_OK;

@@ -27,6 +27,8 @@ const char *vlp_status_str(vlp_status st) {
       return "invalid argument";
     case VLP_ERR_NOMEM:
       return "out of memory";
+    case VLP_ERR_CANCELLED:
+      return "cancelled";
   }
   return "unknown error";
 }

@@ -33,6 +33,7 @@ typedef enum {
   VLP_ERR_MODEL,       /* model folder inconsistent: missing tensor, wrong shape, config mismatch */
   VLP_ERR_INVALID,     /* bad argument from the caller (empty text, size out of range) */
   VLP_ERR_NOMEM,       /* allocation failed or a size would overflow */
+  VLP_ERR_CANCELLED,   /* a progress callback asked to stop */
 } vlp_status;
 
 /* The message of the last failure on this thread ("" if none). */
@@ -42,6 +43,17 @@ const char *vlp_status_str(vlp_status st);
 /* Make message this thread's last error and return st: for a caller's own failure inside
  * a callback, so that what reports vlp_last_error() reports it. */
 vlp_status vlp_set_error(vlp_status st, const char *message);
+
+/* What libvlp may change process-wide, chosen by the program (optional; call it before
+ * anything else). Without it libvlp changes nothing global except OpenBLAS's thread count
+ * (see above). */
+typedef struct {
+  /* 1: route FFmpeg's log (av_log_set_callback, process-wide) into libvlp, which keeps
+   * the last error line for its own messages and prints nothing; 0 (default): FFmpeg's
+   * log is left as it is (FFmpeg prints to stderr). */
+  int capture_ffmpeg_log;
+} vlp_init_options;
+vlp_status vlp_init(const vlp_init_options *o);
 
 /* The thread count a session uses when none is asked for: VLP_THREADS when set (1..4096),
  * else the number of online cores. */
@@ -80,6 +92,12 @@ int vlp_image_sniff_file(const char *path);
  * processor's size as in vlp_encode_images. */
 vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
                          vlp_image *out);
+
+typedef struct vlp_model vlp_model; /* (see "models" below) */
+/* vlp_image_fit with the image processor of a loaded model (its preprocessor config was
+ * read once, at load): for a reader thread fitting many images. Thread-safe. */
+vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img, int image_size,
+                               vlp_image *out);
 
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
 vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim, const int64_t *shape);
@@ -146,8 +164,15 @@ const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
  * to the largest batch seen and are reused, so a steady-state loop does not allocate. */
 typedef struct vlp_session vlp_session;
 
+/* Progress of a long call: done of total steps (vlp_encode_images: images preprocessed;
+ * vlp_caption / vlp_vqa: decoder steps, total = the longest possible). Return nonzero to
+ * stop the call, which then fails with VLP_ERR_CANCELLED. Runs on the calling thread. */
+typedef int (*vlp_step_fn)(void *ctx, const char *what, int64_t done, int64_t total);
+
 typedef struct {
-  int n_threads; /* OpenMP threads of each call; <= 0: the model's n_threads */
+  int n_threads;        /* OpenMP threads of each call; <= 0: the model's n_threads */
+  vlp_step_fn progress; /* NULL: none */
+  void *progress_ctx;
 } vlp_session_params;
 
 vlp_session_params vlp_session_default_params(void);

@@ -26,4 +26,8 @@ double video_thumb_diff(const uint8_t *a, const uint8_t *b, int n);
 int64_t video_frames_decoded(const vlp_video *v);
 int video_seeks(const vlp_video *v);
 
+/* Route FFmpeg's log into the last-error line (1) or back to FFmpeg's default (0); called
+ * by vlp_init only: it is process-wide. */
+void video_capture_log(int on);
+
 #endif
