@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 /* Sampling when no option says otherwise: one frame per second. */
 vlp_video_sampling cli_video_default_sampling(void);

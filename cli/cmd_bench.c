@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 static const char usage[] =
     "usage: vlp bench -m MODEL [--batch N] [--reps N] [--new-tokens N]\n"

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/caption_tool.h"
-#include "cli/cli.h"
-#include "cli/index_video.h"
+#include "caption_tool.h"
+#include "cli.h"
+#include "index_video.h"
 
 static const char usage[] =
     "usage: vlp caption -m MODEL_DIR [options] IMAGE|FOLDER...\n\n"

@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/cli_video.h"
-#include "core/error.h"
+#include "cli.h"
+#include "cli_video.h"
 
 static const char usage[] =
     "usage: vlp embed -m MODEL_DIR [--image PATH...] [--text TEXT...] [--video PATH...]\n"
@@ -46,7 +45,7 @@ static int embed_frame(void *ctx, const char *path, const vlp_image *img, double
   if (*c->done == *c->cap) {
     int ncap = *c->cap ? 2 * *c->cap : 64;
     float *grown = realloc(*c->all, (size_t)ncap * (size_t)c->dim * sizeof *grown);
-    if (!grown) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
+    if (!grown) return vlp_set_error(VLP_ERR_NOMEM, "out of memory");
     *c->all = grown, *c->cap = ncap;
   }
   float *e = *c->all + (size_t)*c->done * (size_t)c->dim;  // (dim)
@@ -171,10 +170,9 @@ int cmd_embed(int argc, char **argv) {
       vlp_image_free(&imgs[k]);
     }
   }
-  /* Texts likewise; an empty text is an error of its own. */
+  /* Texts likewise ("" is a text: start and end tokens). */
   for (int i0 = 0; all && !ferror(out) && i0 < nt; i0 += batch) {
     int n = nt - i0 < batch ? nt - i0 : batch, ok = 1;
-    for (int k = 0; k < n; k++) ok &= texts[i0 + k][0] != 0;
     float *e = all + (size_t)done * (size_t)dim;
     ok = ok && vlp_embed_texts(sess, &texts[i0], n, e) == VLP_OK;
     for (int k = 0; k < n; k++) {
@@ -182,8 +180,8 @@ int cmd_embed(int argc, char **argv) {
       float *dst = all + (size_t)done * (size_t)dim;
       if (ok) {
         memmove(dst, e + (size_t)k * (size_t)dim, (size_t)dim * sizeof *all);
-      } else if (!t[0] || vlp_embed_texts(sess, &t, 1, dst)) {
-        cli_report_error(out, "embed", "input", t, t[0] ? vlp_last_error() : "the text is empty");
+      } else if (vlp_embed_texts(sess, &t, 1, dst)) {
+        cli_report_error(out, "embed", "input", t, vlp_last_error());
         failed++;
         continue;
       }

@@ -1,17 +1,16 @@
 /* vlp index build | export: build or update a retrieval index of image embeddings (CLIP,
- * BLIP retrieval) and export it for FAISS. The format is described in index/index.h. */
+ * BLIP retrieval) and export it for FAISS. The format is described in vlp.h and index/index.h. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/caption_tool.h"
-#include "cli/cli.h"
-#include "cli/cli_index.h"
-#include "cli/cli_video.h"
-#include "cli/index_video.h"
-#include "index/index.h"
+#include "caption_tool.h"
+#include "cli.h"
+#include "cli_index.h"
+#include "cli_video.h"
+#include "index_video.h"
 
 static const char usage[] =
     "usage: vlp index build -m MODEL_DIR -o INDEX_DIR [sampling options] PATH...\n"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 static const char usage[] =
     "usage: vlp itm -m MODEL_DIR [options] IMAGE TEXT...\n\n"
@@ -61,10 +61,9 @@ int cmd_itm(int argc, char **argv) {
     int siglip = vlp_model_arch(m) == VLP_ARCH_SIGLIP;
     for (int i = 0; i < nt; i++) {
       float itm, itc; /* SigLIP: score, logit */
-      if (!texts[i][0] || (siglip ? vlp_match(sess, f, 0, texts[i], &itm, &itc)
-                                  : vlp_itm(sess, f, 0, texts[i], &itm, &itc))) {
-        cli_report_error(out, "itm", "path", image,
-                         texts[i][0] ? vlp_last_error() : "the text is empty");
+      if (siglip ? vlp_match(sess, f, 0, texts[i], &itm, &itc)
+                 : vlp_itm(sess, f, 0, texts[i], &itm, &itc)) {
+        cli_report_error(out, "itm", "path", image, vlp_last_error());
         failed++;
         continue;
       }

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/caption_tool.h"
-#include "cli/cli.h"
+#include "caption_tool.h"
+#include "cli.h"
 
 static const char usage[] =
     "usage: vlp merge -o OUT IN...\n"

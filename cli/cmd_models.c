@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/cli_pull.h"
+#include "cli.h"
+#include "cli_pull.h"
 
 static const char models_usage[] =
     "usage: vlp models [-o FILE]\n\n"

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 static const char usage[] =
     "usage: vlp preprocess -m MODEL_DIR IMAGE -o OUT.npy [--image-size N]\n\n"

@@ -4,8 +4,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/cli_pull.h"
+#include "cli.h"
+#include "cli_pull.h"
 
 static const char usage[] =
     "usage: vlp pull REPO_ID... [--revision REV] [--quiet]\n\n"

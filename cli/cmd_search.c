@@ -1,13 +1,10 @@
 /* vlp search: exact retrieval in an index built by `vlp index build`, by text or image,
  * optionally re-ranked by BLIP's ITM head (two-stage retrieval). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/cli_index.h"
-#include "cli/index_video.h"
-#include "index/index.h"
+#include "cli.h"
+#include "cli_index.h"
 
 static const char usage[] =
     "usage: vlp search INDEX_DIR \"TEXT QUERY\" [options]\n"
@@ -28,16 +25,59 @@ static const char usage[] =
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
+/* A rerank failure: one error line per entry that could not be read. */
 typedef struct {
-  int64_t row;
-  float score, itm;
-  int has_itm;
-} hit;
+  FILE *out;
+  int failed;
+} rerank_errors;
 
-static int cmp_itm(const void *a, const void *b) {
-  const hit *x = a, *y = b;
-  if (x->itm != y->itm) return x->itm > y->itm ? -1 : 1;
-  return x->score > y->score ? -1 : x->score < y->score;
+static void on_rerank_error(void *ctx, const char *path, const char *message) {
+  rerank_errors *e = ctx;
+  cli_report_error(e->out, "search", "path", path, message);
+  e->failed++;
+}
+
+/* One result line; a video frame's entry prints as its video and time. */
+static void write_hit(FILE *out, const vlp_index *ix, int rank, const vlp_index_hit *h) {
+  fprintf(out, "{\"rank\": %d, \"path\": ", rank);
+  char *video;
+  double t;
+  if (vlp_frame_ref_split(ix->entries[h->row].path, &video, &t)) {
+    json_write_str(out, video);
+    fprintf(out, ", \"t\": %.9g", t);
+    free(video);
+  } else {
+    json_write_str(out, ix->entries[h->row].path);
+  }
+  fputs(", \"score\": ", out);
+  json_write_float(out, h->score);
+  if (h->reranked) {
+    fputs(", \"itm\": ", out);
+    json_write_float(out, h->itm);
+  }
+  fputs("}\n", out);
+  cli_flush(out);
+}
+
+/* The model for the index: -m or the one it was built with, checked against it. */
+static int open_model(const char *cmd, cli_common *c, const vlp_index *ix, const char *dir,
+                      int rerank, vlp_model **m, vlp_session **sess) {
+  if (!c->model) c->model = ix->model;
+  if (!(*m = cli_load_model(cmd, c))) return -1;
+  const char *arch = vlp_arch_name(vlp_model_arch(*m));
+  if (strcmp(arch, ix->arch) || vlp_model_embed_dim(*m) != ix->dim) {
+    fprintf(stderr,
+            "vlp %s: %s is a %s with %d-dim embeddings but the index %s was built with "
+            "a %s with %d-dim embeddings (%s)\n",
+            cmd, c->model, arch, vlp_model_embed_dim(*m), dir, ix->arch, ix->dim, ix->model);
+    return -1;
+  }
+  if (rerank && vlp_model_arch(*m) != VLP_ARCH_BLIP_ITM) {
+    fprintf(stderr, "vlp %s: --rerank needs a %s model; this one is %s\n", cmd,
+            vlp_arch_name(VLP_ARCH_BLIP_ITM), arch);
+    return -1;
+  }
+  return (*sess = cli_new_session(cmd, *m)) ? 0 : -1;
 }
 
 int cmd_search(int argc, char **argv) {
@@ -70,7 +110,6 @@ int cmd_search(int argc, char **argv) {
   if (!a.failed && !dir) cli_usage_error(&a, "no INDEX_DIR given");
   if (!a.failed && !!text == !!image)
     cli_usage_error(&a, "give either a TEXT query or --image IMAGE");
-  if (!a.failed && text && !text[0]) cli_usage_error(&a, "the text query is empty");
   if (!a.failed && rerank && image) cli_usage_error(&a, "--rerank needs a text query");
   if (a.failed) return EXIT_USAGE;
 
@@ -79,103 +118,44 @@ int cmd_search(int argc, char **argv) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     return EXIT_USAGE;
   }
-  if (!c.model) c.model = ix->model;
-  vlp_model *m = cli_load_model(cmd, &c);
-  vlp_session *sess = m ? cli_new_session(cmd, m) : NULL;
-  int rc = EXIT_USAGE;
-  float *q = NULL;
-  hit *hits = NULL;
-  int64_t *rows = NULL;
-  float *scores = NULL;
+  vlp_model *m = NULL;
+  vlp_session *sess = NULL;
+  vlp_index_hit *hits = NULL;
   FILE *out = NULL;
-  if (!sess) goto done;
-  const char *arch = vlp_arch_name(vlp_model_arch(m));
-  if (strcmp(arch, ix->arch) || vlp_model_embed_dim(m) != ix->dim) {
-    fprintf(stderr,
-            "vlp %s: %s is a %s with %d-dim embeddings but the index %s was built with "
-            "a %s with %d-dim embeddings (%s)\n",
-            cmd, c.model, arch, vlp_model_embed_dim(m), dir, ix->arch, ix->dim, ix->model);
-    goto done;
-  }
-  if (rerank && vlp_model_arch(m) != VLP_ARCH_BLIP_ITM) {
-    fprintf(stderr, "vlp %s: --rerank needs a %s model; this one is %s\n", cmd,
-            vlp_arch_name(VLP_ARCH_BLIP_ITM), arch);
-    goto done;
-  }
+  int rc = EXIT_USAGE;
+  if (open_model(cmd, &c, ix, dir, rerank, &m, &sess)) goto done;
   if (!(out = cli_open_output(cmd, c.output))) goto done;
-  q = malloc((size_t)ix->dim * sizeof *q);  // (dim)
-  int want = k > rerank ? k : rerank;
-  rows = malloc((size_t)want * sizeof *rows);
-  scores = malloc((size_t)want * sizeof *scores);
-  hits = malloc((size_t)want * sizeof *hits);
-  if (!q || !rows || !scores || !hits) {
+  int want = k > rerank ? k : rerank, n = 0;
+  if (!(hits = malloc((size_t)want * sizeof *hits))) {
     fprintf(stderr, "vlp %s: out of memory\n", cmd);
     goto done;
   }
-  if (text && vlp_embed_texts(sess, &text, 1, q)) {
-    cli_report_error(out, cmd, "query", text, vlp_last_error());
+  /* stage one: exact search by the query's embedding */
+  vlp_status st;
+  if (text) {
+    st = vlp_index_query_text(sess, ix, text, want, hits, &n);
+  } else {
+    vlp_image img = {0};
+    st = vlp_image_load(image, &img);
+    if (!st) st = vlp_index_query_image(sess, ix, &img, want, hits, &n);
+    vlp_image_free(&img);
+  }
+  if (st) {
+    cli_report_error(out, cmd, "query", text ? text : image, vlp_last_error());
     rc = EXIT_SOME_FAILED;
     goto done;
   }
-  if (image) {
-    vlp_image img = {0};
-    vlp_status st = vlp_image_load(image, &img);
-    if (!st) st = vlp_embed_images(sess, &img, 1, 0, q);
-    vlp_image_free(&img);
-    if (st) {
-      cli_report_error(out, cmd, "query", image, vlp_last_error());
-      rc = EXIT_SOME_FAILED;
-      goto done;
-    }
-  }
-  int n = vlp_index_search(ix, q, want, rows, scores), failed = 0;
-  for (int i = 0; i < n; i++) hits[i] = (hit){rows[i], scores[i], 0, 0};
   /* stage two: the first `rerank` by ITM probability; ones that cannot be read go last */
-  int nr = rerank < n ? rerank : n;
-  for (int i = 0; i < nr; i++) {
-    const char *path = ix->entries[hits[i].row].path;
-    vlp_image img = {0};
-    vlp_features *f = NULL;
-    float itm = 0, itc = 0;
-    if (cli_load_image_or_frame(path, &img) || vlp_encode_images(sess, &img, 1, 0, &f) ||
-        vlp_itm(sess, f, 0, text, &itm, &itc)) {
-      cli_report_error(out, cmd, "path", path, vlp_last_error());
-      failed++;
-      hits[i].itm = -INFINITY;
-    } else {
-      hits[i].itm = itm;
-      hits[i].has_itm = 1;
-    }
-    vlp_features_free(f);
-    vlp_image_free(&img);
+  rerank_errors errs = {out, 0};
+  if (rerank &&
+      vlp_index_rerank(sess, ix, text, hits, rerank < n ? rerank : n, on_rerank_error, &errs)) {
+    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
+    goto done;
   }
-  if (nr) qsort(hits, (size_t)nr, sizeof *hits, cmp_itm);
-  for (int i = 0; i < n && i < k; i++) {
-    fprintf(out, "{\"rank\": %d, \"path\": ", i + 1);
-    char *video;
-    double t;
-    if (cli_split_frame_ref(ix->entries[hits[i].row].path, &video, &t)) {
-      json_write_str(out, video);
-      fprintf(out, ", \"t\": %.9g", t);
-      free(video);
-    } else {
-      json_write_str(out, ix->entries[hits[i].row].path);
-    }
-    fputs(", \"score\": ", out);
-    json_write_float(out, hits[i].score);
-    if (hits[i].has_itm) {
-      fputs(", \"itm\": ", out);
-      json_write_float(out, hits[i].itm);
-    }
-    fputs("}\n", out);
-    cli_flush(out);
-  }
-  rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+  for (int i = 0; i < n && i < k; i++) write_hit(out, ix, i + 1, &hits[i]);
+  rc = errs.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 done:
   if (out && cli_close_output(out)) rc = EXIT_USAGE;
-  free(q);
-  free(rows);
-  free(scores);
   free(hits);
   vlp_session_free(sess);
   vlp_model_free(m);

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "serve/serve.h"
+#include "cli.h"
+#include "serve.h" /* serve/: vlp_serve's interface */
 
 static const char usage[] =
     "usage: vlp serve -m [NAME=]MODEL [-m ...] [--index [NAME=]DIR ...] [options]\n\n"

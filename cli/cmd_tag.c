@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/labels.h"
+#include "cli.h"
+#include "labels.h"
 
 static const char usage[] =
     "usage: vlp tag -m MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] "

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_video.h"
-#include "cli/labels.h"
+#include "cli_video.h"
+#include "labels.h"
 
 static const char usage[] =
     "usage: vlp video tag -m CLIP_OR_SIGLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) "

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 void cli_args_init(cli_args *a, int argc, char **argv, const char *cmd) {
   memset(a, 0, sizeof *a);

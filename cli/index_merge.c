@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/cli_index.h"
-#include "index/index.h"
+#include "cli.h"
+#include "cli_index.h"
 
 static const char usage[] =
     "usage: vlp index merge -o INDEX_DIR SHARD_INDEX_DIR...\n\n"

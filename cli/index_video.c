@@ -1,15 +1,11 @@
 /* index_video: videos in the retrieval index, one entry per sampled frame (index_video.h). */
-#include "cli/index_video.h"
+#include "index_video.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cli/cli_video.h"
-#include "core/error.h"
+#include "cli_video.h"
 
 int cli_is_video_path(const char *path) {
   static const char *const ext[] = {".mp4",  ".m4v", ".mov",  ".mkv", ".webm", ".avi", ".mpg",
@@ -19,52 +15,6 @@ int cli_is_video_path(const char *path) {
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
     if (!strcasecmp(dot, ext[i])) return 1;
   return 0;
-}
-
-static char *frame_ref(const char *video, double t) {
-  char num[64];
-  for (int prec = 6; prec <= 17; prec++) {
-    snprintf(num, sizeof num, "%.*g", prec, t);
-    if (strtod(num, NULL) == t) break;
-  }
-  size_t n = strlen(video) + strlen(num) + 4;
-  char *s = malloc(n);
-  if (s) snprintf(s, n, "%s#t=%s", video, num);
-  return s;
-}
-
-int cli_split_frame_ref(const char *ref, char **video, double *t) {
-  const char *h = strstr(ref, "#t=");
-  for (const char *p = h; p; p = strstr(p + 3, "#t=")) h = p; /* the last one */
-  if (!h || h == ref) return 0;
-  char *end;
-  errno = 0;
-  double x = strtod(h + 3, &end);
-  if (errno || end == h + 3 || *end || !isfinite(x) || x < 0) return 0;
-  if (!(*video = strndup(ref, (size_t)(h - ref)))) return 0;
-  *t = x;
-  return 1;
-}
-
-vlp_status cli_load_image_or_frame(const char *ref, vlp_image *img) {
-  char *video;
-  double t;
-  if (!cli_split_frame_ref(ref, &video, &t)) return vlp_image_load(ref, img);
-  vlp_video_sampling s = vlp_video_default_sampling();
-  s.start = t;
-  s.max_frames = 1;
-  vlp_video *v;
-  vlp_status st = vlp_video_open(video, &s, &v);
-  if (!st) {
-    double ft;
-    int64_t idx;
-    int got = 0;
-    st = vlp_video_next(v, img, &ft, &idx, &got);
-    if (!st && !got) st = vlp_fail(VLP_ERR_FORMAT, "%s: no frame at %g s", video, t);
-    vlp_video_close(v);
-  }
-  free(video);
-  return st;
 }
 
 int index_rows_reserve(index_rows *r) {
@@ -132,10 +82,12 @@ static int add_frame(void *ctx, const char *path, const vlp_image *img, double t
   (void)frame;
   add_ctx *c = ctx;
   index_rows *rows = c->rows;
-  char *ref = frame_ref(path, t);
+  char *ref = vlp_frame_ref(path, t);
   if (!ref || index_rows_reserve(rows)) {
     free(ref);
-    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
+    char msg[4200];
+    snprintf(msg, sizeof msg, "%s: out of memory", path);
+    return vlp_set_error(VLP_ERR_NOMEM, msg);
   }
   float *row = rows->emb + (size_t)rows->n * (size_t)rows->dim;  // (dim)
   int64_t r = c->reuse ? old_row(rows, c->old, ref) : -1;

@@ -7,16 +7,11 @@
 
 #include <stdio.h>
 
-#include "cli/cli.h"
-#include "index/index.h"
+#include "cli.h"
 
 /* 1 when the path names a video by its extension (.mp4 .m4v .mov .mkv .webm .avi .mpg
  * .mpeg .ts .m2ts .wmv .flv .3gp .ogv, any case). */
 int cli_is_video_path(const char *path);
-/* 1 when ref is a frame reference: *video (malloc'd) and *t set. */
-int cli_split_frame_ref(const char *ref, char **video, double *t);
-/* An image file, or the frame a frame reference points at. */
-vlp_status cli_load_image_or_frame(const char *ref, vlp_image *img);
 
 /* The growing entry and embedding arrays of an index build. */
 typedef struct {

@@ -11,8 +11,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "cli/caption_tool.h"
-#include "cli/index_video.h"
+#include "caption_tool.h"
+#include "index_video.h"
 
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n);

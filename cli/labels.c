@@ -1,5 +1,5 @@
 /* labels: zero-shot label lists for `vlp tag` and `vlp video tag` (see labels.h). */
-#include "cli/labels.h"
+#include "labels.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef VLP_CLI_LABELS_H
 #define VLP_CLI_LABELS_H
 
-#include "cli/cli.h"
+#include "cli.h"
 #include "vlp.h"
 
 typedef struct {

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/caption_tool.h"
-#include "cli/cli.h"
-#include "cli/cli_index.h"
-#include "cli/cli_pull.h"
-#include "cli/cli_video.h"
+#include "caption_tool.h"
+#include "cli.h"
+#include "cli_index.h"
+#include "cli_pull.h"
+#include "cli_video.h"
 
 static const struct {
   const char *name;
@@ -56,6 +56,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return EXIT_ALL_OK;
   }
+  /* FFmpeg's messages become part of vlp's one-line errors (VLP_FFMPEG_LOG=1 shows them) */
+  vlp_init(&(vlp_init_options){.capture_ffmpeg_log = 1});
   if (!strcmp(argv[1], "--version")) {
     printf("vlp %s\n", vlp_version());
     return EXIT_ALL_OK;

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 /* One output per process: the stream, its name for messages, the end of the last whole
  * record (-1: not a regular file we may cut) and whether its failure was reported. */

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/caption_tool.h"
-#include "cli/cli.h"
+#include "caption_tool.h"
+#include "cli.h"
 
 /* ---- writing records ------------------------------------------------------------------ */
 

@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/caption_tool.h"
+#include "caption_tool.h"
 
 double ct_now(void) {
   struct timespec t;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/caption_tool.h"
+#include "caption_tool.h"
 
 struct ct_reader {
   const char *model_dir;

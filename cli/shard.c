@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/caption_tool.h"
+#include "caption_tool.h"
 
 #define SHARD_MAX 1000000
 

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli_video.h"
+#include "cli_video.h"
 
 const char cli_video_usage[] =
     "sampling (default: --every 1s; a sample at time T takes the first frame shown at or\n"

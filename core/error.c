@@ -27,6 +27,8 @@ const char *vlp_status_str(vlp_status st) {
       return "invalid argument";
     case VLP_ERR_NOMEM:
       return "out of memory";
+    case VLP_ERR_CANCELLED:
+      return "cancelled";
   }
   return "unknown error";
 }
@@ -52,4 +54,9 @@ vlp_status vlp_fail_prefix(vlp_status st, const char *fmt, ...) {
 
 void vlp_clear_error(void) {
   last_error[0] = 0;
+}
+
+vlp_status vlp_set_error(vlp_status st, const char *message) {
+  snprintf(last_error, sizeof last_error, "%s", message ? message : "");
+  return st;
 }

@@ -23,6 +23,7 @@ vlp_status vlp_session_new(const vlp_model *m, const vlp_session_params *p, vlp_
   s->m = m;
   int n = p && p->n_threads > 0 ? p->n_threads : m->params.n_threads;
   s->n_threads = n > 0 ? (n > 4096 ? 4096 : n) : vlp_threads_default();
+  if (p) s->progress = p->progress, s->progress_ctx = p->progress_ctx;
   ws_init(&s->ws);
   *out = s;
   return VLP_OK;
@@ -50,6 +51,12 @@ void api_leave(int previous) {
   threads_leave(previous);
 }
 
+vlp_status api_progress(const vlp_session *s, const char *what, int64_t done, int64_t total) {
+  if (s->progress && s->progress(s->progress_ctx, what, done, total))
+    return vlp_fail(VLP_ERR_CANCELLED, "%s: cancelled", what);
+  return VLP_OK;
+}
+
 vlp_status api_check_features(const vlp_session *s, const vlp_features *f, int i) {
   if (!f) return vlp_fail(VLP_ERR_INVALID, "no image features");
   if (f->m != s->m)
@@ -57,6 +64,18 @@ vlp_status api_check_features(const vlp_session *s, const vlp_features *f, int i
   if (i < 0 || i >= f->n)
     return vlp_fail(VLP_ERR_INVALID, "image %d of %d image features", i, f->n);
   return VLP_OK;
+}
+
+vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img, int image_size,
+                               vlp_image *out) {
+  out->w = out->h = 0;
+  out->rgb = NULL;
+  prep_config c = *api_prep(m); /* read once, when the model was loaded */
+  if (image_size > 0) prep_config_set_size(&c, image_size);
+  vlp_image resized;
+  vlp_status st = prep_run_u8(&c, img, &resized, out);
+  if (!st) vlp_image_free(&resized);
+  return st;
 }
 
 /* ---- features ------------------------------------------------------------------------ */
@@ -78,6 +97,7 @@ static vlp_status pixels_of(vlp_session *s, const vlp_image *imgs, int n, int si
   for (int i = 0; i < n; i++) {
     vlp_status st = prep_run(&c, &imgs[i], px + (size_t)i * per);
     if (st) return n > 1 ? vlp_fail_prefix(st, "image %d", i + 1) : st;
+    if ((st = api_progress(s, "encode", i + 1, n))) return st;
   }
   *pixels = px;
   *S = h;

@@ -21,13 +21,20 @@ void vlp_text_result_free(vlp_text_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-static gen_params to_gen_params(const vlp_model *m, const vlp_gen_params *p) {
+/* gen_params.on_step: the session's progress callback, decoder steps of max_len. */
+static int on_step(void *ctx, int len, int max_len) {
+  return api_progress(ctx, "generate", len, max_len) != VLP_OK;
+}
+
+static gen_params to_gen_params(const vlp_session *s, const vlp_gen_params *p) {
+  const vlp_model *m = s->m;
   gen_params g = blip_gen_params(m->blip, p->num_beams > 0 ? p->num_beams : 1);
   g.max_length = p->max_length;
   g.max_new_tokens = p->max_new_tokens;
   g.min_length = p->min_length;
   g.repetition_penalty = p->repetition_penalty;
   g.length_penalty = p->length_penalty;
+  if (s->progress) g.on_step = on_step, g.step_ctx = (void *)s;
   return g;
 }
 
@@ -60,7 +67,7 @@ static vlp_status caption(vlp_session *s, const vlp_features *f, const vlp_gen_p
   vlp_status st = VLP_OK;
   if (!seqs || !lens) st = vlp_fail(VLP_ERR_NOMEM, "out of memory");
   if (!st) st = blip_caption_prompt_ids(m->blip, p->prompt, &prompt, &np);
-  gen_params g = to_gen_params(m, p);
+  gen_params g = to_gen_params(s, p);
   if (!st)
     st = blip_caption_generate(m->blip, &s->ws, f->hidden, n, f->Ti, prompt, np, &g, seqs, lens);
   if (!st)
@@ -95,7 +102,7 @@ static vlp_status vqa(vlp_session *s, const vlp_features *f, int i, const char *
   if (!st) q = ws_floats(&s->ws, WS_TMP1, (size_t)n * (size_t)blip_get_dims(m->blip).text_hidden);
   if (!st && !q) st = VLP_ERR_NOMEM;
   if (!st) st = blip_vqa_encode_question(m->blip, &s->ws, blip_rows(f, i), f->Ti, ids, n, q);
-  gen_params g = to_gen_params(m, p);
+  gen_params g = to_gen_params(s, p);
   if (!st) st = blip_vqa_generate(m->blip, &s->ws, q, 1, n, &g, &seq, &len);
   if (!st)
     st = finish_texts(m, &seq, &len, 1, out);
@@ -148,7 +155,7 @@ vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *tex
   vlp_status st = api_need(s->m, VLP_ARCH_BLIP_ITM);
   if (!st) st = api_check_features(s, f, i);
   if (st) return st;
-  if (!text || !text[0]) return vlp_fail(VLP_ERR_INVALID, "the text is empty");
+  if (!text) return vlp_fail(VLP_ERR_INVALID, "vlp_itm: no text"); /* "" is a text */
   int prev = api_enter(s);
   st = itm(s, f, i, text, p_itm, p_itc);
   api_leave(prev);
@@ -190,8 +197,8 @@ vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, floa
                     vlp_arch_name(s->m->arch), vlp_arch_name(VLP_ARCH_CLIP),
                     vlp_arch_name(VLP_ARCH_SIGLIP), vlp_arch_name(VLP_ARCH_BLIP_ITM));
   if (n <= 0) return vlp_fail(VLP_ERR_INVALID, "vlp_embed_texts: no texts");
-  for (int i = 0; i < n; i++)
-    if (!texts[i] || !texts[i][0]) return vlp_fail(VLP_ERR_INVALID, "text %d is empty", i + 1);
+  for (int i = 0; i < n; i++) /* "" is a text: [CLS] [SEP] / start and end tokens */
+    if (!texts[i]) return vlp_fail(VLP_ERR_INVALID, "text %d is NULL", i + 1);
   int prev = api_enter(s);
   vlp_status st = embed_texts(s, texts, n, out);
   api_leave(prev);

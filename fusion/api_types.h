@@ -23,6 +23,8 @@ struct vlp_model {
 struct vlp_session {
   const vlp_model *m;
   int n_threads; /* resolved: >= 1 */
+  vlp_step_fn progress;
+  void *progress_ctx;
   vlp_ws ws;
 };
 
@@ -46,6 +48,8 @@ vlp_status api_check_features(const vlp_session *s, const vlp_features *f, int i
 /* Every compute entry point of vlp.h runs between these: the session's thread count for
  * this thread's kernels, restored afterwards. */
 int api_enter(const vlp_session *s);
+/* The session's progress callback: VLP_ERR_CANCELLED (message set) when it says stop. */
+vlp_status api_progress(const vlp_session *s, const char *what, int64_t done, int64_t total);
 void api_leave(int previous);
 
 #endif

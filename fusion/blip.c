@@ -197,12 +197,6 @@ vlp_weights *blip_weights(const blip_model *m) {
 const prep_config *blip_prep(const blip_model *m) {
   return &m->prep;
 }
-const vit_config *blip_vision_config(const blip_model *m) {
-  return &m->vc;
-}
-const bert_config *blip_text_config(const blip_model *m) {
-  return &m->tc;
-}
 int blip_vision_tokens(const blip_model *m, int S) {
   return vit_tokens(m->vit, S);
 }
@@ -286,10 +280,15 @@ typedef struct {
   const bert_model *dec;
   bert_cache *cache;
   int N;
+  const gen_params *p; /* for on_step */
+  int len, max_len;    /* tokens fed so far, the cache's capacity */
 } dec_ctx;
 
 static vlp_status dec_step(void *ctx, const int *ids, int N, int T, float *logits) {
   dec_ctx *d = ctx;
+  if (d->p->on_step && d->p->on_step(d->p->step_ctx, d->len, d->max_len))
+    return vlp_fail(VLP_ERR_CANCELLED, "cancelled");
+  d->len += T;
   if (N != d->N)
     return vlp_fail(VLP_ERR_INVALID, "blip: decoder stepped with %d rows, cache has %d", N, d->N);
   return bert_cache_step(d->dec, d->cache, ids, T, logits);
@@ -327,7 +326,7 @@ static vlp_status run_generate(const bert_model *dec, vlp_ws *ws, const float *e
   int *enc_of_row = malloc((size_t)N * sizeof(int));
   if (!enc_of_row) return vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
   for (int r = 0; r < N; r++) enc_of_row[r] = r / beams;
-  dec_ctx ctx = {.dec = dec, .N = N};
+  dec_ctx ctx = {.dec = dec, .N = N, .p = p, .len = 0, .max_len = (int)cap};
   vlp_status st = bert_cache_new(dec, ws, N, (int)cap, enc, B, Te, enc_of_row, &ctx.cache);
   free(enc_of_row);
   if (st) return st;

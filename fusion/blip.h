@@ -55,8 +55,6 @@ const vlp_tokenizer *blip_tokenizer(const blip_model *m);
 const prep_config *blip_prep(const blip_model *m);
 /* The model's tensors (for weights_prepare_linears). */
 vlp_weights *blip_weights(const blip_model *m);
-const vit_config *blip_vision_config(const blip_model *m);
-const bert_config *blip_text_config(const blip_model *m);
 int blip_vision_tokens(const blip_model *m, int S);
 /* Generation defaults for this model: num_beams as given, max_length 20, min_length 0,
  * eos = sep_token_id, pad = pad_token_id, no repetition penalty, length_penalty 1. */

@@ -124,12 +124,6 @@ vlp_weights *clip_weights(const clip_model *m) {
 const prep_config *clip_prep(const clip_model *m) {
   return &m->prep;
 }
-const clip_text_config *clip_text_config_of(const clip_model *m) {
-  return &m->tc;
-}
-const vit_config *clip_vision_config_of(const clip_model *m) {
-  return &m->vc;
-}
 float clip_logit_scale(const clip_model *m) {
   return m->logit_scale;
 }

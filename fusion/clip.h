@@ -48,8 +48,6 @@ const vlp_tokenizer *clip_tokenizer(const clip_model *m);
 const prep_config *clip_prep(const clip_model *m);
 /* The model's tensors (for weights_prepare_linears). */
 vlp_weights *clip_weights(const clip_model *m);
-const clip_text_config *clip_text_config_of(const clip_model *m);
-const vit_config *clip_vision_config_of(const clip_model *m);
 /* The raw logit_scale parameter (the logits use exp of it). */
 float clip_logit_scale(const clip_model *m);
 /* Tokens of the vision tower for an S x S input: 1 + (S / patch)^2. */

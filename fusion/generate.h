@@ -17,6 +17,10 @@ typedef struct {
   float length_penalty;     /* beam scores: sum_logprobs / generated_len ** length_penalty */
   int early_stopping;       /* 0 = HF's False (heuristic), 1 = True */
   int eos_id, pad_id;
+  /* called before each decoder step with the sequence length so far; nonzero stops the
+   * generation with VLP_ERR_CANCELLED (NULL: none) */
+  int (*on_step)(void *ctx, int len, int max_len);
+  void *step_ctx;
 } gen_params;
 
 gen_params gen_default_params(void);

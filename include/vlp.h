@@ -48,6 +48,7 @@ typedef enum {
   VLP_ERR_MODEL,       /* model folder inconsistent: missing tensor, wrong shape, config mismatch */
   VLP_ERR_INVALID,     /* bad argument from the caller (empty text, size out of range) */
   VLP_ERR_NOMEM,       /* allocation failed or a size would overflow */
+  VLP_ERR_CANCELLED,   /* a progress callback asked to stop */
 } vlp_status;
 
 /* "MAJOR.MINOR.PATCH" of the linked library (may be newer than VLP_VERSION_* of the header
@@ -64,6 +65,20 @@ VLP_API void vlp_free(void *p);
 VLP_API const char *vlp_last_error(void);
 /* A short name for a status ("io error", "format error", ...). */
 VLP_API const char *vlp_status_str(vlp_status st);
+/* Make message this thread's last error and return st: for a caller's own failure inside
+ * a callback, so that what reports vlp_last_error() reports it. */
+VLP_API vlp_status vlp_set_error(vlp_status st, const char *message);
+
+/* What libvlp may change process-wide, chosen by the program (optional; call it before
+ * anything else). Without it libvlp changes nothing global except OpenBLAS's thread count
+ * (see above). */
+typedef struct {
+  /* 1: route FFmpeg's log (av_log_set_callback, process-wide) into libvlp, which keeps
+   * the last error line for its own messages and prints nothing; 0 (default): FFmpeg's
+   * log is left as it is (FFmpeg prints to stderr). */
+  int capture_ffmpeg_log;
+} vlp_init_options;
+VLP_API vlp_status vlp_init(const vlp_init_options *o);
 
 /* The thread count a session uses when none is asked for: VLP_THREADS when set (1..4096),
  * else the number of online cores. */
@@ -104,6 +119,12 @@ VLP_API int vlp_image_sniff_file(const char *path);
  * processor's size as in vlp_encode_images. */
 VLP_API vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_size,
                                  vlp_image *out);
+
+typedef struct vlp_model vlp_model; /* (see "models" below) */
+/* vlp_image_fit with the image processor of a loaded model (its preprocessor config was
+ * read once, at load): for a reader thread fitting many images. Thread-safe. */
+VLP_API vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img, int image_size,
+                                       vlp_image *out);
 
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
 VLP_API vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim,
@@ -177,8 +198,15 @@ VLP_API const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m);
  * to the largest batch seen and are reused, so a steady-state loop does not allocate. */
 typedef struct vlp_session vlp_session;
 
+/* Progress of a long call: done of total steps (vlp_encode_images: images preprocessed;
+ * vlp_caption / vlp_vqa: decoder steps, total = the longest possible). Return nonzero to
+ * stop the call, which then fails with VLP_ERR_CANCELLED. Runs on the calling thread. */
+typedef int (*vlp_step_fn)(void *ctx, const char *what, int64_t done, int64_t total);
+
 typedef struct {
-  int n_threads; /* OpenMP threads of each call; <= 0: the model's n_threads */
+  int n_threads;        /* OpenMP threads of each call; <= 0: the model's n_threads */
+  vlp_step_fn progress; /* NULL: none */
+  void *progress_ctx;
 } vlp_session_params;
 
 VLP_API vlp_session_params vlp_session_default_params(void);
@@ -287,6 +315,117 @@ typedef struct {
  * out[vlp_labels_count(l)]. */
 VLP_API vlp_status vlp_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
                            vlp_tag_result *out);
+
+/* ---- retrieval index ------------------------------------------------------------------ */
+
+/* An index folder (see index/index.h for the files): the L2-normalised embeddings of
+ * images and video frames of one model, with each file's path, size, mtime and hash. A
+ * video frame's entry has a frame reference "<video path>#t=<seconds>" as its path.
+ * An open vlp_index is read-only and may be searched by several threads. */
+typedef struct {
+  char *path;       /* absolute (realpath) */
+  int64_t size;     /* bytes */
+  int64_t mtime_ns; /* modification time, ns since the epoch */
+  uint64_t hash;    /* FNV-1a 64 of the content */
+} vlp_index_entry;
+
+typedef struct {
+  char *dir;
+  char *model; /* model folder recorded at build time */
+  char *arch;  /* vlp_arch_name() of that model */
+  int dim;
+  int64_t count;
+  int64_t generation;
+  vlp_index_entry *entries; /* (count), entries[i] is row i */
+  const float *emb;         /* (count, dim), memory-mapped, read only */
+  void *map;
+  size_t map_size;
+} vlp_index;
+
+/* Open an index folder for reading: metadata + memory-mapped embeddings, all validated
+ * (a truncated .npy or a corrupt database is a VLP_ERR_FORMAT with a one-line message). */
+VLP_API vlp_status vlp_index_open(const char *dir, vlp_index **out);
+VLP_API void vlp_index_close(vlp_index *ix);
+/* 1 when dir holds an index.db. */
+VLP_API int vlp_index_exists(const char *dir);
+
+/* Create dir if needed and take its build lock (non-blocking): VLP_ERR_IO with "another
+ * build is running" when it is held. *fd is released by vlp_index_unlock. */
+VLP_API vlp_status vlp_index_lock(const char *dir, int *fd);
+VLP_API void vlp_index_unlock(int fd);
+
+/* Replace the index's content by n entries and their embeddings (n, dim); crash-safe as
+ * described above. Needs the lock. */
+VLP_API vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch, int dim,
+                                    const vlp_index_entry *entries, int64_t n, const float *emb);
+
+/* Size, mtime and FNV-1a 64 hash of a file's content. */
+VLP_API vlp_status vlp_index_file_info(const char *path, vlp_index_entry *e);
+
+/* Exact search: scores = emb . q for every row, the k best (highest score, then lowest
+ * row) in rows/scores, best first. Returns the number found (min(k, count)). */
+VLP_API int vlp_index_search(const vlp_index *ix, const float *q, int k, int64_t *rows,
+                             float *scores);
+
+/* Write the embeddings as a FAISS IndexFlatIP file (faiss.read_index reads it). */
+VLP_API vlp_status vlp_index_export_faiss(const vlp_index *ix, const char *path);
+
+/* A frame reference "<video>#t=<seconds>" (shortest exact form of t); malloc'd. */
+VLP_API char *vlp_frame_ref(const char *video, double t);
+/* 1 when ref is a frame reference: *video (malloc'd) and *t set; else 0. */
+VLP_API int vlp_frame_ref_split(const char *ref, char **video, double *t);
+/* An image file, or the frame a frame reference points at. */
+VLP_API vlp_status vlp_load_image_or_frame(const char *ref, vlp_image *img);
+
+typedef struct {
+  int64_t row;  /* entry of the index */
+  float score;  /* cosine of the query and the entry's embedding */
+  float itm;    /* ITM probability after vlp_index_rerank */
+  int reranked; /* 1 when itm is set */
+} vlp_index_hit;
+
+/* The k best entries for a query, best first (highest score, then lowest row); *n =
+ * min(k, count). The session's model must be the index's (architecture and width). */
+VLP_API vlp_status vlp_index_query_text(vlp_session *s, const vlp_index *ix, const char *text,
+                                        int k, vlp_index_hit *hits, int *n);
+VLP_API vlp_status vlp_index_query_image(vlp_session *s, const vlp_index *ix, const vlp_image *img,
+                                         int k, vlp_index_hit *hits, int *n);
+VLP_API vlp_status vlp_index_query_embedding(const vlp_index *ix, const float *q, int k,
+                                             vlp_index_hit *hits, int *n);
+
+/* Called for an entry that could not be reranked (its file unreadable, ...). */
+typedef void (*vlp_entry_error_fn)(void *ctx, const char *path, const char *message);
+/* Stage two of a search: the n hits by the ITM probability of (text, entry image) with a
+ * BLIP retrieval session, best first; entries that fail get reranked = 0, go last (in
+ * their order) and are reported to on_error (may be NULL). */
+VLP_API vlp_status vlp_index_rerank(vlp_session *s, const vlp_index *ix, const char *text,
+                                    vlp_index_hit *hits, int n, vlp_entry_error_fn on_error,
+                                    void *ctx);
+
+/* ---- self-test against reference data ------------------------------------------------ */
+
+/* Called once per case: outcome 1 passed (message: a note, may be ""), 0 failed (message:
+ * the first difference), -1 a manifest of a kind this vlp does not cover (name is the
+ * manifest file; its cases are counted as skipped). name is "MANIFEST/CASE_ID". */
+typedef void (*vlp_selftest_fn)(void *ctx, const char *name, int outcome, const char *message);
+
+typedef struct {
+  const char *filter;      /* only cases whose name contains it; NULL: all */
+  int n_threads;           /* <= 0: vlp_default_threads() */
+  vlp_selftest_fn on_case; /* NULL: only the counts */
+  void *ctx;
+} vlp_selftest_options;
+
+typedef struct {
+  int passed, failed, skipped;
+} vlp_selftest_counts;
+
+/* Run every case of every manifest golden_dir/cases/NAME.json (schema blip-clip-golden/v1,
+ * the reference's own numbers) and compare every expected entry with the manifest's
+ * comparison and tolerance. A case that fails is a count, not an error: the status is an
+ * error only when golden_dir is not a golden set. o may be NULL. */
+VLP_API vlp_status vlp_selftest(const char *golden_dir, const vlp_selftest_options *o,
+                                vlp_selftest_counts *out);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 

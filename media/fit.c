@@ -9,8 +9,11 @@ vlp_status vlp_image_fit(const char *model_dir, const vlp_image *img, int image_
                          vlp_image *out) {
   out->w = out->h = 0;
   out->rgb = NULL;
+  char dir[4096]; /* a cache name -> its folder, as every other entry point */
+  vlp_status st = vlp_resolve_model(model_dir, dir, sizeof dir);
+  if (st) return st;
   prep_config c;
-  vlp_status st = prep_config_load(model_dir, &c);
+  st = prep_config_load(dir, &c);
   if (st) return st;
   if (image_size > 0) prep_config_set_size(&c, image_size);
   vlp_image resized;

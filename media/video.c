@@ -79,9 +79,8 @@ static void av_log_keep(void *avcl, int level, const char *fmt, va_list vl) {
   while (n && (av_last_msg[n - 1] == '\n' || av_last_msg[n - 1] == '\r')) av_last_msg[--n] = 0;
 }
 
-static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static void install_log(void) {
-  if (!getenv("VLP_FFMPEG_LOG")) av_log_set_callback(av_log_keep);
+void video_capture_log(int on) { /* vlp_init: the program's explicit choice */
+  av_log_set_callback(on ? av_log_keep : av_log_default_callback);
 }
 
 static const char *av_msg(int err, char *buf, size_t size) {
@@ -253,7 +252,6 @@ vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_vid
   if (S_ISDIR(sb.st_mode)) return vlp_fail(VLP_ERR_IO, "%s: is a folder, not a video file", path);
   if (S_ISREG(sb.st_mode) && sb.st_size == 0)
     return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", path);
-  pthread_once(&log_once, install_log);
   vlp_video *v = calloc(1, sizeof *v);
   if (!v || !(v->path = strdup(path))) {
     free(v);
@@ -320,7 +318,6 @@ vlp_status video_open_memory(const uint8_t *data, size_t size, const char *name,
   vlp_status st = check_sampling(name, s);
   if (st) return st;
   if (!data || size == 0) return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", name);
-  pthread_once(&log_once, install_log);
   vlp_video *v = calloc(1, sizeof *v);
   if (!v || !(v->path = strdup(name))) {
     free(v);

@@ -30,5 +30,8 @@ int video_seeks(const vlp_video *v);
  * video); name is only used in messages. For the fuzz tests and in-memory callers. */
 vlp_status video_open_memory(const uint8_t *data, size_t size, const char *name,
                              const vlp_video_sampling *s, vlp_video **out);
+/* Route FFmpeg's log into the last-error line (1) or back to FFmpeg's default (0); called
+ * by vlp_init only: it is process-wide. */
+void video_capture_log(int on);
 
 #endif

@@ -51,10 +51,11 @@ for x, y in zip(a, b):
     assert max(abs(p - q) for p, q in zip(x['embedding'], y['embedding'])) < 1e-5
 " "$T/e16" "$T/e1"; then ok; else bad "embed --batch 16 differs from --batch 1"; fi
 echo junk >"$T/bad.jpg"
+# the empty text is a text (the reference embeds "" too); only the bad file is an error
 expect_rc 1 "embed batch with a bad file" "$VLP" embed -m $M/clip-tiny --image $I/coffee.jpg \
   "$T/bad.jpg" $I/astronaut.png --text "" "a cat"
 lines out 5 "embed batch with a bad file"
-if sed -n 2p "$T/out" | grep -qF '"error"' && sed -n 4p "$T/out" | grep -qF '"error"'; then ok
+if sed -n 2p "$T/out" | grep -qF '"error"' && sed -n 4p "$T/out" | grep -qF '"embedding"'; then ok
 else bad "embed batch: errors not in their places: $(cat "$T/out" | cut -c1-80)"; fi
 
 echo "$pass passed, $fail failed"

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/selftest.h"
 #include "fusion/clip.h"
 #include "media/preprocess.h"
+#include "selftest/selftest.h"
 
 static clip_model *vclip;
 static float *sources; /* (n_sources, P) */
@@ -126,8 +126,8 @@ int st_case_video(st_run *r, const cJSON *c) {
       if (cosv > best_cos) best_cos = cosv, best = (int)s;
     }
     st_check_number(r, "segment", best);
-    if (r->verbose)
-      printf("     %s: segment %d, cosine to its source frame %.6f\n", r->case_id, best, best_cos);
+    snprintf(r->note, sizeof r->note, "segment %d, cosine to its source frame %.6f", best,
+             best_cos);
   }
   free(emb);
   free(px);

@@ -1,11 +1,12 @@
-/* selftest: `vlp selftest GOLDEN_DIR` walks every manifest (cases/NAME.json, schema
- * blip-clip-golden/v1) of a golden set and checks every expected entry of every case with
- * the manifest's own comparison and tolerance. One runner per manifest kind
- * (selftest_*.c); this header is what they share. Unlike the other subcommands, the
- * runners use the library's internal headers: they check intermediate results (hidden
- * states, first-step logits) that the public API does not expose. */
-#ifndef VLP_CLI_SELFTEST_H
-#define VLP_CLI_SELFTEST_H
+/* selftest: the golden-comparison engine behind vlp_selftest() (vlp.h) and the tests.
+ * It walks every manifest (cases/NAME.json, schema blip-clip-golden/v1) of a golden set
+ * and checks every expected entry of every case with the manifest's own comparison and
+ * tolerance (check.c; tests/golden_common.c uses the same comparison). One runner per
+ * manifest kind (media.c, text.c, models.c, video.c); this header is what they share. The
+ * runners check intermediate results (hidden states, first-step logits) that the public
+ * API does not expose. */
+#ifndef VLP_SELFTEST_SELFTEST_H
+#define VLP_SELFTEST_SELFTEST_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -21,8 +22,8 @@ typedef struct {
   const cJSON *expected; /* the current case's "expected" object */
   const char *case_id;
   char why[1024]; /* first failure of the current case */
+  char note[256]; /* what a passing case reports besides "ok" (may be empty) */
   int case_failed;
-  int verbose;
 } st_run;
 
 /* Mark the current case failed with a reason (the first reason is kept). */
@@ -31,6 +32,13 @@ void st_failf(st_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 
 const cJSON *st_entry(st_run *r, const char *name);
 /* dir/rel into buf. */
 void st_path(const st_run *r, const char *rel, char *buf, size_t size);
+
+/* Compare got (n values) with an expected entry of a manifest of the set in dir: the
+ * entry's "compare" ("allclose" with the entry's or the manifest's default atol/rtol,
+ * "cosine" with 1 - atol, "exact") against its "value" or "npy". 1 when it matches; else 0
+ * and the reason in why. */
+int st_compare_entry(const cJSON *manifest, const char *dir, const char *name, const cJSON *entry,
+                     const double *got, size_t n, char *why, size_t why_size);
 
 /* Compare got against the entry `name` (absent entry: nothing checked, returns 1).
  * Floats use the entry's compare ("allclose" with the entry's or the manifest's default

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/selftest.h"
 #include "media/preprocess.h"
+#include "selftest/selftest.h"
 
 /* Side S of an entry of shape [1, 3, S, S] (or [S, S, 3]), or 0. */
 static int side_of(st_run *r, const char *name) {

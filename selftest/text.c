@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/selftest.h"
+#include "selftest/selftest.h"
 #include "text/tokenizer.h"
 
 static vlp_tokenizer *tok;

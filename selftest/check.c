@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/selftest.h"
 #include "core/npy.h"
+#include "selftest/selftest.h"
 
 void st_failf(st_run *r, const char *fmt, ...) {
   if (r->case_failed) return;
@@ -61,8 +61,8 @@ float *st_entry_f32(st_run *r, const char *name, size_t *n) {
   return st_load_f32(r, npy->valuestring, n);
 }
 
-static void tolerance(st_run *r, const cJSON *e, double *atol, double *rtol) {
-  const cJSON *def = cJSON_GetObjectItemCaseSensitive(r->manifest, "default_tolerance");
+static void tolerance(const cJSON *manifest, const cJSON *e, double *atol, double *rtol) {
+  const cJSON *def = cJSON_GetObjectItemCaseSensitive(manifest, "default_tolerance");
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(e, "atol");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "rtol");
   const cJSON *da = def ? cJSON_GetObjectItemCaseSensitive(def, "atol") : NULL;
@@ -91,7 +91,8 @@ static size_t count_values(const cJSON *v) {
   return n;
 }
 
-static double *expected_values(st_run *r, const char *name, const cJSON *e, size_t *n) {
+static double *expected_values(const char *dir, const char *name, const cJSON *e, size_t *n,
+                               char *why, size_t why_size) {
   const cJSON *val = cJSON_GetObjectItemCaseSensitive(e, "value");
   if (val) {
     size_t cap = count_values(val);
@@ -102,14 +103,14 @@ static double *expected_values(st_run *r, const char *name, const cJSON *e, size
   }
   const cJSON *npy = cJSON_GetObjectItemCaseSensitive(e, "npy");
   if (!cJSON_IsString(npy)) {
-    st_failf(r, "%s: entry has neither value nor npy", name);
+    snprintf(why, why_size, "%s: entry has neither value nor npy", name);
     return NULL;
   }
   char path[4096];
-  st_path(r, npy->valuestring, path, sizeof path);
+  snprintf(path, sizeof path, "%s/%s", dir, npy->valuestring);
   npy_array a;
   if (npy_load(path, &a)) {
-    st_failf(r, "%s: %s", name, vlp_last_error());
+    snprintf(why, why_size, "%s: %s", name, vlp_last_error());
     return NULL;
   }
   double *out = malloc((a.count ? a.count : 1) * sizeof *out);
@@ -119,27 +120,26 @@ static double *expected_values(st_run *r, const char *name, const cJSON *e, size
   return out;
 }
 
-static int compare(st_run *r, const char *name, const double *got, size_t n) {
-  const cJSON *e = st_entry(r, name);
-  if (!e) return 1;
+int st_compare_entry(const cJSON *manifest, const char *dir, const char *name, const cJSON *e,
+                     const double *got, size_t n, char *why, size_t why_size) {
   size_t m = 0;
-  double *want = expected_values(r, name, e, &m);
+  double *want = expected_values(dir, name, e, &m, why, why_size);
   if (!want) return 0;
   int ok = 1;
   if (m != n) {
-    st_failf(r, "%s: %zu values, expected %zu", name, n, m);
+    snprintf(why, why_size, "%s: %zu values, expected %zu", name, n, m);
     ok = 0;
   } else {
     const char *how = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "compare"));
     double atol, rtol;
-    tolerance(r, e, &atol, &rtol);
+    tolerance(manifest, e, &atol, &rtol);
     if (how && !strcmp(how, "cosine")) {
       double dot = 0, ng = 0, nw = 0;
       for (size_t i = 0; i < n; i++)
         dot += got[i] * want[i], ng += got[i] * got[i], nw += want[i] * want[i];
       double cos = dot / (sqrt(ng) * sqrt(nw) + 1e-30);
       if (!(cos >= 1 - atol)) {
-        st_failf(r, "%s: cosine %.6f < %.6f", name, cos, 1 - atol);
+        snprintf(why, why_size, "%s: cosine %.6f < %.6f", name, cos, 1 - atol);
         ok = 0;
       }
     } else {
@@ -147,7 +147,7 @@ static int compare(st_run *r, const char *name, const double *got, size_t n) {
       for (size_t i = 0; i < n && ok; i++) {
         double d = fabs(got[i] - want[i]);
         if (exact ? !(got[i] == want[i]) : !(d <= atol + rtol * fabs(want[i]))) {
-          st_failf(r, "%s[%zu]: got %.8g, expected %.8g (%s)", name, i, got[i], want[i],
+          snprintf(why, why_size, "%s[%zu]: got %.8g, expected %.8g (%s)", name, i, got[i], want[i],
                    exact ? "exact" : "allclose");
           ok = 0;
         }
@@ -156,6 +156,15 @@ static int compare(st_run *r, const char *name, const double *got, size_t n) {
   }
   free(want);
   return ok;
+}
+
+static int compare(st_run *r, const char *name, const double *got, size_t n) {
+  const cJSON *e = st_entry(r, name);
+  if (!e) return 1;
+  char why[1024];
+  if (st_compare_entry(r->manifest, r->dir, name, e, got, n, why, sizeof why)) return 1;
+  st_failf(r, "%s", why);
+  return 0;
 }
 
 /* got[i] as double, for each element type the runners produce. */

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/selftest.h"
 #include "core/json.h"
 #include "fusion/blip.h"
 #include "fusion/clip.h"
 #include "media/preprocess.h"
+#include "selftest/selftest.h"
 #include "text/tokenizer.h"
 
 static blip_model *blip;

@@ -1,15 +1,16 @@
-/* selftest_siglip: the SigLIP manifests (siglip, siglip_bf16): text cases (ids padded to
+/* siglip: the SigLIP manifests (siglip, siglip_bf16): text cases (ids padded to
  * the model's text length, hidden states, pooled output, embeddings, the optional masked
  * variant), image cases (resize, pixel values, vision hidden states, pooled output,
  * embeddings, logits and sigmoid probabilities against every text case) and zero-shot
  * cases (templated label ids, logits, sigmoid scores, ranking). */
+#include "fusion/siglip.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/selftest.h"
-#include "fusion/siglip.h"
 #include "media/preprocess.h"
+#include "selftest/selftest.h"
 
 static siglip_model *model;
 static float *text_embeds; /* (n_texts, D) of the manifest's text cases, made once */

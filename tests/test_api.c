@@ -1,0 +1,211 @@
+/* test_api: the public API of vlp.h against the reference data - empty text on every text
+ * path (CLIP: start + end tokens, BERT: [CLS] [SEP]), zero-shot tags ranked from label sets,
+ * index queries, the caption's truncation flag and the misuse errors of sessions and
+ * features. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "golden_common.h"
+#include "testlib.h"
+#include "vlp.h"
+
+#define CLIP "golden/models/clip-tiny"
+#define ITM "golden/models/blip-itm-tiny"
+#define CAP "golden/models/blip-caption-tiny"
+#define IMAGE "golden/images/astronaut.png"
+
+static const char *const texts[10] = {"a photo of an astronaut",
+                                      "a cat sitting on a blanket",
+                                      "a cup of coffee",
+                                      "",
+                                      "A ROCKET launching into the sky!!!",
+                                      "café naïve résumé",
+                                      "日本語のテキスト",
+                                      "emoji 😀🐱🚀",
+                                      "what's this? it's a test, isn't it?",
+                                      NULL};
+
+/* expected[key] of case `id` of a manifest. */
+static const cJSON *entry(const cJSON *man, const char *id, const char *key) {
+  const cJSON *c;
+  cJSON_ArrayForEach(
+      c, json_arr(man, "cases")) if (!strcmp(json_str(c, "id", ""),
+                                             id)) return json_obj(json_obj(c, "expected"), key);
+  return NULL;
+}
+
+static vlp_session *open_session(const char *dir, vlp_model **m) {
+  vlp_session *s = NULL;
+  CHECK(vlp_model_load(dir, m) == VLP_OK);
+  if (*m) CHECK(vlp_session_new(*m, NULL, &s) == VLP_OK);
+  return s;
+}
+
+static void test_clip(void) {
+  vlp_model *m = NULL;
+  vlp_session *s = open_session(CLIP, &m);
+  cJSON *man = golden_manifest("clip.json");
+  if (!s || !man) return;
+  int P = vlp_model_embed_dim(m), *ids = NULL, n = 0;
+  /* "": start and end tokens, the reference's embedding */
+  CHECK(vlp_tokenize(vlp_model_tokenizer(m), "", &ids, &n) == VLP_OK);
+  CHECK(n == 2 && ids[0] == 49406 && ids[1] == 49407);
+  free(ids);
+  const char *empty[1] = {""};
+  float *e = malloc((size_t)P * sizeof *e);
+  CHECK(vlp_embed_texts(s, empty, 1, e) == VLP_OK);
+  golden_check_floats(man, entry(man, "text3", "text_embeds"), e, (size_t)P, "clip embed \"\"");
+
+  /* the ten texts as labels (template "{}"): vlp_tag gives the reference's probs, sorted */
+  vlp_image img;
+  vlp_features *f = NULL;
+  vlp_labels *l = NULL;
+  CHECK(vlp_image_load(IMAGE, &img) == VLP_OK);
+  CHECK(vlp_encode_images(s, &img, 1, 0, &f) == VLP_OK);
+  const char *labels[10];
+  memcpy(labels, texts, sizeof labels);
+  labels[9] = "The quick brown fox"; /* text9 is long: replaced, so compare 9 */
+  CHECK(vlp_labels_new(s, labels, 9, "{}", &l) == VLP_OK);
+  CHECK(vlp_labels_count(l) == 9 && !strcmp(vlp_labels_text(l, 3), ""));
+  vlp_tag_result tags[9];
+  CHECK(vlp_tag(s, f, 0, l, tags) == VLP_OK);
+  size_t np = 0;
+  float *logits = golden_floats("npy/clip/astronaut/logits_per_image.npy", &np);
+  CHECK(logits && np == 10);
+  if (logits && np == 10) { /* softmax over the first 9 of the reference's logits */
+    double mx = -1e30, sum = 0, p[9];
+    for (int i = 0; i < 9; i++) mx = fmax(mx, logits[i]);
+    for (int i = 0; i < 9; i++) sum += p[i] = exp(logits[i] - mx);
+    for (int j = 0; j < 9; j++) {
+      CHECK(fabs(tags[j].score - p[tags[j].label] / sum) < 2e-4);
+      CHECK(tags[j].text == vlp_labels_text(l, tags[j].label));
+      if (j) CHECK(tags[j - 1].score >= tags[j].score);
+    }
+  }
+  free(logits);
+
+  /* an index of two images queried with "": cosine with the "" embedding, best first */
+  char dir[] = "/tmp/vlp_test_api_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  vlp_image imgs[2] = {img, {0}};
+  CHECK(vlp_image_load("golden/images/coffee.jpg", &imgs[1]) == VLP_OK);
+  float *emb = malloc((size_t)2 * P * sizeof *emb);
+  CHECK(vlp_embed_images(s, imgs, 2, 0, emb) == VLP_OK);
+  vlp_index_entry ent[2] = {{.path = "/a.png"}, {.path = "/b.jpg"}};
+  int lock = -1;
+  vlp_index *ix = NULL;
+  CHECK(vlp_index_lock(dir, &lock) == VLP_OK);
+  CHECK(vlp_index_commit(dir, CLIP, vlp_arch_name(VLP_ARCH_CLIP), P, ent, 2, emb) == VLP_OK);
+  vlp_index_unlock(lock);
+  CHECK(vlp_index_open(dir, &ix) == VLP_OK);
+  vlp_index_hit hits[2];
+  int nh = 0;
+  if (ix) CHECK(vlp_index_query_text(s, ix, "", 2, hits, &nh) == VLP_OK);
+  CHECK(nh == 2);
+  for (int i = 0; i < nh; i++) {
+    double dot = 0;
+    for (int k = 0; k < P; k++) dot += (double)emb[(size_t)hits[i].row * P + k] * e[k];
+    CHECK(fabs(hits[i].score - dot) < 1e-5);
+  }
+  if (nh == 2) CHECK(hits[0].score >= hits[1].score);
+  vlp_index_close(ix);
+  char path[256];
+  snprintf(path, sizeof path, "rm -rf %s", dir);
+  CHECK(system(path) == 0);
+  free(emb);
+  vlp_image_free(&imgs[1]);
+  vlp_labels_free(l);
+  vlp_features_free(f);
+  vlp_image_free(&img);
+  free(e);
+  cJSON_Delete(man);
+  vlp_session_free(s);
+  vlp_model_free(m);
+}
+
+static void test_blip_itm(void) {
+  vlp_model *m = NULL;
+  vlp_session *s = open_session(ITM, &m);
+  cJSON *man = golden_manifest("blip_itm.json");
+  if (!s || !man) return;
+  int E = vlp_model_embed_dim(m), *ids = NULL, n = 0;
+  CHECK(vlp_tokenize(vlp_model_tokenizer(m), "", &ids, &n) == VLP_OK);
+  CHECK(n == 2 && ids[0] == 101 && ids[1] == 102); /* [CLS] [SEP] */
+  free(ids);
+  const char *empty[1] = {""};
+  float *e = malloc((size_t)E * sizeof *e);
+  CHECK(vlp_embed_texts(s, empty, 1, e) == VLP_OK);
+  golden_check_floats(man, entry(man, "text3", "text_feat"), e, (size_t)E, "blip embed \"\"");
+  vlp_image img;
+  vlp_features *f = NULL;
+  float itm = -1, itc = -1;
+  CHECK(vlp_image_load(IMAGE, &img) == VLP_OK);
+  CHECK(vlp_encode_images(s, &img, 1, 0, &f) == VLP_OK);
+  CHECK(vlp_itm(s, f, 0, "", &itm, &itc) == VLP_OK);
+  size_t k = 0, j = 0;
+  float *prob = golden_floats("npy/itm/astronaut/itm_prob.npy", &k);
+  float *cos = golden_floats("npy/itm/astronaut/itc.npy", &j);
+  CHECK(prob && cos && k == 10 && j == 10);
+  if (prob && cos && k == 10 && j == 10) { /* text3 is "" */
+    CHECK(fabs(itm - prob[3]) <= 1e-4 + 1e-4 * fabs(prob[3]));
+    CHECK(fabs(itc - cos[3]) <= 1e-4 + 1e-4 * fabs(cos[3]));
+  }
+  /* misuse: features of one image, asked for image 1; a caption of a retrieval model */
+  CHECK(vlp_itm(s, f, 1, "a", &itm, &itc) == VLP_ERR_INVALID);
+  vlp_text_result r;
+  CHECK(vlp_caption(s, f, NULL, &r) == VLP_ERR_INVALID);
+  free(prob);
+  free(cos);
+  vlp_features_free(f);
+  vlp_image_free(&img);
+  free(e);
+  cJSON_Delete(man);
+  vlp_session_free(s);
+  vlp_model_free(m);
+}
+
+static void test_caption_truncated(void) {
+  vlp_model *m = NULL, *other = NULL;
+  vlp_session *s = open_session(CAP, &m);
+  if (!s) return;
+  vlp_image img;
+  vlp_features *f = NULL;
+  CHECK(vlp_image_load(IMAGE, &img) == VLP_OK);
+  CHECK(vlp_encode_images(s, &img, 1, 0, &f) == VLP_OK);
+  vlp_gen_params p = vlp_gen_default_params();
+  vlp_text_result r;
+  CHECK(vlp_caption(s, f, &p, &r) == VLP_OK);
+  CHECK(r.n_ids >= 2 && r.truncated == (r.ids[r.n_ids - 1] != 102));
+  vlp_text_result_free(&r);
+  p.max_length = p.min_length = 3; /* [DEC] + 2 tokens, the end token masked until then */
+  CHECK(vlp_caption(s, f, &p, &r) == VLP_OK);
+  CHECK(r.n_ids == 3 && r.truncated == 1);
+  vlp_text_result_free(&r);
+  /* features of another model's session are refused */
+  vlp_session *s2 = open_session(CAP, &other);
+  if (s2) CHECK(vlp_caption(s2, f, &p, &r) == VLP_ERR_INVALID);
+  vlp_session_free(s2);
+  vlp_model_free(other);
+  /* precision modes this build does not implement are refused at load */
+  vlp_model_params mp = vlp_model_default_params();
+  mp.precision = VLP_PRECISION_INT8;
+  vlp_model *q = NULL;
+  vlp_status st = vlp_model_load_with(CAP, &mp, &q);
+  CHECK(st == VLP_OK || st == VLP_ERR_UNSUPPORTED);
+  vlp_model_free(q);
+  vlp_features_free(f);
+  vlp_image_free(&img);
+  vlp_session_free(s);
+  vlp_model_free(m);
+}
+
+int main(void) {
+  test_clip();
+  test_blip_itm();
+  test_caption_truncated();
+  return test_done();
+}
