@@ -226,7 +226,7 @@ vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *t
   vlp_status st = api_need(s->m, VLP_ARCH_SIGLIP);
   if (!st) st = api_check_features(s, f, i);
   if (st) return st;
-  if (!text || !text[0]) return vlp_fail(VLP_ERR_INVALID, "the text is empty");
+  if (!text) return vlp_fail(VLP_ERR_INVALID, "vlp_match: no text"); /* "" is a text */
   float *t = malloc((size_t)f->dim * sizeof *t), z = 0;
   if (!t) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
   int prev = api_enter(s);

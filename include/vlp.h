@@ -46,7 +46,7 @@ typedef enum {
   VLP_ERR_UNSUPPORTED, /* well-formed but not something vlp handles (JPEG XL, unknown dtype,
                           architecture) */
   VLP_ERR_MODEL,       /* model folder inconsistent: missing tensor, wrong shape, config mismatch */
-  VLP_ERR_INVALID,     /* bad argument from the caller (empty text, size out of range) */
+  VLP_ERR_INVALID,     /* bad argument from the caller (NULL text, size out of range)   */
   VLP_ERR_NOMEM,       /* allocation failed or a size would overflow */
   VLP_ERR_CANCELLED,   /* a progress callback asked to stop */
 } vlp_status;
