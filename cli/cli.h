@@ -73,7 +73,8 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
 int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p, int *image_size);
 extern const char cli_gen_usage[];
 
-/* Input paths: files as given; a folder adds its files (sorted by name, not recursive). */
+/* Input paths: files as given; a folder adds its images (by content or image name, sorted by
+ * name, not recursive); other files and dangling symlinks are skipped and named on stderr. */
 typedef struct {
   char **paths;
   int n, cap;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/caption_tool.h"
 #include "cli/cli.h"
 
 void cli_args_init(cli_args *a, int argc, char **argv, const char *cmd) {
@@ -227,9 +228,12 @@ int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p, int *image_size
     cli_int(a, 1, 512, &p->max_new_tokens);
   else if (!strcmp(opt, "--min-length"))
     cli_int(a, 0, 512, &p->min_length);
-  else if (!strcmp(opt, "--repetition-penalty"))
-    cli_float(a, &p->repetition_penalty);
-  else if (!strcmp(opt, "--length-penalty"))
+  else if (!strcmp(opt, "--repetition-penalty")) {
+    /* checked here, once, rather than by generate for every input */
+    if (cli_float(a, &p->repetition_penalty) && !(p->repetition_penalty > 0))
+      cli_usage_error(a, "--repetition-penalty must be > 0, not '%g'",
+                      (double)p->repetition_penalty);
+  } else if (!strcmp(opt, "--length-penalty"))
     cli_float(a, &p->length_penalty);
   else if (!strcmp(opt, "--image-size"))
     cli_int(a, 1, 8192, image_size);
@@ -257,7 +261,7 @@ void cli_paths_add_folder(cli_paths *p, const char *dir) {
     cli_paths_add(p, dir); /* reported as unreadable when it is opened */
     return;
   }
-  int first = p->n;
+  int first = p->n, skipped = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
@@ -266,10 +270,21 @@ void cli_paths_add_folder(cli_paths *p, const char *dir) {
     if (!full) abort();
     snprintf(full, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
     struct stat st;
-    if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) cli_paths_add(p, full);
+    int found = stat(full, &st) == 0;
+    if (found && S_ISREG(st.st_mode)) {
+      int kind = vlp_image_sniff_file(full);
+      /* images by content, or by name (a corrupt photo is reported when it is opened) */
+      if (kind != VLP_SNIFF_OTHER || ct_is_image_name(full))
+        cli_paths_add(p, full);
+      else
+        skipped++;
+    } else if (!found && lstat(full, &st) == 0 && S_ISLNK(st.st_mode)) {
+      fprintf(stderr, "vlp: %s: dangling symlink (its target is missing), skipped\n", full);
+    }
     free(full);
   }
   closedir(d);
+  if (skipped) fprintf(stderr, "vlp: %s: %d files that are not images skipped\n", dir, skipped);
   qsort(p->paths + first, (size_t)(p->n - first), sizeof *p->paths, cmp_str);
 }
 

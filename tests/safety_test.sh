@@ -2,7 +2,7 @@
 # safety_test: nothing lost, nothing overwritten, nothing silent (issue 14, data safety).
 # usage: safety_test.sh PATH/TO/vlp SECTION   (run from tests/); one ctest test per SECTION.
 set -u
-VLP=$1
+VLP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SECTION=$2
 G=golden
 CAP=$G/models/blip-caption-tiny
@@ -167,6 +167,117 @@ sec_output_lock() {
   wait "$first"
   python3 -c 'import json, sys
 for line in open(sys.argv[1]): json.loads(line)' "$T/v.jsonl" && ok || bad "lock: first run's output damaged"
+}
+
+# --- bad option values: one message, exit 2, before any input is touched ---------------------------
+# bad_option NAME CMD...: exit 2, exactly one line on stderr, nothing on stdout
+bad_option() {
+  local name=$1
+  shift
+  expect_rc 2 "$name" "$@"
+  lines err 1 "$name: one message"
+  lines out 0 "$name: no output"
+}
+sec_bad_options() {
+  local two="$G/images/coffee.jpg $G/images/rocket.jpg" vid=$G/video/slideshow_h264.mp4
+  bad_option "--beams 0" "$VLP" caption -m $CAP --beams 0 $two
+  bad_option "--max-length -1" "$VLP" caption -m $CAP --max-length -1 $two
+  bad_option "--max-new-tokens 0" "$VLP" caption -m $CAP --max-new-tokens 0 $two
+  bad_option "--repetition-penalty 0" "$VLP" caption -m $CAP --repetition-penalty 0 $two
+  bad_option "--length-penalty nan" "$VLP" caption -m $CAP --length-penalty nan $two
+  bad_option "vqa --beams 0" "$VLP" vqa -m $G/models/blip-vqa-tiny --beams 0 $G/images/coffee.jpg "what?"
+  bad_option "--every 0s" "$VLP" video tag -m $CLIP --labels a,b --every 0s $vid $vid
+  bad_option "--every -1" "$VLP" video caption -m $CAP --every -1 $vid
+  bad_option "--every x" "$VLP" video caption -m $CAP --every x $vid
+  bad_option "--threads 0" "$VLP" tag -m $CLIP --labels a --threads 0 $two
+  bad_option "--batch 0" "$VLP" caption -m $CAP --batch 0 $two
+  bad_option "-k 0" "$VLP" search "$T" "a cat" -k 0
+  bad_option "--shard 0/2" "$VLP" caption -m $CAP --shard 0/2 $two
+  bad_option "--format xml" "$VLP" caption -m $CAP --format xml $two
+  bad_option "--existing sometimes" "$VLP" caption -m $CAP --sidecar --existing sometimes $two
+}
+
+# --- folder runs: images by content, dangling symlinks, NUL lists, normalised resume, progress ----
+sec_folders() {
+  local D=$T/f
+  mkdir -p "$D/sub"
+  cp $G/images/coffee.jpg "$D/a.jpg"
+  cp $G/images/rocket.jpg "$D/noext"  # an image by content
+  cp $G/images/images.json "$D/"      # not an image: skipped, counted
+  echo "a caption" >"$D/a.txt"         # a sidecar: skipped, counted
+  ln -s gone.jpg "$D/dangling.jpg"
+  ln -s gone.txt "$D/dangling.txt"
+  cp $G/images/astronaut.png "$D/sub/b c.png"
+  expect_rc 0 "flat folder" "$VLP" caption -m $CAP "$D"
+  lines out 2 "flat folder: the two images"
+  hasnt out images.json "flat folder: images.json skipped"
+  hasnt out a.txt "flat folder: a.txt skipped"
+  has err "2 not images" "flat folder: skipped files counted"
+  has err "dangling.jpg: dangling symlink" "flat folder: dangling symlink reported"
+  has err "dangling.txt: dangling symlink" "flat folder: every dangling symlink reported"
+  has err "2 dangling symlinks" "flat folder: dangling symlinks counted"
+  expect_rc 0 "tag: flat folder" "$VLP" tag -m $CLIP --labels cat,dog "$D"
+  lines out 2 "tag: flat folder takes the images only"
+  # -0 / NUL-separated lists, names with spaces and newlines
+  local odd="$D/sub/new
+line.jpg"
+  cp $G/images/coffee.jpg "$odd"
+  printf '%s\0%s\0' "$D/sub/b c.png" "$odd" >"$T/list0"
+  expect_rc 0 "--files-from -0" "$VLP" caption -m $CAP -0 --files-from "$T/list0"
+  lines out 2 "--files-from -0: two records"
+  has out 'new\nline.jpg' "--files-from -0: a name with a newline"
+  printf '%s\0' "$D/a.jpg" | "$VLP" caption -m $CAP --null --from - >"$T/out" 2>"$T/err"
+  lines out 1 "--null --from -"
+  # resume matches normalised paths: ./a.jpg = a.jpg = .//a.jpg
+  (cd "$D" && "$VLP" caption -m "$OLDPWD/$CAP" ./a.jpg -o "$T/r.jsonl" 2>/dev/null)
+  grep -q '"path": "a.jpg"' "$T/r.jsonl" && ok || bad "normalised path written: $(cat "$T/r.jsonl")"
+  (cd "$D" && "$VLP" caption -m "$OLDPWD/$CAP" a.jpg .//a.jpg noext -o "$T/r.jsonl" 2>"$T/err")
+  has err "1 captioned" "resume: ./a.jpg = a.jpg (only noext captioned)"
+  [ "$(grep -c a.jpg "$T/r.jsonl")" = 1 ] && ok || bad "resume: a.jpg captioned twice"
+  # a record written by an older run as ./a.jpg is also found
+  sed -i 's#"path": "a.jpg"#"path": "./a.jpg"#' "$T/r.jsonl"
+  (cd "$D" && "$VLP" caption -m "$OLDPWD/$CAP" a.jpg -o "$T/r.jsonl" 2>"$T/err")
+  has err "0 captioned" "resume: an old ./a.jpg record matches a.jpg"
+  # -r reports progress while scanning (VLP_PROGRESS_EVERY=0: a line per step off a terminal)
+  VLP_PROGRESS_EVERY=0 "$VLP" caption -m $CAP -r "$D" >/dev/null 2>"$T/err"
+  has err "vlp caption: scanning: " "-r: scanning progress"
+  has err "other files skipped, done" "-r: scanning summary"
+  expect_rc 0 "-q: no scanning progress" "$VLP" caption -m $CAP -q -r "$D"
+  hasnt err scanning "-q: quiet scan"
+  # index build --progress counts images
+  VLP_PROGRESS_EVERY=0 "$VLP" index build -m $CLIP -o "$T/ix" --progress "$D" >"$T/out" 2>"$T/err"
+  has err "vlp index build: scanning: " "index build --progress: scanning"
+  grep -qE "vlp index build: [0-9]+/4 \(" "$T/err" && ok || bad "index build --progress: images counted: $(head -c 400 "$T/err")"
+  "$VLP" index build -m $CLIP -o "$T/ix2" "$D" >"$T/out" 2>"$T/err"
+  hasnt err "scanning" "index build without --progress off a terminal: quiet"
+}
+
+# --- index rebuilds: dropped entries named; an index inside the folder it indexes ---------------
+sec_index() {
+  local D=$T/p
+  mkdir -p "$D/2023" "$D/2024"
+  cp $G/images/coffee.jpg $G/images/rocket.jpg "$D/2023/"
+  cp $G/images/astronaut.png "$D/2024/"
+  expect_rc 0 "index: first build" "$VLP" index build -m $CLIP -o "$T/ix" "$D"
+  has out '"files": 3' "index: three files"
+  # fewer PATHs: the entries not under them are dropped and each is named
+  expect_rc 0 "index: fewer paths" "$VLP" index build -m $CLIP -o "$T/ix" "$D/2024"
+  has out '"removed": 2' "index: two removed"
+  has out "2023/coffee.jpg\", \"removed\": \"not under the PATHs given\"" "index: coffee.jpg named"
+  has out "2023/rocket.jpg\", \"removed\"" "index: rocket.jpg named"
+  has err "coffee.jpg: dropped from the index (not under the PATHs given)" "index: named on stderr"
+  # a deleted file: named as gone
+  expect_rc 0 "index: both again" "$VLP" index build -m $CLIP -o "$T/ix" "$D/2023" "$D/2024"
+  rm "$D/2023/rocket.jpg"
+  expect_rc 0 "index: file gone" "$VLP" index build -m $CLIP -o "$T/ix" "$D/2023" "$D/2024"
+  has out "rocket.jpg\", \"removed\": \"the file is gone\"" "index: gone file named"
+  # the index folder inside the indexed folder: skipped, not indexed, not failed on
+  expect_rc 0 "index: inside, first" "$VLP" index build -m $CLIP -o "$D/ix" "$D"
+  expect_rc 0 "index: inside, again" "$VLP" index build -m $CLIP -o "$D/ix" "$D"
+  has out '"files": 2, "embedded": 0, "unchanged": 2, "removed": 0, "failed": 0' "index: own files not indexed"
+  hasnt out '/ix/' "index: no entry from the index folder"
+  expect_rc 0 "index: search it" "$VLP" search "$D/ix" "a cup" -k 5
+  lines out 2 "index: search finds the two images"
 }
 
 sec_"$SECTION"
