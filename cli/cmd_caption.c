@@ -276,7 +276,7 @@ typedef struct {
   int use_sink;
   char **sidecars; /* per work item, or NULL */
   const ct_input **work;
-  int sep_id, limit;
+  int limit; /* the length limit, for the message about truncated captions */
   int captioned, failed, sidecar_skipped, cut;
 } run_state;
 
@@ -315,7 +315,7 @@ static void deliver(run_state *s, int wi, const vlp_text_result *res) {
                  .mtime = x->size >= 0 ? mt : NULL};
   if (s->use_sink) ct_sink_write(&s->sink, &r);
   s->captioned++;
-  if (s->sep_id >= 0 && res->n_ids >= s->limit && res->ids[res->n_ids - 1] != s->sep_id) s->cut++;
+  s->cut += res->truncated;
 }
 
 /* Captions of n images: the vision tower and the decoder each run once for the batch. */
@@ -495,7 +495,7 @@ int cmd_caption(int argc, char **argv) {
   char *skip = NULL, **sidecars = NULL;
   const ct_input **work = NULL;
   ct_parsed *recs = NULL;
-  run_state s = {.o = &o, .sep_id = -1};
+  run_state s = {.o = &o};
   if (o.c.help) {
     printf("%s\n%s", usage, cli_gen_usage);
     rc = EXIT_ALL_OK;
@@ -606,12 +606,8 @@ int cmd_caption(int argc, char **argv) {
     goto out;
   s.sidecars = sidecars;
   s.work = work;
-  { /* [SEP] id and the length limit, to count captions cut off by the limit */
-    int *ids = NULL, n = 0;
-    if (vlp_tokenize(vlp_model_tokenizer(s.m), "a", &ids, &n) == VLP_OK && n >= 2)
-      s.sep_id = ids[n - 1];
-    free(ids);
-    int np = 0;
+  { /* the length limit in tokens, for the message about truncated captions */
+    int *ids = NULL, np = 0;
     if (o.p.prompt && vlp_tokenize(vlp_model_tokenizer(s.m), o.p.prompt, &ids, &np) == VLP_OK)
       free(ids);
     s.limit = o.p.max_new_tokens > 0 ? (np > 0 ? np - 1 : 1) + o.p.max_new_tokens : o.p.max_length;

@@ -26,7 +26,7 @@ int cmd_tag(int argc, char **argv) {
   cli_common c = {0};
   cli_paths in = {0};
   label_list labels = {0};
-  const char *opt, *pos, *tmpl = LABELS_DEFAULT_TEMPLATE;
+  const char *opt, *pos, *tmpl = NULL;
   int top = 0, size = 0;
   cli_args_init(&a, argc, argv, "tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
@@ -43,26 +43,26 @@ int cmd_tag(int argc, char **argv) {
   }
   if (!a.failed && !labels.n) cli_usage_error(&a, "no labels: give --labels or --labels-file");
   if (!a.failed && !in.n) cli_usage_error(&a, "no images given");
-  if (!a.failed && (!tmpl || !tmpl[0])) cli_usage_error(&a, "--template is empty");
+  if (!a.failed && (tmpl && !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
   vlp_model *m;
   vlp_session *sess;
   FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP), &m, &sess);
   if (!out) goto out_args;
   int L = labels.n, failed = 0;
-  float *label_emb = NULL;
+  vlp_labels *set = NULL;
   float *scores = malloc((size_t)L * sizeof *scores);
   int *order = malloc((size_t)L * sizeof *order);
   if (!scores || !order) {
     fprintf(stderr, "vlp tag: out of memory\n");
-  } else if (labels_embed(sess, &labels, tmpl, &label_emb)) {
+  } else if (labels_make(sess, &labels, tmpl, &set)) {
     fprintf(stderr, "vlp tag: labels: %s\n", vlp_last_error());
   } else {
     for (int i = 0; i < in.n && !ferror(out); i++) {
       vlp_image img = {0};
       vlp_features *f = NULL;
       if (vlp_image_load(in.paths[i], &img) || vlp_encode_images(sess, &img, 1, size, &f) ||
-          vlp_tag_scores(sess, f, 0, label_emb, L, scores)) {
+          labels_tag(sess, f, set, scores, order)) {
         cli_report_error(out, "tag", "path", in.paths[i], vlp_last_error());
         vlp_image_free(&img);
         vlp_features_free(f);
@@ -71,7 +71,6 @@ int cmd_tag(int argc, char **argv) {
       }
       vlp_image_free(&img);
       vlp_features_free(f);
-      labels_rank(scores, L, order);
       int k = top && top < L ? top : L;
       fputs("{\"path\": ", out);
       json_write_str(out, in.paths[i]);
@@ -91,7 +90,7 @@ int cmd_tag(int argc, char **argv) {
   if (cli_close_output(out)) rc = EXIT_USAGE;
   free(order);
   free(scores);
-  free(label_emb);
+  vlp_labels_free(set);
   vlp_session_free(sess);
   vlp_model_free(m);
 out_args:

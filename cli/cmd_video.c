@@ -140,7 +140,7 @@ typedef struct {
   vlp_model *m;
   vlp_session *s;
   tag_writer w;
-  const float *label_emb;
+  const vlp_labels *set;
   float *scores;
   int *order;
   int L, image_size;
@@ -150,10 +150,9 @@ static int tag_one(void *ctx, const char *path, const vlp_image *img, double t, 
   tag_ctx *c = ctx;
   vlp_features *f = NULL;
   vlp_status st = vlp_encode_images(c->s, img, 1, c->image_size, &f);
-  if (!st) st = vlp_tag_scores(c->s, f, 0, c->label_emb, c->L, c->scores);
+  if (!st) st = labels_tag(c->s, f, c->set, c->scores, c->order);
   vlp_features_free(f);
   if (st) return -1;
-  labels_rank(c->scores, c->L, c->order);
   tag_frame(&c->w, t, frame, c->scores, c->order, c->L);
   return 0;
 }
@@ -168,7 +167,7 @@ static int video_tag(int argc, char **argv) {
   cli_paths in = {0};
   label_list labels = {0};
   cli_frame_loop loop = {.cmd = "video tag", .key = "video", .s = cli_video_default_sampling()};
-  const char *opt, *pos, *tmpl = LABELS_DEFAULT_TEMPLATE, *format = "json";
+  const char *opt, *pos, *tmpl = NULL, *format = "json";
   int top = 0, size = 0, segments = 0;
   cli_args_init(&a, argc, argv, "video tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
@@ -192,21 +191,21 @@ static int video_tag(int argc, char **argv) {
   }
   if (!a.failed && !labels.n) cli_usage_error(&a, "no labels: give --labels or --labels-file");
   if (!a.failed && !in.n) cli_usage_error(&a, "no videos given");
-  if (!a.failed && (!tmpl || !tmpl[0])) cli_usage_error(&a, "--template is empty");
+  if (!a.failed && (tmpl && !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
   tag_ctx t = {.L = labels.n, .image_size = size};
   FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP), &t.m, &t.s);
   if (!out) goto out_args;
   int vtt = format && !strcmp(format, "vtt"), failed = 0;
-  float *label_emb = NULL;
+  vlp_labels *set = NULL;
   t.scores = malloc((size_t)t.L * sizeof *t.scores);
   t.order = malloc((size_t)t.L * sizeof *t.order);
   if (!t.scores || !t.order) {
     fprintf(stderr, "vlp video tag: out of memory\n");
-  } else if (labels_embed(t.s, &labels, tmpl, &label_emb)) {
+  } else if (labels_make(t.s, &labels, tmpl, &set)) {
     fprintf(stderr, "vlp video tag: labels: %s\n", vlp_last_error());
   } else {
-    t.label_emb = label_emb;
+    t.set = set;
     t.w = (tag_writer){.out = out, .labels = &labels, .segments = segments, .vtt = vtt, .top = top};
     loop.out = vtt ? NULL : out;
     if (vtt) fputs("WEBVTT\n\n", out);
@@ -220,7 +219,7 @@ static int video_tag(int argc, char **argv) {
   if (cli_close_output(out)) rc = EXIT_USAGE;
   free(t.order);
   free(t.scores);
-  free(label_emb);
+  vlp_labels_free(set);
   vlp_session_free(t.s);
   vlp_model_free(t.m);
 out_args:

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-
 int labels_opt(cli_args *a, const char *opt, label_list *l, const char **tmpl, int *top,
                int *size) {
   const char *v;
@@ -70,50 +68,20 @@ void labels_free(label_list *l) {
   l->n = 0;
 }
 
-char *labels_apply_template(const char *tmpl, const char *label) {
-  size_t n = strlen(tmpl) + 1, ll = strlen(label);
-  for (const char *p = strstr(tmpl, "{}"); p; p = strstr(p + 2, "{}")) n += ll;
-  char *s = malloc(n), *o = s;
-  if (!s) return NULL;
-  for (const char *p = tmpl; *p;) {
-    if (p[0] == '{' && p[1] == '}') {
-      memcpy(o, label, ll);
-      o += ll;
-      p += 2;
-    } else {
-      *o++ = *p++;
-    }
-  }
-  *o = 0;
-  return s;
+vlp_status labels_make(vlp_session *s, const label_list *l, const char *tmpl, vlp_labels **out) {
+  return vlp_labels_new(s, (const char *const *)l->items, l->n, tmpl, out);
 }
 
-vlp_status labels_embed(vlp_session *s, const label_list *l, const char *tmpl, float **emb) {
-  int L = l->n, dim = vlp_model_embed_dim(vlp_session_model(s));
-  *emb = malloc((size_t)L * (size_t)dim * sizeof **emb);
-  char **prompts = calloc((size_t)L, sizeof *prompts);
-  vlp_status st = *emb && prompts ? VLP_OK : vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
-  for (int i = 0; !st && i < L; i++)
-    if (!(prompts[i] = labels_apply_template(tmpl, l->items[i])))
-      st = vlp_fail(VLP_ERR_NOMEM, "labels: out of memory");
-  if (!st) st = vlp_embed_texts(s, (const char *const *)prompts, L, *emb);
-  for (int i = 0; prompts && i < L; i++) free(prompts[i]);
-  free(prompts);
-  if (st) {
-    free(*emb);
-    *emb = NULL;
+vlp_status labels_tag(vlp_session *s, const vlp_features *f, const vlp_labels *l, float *scores,
+                      int *order) {
+  int L = vlp_labels_count(l);
+  vlp_tag_result *tags = malloc((size_t)L * sizeof *tags);
+  if (!tags) return VLP_ERR_NOMEM;
+  vlp_status st = vlp_tag(s, f, 0, l, tags);
+  for (int j = 0; !st && j < L; j++) {
+    order[j] = tags[j].label;
+    scores[tags[j].label] = tags[j].score;
   }
+  free(tags);
   return st;
-}
-
-void labels_rank(const float *scores, int L, int *order) {
-  /* insertion sort: label lists are short, and it is stable (ties keep label order) */
-  for (int i = 0; i < L; i++) {
-    int j = i;
-    while (j > 0 && scores[order[j - 1]] < scores[i]) {
-      order[j] = order[j - 1];
-      j--;
-    }
-    order[j] = i;
-  }
 }

@@ -12,8 +12,6 @@ typedef struct {
   int n;
 } label_list;
 
-#define LABELS_DEFAULT_TEMPLATE "a photo of a {}."
-
 /* Handle one of the options `vlp tag` and `vlp video tag` share: --labels, --labels-file,
  * --template, --top K, --image-size N. Returns 1 when opt was one of them. */
 int labels_opt(cli_args *a, const char *opt, label_list *l, const char **tmpl, int *top, int *size);
@@ -23,12 +21,11 @@ void labels_split(label_list *l, const char *csv);
 /* Add one label per line of a file; -1 when it cannot be read. */
 int labels_read_file(label_list *l, const char *path);
 void labels_free(label_list *l);
-/* template with every "{}" replaced by label; malloc'd, NULL when out of memory. */
-char *labels_apply_template(const char *tmpl, const char *label);
-/* Text embeddings of template(label) for every label: *emb (n, embed_dim) malloc'd.
- * On failure returns the status with vlp_last_error() set. */
-vlp_status labels_embed(vlp_session *s, const label_list *l, const char *tmpl, float **emb);
-/* order[0..L) = label indices by score, best first (ties: lower index first). */
-void labels_rank(const float *scores, int L, int *order);
+/* The label set of l embedded through tmpl (NULL: the model's default template). */
+vlp_status labels_make(vlp_session *s, const label_list *l, const char *tmpl, vlp_labels **out);
+/* Tags of the one image of f: scores[L] in label order and order[L] = label indices by
+ * score, best first (ties: lower index first). */
+vlp_status labels_tag(vlp_session *s, const vlp_features *f, const vlp_labels *l, float *scores,
+                      int *order);
 
 #endif

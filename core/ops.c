@@ -1,13 +1,11 @@
 /* ops: float32 kernels (see ops.h). Fast versions use OpenBLAS for the matrix products and
  * OpenMP for everything else; the *_naive versions are plain loops with double
- * accumulation, used by the tests as references.
- * Threads: OpenBLAS is kept at one thread (blas_single_thread below) and the big products
- * are split over our OpenMP threads here, so only one pool ever runs (two pools spinning
- * against each other made a ViT MLP block 1.7x slower on 2 cores). The thread count of a
- * call is vlp_threads_current(), set per call by the caller's session. */
+ * accumulation, used by the tests as references. op_linear goes through core/gemm.h
+ * (oneDNN on packed weights, or OpenBLAS). The thread count of a call is
+ * vlp_threads_current(), set per call by the caller's session. */
 #include "core/ops.h"
 
-/* Lets GCC if-convert the float compares in fast_expf / gelu1 and vectorise those loops;
+/* Lets GCC if-convert the float compares in fast_expf and vectorise those loops;
  * it changes no result (only assumes floating-point exception flags are not inspected). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
@@ -21,72 +19,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gemm.h"
+#include "core/kernels.h"
 #include "core/threads.h"
 #include "vlp.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define PAR_MIN 16384
 
-/* ---- linear --------------------------------------------------------------------- */
-
-/* One call on the output columns [o0, o1): W's rows o0..o1-1 are contiguous, so each
- * thread streams its own slice of the weights (decoding is bound by reading W). */
-static void linear_cols(float *y, const float *x, const float *W, const float *b, int n, int in,
-                        int out, int o0, int o1) {
-  int m = o1 - o0;
-  if (m <= 0) return;
-  float beta = 0.0f;
-  if (b) { /* as torch's addmm: y = b broadcast, then y += x W^T */
-    for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out + o0, b + o0, (size_t)m * sizeof *y);
-    beta = 1.0f;
-  }
-  const float *Ws = W + (size_t)o0 * in;
-  if (n == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, in, 1.0f, Ws, in, x, 1, beta, y + o0, 1);
-  else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, in, 1.0f, x, in, Ws, in, beta,
-                y + o0, out);
-}
-
-/* OpenBLAS's own pool would compete with OpenMP's: it runs one thread per call, set once
- * on the first product (documented in vlp.h as libvlp's one process-wide setting). */
+/* OpenBLAS's own pool would compete with OpenMP's: the attention products below run one
+ * OpenBLAS thread per call inside our parallel region, set once (documented in vlp.h as
+ * libvlp's one process-wide setting). */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) {
   openblas_set_num_threads(1);
 }
 
-/* Products below this many multiply-adds run on one thread. */
-#define LINEAR_PAR_MIN (1 << 18)
+/* ---- linear ---------------------------------------------------------------------- */
 
 void op_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out) {
-  if (n <= 0 || out <= 0) return;
-  if (in <= 0) { /* empty product: y = b */
-    for (int i = 0; i < n; i++) {
-      float *yr = y + (size_t)i * out;
-      if (b)
-        memcpy(yr, b, (size_t)out * sizeof *yr);
-      else
-        memset(yr, 0, (size_t)out * sizeof *yr);
-    }
-    return;
-  }
-  pthread_once(&blas_once, blas_single_thread);
-  int nt = vlp_threads_current();
-  if (nt > 1 && (double)n * in * out >= LINEAR_PAR_MIN && out >= 32) {
-    /* Column slices, multiples of 16 for the BLAS kernels; OpenBLAS runs one thread per
-     * caller (see threads.c), so this region is the only parallelism. The team may be
-     * smaller than asked (e.g. nested in a caller's region), so size slices by it. */
-#pragma omp parallel num_threads(nt)
-    {
-      int team = omp_get_num_threads();
-      int chunk = ((out + team - 1) / team + 15) / 16 * 16;
-      long o0 = (long)omp_get_thread_num() * chunk, o1 = o0 + chunk;
-      if (o1 > out) o1 = out;
-      if (o0 < out) linear_cols(y, x, W, b, n, in, out, (int)o0, (int)o1);
-    }
-  } else {
-    linear_cols(y, x, W, b, n, in, out, 0, out);
-  }
+  gemm_linear(y, x, W, b, n, in, out, GEMM_ACT_NONE, 0);
 }
 
 void op_linear_naive(float *y, const float *x, const float *W, const float *b, int n, int in,
@@ -103,30 +55,14 @@ void op_linear_naive(float *y, const float *x, const float *W, const float *b, i
 
 /* ---- layernorm ------------------------------------------------------------------ */
 
-/* One row: two-pass mean / biased variance in double. */
-static void layernorm_row(float *y, const float *x, const float *g, const float *b, int d,
-                          float eps) {
-  double s = 0;
-  for (int j = 0; j < d; j++) s += x[j];
-  double mean = s / d, v = 0;
-  for (int j = 0; j < d; j++) {
-    double t = x[j] - mean;
-    v += t * t;
-  }
-  float m = (float)mean;
-  float rstd = (float)(1.0 / sqrt(v / d + (double)eps));
-  for (int j = 0; j < d; j++) {
-    float t = (x[j] - m) * rstd;
-    y[j] = t * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
-  }
-}
-
 void op_layernorm(float *y, const float *x, const float *g, const float *b, int n, int d,
                   float eps) {
   if (n <= 0 || d <= 0) return;
+  void (*row)(float *, const float *, const float *, const float *, int, float) =
+      vk_get()->layernorm_row;
   int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * d >= PAR_MIN)
-  for (int i = 0; i < n; i++) layernorm_row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
+  for (int i = 0; i < n; i++) row(y + (size_t)i * d, x + (size_t)i * d, g, b, d, eps);
 }
 
 void op_layernorm_naive(float *y, const float *x, const float *g, const float *b, int n, int d,
@@ -180,38 +116,38 @@ static inline float fast_expf(float x) {
   return x != x ? x : y;
 }
 
-/* gelu(x) = x Phi(x) with Phi from erfc: Phi(x) = erfc(-x / sqrt 2) / 2. erfc(z), z >= 0,
- * is Numerical Recipes' Chebyshev fit t exp(-z^2 + P(t)), t = 1 / (1 + z / 2), relative
- * error < 1.2e-7; for x < 0 this avoids the cancellation in 1 + erf(x). */
-static inline float gelu1(float x) {
-  float z = (x < 0 ? -x : x) * 0.70710678118654752f;
-  float t = 1.0f / (1.0f + 0.5f * z);
-  float p = 0.17087277f;
-  p = p * t - 0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t - 1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t - 0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  p = p * t - 1.26551223f;
-  float half_erfc = 0.5f * t * fast_expf(p - z * z);
-  return x * (x < 0 ? half_erfc : 1.0f - half_erfc);
-}
-
 /* ---- activations ---------------------------------------------------------------- */
 
-void op_gelu(float *x, size_t n) {
+/* f over n floats, in slices (multiples of 16) over the call's threads. */
+static void elementwise(void (*f)(float *, size_t), float *x, size_t n) {
   int nt = vlp_threads_current();
-#pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
-  for (size_t i = 0; i < n; i++) x[i] = gelu1(x[i]);
+  if (nt <= 1 || n < PAR_MIN) {
+    f(x, n);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    size_t team = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+    size_t chunk = ((n + team - 1) / team + 15) / 16 * 16, a = t * chunk;
+    if (a < n) f(x + a, n - a < chunk ? n - a : chunk);
+  }
 }
 
+void op_gelu(float *x, size_t n) {
+  elementwise(vk_get()->gelu, x, n);
+}
 void op_quick_gelu(float *x, size_t n) {
-  int nt = vlp_threads_current();
-#pragma omp parallel for simd num_threads(nt) schedule(static) if (n >= PAR_MIN)
-  for (size_t i = 0; i < n; i++) x[i] = x[i] * (1.0f / (1.0f + fast_expf(-1.702f * x[i])));
+  elementwise(vk_get()->quick_gelu, x, n);
+}
+void op_gelu_tanh(float *x, size_t n) {
+  elementwise(vk_get()->gelu_tanh, x, n);
+}
+
+void op_gelu_tanh_naive(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double v = x[i];
+    x[i] = (float)(0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
+  }
 }
 
 void op_gelu_naive(float *x, size_t n) {
@@ -224,31 +160,12 @@ void op_quick_gelu_naive(float *x, size_t n) {
 
 /* ---- softmax -------------------------------------------------------------------- */
 
-/* One row in place. A row whose every entry is -inf (nothing to attend to) becomes all
- * zeros instead of NaN. */
-static void softmax_row(float *x, int cols) {
-  float m = -INFINITY;
-  for (int j = 0; j < cols; j++)
-    if (x[j] > m) m = x[j];
-  if (m == -INFINITY) {
-    memset(x, 0, (size_t)cols * sizeof *x);
-    return;
-  }
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int j = 0; j < cols; j++) {
-    x[j] = fast_expf(x[j] - m);
-    s += x[j];
-  }
-  float inv = 1.0f / s;
-  for (int j = 0; j < cols; j++) x[j] *= inv;
-}
-
 void op_softmax(float *x, int rows, int cols) {
   if (rows <= 0 || cols <= 0) return;
+  void (*row)(float *, int) = vk_get()->softmax_row;
   int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)rows * cols >= PAR_MIN)
-  for (int i = 0; i < rows; i++) softmax_row(x + (size_t)i * cols, cols);
+  for (int i = 0; i < rows; i++) row(x + (size_t)i * cols, cols);
 }
 
 void op_softmax_naive(float *x, int rows, int cols) {
@@ -268,9 +185,18 @@ void op_softmax_naive(float *x, int rows, int cols) {
 /* ---- small elementwise ops ------------------------------------------------------ */
 
 void op_add(float *y, const float *x, size_t n) {
+  void (*add)(float *, const float *, size_t) = vk_get()->add;
   int nt = vlp_threads_current();
-#pragma omp parallel for num_threads(nt) schedule(static) if (n >= 4 * PAR_MIN)
-  for (size_t i = 0; i < n; i++) y[i] += x[i];
+  if (nt <= 1 || n < 4 * PAR_MIN) {
+    add(y, x, n);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    size_t team = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+    size_t chunk = ((n + team - 1) / team + 15) / 16 * 16, a = t * chunk;
+    if (a < n) add(y + a, x + a, n - a < chunk ? n - a : chunk);
+  }
 }
 
 /* ids are trusted: the caller has checked them against the table's row count. */
@@ -363,7 +289,7 @@ static void attn_softmax_block(float *S, const op_attn_shape *s, const float *ma
     if (mask)
       for (int j = 0; j < lim; j++) r[j] += mask[j];
     for (int j = lim; j < Tk; j++) r[j] = -INFINITY; /* exp -> exactly 0 */
-    softmax_row(r, Tk);
+    vk_get()->softmax_row(r, Tk);
   }
 }
 
@@ -374,6 +300,7 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
                           const op_attn_shape *s, float scale) {
   const int Tq = s->Tq, Tk = s->Tk, hd = s->hd, H = s->H, D = H * hd;
   const int pairs = s->B * H;
+  pthread_once(&blas_once, blas_single_thread);
   int nt = vlp_threads_current();
   if (nt > pairs) nt = pairs;
   size_t blk = (size_t)Tq * Tk;

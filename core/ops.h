@@ -1,14 +1,17 @@
 /* ops: the float32 kernels every model is built from. Row-major, contiguous unless a
  * stride is given. Each fast kernel has a plain reference (*_naive) beside it; the tests
  * compare the two. Nothing here allocates except where noted. Our own loops are OpenMP
- * parallel with vlp_threads_current() threads (core/threads.h); OpenBLAS runs one. */
+ * parallel with vlp_threads_current() threads (core/threads.h); the GEMM backends get
+ * the same count. */
 #ifndef VLP_CORE_OPS_H
 #define VLP_CORE_OPS_H
 
 #include <stddef.h>
 
 /* y (n, out) = x (n, in) @ W^T + b, with W in Hugging Face's nn.Linear layout (out, in),
- * used in place (no transposed copy). b may be NULL. y must not alias x. */
+ * used in place (no transposed copy). b may be NULL. y must not alias x. Runs through
+ * core/gemm.h (gemm_linear adds fused activations and residuals; weights prepared with
+ * gemm_prepare use the packed copy). */
 void op_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out);
 void op_linear_naive(float *y, const float *x, const float *W, const float *b, int n, int in,
                      int out);
@@ -22,6 +25,8 @@ void op_layernorm_naive(float *y, const float *x, const float *g, const float *b
 /* In place activations over n floats. */
 void op_gelu(float *x, size_t n);       /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
 void op_quick_gelu(float *x, size_t n); /* x * sigmoid(1.702 x) */
+void op_gelu_tanh(float *x, size_t n);  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+void op_gelu_tanh_naive(float *x, size_t n);
 void op_gelu_naive(float *x, size_t n);
 void op_quick_gelu_naive(float *x, size_t n);
 

@@ -8,16 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/half.h"
 #include "core/json.h"
 
 typedef struct {
   const st_tensor *t;
-  int file;    /* index into w->files */
-  float *conv; /* owned float32 copy, made on first weights_f32 call (NULL until then) */
+  int file;            /* index into w->files */
+  float *conv;         /* owned float32 copy, made on first weights_f32 call (NULL until then) */
+  const float *handed; /* what weights_f32 returned (NULL until then) */
+  int prepared;        /* registered with core/gemm (gemm_forget at close) */
 } w_entry;
 
 struct vlp_weights {
@@ -194,7 +200,10 @@ done:
 
 void weights_close(vlp_weights *w) {
   if (!w) return;
-  for (int i = 0; i < w->n; i++) free(w->entries[i].conv);
+  for (int i = 0; i < w->n; i++) {
+    if (w->entries[i].prepared) gemm_forget(w->entries[i].handed);
+    free(w->entries[i].conv);
+  }
   free(w->entries);
   for (int i = 0; i < w->nfiles; i++) st_close(w->files[i]);
   free(w->files);
@@ -266,14 +275,14 @@ vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int 
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: tensor %s has dtype %s, need F32, F16 or BF16", path,
                     name, st_dtype_name(t->dtype));
   if (t->dtype == ST_F32 && ((uintptr_t)t->data % _Alignof(float)) == 0) {
-    *out = (const float *)t->data; /* the mapping itself */
+    *out = e->handed = (const float *)t->data; /* the mapping itself */
     return VLP_OK;
   }
   if (!e->conv) {
     vlp_status st = convert(w, e);
     if (st) return st;
   }
-  *out = e->conv;
+  *out = e->handed = e->conv;
   return VLP_OK;
 }
 
@@ -290,4 +299,48 @@ size_t weights_bytes(const vlp_weights *w) {
   size_t total = 0;
   for (int i = 0; i < w->n; i++) total += w->entries[i].t->nbytes;
   return total;
+}
+
+/* nn.Linear weights: 2-D "*.weight" tensors that are not embedding tables (those are
+ * indexed by row, never multiplied). */
+static int is_linear_weight(const st_tensor *t) {
+  size_t n = strlen(t->name);
+  return t->ndim == 2 && n > 7 && strcmp(t->name + n - 7, ".weight") == 0 &&
+         !strstr(t->name, "embedding");
+}
+
+/* Release the whole pages inside [p, p + n) of a read-only file mapping. */
+static size_t drop_pages(const void *p, size_t n) {
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps <= 0) return 0;
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)ps - 1) / (uintptr_t)ps * (uintptr_t)ps;
+  uintptr_t b = ((uintptr_t)p + n) / (uintptr_t)ps * (uintptr_t)ps;
+  if (b <= a) return 0;
+  return madvise((void *)a, b - a, MADV_DONTNEED) == 0 ? b - a : 0;
+}
+
+vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_pack_report *r) {
+  weights_pack_report rep = {0};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  vlp_status st = VLP_OK;
+  for (int i = 0; i < w->n && !st; i++) {
+    w_entry *e = &w->entries[i];
+    if (!e->handed || e->prepared || !is_linear_weight(e->t)) continue;
+    int out = (int)e->t->shape[0], in = (int)e->t->shape[1];
+    size_t bytes = 0;
+    st = gemm_prepare(e->handed, out, in, prec, &bytes);
+    if (st) {
+      vlp_fail_prefix(st, "%s: tensor %s", w->files[e->file]->path, e->t->name);
+      break;
+    }
+    e->prepared = 1;
+    rep.tensors++;
+    rep.packed_bytes += bytes;
+    if (bytes && !e->conv) rep.dropped += drop_pages(e->handed, e->t->nbytes);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  rep.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  if (r) *r = rep;
+  return st;
 }

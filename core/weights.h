@@ -17,6 +17,20 @@ const st_tensor *weights_find(const vlp_weights *w, const char *name);
  * as int varargs: weights_f32(w, "x.weight", &p, 2, out_dim, in_dim). A missing tensor or
  * another shape is an error naming the tensor, the file and both shapes. */
 vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int ndim, ...);
+/* What weights_prepare_linears did. */
+typedef struct {
+  int tensors;         /* weights prepared */
+  size_t packed_bytes; /* memory held by the packed copies */
+  size_t dropped;      /* bytes of mapped file pages released (the packed copy replaces them) */
+  double seconds;      /* time spent packing */
+} weights_pack_report;
+
+/* After a model has bound its tensors: prepare every nn.Linear weight handed out so far
+ * (2-D tensors named "*.weight", embedding tables excluded) for the GEMM backend at
+ * `prec` (core/gemm.h). A packed copy replaces the mapped F32 pages, which are released
+ * from memory (they are read back from the file if anything touches them again), so
+ * weights are not held twice. The copies are dropped by weights_close. r may be NULL. */
+vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_pack_report *r);
 /* The dtype most tensors are stored in (for `vlp info`). */
 st_dtype weights_main_dtype(const vlp_weights *w);
 /* Total bytes of tensor data (for reports). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "fusion/api_types.h"
@@ -100,9 +101,10 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
                                vlp_model **out) {
   *out = NULL;
   vlp_model_params params = p ? *p : vlp_model_default_params();
-  if (params.precision != VLP_PRECISION_F32)
-    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: precision %s is not implemented in this build (f32)",
-                    model_dir_or_name, params.precision == VLP_PRECISION_BF16 ? "bf16" : "int8");
+  const char *why = NULL;
+  if (!gemm_supports(params.precision, &why))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: precision %s is not available: %s", model_dir_or_name,
+                    gemm_precision_name(params.precision), why);
   char model_dir[4096];
   vlp_status st = vlp_resolve_model(model_dir_or_name, model_dir, sizeof model_dir);
   if (st) return st;
@@ -131,8 +133,12 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
   m->arch = (vlp_arch)a;
   m->params = params;
   st = m->arch == VLP_ARCH_CLIP ? clip_load(model_dir, &m->clip) : blip_load(model_dir, &m->blip);
+  /* The linear layers' weights packed for the GEMM backend at the asked precision. */
+  if (!st)
+    st = weights_prepare_linears(m->clip ? clip_weights(m->clip) : blip_weights(m->blip),
+                                 params.precision, &m->pack);
   if (st) {
-    free(m);
+    vlp_model_free(m);
     return st;
   }
   *out = m;

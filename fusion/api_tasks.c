@@ -35,9 +35,11 @@ static gen_params to_gen_params(const vlp_model *m, const vlp_gen_params *p) {
 static vlp_status finish_texts(const vlp_model *m, int **seqs, const int *lens, int n,
                                vlp_text_result *out) {
   vlp_status st = VLP_OK;
+  int eos = blip_get_dims(m->blip).eos_id;
   for (int i = 0; i < n; i++) {
     out[i].ids = seqs[i];
     out[i].n_ids = lens[i];
+    out[i].truncated = lens[i] < 1 || seqs[i][lens[i] - 1] != eos;
     if (!st) st = tok_decode(vlp_model_tokenizer(m), seqs[i], lens[i], &out[i].text);
   }
   return st;

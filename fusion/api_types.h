@@ -3,6 +3,7 @@
 #ifndef VLP_FUSION_API_TYPES_H
 #define VLP_FUSION_API_TYPES_H
 
+#include "core/weights.h"
 #include "core/workspace.h"
 #include "fusion/blip.h"
 #include "fusion/clip.h"
@@ -14,6 +15,7 @@ struct vlp_model {
   blip_model *blip;
   clip_model *clip;
   vlp_model_params params;
+  weights_pack_report pack; /* what loading packed for the GEMM backend */
 };
 
 struct vlp_session {

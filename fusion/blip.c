@@ -190,6 +190,10 @@ blip_dims blip_get_dims(const blip_model *m) {
 const vlp_tokenizer *blip_tokenizer(const blip_model *m) {
   return m->tok;
 }
+vlp_weights *blip_weights(const blip_model *m) {
+  return m->w;
+}
+
 const prep_config *blip_prep(const blip_model *m) {
   return &m->prep;
 }

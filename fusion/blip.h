@@ -53,6 +53,8 @@ const char *blip_task_name(blip_task t); /* "caption", "retrieval", "vqa" */
 blip_dims blip_get_dims(const blip_model *m);
 const vlp_tokenizer *blip_tokenizer(const blip_model *m);
 const prep_config *blip_prep(const blip_model *m);
+/* The model's tensors (for weights_prepare_linears). */
+vlp_weights *blip_weights(const blip_model *m);
 const vit_config *blip_vision_config(const blip_model *m);
 const bert_config *blip_text_config(const blip_model *m);
 int blip_vision_tokens(const blip_model *m, int S);

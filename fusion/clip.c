@@ -135,6 +135,10 @@ clip_dims clip_get_dims(const clip_model *m) {
 const vlp_tokenizer *clip_tokenizer(const clip_model *m) {
   return m->tok;
 }
+vlp_weights *clip_weights(const clip_model *m) {
+  return m->w;
+}
+
 const prep_config *clip_prep(const clip_model *m) {
   return &m->prep;
 }

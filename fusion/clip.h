@@ -46,6 +46,8 @@ void clip_free(clip_model *m);
 clip_dims clip_get_dims(const clip_model *m);
 const vlp_tokenizer *clip_tokenizer(const clip_model *m);
 const prep_config *clip_prep(const clip_model *m);
+/* The model's tensors (for weights_prepare_linears). */
+vlp_weights *clip_weights(const clip_model *m);
 const clip_text_config *clip_text_config_of(const clip_model *m);
 const vit_config *clip_vision_config_of(const clip_model *m);
 /* The raw logit_scale parameter (the logits use exp of it). */

@@ -190,7 +190,8 @@ vlp_gen_params vlp_gen_default_params(void);
 typedef struct {
   int *ids; /* the full sequence as the reference's generate() returns it */
   int n_ids;
-  char *text; /* decoded, special tokens skipped */
+  char *text;    /* decoded, special tokens skipped */
+  int truncated; /* 1: the length limit ended the sequence before the end token */
 } vlp_text_result;
 
 void vlp_text_result_free(vlp_text_result *r);
@@ -215,6 +216,35 @@ vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, floa
  * exp(logit_scale) * cosine. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
 vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const float *label_embeds,
                           int L, float *scores);
+
+/* ---- zero-shot tags ------------------------------------------------------------------- */
+
+/* "{}" in a template stands for the label: template "a photo of a {}." and label "cat" give
+ * "a photo of a cat.". malloc'd; NULL when out of memory. */
+char *vlp_apply_template(const char *tmpl, const char *label);
+/* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}."). */
+const char *vlp_tag_default_template(const vlp_model *m);
+
+/* A label set, embedded once (text embedding of template(label) for each label) and then
+ * used for any number of images. Read-only once made. */
+typedef struct vlp_labels vlp_labels;
+/* tmpl NULL: vlp_tag_default_template. Labels are copied. */
+vlp_status vlp_labels_new(vlp_session *s, const char *const *labels, int n, const char *tmpl,
+                          vlp_labels **out);
+int vlp_labels_count(const vlp_labels *l);
+const char *vlp_labels_text(const vlp_labels *l, int i);
+void vlp_labels_free(vlp_labels *l);
+
+typedef struct {
+  int label;        /* index in the label set */
+  const char *text; /* the label (owned by the vlp_labels) */
+  float score;      /* CLIP: softmax over all labels of exp(logit_scale) * cosine */
+} vlp_tag_result;
+
+/* The labels of image i of f ranked by score, best first (ties: label order):
+ * out[vlp_labels_count(l)]. */
+vlp_status vlp_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
+                   vlp_tag_result *out);
 
 /* ---- video (FFmpeg's libavformat / libavcodec / libswscale, in-process) -------------- */
 

@@ -1,2 +1,16 @@
 # core ops, arena and threads (helper coreops)
 vlp_test(test_ops SOURCES test_ops.c LIBS vlp_core)
+vlp_test(test_gemm SOURCES test_gemm.c LIBS vlp_core)
+# the same on oneDNN's AVX2 kernels (the path of AVX2-only CPUs)
+add_test(NAME test_gemm_avx2 COMMAND test_gemm WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(test_gemm_avx2 PROPERTIES ENVIRONMENT "DNNL_MAX_CPU_ISA=AVX2" TIMEOUT 600)
+vlp_test(test_kernels SOURCES test_kernels.c LIBS vlp_core)
+# The golden set through the packed GEMMs and vectorised kernels of each instruction set:
+# AVX2 (oneDNN capped at AVX2, AVX2 kernels) and the plain path (OpenBLAS, generic kernels);
+# the default (widest) path runs in the cli test.
+add_test(NAME selftest_avx2 COMMAND vlp_cli selftest)
+set_tests_properties(selftest_avx2 PROPERTIES ENVIRONMENT "DNNL_MAX_CPU_ISA=AVX2;VLP_KERNELS=avx2"
+  TIMEOUT 600)
+add_test(NAME selftest_generic COMMAND vlp_cli selftest)
+set_tests_properties(selftest_generic PROPERTIES ENVIRONMENT "VLP_GEMM=openblas;VLP_KERNELS=generic"
+  TIMEOUT 600)

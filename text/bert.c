@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/workspace.h"
@@ -317,8 +318,7 @@ static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, 
   }
 
   /* MLP */
-  op_linear(s->h, s->x, L->fc1.w, L->fc1.b, rows, D, c->mlp);
-  op_gelu(s->h, (size_t)rows * c->mlp);
+  gemm_linear(s->h, s->x, L->fc1.w, L->fc1.b, rows, D, c->mlp, GEMM_ACT_GELU_ERF, 0);
   dense_add_norm(m, s, &L->fc2, &L->ln_out, s->h, rows, c->mlp);
 }
 
@@ -398,8 +398,7 @@ vlp_status bert_forward(const bert_model *m, vlp_ws *ws, const int *ids, const i
 /* logits (n, vocab) from hidden (n, D); h is a work buffer of n * D floats. */
 static void lm_head(const bert_model *m, const float *hidden, int n, float *h, float *logits) {
   int D = m->c.hidden;
-  op_linear(h, hidden, m->lm_dense.w, m->lm_dense.b, n, D, D);
-  op_gelu(h, (size_t)n * D);
+  gemm_linear(h, hidden, m->lm_dense.w, m->lm_dense.b, n, D, D, GEMM_ACT_GELU_ERF, 0);
   op_layernorm(h, h, m->lm_ln.g, m->lm_ln.b, n, D, m->c.eps);
   op_linear(logits, h, m->lm_w, m->lm_b, n, D, m->c.vocab);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/json.h"
 #include "core/ops.h"
 
@@ -225,16 +226,11 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
     op_linear(k, h, L->k_w, L->k_b, (int)N, D, D);
     op_linear(v, h, L->v_w, L->v_b, (int)N, D, D);
     op_attention(att, q, k, v, &as);
-    op_linear(h, att, L->o_w, L->o_b, (int)N, D, D);
-    op_add(x, h, nd);
+    gemm_linear(x, att, L->o_w, L->o_b, (int)N, D, D, GEMM_ACT_NONE, 1); /* + residual */
     op_layernorm(h, x, L->ln2_g, L->ln2_b, (int)N, D, c->eps);
-    op_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F);
-    if (c->act == CLIP_ACT_GELU)
-      op_gelu(f, nf);
-    else
-      op_quick_gelu(f, nf);
-    op_linear(h, f, L->fc2_w, L->fc2_b, (int)N, F, D);
-    op_add(x, h, nd);
+    gemm_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F,
+                c->act == CLIP_ACT_GELU ? GEMM_ACT_GELU_ERF : GEMM_ACT_QUICK_GELU, 0);
+    gemm_linear(x, f, L->fc2_w, L->fc2_b, (int)N, F, D, GEMM_ACT_NONE, 1); /* + residual */
   }
   op_layernorm(h, x, m->final_g, m->final_b, (int)N, D, c->eps); /* h = last_hidden */
   if (last_hidden) memcpy(last_hidden, h, nd * sizeof(float));

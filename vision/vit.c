@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 typedef struct {
@@ -309,16 +310,12 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
     op_linear(k, h, L->k_w, L->k_b, Ni, D, D);
     op_linear(v, h, L->v_w, L->v_b, Ni, D, D);
     op_attention(ctx, q, k, v, &as);
-    op_linear(h, ctx, L->o_w, L->o_b, Ni, D, D);
-    op_add(x, h, ND);
+    /* residual adds and the MLP activation run inside the products (gemm.h) */
+    gemm_linear(x, ctx, L->o_w, L->o_b, Ni, D, D, GEMM_ACT_NONE, 1);
     op_layernorm(h, x, L->ln2_w, L->ln2_b, Ni, D, c->eps);
-    op_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M);
-    if (c->act == ACT_QUICK_GELU)
-      op_quick_gelu(mlp, NM);
-    else
-      op_gelu(mlp, NM);
-    op_linear(h, mlp, L->fc2_w, L->fc2_b, Ni, M, D);
-    op_add(x, h, ND);
+    gemm_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M,
+                c->act == ACT_QUICK_GELU ? GEMM_ACT_QUICK_GELU : GEMM_ACT_GELU_ERF, 0);
+    gemm_linear(x, mlp, L->fc2_w, L->fc2_b, Ni, M, D, GEMM_ACT_NONE, 1);
   }
   if (c->kind == VIT_BLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
   return VLP_OK;

@@ -1,0 +1,250 @@
+/* gemm: backend choice, the registry of prepared weights, per-thread scratch (gemm.h). */
+#include "core/gemm.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/gemm_backend.h"
+#include "core/ops.h"
+
+/* ---- backend choice ------------------------------------------------------------- */
+
+static const gemm_backend *g_backend;
+static pthread_once_t g_choose_once = PTHREAD_ONCE_INIT;
+
+/* oneDNN when it is built in and finds AVX2 or better (it reads cpuid itself), else
+ * OpenBLAS; VLP_GEMM names one explicitly. */
+static void choose_backend(void) {
+  const char *env = getenv("VLP_GEMM");
+  if (env && strcmp(env, "openblas") == 0) {
+    g_backend = &gemm_backend_blas;
+    return;
+  }
+  if (gemm_backend_dnnl && gemm_backend_dnnl->supports(VLP_PRECISION_F32, NULL)) {
+    g_backend = gemm_backend_dnnl;
+    return;
+  }
+  g_backend = &gemm_backend_blas;
+}
+
+static const gemm_backend *backend(void) {
+  pthread_once(&g_choose_once, choose_backend);
+  return g_backend;
+}
+
+const char *gemm_backend_name(void) {
+  return backend()->name;
+}
+
+int gemm_supports(vlp_precision prec, const char **why) {
+  return backend()->supports(prec, why);
+}
+
+int gemm_select(const char *name) {
+  backend();
+  const gemm_backend *b = NULL;
+  if (strcmp(name, "openblas") == 0) b = &gemm_backend_blas;
+  if (strcmp(name, "dnnl") == 0 && gemm_backend_dnnl &&
+      gemm_backend_dnnl->supports(VLP_PRECISION_F32, NULL))
+    b = gemm_backend_dnnl;
+  if (!b) return 0;
+  g_backend = b;
+  return 1;
+}
+
+const char *gemm_precision_name(vlp_precision p) {
+  return p == VLP_PRECISION_BF16 ? "bf16" : p == VLP_PRECISION_INT8 ? "int8" : "f32";
+}
+
+int gemm_precision_parse(const char *s) {
+  if (!s) return -1;
+  if (strcmp(s, "f32") == 0) return VLP_PRECISION_F32;
+  if (strcmp(s, "bf16") == 0) return VLP_PRECISION_BF16;
+  if (strcmp(s, "int8") == 0) return VLP_PRECISION_INT8;
+  return -1;
+}
+
+/* ---- registry: open addressing on the weight's address ---------------------------- */
+
+#define TOMB ((gemm_packed *)(uintptr_t)1)
+
+static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
+static gemm_packed **g_tab;  /* NULL, TOMB or an entry */
+static size_t g_cap, g_used; /* g_used counts entries and tombstones */
+
+static size_t slot_of(const float *W, size_t cap) {
+  uint64_t h = (uint64_t)(uintptr_t)W * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h >> 20) & (cap - 1);
+}
+
+/* Caller holds the lock (read or write). */
+static gemm_packed *lookup(const float *W) {
+  if (!g_cap) return NULL;
+  for (size_t i = slot_of(W, g_cap), k = 0; k < g_cap; i = (i + 1) & (g_cap - 1), k++) {
+    gemm_packed *e = g_tab[i];
+    if (!e) return NULL;
+    if (e != TOMB && e->W == W) return e;
+  }
+  return NULL;
+}
+
+/* Caller holds the write lock. 0 on allocation failure. */
+static int insert(gemm_packed *p) {
+  if ((g_used + 1) * 2 > g_cap) { /* grow (and drop tombstones) at half full */
+    size_t cap = g_cap ? g_cap * 2 : 256;
+    gemm_packed **t = calloc(cap, sizeof *t);
+    if (!t) return 0;
+    size_t used = 0;
+    for (size_t i = 0; i < g_cap; i++) {
+      gemm_packed *e = g_tab[i];
+      if (!e || e == TOMB) continue;
+      size_t j = slot_of(e->W, cap);
+      while (t[j]) j = (j + 1) & (cap - 1);
+      t[j] = e;
+      used++;
+    }
+    free(g_tab);
+    g_tab = t, g_cap = cap, g_used = used;
+  }
+  size_t j = slot_of(p->W, g_cap);
+  while (g_tab[j] && g_tab[j] != TOMB) j = (j + 1) & (g_cap - 1);
+  if (!g_tab[j]) g_used++;
+  g_tab[j] = p;
+  return 1;
+}
+
+vlp_status gemm_prepare(const float *W, int out, int in, vlp_precision prec, size_t *packed_bytes) {
+  if (packed_bytes) *packed_bytes = 0;
+  if (!W || out <= 0 || in <= 0) return vlp_fail(VLP_ERR_INVALID, "gemm: bad weight shape");
+  const gemm_backend *be = backend();
+  const char *why = NULL;
+  if (!be->supports(prec, &why))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "precision %s: %s", gemm_precision_name(prec), why);
+  pthread_rwlock_rdlock(&g_lock);
+  gemm_packed *have = lookup(W);
+  pthread_rwlock_unlock(&g_lock);
+  if (have) {
+    if (packed_bytes) *packed_bytes = have->bytes;
+    return VLP_OK;
+  }
+  gemm_packed *p = calloc(1, sizeof *p);
+  if (!p) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
+  p->W = W, p->out = out, p->in = in, p->prec = prec, p->be = be;
+  vlp_status st = be->pack(p);
+  if (st) {
+    free(p);
+    return st;
+  }
+  pthread_rwlock_wrlock(&g_lock);
+  int ok = lookup(W) == NULL && insert(p);
+  pthread_rwlock_unlock(&g_lock);
+  if (!ok) { /* prepared meanwhile by another thread, or no memory for the table */
+    be->release(p);
+    free(p);
+    return VLP_OK;
+  }
+  if (packed_bytes) *packed_bytes = p->bytes;
+  return VLP_OK;
+}
+
+void gemm_forget(const float *W) {
+  pthread_rwlock_wrlock(&g_lock);
+  gemm_packed *p = NULL;
+  for (size_t i = g_cap ? slot_of(W, g_cap) : 0, k = 0; k < g_cap; i = (i + 1) & (g_cap - 1), k++) {
+    gemm_packed *e = g_tab[i];
+    if (!e) break;
+    if (e != TOMB && e->W == W) {
+      p = e;
+      g_tab[i] = TOMB;
+      break;
+    }
+  }
+  pthread_rwlock_unlock(&g_lock);
+  if (p) {
+    p->be->release(p);
+    free(p);
+  }
+}
+
+/* ---- products ------------------------------------------------------------------- */
+
+static atomic_ulong g_fallbacks;
+
+unsigned long gemm_fallbacks(void) {
+  return atomic_load(&g_fallbacks);
+}
+
+void gemm_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out,
+                 gemm_act act, int accumulate) {
+  if (n <= 0 || out <= 0) return;
+  pthread_rwlock_rdlock(&g_lock);
+  const gemm_packed *p = lookup(W);
+  pthread_rwlock_unlock(&g_lock);
+  /* An entry lives until gemm_forget, which runs only when its model is freed. */
+  if (p && in > 0) {
+    if (p->be->run(y, x, W, p, b, n, in, out, act, accumulate)) return;
+    if (p->be != &gemm_backend_blas) atomic_fetch_add(&g_fallbacks, 1);
+  }
+  gemm_backend_blas.run(y, x, W, NULL, b, n, in, out, act, accumulate);
+}
+
+void gemm_epilogue(float *y, const float *res, size_t n, gemm_act act) {
+  switch (act) {
+    case GEMM_ACT_GELU_ERF:
+      op_gelu(y, n);
+      break;
+    case GEMM_ACT_GELU_TANH:
+      op_gelu_tanh(y, n);
+      break;
+    case GEMM_ACT_QUICK_GELU:
+      op_quick_gelu(y, n);
+      break;
+    case GEMM_ACT_NONE:
+      break;
+  }
+  if (res) op_add(y, res, n);
+}
+
+/* ---- per-thread scratch --------------------------------------------------------- */
+
+typedef struct {
+  void *p[GEMM_SCRATCH_N];
+  size_t cap[GEMM_SCRATCH_N];
+} scratch_set;
+
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v) {
+  scratch_set *s = v;
+  for (int i = 0; i < GEMM_SCRATCH_N; i++) free(s->p[i]);
+  free(s);
+}
+
+static void scratch_key(void) {
+  (void)pthread_key_create(&g_scratch_key, scratch_free);
+}
+
+void *gemm_scratch(int which, size_t bytes) {
+  pthread_once(&g_scratch_once, scratch_key);
+  scratch_set *s = pthread_getspecific(g_scratch_key);
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s || pthread_setspecific(g_scratch_key, s)) {
+      free(s);
+      return NULL;
+    }
+  }
+  if (bytes > s->cap[which]) {
+    size_t cap = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, cap);
+    if (!p) return NULL;
+    free(s->p[which]);
+    s->p[which] = p, s->cap[which] = cap;
+  }
+  return s->p[which];
+}

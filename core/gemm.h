@@ -1,0 +1,61 @@
+/* gemm: the one matrix-product interface of vlp (nn.Linear: y = x W^T + b).
+ *
+ * Backends (one file each: gemm_blas.c, gemm_dnnl.c) sit behind this interface and are
+ * chosen at run time from the CPU's instruction sets, so one binary runs on AVX2-only and
+ * on AVX-512 CPUs:
+ *   - "dnnl":     oneDNN's matmul on weights packed once into its blocked layout (f32,
+ *                 bf16 and int8 kernels, bias and activation fused); the default when
+ *                 oneDNN finds AVX2 or better. It dispatches on the CPU's instruction sets
+ *                 whatever OPENBLAS_CORETYPE says.
+ *   - "openblas": sgemm / sgemv on the weights as they are (f32 only); the fallback.
+ * VLP_GEMM=openblas|dnnl overrides the choice (for benchmarks and tests).
+ *
+ * Weights are prepared once at load (gemm_prepare): the packed copy is kept in a registry
+ * keyed by the weight's address, and every later product with that address uses it, so
+ * model code passes the same `const float *W` it always did. Products with weights that
+ * were never prepared run on OpenBLAS. Thread-safe: lookups from any thread; prepare and
+ * forget at load / free time. */
+#ifndef VLP_CORE_GEMM_H
+#define VLP_CORE_GEMM_H
+
+#include <stddef.h>
+
+#include "vlp.h"
+
+/* Activation applied to x W^T + b in the same pass. */
+typedef enum {
+  GEMM_ACT_NONE,
+  GEMM_ACT_GELU_ERF,   /* 0.5 x (1 + erf(x / sqrt 2)) */
+  GEMM_ACT_GELU_TANH,  /* 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) */
+  GEMM_ACT_QUICK_GELU, /* x sigmoid(1.702 x) */
+} gemm_act;
+
+/* y (n, out) = act(x (n, in) W^T + b) + (accumulate ? y : 0). W is (out, in) row-major
+ * (Hugging Face's nn.Linear layout); b may be NULL. y must not alias x. */
+void gemm_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out,
+                 gemm_act act, int accumulate);
+
+/* Pack W (out, in) for the selected backend at precision `prec` and register it. A weight
+ * already prepared is left as it is. bf16 / int8 need a backend with those kernels (error
+ * VLP_ERR_UNSUPPORTED saying why not otherwise). *packed_bytes (may be NULL) receives the
+ * bytes the packed copy holds (0 when the backend uses W as it is). */
+vlp_status gemm_prepare(const float *W, int out, int in, vlp_precision prec, size_t *packed_bytes);
+/* Drop W's packed copy (before the memory behind W goes away). */
+void gemm_forget(const float *W);
+
+/* The selected backend's name ("dnnl" or "openblas") and whether it supports a precision
+ * (*why, may be NULL, then says why not). */
+const char *gemm_backend_name(void);
+int gemm_supports(vlp_precision prec, const char **why);
+/* Select a backend by name for this process (benchmarks, tests); prepared weights are not
+ * re-packed, so call it before loading a model. Returns 0 if the name is unknown or that
+ * backend is not available here. */
+int gemm_select(const char *name);
+/* Products with prepared weights that the backend could not run (no memory for its
+ * scratch, a shape oneDNN refused) and that OpenBLAS did in f32 instead. */
+unsigned long gemm_fallbacks(void);
+/* Name of a precision ("f32", "bf16", "int8"); and the reverse (-1 if unknown). */
+const char *gemm_precision_name(vlp_precision p);
+int gemm_precision_parse(const char *s);
+
+#endif

@@ -1,0 +1,46 @@
+/* gemm_backend: what a GEMM backend provides to gemm.c (private to core/). */
+#ifndef VLP_CORE_GEMM_BACKEND_H
+#define VLP_CORE_GEMM_BACKEND_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "core/gemm.h"
+
+/* A weight prepared for one backend and precision. */
+typedef struct gemm_packed {
+  const float *W; /* the original (out, in) weights: the registry key */
+  int out, in;
+  vlp_precision prec;
+  const struct gemm_backend *be;
+  void *impl;   /* the backend's packed data and cached kernels */
+  size_t bytes; /* bytes held by impl */
+} gemm_packed;
+
+typedef struct gemm_backend {
+  const char *name;
+  /* 1 if this backend runs on this CPU at precision p; else 0 and *why says why not. */
+  int (*supports)(vlp_precision p, const char **why);
+  /* Fill p->impl / p->bytes from p->W. */
+  vlp_status (*pack)(gemm_packed *p);
+  void (*release)(gemm_packed *p);
+  /* y = act(x W^T + b) (+ y). p is NULL for weights that were never prepared (f32 W as
+   * it is). Returns 0 when it could not run (the caller falls back to OpenBLAS). */
+  int (*run)(float *y, const float *x, const float *W, const gemm_packed *p, const float *b, int n,
+             int in, int out, gemm_act act, int accumulate);
+} gemm_backend;
+
+extern const gemm_backend gemm_backend_blas;
+/* NULL when vlp was built without oneDNN. */
+extern const gemm_backend *const gemm_backend_dnnl;
+
+/* Per-thread scratch buffers for the backends (index 0..GEMM_SCRATCH_N-1), 64-byte
+ * aligned, grown as needed and kept until the thread ends. NULL on allocation failure. */
+#define GEMM_SCRATCH_N 3
+void *gemm_scratch(int which, size_t bytes);
+
+/* The element-wise end of a product done in pieces: y = act(y) + (res ? res : 0), n
+ * floats (res may equal NULL). */
+void gemm_epilogue(float *y, const float *res, size_t n, gemm_act act);
+
+#endif

@@ -1,0 +1,412 @@
+/* gemm_dnnl: the oneDNN backend. Weights are reordered once into the blocked layout
+ * oneDNN's matmul picks for this CPU (f32, bf16, or int8 with per-output-channel scales);
+ * a small cache per weight keeps the matmul primitives by row count and epilogue.
+ * f32 / bf16: bias and activation are post-ops, "accumulate" is a sum post-op.
+ * int8: activations are quantised per row (symmetric, scale = max|x| / 127), the product
+ * is int32, and the dequantisation, bias and activation run in one pass here.
+ * oneDNN runs OpenMP threads: it is called from outside our parallel regions, with the
+ * thread count of vlp_threads_current(). */
+#include "core/gemm_backend.h"
+
+#ifdef VLP_HAVE_DNNL
+
+#include <dnnl.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/threads.h"
+
+/* ---- engine and per-thread streams ------------------------------------------------ */
+
+static dnnl_engine_t g_engine;
+static pthread_once_t g_engine_once = PTHREAD_ONCE_INIT;
+static pthread_key_t g_stream_key;
+
+static void stream_free(void *s) {
+  dnnl_stream_destroy(s);
+}
+
+static void engine_init(void) {
+  if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
+  if (g_engine && pthread_key_create(&g_stream_key, stream_free)) {
+    dnnl_engine_destroy(g_engine);
+    g_engine = NULL;
+  }
+}
+
+static dnnl_engine_t engine(void) {
+  pthread_once(&g_engine_once, engine_init);
+  return g_engine;
+}
+
+/* A stream for the calling thread (oneDNN streams are not shared between threads). */
+static dnnl_stream_t stream(void) {
+  dnnl_stream_t s = pthread_getspecific(g_stream_key);
+  if (s) return s;
+  if (dnnl_stream_create(&s, engine(), dnnl_stream_default_flags) != dnnl_success) return NULL;
+  if (pthread_setspecific(g_stream_key, s)) {
+    dnnl_stream_destroy(s);
+    return NULL;
+  }
+  return s;
+}
+
+static int isa_has(dnnl_cpu_isa_t want) {
+  return ((unsigned)dnnl_get_effective_cpu_isa() & (unsigned)want) == (unsigned)want;
+}
+
+static int dn_supports(vlp_precision p, const char **why) {
+  if (!engine()) {
+    if (why) *why = "oneDNN could not create a CPU engine";
+    return 0;
+  }
+  if (!isa_has(dnnl_cpu_isa_avx2)) {
+    if (why) *why = "this CPU has no AVX2 (vlp uses OpenBLAS in f32 here)";
+    return 0;
+  }
+  if (p == VLP_PRECISION_BF16 && !isa_has(dnnl_cpu_isa_avx512_core)) {
+    if (why) *why = "bf16 products need AVX-512 (this CPU has AVX2 only); use f32";
+    return 0;
+  }
+  /* Without VNNI oneDNN's int8 kernels multiply u8 x s8 pairs into saturating 16-bit sums
+   * (vpmaddubsw), which loses whole products on our symmetric s8 activations. */
+  if (p == VLP_PRECISION_INT8 && !isa_has(dnnl_cpu_isa_avx512_core_vnni) &&
+      !isa_has(dnnl_cpu_isa_avx2_vnni)) {
+    if (why) *why = "int8 products need AVX-512 VNNI or AVX-VNNI (this CPU has neither); use f32";
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- packed weights and their kernels ---------------------------------------------- */
+
+#define KCACHE 12
+
+typedef struct {
+  int used;
+  int n, act, accumulate, bias;
+  dnnl_primitive_t prim;
+  dnnl_memory_desc_t pad_md; /* its scratchpad */
+  size_t scratch;
+  unsigned long last;
+} dn_kernel;
+
+typedef struct {
+  dnnl_memory_desc_t wmd; /* packed (in, out) weights */
+  void *wdata;
+  float *wscale; /* int8: per output channel, W ~ q * wscale */
+  pthread_mutex_t mu;
+  unsigned long tick;
+  dn_kernel k[KCACHE];
+} dn_weight;
+
+static dnnl_data_type_t wtype(vlp_precision p) {
+  return p == VLP_PRECISION_BF16 ? dnnl_bf16 : p == VLP_PRECISION_INT8 ? dnnl_s8 : dnnl_f32;
+}
+
+static dnnl_alg_kind_t act_alg(gemm_act a) {
+  return a == GEMM_ACT_GELU_ERF    ? dnnl_eltwise_gelu_erf
+         : a == GEMM_ACT_GELU_TANH ? dnnl_eltwise_gelu_tanh
+                                   : dnnl_eltwise_swish;
+}
+
+/* A matmul primitive descriptor for n rows; weights desc w (may be format "any").
+ * int8 products give int32 with no post-ops (the epilogue is ours). */
+static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, const gemm_packed *p,
+                             const dnnl_memory_desc_t *w, int n, gemm_act act, int accumulate,
+                             int bias) {
+  int q8 = p->prec == VLP_PRECISION_INT8;
+  dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out};
+  dnnl_memory_desc_t smd, dmd, bmd;
+  dnnl_status_t st;
+  if ((st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab)) ||
+      (st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab)) ||
+      (st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab)))
+    return st;
+  dnnl_matmul_desc_t md;
+  if ((st = dnnl_matmul_desc_init(&md, &smd, w, bias && !q8 ? &bmd : NULL, &dmd))) return st;
+  dnnl_primitive_attr_t attr;
+  if ((st = dnnl_primitive_attr_create(&attr))) return st;
+  st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (!st && !q8 && (act != GEMM_ACT_NONE || accumulate)) {
+    dnnl_post_ops_t po;
+    st = dnnl_post_ops_create(&po);
+    if (!st) {
+      if (act != GEMM_ACT_NONE)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, act_alg(act),
+                                          act == GEMM_ACT_QUICK_GELU ? 1.702f : 0.0f, 0.0f);
+      if (!st && accumulate) st = dnnl_post_ops_append_sum(po, 1.0f);
+      if (!st) st = dnnl_primitive_attr_set_post_ops(attr, po);
+      dnnl_post_ops_destroy(po);
+    }
+  }
+  if (!st) st = dnnl_primitive_desc_create(pd, &md, attr, engine(), NULL);
+  dnnl_primitive_attr_destroy(attr);
+  return st;
+}
+
+/* oneDNN's reference kernels are far slower than OpenBLAS: refuse them. */
+static int is_reference(dnnl_primitive_desc_t pd) {
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+    return 1;
+  return strncmp(impl, "ref", 3) == 0;
+}
+
+/* One reorder: src (plain (in, out) seen from W (out, in)) into the packed layout. */
+static dnnl_status_t reorder_into(const dnnl_memory_desc_t *src_md, const void *src,
+                                  const dnnl_memory_desc_t *dst_md, void *dst) {
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t r = NULL;
+  dnnl_memory_t ms = NULL, md = NULL;
+  dnnl_stream_t s = stream();
+  dnnl_status_t st = s ? dnnl_success : dnnl_runtime_error;
+  if (!st) st = dnnl_reorder_primitive_desc_create(&rpd, src_md, engine(), dst_md, engine(), NULL);
+  if (!st) st = dnnl_primitive_create(&r, rpd);
+  if (!st) st = dnnl_memory_create(&ms, src_md, engine(), (void *)src);
+  if (!st) st = dnnl_memory_create(&md, dst_md, engine(), dst);
+  if (!st) {
+    omp_set_num_threads(vlp_threads_current());
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+    st = dnnl_primitive_execute(r, s, 2, a);
+    if (!st) st = dnnl_stream_wait(s);
+  }
+  if (ms) dnnl_memory_destroy(ms);
+  if (md) dnnl_memory_destroy(md);
+  if (r) dnnl_primitive_destroy(r);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  return st;
+}
+
+/* int8 weights: q[o][k] = round(W[o][k] / s[o]), s[o] = max_k |W[o][k]| / 127. */
+static void quantize_weights(int8_t *q, float *scale, const float *W, int out, int in) {
+  for (int o = 0; o < out; o++) {
+    const float *w = W + (size_t)o * in;
+    float amax = 0;
+    for (int k = 0; k < in; k++) amax = fmaxf(amax, fabsf(w[k]));
+    float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+    scale[o] = s;
+    for (int k = 0; k < in; k++) q[(size_t)o * in + k] = (int8_t)lrintf(w[k] * inv);
+  }
+}
+
+static void dn_release(gemm_packed *p) {
+  dn_weight *d = p->impl;
+  if (!d) return;
+  for (int i = 0; i < KCACHE; i++)
+    if (d->k[i].used) dnnl_primitive_destroy(d->k[i].prim);
+  pthread_mutex_destroy(&d->mu);
+  free(d->wdata);
+  free(d->wscale);
+  free(d);
+  p->impl = NULL;
+}
+
+static vlp_status dn_pack(gemm_packed *p) {
+  dn_weight *d = calloc(1, sizeof *d);
+  if (!d) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
+  pthread_mutex_init(&d->mu, NULL);
+  p->impl = d;
+  const char *what = gemm_precision_name(p->prec);
+  int q8 = p->prec == VLP_PRECISION_INT8;
+
+  /* The layout oneDNN wants for these weights (the same for every row count). */
+  dnnl_dims_t wd = {p->in, p->out};
+  dnnl_memory_desc_t any, plain;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t st = dnnl_memory_desc_init_by_tag(&any, 2, wd, wtype(p->prec), dnnl_format_tag_any);
+  if (!st) st = make_pd(&pd, p, &any, 64, GEMM_ACT_NONE, 0, 1);
+  if (st || is_reference(pd)) {
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    dn_release(p);
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "gemm: oneDNN has no fast %s matmul on this CPU", what);
+  }
+  d->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  dnnl_primitive_desc_destroy(pd);
+  size_t bytes = dnnl_memory_desc_get_size(&d->wmd);
+  d->wdata = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (!d->wdata) {
+    dn_release(p);
+    return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory packing a %dx%d weight", p->out, p->in);
+  }
+
+  /* From W (out, in) row-major = (in, out) with tag "ba". */
+  const void *src = p->W;
+  int8_t *q = NULL;
+  if (q8) {
+    q = malloc((size_t)p->out * p->in);
+    d->wscale = malloc((size_t)p->out * sizeof *d->wscale);
+    if (!q || !d->wscale) {
+      free(q);
+      dn_release(p);
+      return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory quantising a %dx%d weight", p->out,
+                      p->in);
+    }
+    quantize_weights(q, d->wscale, p->W, p->out, p->in);
+    src = q;
+  }
+  st = dnnl_memory_desc_init_by_tag(&plain, 2, wd, q8 ? dnnl_s8 : dnnl_f32, dnnl_ba);
+  if (!st) st = reorder_into(&plain, src, &d->wmd, d->wdata);
+  free(q);
+  if (st) {
+    dn_release(p);
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "gemm: oneDNN could not pack a %dx%d %s weight (%d)",
+                    p->out, p->in, what, (int)st);
+  }
+  p->bytes = bytes + (q8 ? (size_t)p->out * sizeof(float) : 0);
+  return VLP_OK;
+}
+
+/* The cached primitive for this call shape, made on first use (least recently used one
+ * replaced). NULL if oneDNN cannot make it. */
+static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act, int accumulate,
+                         int bias, dn_kernel *out) {
+  pthread_mutex_lock(&d->mu);
+  dn_kernel *hit = NULL, *lru = &d->k[0];
+  for (int i = 0; i < KCACHE && !hit; i++) {
+    dn_kernel *k = &d->k[i];
+    if (k->used && k->n == n && k->act == (int)act && k->accumulate == accumulate &&
+        k->bias == bias)
+      hit = k;
+    else if (!k->used || (lru->used && k->last < lru->last))
+      lru = k;
+  }
+  if (!hit) {
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_status_t st = make_pd(&pd, p, &d->wmd, n, act, accumulate, bias);
+    if (!st) st = dnnl_primitive_create(&prim, pd);
+    dnnl_memory_desc_t pad_md;
+    if (!st) pad_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (!st) {
+      if (lru->used) dnnl_primitive_destroy(lru->prim);
+      *lru = (dn_kernel){
+          1, n, (int)act, accumulate, bias, prim, pad_md, dnnl_memory_desc_get_size(&pad_md), 0};
+      hit = lru;
+    }
+  }
+  if (hit) {
+    hit->last = ++d->tick;
+    *out = *hit; /* a copy: the slot may be replaced by another thread after unlock */
+  }
+  pthread_mutex_unlock(&d->mu);
+  return hit ? out : NULL;
+}
+
+/* bf16 = the upper half of the f32, rounded to nearest even (NaN stays NaN). */
+static void to_bf16(uint16_t *dst, const float *src, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &src[i], 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+      dst[i] = (uint16_t)((u >> 16) | 0x40);
+    else
+      dst[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+}
+
+/* Symmetric per-row int8: q = round(x / s), s = max|x| / 127 (1 for a zero row). */
+static void quantize_rows(int8_t *q, float *scale, const float *x, int n, int in) {
+  for (int i = 0; i < n; i++) {
+    const float *r = x + (size_t)i * in;
+    float amax = 0;
+    for (int k = 0; k < in; k++) amax = fmaxf(amax, fabsf(r[k]));
+    float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+    scale[i] = s;
+    for (int k = 0; k < in; k++) q[(size_t)i * in + k] = (int8_t)lrintf(r[k] * inv);
+  }
+}
+
+static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p, const float *b,
+                  int n, int in, int out, gemm_act act, int accumulate) {
+  (void)W;
+  if (!p || p->in != in || p->out != out) return 0; /* unprepared weights: OpenBLAS */
+  dn_weight *d = p->impl;
+  int q8 = p->prec == VLP_PRECISION_INT8;
+  dn_kernel kc, *k = kernel(d, p, n, act, accumulate, b != NULL, &kc);
+  dnnl_stream_t s = stream();
+  if (!k || !s) return 0;
+
+  size_t len = (size_t)n * out;
+  const void *src = x;
+  void *dst = y;
+  float *rscale = NULL;
+  if (p->prec == VLP_PRECISION_BF16) {
+    uint16_t *xb = gemm_scratch(1, (size_t)n * in * sizeof *xb);
+    if (!xb) return 0;
+    to_bf16(xb, x, (size_t)n * in);
+    src = xb;
+  } else if (q8) { /* int32 products, then the row scales, in scratch 2 */
+    size_t abytes = (len * sizeof(int32_t) + 63) / 64 * 64;
+    int8_t *xq = gemm_scratch(1, (size_t)n * in);
+    if (!xq || !(dst = gemm_scratch(2, abytes + (size_t)n * sizeof(float)))) return 0;
+    rscale = (float *)((char *)dst + abytes);
+    quantize_rows(xq, rscale, x, n, in);
+    src = xq;
+  }
+  void *pad = k->scratch ? gemm_scratch(0, k->scratch) : NULL;
+  if (k->scratch && !pad) return 0;
+
+  dnnl_dims_t sd = {n, in}, dd = {n, out}, bd = {1, out};
+  dnnl_memory_desc_t smd, dmd, bmd;
+  dnnl_memory_t m[5] = {0};
+  dnnl_exec_arg_t a[5];
+  int na = 0;
+  dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab);
+  if (!st) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
+  if (!st) st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
+  if (!st && !(st = dnnl_memory_create(&m[na], &smd, engine(), (void *)src)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_SRC, m[na]}, na++;
+  if (!st && !(st = dnnl_memory_create(&m[na], &d->wmd, engine(), d->wdata)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, m[na]}, na++;
+  if (!st && !(st = dnnl_memory_create(&m[na], &dmd, engine(), dst)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_DST, m[na]}, na++;
+  if (!st && b && !q8 && !(st = dnnl_memory_create(&m[na], &bmd, engine(), (void *)b)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, m[na]}, na++;
+  if (!st && pad && !(st = dnnl_memory_create(&m[na], &k->pad_md, engine(), pad)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[na]}, na++;
+  if (!st) {
+    omp_set_num_threads(vlp_threads_current());
+    st = dnnl_primitive_execute(k->prim, s, na, a);
+    if (!st) st = dnnl_stream_wait(s);
+  }
+  for (int i = 0; i < na; i++) dnnl_memory_destroy(m[i]);
+  if (st) return 0;
+
+  if (q8) { /* y = act(acc * rs[i] * ws[j] + b[j]) (+ y) */
+    const int32_t *acc = dst;
+    float *z = y;
+    if (accumulate && act != GEMM_ACT_NONE && !(z = gemm_scratch(1, len * sizeof *z))) return 0;
+    const float *ws = d->wscale;
+    for (int i = 0; i < n; i++) {
+      const int32_t *ar = acc + (size_t)i * out;
+      float *zr = z + (size_t)i * out;
+      float rs = rscale[i];
+      if (z == y && accumulate) /* no activation: add straight onto the residual */
+        for (int j = 0; j < out; j++) zr[j] += (float)ar[j] * rs * ws[j] + (b ? b[j] : 0.0f);
+      else
+        for (int j = 0; j < out; j++) zr[j] = (float)ar[j] * rs * ws[j] + (b ? b[j] : 0.0f);
+    }
+    if (z != y) {
+      gemm_epilogue(z, y, len, act);
+      memcpy(y, z, len * sizeof *y);
+    } else if (!accumulate) {
+      gemm_epilogue(y, NULL, len, act);
+    }
+  }
+  return 1;
+}
+
+static const gemm_backend backend = {"dnnl", dn_supports, dn_pack, dn_release, dn_run};
+const gemm_backend *const gemm_backend_dnnl = &backend;
+
+#else
+
+const gemm_backend *const gemm_backend_dnnl = NULL;
+
+#endif

@@ -1,0 +1,130 @@
+/* kernels_body: the kernel bodies, included by kernels.c once per instruction set with
+ * VK_SUFFIX (name suffix) and VK_TARGET (a function attribute) defined. Written as plain
+ * loops the compiler vectorises for the target (omp simd, branch-free math). */
+#define VK_CAT2(a, b) a##_##b
+#define VK_CAT(a, b) VK_CAT2(a, b)
+#define VK(name) VK_CAT(name, VK_SUFFIX)
+
+/* expf, branch-free so that it vectorises: e^x = 2^n e^r, n = round(x / ln 2),
+ * |r| <= ln2 / 2, e^r by its Taylor series to r^7 (truncation < 6e-9); 2^n goes straight
+ * into the exponent bits. Within ~2 ulp of expf; results below 2^-125 flush to 0. */
+VK_TARGET static inline float VK(vexp)(float x) {
+  const float lo = -86.9f, hi = 88.72f;
+  float xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
+  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float t = xc * 1.44269504088896341f + shift;
+  float nf = t - shift;
+  int32_t ti, pi;
+  memcpy(&ti, &t, 4);
+  int32_t n = ti - 0x4B400000;
+  float r = xc - nf * 0.693359375f;
+  r = r - nf * -2.12194440e-4f;
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  memcpy(&pi, &p, 4);
+  pi += (int32_t)((uint32_t)n << 23);
+  float y;
+  memcpy(&y, &pi, 4);
+  y = x < lo ? 0.0f : y;
+  y = x > hi ? INFINITY : y;
+  return x != x ? x : y;
+}
+
+/* gelu(x) = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, erfc(z) for z >= 0 by Numerical
+ * Recipes' Chebyshev fit t exp(-z^2 + P(t)), t = 1 / (1 + z / 2) (relative error
+ * < 1.2e-7); for x < 0 this avoids the cancellation in 1 + erf(x). */
+VK_TARGET static inline float VK(gelu1)(float x) {
+  float z = (x < 0 ? -x : x) * 0.70710678118654752f;
+  float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  float half_erfc = 0.5f * t * VK(vexp)(p - z * z);
+  return x * (x < 0 ? half_erfc : 1.0f - half_erfc);
+}
+
+VK_TARGET static void VK(gelu)(float *x, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) x[i] = VK(gelu1)(x[i]);
+}
+
+/* 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2 / pi) (x + 0.044715 x^3) */
+VK_TARGET static void VK(gelu_tanh)(float *x, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i], u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+    x[i] = v / (1.0f + VK(vexp)(-2.0f * u));
+  }
+}
+
+VK_TARGET static void VK(quick_gelu)(float *x, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + VK(vexp)(-1.702f * x[i]));
+}
+
+VK_TARGET static void VK(add)(float *y, const float *x, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* Two passes (mean, then biased variance), accumulated in double as the reference. */
+VK_TARGET static void VK(layernorm_row)(float *y, const float *x, const float *g, const float *b,
+                                        int d, float eps) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < d; j++) s += x[j];
+  double mean = s / d, v = 0;
+#pragma omp simd reduction(+ : v)
+  for (int j = 0; j < d; j++) {
+    double t = x[j] - mean;
+    v += t * t;
+  }
+  float m = (float)mean;
+  float rstd = (float)(1.0 / sqrt(v / d + (double)eps));
+  if (g && b) {
+#pragma omp simd
+    for (int j = 0; j < d; j++) y[j] = (x[j] - m) * rstd * g[j] + b[j];
+  } else {
+    for (int j = 0; j < d; j++) y[j] = (x[j] - m) * rstd * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
+  }
+}
+
+VK_TARGET static void VK(softmax_row)(float *x, int n) {
+  float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+  for (int j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
+  if (m == -INFINITY) {
+    memset(x, 0, (size_t)n * sizeof *x);
+    return;
+  }
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < n; j++) {
+    x[j] = VK(vexp)(x[j] - m);
+    s += x[j];
+  }
+  float inv = 1.0f / s;
+#pragma omp simd
+  for (int j = 0; j < n; j++) x[j] *= inv;
+}
+
+static const vk_table VK(table) = {VK_NAME,       VK(layernorm_row), VK(softmax_row), VK(gelu),
+                                   VK(gelu_tanh), VK(quick_gelu),    VK(add)};
+
+#undef VK
+#undef VK_CAT
+#undef VK_CAT2

@@ -1,0 +1,98 @@
+/* test_kernels: every vectorised kernel path this CPU runs (core/kernels.h: AVX-512, AVX2,
+ * generic), forced one after the other, against the double-precision references of
+ * core/ops.c, on random rows with sizes that exercise the vector tails. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernels.h"
+#include "core/ops.h"
+#include "testlib.h"
+
+#define TOL 1e-5
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) { /* uniform [-1, 1) */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+static float *rand_buf(size_t n, float scale, float shift) {
+  float *p = malloc((n ? n : 1) * sizeof *p);
+  for (size_t i = 0; i < n; i++) p[i] = frand() * scale + shift;
+  return p;
+}
+static float *copy_buf(const float *x, size_t n) {
+  float *p = malloc((n ? n : 1) * sizeof *p);
+  memcpy(p, x, n * sizeof *p);
+  return p;
+}
+
+typedef void (*act_fn)(float *, size_t);
+
+static void check_act(const char *path, const char *what, act_fn fast, act_fn ref) {
+  const size_t sizes[] = {1, 15, 16, 17, 100, 4099};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    float *x = rand_buf(n, 8, 0); /* [-8, 8): both tails of the activations */
+    float *y = copy_buf(x, n), *want = copy_buf(x, n);
+    fast(y, n);
+    ref(want, n);
+    char label[96];
+    snprintf(label, sizeof label, "%s %s n=%zu", path, what, n);
+    test_allclose(label, y, want, n, TOL, TOL);
+    free(x), free(y), free(want);
+  }
+}
+
+static void check_path(const vk_table *k) {
+  printf("path %s\n", k->name);
+  check_act(k->name, "gelu", k->gelu, op_gelu_naive);
+  check_act(k->name, "gelu_tanh", k->gelu_tanh, op_gelu_tanh_naive);
+  check_act(k->name, "quick_gelu", k->quick_gelu, op_quick_gelu_naive);
+
+  const int dims[] = {1, 7, 16, 33, 768, 1025};
+  for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++) {
+    int d = dims[s];
+    char label[96];
+    float *x = rand_buf((size_t)d, 3, 2), *g = rand_buf((size_t)d, 1, 0);
+    float *b = rand_buf((size_t)d, 1, 0);
+    float *y = malloc((size_t)d * sizeof *y), *want = malloc((size_t)d * sizeof *want);
+    for (int gb = 0; gb < 4; gb++) { /* with and without gain / bias */
+      const float *gg = gb & 1 ? g : NULL, *bb = gb & 2 ? b : NULL;
+      k->layernorm_row(y, x, gg, bb, d, 1e-5f);
+      op_layernorm_naive(want, x, gg, bb, 1, d, 1e-5f);
+      snprintf(label, sizeof label, "%s layernorm d=%d g=%d b=%d", k->name, d, gb & 1, gb >> 1);
+      test_allclose(label, y, want, (size_t)d, TOL, TOL);
+    }
+    float *sx = rand_buf((size_t)d, 20, 0), *sw = copy_buf(sx, (size_t)d);
+    if (d > 3) sx[3] = sw[3] = -INFINITY; /* a masked key */
+    k->softmax_row(sx, d);
+    op_softmax_naive(sw, 1, d);
+    snprintf(label, sizeof label, "%s softmax n=%d", k->name, d);
+    test_allclose(label, sx, sw, (size_t)d, TOL, TOL);
+    for (int j = 0; j < d; j++) sx[j] = -INFINITY; /* nothing visible: zeros, not NaN */
+    k->softmax_row(sx, d);
+    CHECK(sx[0] == 0.0f && sx[d - 1] == 0.0f);
+    float *ya = rand_buf((size_t)d, 1, 0), *yw = copy_buf(ya, (size_t)d);
+    k->add(ya, x, (size_t)d);
+    for (int j = 0; j < d; j++) yw[j] += x[j];
+    CHECK(memcmp(ya, yw, (size_t)d * sizeof *ya) == 0);
+    free(x), free(g), free(b), free(y), free(want), free(sx), free(sw), free(ya), free(yw);
+  }
+}
+
+int main(void) {
+  const char *names[3];
+  int n = vk_available(names, 3);
+  CHECK(n >= 1 && strcmp(names[n - 1], "generic") == 0);
+  for (int i = 0; i < n; i++) {
+    CHECK(vk_force(names[i]));
+    CHECK(strcmp(vk_get()->name, names[i]) == 0);
+    check_path(vk_get());
+  }
+  CHECK(!vk_force("sse9"));
+  return test_done();
+}
