@@ -85,8 +85,12 @@ void cli_paths_add_folder(cli_paths *p, const char *dir);
 void cli_paths_add_input(cli_paths *p, const char *path);
 void cli_paths_free(cli_paths *p);
 
-/* Load the -m model with --threads as its sessions' thread count (exit code 2 on failure,
- * message printed). */
+/* The model when -m is not given: VLP_MODEL (a folder or a cached name), or NULL. */
+const char *cli_default_model(void);
+/* "no model" on stderr, naming the cached models and how to `vlp pull` one. */
+void cli_no_model(const char *cmd);
+/* Load the -m model (else VLP_MODEL's) with --threads as its sessions' thread count (exit code 2 on
+ * failure, message printed). */
 vlp_model *cli_load_model(const char *cmd, const cli_common *c);
 /* A session for m, or NULL with the message printed. */
 vlp_session *cli_new_session(const char *cmd, const vlp_model *m);

@@ -598,6 +598,7 @@ int cmd_caption(int argc, char **argv) {
   }
 
   /* the model, then the output stream */
+  if (!o.c.model) o.c.model = cli_default_model(); /* the reader fits images to it too */
   cli_common c_nout = o.c;
   c_nout.output = NULL;
   if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m, &s.sess)) goto out;

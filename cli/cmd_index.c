@@ -140,6 +140,7 @@ static int index_build(int argc, char **argv) {
   for (int i = 0; i < nargs; i++) ct_inputs_add_arg(&inputs, args[i], &walk);
   ct_inputs_scan_done(&inputs, &walk);
   free(args);
+  if (!c.model) c.model = cli_default_model(); /* recorded in the index */
   vlp_model *m = cli_load_model(cmd, &c);
   vlp_session *sess = NULL;
   if (m && vlp_model_arch(m) != VLP_ARCH_CLIP && vlp_model_arch(m) != VLP_ARCH_BLIP_ITM) {

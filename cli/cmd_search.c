@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_index.h"
+#include "cli/cli_video.h"
 #include "cli/index_video.h"
 #include "index/index.h"
 
@@ -155,7 +156,8 @@ int cmd_search(int argc, char **argv) {
     double t;
     if (cli_split_frame_ref(ix->entries[hits[i].row].path, &video, &t)) {
       json_write_str(out, video);
-      fprintf(out, ", \"t\": %.9g", t);
+      fputs(", \"t\": ", out);
+      cli_write_time(out, t);
       free(video);
     } else {
       json_write_str(out, ix->entries[hits[i].row].path);

@@ -184,14 +184,15 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
 }
 
 vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
-  if (!c->model) {
-    fprintf(stderr, "vlp %s: no model: give -m MODEL_DIR (vlp %s --help)\n", cmd, cmd);
+  const char *model = c->model ? c->model : cli_default_model();
+  if (!model) {
+    cli_no_model(cmd);
     return NULL;
   }
   vlp_model *m = NULL;
   vlp_model_params mp = vlp_model_default_params();
   mp.n_threads = c->threads;
-  if (vlp_model_load_with(c->model, &mp, &m) != VLP_OK) {
+  if (vlp_model_load_with(model, &mp, &m) != VLP_OK) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     return NULL;
   }

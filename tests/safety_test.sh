@@ -280,6 +280,153 @@ sec_index() {
   lines out 2 "index: search finds the two images"
 }
 
+# --- model choice: no -m says what the caches hold and how to pull; vlp models lists HF snapshots --
+sec_models() {
+  export VLP_HOME=$T/vlp-home HF_HOME=$T/hf HF_HUB_CACHE= XDG_CACHE_HOME=
+  unset VLP_MODEL
+  expect_rc 2 "no model, empty caches" "$VLP" caption $G/images/coffee.jpg
+  has err "no models in $T/vlp-home or the Hugging Face cache: download one with \`vlp pull Salesforce/blip-image-captioning-base\`" "no model: how to pull"
+  lines err 1 "no model: one line"
+  expect_rc 2 "tag: no model" "$VLP" tag --labels a,b $G/images/coffee.jpg
+  has err "vlp pull openai/clip-vit-base-patch32" "tag: a CLIP model suggested"
+  # a Hugging Face hub cache snapshot (as huggingface_hub leaves it)
+  local repo=$T/hf/hub/models--acme--clip-tiny
+  mkdir -p "$repo/refs" "$repo/snapshots/0123abc"
+  echo 0123abc >"$repo/refs/main"
+  cp $CLIP/* "$repo/snapshots/0123abc/"
+  expect_rc 0 "vlp models lists HF snapshots" "$VLP" models
+  has out '"name": "acme/clip-tiny", "revision": "main", "path": "'"$repo/snapshots/0123abc"'"' "models: HF snapshot listed"
+  has out '"architecture": "CLIPModel"' "models: its summary"
+  expect_rc 2 "no model, HF cache holds one" "$VLP" tag --labels a,b $G/images/coffee.jpg
+  has err "models in the cache: acme/clip-tiny" "no model: cached models named"
+  # VLP_MODEL names the model when -m is not given (a cached name or a folder)
+  VLP_MODEL=acme/clip-tiny expect_rc 0 "VLP_MODEL (cached name)" "$VLP" tag --labels a,b $G/images/coffee.jpg
+  has out '"tags"' "VLP_MODEL: tags"
+  VLP_MODEL=$CAP expect_rc 0 "VLP_MODEL (folder) for caption" "$VLP" caption $G/images/coffee.jpg
+  VLP_MODEL=$CLIP expect_rc 0 "VLP_MODEL for index build" "$VLP" index build -o "$T/ix" $G/images/coffee.jpg
+}
+
+# --- video: start past the end, timestamps without float noise -----------------------------------
+sec_video() {
+  local vid=$G/video/slideshow_vp9.webm
+  expect_rc 1 "--start past the end" "$VLP" video tag -m $CLIP --labels a,b --start 100 $vid
+  has err "the start time 100 s is past the end of the video (16 s)" "--start past the end: says so"
+  expect_rc 1 "--start past the end (caption)" "$VLP" video caption -m $CAP --start 16 $G/video/slideshow_h264.mp4
+  has err "past the end of the video" "video caption: --start past the end"
+  # every time printed is the shortest form of a microsecond value: no 2.0000000000000004
+  for opt in "--fps 3" "--every 0.7s --start 0.3" "--fps 7 --segments" "--every 0.3s --segments --end 5.3"; do
+    "$VLP" video tag -m $CLIP --labels a,b,c $opt $vid >"$T/out" 2>/dev/null
+    grep -oE '"(t|start|end)": [0-9.e+-]+' "$T/out" | awk -F': ' '{ if (length($2) > 10 || $2 ~ /e/) print }' >"$T/noisy"
+    lines noisy 0 "video $opt: timestamps without float noise: $(head -3 "$T/noisy")"
+    [ -s "$T/out" ] && ok || bad "video $opt: no output"
+  done
+}
+
+# --- fault injection: kill -9 at random moments ---------------------------------------------------
+# ms_now: milliseconds since the epoch
+ms_now() { date +%s%3N; }
+# kill_after MS CMD...: run CMD in the background, SIGKILL it after MS milliseconds (if still
+# running); its stdout/stderr go to $T/kout / $T/kerr
+kill_after() {
+  local ms=$1
+  shift
+  timeout 120 "$@" >"$T/kout" 2>"$T/kerr" &
+  local pid=$!
+  disown "$pid" 2>/dev/null # no "Killed" notes from the shell
+  sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  pkill -KILL -P "$pid" 2>/dev/null # the vlp under timeout
+  kill -KILL "$pid" 2>/dev/null
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+}
+search_paths() { "$VLP" search "$1" "a photo" -k 100 2>"$T/serr" | sed -n 's/.*"path": "\([^"]*\)".*/\1/p' | sort; }
+
+sec_kill_index() {
+  local A=$T/a B=$T/b
+  mkdir -p "$A" "$B"
+  local i=0 f
+  for f in $G/images/*.png $G/images/*.jpg; do
+    i=$((i + 1))
+    if [ $((i % 2)) = 0 ]; then cp "$f" "$A/"; else cp "$f" "$B/"; fi
+  done
+  "$VLP" index build -m $CLIP -o "$T/ref-a" "$A" >/dev/null 2>&1
+  "$VLP" index build -m $CLIP -o "$T/ref-ab" "$A" "$B" >/dev/null 2>&1
+  search_paths "$T/ref-a" >"$T/set-a"
+  search_paths "$T/ref-ab" >"$T/set-ab"
+  [ -s "$T/set-a" ] && ! cmp -s "$T/set-a" "$T/set-ab" && ok || bad "kill index: reference sets"
+  "$VLP" index build -m $CLIP -o "$T/ix" "$A" >/dev/null 2>&1
+  local t0 full
+  t0=$(ms_now)
+  "$VLP" index build -m $CLIP -o "$T/full" "$A" "$B" >/dev/null 2>&1
+  full=$(($(ms_now) - t0))
+  local trial state=a killed=0
+  for trial in $(seq 1 20); do
+    local target args
+    if [ $state = a ]; then target=ab args="$A $B"; else target=a args="$A"; fi
+    kill_after $((RANDOM % (full + 50))) "$VLP" index build -m $CLIP -o "$T/ix" $args
+    [ -s "$T/kout" ] && grep -q '"index"' "$T/kout" || killed=$((killed + 1))
+    search_paths "$T/ix" >"$T/now"
+    if cmp -s "$T/now" "$T/set-$state"; then
+      ok
+    elif cmp -s "$T/now" "$T/set-$target"; then
+      ok
+      state=$target
+    else
+      bad "kill index trial $trial: the index is neither the old nor the new one: $(head -c 300 "$T/serr") $(head -3 "$T/now")"
+      break
+    fi
+  done
+  echo "kill index: $killed of 20 builds killed before they finished (full build $full ms)"
+  # the killed builds leave nothing in the way: the next build completes and is a clean one
+  expect_rc 0 "kill index: build after the kills" "$VLP" index build -m $CLIP -o "$T/ix" "$A" "$B"
+  search_paths "$T/ix" >"$T/now"
+  cmp -s "$T/now" "$T/set-ab" && ok || bad "kill index: final index differs from a clean build"
+  "$VLP" search "$T/ix" "a photo" -k 100 >"$T/s1" 2>/dev/null
+  "$VLP" search "$T/ref-ab" "a photo" -k 100 >"$T/s2" 2>/dev/null
+  cmp -s "$T/s1" "$T/s2" && ok || bad "kill index: scores differ from a clean build"
+}
+
+sec_kill_caption() {
+  local D=$T/imgs i=0 f
+  mkdir -p "$D"
+  for f in $G/images/*.png $G/images/*.jpg; do cp "$f" "$D/"; done
+  for fmt in jsonl csv; do
+    local ref=$T/ref.$fmt out=$T/out.$fmt
+    "$VLP" caption -m $CAP -q "$D" -o "$ref"
+    local t0 full
+    t0=$(ms_now)
+    "$VLP" caption -m $CAP -q "$D" -o "$T/timing.$fmt" --no-resume
+    full=$(($(ms_now) - t0))
+    local trial
+    for trial in $(seq 1 20); do
+      [ $((trial % 5)) = 1 ] && rm -f "$out" # start over now and then: kills hit every phase
+      kill_after $((RANDOM % (full + 50))) "$VLP" caption -m $CAP -q --batch $((1 + trial % 3)) "$D" -o "$out"
+      [ -e "$out" ] || continue
+      # every whole record is the reference's record for its path; only the last may be cut
+      python3 - "$ref" "$out" "$fmt" <<'PY' && ok || { bad "kill caption ($fmt) trial $trial: a record written before the kill is damaged"; break; }
+import sys
+ref, out, fmt = sys.argv[1:4]
+want = open(ref, encoding="utf-8").read().split("\n")
+data = open(out, encoding="utf-8").read()
+lines = data.split("\n")
+complete = lines[:-1]  # the text after the last newline is a record cut by the kill
+header = fmt == "csv"
+if header and complete:
+    assert complete[0] == want[0], "header"
+    complete = complete[1:]
+assert set(complete) <= set(want[1:] if header else want), [l for l in complete if l not in want][:2]
+PY
+    done
+    # resume after the last kill: the output is then the reference, each image once
+    expect_rc 0 "kill caption ($fmt): resume" "$VLP" caption -m $CAP -q "$D" -o "$out"
+    if [ "$fmt" = csv ]; then
+      [ "$(head -n 1 "$out")" = "$(head -n 1 "$ref")" ] && ok || bad "kill caption csv: header"
+      cmp -s <(tail -n +2 "$out" | sort) <(tail -n +2 "$ref" | sort) && ok || bad "kill caption csv: resumed output differs from the reference"
+    else
+      cmp -s <(sort "$out") <(sort "$ref") && ok || bad "kill caption jsonl: resumed output differs from the reference: $(diff <(sort "$out") <(sort "$ref") | head -5)"
+    fi
+  done
+}
+
 sec_"$SECTION"
 echo "$SECTION: $pass passed, $fail failed"
 [ "$fail" = 0 ]
