@@ -14,6 +14,7 @@ typedef struct {
   const char *model;  /* -m */
   const char *output; /* -o */
   int threads;        /* --threads */
+  int precision;      /* --precision (vlp_precision); VLP_PRECISION or f32 when not given */
   int help;
 } cli_common;
 
@@ -38,7 +39,9 @@ int cli_next(cli_args *a, const char **opt, const char **pos);
 const char *cli_value(cli_args *a);
 int cli_int(cli_args *a, int lo, int hi, int *out);
 int cli_float(cli_args *a, float *out);
-/* Handle -m, -o, --threads, --help/-h; returns 1 when the option was one of them. */
+/* "f32" / "bf16" / "int8" as a vlp_precision, -1 otherwise. */
+int cli_precision_parse(const char *s);
+/* Handle -m, -o, --threads, --precision, --help/-h; returns 1 when the option was one of them. */
 int cli_common_opt(cli_args *a, const char *opt, cli_common *c);
 /* Usage error: "vlp CMD: message" on stderr; sets a->failed. */
 void cli_usage_error(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -111,6 +114,7 @@ int cmd_itm(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

@@ -58,6 +58,7 @@ static const char usage[] =
     "  are refused, and an image whose sidecar path is such a file is reported, not captioned.\n\n"
     "running:\n"
     "  --batch N               images per forward pass (default 1; captions do not depend on it)\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores); one more thread\n"
     "                          decodes and resizes the next images ahead of the model\n"
     "  -q, --quiet             no progress and no summary (errors are still printed)\n"

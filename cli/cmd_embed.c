@@ -17,7 +17,9 @@ static const char usage[] =
     "left out of it.\n\n"
     "options:\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
+    "  --batch N               images or texts per forward pass (default 16)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 static void write_embedding(FILE *out, const char *input, const float *e, int dim) {
@@ -74,6 +76,7 @@ int cmd_embed(int argc, char **argv) {
   const char *opt, *pos, *npy = NULL;
   const char **texts = calloc((size_t)argc, sizeof *texts);
   int nt = 0, size = 0, mode = 0, progress = 0; /* mode: 1 images, 2 texts, 3 videos */
+  int batch = 16;
   cli_args_init(&a, argc, argv, "embed");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos && mode == 1)
@@ -95,6 +98,8 @@ int cmd_embed(int argc, char **argv) {
       if (a.inline_v) cli_paths_add(&videos, a.inline_v);
     } else if (!strcmp(opt, "--npy"))
       npy = cli_value(&a);
+    else if (!strcmp(opt, "--batch"))
+      cli_int(&a, 1, 1024, &batch);
     else if (!strcmp(opt, "--image-size"))
       cli_int(&a, 1, 8192, &size);
     else if (!cli_video_opt(&a, opt, &sampling, &progress) && !cli_common_opt(&a, opt, &c))
@@ -127,29 +132,63 @@ int cmd_embed(int argc, char **argv) {
   int dim = vlp_model_embed_dim(m), failed = 0, done = 0;
   int cap = images.n + nt;
   float *all = malloc(((size_t)cap + 1) * (size_t)dim * sizeof *all);
-  for (int i = 0; all && !ferror(out) && i < images.n; i++) {
-    vlp_image img = {0};
+  vlp_image *imgs = calloc((size_t)batch, sizeof *imgs);
+  char **errs = calloc((size_t)batch, sizeof *errs);
+  if (!imgs || !errs) {
+    free(all);
+    all = NULL;
+  }
+  /* Images in batches of --batch through the encoder; results in input order. */
+  for (int i0 = 0; all && !ferror(out) && i0 < images.n; i0 += batch) {
+    int n = images.n - i0 < batch ? images.n - i0 : batch, ok = 0;
+    for (int k = 0; k < n; k++)
+      if (vlp_image_load(images.paths[i0 + k], &imgs[k])) errs[k] = strdup(vlp_last_error());
     float *e = all + (size_t)done * (size_t)dim;
-    if (vlp_image_load(images.paths[i], &img) || vlp_embed_images(sess, &img, 1, size, e)) {
-      cli_report_error(out, "embed", "input", images.paths[i], vlp_last_error());
-      failed++;
-    } else {
-      write_embedding(out, images.paths[i], e, dim);
+    int all_ok = 1;
+    for (int k = 0; k < n; k++) all_ok &= errs[k] == NULL;
+    if (all_ok && vlp_embed_images(sess, imgs, n, size, e) == VLP_OK) ok = 1;
+    for (int k = 0; k < n; k++) {
+      float *ek = e + (size_t)k * (size_t)dim;
+      if (!ok && !errs[k]) { /* the batch failed or had a bad file: this one alone */
+        ek = all + (size_t)done * (size_t)dim;
+        if (vlp_embed_images(sess, &imgs[k], 1, size, ek)) errs[k] = strdup(vlp_last_error());
+      }
+      if (errs[k]) {
+        cli_report_error(out, "embed", "input", images.paths[i0 + k], errs[k]);
+        failed++;
+      } else {
+        if (ok && ek != all + (size_t)done * (size_t)dim)
+          memmove(all + (size_t)done * (size_t)dim, ek, (size_t)dim * sizeof *all);
+        write_embedding(out, images.paths[i0 + k], all + (size_t)done * (size_t)dim, dim);
+        done++;
+      }
+      free(errs[k]);
+      errs[k] = NULL;
+      vlp_image_free(&imgs[k]);
+    }
+  }
+  /* Texts likewise; an empty text is an error of its own. */
+  for (int i0 = 0; all && !ferror(out) && i0 < nt; i0 += batch) {
+    int n = nt - i0 < batch ? nt - i0 : batch, ok = 1;
+    for (int k = 0; k < n; k++) ok &= texts[i0 + k][0] != 0;
+    float *e = all + (size_t)done * (size_t)dim;
+    ok = ok && vlp_embed_texts(sess, &texts[i0], n, e) == VLP_OK;
+    for (int k = 0; k < n; k++) {
+      const char *t = texts[i0 + k];
+      float *dst = all + (size_t)done * (size_t)dim;
+      if (ok) {
+        memmove(dst, e + (size_t)k * (size_t)dim, (size_t)dim * sizeof *all);
+      } else if (!t[0] || vlp_embed_texts(sess, &t, 1, dst)) {
+        cli_report_error(out, "embed", "input", t, t[0] ? vlp_last_error() : "the text is empty");
+        failed++;
+        continue;
+      }
+      write_embedding(out, t, dst, dim);
       done++;
     }
-    vlp_image_free(&img);
   }
-  for (int i = 0; all && !ferror(out) && i < nt; i++) {
-    float *e = all + (size_t)done * (size_t)dim;
-    if (!texts[i][0] || vlp_embed_texts(sess, &texts[i], 1, e)) {
-      cli_report_error(out, "embed", "input", texts[i],
-                       texts[i][0] ? vlp_last_error() : "the text is empty");
-      failed++;
-    } else {
-      write_embedding(out, texts[i], e, dim);
-      done++;
-    }
-  }
+  free(imgs);
+  free(errs);
   for (int i = 0; all && !ferror(out) && i < videos.n; i++)
     failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, &all, &done, &cap);
   int bad_out = !all || cli_close_output(out);

@@ -38,6 +38,7 @@ static const char usage[] =
     "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY "
     "row'`.\n\n"
     "options:\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 static int cmp_str(const void *a, const void *b) {

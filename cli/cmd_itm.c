@@ -11,6 +11,7 @@ static const char usage[] =
     "options:\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 int cmd_itm(int argc, char **argv) {

@@ -26,6 +26,7 @@ static const char usage[] =
     "                          two-stage retrieval; lines then also have \"itm\"\n"
     "  -m MODEL_DIR            use this model instead of the one recorded in the index\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 typedef struct {

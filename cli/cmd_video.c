@@ -34,6 +34,7 @@ static const char usage[] =
     "caption options: as `vlp caption` (--prompt, --beams, ...; see below)\n\n"
     "common options:\n"
     "  -o FILE                 write to FILE instead of stdout\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 static void print_usage(void) {

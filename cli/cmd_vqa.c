@@ -10,6 +10,7 @@ static const char usage[] =
     "generated answer sequence as the reference's generate() returns it.\n\n"
     "options:\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 int cmd_vqa(int argc, char **argv) {

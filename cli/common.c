@@ -102,6 +102,13 @@ static const char *resolve_model(const char *m) {
   return m;
 }
 
+int cli_precision_parse(const char *s) {
+  if (!strcmp(s, "f32")) return VLP_PRECISION_F32;
+  if (!strcmp(s, "bf16")) return VLP_PRECISION_BF16;
+  if (!strcmp(s, "int8")) return VLP_PRECISION_INT8;
+  return -1;
+}
+
 int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
   if (!strcmp(opt, "-m") || !strcmp(opt, "--model")) {
     c->model = resolve_model(cli_value(a));
@@ -109,6 +116,11 @@ int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
     c->output = cli_value(a);
   } else if (!strcmp(opt, "--threads")) {
     cli_int(a, 1, 1024, &c->threads);
+  } else if (!strcmp(opt, "--precision")) {
+    const char *v = cli_value(a);
+    int p = v ? cli_precision_parse(v) : -1;
+    if (v && p < 0) cli_usage_error(a, "--precision %s: use f32, bf16 or int8", v);
+    c->precision = p < 0 ? 0 : p + 1; /* 0 = not given */
   } else if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
     c->help = 1;
   } else {
@@ -192,6 +204,17 @@ vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
   vlp_model *m = NULL;
   vlp_model_params mp = vlp_model_default_params();
   mp.n_threads = c->threads;
+  const char *env = getenv("VLP_PRECISION");
+  if (c->precision) {
+    mp.precision = (vlp_precision)(c->precision - 1);
+  } else if (env && *env) {
+    int p = cli_precision_parse(env);
+    if (p < 0) {
+      fprintf(stderr, "vlp %s: VLP_PRECISION=%s: use f32, bf16 or int8\n", cmd, env);
+      return NULL;
+    }
+    mp.precision = (vlp_precision)p;
+  }
   if (vlp_model_load_with(model, &mp, &m) != VLP_OK) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     return NULL;

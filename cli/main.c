@@ -30,6 +30,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "token ids of texts"},
     {"preprocess", cmd_preprocess, "pixel values of an image as .npy"},
     {"selftest", cmd_selftest, "check vlp against a golden reference set"},
+    {"bench", cmd_bench, "time the model's workloads on this machine (vs its GEMM peak)"},
 };
 
 static void usage(FILE *f) {
@@ -41,7 +42,8 @@ static void usage(FILE *f) {
     fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].what);
   fprintf(f,
           "\nEvery command takes -m MODEL (a folder, or a cached model name such as\n"
-          "blip-image-captioning-base), --threads N (or VLP_THREADS) and --help.\n"
+          "blip-image-captioning-base), --threads N (or VLP_THREADS), --precision f32|bf16|int8\n"
+          "(or VLP_PRECISION) and --help.\n"
           "Exit codes: 0 all ok, 1 some inputs failed, 2 usage or model error.\n");
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/error.h"
 #include "core/threads.h"
@@ -85,6 +86,8 @@ static int dn_supports(vlp_precision p, const char **why) {
 /* ---- packed weights and their kernels ---------------------------------------------- */
 
 #define KCACHE 12
+/* Products below this many multiply-adds run on one thread. */
+#define SMALL_PRODUCT (1 << 20)
 
 typedef struct {
   int used;
@@ -98,11 +101,34 @@ typedef struct {
 typedef struct {
   dnnl_memory_desc_t wmd; /* packed (in, out) weights */
   void *wdata;
+  size_t wbytes; /* of wdata */
   float *wscale; /* int8: per output channel, W ~ q * wscale */
   pthread_mutex_t mu;
   unsigned long tick;
   dn_kernel k[KCACHE];
 } dn_weight;
+
+/* Packed weights: 2 MiB and more are mmap'ed with MADV_HUGEPAGE (first touch of 4 KiB pages
+ * costs ~12 us each on some machines, seconds for a whole model). */
+#define HUGE_MIN ((size_t)2 << 20)
+
+static void *weights_alloc(size_t bytes) {
+  if (bytes < HUGE_MIN) return aligned_alloc(64, (bytes + 63) / 64 * 64);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+static void weights_free(void *p, size_t bytes) {
+  if (!p) return;
+  if (bytes < HUGE_MIN)
+    free(p);
+  else
+    munmap(p, bytes);
+}
 
 static dnnl_data_type_t wtype(vlp_precision p) {
   return p == VLP_PRECISION_BF16 ? dnnl_bf16 : p == VLP_PRECISION_INT8 ? dnnl_s8 : dnnl_f32;
@@ -200,7 +226,7 @@ static void dn_release(gemm_packed *p) {
   for (int i = 0; i < KCACHE; i++)
     if (d->k[i].used) dnnl_primitive_destroy(d->k[i].prim);
   pthread_mutex_destroy(&d->mu);
-  free(d->wdata);
+  weights_free(d->wdata, d->wbytes);
   free(d->wscale);
   free(d);
   p->impl = NULL;
@@ -228,7 +254,8 @@ static vlp_status dn_pack(gemm_packed *p) {
   d->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   dnnl_primitive_desc_destroy(pd);
   size_t bytes = dnnl_memory_desc_get_size(&d->wmd);
-  d->wdata = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  d->wdata = weights_alloc(bytes);
+  d->wbytes = bytes;
   if (!d->wdata) {
     dn_release(p);
     return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory packing a %dx%d weight", p->out, p->in);
@@ -371,7 +398,10 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   if (!st && pad && !(st = dnnl_memory_create(&m[na], &k->pad_md, engine(), pad)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[na]}, na++;
   if (!st) {
-    omp_set_num_threads(vlp_threads_current());
+    /* Small products on one thread: a team's barrier costs more than it saves there (and
+     * much more when the cores are shared with other processes). */
+    double macs = (double)n * in * out;
+    omp_set_num_threads(macs < SMALL_PRODUCT ? 1 : vlp_threads_current());
     st = dnnl_primitive_execute(k->prim, s, na, a);
     if (!st) st = dnnl_stream_wait(s);
   }

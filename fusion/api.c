@@ -90,7 +90,11 @@ vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **
 /* ---- models ---------------------------------------------------------------------------- */
 
 vlp_model_params vlp_model_default_params(void) {
-  return (vlp_model_params){.precision = VLP_PRECISION_F32, .n_threads = 0};
+  /* VLP_PRECISION=bf16|int8 opts in to a fast mode (as VLP_THREADS sets the threads). */
+  const char *env = getenv("VLP_PRECISION");
+  int p = gemm_precision_parse(env && *env ? env : "f32");
+  return (vlp_model_params){.precision = p < 0 ? VLP_PRECISION_F32 : (vlp_precision)p,
+                            .n_threads = 0};
 }
 
 vlp_status vlp_model_load(const char *model_dir_or_name, vlp_model **out) {

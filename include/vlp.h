@@ -112,7 +112,9 @@ typedef enum {
 typedef struct vlp_model vlp_model;
 
 /* How weights are computed with. F32 is exact (the reference's numbers); BF16 and INT8
- * are opt-in fast modes (VLP_ERR_UNSUPPORTED until this build implements them). */
+ * are opt-in fast modes: bf16 weights with f32 accumulation (needs AVX-512), int8 weights
+ * per output channel with per-row dynamic activation scales (needs AVX-512 VNNI or
+ * AVX-VNNI); VLP_ERR_UNSUPPORTED saying why on a CPU without them. */
 typedef enum { VLP_PRECISION_F32 = 0, VLP_PRECISION_BF16, VLP_PRECISION_INT8 } vlp_precision;
 
 typedef struct {
@@ -120,7 +122,7 @@ typedef struct {
   int n_threads; /* default for this model's sessions; <= 0: vlp_default_threads() */
 } vlp_model_params;
 
-/* F32, n_threads 0. */
+/* F32 (or VLP_PRECISION=f32|bf16|int8 when set), n_threads 0. */
 vlp_model_params vlp_model_default_params(void);
 
 /* Load a Hugging Face model folder or cache name (see vlp_resolve_model): config.json,
@@ -352,6 +354,16 @@ typedef struct {
  * checks sha256 where the hub reports it, places files atomically. */
 vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *o, vlp_pull_result *out);
 void vlp_pull_result_free(vlp_pull_result *r);
+
+/* Throughput in GFLOP/s of the f32 matrix product vlp's models use (the selected GEMM
+ * backend on packed weights): x (m, k) times W^T, W (n, k), best of reps runs on
+ * n_threads threads (<= 0: the default). The reference `vlp bench` divides by. < 0 when
+ * memory is short. */
+double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
+/* The GEMM backend in use ("dnnl" or "openblas") and the vectorised kernels ("avx512",
+ * "avx2" or "generic"), for reports. */
+const char *vlp_gemm_backend(void);
+const char *vlp_kernel_isa(void);
 
 /* A model folder's summary for `vlp info` / `vlp models`, from config.json and the
  * safetensors headers (no weights are read). */

@@ -14,3 +14,7 @@ set_tests_properties(selftest_avx2 PROPERTIES ENVIRONMENT "DNNL_MAX_CPU_ISA=AVX2
 add_test(NAME selftest_generic COMMAND vlp_cli selftest)
 set_tests_properties(selftest_generic PROPERTIES ENVIRONMENT "VLP_GEMM=openblas;VLP_KERNELS=generic"
   TIMEOUT 600)
+vlp_test(test_precision SOURCES test_precision.c LIBS vlp)
+add_test(NAME bench_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench_cli_test.sh
+         $<TARGET_FILE:vlp_cli> WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(bench_cli PROPERTIES TIMEOUT 600)

@@ -194,6 +194,8 @@ sec_bad_options() {
   bad_option "-k 0" "$VLP" search "$T" "a cat" -k 0
   bad_option "--shard 0/2" "$VLP" caption -m $CAP --shard 0/2 $two
   bad_option "--format xml" "$VLP" caption -m $CAP --format xml $two
+  bad_option "--precision foo" "$VLP" caption -m $CAP --precision foo $two
+  bad_option "tag --precision f16" "$VLP" tag -m $CLIP --labels a --precision f16 $two
   bad_option "--existing sometimes" "$VLP" caption -m $CAP --sidecar --existing sometimes $two
 }
 

@@ -1,0 +1,421 @@
+/* vlp bench: times a model's own workloads on this machine (image and text encoders at
+ * batch 1 and N, captions with a fixed number of new tokens at batch 1 and N, decoding and
+ * preprocessing a large JPEG) for each asked precision, next to the f32 GEMM throughput
+ * measured in the same run on the model's own shapes, so every figure is also a fraction
+ * of what this machine's matrix products reach. A table on a terminal, JSON Lines
+ * otherwise. */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+/* after stdio.h: jpeglib.h uses FILE */
+#include <jpeglib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: vlp bench -m MODEL [--batch N] [--reps N] [--new-tokens N]\n"
+    "                 [--precision f32,bf16,int8] [--threads N] [--json] [-o FILE]\n\n"
+    "Times the model's workloads: image encoder and text encoder (CLIP, BLIP retrieval) at\n"
+    "batch 1 and --batch N, captions of --new-tokens new tokens (BLIP captioning) at batch 1\n"
+    "and N, and decoding + preprocessing of a 4032x3024 JPEG; for each precision asked.\n"
+    "Each row: seconds per item, items/s, GFLOP/s (the model's matrix products and\n"
+    "attention), and that as a fraction of the f32 GEMM peak measured first in the same run\n"
+    "on the model's own layer shapes; load (including weight packing) seconds, peak RSS.\n"
+    "Best of --reps runs after one warm-up. A table on a terminal, else JSON Lines.\n\n"
+    "options:\n"
+    "  --batch N               the larger batch (default 8)\n"
+    "  --reps N                timed runs per workload (default 3)\n"
+    "  --new-tokens N          caption length in new tokens (default 20)\n"
+    "  --precision LIST        comma-separated precisions (default f32)\n"
+    "  --json                  JSON Lines even on a terminal\n"
+    "  -o FILE                 write the rows to FILE\n"
+    "  --threads N             threads (default: VLP_THREADS or all cores)\n";
+
+/* ---- sizes and FLOPs ----------------------------------------------------------------- */
+
+typedef struct {
+  vlp_model_summary sum;
+  int vis_mlp, txt_mlp; /* intermediate sizes from config.json (4 x hidden if absent) */
+  int vis_tokens;       /* patches + class token */
+} model_dims;
+
+static int json_int(const cJSON *o, const char *k, int dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? v->valueint : dflt;
+}
+
+static void read_mlp_sizes(const char *dir, model_dims *d) {
+  d->vis_mlp = 4 * d->sum.vision.hidden, d->txt_mlp = 4 * d->sum.text.hidden;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) return;
+  char *buf = malloc(1 << 20);
+  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+  fclose(f);
+  if (!buf) return;
+  buf[n] = 0;
+  cJSON *j = cJSON_Parse(buf);
+  free(buf);
+  const cJSON *vc = cJSON_GetObjectItemCaseSensitive(j, "vision_config");
+  const cJSON *tc = cJSON_GetObjectItemCaseSensitive(j, "text_config");
+  d->vis_mlp = json_int(vc, "intermediate_size", d->vis_mlp);
+  d->txt_mlp = json_int(tc, "intermediate_size", d->txt_mlp);
+  cJSON_Delete(j);
+}
+
+/* One transformer layer over T tokens of width D, MLP width M: the q/k/v/o and MLP
+ * products plus the two attention products. */
+static double layer_flops(double T, double D, double M) {
+  return 2 * T * (4 * D * D + 2 * D * M) + 4 * T * T * D;
+}
+
+static double vision_flops(const model_dims *d) {
+  double T = d->vis_tokens, D = d->sum.vision.hidden, P = d->sum.vision.patch_size;
+  return d->sum.vision.layers * layer_flops(T, D, d->vis_mlp) + 2 * (T - 1) * D * 3 * P * P;
+}
+
+static double text_flops(const model_dims *d, int T) {
+  return d->sum.text.layers * layer_flops(T, d->sum.text.hidden, d->txt_mlp);
+}
+
+/* Captions: the decoder's cross-attention K/V of the image once, then per new token the
+ * self- and cross-attention projections, the MLP and the LM head. */
+static double caption_flops(const model_dims *d, int new_tokens) {
+  double D = d->sum.text.hidden, L = d->sum.text.layers, V = d->sum.text.vocab_size;
+  double Dv = d->sum.vision.hidden, Ti = d->vis_tokens;
+  double kv = L * 2 * 2 * Ti * Dv * D;
+  double step = L * 2 * (6 * D * D + 2 * D * d->txt_mlp) + 2 * D * D + 2 * D * V;
+  return vision_flops(d) + kv + new_tokens * step;
+}
+
+/* ---- timing and memory ----------------------------------------------------------------- */
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double peak_rss_mb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_maxrss / 1024.0;
+}
+
+static double rss_mb(void) {
+  long pages = 0, res = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return (double)res * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+typedef struct {
+  FILE *out;
+  int table;
+  double peak; /* f32 GEMM GFLOP/s on the model's shapes, this run */
+} report;
+
+static void row(report *r, const char *workload, int batch, const char *prec, double secs,
+                int items, double flops_per_item, double load_s) {
+  double per = secs / items, gf = flops_per_item > 0 ? flops_per_item / per * 1e-9 : 0;
+  double frac = r->peak > 0 && gf > 0 ? gf / r->peak : 0;
+  if (r->table) {
+    fprintf(r->out, "%-18s %5d  %-5s %10.4f %9.2f %9.1f %7.2f %7.2f %8.0f %8.0f\n", workload, batch,
+            prec, per, 1.0 / per, gf, frac, load_s, rss_mb(), peak_rss_mb());
+  } else {
+    fprintf(r->out,
+            "{\"workload\": \"%s\", \"batch\": %d, \"precision\": \"%s\", "
+            "\"seconds_per_item\": %.6g, \"items_per_s\": %.6g, \"gflops\": %.6g, "
+            "\"peak_fraction\": %.4g, \"gemm_peak_gflops\": %.6g, \"load_s\": %.4g, "
+            "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
+            workload, batch, prec, per, 1.0 / per, gf, frac, r->peak, load_s, rss_mb(),
+            peak_rss_mb());
+  }
+  cli_flush(r->out);
+}
+
+/* ---- inputs ---------------------------------------------------------------------------- */
+
+/* A w x h RGB image with smooth gradients and some texture (not constant, so JPEG has
+ * work to do). */
+static int make_image(vlp_image *img, int w, int h) {
+  img->w = w, img->h = h;
+  img->rgb = malloc((size_t)w * h * 3);
+  if (!img->rgb) return -1;
+  uint32_t s = 12345;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      s = s * 1664525u + 1013904223u;
+      uint8_t *p = img->rgb + ((size_t)y * w + x) * 3;
+      p[0] = (uint8_t)(x * 255 / w + (s >> 29));
+      p[1] = (uint8_t)(y * 255 / h + (s >> 30));
+      p[2] = (uint8_t)((x + y) * 127 / (w + h) + 64);
+    }
+  return 0;
+}
+
+/* JPEG bytes of img (quality 90) in *buf (malloc'd by libjpeg). */
+static int encode_jpeg(const vlp_image *img, unsigned char **buf, unsigned long *size) {
+  struct jpeg_compress_struct c;
+  struct jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  *buf = NULL, *size = 0;
+  jpeg_mem_dest(&c, buf, size);
+  c.image_width = (JDIMENSION)img->w, c.image_height = (JDIMENSION)img->h;
+  c.input_components = 3, c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 90, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW r = img->rgb + (size_t)c.next_scanline * img->w * 3;
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  return *size ? 0 : -1;
+}
+
+/* ---- workloads ------------------------------------------------------------------------- */
+
+typedef struct {
+  vlp_session *s;
+  const vlp_image *imgs;
+  const char *const *texts;
+  int n, new_tokens;
+} job;
+
+static vlp_status run_image(const job *j) {
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(j->s, j->imgs, j->n, 0, &f);
+  vlp_features_free(f);
+  return st;
+}
+
+static vlp_status run_text(const job *j) {
+  static float *out;
+  static size_t cap;
+  size_t need = (size_t)j->n * vlp_model_embed_dim(vlp_session_model(j->s));
+  if (need > cap) {
+    float *g = realloc(out, need * sizeof *g);
+    if (!g) return VLP_ERR_NOMEM;
+    out = g, cap = need;
+  }
+  return vlp_embed_texts(j->s, j->texts, j->n, out);
+}
+
+static vlp_status run_caption(const job *j) {
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(j->s, j->imgs, j->n, 0, &f);
+  if (st) return st;
+  vlp_gen_params p = vlp_gen_default_params();
+  p.max_new_tokens = j->new_tokens;
+  p.min_length = 1 + j->new_tokens; /* [DEC] + exactly new_tokens: no early end */
+  vlp_text_result *res = calloc((size_t)j->n, sizeof *res);
+  if (!res) st = VLP_ERR_NOMEM;
+  if (!st) st = vlp_caption(j->s, f, &p, res);
+  for (int i = 0; res && !st && i < j->n; i++) vlp_text_result_free(&res[i]);
+  free(res);
+  vlp_features_free(f);
+  return st;
+}
+
+/* Best of reps wall times after one warm-up; < 0 on failure (message printed). */
+static double best_time(vlp_status (*fn)(const job *), const job *j, int reps) {
+  double best = -1;
+  for (int r = 0; r <= reps; r++) {
+    double t0 = now_s();
+    if (fn(j)) {
+      fprintf(stderr, "vlp bench: %s\n", vlp_last_error());
+      return -1;
+    }
+    double t = now_s() - t0;
+    if (r > 0 && (best < 0 || t < best)) best = t;
+  }
+  return best;
+}
+
+/* The f32 GEMM peak on the model's products: every layer shape at the larger batch. */
+static double gemm_peak(const model_dims *d, int batch, int threads) {
+  int T = d->vis_tokens * batch, D = d->sum.vision.hidden, M = d->vis_mlp;
+  int shapes[][3] = {{T, D, D}, {T, M, D}, {T, D, M}};
+  double best = 0;
+  for (int i = 0; i < 3; i++) {
+    if (shapes[i][0] <= 0 || shapes[i][1] <= 0 || shapes[i][2] <= 0) continue;
+    double g = vlp_gemm_gflops(shapes[i][0], shapes[i][1], shapes[i][2], 3, threads);
+    if (g > best) best = g;
+  }
+  return best;
+}
+
+static int parse_precisions(const char *list, int *precs) {
+  int n = 0;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < 3;
+       t = strtok_r(NULL, ",", &save)) {
+    int p = cli_precision_parse(t);
+    if (p < 0) return -1;
+    precs[n++] = p;
+  }
+  return n;
+}
+
+int cmd_bench(int argc, char **argv) {
+  cli_args a;
+  cli_args_init(&a, argc, argv, "bench");
+  cli_common c = {0};
+  int batch = 8, reps = 3, new_tokens = 20, json = 0, precs[3] = {VLP_PRECISION_F32}, np = 1;
+  const char *opt, *pos;
+  while (!a.failed && cli_next(&a, &opt, &pos)) {
+    if (!opt)
+      cli_usage_error(&a, "unexpected argument %s", pos);
+    else if (!strcmp(opt, "--batch"))
+      cli_int(&a, 1, 4096, &batch);
+    else if (!strcmp(opt, "--reps"))
+      cli_int(&a, 1, 1000, &reps);
+    else if (!strcmp(opt, "--new-tokens"))
+      cli_int(&a, 1, 512, &new_tokens);
+    else if (!strcmp(opt, "--json"))
+      json = 1;
+    else if (!strcmp(opt, "--precision")) {
+      const char *v = cli_value(&a);
+      if (v && (np = parse_precisions(v, precs)) <= 0)
+        cli_usage_error(&a, "--precision %s: a list of f32, bf16, int8", v);
+    } else if (!cli_common_opt(&a, opt, &c))
+      cli_usage_error(&a, "unknown option %s", opt);
+  }
+  if (c.help) {
+    printf("%s", usage);
+    return EXIT_ALL_OK;
+  }
+  if (a.failed) return EXIT_USAGE;
+  if (!c.model) {
+    fprintf(stderr, "vlp bench: no model: give -m MODEL_DIR (vlp bench --help)\n");
+    return EXIT_USAGE;
+  }
+  model_dims d = {0};
+  if (vlp_model_info(c.model, &d.sum) || !d.sum.supported) {
+    fprintf(stderr, "vlp bench: %s\n",
+            d.sum.supported ? vlp_last_error() : "architecture not supported");
+    return EXIT_USAGE;
+  }
+  read_mlp_sizes(c.model, &d);
+  int side = d.sum.vision.image_size / (d.sum.vision.patch_size > 0 ? d.sum.vision.patch_size : 1);
+  d.vis_tokens = side * side + 1;
+
+  FILE *out = cli_open_output("bench", c.output);
+  if (!out) return EXIT_USAGE;
+  report r = {out, !json && !c.output && isatty(fileno(out)), 0};
+
+  /* inputs: a photo-sized JPEG (decode + preprocess row) and a small image for encoders */
+  vlp_image big = {0}, small = {0};
+  unsigned char *jpg = NULL;
+  unsigned long jpg_size = 0;
+  if (make_image(&big, 4032, 3024) || encode_jpeg(&big, &jpg, &jpg_size) ||
+      make_image(&small, 640, 480)) {
+    fprintf(stderr, "vlp bench: out of memory making the test images\n");
+    return EXIT_USAGE;
+  }
+  vlp_image *imgs = calloc((size_t)batch, sizeof *imgs);
+  const char **texts = calloc((size_t)batch, sizeof *texts);
+  if (!imgs || !texts) return EXIT_USAGE;
+  for (int i = 0; i < batch; i++) {
+    imgs[i] = small;
+    texts[i] = "a photo of a brown dog running on the beach next to the sea";
+  }
+
+  r.peak = gemm_peak(&d, batch, c.threads);
+  if (r.table) {
+    fprintf(out, "model %s  gemm %s  kernels %s  threads %d\n", c.model, vlp_gemm_backend(),
+            vlp_kernel_isa(), c.threads > 0 ? c.threads : vlp_default_threads());
+    fprintf(out, "f32 GEMM peak on the model's shapes (this run): %.1f GFLOP/s\n\n", r.peak);
+    fprintf(out, "%-18s %5s  %-5s %10s %9s %9s %7s %7s %8s %8s\n", "workload", "batch", "prec",
+            "s/item", "items/s", "GFLOP/s", "frac", "load_s", "rss_MB", "peak_MB");
+  }
+
+  { /* decode + preprocess, once (no weights involved) */
+    double best = -1;
+    for (int rep = 0; rep <= reps; rep++) {
+      double t0 = now_s();
+      vlp_image im = {0};
+      float *px = NULL;
+      int S = 0;
+      if (vlp_image_load_memory(jpg, jpg_size, "bench.jpg", &im) ||
+          vlp_preprocess(c.model, &im, 0, &px, &S)) {
+        fprintf(stderr, "vlp bench: %s\n", vlp_last_error());
+        break;
+      }
+      vlp_image_free(&im);
+      free(px);
+      double t = now_s() - t0;
+      if (rep > 0 && (best < 0 || t < best)) best = t;
+    }
+    if (best > 0) row(&r, "decode+preprocess", 1, "-", best, 1, 0, 0);
+  }
+
+  int rc = EXIT_ALL_OK;
+  for (int pi = 0; pi < np; pi++) {
+    const char *pname = precs[pi] == VLP_PRECISION_BF16   ? "bf16"
+                        : precs[pi] == VLP_PRECISION_INT8 ? "int8"
+                                                          : "f32";
+    vlp_model_params mp = vlp_model_default_params();
+    mp.precision = (vlp_precision)precs[pi];
+    mp.n_threads = c.threads;
+    vlp_model *m = NULL;
+    double t0 = now_s();
+    if (vlp_model_load_with(c.model, &mp, &m)) {
+      fprintf(stderr, "vlp bench: %s: %s\n", pname, vlp_last_error());
+      rc = EXIT_SOME_FAILED;
+      continue;
+    }
+    double load = now_s() - t0;
+    vlp_session *s = cli_new_session("bench", m);
+    if (!s) {
+      vlp_model_free(m);
+      rc = EXIT_SOME_FAILED;
+      continue;
+    }
+    vlp_arch arch = vlp_model_arch(m);
+    int sizes[2] = {1, batch};
+    for (int bi = 0; bi < (batch > 1 ? 2 : 1); bi++) {
+      job j = {s, imgs, texts, sizes[bi], new_tokens};
+      double t = best_time(run_image, &j, reps);
+      if (t > 0) row(&r, "image", j.n, pname, t, j.n, vision_flops(&d), load);
+      if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM) {
+        int *ids = NULL, nt = 0;
+        int T = vlp_tokenize(vlp_model_tokenizer(m), texts[0], &ids, &nt) ? 16 : nt;
+        free(ids);
+        t = best_time(run_text, &j, reps);
+        if (t > 0) row(&r, "text", j.n, pname, t, j.n, text_flops(&d, T), load);
+      }
+      if (arch == VLP_ARCH_BLIP_CAPTION) {
+        t = best_time(run_caption, &j, reps);
+        char wl[32];
+        snprintf(wl, sizeof wl, "caption %d tok", new_tokens);
+        if (t > 0) row(&r, wl, j.n, pname, t, j.n, caption_flops(&d, new_tokens), load);
+      }
+      if (t < 0) rc = EXIT_SOME_FAILED;
+    }
+    vlp_session_free(s);
+    vlp_model_free(m);
+  }
+  free(imgs);
+  free(texts);
+  free(big.rgb);
+  free(small.rgb);
+  free(jpg);
+  if (cli_close_output(out) && rc == EXIT_ALL_OK) rc = EXIT_SOME_FAILED;
+  return rc;
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench_cli_test: `vlp bench` and `vlp embed --batch` on the golden tiny models — one JSON line per workload with
+# positive timings and the same-run GEMM peak, every asked precision, clear usage errors.
+# usage: bench_cli_test.sh PATH/TO/vlp   (run from tests/)
+set -u
+VLP=$1
+M=golden/models
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/testlib.sh"
+
+expect_rc 0 "bench help" "$VLP" bench --help
+has out "--precision" "bench help"
+expect_rc 2 "bench no model" "$VLP" bench
+expect_rc 2 "bench bad precision" "$VLP" bench -m $M/clip-tiny --precision fp8
+has err "fp8" "bench bad precision"
+
+expect_rc 0 "bench clip" "$VLP" bench -m $M/clip-tiny --reps 1 --batch 2
+lines out 5 "bench clip: decode+preprocess, image and text at batch 1 and 2"
+has out '"workload": "decode+preprocess"' "bench clip"
+has out '"workload": "image", "batch": 2, "precision": "f32"' "bench clip"
+has out '"workload": "text", "batch": 1, "precision": "f32"' "bench clip"
+hasnt out '"seconds_per_item": 0,' "bench clip timings"
+hasnt out '"gemm_peak_gflops": 0,' "bench clip peak"
+
+# every precision this CPU runs gives its rows; one it cannot run says why (exit 1)
+"$VLP" bench -m $M/blip-caption-tiny --reps 1 --batch 2 --new-tokens 3 \
+  --precision f32,bf16,int8 >"$T/out" 2>"$T/err"
+rc=$?
+has out '"workload": "caption 3 tok", "batch": 2, "precision": "f32"' "bench caption"
+for p in bf16 int8; do
+  if grep -qF "\"precision\": \"$p\"" "$T/out"; then ok
+  elif grep -qF "$p" "$T/err" && [ "$rc" = 1 ]; then ok
+  else bad "bench $p: neither rows nor a reason (exit $rc): $(head -c 300 "$T/err")"; fi
+done
+
+# vlp embed batches images and texts (--batch, default 16): same embeddings as one by one,
+# same order, a bad file or an empty text reported in its place
+I=golden/images
+for b in 16 1; do
+  "$VLP" embed -m $M/clip-tiny --batch $b --image $I/astronaut.png $I/coffee.jpg \
+    $I/chelsea_cat.png --text "a cat" "a photo of a dog on the beach" >"$T/e$b" 2>/dev/null
+done
+if python3 -c "
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 5
+for x, y in zip(a, b):
+    assert x['input'] == y['input']
+    assert max(abs(p - q) for p, q in zip(x['embedding'], y['embedding'])) < 1e-5
+" "$T/e16" "$T/e1"; then ok; else bad "embed --batch 16 differs from --batch 1"; fi
+echo junk >"$T/bad.jpg"
+expect_rc 1 "embed batch with a bad file" "$VLP" embed -m $M/clip-tiny --image $I/coffee.jpg \
+  "$T/bad.jpg" $I/astronaut.png --text "" "a cat"
+lines out 5 "embed batch with a bad file"
+if sed -n 2p "$T/out" | grep -qF '"error"' && sed -n 4p "$T/out" | grep -qF '"error"'; then ok
+else bad "embed batch: errors not in their places: $(cat "$T/out" | cut -c1-80)"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
