@@ -1,5 +1,5 @@
-/* bench_clip: speed of a FULL-SIZE CLIP ViT-B/32 with random weights, and of an exact scan
- * over 1,000,000 float16 embeddings.
+/* bench_clip: speed of a FULL-SIZE CLIP ViT-B/32 (or ViT-B/16 with --patch 16) with random
+ * weights, and of an exact scan over 1,000,000 float16 embeddings.
  *
  * Writes a temporary folder (config.json with ViT-B/32 sizes, model.safetensors holding
  * every tensor of tests/golden/models/clip-tiny scaled up, the tiny folder's tokenizer
@@ -7,7 +7,7 @@
  * text embedding throughput at batch 64, GFLOP/s next to OpenBLAS sgemm in the same run,
  * and the latency of a brute-force top-10 search over N x 512 f16 vectors three ways.
  *
- * usage: vlp_bench_clip [--keep] [--reps N] [--n-vectors N]  */
+ * usage: vlp_bench_clip [--keep] [--reps N] [--n-vectors N] [--patch 32|16]  */
 #include <cblas.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -30,8 +30,9 @@
 #define VLP_BENCH_GOLDEN "tests/golden"
 #endif
 
-/* ViT-B/32 (openai/clip-vit-base-patch32) sizes. */
-enum { DV = 768, LV = 12, HV = 12, FV = 3072, IMG = 224, PATCH = 32 };
+/* ViT-B/32 (openai/clip-vit-base-patch32) sizes; --patch 16: ViT-B/16 (-patch16). */
+enum { DV = 768, LV = 12, HV = 12, FV = 3072, IMG = 224 };
+static int PATCH = 32;
 enum { DT = 512, LT = 12, HT = 8, FT = 2048, VOCAB = 49408, MAXPOS = 77, PROJ = 512 };
 enum { EMB = 512, TOPK = 10 };
 
@@ -242,14 +243,16 @@ int main(int argc, char **argv) {
       reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--n-vectors") && i + 1 < argc)
       nvec = (size_t)atol(argv[++i]);
+    else if (!strcmp(argv[i], "--patch") && i + 1 < argc)
+      PATCH = atoi(argv[++i]) == 16 ? 16 : 32;
   }
   if (reps < 1) reps = 1;
   const char *tiny = VLP_BENCH_GOLDEN "/models/clip-tiny";
   int threads = vlp_default_threads();
   printf(
-      "vlp_bench_clip: CLIP ViT-B/32, random F32 weights, %d threads "
+      "vlp_bench_clip: CLIP ViT-B/%d, random F32 weights, %d threads "
       "(machine shared with other jobs: numbers are noisy)\n",
-      threads);
+      PATCH, threads);
   char *dir = bm_make_tmpdir("clip");
   double t0 = bench_now();
   size_t st_size = make_model(tiny, dir);

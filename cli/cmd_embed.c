@@ -1,4 +1,5 @@
-/* vlp embed: projected, L2-normalised image or text embeddings (CLIP, BLIP retrieval). */
+/* vlp embed: projected, L2-normalised image or text embeddings (CLIP, SigLIP, BLIP
+ * retrieval). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,9 @@
 static const char usage[] =
     "usage: vlp embed -m MODEL_DIR [--image PATH...] [--text TEXT...] [--video PATH...]\n"
     "                 [--npy OUT.npy]\n\n"
-    "Prints {\"input\", \"embedding\"} per input: CLIP image_embeds / text_embeds, or BLIP\n"
-    "image_feat / text_feat. --image, --text and --video switch what the following arguments\n"
+    "Prints {\"input\", \"embedding\"} per input: CLIP / SigLIP image_embeds / text_embeds,\n"
+    "or BLIP image_feat / text_feat. --image, --text and --video switch what the following "
+    "arguments\n"
     "are; a folder after --image adds its files. A video gives one {\"input\", \"t\", \"frame\",\n"
     "\"embedding\"} per sampled frame (sampling options below). --npy also writes all\n"
     "embeddings, in output order, as one float32 array (N, dim); inputs that failed are\n"
@@ -122,7 +124,9 @@ int cmd_embed(int argc, char **argv) {
   }
   vlp_model *m;
   vlp_session *sess;
-  FILE *out = cli_start("embed", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_BLIP_ITM), &m, &sess);
+  FILE *out =
+      cli_start("embed", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_SIGLIP) | ARCH(VLP_ARCH_BLIP_ITM),
+                &m, &sess);
   if (!out) {
     cli_paths_free(&videos);
     free(texts);

@@ -144,10 +144,10 @@ static int index_build(int argc, char **argv) {
   if (!c.model) c.model = cli_default_model(); /* recorded in the index */
   vlp_model *m = cli_load_model(cmd, &c);
   vlp_session *sess = NULL;
-  if (m && vlp_model_arch(m) != VLP_ARCH_CLIP && vlp_model_arch(m) != VLP_ARCH_BLIP_ITM) {
-    fprintf(stderr, "vlp %s: the model is %s; an index needs a %s or %s\n", cmd,
+  if (m && vlp_model_embed_dim(m) <= 0) {
+    fprintf(stderr, "vlp %s: the model is %s; an index needs a %s, %s or %s\n", cmd,
             vlp_arch_name(vlp_model_arch(m)), vlp_arch_name(VLP_ARCH_CLIP),
-            vlp_arch_name(VLP_ARCH_BLIP_ITM));
+            vlp_arch_name(VLP_ARCH_SIGLIP), vlp_arch_name(VLP_ARCH_BLIP_ITM));
     vlp_model_free(m);
     m = NULL;
   }

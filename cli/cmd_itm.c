@@ -1,4 +1,5 @@
-/* vlp itm: image-text matching with a BLIP retrieval model, one JSON line per text. */
+/* vlp itm: image-text matching with a BLIP retrieval or a SigLIP model, one JSON line per
+ * text. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,8 +7,10 @@
 
 static const char usage[] =
     "usage: vlp itm -m MODEL_DIR [options] IMAGE TEXT...\n\n"
-    "Prints {\"path\", \"text\", \"itm\", \"itc\"} per text: itm = probability that the text\n"
-    "matches the image (ITM head), itc = cosine of the projected, normalised embeddings.\n\n"
+    "BLIP retrieval models print {\"path\", \"text\", \"itm\", \"itc\"} per text: itm =\n"
+    "probability that the text matches the image (ITM head), itc = cosine of the projected,\n"
+    "normalised embeddings. SigLIP models print {\"path\", \"text\", \"score\", \"logit\"}:\n"
+    "logit = exp(logit_scale) x cosine + logit_bias, score = sigmoid(logit).\n\n"
     "options:\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
@@ -43,7 +46,7 @@ int cmd_itm(int argc, char **argv) {
   }
   vlp_model *m;
   vlp_session *sess;
-  FILE *out = cli_start("itm", &c, ARCH(VLP_ARCH_BLIP_ITM), &m, &sess);
+  FILE *out = cli_start("itm", &c, ARCH(VLP_ARCH_BLIP_ITM) | ARCH(VLP_ARCH_SIGLIP), &m, &sess);
   if (!out) {
     free(texts);
     return EXIT_USAGE;
@@ -55,9 +58,11 @@ int cmd_itm(int argc, char **argv) {
     cli_report_error(out, "itm", "path", image, vlp_last_error());
     failed = nt;
   } else {
+    int siglip = vlp_model_arch(m) == VLP_ARCH_SIGLIP;
     for (int i = 0; i < nt; i++) {
-      float itm, itc;
-      if (!texts[i][0] || vlp_itm(sess, f, 0, texts[i], &itm, &itc)) {
+      float itm, itc; /* SigLIP: score, logit */
+      if (!texts[i][0] || (siglip ? vlp_match(sess, f, 0, texts[i], &itm, &itc)
+                                  : vlp_itm(sess, f, 0, texts[i], &itm, &itc))) {
         cli_report_error(out, "itm", "path", image,
                          texts[i][0] ? vlp_last_error() : "the text is empty");
         failed++;
@@ -67,9 +72,9 @@ int cmd_itm(int argc, char **argv) {
       json_write_str(out, image);
       fputs(", \"text\": ", out);
       json_write_str(out, texts[i]);
-      fputs(", \"itm\": ", out);
+      fputs(siglip ? ", \"score\": " : ", \"itm\": ", out);
       json_write_float(out, itm);
-      fputs(", \"itc\": ", out);
+      fputs(siglip ? ", \"logit\": " : ", \"itc\": ", out);
       json_write_float(out, itc);
       fputs("}\n", out);
       cli_flush(out);

@@ -28,6 +28,8 @@ static const char *const *tasks_of(const vlp_model_summary *s) {
                                     "tokenize", "preprocess", NULL};
   static const char *const clip[] = {"embed",    "tag",        "index", "search",
                                      "tokenize", "preprocess", NULL};
+  static const char *const siglip[] = {"embed",  "tag",      "itm",        "index",
+                                       "search", "tokenize", "preprocess", NULL};
   static const char *const none[] = {NULL};
   if (!s->supported) return none;
   switch (s->arch) {
@@ -39,6 +41,8 @@ static const char *const *tasks_of(const vlp_model_summary *s) {
       return itm;
     case VLP_ARCH_CLIP:
       return clip;
+    case VLP_ARCH_SIGLIP:
+      return siglip;
   }
   return none;
 }

@@ -32,6 +32,8 @@ static const struct {
     {"preprocess", st_case_preprocess},
     {"tokenizer_bert", st_case_tokenizer},
     {"tokenizer_clip", st_case_tokenizer},
+    {"tokenizer_siglip", st_case_tokenizer},
+    {"siglip*", st_case_siglip},
     {"blip_caption*", st_case_blip_caption},
     {"blip_vqa*", st_case_blip_vqa},
     {"blip_itm*", st_case_blip_itm},

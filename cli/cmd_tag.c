@@ -1,5 +1,6 @@
-/* vlp tag: zero-shot labels for images with a CLIP model. The label texts are embedded once
- * per run; each image then costs one vision forward and a small matrix product. */
+/* vlp tag: zero-shot labels for images with a CLIP or SigLIP model. The label texts are
+ * embedded once per run; each image then costs one vision forward and a small matrix
+ * product. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,15 +8,17 @@
 #include "cli/labels.h"
 
 static const char usage[] =
-    "usage: vlp tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] "
+    "usage: vlp tag -m MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] "
     "IMAGE...\n\n"
-    "Prints {\"path\", \"tags\": [{\"label\", \"score\"}, ...]} per image, best first; score =\n"
-    "softmax over all labels of logit_scale x cosine(image, template(label)).\n\n"
+    "Prints {\"path\", \"tags\": [{\"label\", \"score\"}, ...]} per image, best first. CLIP:\n"
+    "score = softmax over all labels of logit_scale x cosine(image, template(label)).\n"
+    "SigLIP: score = sigmoid(logit_scale x cosine + logit_bias) of each label on its own.\n\n"
     "options:\n"
     "  --labels A,B,...        the labels, comma separated\n"
     "  --labels-file FILE      one label per line (blank lines skipped)\n"
     "  --template T            text for each label, \"{}\" standing for the label\n"
-    "                          (default \"a photo of a {}.\")\n"
+    "                          (default CLIP \"a photo of a {}.\", SigLIP\n"
+    "                          \"This is a photo of {}.\")\n"
     "  --top K                 print only the K best labels\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
@@ -48,7 +51,7 @@ int cmd_tag(int argc, char **argv) {
   if (a.failed) goto out_args;
   vlp_model *m;
   vlp_session *sess;
-  FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP), &m, &sess);
+  FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_SIGLIP), &m, &sess);
   if (!out) goto out_args;
   int L = labels.n, failed = 0;
   vlp_labels *set = NULL;

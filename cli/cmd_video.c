@@ -1,4 +1,4 @@
-/* vlp video: what is on screen when. `vlp video tag` gives zero-shot CLIP labels per
+/* vlp video: what is on screen when. `vlp video tag` gives zero-shot CLIP / SigLIP labels per
  * sampled frame (or merged into segments, or as WebVTT cues); `vlp video caption` a BLIP
  * caption per sampled frame. Frames come from FFmpeg's libraries through vlp_video_*. */
 #include <stdlib.h>
@@ -8,7 +8,8 @@
 #include "cli/labels.h"
 
 static const char usage[] =
-    "usage: vlp video tag -m CLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) [options] "
+    "usage: vlp video tag -m CLIP_OR_SIGLIP_MODEL_DIR (--labels A,B,... | --labels-file FILE) "
+    "[options] "
     "VIDEO...\n"
     "       vlp video caption -m BLIP_CAPTION_MODEL_DIR [options] VIDEO...\n\n"
     "tag prints {\"video\", \"t\", \"frame\", \"tags\": [{\"label\", \"score\"}, ...]} per "
@@ -22,7 +23,8 @@ static const char usage[] =
     "  --labels A,B,...        the labels, comma separated\n"
     "  --labels-file FILE      one label per line (blank lines skipped)\n"
     "  --template T            text for each label, \"{}\" standing for the label\n"
-    "                          (default \"a photo of a {}.\")\n"
+    "                          (default CLIP \"a photo of a {}.\", SigLIP\n"
+    "                          \"This is a photo of {}.\")\n"
     "  --top K                 print only the K best labels\n"
     "  --segments              merge consecutive frames whose best label agrees into\n"
     "                          {\"video\", \"start\", \"end\", \"label\", \"score\"}: score = mean "
@@ -195,7 +197,7 @@ static int video_tag(int argc, char **argv) {
   if (!a.failed && (tmpl && !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
   tag_ctx t = {.L = labels.n, .image_size = size};
-  FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP), &t.m, &t.s);
+  FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_SIGLIP), &t.m, &t.s);
   if (!out) goto out_args;
   int vtt = format && !strcmp(format, "vtt"), failed = 0;
   vlp_labels *set = NULL;

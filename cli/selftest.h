@@ -60,6 +60,7 @@ int st_case_blip_itm(st_run *r, const cJSON *c);
 int st_case_clip(st_run *r, const cJSON *c);
 int st_case_interp(st_run *r, const cJSON *c);
 int st_case_video(st_run *r, const cJSON *c);
+int st_case_siglip(st_run *r, const cJSON *c);
 /* The workspace the runners compute in. */
 vlp_ws *st_ws(void);
 /* Release what runners cached for one manifest (models, tokenizers). */

@@ -22,6 +22,7 @@ vlp_ws *st_ws(void) {
 
 void st_release_text(void);
 void st_release_video(void);
+void st_release_siglip(void);
 void st_release_cache(void) {
   blip_free(blip);
   clip_free(clip);
@@ -30,6 +31,7 @@ void st_release_cache(void) {
   ws_release(&ws);
   st_release_text();
   st_release_video();
+  st_release_siglip();
 }
 
 static const char *input_str(const cJSON *c, const char *key) {

@@ -1,4 +1,4 @@
-/* selftest_text: tokenizer manifests (tokenizer_bert, tokenizer_clip). */
+/* selftest_text: tokenizer manifests (tokenizer_bert, tokenizer_clip, tokenizer_siglip). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,15 +13,26 @@ void st_release_text(void) {
   tok = NULL;
 }
 
-/* model_max_length of the manifest's tokenizer (input_ids truncation): 512 BERT, 77 CLIP. */
-static int max_len_of(const st_run *r) {
-  return strcmp(r->kind, "tokenizer_clip") ? 512 : 77;
+/* Check input_ids_N (padding="max_length" to N with the pad id) when the case has it. */
+static void check_padded(st_run *r, const char *name, const int *ids, int n, int N) {
+  if (!st_entry(r, name)) return;
+  int *padded = malloc((size_t)N * sizeof *padded);
+  if (!padded) {
+    st_failf(r, "out of memory");
+    return;
+  }
+  for (int i = 0; i < N; i++) padded[i] = i < n ? ids[i] : tok_pad_id(tok);
+  st_check_ints(r, name, padded, N);
+  free(padded);
 }
 
 int st_case_tokenizer(st_run *r, const cJSON *c) {
-  static const char *const known[] = {
-      "input_ids",         "num_tokens_untruncated", "wordpieces", "decoded", "input_ids_77",
-      "attention_mask_77", "input_ids_full",         "bpe_tokens", NULL};
+  static const char *const known[] = {"input_ids",      "num_tokens_untruncated",
+                                      "wordpieces",     "decoded",
+                                      "input_ids_77",   "attention_mask_77",
+                                      "input_ids_full", "bpe_tokens",
+                                      "input_ids_64",   "pieces",
+                                      "sp_inputs",      NULL};
   st_require_known(r, known);
   if (!tok) {
     const char *model =
@@ -39,7 +50,7 @@ int st_case_tokenizer(st_run *r, const cJSON *c) {
     st_failf(r, "case has no inputs.text");
     return 0;
   }
-  int max = max_len_of(r), *ids = NULL, n = 0, full_n = 0, *full = NULL;
+  int max = tok_model_max_length(tok), *ids = NULL, n = 0, full_n = 0, *full = NULL;
   if (tok_encode(tok, text, max, &ids, &n, &full_n) ||
       tok_encode(tok, text, 0, &full, &full_n, NULL)) {
     st_failf(r, "tokenize: %s", vlp_last_error());
@@ -49,31 +60,37 @@ int st_case_tokenizer(st_run *r, const cJSON *c) {
   st_check_ints(r, "input_ids", ids, n);
   st_check_number(r, "num_tokens_untruncated", full_n);
   st_check_ints(r, "input_ids_full", full, full_n);
-  if (st_entry(r, "input_ids_77")) {
-    /* padding="max_length": the pad token is <|endoftext|> in the reference's CLIP folders */
-    int pad = tok_id(tok, "<|endoftext|>"), ids77[77], mask77[77];
-    for (int i = 0; i < 77; i++) {
-      ids77[i] = i < n ? ids[i] : pad;
-      mask77[i] = i < n;
-    }
-    st_check_ints(r, "input_ids_77", ids77, 77);
+  check_padded(r, "input_ids_77", ids, n, 77);
+  check_padded(r, "input_ids_64", ids, n, 64);
+  if (st_entry(r, "attention_mask_77")) {
+    int mask77[77];
+    for (int i = 0; i < 77; i++) mask77[i] = i < n;
     st_check_ints(r, "attention_mask_77", mask77, 77);
   }
   char **pieces = NULL;
   int np = 0;
-  if (st_entry(r, "wordpieces") || st_entry(r, "bpe_tokens")) {
+  if (st_entry(r, "wordpieces") || st_entry(r, "bpe_tokens") || st_entry(r, "pieces")) {
     if (tok_pieces(tok, text, &pieces, &np)) {
       st_failf(r, "pieces: %s", vlp_last_error());
     } else {
       st_check_strs(r, "wordpieces", pieces, np);
       st_check_strs(r, "bpe_tokens", pieces, np);
+      st_check_strs(r, "pieces", pieces, np);
+    }
+    tok_free_pieces(pieces, np);
+  }
+  if (st_entry(r, "sp_inputs")) {
+    if (tok_sp_inputs(tok, text, &pieces, &np)) {
+      st_failf(r, "sp_inputs: %s", vlp_last_error());
+    } else {
+      st_check_strs(r, "sp_inputs", pieces, np);
     }
     tok_free_pieces(pieces, np);
   }
   char *decoded = NULL;
   if (st_entry(r, "decoded")) {
-    /* the reference decodes the truncated ids for BERT, the full ones for CLIP */
-    int clip = !strcmp(r->kind, "tokenizer_clip");
+    /* the reference decodes the truncated ids for BERT, the full ones for CLIP and SigLIP */
+    int clip = strcmp(r->kind, "tokenizer_bert") != 0;
     if (tok_decode(tok, clip ? full : ids, clip ? full_n : n, &decoded))
       st_failf(r, "decode: %s", vlp_last_error());
     else

@@ -474,6 +474,7 @@ static vlp_status pull_files(puller *p) {
   static const char *const optional[] = {"vocab.txt",
                                          "vocab.json",
                                          "merges.txt",
+                                         "spiece.model",
                                          "added_tokens.json",
                                          "special_tokens_map.json",
                                          "tokenizer_config.json",
@@ -482,9 +483,11 @@ static vlp_status pull_files(puller *p) {
   for (size_t i = 0; !st && i < sizeof optional / sizeof optional[0]; i++)
     st = fetch(p, optional[i], 0, NULL);
   if (st) return st;
-  if (!snap_has(p, "vocab.txt") && !(snap_has(p, "vocab.json") && snap_has(p, "merges.txt")))
+  if (!snap_has(p, "vocab.txt") && !(snap_has(p, "vocab.json") && snap_has(p, "merges.txt")) &&
+      !snap_has(p, "spiece.model"))
     return vlp_fail(VLP_ERR_UNSUPPORTED,
-                    "%s: no tokenizer vlp reads (vocab.txt, or vocab.json and merges.txt)",
+                    "%s: no tokenizer vlp reads (vocab.txt, vocab.json and merges.txt, or "
+                    "spiece.model)",
                     p->repo);
   return write_ref(p);
 }

@@ -4,6 +4,7 @@
  * tensor; the cache is not locked, so load weights from one thread. */
 #include "core/weights.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,24 @@ size_t weights_bytes(const vlp_weights *w) {
   size_t total = 0;
   for (int i = 0; i < w->n; i++) total += w->entries[i].t->nbytes;
   return total;
+}
+
+vlp_status weights_scalar(vlp_weights *w, const char *name, const char *dir, float *out) {
+  const st_tensor *t = weights_find(w, name);
+  if (!t) return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s is missing", dir, name);
+  const float *p = NULL;
+  vlp_status st;
+  if (t->ndim == 0)
+    st = weights_f32(w, name, &p, 0);
+  else if (t->ndim == 1 && t->shape[0] == 1)
+    st = weights_f32(w, name, &p, 1, 1);
+  else
+    return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s must be a scalar (has %d dims)", dir, name,
+                    t->ndim);
+  if (st) return st;
+  if (!isfinite(p[0])) return vlp_fail(VLP_ERR_MODEL, "%s: tensor %s is not finite", dir, name);
+  *out = p[0];
+  return VLP_OK;
 }
 
 /* nn.Linear weights: 2-D "*.weight" tensors that are not embedding tables (those are

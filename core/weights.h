@@ -17,6 +17,9 @@ const st_tensor *weights_find(const vlp_weights *w, const char *name);
  * as int varargs: weights_f32(w, "x.weight", &p, 2, out_dim, in_dim). A missing tensor or
  * another shape is an error naming the tensor, the file and both shapes. */
 vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int ndim, ...);
+/* A scalar parameter (shape [] or [1], e.g. logit_scale) as a finite float; missing, another
+ * shape or not finite is VLP_ERR_MODEL naming model_dir and the tensor. */
+vlp_status weights_scalar(vlp_weights *w, const char *name, const char *model_dir, float *out);
 /* What weights_prepare_linears did. */
 typedef struct {
   int tensors;         /* weights prepared */

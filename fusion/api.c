@@ -1,6 +1,6 @@
-/* api: models, preprocessing and tokenizers of vlp.h on top of the BLIP and CLIP models
- * (fusion/blip.h, fusion/clip.h). Sessions and features: api_session.c; the tasks:
- * api_tasks.c. */
+/* api: models, preprocessing and tokenizers of vlp.h on top of the BLIP, CLIP and SigLIP
+ * models (fusion/blip.h, fusion/clip.h, fusion/siglip.h). Sessions and features: api_session.c; the
+ * tasks: api_tasks.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@ static const char *const arch_names[] = {
     [VLP_ARCH_BLIP_ITM] = "BlipForImageTextRetrieval",
     [VLP_ARCH_BLIP_VQA] = "BlipForQuestionAnswering",
     [VLP_ARCH_CLIP] = "CLIPModel",
+    [VLP_ARCH_SIGLIP] = "SiglipModel",
 };
 
 const char *vlp_arch_name(vlp_arch a) {
@@ -73,14 +74,8 @@ void vlp_tokenizer_free(vlp_tokenizer *t) {
   tok_free(t);
 }
 
-/* The text encoders' limits: BERT position table 512, CLIP context 77 (the tokenizers'
- * model_max_length in the Hugging Face folders). */
-static int tokenizer_max_len(const vlp_tokenizer *t) {
-  return tok_kind_of(t) == TOK_CLIP ? 77 : 512;
-}
-
 vlp_status vlp_tokenize(const vlp_tokenizer *t, const char *text, int **ids, int *n) {
-  return tok_encode(t, text, tokenizer_max_len(t), ids, n, NULL);
+  return tok_encode(t, text, tok_model_max_length(t), ids, n, NULL);
 }
 
 vlp_status vlp_detokenize(const vlp_tokenizer *t, const int *ids, int n, char **text) {
@@ -125,7 +120,7 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
   if (a < 0) {
     st = vlp_fail(arch ? VLP_ERR_UNSUPPORTED : VLP_ERR_MODEL,
                   "%s: %s%s%s (vlp runs BlipForConditionalGeneration, BlipForImageTextRetrieval, "
-                  "BlipForQuestionAnswering and CLIPModel)",
+                  "BlipForQuestionAnswering, CLIPModel and SiglipModel)",
                   path, arch ? "architecture " : "no \"architectures\" entry", arch ? arch : "",
                   arch ? " is not supported" : "");
     cJSON_Delete(cfg);
@@ -136,10 +131,17 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
   if (!m) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", model_dir);
   m->arch = (vlp_arch)a;
   m->params = params;
-  st = m->arch == VLP_ARCH_CLIP ? clip_load(model_dir, &m->clip) : blip_load(model_dir, &m->blip);
+  if (m->arch == VLP_ARCH_CLIP)
+    st = clip_load(model_dir, &m->clip);
+  else if (m->arch == VLP_ARCH_SIGLIP)
+    st = siglip_load(model_dir, &m->siglip);
+  else
+    st = blip_load(model_dir, &m->blip);
   /* The linear layers' weights packed for the GEMM backend at the asked precision. */
   if (!st)
-    st = weights_prepare_linears(m->clip ? clip_weights(m->clip) : blip_weights(m->blip),
+    st = weights_prepare_linears(m->clip     ? clip_weights(m->clip)
+                                 : m->siglip ? siglip_weights(m->siglip)
+                                             : blip_weights(m->blip),
                                  params.precision, &m->pack);
   if (st) {
     vlp_model_free(m);
@@ -153,6 +155,7 @@ void vlp_model_free(vlp_model *m) {
   if (!m) return;
   if (m->blip) blip_free(m->blip);
   if (m->clip) clip_free(m->clip);
+  if (m->siglip) siglip_free(m->siglip);
   free(m);
 }
 
@@ -161,14 +164,17 @@ vlp_arch vlp_model_arch(const vlp_model *m) {
 }
 
 int vlp_model_embed_dim(const vlp_model *m) {
+  if (m->siglip) return siglip_get_dims(m->siglip).dim;
   return m->clip ? clip_get_dims(m->clip).projection_dim : blip_get_dims(m->blip).embed_dim;
 }
 
 const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m) {
+  if (m->siglip) return siglip_tokenizer(m->siglip);
   return m->clip ? clip_tokenizer(m->clip) : blip_tokenizer(m->blip);
 }
 
 const prep_config *api_prep(const vlp_model *m) {
+  if (m->siglip) return siglip_prep(m->siglip);
   return m->clip ? clip_prep(m->clip) : blip_prep(m->blip);
 }
 

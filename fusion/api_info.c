@@ -22,27 +22,34 @@
 static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summary *s) {
   const char *type = json_str(cfg, "model_type", "");
   snprintf(s->model_type, sizeof s->model_type, "%s", type);
-  int clip = !strcmp(type, "clip") || (s->supported && s->arch == VLP_ARCH_CLIP);
-  int blip = !strcmp(type, "blip") || (s->supported && s->arch != VLP_ARCH_CLIP);
-  if (!clip && !blip) return VLP_OK; /* an architecture vlp does not know: sizes unknown */
+  int siglip = !strcmp(type, "siglip") || (s->supported && s->arch == VLP_ARCH_SIGLIP);
+  int clip = !siglip && (!strcmp(type, "clip") || (s->supported && s->arch == VLP_ARCH_CLIP));
+  int blip = !siglip && !clip && (!strcmp(type, "blip") || s->supported);
+  if (!clip && !blip && !siglip) return VLP_OK; /* an architecture vlp does not know */
   vit_config vc;
-  vlp_status st =
-      vit_config_from_json(json_obj(cfg, "vision_config"), clip ? VIT_CLIP : VIT_BLIP, path, &vc);
+  vlp_status st = vit_config_from_json(json_obj(cfg, "vision_config"),
+                                       siglip ? VIT_SIGLIP
+                                       : clip ? VIT_CLIP
+                                              : VIT_BLIP,
+                                       path, &vc);
   if (st) return st;
   s->vision.hidden = vc.hidden;
   s->vision.layers = vc.layers;
   s->vision.heads = vc.heads;
   s->vision.image_size = vc.image_size;
   s->vision.patch_size = vc.patch_size;
-  if (clip) {
+  if (clip || siglip) {
     clip_text_config tc;
-    if ((st = clip_text_config_from_json(json_obj(cfg, "text_config"), path, &tc))) return st;
+    if ((st = (siglip ? siglip_text_config_from_json : clip_text_config_from_json)(
+             json_obj(cfg, "text_config"), path, &tc)))
+      return st;
     s->text.hidden = tc.hidden;
     s->text.layers = tc.layers;
     s->text.heads = tc.heads;
     s->text.vocab_size = tc.vocab;
     s->text.max_positions = tc.max_pos;
-    s->projection_dim = json_int(cfg, "projection_dim", 512);
+    /* SigLIP has no projections: its embeddings are the vision width */
+    s->projection_dim = siglip ? vc.hidden : json_int(cfg, "projection_dim", 512);
   } else {
     bert_config tc;
     if ((st = bert_config_from_json(json_obj(cfg, "text_config"), path, &tc))) return st;
@@ -136,7 +143,7 @@ vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *s) {
   const cJSON *archs = json_arr(cfg, "architectures");
   const char *arch = cJSON_GetStringValue(archs ? cJSON_GetArrayItem(archs, 0) : NULL);
   snprintf(s->architecture, sizeof s->architecture, "%s", arch ? arch : "");
-  for (int a = VLP_ARCH_BLIP_CAPTION; arch && a <= VLP_ARCH_CLIP; a++) {
+  for (int a = VLP_ARCH_BLIP_CAPTION; arch && a <= VLP_ARCH_SIGLIP; a++) {
     if (!strcmp(arch, vlp_arch_name((vlp_arch)a))) {
       s->supported = 1;
       s->arch = (vlp_arch)a;

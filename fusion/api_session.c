@@ -93,6 +93,7 @@ static vlp_status encode(vlp_session *s, const vlp_image *imgs, int n, int size,
   if (f->dim > 0 && !(f->embeds = malloc((size_t)n * f->dim * sizeof(float))))
     return vlp_fail(VLP_ERR_NOMEM, "out of memory for %d image embeddings", n);
   if (m->clip) return clip_encode_images(m->clip, &s->ws, px, n, f->S, NULL, NULL, NULL, f->embeds);
+  if (m->siglip) return siglip_encode_images(m->siglip, &s->ws, px, n, f->S, NULL, NULL, f->embeds);
   f->Ti = blip_vision_tokens(m->blip, f->S);
   size_t nh = (size_t)n * (size_t)f->Ti * (size_t)blip_get_dims(m->blip).vision_hidden;
   if (!(f->hidden = malloc(nh * sizeof(float))))

@@ -14,8 +14,8 @@ struct vlp_labels {
 };
 
 const char *vlp_tag_default_template(const vlp_model *m) {
-  (void)m; /* CLIP's zero-shot prompt */
-  return "a photo of a {}.";
+  /* the reference's zero-shot prompts: CLIP's, and the pipeline's default for SigLIP */
+  return m && m->siglip ? "This is a photo of {}." : "a photo of a {}.";
 }
 
 char *vlp_apply_template(const char *tmpl, const char *label) {
@@ -47,7 +47,7 @@ void vlp_labels_free(vlp_labels *l) {
 vlp_status vlp_labels_new(vlp_session *s, const char *const *labels, int n, const char *tmpl,
                           vlp_labels **out) {
   *out = NULL;
-  vlp_status st = api_need(s->m, VLP_ARCH_CLIP);
+  vlp_status st = s->m->siglip ? VLP_OK : api_need(s->m, VLP_ARCH_CLIP);
   if (st) return st;
   if (n <= 0 || !labels) return vlp_fail(VLP_ERR_INVALID, "no labels");
   if (!tmpl) tmpl = vlp_tag_default_template(s->m);

@@ -158,9 +158,9 @@ vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *tex
 vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
                             float *out) {
   if (vlp_model_embed_dim(s->m) <= 0)
-    return vlp_fail(VLP_ERR_INVALID, "the model is %s; embeddings need %s or %s",
+    return vlp_fail(VLP_ERR_INVALID, "the model is %s; embeddings need %s, %s or %s",
                     vlp_arch_name(s->m->arch), vlp_arch_name(VLP_ARCH_CLIP),
-                    vlp_arch_name(VLP_ARCH_BLIP_ITM));
+                    vlp_arch_name(VLP_ARCH_SIGLIP), vlp_arch_name(VLP_ARCH_BLIP_ITM));
   vlp_features *f = NULL;
   vlp_status st = vlp_encode_images(s, imgs, n, image_size, &f);
   if (!st) st = vlp_features_embeddings(f, out);
@@ -171,6 +171,7 @@ vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int im
 static vlp_status embed_texts(vlp_session *s, const char *const *texts, int n, float *out) {
   const vlp_model *m = s->m;
   if (m->clip) return clip_encode_strings(m->clip, &s->ws, texts, n, out);
+  if (m->siglip) return siglip_encode_strings(m->siglip, &s->ws, texts, n, out);
   int E = blip_get_dims(m->blip).embed_dim;
   vlp_status st = VLP_OK;
   for (int i = 0; i < n && !st; i++) {
@@ -184,10 +185,10 @@ static vlp_status embed_texts(vlp_session *s, const char *const *texts, int n, f
 }
 
 vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out) {
-  if (s->m->arch != VLP_ARCH_CLIP && s->m->arch != VLP_ARCH_BLIP_ITM)
-    return vlp_fail(VLP_ERR_INVALID, "the model is %s; embeddings need %s or %s",
+  if (vlp_model_embed_dim(s->m) <= 0)
+    return vlp_fail(VLP_ERR_INVALID, "the model is %s; embeddings need %s, %s or %s",
                     vlp_arch_name(s->m->arch), vlp_arch_name(VLP_ARCH_CLIP),
-                    vlp_arch_name(VLP_ARCH_BLIP_ITM));
+                    vlp_arch_name(VLP_ARCH_SIGLIP), vlp_arch_name(VLP_ARCH_BLIP_ITM));
   if (n <= 0) return vlp_fail(VLP_ERR_INVALID, "vlp_embed_texts: no texts");
   for (int i = 0; i < n; i++)
     if (!texts[i] || !texts[i][0]) return vlp_fail(VLP_ERR_INVALID, "text %d is empty", i + 1);
@@ -199,12 +200,35 @@ vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, floa
 
 vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const float *label_embeds,
                           int L, float *scores) {
-  vlp_status st = api_need(s->m, VLP_ARCH_CLIP);
+  vlp_status st = s->m->siglip ? VLP_OK : api_need(s->m, VLP_ARCH_CLIP);
   if (!st) st = api_check_features(s, f, i);
   if (st) return st;
   if (L <= 0) return vlp_fail(VLP_ERR_INVALID, "vlp_tag_scores: no labels");
   int prev = api_enter(s);
-  clip_tag(s->m->clip, label_embeds, L, f->embeds + (size_t)i * f->dim, 1, scores);
+  const float *img = f->embeds + (size_t)i * f->dim;
+  if (s->m->siglip) /* a sigmoid per label, not a softmax over them */
+    siglip_probs(s->m->siglip, img, 1, label_embeds, L, scores);
+  else
+    clip_tag(s->m->clip, label_embeds, L, img, 1, scores);
   api_leave(prev);
+  return VLP_OK;
+}
+
+vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *text, float *score,
+                     float *logit) {
+  vlp_status st = api_need(s->m, VLP_ARCH_SIGLIP);
+  if (!st) st = api_check_features(s, f, i);
+  if (st) return st;
+  if (!text || !text[0]) return vlp_fail(VLP_ERR_INVALID, "the text is empty");
+  float *t = malloc((size_t)f->dim * sizeof *t), z = 0;
+  if (!t) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
+  int prev = api_enter(s);
+  st = siglip_encode_strings(s->m->siglip, &s->ws, &text, 1, t);
+  if (!st) siglip_logits(s->m->siglip, f->embeds + (size_t)i * f->dim, 1, t, 1, &z);
+  api_leave(prev);
+  free(t);
+  if (st) return st;
+  if (logit) *logit = z;
+  if (score) *score = siglip_sigmoid(z);
   return VLP_OK;
 }

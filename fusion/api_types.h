@@ -7,6 +7,7 @@
 #include "core/workspace.h"
 #include "fusion/blip.h"
 #include "fusion/clip.h"
+#include "fusion/siglip.h"
 #include "vlp.h"
 
 /* Read-only after vlp_model_load_with. */
@@ -14,6 +15,7 @@ struct vlp_model {
   vlp_arch arch;
   blip_model *blip;
   clip_model *clip;
+  siglip_model *siglip;
   vlp_model_params params;
   weights_pack_report pack; /* what loading packed for the GEMM backend */
 };
@@ -25,8 +27,8 @@ struct vlp_session {
 };
 
 /* BLIP: the vision tower's last_hidden_state (n, Ti, Dv), plus image_feat (n, E) for the
- * retrieval model. CLIP: image_embeds (n, P) (the projected, normalised embeddings the
- * CLIP heads use). */
+ * retrieval model. CLIP / SigLIP: image_embeds (n, P) (the projected, normalised
+ * embeddings their heads use). */
 struct vlp_features {
   const vlp_model *m;
   int n, S, Ti, dim;

@@ -42,24 +42,6 @@ static vlp_status check_architecture(const cJSON *cfg, const char *path) {
   return VLP_OK;
 }
 
-static vlp_status load_logit_scale(vlp_weights *w, const char *dir, float *out) {
-  const st_tensor *t = weights_find(w, "logit_scale");
-  if (!t) return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale is missing", dir);
-  const float *p = NULL;
-  vlp_status st;
-  if (t->ndim == 0)
-    st = weights_f32(w, "logit_scale", &p, 0);
-  else if (t->ndim == 1 && t->shape[0] == 1)
-    st = weights_f32(w, "logit_scale", &p, 1, 1);
-  else
-    return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale must be a scalar (has %d dims)", dir,
-                    t->ndim);
-  if (st) return st;
-  if (!isfinite(p[0])) return vlp_fail(VLP_ERR_MODEL, "%s: tensor logit_scale is not finite", dir);
-  *out = p[0];
-  return VLP_OK;
-}
-
 vlp_status clip_load(const char *dir, clip_model **out) {
   *out = NULL;
   char path[4096];
@@ -89,7 +71,7 @@ vlp_status clip_load(const char *dir, clip_model **out) {
            weights_f32(m->w, "visual_projection.weight", &m->visual_proj, 2, m->P, m->vc.hidden)) ||
       (st = weights_f32(m->w, "text_projection.weight", &m->text_proj, 2, m->P, m->tc.hidden)))
     goto fail;
-  if ((st = load_logit_scale(m->w, dir, &m->logit_scale))) goto fail;
+  if ((st = weights_scalar(m->w, "logit_scale", dir, &m->logit_scale))) goto fail;
   if ((st = tok_load(dir, &m->tok))) goto fail;
   if (tok_kind_of(m->tok) != TOK_CLIP) {
     st = vlp_fail(VLP_ERR_MODEL, "%s: the tokenizer is not CLIP's BPE (vocab.json + merges.txt)",

@@ -107,6 +107,7 @@ typedef enum {
   VLP_ARCH_BLIP_ITM,     /* BlipForImageTextRetrieval */
   VLP_ARCH_BLIP_VQA,     /* BlipForQuestionAnswering */
   VLP_ARCH_CLIP,         /* CLIPModel */
+  VLP_ARCH_SIGLIP,       /* SiglipModel */
 } vlp_arch;
 
 typedef struct vlp_model vlp_model;
@@ -214,8 +215,13 @@ vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *tex
 vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
                             float *out);
 vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out);
-/* Zero-shot scores of image i of f (CLIP): softmax over the L labels of
- * exp(logit_scale) * cosine. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
+/* Image-text match of image i of f (SigLIP): logit = exp(logit_scale) * cosine +
+ * logit_bias, score = sigmoid(logit), the probability that this text matches. */
+vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *text, float *score,
+                     float *logit);
+/* Zero-shot scores of image i of f: CLIP: softmax over the L labels of
+ * exp(logit_scale) * cosine; SigLIP: each label's sigmoid(exp(logit_scale) * cosine +
+ * logit_bias) on its own. label_embeds (L, dim) from vlp_embed_texts, scores (L). */
 vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const float *label_embeds,
                           int L, float *scores);
 
@@ -224,7 +230,8 @@ vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const fl
 /* "{}" in a template stands for the label: template "a photo of a {}." and label "cat" give
  * "a photo of a cat.". malloc'd; NULL when out of memory. */
 char *vlp_apply_template(const char *tmpl, const char *label);
-/* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}."). */
+/* The template a model's zero-shot tags use by default (CLIP: "a photo of a {}.", SigLIP:
+ * "This is a photo of {}." as the reference's zero-shot pipeline). */
 const char *vlp_tag_default_template(const vlp_model *m);
 
 /* A label set, embedded once (text embedding of template(label) for each label) and then
@@ -240,7 +247,8 @@ void vlp_labels_free(vlp_labels *l);
 typedef struct {
   int label;        /* index in the label set */
   const char *text; /* the label (owned by the vlp_labels) */
-  float score;      /* CLIP: softmax over all labels of exp(logit_scale) * cosine */
+  float score;      /* CLIP: softmax over all labels of exp(logit_scale) * cosine;
+                       SigLIP: sigmoid of this label's logit */
 } vlp_tag_result;
 
 /* The labels of image i of f ranked by score, best first (ties: label order):

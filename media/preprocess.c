@@ -41,6 +41,12 @@ prep_config prep_config_blip(int size) {
   return c;
 }
 
+prep_config prep_config_siglip(int size) {
+  prep_config c = prep_config_blip(size);
+  for (int i = 0; i < 3; i++) c.mean[i] = c.std[i] = 0.5f; /* IMAGENET_STANDARD_MEAN / STD */
+  return c;
+}
+
 prep_config prep_config_clip(int size) {
   prep_config c;
   memset(&c, 0, sizeof c);
@@ -121,22 +127,26 @@ static vlp_status parse_config(const cJSON *root, const char *path, prep_config 
   if (!cJSON_IsObject(root)) return vlp_fail(VLP_ERR_MODEL, "%s: not a JSON object", path);
   const char *type = json_str(root, "image_processor_type", NULL);
   if (!type) type = json_str(root, "feature_extractor_type", NULL);
-  int is_clip;
+  int is_clip, is_siglip = 0;
   if (type) {
     if (!strncmp(type, "Blip", 4)) {
       is_clip = 0;
+    } else if (!strncmp(type, "Siglip", 6)) {
+      is_clip = 0;
+      is_siglip = 1;
     } else if (!strncmp(type, "CLIP", 4)) {
       is_clip = 1;
     } else {
       return vlp_fail(VLP_ERR_UNSUPPORTED,
-                      "%s: image_processor_type \"%s\" is not supported (BlipImageProcessor or "
-                      "CLIPImageProcessor)",
+                      "%s: image_processor_type \"%s\" is not supported (BlipImageProcessor, "
+                      "CLIPImageProcessor or SiglipImageProcessor)",
                       path, type);
     }
   } else {  // no type: CLIP configs are the ones with a crop
     is_clip = cJSON_GetObjectItemCaseSensitive(root, "crop_size") != NULL;
   }
   prep_config c = is_clip ? prep_config_clip(224) : prep_config_blip(384);
+  if (is_siglip) c = prep_config_siglip(224);
 
   const cJSON *size = cJSON_GetObjectItemCaseSensitive(root, "size");
   if (size && !cJSON_IsNull(size)) {

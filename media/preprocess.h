@@ -4,6 +4,8 @@
  *   CLIPImageProcessor: resize so the shorter side == size.shortest_edge (other side
  *     int(S * long / short), floor), center crop crop_size with top = (H - h) // 2,
  *     left = (W - w) // 2, rescale, normalise.
+ *   SiglipImageProcessor: as BlipImageProcessor (resize straight to size, no crop) with
+ *     its own defaults (224 x 224, mean = std = 0.5).
  * Rescale: float64(x) * rescale_factor -> float32; normalise in float32: (x - mean) / std. */
 #ifndef VLP_MEDIA_PREPROCESS_H
 #define VLP_MEDIA_PREPROCESS_H
@@ -27,9 +29,10 @@ typedef struct {
 /* Read DIR/preprocessor_config.json (image_processor_type decides the mode; absent fields
  * take the Hugging Face defaults of that processor class). */
 vlp_status prep_config_load(const char *model_dir, prep_config *out);
-/* Defaults of the two processors (used when the file is absent and by tests). */
+/* Defaults of the processors (used when the file is absent and by tests). */
 prep_config prep_config_blip(int size);
 prep_config prep_config_clip(int size);
+prep_config prep_config_siglip(int size);
 /* Change the output size to S x S (--image-size, interpolate_pos_encoding runs). */
 void prep_config_set_size(prep_config *c, int size);
 /* Output height / width. */

@@ -310,11 +310,6 @@ void h_itm(request *r, form *f) {
   if (nt == 0) nt = form_texts(r, f, "text", 0, &texts);
   if (nt < 0) return;
   if (nt == 0) return reply_error(&r->rep, 400, "\"text\" or \"texts\" is missing");
-  for (int i = 0; i < nt; i++)
-    if (!texts[i][0]) {
-      free_texts(texts, nt);
-      return reply_error(&r->rep, 400, "text %d is empty", i);
-    }
   vlp_image *imgs = NULL;
   int n = need_images(r, f, &imgs, "image-text matching");
   if (n != 1) {
@@ -349,7 +344,7 @@ void h_itm(request *r, form *f) {
 typedef struct {
   char **labels;
   int n;
-  char *template;
+  char *template; /* NULL: the model's default */
   int top;
   float *scores; /* (images, labels) */
 } tag_ctx;
@@ -374,40 +369,17 @@ static int by_score(const void *a, const void *b) {
   return x->label - y->label;
 }
 
-/* "{}" in the template is replaced by the label. */
-static char *apply_template(const char *t, const char *label) {
-  const char *at = strstr(t, "{}");
-  sbuf b = {0};
-  if (at) {
-    sb_add(&b, t, (size_t)(at - t));
-    sb_puts(&b, label);
-    sb_puts(&b, at + 2);
-  } else {
-    sb_puts(&b, label);
-  }
-  if (b.oom) sb_free(&b);
-  return b.s;
-}
-
-/* Label prompts -> text embeddings, then the images' scores against them. */
+/* The label set (template applied by the library) and the images' scores for it. */
 static void tag_run(job *j, worker *w) {
   tag_ctx *c = j->ctx;
-  int dim = j->model->dim, L = c->n;
-  char **prompts = calloc((size_t)L, sizeof *prompts);
-  float *lab = malloc((size_t)L * (size_t)dim * sizeof *lab);
-  c->scores = malloc((size_t)j->n * (size_t)L * sizeof *c->scores);
-  vlp_status st = prompts && lab && c->scores ? VLP_OK : VLP_ERR_NOMEM;
-  for (int i = 0; i < L && !st; i++)
-    if (!(prompts[i] = apply_template(c->template, c->labels[i]))) st = VLP_ERR_NOMEM;
-  if (!st) st = eng_embed_texts(w, j->model, (const char *const *)prompts, L, lab);
-  if (!st) st = eng_tag(w, j->model, j->imgs, j->n, lab, L, c->scores);
-  if (st == VLP_ERR_NOMEM)
+  c->scores = malloc((size_t)j->n * (size_t)c->n * sizeof *c->scores);
+  j->st = c->scores ? eng_tag(w, j->model, j->imgs, j->n, (const char *const *)c->labels, c->n,
+                              c->template, c->scores)
+                    : VLP_ERR_NOMEM;
+  if (j->st == VLP_ERR_NOMEM)
     snprintf(j->err, sizeof j->err, "out of memory");
-  else if (st)
+  else if (j->st)
     snprintf(j->err, sizeof j->err, "%s", vlp_last_error());
-  j->st = st;
-  if (prompts) free_texts(prompts, L);
-  free(lab);
 }
 
 static void tag_finish(job *j, worker *w) {
@@ -463,9 +435,9 @@ void h_tag(request *r, form *f) {
     c->labels = labels;
     c->n = nl;
     c->top = top;
-    c->template = strdup(tmpl ? tmpl : "a photo of a {}.");
+    c->template = tmpl ? strdup(tmpl) : NULL;
   }
-  if (!c || !c->template) {
+  if (!c || (tmpl && !c->template)) {
     if (n > 0) reply_error(&r->rep, 503, "out of memory");
     if (c)
       tag_ctx_free(c);
@@ -600,8 +572,8 @@ void h_embeddings(request *r, form *f) {
   }
   for (int i = 0; i < nt; i++) {
     int *ids = NULL, k = 0;
-    if (!texts[i][0] || vlp_tokenize(vlp_model_tokenizer(m->m), texts[i], &ids, &k)) {
-      reply_error(&r->rep, 400, "input %d: %s", i, texts[i][0] ? vlp_last_error() : "empty text");
+    if (vlp_tokenize(vlp_model_tokenizer(m->m), texts[i], &ids, &k)) {
+      reply_error(&r->rep, 400, "input %d: %s", i, vlp_last_error());
       free(c);
       free_texts(texts, nt);
       return;

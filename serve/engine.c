@@ -60,13 +60,21 @@ vlp_status eng_itm(worker *w, srv_model *m, const vlp_image *img, const char *co
   return st;
 }
 
-vlp_status eng_tag(worker *w, srv_model *m, const vlp_image *imgs, int n, const float *labels,
-                   int L, float *scores) {
+vlp_status eng_tag(worker *w, srv_model *m, const vlp_image *imgs, int n, const char *const *labels,
+                   int L, const char *tmpl, float *scores) {
   SESSION_OR_FAIL(w, m);
   vlp_features *f = NULL;
-  vlp_status st = vlp_encode_images(ses, imgs, n, 0, &f);
-  for (int i = 0; i < n && !st; i++)
-    st = vlp_tag_scores(ses, f, i, labels, L, scores + (size_t)i * L);
+  vlp_labels *set = NULL;
+  vlp_tag_result *res = malloc((size_t)L * sizeof *res);
+  if (!res) return VLP_ERR_NOMEM;
+  vlp_status st = vlp_labels_new(ses, labels, L, tmpl, &set);
+  if (!st) st = vlp_encode_images(ses, imgs, n, 0, &f);
+  for (int i = 0; i < n && !st; i++) {
+    st = vlp_tag(ses, f, i, set, res);
+    for (int k = 0; k < L && !st; k++) scores[(size_t)i * L + res[k].label] = res[k].score;
+  }
+  free(res);
+  vlp_labels_free(set);
   vlp_features_free(f);
   return st;
 }

@@ -65,6 +65,10 @@ void job_submit(server *s, request *req, job *j) {
   j->t_enq = now_seconds();
   j->deadline = j->t_enq + s->o.timeout_ms / 1000.0;
   req->job = j;
+  if (req->receiving) { /* queued and counted in one step: a gathering worker sees it */
+    req->receiving = 0;
+    atomic_fetch_sub(&s->receiving, 1);
+  }
   MHD_suspend_connection(req->conn);
   req->suspended = 1;
   if (s->qtail)
@@ -277,8 +281,9 @@ static void *worker_main(void *arg) {
             pp = &j->next;
           }
         }
+        /* requests still being received could join; with none, waiting only adds latency */
         if (items >= s->o.max_batch || nb == MAX_BATCH_JOBS || s->stopping ||
-            now_seconds() >= until)
+            atomic_load(&s->receiving) <= 0 || now_seconds() >= until)
           break;
         wait_until(s, until);
       }

@@ -3,6 +3,7 @@
 #include "serve/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -377,6 +378,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         reply_error(&r->rep, 413, "request body larger than %zu bytes", s->o.max_body);
     }
     if (r->rep.status) return send_reply(r); /* refused before reading the body */
+    r->receiving = 1;
+    atomic_fetch_add(&s->receiving, 1);
     return MHD_YES;
   }
   if (*upload_size) { /* a piece of the body */
@@ -409,7 +412,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->suspended = 0;
     return send_reply(r);
   }
-  if (!r->rep.status) handle(r);
+  if (!r->rep.status) handle(r); /* a job it queues stops counting as receiving */
+  if (r->receiving) {
+    r->receiving = 0;
+    atomic_fetch_sub(&s->receiving, 1);
+  }
   if (r->job) return MHD_YES; /* suspended until a worker answers */
   if (!r->rep.status) reply_error(&r->rep, 500, "no reply");
   free(r->body); /* not needed any more */
@@ -423,6 +430,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   server *s = cls;
   request *r = *con_cls;
   if (!r) return;
+  if (r->receiving) atomic_fetch_sub(&s->receiving, 1); /* the client went away mid-body */
   double dt = now_seconds() - r->t0;
   int status = r->rep.status ? r->rep.status : 499;
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || r->rep.status)
@@ -532,6 +540,16 @@ static void server_free(server *s) {
   pthread_cond_destroy(&s->qcond);
 }
 
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  int saved = errno;
+  unsigned char c = (unsigned char)sig;
+  if (write(sig_pipe[1], &c, 1) < 0) { /* the pipe is full: a signal is already pending */
+  }
+  errno = saved;
+}
+
 int serve_run(const serve_options *o) {
   server srv = {0}, *s = &srv;
   s->o = *o;
@@ -541,6 +559,20 @@ int serve_run(const serve_options *o) {
   pthread_mutex_init(&s->qlock, NULL);
   pthread_cond_init(&s->qcond, NULL);
   int rc = 2;
+  /* SIGTERM / SIGINT: any thread may take the signal (OpenBLAS starts threads before main),
+   * so the handler only writes to a pipe the main thread waits on; a second signal during
+   * the drain is ignored */
+  if (pipe(sig_pipe)) {
+    fprintf(stderr, "vlp serve: cannot create a pipe\n");
+    goto done;
+  }
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
   if (!is_loopback(o->host) && !o->api_key) {
     fprintf(stderr,
             "vlp serve: listening on %s (not loopback) needs --api-key KEY (clients send "
@@ -585,13 +617,6 @@ int serve_run(const serve_options *o) {
     fprintf(stderr, "vlp serve: cannot resolve host '%s'\n", o->host);
     goto done;
   }
-  /* signals go to the main thread only (sigwait below) */
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   if (workers_start(s)) {
     fprintf(stderr, "vlp serve: cannot start the workers\n");
     workers_stop(s);
@@ -618,12 +643,8 @@ int serve_run(const serve_options *o) {
           v6 ? "[" : "", o->host, v6 ? "]" : "", port, s->n_models, s->n_indexes, s->o.workers);
   fflush(stderr);
 
-  int sig = 0;
-  sigset_t wait_for;
-  sigemptyset(&wait_for);
-  sigaddset(&wait_for, SIGTERM);
-  sigaddset(&wait_for, SIGINT);
-  sigwait(&wait_for, &sig);
+  unsigned char sig = 0;
+  while (read(sig_pipe[0], &sig, 1) < 0 && errno == EINTR) continue;
 
   /* drain: stop accepting, let every request in flight finish, then stop */
   fprintf(stderr, "vlp serve: %s: finishing %d requests in flight\n",
@@ -638,6 +659,13 @@ int serve_run(const serve_options *o) {
   fprintf(stderr, "vlp serve: stopped\n");
   rc = 0;
 done:
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  if (sig_pipe[0] >= 0) {
+    close(sig_pipe[0]);
+    close(sig_pipe[1]);
+    sig_pipe[0] = sig_pipe[1] = -1;
+  }
   server_free(s);
   return rc;
 }

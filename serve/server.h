@@ -78,6 +78,7 @@ typedef struct request {
   uint8_t *body;
   size_t len, cap;
   int too_large;
+  int receiving; /* counted in server.receiving */
   double t0;
   job *job; /* while waiting for a worker */
   atomic_int done;
@@ -149,9 +150,10 @@ vlp_status eng_vqa(worker *w, srv_model *m, const vlp_image *img, const char *q,
 /* ITM of one image with n texts (the image encoded once). */
 vlp_status eng_itm(worker *w, srv_model *m, const vlp_image *img, const char *const *texts, int n,
                    float *itm, float *itc);
-/* Zero-shot scores (n, L) of n images against L label embeddings. */
-vlp_status eng_tag(worker *w, srv_model *m, const vlp_image *imgs, int n, const float *labels,
-                   int L, float *scores);
+/* Zero-shot scores (n, L) of n images for L labels (tmpl NULL: the model's default
+ * template), in label order. */
+vlp_status eng_tag(worker *w, srv_model *m, const vlp_image *imgs, int n, const char *const *labels,
+                   int L, const char *tmpl, float *scores);
 void eng_worker_free(worker *w);
 
 /* ---- metrics (metrics.c) ------------------------------------------------------------ */
@@ -208,7 +210,8 @@ struct server {
   job *qhead, *qtail;
   int qlen, stopping;
   worker *workers;
-  atomic_int inflight;
+  atomic_int receiving; /* requests whose body is still arriving: they may join a batch */
+  atomic_int inflight;  /* HTTP requests begun, not yet completed */
   atomic_int draining;
 };
 

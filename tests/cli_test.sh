@@ -123,7 +123,9 @@ if [ "$(grep -o '"label"' "$T/out" | wc -l)" = 1 ]; then ok; else bad "--top 1";
 expect_rc 2 "tag without labels" "$VLP" tag -m $M/clip-tiny $G/images/coffee.jpg
 
 # --- selftest ------------------------------------------------------------------------
-expect_rc 0 "selftest" "$VLP" selftest $G
+# one thread: the whole set runs in seconds even on a loaded machine (OpenMP threads
+# competing for busy cores made it run past testlib's 120 s timeout)
+expect_rc 0 "selftest" "$VLP" selftest $G --threads 1
 if tail -n 1 "$T/out" | grep -qE '^[0-9]+ passed, 0 failed'; then ok; else bad "selftest: $(tail -n 3 "$T/out")"; fi
 expect_rc 2 "selftest not a golden set" "$VLP" selftest "$T"
 

@@ -9,7 +9,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 expect_rc() {
   local want=$1 name=$2
   shift 2
-  timeout 120 "$@" >"$T/out" 2>"$T/err"
+  timeout "${VLP_TEST_TIMEOUT:-600}" "$@" >"$T/out" 2>"$T/err"
   local rc=$?
   if [ "$rc" = "$want" ]; then ok; else bad "$name: exit $rc, expected $want; stderr: $(head -c 400 "$T/err")"; fi
   if grep -qE "Sanitizer|runtime error" "$T/err"; then bad "$name: sanitizer report: $(head -c 600 "$T/err")"; fi

@@ -1,4 +1,4 @@
-/* clip_text: the CLIP text tower (see clip_text.h). */
+/* clip_text: the CLIP text tower and its SigLIP variant (see clip_text.h). */
 #include "text/clip_text.h"
 
 #include <float.h>
@@ -23,6 +23,7 @@ struct clip_text_model {
   const float *tok_emb; /* (vocab, hidden) */
   const float *pos_emb; /* (max_pos, hidden) */
   const float *final_g, *final_b;
+  const float *head_w, *head_b; /* SigLIP: (P, hidden), (P) */
   clip_text_layer *layers;
 };
 
@@ -34,25 +35,35 @@ static vlp_status positive(const char *path, const char *field, int v) {
   return VLP_OK;
 }
 
-vlp_status clip_text_config_from_json(const cJSON *tc, const char *path, clip_text_config *out) {
-  clip_text_config c;
-  c.vocab = json_int(tc, "vocab_size", 49408);
-  c.hidden = json_int(tc, "hidden_size", 512);
-  c.mlp = json_int(tc, "intermediate_size", 2048);
-  c.layers = json_int(tc, "num_hidden_layers", 12);
-  c.heads = json_int(tc, "num_attention_heads", 8);
-  c.max_pos = json_int(tc, "max_position_embeddings", 77);
-  c.eos_token_id = json_int(tc, "eos_token_id", 49407);
-  c.projection_dim = json_int(tc, "projection_dim", 512);
-  c.eps = (float)json_num(tc, "layer_norm_eps", 1e-5);
-  const char *act = json_str(tc, "hidden_act", "quick_gelu");
+/* The class defaults of CLIPTextConfig / SiglipTextConfig. */
+typedef struct {
+  int vocab, hidden, mlp, layers, heads, max_pos, eos;
+  double eps;
+  const char *act;
+} text_defaults;
+
+static vlp_status parse_config(const cJSON *tc, const char *path, const text_defaults *d,
+                               int siglip, clip_text_config *out) {
+  clip_text_config c = {.siglip = siglip};
+  c.vocab = json_int(tc, "vocab_size", d->vocab);
+  c.hidden = json_int(tc, "hidden_size", d->hidden);
+  c.mlp = json_int(tc, "intermediate_size", d->mlp);
+  c.layers = json_int(tc, "num_hidden_layers", d->layers);
+  c.heads = json_int(tc, "num_attention_heads", d->heads);
+  c.max_pos = json_int(tc, "max_position_embeddings", d->max_pos);
+  c.eos_token_id = json_int(tc, "eos_token_id", d->eos);
+  c.projection_dim =
+      siglip ? json_int(tc, "projection_size", c.hidden) : json_int(tc, "projection_dim", 512);
+  c.eps = (float)json_num(tc, "layer_norm_eps", d->eps);
+  const char *act = json_str(tc, "hidden_act", d->act);
   vlp_status st;
   if ((st = positive(path, "vocab_size", c.vocab)) ||
       (st = positive(path, "hidden_size", c.hidden)) ||
       (st = positive(path, "intermediate_size", c.mlp)) ||
       (st = positive(path, "num_hidden_layers", c.layers)) ||
       (st = positive(path, "num_attention_heads", c.heads)) ||
-      (st = positive(path, "max_position_embeddings", c.max_pos)))
+      (st = positive(path, "max_position_embeddings", c.max_pos)) ||
+      (siglip && (st = positive(path, "projection_size", c.projection_dim))))
     return st;
   if (c.hidden % c.heads != 0)
     return vlp_fail(VLP_ERR_MODEL,
@@ -64,13 +75,26 @@ vlp_status clip_text_config_from_json(const cJSON *tc, const char *path, clip_te
     c.act = CLIP_ACT_QUICK_GELU;
   } else if (strcmp(act, "gelu") == 0) {
     c.act = CLIP_ACT_GELU;
+  } else if (strcmp(act, "gelu_pytorch_tanh") == 0 || (siglip && strcmp(act, "gelu_new") == 0)) {
+    c.act = CLIP_ACT_GELU_TANH;
   } else {
     return vlp_fail(VLP_ERR_UNSUPPORTED,
-                    "%s: text_config.hidden_act \"%s\" is not supported (quick_gelu, gelu)", path,
-                    act);
+                    "%s: text_config.hidden_act \"%s\" is not supported (quick_gelu, gelu, "
+                    "gelu_pytorch_tanh)",
+                    path, act);
   }
   *out = c;
   return VLP_OK;
+}
+
+vlp_status clip_text_config_from_json(const cJSON *tc, const char *path, clip_text_config *out) {
+  static const text_defaults d = {49408, 512, 2048, 12, 8, 77, 49407, 1e-5, "quick_gelu"};
+  return parse_config(tc, path, &d, 0, out);
+}
+
+vlp_status siglip_text_config_from_json(const cJSON *tc, const char *path, clip_text_config *out) {
+  static const text_defaults d = {32000, 768, 3072, 12, 12, 64, 49407, 1e-6, "gelu_pytorch_tanh"};
+  return parse_config(tc, path, &d, 1, out);
 }
 
 /* ---- loading --------------------------------------------------------------------------- */
@@ -103,6 +127,9 @@ vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_co
                  D)) ||
       (st = bind(w, prefix, "final_layer_norm.weight", &m->final_g, 1, D, 0)) ||
       (st = bind(w, prefix, "final_layer_norm.bias", &m->final_b, 1, D, 0)))
+    goto fail;
+  if (c->siglip && ((st = bind(w, prefix, "head.weight", &m->head_w, 2, c->projection_dim, D)) ||
+                    (st = bind(w, prefix, "head.bias", &m->head_b, 1, c->projection_dim, 0))))
     goto fail;
   for (int i = 0; i < c->layers; i++) {
     char lp[256];
@@ -177,7 +204,7 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
     if (lens[b] < 1 || lens[b] > T)
       return vlp_fail(VLP_ERR_INVALID, "clip text: text %d has %d tokens (must be 1..%d)", b,
                       lens[b], T);
-    for (int t = 0; t < lens[b]; t++) {
+    for (int t = 0; t < (c->siglip ? T : lens[b]); t++) {
       int id = ids[(size_t)b * T + t];
       if (id < 0 || id >= c->vocab)
         return vlp_fail(VLP_ERR_INVALID,
@@ -206,15 +233,21 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
     for (int t = 0; t < T; t++) {
       size_t i = (size_t)b * T + t;
       int real = t < lens[b];
-      safe_ids[i] = real ? ids[i] : 0;
+      safe_ids[i] = real || c->siglip ? ids[i] : 0; /* SigLIP embeds its pads */
       mask[i] = real ? 0.0f : -FLT_MAX;
     }
   /* embeddings: token + position */
   op_embedding(x, m->tok_emb, safe_ids, (int)N, D);
   for (int b = 0; b < B; b++) op_add(x + (size_t)b * T * D, m->pos_emb, (size_t)T * D);
 
-  op_attn_shape as = {
-      .B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .mask = mask, .causal = 1};
+  op_attn_shape as = {.B = B,
+                      .H = H,
+                      .Tq = T,
+                      .Tk = T,
+                      .hd = D / H,
+                      .kv_cap = T,
+                      .mask = mask,
+                      .causal = !c->siglip};
   int any_pad = 0;
   for (int b = 0; b < B; b++) any_pad |= lens[b] < T;
   if (!any_pad) as.mask = NULL;
@@ -229,12 +262,20 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
     gemm_linear(x, att, L->o_w, L->o_b, (int)N, D, D, GEMM_ACT_NONE, 1); /* + residual */
     op_layernorm(h, x, L->ln2_g, L->ln2_b, (int)N, D, c->eps);
     gemm_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F,
-                c->act == CLIP_ACT_GELU ? GEMM_ACT_GELU_ERF : GEMM_ACT_QUICK_GELU, 0);
+                c->act == CLIP_ACT_GELU        ? GEMM_ACT_GELU_ERF
+                : c->act == CLIP_ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
+                                               : GEMM_ACT_QUICK_GELU,
+                0);
     gemm_linear(x, f, L->fc2_w, L->fc2_b, (int)N, F, D, GEMM_ACT_NONE, 1); /* + residual */
   }
   op_layernorm(h, x, m->final_g, m->final_b, (int)N, D, c->eps); /* h = last_hidden */
   if (last_hidden) memcpy(last_hidden, h, nd * sizeof(float));
-  if (pooled)
+  if (pooled && c->siglip) {
+    /* the head on the last position of each row: gather the rows into q, one GEMM */
+    for (int b = 0; b < B; b++)
+      memcpy(q + (size_t)b * D, h + ((size_t)b * T + T - 1) * D, (size_t)D * sizeof(float));
+    op_linear(pooled, q, m->head_w, m->head_b, B, D, c->projection_dim);
+  } else if (pooled)
     for (int b = 0; b < B; b++) {
       int e = clip_text_eos_index(c, ids + (size_t)b * T, lens[b]);
       memcpy(pooled + (size_t)b * D, h + ((size_t)b * T + e) * D, (size_t)D * sizeof(float));

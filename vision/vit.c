@@ -1,4 +1,4 @@
-/* vit: the ViT image encoder of BLIP and CLIP (see vit.h), batched over images.
+/* vit: the ViT image encoder of BLIP, CLIP and SigLIP (see vit.h), batched over images.
  *
  * Weights are bound once (shape-checked) and used in place; the model is read-only after
  * loading. A forward pass takes its activations from the caller's workspace (WS_VISION)
@@ -26,10 +26,11 @@ typedef struct {
 struct vit_model {
   vit_config c;
   int grid;                     /* g = image_size / patch_size */
-  const float *cls;             /* (D) */
+  int ncls;                     /* class-token rows: 1, SigLIP 0 */
+  const float *cls;             /* (D), NULL for SigLIP */
   const float *patch_w;         /* (D, C*p*p) viewed from (D, C, p, p) */
-  const float *patch_b;         /* (D) BLIP only, else NULL */
-  const float *pos;             /* (1 + g*g, D) */
+  const float *patch_b;         /* (D) BLIP and SigLIP, else NULL */
+  const float *pos;             /* (ncls + g*g, D) */
   const float *pre_w, *pre_b;   /* CLIP pre_layrnorm */
   const float *post_w, *post_b; /* post_layernorm */
   vit_layer *layers;
@@ -67,7 +68,7 @@ static vlp_status check_config(const vit_config *c) {
   if (c->hidden % c->heads)
     return vlp_fail(VLP_ERR_MODEL, "vit: hidden_size %d not divisible by num_attention_heads %d",
                     c->hidden, c->heads);
-  if (c->image_size % c->patch_size)
+  if (c->image_size % c->patch_size && c->kind != VIT_SIGLIP)
     return vlp_fail(VLP_ERR_MODEL, "vit: image_size %d not a multiple of patch_size %d",
                     c->image_size, c->patch_size);
   if (c->hidden > (1 << 16) || c->mlp > (1 << 20) || c->layers > 1024 ||
@@ -93,10 +94,14 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
     return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory");
   }
   const int D = c->hidden, C = c->channels, p = c->patch_size, M = c->mlp;
-  const int npos = 1 + m->grid * m->grid;
+  m->ncls = c->kind == VIT_SIGLIP ? 0 : 1;
+  const int npos = m->ncls + m->grid * m->grid;
   const int blip = c->kind == VIT_BLIP;
 
-  if (blip) {
+  if (c->kind == VIT_SIGLIP) {
+    BIND2("embeddings.position_embedding.weight", &m->pos, npos, D);
+    BIND1("embeddings.patch_embedding.bias", &m->patch_b, D);
+  } else if (blip) {
     if ((st = bind(w, prefix, "embeddings.class_embedding", &m->cls, 3, 1, 1, D, 0))) goto fail;
     if ((st = bind(w, prefix, "embeddings.position_embedding", &m->pos, 3, 1, npos, D, 0)))
       goto fail;
@@ -168,7 +173,7 @@ const vit_config *vit_cfg(const vit_model *m) {
 
 int vit_tokens(const vit_model *m, int S) {
   int n = S / m->c.patch_size;
-  return 1 + n * n;
+  return m->ncls + n * n;
 }
 
 /* ---- position embeddings --------------------------------------------------------- */
@@ -204,22 +209,22 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
   }
 }
 
-/* The (1 + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
+/* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
  * trained size); NULL only on allocation failure. */
 static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
-  const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden;
+  const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden, c0 = m->ncls;
   if (n == g) return m->pos;
-  size_t nt = ((size_t)n * n + 1) * D;
+  size_t nt = ((size_t)n * n + (size_t)c0) * D;
   float *t = ws_floats(ws, WS_VISION_POS, nt + (size_t)8 * n);
   if (!t) return NULL;
-  float *wt = t + nt;                       /* (4 n) tap weights */
-  int *idx = (int *)(wt + 4 * n);           /* (4 n) tap indices */
-  cubic_taps(g, n, idx, wt);                /* same taps along y and x (square grid) */
-  memcpy(t, m->pos, (size_t)D * sizeof *t); /* CLS row unchanged */
-  const float *patch = m->pos + D;          /* (g, g, D) */
+  float *wt = t + nt;                            /* (4 n) tap weights */
+  int *idx = (int *)(wt + 4 * n);                /* (4 n) tap indices */
+  cubic_taps(g, n, idx, wt);                     /* same taps along y and x (square grid) */
+  memcpy(t, m->pos, (size_t)c0 * D * sizeof *t); /* CLS row unchanged */
+  const float *patch = m->pos + (size_t)c0 * D;  /* (g, g, D) */
   for (int oy = 0; oy < n; oy++) {
     for (int ox = 0; ox < n; ox++) {
-      float *dst = t + ((size_t)1 + (size_t)oy * n + ox) * D;
+      float *dst = t + ((size_t)c0 + (size_t)oy * n + ox) * D;
       for (int d = 0; d < D; d++) {
         float acc = 0.0f;
         for (int i = 0; i < 4; i++) {
@@ -249,13 +254,15 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const vit_config *c = &m->c;
   const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
-  if (S < p || S % p || S > (1 << 14))
+  /* SigLIP's Conv2d takes floor(S / p) patches (so400m: 384 / 14 -> 27), the last pixels
+   * unused; the others need S to be a multiple */
+  if (S < p || (S % p && c->kind != VIT_SIGLIP) || S > (1 << 14))
     return vlp_fail(VLP_ERR_INVALID,
                     "vit: input size %d must be a positive multiple of the patch "
                     "size %d (at most 16384)",
                     S, p);
   const int n = S / p;
-  const int T = 1 + n * n;
+  const int T = m->ncls + n * n;
   const int K = C * p * p; /* unfolded patch length */
 
   /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, M) + patches (B*n*n, K) */
@@ -294,8 +301,8 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   op_linear(q, patches, m->patch_w, m->patch_b, B * n * n, K, D);
   for (int b = 0; b < B; b++) {
     float *xb = x + (size_t)b * T * D;
-    memcpy(xb, m->cls, (size_t)D * sizeof *xb);
-    memcpy(xb + D, q + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
+    if (m->ncls) memcpy(xb, m->cls, (size_t)D * sizeof *xb);
+    memcpy(xb + (size_t)m->ncls * D, q + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
     op_add(xb, pos, (size_t)T * D);
   }
   const int Ni = (int)N;
@@ -314,10 +321,13 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
     gemm_linear(x, ctx, L->o_w, L->o_b, Ni, D, D, GEMM_ACT_NONE, 1);
     op_layernorm(h, x, L->ln2_w, L->ln2_b, Ni, D, c->eps);
     gemm_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M,
-                c->act == ACT_QUICK_GELU ? GEMM_ACT_QUICK_GELU : GEMM_ACT_GELU_ERF, 0);
+                c->act == ACT_QUICK_GELU  ? GEMM_ACT_QUICK_GELU
+                : c->act == ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
+                                          : GEMM_ACT_GELU_ERF,
+                0);
     gemm_linear(x, mlp, L->fc2_w, L->fc2_b, Ni, M, D, GEMM_ACT_NONE, 1);
   }
-  if (c->kind == VIT_BLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
+  if (c->kind != VIT_CLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
   return VLP_OK;
 }
 

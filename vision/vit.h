@@ -1,4 +1,4 @@
-/* vit: the ViT image encoder of BLIP and of CLIP, batched over images.
+/* vit: the ViT image encoder of BLIP, CLIP and SigLIP, batched over images.
  *
  * BLIP (BlipVisionModel): Conv2d patch embedding with bias -> prepend class embedding ->
  *   + position embedding -> pre-LN layers (fused qkv Linear with bias, `projection`, exact
@@ -6,7 +6,11 @@
  * CLIP (CLIPVisionModel): patch embedding without bias -> class embedding -> + position
  *   embedding -> pre_layrnorm -> pre-LN layers (q/k/v/out_proj, activation per config)
  *   = last_hidden_state (NOT post-normed).
- * Both: pooled = post_layernorm(last_hidden_state[:, 0]).
+ * SigLIP (SiglipVisionTransformer): patch embedding WITH bias, NO class embedding ->
+ *   + position embedding (one row per patch) -> pre-LN layers (q/k/v/out_proj,
+ *   gelu_pytorch_tanh) -> post_layernorm = last_hidden_state; its pooled output is the
+ *   attention-pooling head (vision/siglip_head.h), not vit_pool.
+ * BLIP and CLIP: pooled = post_layernorm(last_hidden_state[:, 0]).
  * An input of another size than image_size uses position embeddings interpolated as the
  * reference's interpolate_pos_encoding does (bicubic, align_corners=False, a = -0.75). */
 #ifndef VLP_VISION_VIT_H
@@ -16,8 +20,8 @@
 #include "core/weights.h"
 #include "core/workspace.h"
 
-typedef enum { VIT_BLIP, VIT_CLIP } vit_kind;
-typedef enum { ACT_GELU, ACT_QUICK_GELU } vlp_act;
+typedef enum { VIT_BLIP, VIT_CLIP, VIT_SIGLIP } vit_kind;
+typedef enum { ACT_GELU, ACT_QUICK_GELU, ACT_GELU_TANH } vlp_act;
 
 typedef struct {
   vit_kind kind;
@@ -27,7 +31,8 @@ typedef struct {
 } vit_config;
 
 /* Read the vision_config object of a config.json (NULL = all defaults), with the
- * transformers 4.47 defaults of BlipVisionConfig / CLIPVisionConfig for absent fields.
+ * transformers 4.47 defaults of BlipVisionConfig / CLIPVisionConfig / SiglipVisionConfig
+ * for absent fields.
  * Errors name path_for_errors and the field. */
 vlp_status vit_config_from_json(const cJSON *vision_config, vit_kind kind,
                                 const char *path_for_errors, vit_config *out);
@@ -38,7 +43,7 @@ typedef struct vit_model vit_model;
 vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit_model **out);
 void vit_free(vit_model *m);
 const vit_config *vit_cfg(const vit_model *m);
-/* Tokens for an S x S input: 1 + (S / patch)^2. */
+/* Tokens for an S x S input: 1 + (S / patch)^2 (SigLIP: (S / patch)^2). */
 int vit_tokens(const vit_model *m, int S);
 /* pixels (B, 3, S, S) -> last_hidden (B, vit_tokens(S), hidden). S must be a multiple of
  * patch_size. Scratch from ws slots WS_VISION and WS_VISION_POS; the model is only read. */

@@ -99,6 +99,18 @@ try:
     d.find_element(By.ID, "file").send_keys(os.path.realpath(os.path.join(GOLDEN, "images", "rocket.jpg")))
     wait.until(lambda _: "photos like rocket.jpg" in status())
     check("upload: rocket.jpg first", first_card().get_attribute("data-name") == "rocket.jpg")
+    # drop an image on the page: a synthetic drop event with a File (the coffee thumbnail)
+    st, r = s.json("POST", "/v1/search", {"text": "coffee", "k": 5})
+    coffee_id = [x["id"] for x in r["results"] if x["name"] == "coffee.jpg"][0]
+    d.execute_script("""
+      fetch('/thumb/' + arguments[0]).then((r) => r.blob()).then((b) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([b], 'dropped.jpg', { type: 'image/jpeg' }));
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      });""", coffee_id)
+    wait.until(lambda _: "photos like dropped.jpg" in status())
+    check("drop: the dropped photo's original first", first_card().get_attribute("data-name") == "coffee.jpg",
+          first_card().get_attribute("data-name"))
     # caption and tags on request
     info = first_card().find_element(By.CLASS_NAME, "info")
     first_card().find_element(By.CSS_SELECTOR, "button.caption").click()

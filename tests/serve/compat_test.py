@@ -144,6 +144,13 @@ check("caption of an indexed image with a prompt: golden", st == 200 and r["data
 st, r = s.json("POST", "/v1/tag", {"image": base64.b64encode(coffee).decode(), "labels": ["a cat", "coffee", "a rocket"], "template": "{}"})
 check("tag: scores sum to 1, sorted", st == 200 and abs(sum(t["score"] for t in r["data"][0]["tags"]) - 1) < 1e-4
       and r["data"][0]["tags"] == sorted(r["data"][0]["tags"], key=lambda t: -t["score"]), r)
+cli = json.loads(__import__("subprocess").run([VLP, "tag", "-m", os.path.join(MODELS, "clip-tiny"), "--labels", "a cat,coffee,a rocket",
+                                              os.path.join(GOLDEN, "images", "coffee.jpg")], capture_output=True, check=True).stdout)
+st, r = s.json("POST", "/v1/tag", {"image": base64.b64encode(coffee).decode(), "labels": "a cat,coffee,a rocket"})
+check("tag with the default template = vlp tag", st == 200 and [t["label"] for t in r["data"][0]["tags"]] == [t["label"] for t in cli["tags"]]
+      and close([t["score"] for t in r["data"][0]["tags"]], [t["score"] for t in cli["tags"]]), (r, cli))
+st, r = s.json("POST", "/v1/embeddings", {"input": ""})
+check("empty text: the library's answer, a 4xx", st in (200, 400), r)
 st, r = s.json("GET", "/v1/models")
 check("models list", st == 200 and [m["id"] for m in r["data"]] == ["clip-tiny", "blip-caption-tiny"], r)
 st, r = s.json("GET", "/v1/indexes")
@@ -236,8 +243,15 @@ p = __import__("subprocess").run([VLP, "serve", "--index", ix, "--host", "0.0.0.
 check("other host without --api-key refused", p.returncode == 2 and b"--api-key" in p.stderr, p.stderr)
 
 # ---- bounded queue (503 + Retry-After) and SIGTERM drain ----
-s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "--workers", "1", "--queue", "1", "--batch-wait", "600"], tmp)
+# A client stalls half-way through a body: the worker, gathering a batch of text requests,
+# waits the whole --batch-wait for it, so the image requests behind fill the queue (1).
+s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "--workers", "1", "--queue", "1", "--batch-wait", "800"], tmp)
 results = {}
+slow_body = json.dumps({"input": "a slow upload"}).encode()
+slow = __import__("socket").create_connection(("127.0.0.1", s.port), timeout=60)
+slow.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(slow_body) + slow_body[:5])
+time.sleep(0.2)
 
 
 def post(name, body):
@@ -246,18 +260,73 @@ def post(name, body):
 
 t0 = threading.Thread(target=post, args=("text", {"input": "a"}))
 t0.start()
-time.sleep(0.2)  # the worker now gathers text requests for 600 ms
+time.sleep(0.2)
 ts = [threading.Thread(target=post, args=("img%d" % i, {"input": [{"image": base64.b64encode(coffee).decode()}]})) for i in range(3)]
 for t in ts:
     t.start()
     time.sleep(0.05)
-time.sleep(0.05)
-stop_code = s.stop()  # SIGTERM while requests are in flight
+time.sleep(0.1)
+s.p.send_signal(__import__("signal").SIGTERM)  # drain: requests in flight finish
+time.sleep(0.2)
+slow.sendall(slow_body[5:])  # the stalled upload completes during the drain
+r = __import__("http.client").client.HTTPResponse(slow)
+r.begin()
+slow_status = r.status
+r.read()
+slow.close()
+stop_code = s.stop()
 for t in [t0] + ts:
     t.join()
 codes = sorted(r[0] for r in results.values())
 check("queue full: some 503 with Retry-After", any(r[0] == 503 and r[1].get("retry-after") == "1" for r in results.values()), codes)
 check("drain: the request in flight finished (200)", results["text"][0] == 200, results["text"][:2])
+check("drain: a body still arriving at SIGTERM is answered (200, or 503 as the queue is full)",
+      slow_status in (200, 503), slow_status)
 check("drain: queued requests finished or refused cleanly", all(c in (200, 503) for c in codes), codes)
 check("drain: exit 0", stop_code == 0, stop_code)
+# ---- BLIP: ITM, VQA and the ITM re-ranking of search, against the golden values ----
+itm_cases = json.load(open(os.path.join(GOLDEN, "cases", "blip_itm.json")))["cases"]
+texts = [c["inputs"]["text"] for c in itm_cases if c["id"].startswith("text")]
+keep = [i for i, t in enumerate(texts) if t]  # the empty text: the library's answer, not ours
+texts = [texts[i] for i in keep]
+vqa_cases = json.load(open(os.path.join(GOLDEN, "cases", "blip_vqa.json")))["cases"]
+ix2 = build_index(VLP, tmp, name="blip", model="blip-itm-tiny")
+s = Server(VLP, ["-m", os.path.join(MODELS, "blip-vqa-tiny"), "--index", ix2, "--workers", "1",
+                 "--timeout", "300", "--batch-wait", "800"], tmp)
+b64coffee = base64.b64encode(coffee).decode()
+st, r = s.json("POST", "/v1/itm", {"image": b64coffee, "texts": texts})
+check("itm: one result per text", st == 200 and [x["text"] for x in r["data"]] == texts, r)
+check("itm: golden itm_prob", close([x["itm"] for x in r["data"]], npy("itm/coffee/itm_prob.npy")[keep]), r)
+check("itm: golden itc", close([x["itc"] for x in r["data"]], npy("itm/coffee/itc.npy")[keep]), r)
+for q in ["q0", "q2"]:
+    case = [c for c in vqa_cases if c["id"] == "coffee/" + q][0]
+    body, hd = multipart({"question": case["inputs"]["question"]}, [("image", "coffee.jpg", coffee)])
+    st, h, data = s.request("POST", "/v1/vqa", body, hd)
+    check("vqa %s: golden greedy sequence" % q, st == 200 and json.loads(data)["tokens"] == case["expected"]["greedy_sequence"]["value"], data[:300])
+st, r = s.json("POST", "/v1/search", {"text": "a cup of coffee", "k": 3, "rerank": 5})
+itms = [x.get("itm") for x in r["results"]]
+check("rerank: itm on every result, sorted by it", st == 200 and None not in itms and itms == sorted(itms, reverse=True), r)
+st2, r2 = s.json("POST", "/v1/itm", {"image": {"id": r["results"][0]["id"]}, "text": "a cup of coffee"})
+check("rerank: itm = /v1/itm of the same image", st2 == 200 and close(r2["data"][0]["itm"], itms[0]), (r2, itms))
+st, r = s.json("POST", "/v1/search", {"id": 0, "rerank": 2})
+check("rerank needs a text query", st == 400, r)
+# per-request timeout: a job that waited longer than --timeout in the queue gets 503
+slow = __import__("socket").create_connection(("127.0.0.1", s.port), timeout=60)
+slow.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+time.sleep(0.2)
+results = {}
+t0 = threading.Thread(target=post, args=("text", {"input": "a"}))  # gathers 800 ms (the upload may join)
+t0.start()
+time.sleep(0.2)
+t1 = threading.Thread(target=post, args=("img", {"input": [{"image": b64coffee}]}))  # waits > 300 ms
+t1.start()
+t0.join()
+t1.join()
+slow.close()
+check("timeout: the gathering request answered", results["text"][0] == 200, results["text"][:2])
+check("timeout: the request that waited too long gets 503 + Retry-After",
+      results["img"][0] == 503 and results["img"][1].get("retry-after") == "1" and b"timeout" in results["img"][2], results["img"])
+check("server exits 0", s.stop() == 0)
+if not C.failed:
+    __import__("shutil").rmtree(tmp, ignore_errors=True)
 sys.exit(C.done())

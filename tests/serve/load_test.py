@@ -27,7 +27,7 @@ ap.add_argument("--batch", type=int, default=16)
 ap.add_argument("--batch-wait", type=int, default=2)
 ap.add_argument("--workers", type=int, default=2)
 ap.add_argument("--mix", default="mixed", choices=["mixed", "embed-image"])
-ap.add_argument("--warmup", type=int, default=200)
+ap.add_argument("--warmup", type=int, default=400)
 ap.add_argument("--mem-bound", type=float, default=64, help="MB of growth allowed after warm-up")
 ap.add_argument("--summary")
 args = ap.parse_args()
@@ -134,10 +134,12 @@ def pct(v, p):
 
 
 random.seed(1)
+if os.environ.get("ASAN_OPTIONS"):  # ASan keeps 256 MB of freed memory in quarantine by default
+    os.environ["ASAN_OPTIONS"] += ":quarantine_size_mb=8:thread_local_quarantine_size_kb=64"
 s = Server(args.vlp, ["-m", os.path.join(MODELS, "blip-caption-tiny"), "--index", ix, "--batch", str(args.batch),
                       "--batch-wait", str(args.batch_wait), "--workers", str(args.workers), "--queue", "1024"], tmp)
 ok = True
-_, _, wf = asyncio.run(run(s.port, args.warmup, min(args.clients, 8)))
+_, _, wf = asyncio.run(run(s.port, args.warmup, args.clients))
 rss_warm = s.rss_kb()
 secs, lat, failures = asyncio.run(run(s.port, args.requests, args.clients))
 rss_after = s.rss_kb()
@@ -171,4 +173,6 @@ if len(lat) != args.requests:
 if args.summary:
     with open(args.summary, "w") as f:
         f.write(summary + "\n")
+if ok:
+    __import__("shutil").rmtree(tmp, ignore_errors=True)
 sys.exit(0 if ok else 1)

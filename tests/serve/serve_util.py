@@ -1,5 +1,6 @@
 """Helpers of the vlp serve tests: build an index of the golden images, start and stop a
 server on 127.0.0.1 (an ephemeral port), send requests (also raw recorded ones)."""
+import atexit
 import http.client
 import json
 import os
@@ -27,12 +28,25 @@ def build_index(vlp, tmp, name="golden", model="clip-tiny"):
     return out
 
 
+_started = []
+
+
+@atexit.register
+def _kill_left_over():
+    """A test that stopped half-way leaves no server behind."""
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Server:
     def __init__(self, vlp, args, log_dir):
         self.log_path = os.path.join(log_dir, "serve-%d.log" % time.monotonic_ns())
         self.log = open(self.log_path, "wb")
         self.p = subprocess.Popen([vlp, "serve", "--port", "0", "--quiet"] + args,
                                   stdout=subprocess.DEVNULL, stderr=self.log)
+        _started.append(self.p)
         self.port = None
         deadline = time.time() + 60
         while time.time() < deadline and self.port is None:
