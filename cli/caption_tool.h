@@ -28,6 +28,9 @@ typedef struct {
                      videos, video) extension */
   int repeated;   /* folders reached twice (symlink loops, links to a folder already walked) */
   int other_shards;
+  int dangling;      /* symlinks in folders whose target is missing (reported, skipped) */
+  double scan_shown; /* when the scanning progress was last shown */
+  int scan_drawn;    /* a scanning line was shown (the last one is ended by scan_done) */
 } ct_inputs;
 
 typedef struct {
@@ -36,12 +39,22 @@ typedef struct {
   int shard_n;
   int videos;                    /* with recursive: also take files named like videos (vlp index) */
   void (*note)(const char *msg); /* stderr notes (loops); NULL = fprintf */
+  int nul_lists;                 /* -0: list files name paths separated by NUL bytes */
+  int progress;    /* report the scan on stderr: redrawn on a terminal, else a line every
+                      VLP_PROGRESS_EVERY seconds (default 10) */
+  const char *cmd; /* for messages ("caption", "index build") */
 } ct_walk_opts;
 
 /* Add a command-line argument: a file as it is, a folder's files (see cmd_caption's usage). */
 void ct_inputs_add_arg(ct_inputs *in, const char *arg, const ct_walk_opts *o);
-/* Add every line of a list file ("-" = stdin); -1 (message printed) when it cannot be read. */
+/* Add every line of a list file ("-" = stdin; NUL-separated names with o->nul_lists); -1
+ * (message printed) when it cannot be read. */
 int ct_inputs_add_list(ct_inputs *in, const char *list, const ct_walk_opts *o);
+/* End the scanning progress line (after the last add). */
+void ct_inputs_scan_done(ct_inputs *in, const ct_walk_opts *o);
+/* path without "./" segments, repeated or trailing slashes ("./a//b/" -> "a/b"), in place;
+ * names resume and merge compare are the same whichever way they were written. */
+void ct_normalize_path(char *path);
 void ct_inputs_free(ct_inputs *in);
 /* The shard (0..n-1) of a path: FNV-1a of its bytes, so it does not depend on the list. */
 int ct_shard_of(const char *path, int n);
@@ -153,7 +166,8 @@ void ct_reader_stop(ct_reader *r);
 /* ---- progress (progress.c) ------------------------------------------------------------ */
 
 typedef struct {
-  int mode; /* 0 none, 1 bar (terminal), 2 periodic lines */
+  int mode;        /* 0 none, 1 bar (terminal), 2 periodic lines */
+  const char *cmd; /* for the lines ("caption" when NULL) */
   int total, done;
   double t0, last_draw;
   int drawn; /* a bar is on the screen */

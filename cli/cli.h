@@ -76,7 +76,8 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
 int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p, int *image_size);
 extern const char cli_gen_usage[];
 
-/* Input paths: files as given; a folder adds its files (sorted by name, not recursive). */
+/* Input paths: files as given; a folder adds its images (by content or image name, sorted by
+ * name, not recursive); other files and dangling symlinks are skipped and named on stderr. */
 typedef struct {
   char **paths;
   int n, cap;
@@ -87,8 +88,12 @@ void cli_paths_add_folder(cli_paths *p, const char *dir);
 void cli_paths_add_input(cli_paths *p, const char *path);
 void cli_paths_free(cli_paths *p);
 
-/* Load the -m model with --threads as its sessions' thread count (exit code 2 on failure,
- * message printed). */
+/* The model when -m is not given: VLP_MODEL (a folder or a cached name), or NULL. */
+const char *cli_default_model(void);
+/* "no model" on stderr, naming the cached models and how to `vlp pull` one. */
+void cli_no_model(const char *cmd);
+/* Load the -m model (else VLP_MODEL's) with --threads as its sessions' thread count (exit code 2 on
+ * failure, message printed). */
 vlp_model *cli_load_model(const char *cmd, const cli_common *c);
 /* A session for m, or NULL with the message printed. */
 vlp_session *cli_new_session(const char *cmd, const vlp_model *m);

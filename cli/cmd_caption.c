@@ -26,7 +26,12 @@ static const char usage[] =
     "                          hidden names are ignored\n"
     "  -r, --recursive         walk FOLDERs and their sub-folders too; symlinks are\n"
     "                          followed, a folder reached twice (symlink loop) is walked once\n"
-    "  --from FILE             also take the paths in FILE, one per line ('-' = stdin)\n"
+    "  --from FILE, --files-from FILE\n"
+    "                          also take the paths in FILE, one per line ('-' = stdin)\n"
+    "  -0, --null              names in --from files are separated by NUL bytes (find\n"
+    "                          -print0), so they may hold newlines\n"
+    "  paths are compared after removing './' and doubled slashes: ./a.jpg is a.jpg (also\n"
+    "  when resuming); a dangling symlink in a folder is named on stderr and skipped\n"
     "  --shard K/N             take only shard K of N (1 <= K <= N): a path belongs to\n"
     "                          shard 1 + hash(path) mod N, so shards do not change when\n"
     "                          files are added elsewhere; join outputs with vlp merge.\n"
@@ -132,7 +137,9 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
       o->quiet = 1;
     else if (!strcmp(opt, "--no-resume"))
       o->no_resume = 1;
-    else if (!strcmp(opt, "--from")) {
+    else if (!strcmp(opt, "-0") || !strcmp(opt, "--null"))
+      o->walk.nul_lists = 1;
+    else if (!strcmp(opt, "--from") || !strcmp(opt, "--files-from")) {
       const char *v = cli_value(a);
       if (v) o->from[o->n_from++] = v;
     } else if (!strcmp(opt, "--shard"))
@@ -186,9 +193,12 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
   if (!a->failed && !o->c.help) {
     o->walk.recursive = o->recursive;
     o->walk.note = note;
+    o->walk.progress = !o->quiet;
+    o->walk.cmd = "caption";
     for (int i = 0; i < n_args; i++) ct_inputs_add_arg(in, args[i], &o->walk);
     for (int i = 0; i < o->n_from; i++)
       if (ct_inputs_add_list(in, o->from[i], &o->walk)) a->failed = 1;
+    ct_inputs_scan_done(in, &o->walk);
   }
   free(args);
   return 0;
@@ -240,6 +250,7 @@ static int cmp_parsed(const void *a, const void *b) {
 static int mark_done(const ct_inputs *in, ct_parsed *recs, int n, char *skip) {
   int done = 0;
   if (n <= 0) return 0;
+  for (int i = 0; i < n; i++) ct_normalize_path(recs[i].path); /* ./a.jpg = a.jpg */
   qsort(recs, (size_t)n, sizeof *recs, cmp_parsed);
   for (int i = 0; i < in->n; i++) {
     const ct_input *x = &in->v[i];
@@ -494,7 +505,7 @@ int cmd_caption(int argc, char **argv) {
     rc = EXIT_ALL_OK;
     goto out;
   }
-  if (!a.failed && !in.n && !in.not_images && !in.other_shards && !in.repeated)
+  if (!a.failed && !in.n && !in.not_images && !in.other_shards && !in.repeated && !in.dangling)
     cli_usage_error(&a, "no images given");
   if (!a.failed && o.p.prompt && !o.p.prompt[0]) cli_usage_error(&a, "--prompt is empty");
   if (!a.failed && o.existing != CT_SKIP && !o.sidecar)
@@ -591,6 +602,7 @@ int cmd_caption(int argc, char **argv) {
   }
 
   /* the model, then the output stream */
+  if (!o.c.model) o.c.model = cli_default_model(); /* the reader fits images to it too */
   cli_common c_nout = o.c;
   c_nout.output = NULL;
   if (!cli_start("caption", &c_nout, ARCH(VLP_ARCH_BLIP_CAPTION), &s.m, &s.sess)) goto out;
@@ -613,8 +625,8 @@ int cmd_caption(int argc, char **argv) {
 
   if (!o.quiet) {
     double sec = ct_now() - t0;
-    int skipped =
-        already + sidecar_exists + s.sidecar_skipped + in.not_images + repeats + in.repeated;
+    int skipped = already + sidecar_exists + s.sidecar_skipped + in.not_images + repeats +
+                  in.repeated + in.dangling;
     fprintf(stderr, "vlp caption: %d captioned, %d skipped", s.captioned, skipped);
     const char *sep = " (";
 #define PART(n, what)                         \
@@ -625,6 +637,7 @@ int cmd_caption(int argc, char **argv) {
     PART(already, "already in the output");
     PART(sidecar_exists + s.sidecar_skipped, "sidecar exists");
     PART(in.not_images, "not images");
+    PART(in.dangling, "dangling symlinks");
     PART(repeats + in.repeated, "repeated");
 #undef PART
     fprintf(stderr, "%s, %d failed, %.1f s", *sep == ',' ? ")" : "", s.failed, sec);

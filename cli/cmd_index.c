@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "caption_tool.h"
 #include "cli.h"
@@ -21,8 +22,13 @@ static const char usage[] =
     "build: embeds the images found in the PATHs (files, or folders searched recursively;\n"
     "names starting with '.' are skipped) with a CLIP or BLIP retrieval model and stores\n"
     "their L2-normalised embeddings in INDEX_DIR. The index then holds exactly these\n"
-    "files: re-running it embeds only new or changed files (by content hash) and drops\n"
-    "files that are gone. In folders, files that are neither images (by content or name)\n"
+    "files: re-running it embeds only new or changed files (by content hash) and drops the\n"
+    "entries of files that are gone, not under the PATHs given this time, or no longer\n"
+    "readable, naming each as {\"path\", \"removed\": WHY} (and on stderr): to add a folder\n"
+    "to an index, give the earlier PATHs too. INDEX_DIR inside a PATH is skipped.\n"
+    "Progress (the scan, then images done/total) goes to stderr on a terminal, or anywhere\n"
+    "with --progress. In folders, "
+    "files that are neither images (by content or name)\n"
     "nor videos (by name) are skipped and counted; an image that cannot be decoded is\n"
     "reported as {\"path\", \"error\"} and skipped (exit code 1). A last line {\"index\",\n"
     "\"files\", \"embedded\", \"unchanged\", \"removed\", \"failed\", \"skipped\"} sums up the "
@@ -57,11 +63,45 @@ static int cmp_entry_path(const void *a, const void *b) {
   return strcmp(((const vlp_index_entry *)a)->path, ((const vlp_index_entry *)b)->path);
 }
 
-static const vlp_index_entry *find_path(const vlp_index *ix, const vlp_index_entry *sorted,
-                                        const char *path) {
-  if (!ix || !ix->count) return NULL;
-  vlp_index_entry key = {.path = (char *)path};
-  return bsearch(&key, sorted, (size_t)ix->count, sizeof *sorted, cmp_entry_path);
+/* Name on stdout ({"path", "removed": why}) and stderr every old entry the new index drops
+ * (a video once, not per frame); their number in *removed. -1 when out of memory. */
+static int report_removed(const char *cmd, const vlp_index *old, const vlp_index_entry *by_path,
+                          const vlp_index_entry *ent, int64_t n, const cli_paths *inputs,
+                          int64_t *removed) {
+  *removed = 0;
+  if (!old || !old->count) return 0;
+  vlp_index_entry *now = malloc((size_t)(n ? n : 1) * sizeof *now);
+  if (!now) return -1;
+  memcpy(now, ent, (size_t)n * sizeof *now);
+  qsort(now, (size_t)n, sizeof *now, cmp_entry_path);
+  char *last = NULL; /* the last file named (a video's frames share it) */
+  for (int64_t i = 0; i < old->count; i++) {
+    const char *p = by_path[i].path;
+    vlp_index_entry key = {.path = (char *)p};
+    if (n && bsearch(&key, now, (size_t)n, sizeof *now, cmp_entry_path)) continue;
+    (*removed)++;
+    char *video = NULL;
+    double t;
+    const char *file = vlp_frame_ref_split(p, &video, &t) ? video : p;
+    if (!last || strcmp(last, file)) {
+      struct stat st;
+      const char *why =
+          stat(file, &st) != 0 ? "the file is gone"
+          : !inputs->n || !bsearch(&file, inputs->paths, (size_t)inputs->n, sizeof(char *), cmp_str)
+              ? "not under the PATHs given"
+              : "it could not be read";
+      printf("{\"path\": ");
+      json_write_str(stdout, file);
+      printf(", \"removed\": \"%s\"}\n", why);
+      fprintf(stderr, "vlp %s: %s: dropped from the index (%s)\n", cmd, file, why);
+      free(last);
+      last = strdup(file);
+    }
+    free(video);
+  }
+  free(last);
+  free(now);
+  return 0;
 }
 
 /* ---- build ----------------------------------------------------------------------------- */
@@ -73,14 +113,15 @@ static int index_build(int argc, char **argv) {
   ct_inputs inputs = {0};
   /* folders: recursively, images (magic bytes or an image name) and videos (by name); other
    * files are skipped and counted */
-  ct_walk_opts walk = {.recursive = 1, .videos = 1};
+  ct_walk_opts walk = {.recursive = 1, .videos = 1, .cmd = cmd};
   int nargs = 0;
   vlp_video_sampling vs = cli_video_default_sampling();
   int progress = 0;
-  const char *opt, *pos, **args = calloc((size_t)argc, sizeof *args);
+  const char *opt, *pos;
+  const char **args = calloc((size_t)argc + 1, sizeof *args);
   char err[512];
+  if (!args) return EXIT_USAGE;
   cli_args_init(&a, argc, argv, cmd);
-  if (!args) cli_usage_error(&a, "out of memory");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos)
       args[nargs++] = pos;
@@ -91,19 +132,24 @@ static int index_build(int argc, char **argv) {
     } else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
-  for (int i = 0; !a.failed && i < nargs; i++) ct_inputs_add_arg(&inputs, args[i], &walk);
-  free(args);
   if (c.help) {
     printf("%s\n%s", usage, cli_video_usage);
-    ct_inputs_free(&inputs);
+    free(args);
     return EXIT_ALL_OK;
   }
   if (!a.failed && !c.output) cli_usage_error(&a, "no index folder: give -o INDEX_DIR");
   if (!a.failed && !nargs) cli_usage_error(&a, "no input PATHs given");
   if (a.failed) {
-    ct_inputs_free(&inputs);
+    free(args);
     return EXIT_USAGE;
   }
+  /* progress (scan, then images embedded) on a terminal, or anywhere with --progress */
+  int show = progress || isatty(STDERR_FILENO);
+  walk.progress = show;
+  for (int i = 0; i < nargs; i++) ct_inputs_add_arg(&inputs, args[i], &walk);
+  ct_inputs_scan_done(&inputs, &walk);
+  free(args);
+  if (!c.model) c.model = cli_default_model(); /* recorded in the index */
   vlp_model *m = cli_load_model(cmd, &c);
   vlp_session *sess = NULL;
   if (m && vlp_model_embed_dim(m) <= 0) {
@@ -167,7 +213,10 @@ static int index_build(int argc, char **argv) {
   }
   if (abs.n) qsort(abs.paths, (size_t)abs.n, sizeof *abs.paths, cmp_str);
   size_t per = (size_t)dim * sizeof(float);
+  ct_progress bar = {.cmd = cmd};
+  ct_progress_start(&bar, abs.n, !show);
   for (int i = 0; i < abs.n; i++) {
+    ct_progress_update(&bar, i);
     if (i && !strcmp(abs.paths[i], abs.paths[i - 1])) continue;
     vlp_index_entry e = {.path = abs.paths[i]};
     if (vlp_index_file_info(e.path, &e)) {
@@ -202,6 +251,8 @@ static int index_build(int argc, char **argv) {
     }
     rows.ent[rows.n++] = e;
   }
+  ct_progress_update(&bar, abs.n);
+  ct_progress_end(&bar);
   if (index_rows_reserve(&rows)) { /* never NULL arrays, even for an empty index */
     cli_paths_free(&abs);
     goto nomem;
@@ -211,13 +262,15 @@ static int index_build(int argc, char **argv) {
   n = rows.n;
   embedded += rows.embedded;
   unchanged += rows.unchanged;
-  /* removed: old files that are not in the new index */
-  removed = old ? old->count : 0;
-  for (int64_t j = 0; j < n; j++) removed -= find_path(old, by_path, ent[j].path) != NULL;
+  /* removed: old entries that are not in the new index, each named */
   if (vlp_index_commit(c.output, model_real, arch, dim, ent, n, emb)) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     cli_paths_free(&abs);
     goto done;
+  }
+  if (report_removed(cmd, old, by_path, ent, n, &abs, &removed)) {
+    cli_paths_free(&abs);
+    goto nomem;
   }
   printf("{\"index\": ");
   json_write_str(stdout, c.output);

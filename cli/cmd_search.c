@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli_index.h"
+#include "cli_video.h"
 
 static const char usage[] =
     "usage: vlp search INDEX_DIR \"TEXT QUERY\" [options]\n"
@@ -44,7 +45,8 @@ static void write_hit(FILE *out, const vlp_index *ix, int rank, const vlp_index_
   double t;
   if (vlp_frame_ref_split(ix->entries[h->row].path, &video, &t)) {
     json_write_str(out, video);
-    fprintf(out, ", \"t\": %.9g", t);
+    fputs(", \"t\": ", out);
+    cli_write_time(out, t);
     free(video);
   } else {
     json_write_str(out, ix->entries[h->row].path);

@@ -44,7 +44,10 @@ int cmd_tokenize(int argc, char **argv) {
     free(texts);
     return EXIT_ALL_OK;
   }
-  if (!a.failed && !c.model) cli_usage_error(&a, "needs -m MODEL_DIR");
+  if (!a.failed && !c.model && !(c.model = cli_default_model())) {
+    cli_no_model("tokenize");
+    a.failed = 1;
+  }
   if (a.failed) {
     free(texts);
     return EXIT_USAGE;

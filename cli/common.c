@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "caption_tool.h"
 #include "cli.h"
 
 void cli_args_init(cli_args *a, int argc, char **argv, const char *cmd) {
@@ -195,8 +196,9 @@ void cli_report_error(FILE *out, const char *cmd, const char *key, const char *n
 }
 
 vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
-  if (!c->model) {
-    fprintf(stderr, "vlp %s: no model: give -m MODEL_DIR (vlp %s --help)\n", cmd, cmd);
+  const char *model = c->model ? c->model : cli_default_model();
+  if (!model) {
+    cli_no_model(cmd);
     return NULL;
   }
   vlp_model *m = NULL;
@@ -213,7 +215,7 @@ vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
     }
     mp.precision = (vlp_precision)p;
   }
-  if (vlp_model_load_with(c->model, &mp, &m) != VLP_OK) {
+  if (vlp_model_load_with(model, &mp, &m) != VLP_OK) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     return NULL;
   }
@@ -250,9 +252,12 @@ int cli_gen_opt(cli_args *a, const char *opt, vlp_gen_params *p, int *image_size
     cli_int(a, 1, 512, &p->max_new_tokens);
   else if (!strcmp(opt, "--min-length"))
     cli_int(a, 0, 512, &p->min_length);
-  else if (!strcmp(opt, "--repetition-penalty"))
-    cli_float(a, &p->repetition_penalty);
-  else if (!strcmp(opt, "--length-penalty"))
+  else if (!strcmp(opt, "--repetition-penalty")) {
+    /* checked here, once, rather than by generate for every input */
+    if (cli_float(a, &p->repetition_penalty) && !(p->repetition_penalty > 0))
+      cli_usage_error(a, "--repetition-penalty must be > 0, not '%g'",
+                      (double)p->repetition_penalty);
+  } else if (!strcmp(opt, "--length-penalty"))
     cli_float(a, &p->length_penalty);
   else if (!strcmp(opt, "--image-size"))
     cli_int(a, 1, 8192, image_size);
@@ -280,7 +285,7 @@ void cli_paths_add_folder(cli_paths *p, const char *dir) {
     cli_paths_add(p, dir); /* reported as unreadable when it is opened */
     return;
   }
-  int first = p->n;
+  int first = p->n, skipped = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
@@ -289,10 +294,21 @@ void cli_paths_add_folder(cli_paths *p, const char *dir) {
     if (!full) abort();
     snprintf(full, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
     struct stat st;
-    if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) cli_paths_add(p, full);
+    int found = stat(full, &st) == 0;
+    if (found && S_ISREG(st.st_mode)) {
+      int kind = vlp_image_sniff_file(full);
+      /* images by content, or by name (a corrupt photo is reported when it is opened) */
+      if (kind != VLP_SNIFF_OTHER || ct_is_image_name(full))
+        cli_paths_add(p, full);
+      else
+        skipped++;
+    } else if (!found && lstat(full, &st) == 0 && S_ISLNK(st.st_mode)) {
+      fprintf(stderr, "vlp: %s: dangling symlink (its target is missing), skipped\n", full);
+    }
     free(full);
   }
   closedir(d);
+  if (skipped) fprintf(stderr, "vlp: %s: %d files that are not images skipped\n", dir, skipped);
   if (p->n > first) qsort(p->paths + first, (size_t)(p->n - first), sizeof *p->paths, cmp_str);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "caption_tool.h"
 #include "index_video.h"
@@ -45,6 +46,47 @@ static int in_shard(const ct_walk_opts *o, const char *path) {
   return o->shard_n <= 0 || ct_shard_of(path, o->shard_n) == o->shard_k - 1;
 }
 
+void ct_normalize_path(char *path) {
+  char *o = path;
+  const char *p = path;
+  int absolute = *p == '/';
+  if (absolute) *o++ = *p++;
+  while (*p) {
+    while (*p == '/') p++;
+    if (p[0] == '.' && (p[1] == '/' || !p[1])) { /* a "." segment */
+      p++;
+      continue;
+    }
+    if (!*p) break;
+    if (o > path + absolute) *o++ = '/';
+    while (*p && *p != '/') *o++ = *p++;
+  }
+  if (o == path) *o++ = '.'; /* "./" alone */
+  *o = 0;
+}
+
+/* Progress of a long folder walk (-r over a photo library) on stderr: nothing for a quick
+ * scan; then a line redrawn on a terminal, or a line every VLP_PROGRESS_EVERY s (10). */
+static void scan_tick(ct_inputs *in, const ct_walk_opts *o, int final) {
+  if (!o->progress) return;
+  double now = ct_now();
+  int tty = isatty(STDERR_FILENO);
+  if (!in->scan_shown) in->scan_shown = now;
+  const char *env = getenv("VLP_PROGRESS_EVERY");
+  double every = tty ? 0.2 : env && *env ? atof(env) : 10.0;
+  if (final ? !in->scan_drawn : now - in->scan_shown < every) return;
+  fprintf(stderr, "%svlp %s: scanning: %d inputs found, %d other files skipped%s%s",
+          tty ? "\r" : "", o->cmd ? o->cmd : "caption", in->n, in->not_images,
+          final ? ", done" : "", tty && !final ? "\033[K" : "\n");
+  fflush(stderr);
+  in->scan_shown = now;
+  in->scan_drawn = !final;
+}
+
+void ct_inputs_scan_done(ct_inputs *in, const ct_walk_opts *o) {
+  scan_tick(in, o, 1);
+}
+
 static void add(ct_inputs *in, const char *path, const struct stat *st, const char *error) {
   if (in->n == in->cap) {
     in->cap = in->cap ? 2 * in->cap : 64;
@@ -53,6 +95,7 @@ static void add(ct_inputs *in, const char *path, const struct stat *st, const ch
   ct_input *x = &in->v[in->n++];
   memset(x, 0, sizeof *x);
   x->path = xstrdup(path);
+  ct_normalize_path(x->path);
   x->size = st ? (int64_t)st->st_size : -1;
   if (st) {
     x->mtime_s = (int64_t)st->st_mtim.tv_sec;
@@ -187,11 +230,18 @@ static void walk(ct_inputs *in, const ct_walk_opts *o, const char *dir, dir_set 
   if (n) qsort(names, n, sizeof *names, cmp_name);
   for (size_t i = 0; i < n; i++) {
     char *full = join(dir, names[i]);
-    struct stat st;
+    struct stat st, lst;
+    scan_tick(in, o, 0);
     if (stat(full, &st) != 0) {
-      /* dangling or looping symlink, vanished file: say so when it looks like it matters */
-      if (o->recursive || ct_is_image_name(full))
-        add_error(in, o, full, "%s: cannot read: %s", strerror(errno));
+      int err = errno;
+      if (err == ENOENT && lstat(full, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char msg[4200]; /* a dangling symlink: reported, skipped, counted */
+        snprintf(msg, sizeof msg, "%s: dangling symlink (its target is missing), skipped", full);
+        note(o, msg);
+        in->dangling++;
+      } else if (o->recursive || ct_is_image_name(full)) { /* looping symlink, vanished file */
+        add_error(in, o, full, "%s: cannot read: %s", strerror(err));
+      }
     } else if (S_ISDIR(st.st_mode)) {
       if (o->recursive) {
         if (dir_set_add(seen, st.st_dev, st.st_ino)) {
@@ -243,7 +293,12 @@ int ct_inputs_add_list(ct_inputs *in, const char *list, const ct_walk_opts *o) {
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
-  while ((len = getline(&line, &cap, f)) >= 0) {
+  while ((len = getdelim(&line, &cap, o->nul_lists ? 0 : '\n', f)) >= 0) {
+    if (o->nul_lists) { /* names may hold any byte but NUL: taken as they are */
+      if (len > 0 && !line[len - 1]) len--;
+      if (len > 0 && !memchr(line, 0, (size_t)len)) ct_inputs_add_arg(in, line, o);
+      continue;
+    }
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
     if (len > 0) ct_inputs_add_arg(in, line, o);
   }

@@ -1,7 +1,8 @@
 /* progress: how far a long `vlp caption` run is, on stderr — a bar redrawn in place when
  * stderr is a terminal (done/total, images/s, ETA), a plain line every 10 s when it is not
- * (logs, Slurm output files), nothing with --quiet. */
+ * (logs, Slurm output files; VLP_PROGRESS_EVERY=S changes the 10 s), nothing with --quiet. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,8 +49,8 @@ static void draw(ct_progress *p, double now) {
             eta);
     p->drawn = 1;
   } else {
-    fprintf(stderr, "vlp caption: %d/%d (%d%%), %.2f images/s, ETA %s\n", p->done, p->total, pct,
-            rate, eta);
+    fprintf(stderr, "vlp %s: %d/%d (%d%%), %.2f images/s, ETA %s\n", p->cmd ? p->cmd : "caption",
+            p->done, p->total, pct, rate, eta);
   }
   fflush(stderr);
   p->last_draw = now;
@@ -59,7 +60,8 @@ void ct_progress_update(ct_progress *p, int done) {
   p->done = done;
   if (!p->mode) return;
   double now = ct_now();
-  double every = p->mode == 1 ? 0.1 : 10.0;
+  const char *env = getenv("VLP_PROGRESS_EVERY"); /* seconds between lines off a terminal */
+  double every = p->mode == 1 ? 0.1 : env && *env ? atof(env) : 10.0;
   if (now - p->last_draw >= every || (p->mode == 1 && done == p->total)) draw(p, now);
 }
 

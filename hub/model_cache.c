@@ -243,18 +243,13 @@ static vlp_status add_model(vlp_cached_model **list, int *n, int *cap, const cha
   return VLP_OK;
 }
 
-vlp_status vlp_cache_list(vlp_cached_model **out, int *n_out) {
-  *out = NULL;
-  *n_out = 0;
-  char cache[PATH_CAP];
-  vlp_status st = vlp_cache_dir(cache, sizeof cache);
-  if (st) return st;
+/* Add the models of one cache folder (the hub layout) to the list. */
+static vlp_status scan_cache(const char *cache, vlp_cached_model **list, int *n, int *cap) {
   DIR *d = opendir(cache);
   if (!d)
     return errno == ENOENT ? VLP_OK
                            : vlp_fail(VLP_ERR_IO, "%s: cannot read: %s", cache, strerror(errno));
-  vlp_cached_model *list = NULL;
-  int n = 0, cap = 0;
+  vlp_status st = VLP_OK;
   struct dirent *e;
   while (!st && (e = readdir(d))) {
     if (strncmp(e->d_name, "models--", 8) || !e->d_name[8]) continue;
@@ -277,16 +272,33 @@ vlp_status vlp_cache_list(vlp_cached_model **out, int *n_out) {
           stat(ref_path, &sb) != 0 || !S_ISREG(sb.st_mode))
         continue; /* nested refs (refs/pr/N) are not listed */
       if (snapshot_of(repo_dir, r->d_name, snap, sizeof snap)) continue;
-      st = add_model(&list, &n, &cap, name, r->d_name, snap);
+      st = add_model(list, n, cap, name, r->d_name, snap);
     }
     closedir(rd);
   }
   closedir(d);
-  vlp_clear_error();
+  return st;
+}
+
+vlp_status vlp_cache_list(vlp_cached_model **out, int *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  char cache[PATH_CAP], hf[PATH_CAP];
+  vlp_status st = vlp_cache_dir(cache, sizeof cache);
+  if (st) return st;
+  vlp_cached_model *list = NULL;
+  int n = 0, cap = 0;
+  st = scan_cache(cache, &list, &n, &cap);
+  /* the Hugging Face hub cache too: -m finds its snapshots, so `vlp models` lists them */
+  if (!st && hf_cache_dir(hf, sizeof hf) && strcmp(hf, cache)) {
+    st = scan_cache(hf, &list, &n, &cap);
+    if (st == VLP_ERR_IO) st = VLP_OK; /* an unreadable hub cache just adds nothing */
+  }
   if (st) {
     vlp_cache_list_free(list, n);
-    return vlp_fail(VLP_ERR_NOMEM, "out of memory listing the model cache");
+    return st;
   }
+  vlp_clear_error();
   if (n) qsort(list, (size_t)n, sizeof *list, cmp_model);
   *out = list;
   *n_out = n;

@@ -503,7 +503,8 @@ typedef struct {
   char *path;     /* the snapshot folder */
 } vlp_cached_model;
 
-/* The models of VLP_HOME with a ref (one entry per repo and ref), sorted by name. */
+/* The models of VLP_HOME and of the Hugging Face hub cache (HF_HUB_CACHE, HF_HOME/hub or
+ * ~/.cache/huggingface/hub) with a ref (one entry per cache, repo and ref), sorted by name. */
 VLP_API vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
 VLP_API void vlp_cache_list_free(vlp_cached_model *list, int n);
 

@@ -54,7 +54,7 @@ void vlp_image_free(vlp_image *img) {
 
 /* ImageOps.exif_transpose: orientation 2..8 -> flip / rotate so the image is upright.
  * For every output pixel (x, y) the source pixel is (sx, sy). */
-static vlp_status apply_orientation(vlp_image *img, int o, const char *name) {
+vlp_status image_apply_orientation(vlp_image *img, int o, const char *name) {
   if (o < 2 || o > 8) return VLP_OK;
   int W = img->w, H = img->h;
   int swap = o >= 5;  // 5..8 exchange width and height
@@ -136,7 +136,7 @@ vlp_status vlp_image_load_memory(const uint8_t *data, size_t size, const char *n
       return vlp_fail(VLP_ERR_FORMAT, "%s: not an image vlp reads (unknown file signature)", name);
   }
   if (st != VLP_OK) return st;
-  st = apply_orientation(out, orientation, name);
+  st = image_apply_orientation(out, orientation, name);
   if (st != VLP_OK) vlp_image_free(out);
   return st;
 }

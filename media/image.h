@@ -34,5 +34,8 @@ image_format image_format_of(const uint8_t *data, size_t size, const char **name
 int image_sniff(const uint8_t *data, size_t size);
 /* Allocate an image of w x h (checked size). */
 vlp_status image_alloc(vlp_image *img, int w, int h);
+/* Flip / rotate img in place as EXIF orientation o (2..8) asks (PIL's exif_transpose);
+ * 1 or other values leave it as it is. Video frames use it for the display matrix. */
+vlp_status image_apply_orientation(vlp_image *img, int o, const char *name);
 
 #endif

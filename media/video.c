@@ -14,6 +14,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
+#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 #include <math.h>
@@ -44,6 +45,7 @@ struct vlp_video {
   double tb;         /* seconds per pts tick */
   int64_t t0;        /* pts of the stream start */
   double expect_end; /* seconds the header promises (0: unknown, no truncation check) */
+  int orientation;   /* EXIF-style orientation that makes frames upright (1: as stored) */
   /* decoding state */
   int draining, eof;
   int read_err;    /* av_read_frame failure other than EOF */
@@ -157,6 +159,23 @@ static int pick_stream(AVFormatContext *fmt) {
   return -1;
 }
 
+/* The display matrix of a stream (a phone's portrait video) as the EXIF orientation that
+ * turns its frames upright, as the ffmpeg tool's autorotate does: the clockwise angle,
+ * rounded to a quarter turn, becomes transpose=clock (90), hflip+vflip (180) or
+ * transpose=cclock (270). */
+static int display_orientation(const AVStream *st) {
+  size_t size = 0;
+  const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (!m || size < 9 * sizeof(int32_t)) return 1;
+  double theta = -av_display_rotation_get((const int32_t *)m);
+  if (!isfinite(theta)) return 1;
+  theta -= 360 * floor(theta / 360 + 0.9 / 360);
+  if (fabs(theta - 90) < 1) return 6;  /* rotate 90 degrees clockwise */
+  if (fabs(theta - 180) < 1) return 3; /* rotate 180 */
+  if (fabs(theta - 270) < 1) return 8; /* rotate 90 degrees counter-clockwise */
+  return 1;
+}
+
 static vlp_status open_stream(vlp_video *v) {
   const char *path = v->path;
   char eb[AV_ERROR_MAX_STRING_SIZE];
@@ -226,14 +245,20 @@ static vlp_status open_stream(vlp_video *v) {
     v->expect_end = dur;
   } else if (v->fmt->duration != AV_NOPTS_VALUE && v->fmt->duration > 0) {
     dur = (double)v->fmt->duration / AV_TIME_BASE;
+    /* Matroska's duration counts from timestamp 0, not from the first frame: a file whose
+     * first timestamp is 5 s and whose duration says 21 s has 16 s of frames */
+    double first = v->st->start_time != AV_NOPTS_VALUE ? (double)v->st->start_time * v->tb : 0;
+    if (first > 0 && dur > first && strstr(v->fmt->iformat->name, "matroska")) dur -= first;
     /* The container's duration covers every stream: trust it for the video only when the
      * video is alone and the duration was not guessed from the bitrate. */
     if (v->fmt->nb_streams == 1 &&
         v->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE)
       v->expect_end = dur;
   }
-  v->info.width = par->width;
-  v->info.height = par->height;
+  v->orientation = display_orientation(v->st);
+  int turned = v->orientation >= 5; /* a quarter turn: width and height exchange */
+  v->info.width = turned ? par->height : par->width;
+  v->info.height = turned ? par->width : par->height;
   v->info.fps = fps;
   v->info.duration = dur;
   v->info.codec = codec->name;
@@ -467,7 +492,9 @@ static vlp_status to_rgb(vlp_video *v, vlp_image *img) {
   uint8_t *dst[4] = {img->rgb, NULL, NULL, NULL};
   int ls[4] = {3 * f->width, 0, 0, 0};
   sws_scale(v->rgb_sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, ls);
-  return VLP_OK;
+  st = image_apply_orientation(img, v->orientation, v->path); /* upright, as autorotate */
+  if (st) vlp_image_free(img);
+  return st;
 }
 
 /* Grayscale thumbnail of v->frm into v->thumb_cur. */
@@ -534,7 +561,16 @@ vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *in
       }
     }
     double ft;
-    if (!decode_one(v, &ft)) return finish(v, 1);
+    if (!decode_one(v, &ft)) {
+      vlp_status st = finish(v, 1);
+      double end = v->last_t + (v->info.fps > 0 ? 1 / v->info.fps : 0);
+      if (v->last_pkt_end > end) end = v->last_pkt_end;
+      if (!st && !v->emitted && s->start > 0 && s->start >= end - VIDEO_TIME_EPS)
+        return vlp_fail(VLP_ERR_INVALID,
+                        "%s: the start time %g s is past the end of the video (%g s)", v->path,
+                        s->start, end > 0 ? end : 0);
+      return st;
+    }
     if (v->after_seek) {
       v->after_seek = 0;
       /* The seek landed after the target (an imprecise index): go back further, once. */

@@ -38,16 +38,16 @@ echo "notes" >"$D/notes.txt"                                # skipped: not an im
 : >"$D/sub/empty.log"                                       # skipped: not an image
 ln -s .. "$D/sub/deeper/loop"                               # symlink loop
 ln -s "$D/sub" "$D/sub_again"                               # a folder reached twice
-ln -s missing.png "$D/dangling.png"                         # unreadable: dangling symlink
+ln -s missing.png "$D/dangling.png"                         # skipped and named: dangling symlink
 mkfifo "$D/fifo.jpg"                                        # unreadable: not a regular file
 GOOD=6
-BADS="truncated.png garbage.jpg empty.png anim.gif dangling.png fifo.jpg"
+BADS="truncated.png garbage.jpg empty.png anim.gif fifo.jpg"
 if [ "$(id -u)" != 0 ]; then
   cp $G/images/coffee.jpg "$D/locked.jpg" && chmod 000 "$D/locked.jpg"
   mkdir "$D/closed" && cp $G/images/coffee.jpg "$D/closed/" && chmod 000 "$D/closed"
   BADS="$BADS locked.jpg closed"
 else
-  echo "note: running as root: chmod 000 does not stop root; unreadable = dangling symlink and FIFO"
+  echo "note: running as root: chmod 000 does not stop root; unreadable = FIFO"
 fi
 NBAD=$(echo $BADS | wc -w)
 
@@ -63,7 +63,9 @@ check "walk: file without extension found by magic bytes" 'grep -q "no_extension
 check "walk: notes.txt skipped" '! grep -q notes.txt "$T/set.jsonl"'
 check "walk: symlink loop named" 'grep -q "loop: folder already walked" "$T/err"'
 check "walk: each image once" '[ "$(paths_of "$T/set.jsonl" | uniq -d | wc -l)" = 0 ]'
-check "walk: summary" 'grep -qE "$GOOD captioned, [0-9]+ skipped \(2 not images, 2 repeated\), $NBAD failed" "$T/err"'
+check "walk: summary" 'grep -qE "$GOOD captioned, [0-9]+ skipped \(2 not images, 1 dangling symlinks, 2 repeated\), $NBAD failed" "$T/err"'
+check "walk: dangling symlink named" 'grep -q "dangling.png: dangling symlink (its target is missing), skipped" "$T/err"'
+check "walk: dangling symlink has no record" '! grep -q "dangling.png" "$T/set.jsonl"'
 check "walk: size and mtime fields" 'grep -q "\"tokens\": \[[0-9, ]*\], \"size\": [0-9]*, \"mtime\": [0-9]*\.[0-9]\{9\}}" "$T/set.jsonl"'
 check "walk: golden tokens (astronaut/prompt0)" 'grep -q "astronaut.png\", \"caption\": \"[^\"]*\", \"tokens\": \[30522, 13195, 14577, 25063, 5258, 27010, 2975, 14958, 26341, 27010, 2975, 102\]" "$T/set.jsonl"'
 check "walk: captions cut by the length limit counted" 'grep -qE "[0-9]+ of $GOOD captions reached the length limit \(20 tokens\) before \[SEP\].*--max-new-tokens 40" "$T/err"'

@@ -2,7 +2,7 @@
 # safety_test: nothing lost, nothing overwritten, nothing silent (issue 14, data safety).
 # usage: safety_test.sh PATH/TO/vlp SECTION   (run from tests/); one ctest test per SECTION.
 set -u
-VLP=$1
+VLP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SECTION=$2
 G=golden
 CAP=$G/models/blip-caption-tiny
@@ -167,6 +167,266 @@ sec_output_lock() {
   wait "$first"
   python3 -c 'import json, sys
 for line in open(sys.argv[1]): json.loads(line)' "$T/v.jsonl" && ok || bad "lock: first run's output damaged"
+}
+
+# --- bad option values: one message, exit 2, before any input is touched ---------------------------
+# bad_option NAME CMD...: exit 2, exactly one line on stderr, nothing on stdout
+bad_option() {
+  local name=$1
+  shift
+  expect_rc 2 "$name" "$@"
+  lines err 1 "$name: one message"
+  lines out 0 "$name: no output"
+}
+sec_bad_options() {
+  local two="$G/images/coffee.jpg $G/images/rocket.jpg" vid=$G/video/slideshow_h264.mp4
+  bad_option "--beams 0" "$VLP" caption -m $CAP --beams 0 $two
+  bad_option "--max-length -1" "$VLP" caption -m $CAP --max-length -1 $two
+  bad_option "--max-new-tokens 0" "$VLP" caption -m $CAP --max-new-tokens 0 $two
+  bad_option "--repetition-penalty 0" "$VLP" caption -m $CAP --repetition-penalty 0 $two
+  bad_option "--length-penalty nan" "$VLP" caption -m $CAP --length-penalty nan $two
+  bad_option "vqa --beams 0" "$VLP" vqa -m $G/models/blip-vqa-tiny --beams 0 $G/images/coffee.jpg "what?"
+  bad_option "--every 0s" "$VLP" video tag -m $CLIP --labels a,b --every 0s $vid $vid
+  bad_option "--every -1" "$VLP" video caption -m $CAP --every -1 $vid
+  bad_option "--every x" "$VLP" video caption -m $CAP --every x $vid
+  bad_option "--threads 0" "$VLP" tag -m $CLIP --labels a --threads 0 $two
+  bad_option "--batch 0" "$VLP" caption -m $CAP --batch 0 $two
+  bad_option "-k 0" "$VLP" search "$T" "a cat" -k 0
+  bad_option "--shard 0/2" "$VLP" caption -m $CAP --shard 0/2 $two
+  bad_option "--format xml" "$VLP" caption -m $CAP --format xml $two
+  bad_option "--precision foo" "$VLP" caption -m $CAP --precision foo $two
+  bad_option "tag --precision f16" "$VLP" tag -m $CLIP --labels a --precision f16 $two
+  bad_option "--existing sometimes" "$VLP" caption -m $CAP --sidecar --existing sometimes $two
+}
+
+# --- folder runs: images by content, dangling symlinks, NUL lists, normalised resume, progress ----
+sec_folders() {
+  local D=$T/f
+  mkdir -p "$D/sub"
+  cp $G/images/coffee.jpg "$D/a.jpg"
+  cp $G/images/rocket.jpg "$D/noext"  # an image by content
+  cp $G/images/images.json "$D/"      # not an image: skipped, counted
+  echo "a caption" >"$D/a.txt"         # a sidecar: skipped, counted
+  ln -s gone.jpg "$D/dangling.jpg"
+  ln -s gone.txt "$D/dangling.txt"
+  cp $G/images/astronaut.png "$D/sub/b c.png"
+  expect_rc 0 "flat folder" "$VLP" caption -m $CAP "$D"
+  lines out 2 "flat folder: the two images"
+  hasnt out images.json "flat folder: images.json skipped"
+  hasnt out a.txt "flat folder: a.txt skipped"
+  has err "2 not images" "flat folder: skipped files counted"
+  has err "dangling.jpg: dangling symlink" "flat folder: dangling symlink reported"
+  has err "dangling.txt: dangling symlink" "flat folder: every dangling symlink reported"
+  has err "2 dangling symlinks" "flat folder: dangling symlinks counted"
+  expect_rc 0 "tag: flat folder" "$VLP" tag -m $CLIP --labels cat,dog "$D"
+  lines out 2 "tag: flat folder takes the images only"
+  # -0 / NUL-separated lists, names with spaces and newlines
+  local odd="$D/sub/new
+line.jpg"
+  cp $G/images/coffee.jpg "$odd"
+  printf '%s\0%s\0' "$D/sub/b c.png" "$odd" >"$T/list0"
+  expect_rc 0 "--files-from -0" "$VLP" caption -m $CAP -0 --files-from "$T/list0"
+  lines out 2 "--files-from -0: two records"
+  has out 'new\nline.jpg' "--files-from -0: a name with a newline"
+  printf '%s\0' "$D/a.jpg" | "$VLP" caption -m $CAP --null --from - >"$T/out" 2>"$T/err"
+  lines out 1 "--null --from -"
+  # resume matches normalised paths: ./a.jpg = a.jpg = .//a.jpg
+  (cd "$D" && "$VLP" caption -m "$OLDPWD/$CAP" ./a.jpg -o "$T/r.jsonl" 2>/dev/null)
+  grep -q '"path": "a.jpg"' "$T/r.jsonl" && ok || bad "normalised path written: $(cat "$T/r.jsonl")"
+  (cd "$D" && "$VLP" caption -m "$OLDPWD/$CAP" a.jpg .//a.jpg noext -o "$T/r.jsonl" 2>"$T/err")
+  has err "1 captioned" "resume: ./a.jpg = a.jpg (only noext captioned)"
+  [ "$(grep -c a.jpg "$T/r.jsonl")" = 1 ] && ok || bad "resume: a.jpg captioned twice"
+  # a record written by an older run as ./a.jpg is also found
+  sed -i 's#"path": "a.jpg"#"path": "./a.jpg"#' "$T/r.jsonl"
+  (cd "$D" && "$VLP" caption -m "$OLDPWD/$CAP" a.jpg -o "$T/r.jsonl" 2>"$T/err")
+  has err "0 captioned" "resume: an old ./a.jpg record matches a.jpg"
+  # -r reports progress while scanning (VLP_PROGRESS_EVERY=0: a line per step off a terminal)
+  VLP_PROGRESS_EVERY=0 "$VLP" caption -m $CAP -r "$D" >/dev/null 2>"$T/err"
+  has err "vlp caption: scanning: " "-r: scanning progress"
+  has err "other files skipped, done" "-r: scanning summary"
+  expect_rc 0 "-q: no scanning progress" "$VLP" caption -m $CAP -q -r "$D"
+  hasnt err scanning "-q: quiet scan"
+  # index build --progress counts images
+  VLP_PROGRESS_EVERY=0 "$VLP" index build -m $CLIP -o "$T/ix" --progress "$D" >"$T/out" 2>"$T/err"
+  has err "vlp index build: scanning: " "index build --progress: scanning"
+  grep -qE "vlp index build: [0-9]+/4 \(" "$T/err" && ok || bad "index build --progress: images counted: $(head -c 400 "$T/err")"
+  "$VLP" index build -m $CLIP -o "$T/ix2" "$D" >"$T/out" 2>"$T/err"
+  hasnt err "scanning" "index build without --progress off a terminal: quiet"
+}
+
+# --- index rebuilds: dropped entries named; an index inside the folder it indexes ---------------
+sec_index() {
+  local D=$T/p
+  mkdir -p "$D/2023" "$D/2024"
+  cp $G/images/coffee.jpg $G/images/rocket.jpg "$D/2023/"
+  cp $G/images/astronaut.png "$D/2024/"
+  expect_rc 0 "index: first build" "$VLP" index build -m $CLIP -o "$T/ix" "$D"
+  has out '"files": 3' "index: three files"
+  # fewer PATHs: the entries not under them are dropped and each is named
+  expect_rc 0 "index: fewer paths" "$VLP" index build -m $CLIP -o "$T/ix" "$D/2024"
+  has out '"removed": 2' "index: two removed"
+  has out "2023/coffee.jpg\", \"removed\": \"not under the PATHs given\"" "index: coffee.jpg named"
+  has out "2023/rocket.jpg\", \"removed\"" "index: rocket.jpg named"
+  has err "coffee.jpg: dropped from the index (not under the PATHs given)" "index: named on stderr"
+  # a deleted file: named as gone
+  expect_rc 0 "index: both again" "$VLP" index build -m $CLIP -o "$T/ix" "$D/2023" "$D/2024"
+  rm "$D/2023/rocket.jpg"
+  expect_rc 0 "index: file gone" "$VLP" index build -m $CLIP -o "$T/ix" "$D/2023" "$D/2024"
+  has out "rocket.jpg\", \"removed\": \"the file is gone\"" "index: gone file named"
+  # the index folder inside the indexed folder: skipped, not indexed, not failed on
+  expect_rc 0 "index: inside, first" "$VLP" index build -m $CLIP -o "$D/ix" "$D"
+  expect_rc 0 "index: inside, again" "$VLP" index build -m $CLIP -o "$D/ix" "$D"
+  has out '"files": 2, "embedded": 0, "unchanged": 2, "removed": 0, "failed": 0' "index: own files not indexed"
+  hasnt out '/ix/' "index: no entry from the index folder"
+  expect_rc 0 "index: search it" "$VLP" search "$D/ix" "a cup" -k 5
+  lines out 2 "index: search finds the two images"
+}
+
+# --- model choice: no -m says what the caches hold and how to pull; vlp models lists HF snapshots --
+sec_models() {
+  export VLP_HOME=$T/vlp-home HF_HOME=$T/hf HF_HUB_CACHE= XDG_CACHE_HOME=
+  unset VLP_MODEL
+  expect_rc 2 "no model, empty caches" "$VLP" caption $G/images/coffee.jpg
+  has err "no models in $T/vlp-home or the Hugging Face cache: download one with \`vlp pull Salesforce/blip-image-captioning-base\`" "no model: how to pull"
+  lines err 1 "no model: one line"
+  expect_rc 2 "tag: no model" "$VLP" tag --labels a,b $G/images/coffee.jpg
+  has err "vlp pull openai/clip-vit-base-patch32" "tag: a CLIP model suggested"
+  # a Hugging Face hub cache snapshot (as huggingface_hub leaves it)
+  local repo=$T/hf/hub/models--acme--clip-tiny
+  mkdir -p "$repo/refs" "$repo/snapshots/0123abc"
+  echo 0123abc >"$repo/refs/main"
+  cp $CLIP/* "$repo/snapshots/0123abc/"
+  expect_rc 0 "vlp models lists HF snapshots" "$VLP" models
+  has out '"name": "acme/clip-tiny", "revision": "main", "path": "'"$repo/snapshots/0123abc"'"' "models: HF snapshot listed"
+  has out '"architecture": "CLIPModel"' "models: its summary"
+  expect_rc 2 "no model, HF cache holds one" "$VLP" tag --labels a,b $G/images/coffee.jpg
+  has err "models in the cache: acme/clip-tiny" "no model: cached models named"
+  # VLP_MODEL names the model when -m is not given (a cached name or a folder)
+  VLP_MODEL=acme/clip-tiny expect_rc 0 "VLP_MODEL (cached name)" "$VLP" tag --labels a,b $G/images/coffee.jpg
+  has out '"tags"' "VLP_MODEL: tags"
+  VLP_MODEL=$CAP expect_rc 0 "VLP_MODEL (folder) for caption" "$VLP" caption $G/images/coffee.jpg
+  VLP_MODEL=$CLIP expect_rc 0 "VLP_MODEL for index build" "$VLP" index build -o "$T/ix" $G/images/coffee.jpg
+}
+
+# --- video: start past the end, timestamps without float noise -----------------------------------
+sec_video() {
+  local vid=$G/video/slideshow_vp9.webm
+  expect_rc 1 "--start past the end" "$VLP" video tag -m $CLIP --labels a,b --start 100 $vid
+  has err "the start time 100 s is past the end of the video (16 s)" "--start past the end: says so"
+  expect_rc 1 "--start past the end (caption)" "$VLP" video caption -m $CAP --start 16 $G/video/slideshow_h264.mp4
+  has err "past the end of the video" "video caption: --start past the end"
+  # every time printed is the shortest form of a microsecond value: no 2.0000000000000004
+  for opt in "--fps 3" "--every 0.7s --start 0.3" "--fps 7 --segments" "--every 0.3s --segments --end 5.3"; do
+    "$VLP" video tag -m $CLIP --labels a,b,c $opt $vid >"$T/out" 2>/dev/null
+    grep -oE '"(t|start|end)": [0-9.e+-]+' "$T/out" | awk -F': ' '{ if (length($2) > 10 || $2 ~ /e/) print }' >"$T/noisy"
+    lines noisy 0 "video $opt: timestamps without float noise: $(head -3 "$T/noisy")"
+    [ -s "$T/out" ] && ok || bad "video $opt: no output"
+  done
+}
+
+# --- fault injection: kill -9 at random moments ---------------------------------------------------
+# ms_now: milliseconds since the epoch
+ms_now() { date +%s%3N; }
+# kill_after MS CMD...: run CMD in the background, SIGKILL it after MS milliseconds (if still
+# running); its stdout/stderr go to $T/kout / $T/kerr
+kill_after() {
+  local ms=$1
+  shift
+  timeout 120 "$@" >"$T/kout" 2>"$T/kerr" &
+  local pid=$!
+  disown "$pid" 2>/dev/null # no "Killed" notes from the shell
+  sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  pkill -KILL -P "$pid" 2>/dev/null # the vlp under timeout
+  kill -KILL "$pid" 2>/dev/null
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+}
+search_paths() { "$VLP" search "$1" "a photo" -k 100 2>"$T/serr" | sed -n 's/.*"path": "\([^"]*\)".*/\1/p' | sort; }
+
+sec_kill_index() {
+  local A=$T/a B=$T/b
+  mkdir -p "$A" "$B"
+  local i=0 f
+  for f in $G/images/*.png $G/images/*.jpg; do
+    i=$((i + 1))
+    if [ $((i % 2)) = 0 ]; then cp "$f" "$A/"; else cp "$f" "$B/"; fi
+  done
+  "$VLP" index build -m $CLIP -o "$T/ref-a" "$A" >/dev/null 2>&1
+  "$VLP" index build -m $CLIP -o "$T/ref-ab" "$A" "$B" >/dev/null 2>&1
+  search_paths "$T/ref-a" >"$T/set-a"
+  search_paths "$T/ref-ab" >"$T/set-ab"
+  [ -s "$T/set-a" ] && ! cmp -s "$T/set-a" "$T/set-ab" && ok || bad "kill index: reference sets"
+  "$VLP" index build -m $CLIP -o "$T/ix" "$A" >/dev/null 2>&1
+  local t0 full
+  t0=$(ms_now)
+  "$VLP" index build -m $CLIP -o "$T/full" "$A" "$B" >/dev/null 2>&1
+  full=$(($(ms_now) - t0))
+  local trial state=a killed=0
+  for trial in $(seq 1 20); do
+    local target args
+    if [ $state = a ]; then target=ab args="$A $B"; else target=a args="$A"; fi
+    kill_after $((RANDOM % (full + 50))) "$VLP" index build -m $CLIP -o "$T/ix" $args
+    [ -s "$T/kout" ] && grep -q '"index"' "$T/kout" || killed=$((killed + 1))
+    search_paths "$T/ix" >"$T/now"
+    if cmp -s "$T/now" "$T/set-$state"; then
+      ok
+    elif cmp -s "$T/now" "$T/set-$target"; then
+      ok
+      state=$target
+    else
+      bad "kill index trial $trial: the index is neither the old nor the new one: $(head -c 300 "$T/serr") $(head -3 "$T/now")"
+      break
+    fi
+  done
+  echo "kill index: $killed of 20 builds killed before they finished (full build $full ms)"
+  # the killed builds leave nothing in the way: the next build completes and is a clean one
+  expect_rc 0 "kill index: build after the kills" "$VLP" index build -m $CLIP -o "$T/ix" "$A" "$B"
+  search_paths "$T/ix" >"$T/now"
+  cmp -s "$T/now" "$T/set-ab" && ok || bad "kill index: final index differs from a clean build"
+  "$VLP" search "$T/ix" "a photo" -k 100 >"$T/s1" 2>/dev/null
+  "$VLP" search "$T/ref-ab" "a photo" -k 100 >"$T/s2" 2>/dev/null
+  cmp -s "$T/s1" "$T/s2" && ok || bad "kill index: scores differ from a clean build"
+}
+
+sec_kill_caption() {
+  local D=$T/imgs i=0 f
+  mkdir -p "$D"
+  for f in $G/images/*.png $G/images/*.jpg; do cp "$f" "$D/"; done
+  for fmt in jsonl csv; do
+    local ref=$T/ref.$fmt out=$T/out.$fmt
+    "$VLP" caption -m $CAP -q "$D" -o "$ref"
+    local t0 full
+    t0=$(ms_now)
+    "$VLP" caption -m $CAP -q "$D" -o "$T/timing.$fmt" --no-resume
+    full=$(($(ms_now) - t0))
+    local trial
+    for trial in $(seq 1 20); do
+      [ $((trial % 5)) = 1 ] && rm -f "$out" # start over now and then: kills hit every phase
+      kill_after $((RANDOM % (full + 50))) "$VLP" caption -m $CAP -q --batch $((1 + trial % 3)) "$D" -o "$out"
+      [ -e "$out" ] || continue
+      # every whole record is the reference's record for its path; only the last may be cut
+      python3 - "$ref" "$out" "$fmt" <<'PY' && ok || { bad "kill caption ($fmt) trial $trial: a record written before the kill is damaged"; break; }
+import sys
+ref, out, fmt = sys.argv[1:4]
+want = open(ref, encoding="utf-8").read().split("\n")
+data = open(out, encoding="utf-8").read()
+lines = data.split("\n")
+complete = lines[:-1]  # the text after the last newline is a record cut by the kill
+header = fmt == "csv"
+if header and complete:
+    assert complete[0] == want[0], "header"
+    complete = complete[1:]
+assert set(complete) <= set(want[1:] if header else want), [l for l in complete if l not in want][:2]
+PY
+    done
+    # resume after the last kill: the output is then the reference, each image once
+    expect_rc 0 "kill caption ($fmt): resume" "$VLP" caption -m $CAP -q "$D" -o "$out"
+    if [ "$fmt" = csv ]; then
+      [ "$(head -n 1 "$out")" = "$(head -n 1 "$ref")" ] && ok || bad "kill caption csv: header"
+      cmp -s <(tail -n +2 "$out" | sort) <(tail -n +2 "$ref" | sort) && ok || bad "kill caption csv: resumed output differs from the reference"
+    else
+      cmp -s <(sort "$out") <(sort "$ref") && ok || bad "kill caption jsonl: resumed output differs from the reference: $(diff <(sort "$out") <(sort "$ref") | head -5)"
+    fi
+  done
 }
 
 sec_"$SECTION"

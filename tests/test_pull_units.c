@@ -146,11 +146,12 @@ static void test_resolve(void) {
   put(p, "c0ffee");
   snprintf(want, sizeof want, "%s/hf/models--Hf--only/snapshots/c0ffee", root);
   CHECK(vlp_resolve_model("only", out, sizeof out) == VLP_OK && !strcmp(out, want));
-  /* listing: only repos with a ref */
+  /* listing: only repos with a ref, from VLP_HOME and the Hugging Face cache (issue 14) */
   vlp_cached_model *l;
   int n;
-  CHECK(vlp_cache_list(&l, &n) == VLP_OK && n == 1 && !strcmp(l[0].name, "Org/tiny") &&
-        !strcmp(l[0].revision, "main"));
+  CHECK(vlp_cache_list(&l, &n) == VLP_OK && n == 2 && !strcmp(l[0].name, "Hf/only") &&
+        !strcmp(l[0].path, want) && !strcmp(l[1].name, "Org/tiny") &&
+        !strcmp(l[1].revision, "main"));
   vlp_cache_list_free(l, n);
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
