@@ -28,7 +28,7 @@
 #include "core/error.h"
 
 gen_params gen_default_params(void) {
-  gen_params p;
+  gen_params p = {0}; /* no on_step */
   p.num_beams = 1;
   p.max_length = 20; /* HF GenerationConfig defaults */
   p.max_new_tokens = 0;
