@@ -10,7 +10,7 @@ add_custom_command(OUTPUT ${serve_page_c}
   COMMENT "Embedding serve/page.html")
 file(GLOB serve_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/serve/*.c)
 add_library(vlp_serve STATIC ${serve_srcs} ${serve_page_c})
-target_include_directories(vlp_serve PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
+target_include_directories(vlp_serve PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/serve)
 # the command line (cmd_serve.c) sees serve.h, not the library's internal headers
 target_include_directories(vlp_serve INTERFACE ${CMAKE_SOURCE_DIR}/serve)
 target_link_libraries(vlp_serve PUBLIC vlp PkgConfig::MHD PkgConfig::JPEG PkgConfig::CJSON

@@ -1,6 +1,6 @@
 /* api: the /v1 endpoints: caption, vqa, itm, tag, embeddings, search. Each one checks its
  * inputs on the HTTP thread (a 4xx right away), then hands a job to the workers. */
-#include "serve/api.h"
+#include "api.h"
 
 #include <math.h>
 #include <stdio.h>

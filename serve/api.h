@@ -2,7 +2,7 @@
 #ifndef VLP_SERVE_API_H
 #define VLP_SERVE_API_H
 
-#include "serve/server.h"
+#include "server.h"
 
 #define ARCH_BIT(a) (1u << (a))
 #define EMBED_ARCHS (ARCH_BIT(VLP_ARCH_CLIP) | ARCH_BIT(VLP_ARCH_BLIP_ITM))

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/api.h"
+#include "api.h"
 
 static void predict_finish(job *j, worker *w) {
   (void)w;

@@ -3,7 +3,7 @@
  * models themselves are shared read-only by all workers. */
 #include <stdlib.h>
 
-#include "serve/server.h"
+#include "server.h"
 
 static vlp_session *session_of(worker *w, srv_model *m) {
   server *s = w->srv;

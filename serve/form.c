@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "serve/server.h"
+#include "server.h"
 
 static const char *header(request *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);

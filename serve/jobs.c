@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "serve/server.h"
+#include "server.h"
 
 enum { MAX_BATCH_JOBS = 256 };
 

@@ -1,5 +1,5 @@
 /* multipart: a small multipart/form-data splitter over an in-memory body. */
-#include "serve/multipart.h"
+#include "multipart.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/api.h"
+#include "api.h"
 
 extern const char serve_page_html[];
 extern const size_t serve_page_html_len;

@@ -1,5 +1,5 @@
 /* sbuf: growable response buffer, JSON writers and base64. */
-#include "serve/sbuf.h"
+#include "sbuf.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,11 +1,10 @@
-/* search: loaded retrieval indexes (the only file of serve/ that uses index/ internals).
+/* search: loaded retrieval indexes (through the index API of vlp.h).
  * Every entry of every index has a global id = the index's base + its row; clients name
  * files only by these ids, never by path. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/index.h"
-#include "serve/server.h"
+#include "server.h"
 
 struct srv_index {
   char *name;

@@ -1,6 +1,6 @@
 /* server: libmicrohttpd set-up, routing, request bodies, limits, authentication, CORS,
  * the access log, start-up (models, indexes, workers) and the SIGTERM drain. */
-#include "serve/server.h"
+#include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

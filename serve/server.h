@@ -8,9 +8,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "serve/multipart.h"
-#include "serve/sbuf.h"
-#include "serve/serve.h"
+#include "multipart.h"
+#include "sbuf.h"
+#include "serve.h"
 #include "vlp.h"
 
 typedef enum {

@@ -8,7 +8,7 @@
 /* after stdio.h: jpeglib.h needs FILE and size_t */
 #include <jpeglib.h>
 
-#include "serve/server.h"
+#include "server.h"
 
 typedef struct tentry {
   int64_t id;

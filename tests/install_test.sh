@@ -61,3 +61,20 @@ cmake -S "$src/tests/install" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" >/dev/n
 cmake --build "$tmp/cm" >/dev/null
 check "find_package, vlp::vlp" "$tmp/cm/consumer_shared"
 check "find_package, vlp::vlp_static" "$tmp/cm/consumer_static"
+
+# The README's "Use it from C" program, exactly as printed there, built with pkg-config.
+python3 - "$src/README.md" "$tmp/readme.c" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+part = text[text.index("## Use it from C"):]
+code = re.search(r"```c\n(.*?)```", part, re.S).group(1)
+open(sys.argv[2], "w").write(code)
+PY
+$cc -o "$tmp/readme" "$tmp/readme.c" $(pkg-config --cflags --libs vlp) ||
+  fail "the README's C program does not compile against the installed libvlp"
+out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/readme" $cap $clip "$img" "$text") ||
+  fail "the README's C program failed: $out"
+grep -qx "caption: $want_caption" <<<"$out" || fail "README program: caption differs: $out"
+first=$(cut -d' ' -f2 <<<"$want_embed")
+grep -qx "embedding\[0\]: $first" <<<"$out" || fail "README program: embedding differs: $out"
+echo "ok: the README's C program"
