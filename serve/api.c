@@ -412,7 +412,8 @@ static void tag_finish(job *j, worker *w) {
 }
 
 void h_tag(request *r, form *f) {
-  srv_model *m = pick_model(r, f, ARCH_BIT(VLP_ARCH_CLIP), "zero-shot tagging");
+  srv_model *m =
+      pick_model(r, f, ARCH_BIT(VLP_ARCH_CLIP) | ARCH_BIT(VLP_ARCH_SIGLIP), "zero-shot tagging");
   if (!m) return;
   int bad = 0;
   const char *tmpl = form_str(f, "template", &bad);
@@ -461,7 +462,43 @@ void h_tag(request *r, form *f) {
 typedef struct {
   int base64;
   int tokens;
+  /* the inputs, texts and images apart; is_image[i] tells which kind input i is */
+  char **texts;
+  vlp_image *imgs;
+  int nt, ni;
+  unsigned char *is_image;
 } embed_ctx;
+
+static void embed_ctx_free(void *p) {
+  embed_ctx *c = p;
+  if (!c) return;
+  free_texts(c->texts, c->nt);
+  free_images(c->imgs, c->ni);
+  free(c->is_image);
+  free(c);
+}
+
+/* A list mixing texts and images: both towers, the embeddings put back in input order. */
+static void embed_mixed_run(job *j, worker *w) {
+  embed_ctx *c = j->ctx;
+  size_t dim = (size_t)j->model->dim;
+  float *te = malloc((size_t)c->nt * dim * sizeof *te);
+  float *ie = malloc((size_t)c->ni * dim * sizeof *ie);
+  j->emb = malloc((size_t)j->n * dim * sizeof *j->emb);
+  j->st = te && ie && j->emb ? VLP_OK : VLP_ERR_NOMEM;
+  if (!j->st) j->st = eng_embed_texts(w, j->model, (const char *const *)c->texts, c->nt, te);
+  if (!j->st) j->st = eng_embed_images(w, j->model, c->imgs, c->ni, ie);
+  if (j->st == VLP_ERR_NOMEM)
+    snprintf(j->err, sizeof j->err, "out of memory");
+  else if (j->st)
+    snprintf(j->err, sizeof j->err, "%s", vlp_last_error());
+  for (int i = 0, t = 0, m = 0; i < j->n && !j->st; i++) {
+    const float *src = c->is_image[i] ? ie + (size_t)m++ * dim : te + (size_t)t++ * dim;
+    memcpy(j->emb + (size_t)i * dim, src, dim * sizeof *src);
+  }
+  free(te);
+  free(ie);
+}
 
 static void embed_finish(job *j, worker *w) {
   (void)w;
@@ -488,6 +525,49 @@ static void embed_finish(job *j, worker *w) {
   reply_json(&j->rep, 200, &b);
 }
 
+/* A JSON "input" array into c: strings are texts, objects images ({"image": BASE64} or
+ * {"id": N}). -1 with r->rep set. */
+static int embed_list(request *r, form *f, const cJSON *in, embed_ctx *c) {
+  int n = cJSON_GetArraySize(in), max = r->srv->o.max_inputs, i = 0;
+  if (!n) {
+    reply_error(&r->rep, 400, "\"input\" is empty");
+    return -1;
+  }
+  if (n > max) {
+    reply_error(&r->rep, 413, "more than %d inputs", max);
+    return -1;
+  }
+  c->texts = calloc((size_t)n, sizeof *c->texts);
+  c->imgs = calloc((size_t)n, sizeof *c->imgs);
+  c->is_image = calloc((size_t)n, 1);
+  if (!c->texts || !c->imgs || !c->is_image) {
+    reply_error(&r->rep, 503, "out of memory");
+    return -1;
+  }
+  const cJSON *e;
+  cJSON_ArrayForEach(e, in) {
+    if (cJSON_IsString(e)) {
+      if (!(c->texts[c->nt] = strdup(e->valuestring))) {
+        reply_error(&r->rep, 503, "out of memory");
+        return -1;
+      }
+      c->nt++;
+    } else if (cJSON_IsObject(e)) {
+      if (form_json_image(f, e, i, &c->imgs[c->ni])) return -1;
+      c->ni++;
+      c->is_image[i] = 1;
+    } else {
+      reply_error(&r->rep, 400,
+                  "input %d must be a string or an image as {\"image\": BASE64} or {\"id\": N} "
+                  "(token arrays are not supported)",
+                  i);
+      return -1;
+    }
+    i++;
+  }
+  return 0;
+}
+
 void h_embeddings(request *r, form *f) {
   srv_model *m = pick_model(r, f, EMBED_ARCHS, "embeddings");
   if (!m) return;
@@ -499,100 +579,65 @@ void h_embeddings(request *r, form *f) {
   embed_ctx *c = calloc(1, sizeof *c);
   if (!c) return reply_error(&r->rep, 503, "out of memory");
   c->base64 = fmt && !strcmp(fmt, "base64");
-  /* "input": a string, strings, or images as {"image": BASE64} / {"id": N} */
+  /* "input": a string, or a list of strings and images in any mix; without it, the images
+   * of the request (multipart files, the raw body) */
   const cJSON *in = f->json ? cJSON_GetObjectItemCaseSensitive(f->json, "input") : NULL;
-  char **texts = NULL;
-  int nt = 0;
-  int n_img_inputs = 0;
   if (in && cJSON_IsArray(in)) {
-    const cJSON *e;
-    int n_str = 0, n_other = 0;
-    cJSON_ArrayForEach(e, in) {
-      if (cJSON_IsString(e))
-        n_str++;
-      else if (cJSON_IsObject(e))
-        n_img_inputs++;
-      else
-        n_other++;
-    }
-    if (n_other || (n_str && n_img_inputs)) {
-      free(c);
-      return reply_error(&r->rep, 400,
-                         "\"input\" must be a string, an array of strings, or an array of "
-                         "{\"image\": BASE64} objects (token arrays and mixed arrays are not "
-                         "supported: send texts and images in separate requests)");
-    }
-    if (!cJSON_GetArraySize(in)) {
-      free(c);
-      return reply_error(&r->rep, 400, "\"input\" is empty");
-    }
+    if (embed_list(r, f, in, c)) return embed_ctx_free(c);
   } else if (in && !cJSON_IsString(in) && !cJSON_IsNull(in)) {
-    free(c);
+    embed_ctx_free(c);
     return reply_error(&r->rep, 400, "\"input\" must be a string or an array");
-  }
-  if (!n_img_inputs) {
-    nt = form_texts(r, f, "input", 0, &texts);
-    if (nt < 0) {
-      free(c);
-      return;
+  } else {
+    c->nt = form_texts(r, f, "input", 0, &c->texts);
+    if (c->nt < 0) {
+      c->nt = 0;
+      return embed_ctx_free(c);
+    }
+    if ((c->ni = form_images(f, &c->imgs)) < 0) {
+      c->ni = 0;
+      return embed_ctx_free(c);
+    }
+    if (c->nt && c->ni) {
+      embed_ctx_free(c);
+      return reply_error(&r->rep, 400,
+                         "texts and images together go in one JSON \"input\" list, in order");
     }
   }
-  vlp_image *imgs = NULL;
-  int ni = 0;
-  if (n_img_inputs) {
-    if (n_img_inputs > r->srv->o.max_inputs) {
-      free(c);
-      return reply_error(&r->rep, 413, "more than %d inputs", r->srv->o.max_inputs);
-    }
-    /* reuse the "images" reader on the input array */
-    cJSON *saved = cJSON_DetachItemFromObjectCaseSensitive(f->json, "images");
-    cJSON_AddItemReferenceToObject(f->json, "images", (cJSON *)in);
-    ni = form_images(f, &imgs);
-    cJSON_DeleteItemFromObjectCaseSensitive(f->json, "images");
-    cJSON_Delete(saved);
-  } else if (!nt) {
-    ni = form_images(f, &imgs);
-  }
-  if (ni < 0) {
-    free(c);
-    free_texts(texts, nt);
-    return;
-  }
-  if (!nt && !ni) {
-    free(c);
+  if (!c->nt && !c->ni) {
+    embed_ctx_free(c);
     return reply_error(&r->rep, 400,
                        "\"input\" is missing: texts, or images as {\"image\": BASE64}, a "
                        "multipart file or the raw bytes");
   }
-  if (nt && ni) {
-    free(c);
-    free_texts(texts, nt);
-    free_images(imgs, ni);
-    return reply_error(&r->rep, 400, "send texts and images in separate requests");
-  }
-  for (int i = 0; i < nt; i++) {
+  for (int i = 0; i < c->nt; i++) {
     int *ids = NULL, k = 0;
-    if (vlp_tokenize(vlp_model_tokenizer(m->m), texts[i], &ids, &k)) {
+    if (vlp_tokenize(vlp_model_tokenizer(m->m), c->texts[i], &ids, &k)) {
       reply_error(&r->rep, 400, "input %d: %s", i, vlp_last_error());
-      free(c);
-      free_texts(texts, nt);
-      return;
+      return embed_ctx_free(c);
     }
     c->tokens += k;
     free(ids);
   }
-  job *j = job_new(nt ? K_EMBED_TEXT : K_EMBED_IMAGE, m);
+  /* one kind: a job the workers batch with others; a mix: one job running both towers */
+  job *j = job_new(!c->ni ? K_EMBED_TEXT : !c->nt ? K_EMBED_IMAGE : K_CUSTOM, m);
   if (!j) {
-    free(c);
-    free_texts(texts, nt);
-    free_images(imgs, ni);
+    embed_ctx_free(c);
     return reply_error(&r->rep, 503, "out of memory");
   }
-  j->texts = texts;
-  j->imgs = imgs;
-  j->n = nt ? nt : ni;
+  j->n = c->nt + c->ni;
+  if (j->kind == K_EMBED_TEXT) {
+    j->texts = c->texts;
+    c->texts = NULL;
+    c->nt = 0;
+  } else if (j->kind == K_EMBED_IMAGE) {
+    j->imgs = c->imgs;
+    c->imgs = NULL;
+    c->ni = 0;
+  } else {
+    j->run = embed_mixed_run;
+  }
   j->ctx = c;
-  j->ctx_free = free;
+  j->ctx_free = embed_ctx_free;
   j->finish = embed_finish;
   submit_or_free(r, j);
 }
@@ -643,13 +688,16 @@ void search_finish(job *j, worker *w) {
     vlp_image img = {0};
     const char *path = srv_index_path_of(w->srv, hits[i].id);
     const char *text = c->text;
-    if (path && !vlp_image_load(path, &img) &&
-        !eng_itm(w, j->model, &img, &text, 1, &hits[i].itm, &(float){0})) {
-      hits[i].has_itm = 1;
-    } else {
-      hits[i].itm = -INFINITY; /* unreadable now: last */
-    }
+    vlp_status st = VLP_ERR_IO;
+    if (path && !vlp_load_image_or_frame(path, &img))
+      st = eng_itm(w, j->model, &img, &text, 1, &hits[i].itm, &(float){0});
     vlp_image_free(&img);
+    if (st == VLP_ERR_CANCELLED) {
+      reply_timeout(j);
+      goto done;
+    }
+    hits[i].has_itm = !st;
+    if (st) hits[i].itm = -INFINITY; /* unreadable now: last */
   }
   if (nr) qsort(hits, (size_t)nr, sizeof *hits, by_itm);
   if (n > c->k) n = c->k;

@@ -5,7 +5,8 @@
 #include "server.h"
 
 #define ARCH_BIT(a) (1u << (a))
-#define EMBED_ARCHS (ARCH_BIT(VLP_ARCH_CLIP) | ARCH_BIT(VLP_ARCH_BLIP_ITM))
+#define EMBED_ARCHS \
+  (ARCH_BIT(VLP_ARCH_CLIP) | ARCH_BIT(VLP_ARCH_SIGLIP) | ARCH_BIT(VLP_ARCH_BLIP_ITM))
 
 /* The request's "model" (or the first loaded one in mask); NULL with r->rep set. */
 srv_model *pick_model(request *r, form *f, unsigned mask, const char *task);

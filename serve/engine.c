@@ -5,12 +5,23 @@
 
 #include "server.h"
 
+/* Progress callback of every worker session: stop the call once the deadline of the
+ * job(s) the worker runs has passed. */
+static int past_deadline(void *ctx, const char *what, int64_t done, int64_t total) {
+  (void)what;
+  (void)done;
+  (void)total;
+  return now_seconds() > ((const worker *)ctx)->deadline;
+}
+
 static vlp_session *session_of(worker *w, srv_model *m) {
   server *s = w->srv;
   int i = (int)(m - s->models);
   if (!w->sess[i]) {
     vlp_session_params p = vlp_session_default_params();
     p.n_threads = s->o.threads;
+    p.progress = past_deadline;
+    p.progress_ctx = w;
     if (vlp_session_new(m->m, &p, &w->sess[i])) return NULL;
   }
   return w->sess[i];

@@ -196,15 +196,14 @@ int load_indexed_image(request *r, int64_t id, vlp_image *out) {
     reply_error(&r->rep, 404, "no indexed image has id %lld", (long long)id);
     return -1;
   }
-  if (vlp_image_load(path, out)) {
+  if (vlp_load_image_or_frame(path, out)) {
     reply_error(&r->rep, 422, "indexed image %lld cannot be read", (long long)id);
     return -1;
   }
   return 0;
 }
 
-/* One JSON image value: a base64 string or {"id": N}. */
-static int json_image(form *f, const cJSON *v, int i, vlp_image *out) {
+int form_json_image(form *f, const cJSON *v, int i, vlp_image *out) {
   request *r = f->req;
   char what[48];
   snprintf(what, sizeof what, "image %d", i);
@@ -268,7 +267,7 @@ int form_images(form *f, vlp_image **imgs) {
     n += !bad;
   }
   if (!bad && one) {
-    bad = json_image(f, one, 0, &v[n]);
+    bad = form_json_image(f, one, 0, &v[n]);
     n += !bad;
   }
   if (!bad && many) {
@@ -285,7 +284,7 @@ int form_images(form *f, vlp_image **imgs) {
         bad = 1;
         break;
       }
-      bad = json_image(f, e, i++, &v[n]);
+      bad = form_json_image(f, e, i++, &v[n]);
       n += !bad;
     }
   }

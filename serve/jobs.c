@@ -1,7 +1,10 @@
 /* jobs: the bounded request queue and the compute workers. A worker takes the oldest job;
  * for embeddings and captions it also takes queued jobs of the same model, task and
  * options, waiting up to batch_wait_ms for more, and runs them as one batch (dynamic
- * batching). Jobs that waited longer than the timeout are answered 503 without running. */
+ * batching). Every job has a deadline (the timeout after it was queued): one that waited
+ * past it is answered 503 without running, and the worker's sessions stop a model call that
+ * runs past it (their progress callback, engine.c), which is answered 503 too. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +121,13 @@ static void expire(job *j) {
   deliver(j);
 }
 
+void reply_timeout(job *j) {
+  reply_free(&j->rep);
+  reply_error(&j->rep, 503, "the request took longer than the timeout (%d ms) to compute",
+              j->req->srv->o.timeout_ms);
+  j->rep.retry_after = 1;
+}
+
 static int status_of(vlp_status st) {
   return st == VLP_ERR_INVALID || st == VLP_ERR_FORMAT || st == VLP_ERR_UNSUPPORTED ? 400 : 500;
 }
@@ -196,15 +206,21 @@ static void run_batch(worker *w, job **b, int nb) {
   metrics_batch(s->met, f->kind, f->kind == K_CUSTOM ? 1 : items);
   if (f->kind == K_CUSTOM) {
     f->st = VLP_OK;
+    w->deadline = f->deadline;
     if (f->run) f->run(f, w);
   } else {
     char err[512] = "";
+    w->deadline = f->deadline;
+    for (int i = 1; i < nb; i++)
+      if (b[i]->deadline < w->deadline) w->deadline = b[i]->deadline;
     vlp_status st = run_group(w, b, nb, err, sizeof err);
-    /* a failed batch is retried job by job so that one bad input fails only its request */
+    /* a failed batch is retried job by job so that one bad input fails only its request;
+     * a batch stopped at the earliest deadline is retried for the jobs not yet past theirs */
     for (int i = 0; i < nb; i++) {
       b[i]->st = st;
-      if (st && nb > 1) {
+      if (st && nb > 1 && !(st == VLP_ERR_CANCELLED && now_seconds() > b[i]->deadline)) {
         err[0] = 0;
+        w->deadline = b[i]->deadline;
         b[i]->st = run_group(w, &b[i], 1, err, sizeof err);
       }
       if (b[i]->st) snprintf(b[i]->err, sizeof b[i]->err, "%s", err);
@@ -212,8 +228,11 @@ static void run_batch(worker *w, job **b, int nb) {
   }
   for (int i = 0; i < nb; i++) {
     job *j = b[i];
+    w->deadline = j->deadline; /* finish may compute too (search re-ranking) */
     if (!j->rep.status) {
-      if (j->st)
+      if (j->st == VLP_ERR_CANCELLED)
+        reply_timeout(j);
+      else if (j->st)
         reply_error(&j->rep, status_of(j->st), "%s", j->err[0] ? j->err : vlp_last_error());
       else if (j->finish)
         j->finish(j, w);
@@ -309,6 +328,7 @@ int workers_start(server *s) {
   for (int i = 0; i < s->o.workers; i++) {
     s->workers[i].srv = s;
     s->workers[i].id = i;
+    s->workers[i].deadline = HUGE_VAL;
     s->workers[i].sess = calloc((size_t)s->n_models, sizeof *s->workers[i].sess);
     if (!s->workers[i].sess ||
         pthread_create(&s->workers[i].th, NULL, worker_main, &s->workers[i])) {

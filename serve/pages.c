@@ -22,6 +22,7 @@ static const char *const tasks_of[] = {
     [VLP_ARCH_BLIP_ITM] = "[\"embeddings\", \"itm\", \"search\"]",
     [VLP_ARCH_BLIP_VQA] = "[\"vqa\"]",
     [VLP_ARCH_CLIP] = "[\"embeddings\", \"tag\", \"search\"]",
+    [VLP_ARCH_SIGLIP] = "[\"embeddings\", \"tag\", \"search\"]",
 };
 
 void h_models(request *r) {

@@ -22,7 +22,7 @@ typedef struct {
   size_t max_body;         /* bytes */
   int max_inputs;          /* images or texts per request */
   long max_image_pixels;
-  int timeout_ms; /* a request waiting longer in the queue gets 503 */
+  int timeout_ms; /* a request not done this long after it was queued gets 503 */
   int thumb_size; /* longest side of a thumbnail */
   size_t thumb_cache;
   int quiet; /* no access log */

@@ -473,7 +473,9 @@ static int load_model(server *s, const char *spec) {
     m->name = strdup(src);
   m->path = strdup(path);
   m->arch = vlp_model_arch(m->m);
-  m->dim = m->arch == VLP_ARCH_CLIP || m->arch == VLP_ARCH_BLIP_ITM ? vlp_model_embed_dim(m->m) : 0;
+  m->dim = m->arch == VLP_ARCH_CLIP || m->arch == VLP_ARCH_SIGLIP || m->arch == VLP_ARCH_BLIP_ITM
+               ? vlp_model_embed_dim(m->m)
+               : 0;
   vlp_model_summary sum;
   if (!vlp_model_info(path, &sum)) m->weight_bytes = sum.weight_bytes;
   s->n_models++;

@@ -130,6 +130,9 @@ void job_free(job *j);
 /* Queue j for req (suspends the connection) or reply 503 when the queue is full. */
 void job_submit(server *s, request *req, job *j);
 int workers_start(server *s);
+/* The reply of a job whose computation ran past its deadline (same status as a job that
+ * waited too long in the queue). */
+void reply_timeout(job *j);
 /* Finish every queued job, then join the workers. */
 void workers_stop(server *s);
 
@@ -138,6 +141,9 @@ struct worker {
   int id;
   pthread_t th;
   vlp_session **sess; /* one per model, made on first use (engine.c) */
+  /* Deadline of the job(s) running now: the sessions' progress callback stops a model
+   * call past it (VLP_ERR_CANCELLED). Only the worker's own thread touches it. */
+  double deadline;
 };
 
 /* ---- engine (engine.c): model calls made by workers, each with its own sessions -------- */
@@ -235,6 +241,9 @@ double form_num(form *f, const char *key, double lo, double hi, double def, int 
  * strings, or {"id": N} for an indexed file). Returns the count (0 when none), -1 with
  * r->rep set on a bad or oversized image. */
 int form_images(form *f, vlp_image **imgs);
+/* One JSON image value (a base64 string, {"image": BASE64} or {"id": N}), named "image i"
+ * in errors; -1 with r->rep set. */
+int form_json_image(form *f, const cJSON *v, int i, vlp_image *out);
 /* Decode one image from memory with the server's limits; -1 with r->rep set. */
 int decode_image(request *r, const uint8_t *data, size_t len, const char *what, vlp_image *out);
 /* Load the indexed file behind a global id; -1 with r->rep set. */

@@ -1,6 +1,6 @@
-/* thumb: thumbnails of indexed images for the search page: decoded with vlp's image
- * loader, shrunk by area averaging, JPEG-encoded with libjpeg, kept in a byte-bounded LRU
- * cache. */
+/* thumb: thumbnails of indexed images (and video frames) for the search page: decoded with
+ * vlp's image loader, shrunk by area averaging, JPEG-encoded with libjpeg, kept in a byte-bounded
+ * LRU cache. */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,7 +190,7 @@ static int encode_jpeg(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *
 vlp_status thumb_make(thumb_cache *c, int64_t id, const char *path, int side, uint8_t **jpeg,
                       size_t *len) {
   vlp_image img = {0};
-  vlp_status st = vlp_image_load(path, &img);
+  vlp_status st = vlp_load_image_or_frame(path, &img); /* a file or a video frame */
   if (st) return st;
   int tw = img.w, th = img.h;
   if (img.w > side || img.h > side) {

@@ -119,6 +119,13 @@ v = np.frombuffer(base64.b64decode(r["data"][0]["embedding"]), "<f4")
 check("embeddings base64: golden", st == 200 and close(v, COFFEE_TEXT))
 st, r = s.json("POST", "/v1/embeddings", {"input": [{"image": base64.b64encode(coffee).decode()}, {"id": 0}]})
 check("embeddings images (base64 and indexed id)", st == 200 and len(r["data"]) == 2 and close(r["data"][0]["embedding"], IMG["coffee.jpg"]), r)
+rocket = open(os.path.join(GOLDEN, "images", "rocket.jpg"), "rb").read()
+st, r = s.json("POST", "/v1/embeddings", {"input": [{"image": base64.b64encode(coffee).decode()}, "a cup of coffee",
+                                                    {"image": base64.b64encode(rocket).decode()}]})
+check("embeddings of a mixed list: index in input order", st == 200 and [d["index"] for d in r["data"]] == [0, 1, 2], r)
+check("embeddings of a mixed list: each by its kind = golden",
+      st == 200 and close(r["data"][0]["embedding"], IMG["coffee.jpg"]) and close(r["data"][1]["embedding"], COFFEE_TEXT)
+      and close(r["data"][2]["embedding"], IMG["rocket.jpg"]) and r["usage"]["prompt_tokens"] > 0, r)
 st, h, data = s.request("POST", "/v1/embeddings", coffee, {"Content-Type": "image/jpeg"})
 check("embeddings raw image body", st == 200 and close(json.loads(data)["data"][0]["embedding"], IMG["coffee.jpg"]), data[:200])
 st, r = s.json("POST", "/v1/search", {"text": "a cup of coffee", "k": 5})
@@ -181,7 +188,10 @@ bad_cases = [
     ("wrong model for task", "POST", "/v1/caption", {"model": "clip-tiny", "image": "aGVsbG8="}, None, 400),
     ("no VQA model", "POST", "/v1/vqa", {"question": "what?", "image": "aGVsbG8="}, None, 400),
     ("token arrays", "POST", "/v1/embeddings", {"input": [[1, 2, 3]]}, None, 400),
-    ("mixed inputs", "POST", "/v1/embeddings", {"input": ["x", {"image": "aGVsbG8="}]}, None, 400),
+    ("a number among texts", "POST", "/v1/embeddings", {"input": ["x", 5]}, None, 400),
+    ("null in a mixed list", "POST", "/v1/embeddings", {"input": ["x", {"image": base64.b64encode(coffee).decode()}, None]}, None, 400),
+    ("bad image in a mixed list", "POST", "/v1/embeddings", {"input": ["x", {"image": "!!!not base64!!!"}]}, None, 400),
+    ("corrupt image in a mixed list", "POST", "/v1/embeddings", {"input": ["x", {"image": "aGVsbG8="}]}, None, 400),
     ("empty input", "POST", "/v1/embeddings", {"input": []}, None, 400),
     ("bad base64", "POST", "/v1/embeddings", {"input": [{"image": "!!!not base64!!!"}]}, None, 400),
     ("corrupt image", "POST", "/v1/embeddings", {"input": [{"image": base64.b64encode(
@@ -326,6 +336,57 @@ slow.close()
 check("timeout: the gathering request answered", results["text"][0] == 200, results["text"][:2])
 check("timeout: the request that waited too long gets 503 + Retry-After",
       results["img"][0] == 503 and results["img"][1].get("retry-after") == "1" and b"timeout" in results["img"][2], results["img"])
+check("server exits 0", s.stop() == 0)
+
+# ---- SigLIP embeddings (mixed list), thumbnails of video frames, the compute timeout ----
+vdir = os.path.join(tmp, "videos")
+os.makedirs(vdir, exist_ok=True)
+with open(os.path.join(GOLDEN, "video", "slideshow_h264.mp4"), "rb") as f, open(os.path.join(vdir, "slideshow.mp4"), "wb") as g:
+    g.write(f.read())
+vix = os.path.join(tmp, "vid")
+__import__("subprocess").run([VLP, "index", "build", "-m", os.path.join(MODELS, "clip-tiny"), "-o", vix, vdir],
+                             check=True, stdout=__import__("subprocess").DEVNULL, stderr=__import__("subprocess").DEVNULL)
+s = Server(VLP, ["-m", os.path.join(MODELS, "siglip-tiny"), "-m", os.path.join(MODELS, "blip-caption-tiny"),
+                 "--index", vix, "--workers", "1", "--timeout", "3000"], tmp)
+st, r = s.json("POST", "/v1/embeddings", {"model": "siglip-tiny", "input": ["a cup of coffee", {"image": b64coffee}]})
+check("siglip: embeddings of a mixed list = golden", st == 200 and [d["index"] for d in r["data"]] == [0, 1]
+      and close(r["data"][0]["embedding"], npy("siglip/text2_text_embeds.npy"))
+      and close(r["data"][1]["embedding"], npy("siglip/coffee/image_embeds.npy")), str(r)[:300])
+st, r = s.json("POST", "/v1/tag", {"model": "siglip-tiny", "image": b64coffee, "labels": ["a cat", "coffee"]})
+check("siglip: tag", st == 200 and len(r["data"][0]["tags"]) == 2, r)
+# every frame of the video index has a thumbnail: the frame, letterboxed photo of its segment
+timeline = json.load(open(os.path.join(GOLDEN, "cases", "video.json")))
+seg_s = timeline["conventions"]["seconds_per_photo"]
+frames = [np.asarray(Image.open(os.path.join(GOLDEN, "video", "frames", n)).convert("RGB").resize((256, 192), Image.BILINEAR), np.float64)
+          for n in sorted(os.listdir(os.path.join(GOLDEN, "video", "frames")))]
+st, r = s.json("POST", "/v1/search", {"text": "a photo", "k": 100, "index": "vid"})
+hits = r.get("results", [])
+check("video index: frames found", st == 200 and len(hits) > len(frames) and all("#t=" in x["name"] for x in hits), str(r)[:300])
+for x in hits:
+    st, h, data = s.request("GET", x["thumb"])
+    if st != 200 or h.get("content-type") != "image/jpeg":
+        check("video frame thumb %s: a JPEG" % x["name"], False, (st, data[:200]))
+        continue
+    th = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float64)
+    seg = int(float(x["name"].split("#t=")[1]) // seg_s)
+    diffs = [np.abs(th - f).mean() if th.shape == f.shape else 1e9 for f in frames]
+    check("video frame thumb %s: 256x192, the frame of segment %d" % (x["name"], seg),
+          th.shape == (192, 256, 3) and int(np.argmin(diffs)) == seg and diffs[seg] < 12, (th.shape, diffs))
+vid = hits[0]["id"]
+st, r = s.json("POST", "/v1/embeddings", {"model": "clip-tiny", "input": [{"id": vid}]})
+st2, r2 = s.json("POST", "/v1/search", {"embedding": r["data"][0]["embedding"] if st == 200 else [0], "k": 1, "index": "vid"})
+check("video frame by id: embedded again = its indexed embedding", st == 200 and st2 == 200 and r2["results"][0]["id"] == vid
+      and abs(r2["results"][0]["score"] - 1) < 1e-4, (r, r2))
+# a caption that computes far longer than --timeout (16 beams, 500 tokens: ~9 s) is stopped
+t = time.time()
+st, h, data = s.request("POST", "/v1/caption", {"image": b64coffee, "beams": 16, "max_new_tokens": 500, "min_length": 500})
+took = time.time() - t
+check("compute timeout: 503 + Retry-After, stopped in the computation",
+      st == 503 and h.get("retry-after") == "1" and b"to compute" in data and took < 3 + 4, (st, data[:200], took))
+st, r = s.json("POST", "/v1/caption", {"image": b64coffee})
+check("compute timeout: the server goes on (next caption golden)", st == 200 and r["data"][0]["tokens"] == greedy, r)
+st, h, data = s.request("GET", "/metrics")
+check("compute timeout: counted as a 503", b'vlp_requests_total{endpoint="/v1/caption",code="503"} 1' in data)
 check("server exits 0", s.stop() == 0)
 if not C.failed:
     __import__("shutil").rmtree(tmp, ignore_errors=True)
