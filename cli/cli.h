@@ -88,6 +88,18 @@ void cli_paths_add_folder(cli_paths *p, const char *dir);
 void cli_paths_add_input(cli_paths *p, const char *path);
 void cli_paths_free(cli_paths *p);
 
+/* --shard K/N, auto or auto/N on commands that take a list of files (tag, embed, video):
+ * a path belongs to shard 1 + hash(path) mod N, as in vlp caption (cli/shard.c). */
+typedef struct {
+  int k, n; /* n 0: no sharding */
+} cli_shard;
+/* Handle --shard; returns 1 when opt was it (a bad value is a usage error). */
+int cli_shard_opt(cli_args *a, const char *opt, cli_shard *s);
+/* Keep only the paths of shard s->k (all when not sharding); says on stderr how many
+ * belong to other shards. */
+void cli_paths_keep_shard(cli_paths *p, const cli_shard *s, const char *cmd);
+extern const char cli_shard_usage[];
+
 /* The model when -m is not given: VLP_MODEL (a folder or a cached name), or NULL. */
 const char *cli_default_model(void);
 /* "no model" on stderr, naming the cached models and how to `vlp pull` one. */

@@ -20,6 +20,7 @@ static const char usage[] =
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  --batch N               images or texts per forward pass (default 16)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "%s"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
@@ -74,6 +75,7 @@ int cmd_embed(int argc, char **argv) {
   cli_common c = {0};
   cli_paths images = {0}, videos = {0};
   vlp_video_sampling sampling = cli_video_default_sampling();
+  cli_shard shard = {0};
   const char *opt, *pos, *npy = NULL;
   const char **texts = calloc((size_t)argc, sizeof *texts);
   int nt = 0, size = 0, mode = 0, progress = 0; /* mode: 1 images, 2 texts, 3 videos */
@@ -103,11 +105,13 @@ int cmd_embed(int argc, char **argv) {
       cli_int(&a, 1, 1024, &batch);
     else if (!strcmp(opt, "--image-size"))
       cli_int(&a, 1, 8192, &size);
-    else if (!cli_video_opt(&a, opt, &sampling, &progress) && !cli_common_opt(&a, opt, &c))
+    else if (!cli_video_opt(&a, opt, &sampling, &progress) && !cli_shard_opt(&a, opt, &shard) &&
+             !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
-    printf("%s\n%s", usage, cli_video_usage);
+    printf(usage, cli_shard_usage);
+    printf("\n%s", cli_video_usage);
     cli_paths_free(&videos);
     free(texts);
     cli_paths_free(&images);
@@ -115,12 +119,17 @@ int cmd_embed(int argc, char **argv) {
   }
   if (!a.failed && !images.n && !nt && !videos.n)
     cli_usage_error(&a, "no --image, --text or --video inputs given");
+  /* every shard would embed the same texts again */
+  if (!a.failed && shard.n && nt)
+    cli_usage_error(&a, "--shard splits --image and --video files; give --text inputs without it");
   if (a.failed) {
     cli_paths_free(&videos);
     free(texts);
     cli_paths_free(&images);
     return EXIT_USAGE;
   }
+  cli_paths_keep_shard(&images, &shard, "embed");
+  cli_paths_keep_shard(&videos, &shard, "embed");
   vlp_model *m;
   vlp_session *sess;
   FILE *out =

@@ -22,6 +22,7 @@ static const char usage[] =
     "  --top K                 print only the K best labels\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
+    "%s"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
@@ -30,18 +31,20 @@ int cmd_tag(int argc, char **argv) {
   cli_common c = {0};
   cli_paths in = {0};
   label_list labels = {0};
+  cli_shard shard = {0};
   const char *opt, *pos, *tmpl = NULL;
   int top = 0, size = 0;
   cli_args_init(&a, argc, argv, "tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos)
       cli_paths_add_input(&in, pos);
-    else if (!labels_opt(&a, opt, &labels, &tmpl, &top, &size) && !cli_common_opt(&a, opt, &c))
+    else if (!labels_opt(&a, opt, &labels, &tmpl, &top, &size) && !cli_shard_opt(&a, opt, &shard) &&
+             !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   int rc = EXIT_USAGE;
   if (c.help) {
-    fputs(usage, stdout);
+    printf(usage, cli_shard_usage);
     rc = EXIT_ALL_OK;
     goto out_args;
   }
@@ -49,6 +52,7 @@ int cmd_tag(int argc, char **argv) {
   if (!a.failed && !in.n) cli_usage_error(&a, "no images given");
   if (!a.failed && (tmpl && !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
+  cli_paths_keep_shard(&in, &shard, "tag");
   vlp_model *m;
   vlp_session *sess;
   FILE *out = cli_start("tag", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_SIGLIP), &m, &sess);

@@ -36,11 +36,13 @@ static const char usage[] =
     "caption options: as `vlp caption` (--prompt, --beams, ...; see below)\n\n"
     "common options:\n"
     "  -o FILE                 write to FILE instead of stdout\n"
+    "%s"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
 static void print_usage(void) {
-  printf("%s\n%s\n%s", usage, cli_video_usage, cli_gen_usage);
+  printf(usage, cli_shard_usage);
+  printf("\n%s\n%s", cli_video_usage, cli_gen_usage);
 }
 
 /* ---- tag output: JSON lines, segments, WebVTT ----------------------------------------- */
@@ -169,6 +171,7 @@ static int video_tag(int argc, char **argv) {
   cli_common c = {0};
   cli_paths in = {0};
   label_list labels = {0};
+  cli_shard shard = {0};
   cli_frame_loop loop = {.cmd = "video tag", .key = "video", .s = cli_video_default_sampling()};
   const char *opt, *pos, *tmpl = NULL, *format = "json";
   int top = 0, size = 0, segments = 0;
@@ -183,7 +186,8 @@ static int video_tag(int argc, char **argv) {
     else if (!strcmp(opt, "--format")) {
       if ((format = cli_value(&a)) && strcmp(format, "json") && strcmp(format, "vtt"))
         cli_usage_error(&a, "--format is json or vtt, not '%s'", format);
-    } else if (!cli_video_opt(&a, opt, &loop.s, &loop.progress) && !cli_common_opt(&a, opt, &c))
+    } else if (!cli_video_opt(&a, opt, &loop.s, &loop.progress) &&
+               !cli_shard_opt(&a, opt, &shard) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   int rc = EXIT_USAGE;
@@ -196,6 +200,7 @@ static int video_tag(int argc, char **argv) {
   if (!a.failed && !in.n) cli_usage_error(&a, "no videos given");
   if (!a.failed && (tmpl && !tmpl[0])) cli_usage_error(&a, "--template is empty");
   if (a.failed) goto out_args;
+  cli_paths_keep_shard(&in, &shard, "video tag");
   tag_ctx t = {.L = labels.n, .image_size = size};
   FILE *out = cli_start("video tag", &c, ARCH(VLP_ARCH_CLIP) | ARCH(VLP_ARCH_SIGLIP), &t.m, &t.s);
   if (!out) goto out_args;
@@ -266,6 +271,7 @@ static int video_caption(int argc, char **argv) {
   cli_common c = {0};
   cli_paths in = {0};
   caption_ctx cc = {.p = vlp_gen_default_params()};
+  cli_shard shard = {0};
   cli_frame_loop loop = {.cmd = "video caption", .key = "video", .s = cli_video_default_sampling()};
   const char *opt, *pos;
   cli_args_init(&a, argc, argv, "video caption");
@@ -273,7 +279,8 @@ static int video_caption(int argc, char **argv) {
     if (pos)
       cli_paths_add(&in, pos);
     else if (!cli_gen_opt(&a, opt, &cc.p, &cc.image_size) &&
-             !cli_video_opt(&a, opt, &loop.s, &loop.progress) && !cli_common_opt(&a, opt, &c))
+             !cli_video_opt(&a, opt, &loop.s, &loop.progress) && !cli_shard_opt(&a, opt, &shard) &&
+             !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
@@ -287,6 +294,7 @@ static int video_caption(int argc, char **argv) {
     cli_paths_free(&in);
     return EXIT_USAGE;
   }
+  cli_paths_keep_shard(&in, &shard, "video caption");
   FILE *out = cli_start("video caption", &c, ARCH(VLP_ARCH_BLIP_CAPTION), &cc.m, &cc.s);
   if (!out) {
     cli_paths_free(&in);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "caption_tool.h"
+#include "cli.h"
 
 #define SHARD_MAX 1000000
 
@@ -75,4 +76,35 @@ int ct_shard_parse(const char *v, int *k, int *n, char *err, size_t size) {
 bad:
   snprintf(err, size, "--shard takes K/N with 1 <= K <= N, auto or auto/N, not '%s'", v);
   return -1;
+}
+
+/* ---- --shard on the commands that take a list of files (cli.h) ---------------------- */
+
+const char cli_shard_usage[] =
+    "  --shard K/N             only shard K of N of the files (1 <= K <= N): a path belongs\n"
+    "                          to shard 1 + hash(path) mod N, as in vlp caption; auto or\n"
+    "                          auto/N take K and N from a Slurm job array or a Kubernetes\n"
+    "                          indexed Job (see vlp caption --help)\n";
+
+int cli_shard_opt(cli_args *a, const char *opt, cli_shard *s) {
+  if (strcmp(opt, "--shard")) return 0;
+  const char *v = cli_value(a);
+  char err[512];
+  if (v && ct_shard_parse(v, &s->k, &s->n, err, sizeof err)) cli_usage_error(a, "%s", err);
+  return 1;
+}
+
+void cli_paths_keep_shard(cli_paths *p, const cli_shard *s, const char *cmd) {
+  if (s->n <= 0) return;
+  int kept = 0;
+  for (int i = 0; i < p->n; i++) {
+    if (ct_shard_of(p->paths[i], s->n) == s->k - 1)
+      p->paths[kept++] = p->paths[i];
+    else
+      free(p->paths[i]);
+  }
+  if (kept < p->n)
+    fprintf(stderr, "vlp %s: shard %d/%d: %d of %d inputs, the others belong to other shards\n",
+            cmd, s->k, s->n, kept, p->n);
+  p->n = kept;
 }
