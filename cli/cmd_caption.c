@@ -10,7 +10,6 @@
 
 #include "caption_tool.h"
 #include "cli.h"
-#include "index_video.h"
 
 static const char usage[] =
     "usage: vlp caption -m MODEL_DIR [options] IMAGE|FOLDER...\n\n"
@@ -166,7 +165,7 @@ static int parse(int argc, char **argv, caption_opts *o, ct_inputs *in, cli_args
       if (!looks_like_ext(o->sidecar))
         cli_usage_error(a, "--sidecar takes an extension such as .txt or .caption, not '%s'",
                         o->sidecar);
-      else if (ct_is_image_name(o->sidecar) || cli_is_video_path(o->sidecar))
+      else if (ct_is_image_name(o->sidecar) || vlp_is_video_path(o->sidecar))
         cli_usage_error(a,
                         "--sidecar %s is an image or video extension: a sidecar must never "
                         "replace a picture",
@@ -477,7 +476,7 @@ static const char *sidecar_conflict(const char *sc, const file_id *ids, int n) {
   if (bsearch(&key, ids, (size_t)n, sizeof key, cmp_file_id)) return "is one of the inputs";
   int kind = vlp_image_sniff_file(sc);
   if (kind == VLP_SNIFF_IMAGE || kind == VLP_SNIFF_UNSUPPORTED) return "is an image";
-  if (cli_is_video_path(sc)) return "is a video";
+  if (vlp_is_video_path(sc)) return "is a video";
   return NULL;
 }
 

@@ -11,7 +11,6 @@
 #include "cli.h"
 #include "cli_index.h"
 #include "cli_video.h"
-#include "index_video.h"
 
 static const char usage[] =
     "usage: vlp index build -m MODEL_DIR -o INDEX_DIR [sampling options] PATH...\n"
@@ -43,65 +42,29 @@ static const char usage[] =
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Old rows by content hash, for reuse of unchanged (or moved) files. */
+/* The build's progress bar and the records of files it reports. */
 typedef struct {
-  uint64_t hash;
-  int64_t size, row;
-} hash_row;
+  ct_progress bar;
+} build_ui;
 
-static int cmp_hash(const void *a, const void *b) {
-  const hash_row *x = a, *y = b;
-  if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-  return x->size < y->size ? -1 : x->size > y->size;
-}
-
-static int cmp_entry_path(const void *a, const void *b) {
-  return strcmp(((const vlp_index_entry *)a)->path, ((const vlp_index_entry *)b)->path);
-}
-
-/* Name on stdout ({"path", "removed": why}) and stderr every old entry the new index drops
- * (a video once, not per frame); their number in *removed. -1 when out of memory. */
-static int report_removed(const char *cmd, const vlp_index *old, const vlp_index_entry *by_path,
-                          const vlp_index_entry *ent, int64_t n, const cli_paths *inputs,
-                          int64_t *removed) {
-  *removed = 0;
-  if (!old || !old->count) return 0;
-  vlp_index_entry *now = malloc((size_t)(n ? n : 1) * sizeof *now);
-  if (!now) return -1;
-  memcpy(now, ent, (size_t)n * sizeof *now);
-  qsort(now, (size_t)n, sizeof *now, cmp_entry_path);
-  char *last = NULL; /* the last file named (a video's frames share it) */
-  for (int64_t i = 0; i < old->count; i++) {
-    const char *p = by_path[i].path;
-    vlp_index_entry key = {.path = (char *)p};
-    if (n && bsearch(&key, now, (size_t)n, sizeof *now, cmp_entry_path)) continue;
-    (*removed)++;
-    char *video = NULL;
-    double t;
-    const char *file = vlp_frame_ref_split(p, &video, &t) ? video : p;
-    if (!last || strcmp(last, file)) {
-      struct stat st;
-      const char *why =
-          stat(file, &st) != 0 ? "the file is gone"
-          : !inputs->n || !bsearch(&file, inputs->paths, (size_t)inputs->n, sizeof(char *), cmp_str)
-              ? "not under the PATHs given"
-              : "it could not be read";
-      printf("{\"path\": ");
-      json_write_str(stdout, file);
-      printf(", \"removed\": \"%s\"}\n", why);
-      fprintf(stderr, "vlp %s: %s: dropped from the index (%s)\n", cmd, file, why);
-      free(last);
-      last = strdup(file);
-    }
-    free(video);
-  }
-  free(last);
-  free(now);
+static int on_progress(void *ctx, const char *what, int64_t done, int64_t total) {
+  (void)what, (void)total;
+  ct_progress_update(&((build_ui *)ctx)->bar, (int)done);
   return 0;
+}
+
+/* {"path", "error"} or {"path", "removed": why} on stdout, and a line on stderr */
+static void on_report(void *ctx, const char *path, const char *kind, const char *message) {
+  build_ui *ui = ctx;
+  ct_progress_clear(&ui->bar);
+  if (!strcmp(kind, "removed")) {
+    printf("{\"path\": ");
+    json_write_str(stdout, path);
+    printf(", \"removed\": \"%s\"}\n", message);
+    fprintf(stderr, "vlp index build: %s: dropped from the index (%s)\n", path, message);
+  } else {
+    cli_report_error(stdout, "index build", "path", path, message);
+  }
 }
 
 /* ---- build ----------------------------------------------------------------------------- */
@@ -167,134 +130,51 @@ static int index_build(int argc, char **argv) {
     ct_inputs_free(&inputs);
     return EXIT_USAGE;
   }
-  char model_real[PATH_MAX], dir_real[PATH_MAX];
-  if (!realpath(c.model, model_real)) snprintf(model_real, sizeof model_real, "%s", c.model);
-  const char *arch = vlp_arch_name(vlp_model_arch(m));
-  int dim = vlp_model_embed_dim(m), lock = -1, rc = EXIT_USAGE;
-  vlp_index *old = NULL;
-  vlp_index_entry *by_path = NULL, *ent = NULL;
-  hash_row *by_hash = NULL;
-  float *emb = NULL;
-  index_rows rows = {.dim = dim}; /* owns the entries and embeddings (grown for videos) */
-  int64_t n = 0, embedded = 0, unchanged = 0, removed = 0, failed = 0;
-  if (vlp_index_lock(c.output, &lock) ||
-      (vlp_index_exists(c.output) && vlp_index_open(c.output, &old))) {
-    fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
-    if (old == NULL && lock >= 0 && vlp_index_exists(c.output))
-      fprintf(stderr, "vlp %s: (delete the folder %s to start a new index)\n", cmd, c.output);
+  /* walk errors are reported here; the files go to the library's build */
+  int64_t walk_failed = 0;
+  const char **files = malloc((size_t)(inputs.n ? inputs.n : 1) * sizeof *files);
+  int nfiles = 0, rc = EXIT_USAGE;
+  if (!files) {
+    fprintf(stderr, "vlp %s: out of memory\n", cmd);
     goto done;
   }
-  if (!realpath(c.output, dir_real)) snprintf(dir_real, sizeof dir_real, "%s", c.output);
-  /* Old embeddings are reusable only when they come from the same model. */
-  int reuse = old && !strcmp(old->model, model_real) && !strcmp(old->arch, arch) && old->dim == dim;
-  if (old && old->count) {
-    by_path = malloc((size_t)old->count * sizeof *by_path);
-    by_hash = malloc((size_t)old->count * sizeof *by_hash);
-    if (!by_path || !by_hash) goto nomem;
-    memcpy(by_path, old->entries, (size_t)old->count * sizeof *by_path);
-    qsort(by_path, (size_t)old->count, sizeof *by_path, cmp_entry_path);
-    for (int64_t i = 0; i < old->count; i++)
-      by_hash[i] = (hash_row){old->entries[i].hash, old->entries[i].size, i};
-    qsort(by_hash, (size_t)old->count, sizeof *by_hash, cmp_hash);
-  }
-  /* absolute, unique, sorted paths; the index's own files are not inputs */
-  cli_paths abs = {0};
-  size_t dlen = strlen(dir_real);
   for (int i = 0; i < inputs.n; i++) {
-    char r[PATH_MAX];
-    const ct_input *in = &inputs.v[i];
-    if (in->error || !realpath(in->path, r)) {
-      cli_report_error(stdout, cmd, "path", in->path, in->error ? in->error : strerror(errno));
-      failed++;
-      continue;
-    }
-    if (!strncmp(r, dir_real, dlen) && r[dlen] == '/') continue;
-    cli_paths_add(&abs, r);
-  }
-  if (abs.n) qsort(abs.paths, (size_t)abs.n, sizeof *abs.paths, cmp_str);
-  size_t per = (size_t)dim * sizeof(float);
-  ct_progress bar = {.cmd = cmd};
-  ct_progress_start(&bar, abs.n, !show);
-  for (int i = 0; i < abs.n; i++) {
-    ct_progress_update(&bar, i);
-    if (i && !strcmp(abs.paths[i], abs.paths[i - 1])) continue;
-    vlp_index_entry e = {.path = abs.paths[i]};
-    if (vlp_index_file_info(e.path, &e)) {
-      cli_report_error(stdout, cmd, "path", e.path, vlp_last_error());
-      failed++;
-      continue;
-    }
-    if (cli_is_video_path(e.path)) {
-      failed += index_add_video(stdout, cmd, sess, &e, &vs, progress, old, reuse, &rows);
-      continue;
-    }
-    if (index_rows_reserve(&rows)) {
-      cli_paths_free(&abs);
-      goto nomem;
-    }
-    float *row = rows.emb + (size_t)rows.n * (size_t)dim;  // (dim)
-    hash_row key = {e.hash, e.size, 0}, *hit = NULL;
-    if (reuse && by_hash) hit = bsearch(&key, by_hash, (size_t)old->count, sizeof key, cmp_hash);
-    if (hit) {
-      memcpy(row, old->emb + (size_t)hit->row * (size_t)dim, per);
-      unchanged++;
+    if (inputs.v[i].error) {
+      cli_report_error(stdout, cmd, "path", inputs.v[i].path, inputs.v[i].error);
+      walk_failed++;
     } else {
-      vlp_image img = {0};
-      if (vlp_image_load(e.path, &img) || vlp_embed_images(sess, &img, 1, 0, row)) {
-        cli_report_error(stdout, cmd, "path", e.path, vlp_last_error());
-        vlp_image_free(&img);
-        failed++;
-        continue;
-      }
-      vlp_image_free(&img);
-      embedded++;
+      files[nfiles++] = inputs.v[i].path;
     }
-    rows.ent[rows.n++] = e;
   }
-  ct_progress_update(&bar, abs.n);
-  ct_progress_end(&bar);
-  if (index_rows_reserve(&rows)) { /* never NULL arrays, even for an empty index */
-    cli_paths_free(&abs);
-    goto nomem;
-  }
-  ent = rows.ent;
-  emb = rows.emb;
-  n = rows.n;
-  embedded += rows.embedded;
-  unchanged += rows.unchanged;
-  /* removed: old entries that are not in the new index, each named */
-  if (vlp_index_commit(c.output, model_real, arch, dim, ent, n, emb)) {
+  build_ui ui = {.bar = {.cmd = cmd}};
+  ct_progress_start(&ui.bar, nfiles, !show);
+  vlp_index_build_options bo = vlp_index_build_default_options();
+  bo.video = vs;
+  bo.progress = on_progress, bo.progress_ctx = &ui;
+  bo.report = on_report, bo.report_ctx = &ui;
+  vlp_index_build_stats st;
+  vlp_status bs = vlp_index_build(sess, c.output, files, nfiles, &bo, &st);
+  ct_progress_end(&ui.bar);
+  if (bs) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
-    cli_paths_free(&abs);
     goto done;
   }
-  if (report_removed(cmd, old, by_path, ent, n, &abs, &removed)) {
-    cli_paths_free(&abs);
-    goto nomem;
-  }
+  int64_t failed = st.failed + walk_failed;
   printf("{\"index\": ");
   json_write_str(stdout, c.output);
   printf(
       ", \"files\": %lld, \"embedded\": %lld, \"unchanged\": %lld, \"removed\": %lld, "
       "\"failed\": %lld, \"skipped\": %d}\n",
-      (long long)n, (long long)embedded, (long long)unchanged, (long long)removed,
+      (long long)st.files, (long long)st.embedded, (long long)st.unchanged, (long long)st.removed,
       (long long)failed, inputs.not_images);
   fprintf(stderr,
           "vlp %s: %s: %lld files (%lld embedded, %lld unchanged, %lld removed, %lld failed, "
           "%d other files skipped)\n",
-          cmd, c.output, (long long)n, (long long)embedded, (long long)unchanged,
-          (long long)removed, (long long)failed, inputs.not_images);
-  cli_paths_free(&abs);
+          cmd, c.output, (long long)st.files, (long long)st.embedded, (long long)st.unchanged,
+          (long long)st.removed, (long long)failed, inputs.not_images);
   rc = cli_close_output(stdout) ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
-  goto done;
-nomem:
-  fprintf(stderr, "vlp %s: out of memory\n", cmd);
 done:
-  index_rows_free(&rows); /* ent, emb */
-  free(by_path);
-  free(by_hash);
-  vlp_index_close(old);
-  vlp_index_unlock(lock);
+  free(files);
   vlp_session_free(sess);
   vlp_model_free(m);
   ct_inputs_free(&inputs);

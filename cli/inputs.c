@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "caption_tool.h"
-#include "index_video.h"
 
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n);
@@ -197,7 +196,7 @@ static void add_found_file(ct_inputs *in, const ct_walk_opts *o, const char *pat
   if (kind == VLP_SNIFF_UNREADABLE)
     add(in, path, st, vlp_last_error());
   else if (kind == VLP_SNIFF_OTHER && !ct_is_image_name(path) &&
-           !(o->videos && cli_is_video_path(path)))
+           !(o->videos && vlp_is_video_path(path)))
     in->not_images++;
   else
     add(in, path, st, NULL); /* the reader decodes it or says what is wrong */

@@ -1,6 +1,7 @@
 /* api: models, preprocessing and tokenizers of vlp.h on top of the BLIP, CLIP and SigLIP
  * models (fusion/blip.h, fusion/clip.h, fusion/siglip.h). Sessions and features: api_session.c; the
  * tasks: api_tasks.c. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,11 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
   if (!m) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", model_dir);
   m->arch = (vlp_arch)a;
   m->params = params;
+  char real[PATH_MAX];
+  if (!(m->dir = strdup(realpath(model_dir, real) ? real : model_dir))) {
+    free(m);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", model_dir);
+  }
   if (m->arch == VLP_ARCH_CLIP)
     st = clip_load(model_dir, &m->clip);
   else if (m->arch == VLP_ARCH_SIGLIP)
@@ -156,7 +162,12 @@ void vlp_model_free(vlp_model *m) {
   if (m->blip) blip_free(m->blip);
   if (m->clip) clip_free(m->clip);
   if (m->siglip) siglip_free(m->siglip);
+  free(m->dir);
   free(m);
+}
+
+const char *vlp_model_dir(const vlp_model *m) {
+  return m ? m->dir : NULL;
 }
 
 vlp_arch vlp_model_arch(const vlp_model *m) {

@@ -13,6 +13,7 @@
 /* Read-only after vlp_model_load_with. */
 struct vlp_model {
   vlp_arch arch;
+  char *dir; /* the model folder, absolute (realpath) */
   blip_model *blip;
   clip_model *clip;
   siglip_model *siglip;

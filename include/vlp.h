@@ -186,6 +186,8 @@ VLP_API vlp_status vlp_model_load_with(const char *path, const vlp_model_params 
 VLP_API vlp_status vlp_model_load(const char *model_dir, vlp_model **out);
 VLP_API void vlp_model_free(vlp_model *m);
 VLP_API vlp_arch vlp_model_arch(const vlp_model *m);
+/* The model's folder (absolute): a cache name resolved to its snapshot. */
+VLP_API const char *vlp_model_dir(const vlp_model *m);
 /* "BlipForConditionalGeneration", ... */
 VLP_API const char *vlp_arch_name(vlp_arch a);
 /* Width of the embeddings vlp_embed_* returns (0 for captioning / VQA models). */
@@ -479,6 +481,46 @@ VLP_API vlp_video_info vlp_video_get_info(const vlp_video *v);
 VLP_API vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *index,
                                   int *got);
 VLP_API void vlp_video_close(vlp_video *v);
+
+/* ---- building a retrieval index (see "retrieval index" above) ---------------------- */
+
+/* What vlp_index_build did. files: entries in the new index (a video counts once per
+ * frame); embedded: computed now; unchanged: taken from the old index (same content);
+ * removed: old entries dropped; failed: files that could not be read or decoded. */
+typedef struct {
+  int64_t files, embedded, unchanged, removed, failed;
+} vlp_index_build_stats;
+
+/* A file the build reports: kind "error" (left out; message says why) or "removed" (an old
+ * entry dropped; message: "the file is gone", "not under the PATHs given" or "it could not
+ * be read"). */
+typedef void (*vlp_index_report_fn)(void *ctx, const char *path, const char *kind,
+                                    const char *message);
+
+typedef struct {
+  vlp_video_sampling video; /* frames of videos (default: one per second) */
+  vlp_step_fn progress;     /* ("index", files done, files); nonzero cancels: VLP_ERR_CANCELLED
+                             * and the index is left as it was */
+  void *progress_ctx;
+  vlp_index_report_fn report; /* NULL: failures are only counted */
+  void *report_ctx;
+} vlp_index_build_options;
+
+VLP_API vlp_index_build_options vlp_index_build_default_options(void);
+
+/* Make dir hold exactly the n files of paths (images; videos by extension, one entry per
+ * sampled frame "<video>#t=<seconds>") embedded by the session's model (CLIP, SigLIP or
+ * BLIP retrieval). An existing index is updated: files whose content is unchanged (hash and
+ * size, even when moved) keep their embeddings when the model is the same; entries of files
+ * not in paths are removed. Paths inside dir are skipped; a file that fails is reported
+ * and left out, and the call still succeeds. Takes the index lock (VLP_ERR_IO when another
+ * build holds it); commits once, so a failed or cancelled build leaves the old index.
+ * o may be NULL; stats may be NULL. */
+VLP_API vlp_status vlp_index_build(vlp_session *s, const char *dir, const char *const *paths, int n,
+                                   const vlp_index_build_options *o, vlp_index_build_stats *stats);
+/* 1 when path names a video by its extension (.mp4 .m4v .mov .mkv .webm .avi .mpg .mpeg
+ * .ts .m2ts .wmv .flv .3gp .ogv, any case): what vlp_index_build treats as a video. */
+VLP_API int vlp_is_video_path(const char *path);
 
 /* ---- model cache, downloads and model summaries ------------------------------------- */
 

@@ -203,9 +203,122 @@ static void test_caption_truncated(void) {
   vlp_model_free(m);
 }
 
+/* vlp_index_build: a build, an update (one file gone, one new, one moved: its embedding
+ * kept), a bad file reported, a cancelled build leaving the index as it was. */
+typedef struct {
+  int errors, removed, calls;
+  char removed_why[64];
+  int cancel_at; /* cancel when this many files are done; -1: never */
+} build_log;
+
+static void on_report(void *ctx, const char *path, const char *kind, const char *message) {
+  build_log *b = ctx;
+  (void)path;
+  if (!strcmp(kind, "error")) b->errors++;
+  if (!strcmp(kind, "removed")) {
+    b->removed++;
+    snprintf(b->removed_why, sizeof b->removed_why, "%s", message);
+  }
+}
+
+static int on_progress(void *ctx, const char *what, int64_t done, int64_t total) {
+  build_log *b = ctx;
+  b->calls++;
+  return !strcmp(what, "index") && done <= total && b->cancel_at >= 0 && done == b->cancel_at;
+}
+
+static void copy_file(const char *from, const char *to) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cp %s %s", from, to);
+  CHECK(system(cmd) == 0);
+}
+
+static void test_index_build(void) {
+  vlp_model *m = NULL;
+  vlp_session *s = open_session(CLIP, &m);
+  if (!s) return;
+  char dir[] = "/tmp/vlp_test_build_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char a[300], b[300], c[300], bad[300], moved[300], ix_dir[300], cmd[700];
+  snprintf(a, sizeof a, "%s/a.png", dir);
+  snprintf(b, sizeof b, "%s/b.jpg", dir);
+  snprintf(c, sizeof c, "%s/c.png", dir);
+  snprintf(bad, sizeof bad, "%s/bad.jpg", dir);
+  snprintf(moved, sizeof moved, "%s/moved.jpg", dir);
+  snprintf(ix_dir, sizeof ix_dir, "%s/ix", dir);
+  copy_file("golden/images/astronaut.png", a);
+  copy_file("golden/images/coffee.jpg", b);
+  copy_file("golden/images/chelsea_cat.png", c);
+  FILE *fp = fopen(bad, "w");
+  if (fp) fputs("not a jpeg", fp), fclose(fp);
+
+  build_log log = {.cancel_at = -1};
+  vlp_index_build_options o = vlp_index_build_default_options();
+  o.report = on_report, o.report_ctx = &log;
+  o.progress = on_progress, o.progress_ctx = &log;
+  vlp_index_build_stats st;
+  const char *first[] = {a, b, bad};
+  CHECK(vlp_index_build(s, ix_dir, first, 3, &o, &st) == VLP_OK);
+  CHECK(st.files == 2 && st.embedded == 2 && st.unchanged == 0 && st.failed == 1);
+  CHECK(log.errors == 1 && log.removed == 0 && log.calls >= 3);
+
+  /* the entries are the files' embeddings, as vlp_embed_images gives them */
+  vlp_index *ix = NULL;
+  CHECK(vlp_index_open(ix_dir, &ix) == VLP_OK);
+  if (ix) {
+    int P = ix->dim;
+    CHECK(ix->count == 2 && !strcmp(ix->model, vlp_model_dir(m)));
+    float *want = malloc((size_t)P * sizeof *want);
+    vlp_image img = {0};
+    for (int64_t r = 0; r < ix->count && want; r++) {
+      CHECK(vlp_image_load(ix->entries[r].path, &img) == VLP_OK);
+      CHECK(vlp_embed_images(s, &img, 1, 0, want) == VLP_OK);
+      vlp_image_free(&img);
+      double d = 0;
+      for (int k = 0; k < P; k++) d = fmax(d, fabs(want[k] - ix->emb[(size_t)r * P + k]));
+      CHECK(d < 1e-6);
+    }
+    free(want);
+    vlp_index_close(ix);
+  }
+
+  /* b moved, a left out, c new: one embedded, one kept, one removed */
+  snprintf(cmd, sizeof cmd, "mv %s %s", b, moved);
+  CHECK(system(cmd) == 0);
+  memset(&log, 0, sizeof log);
+  log.cancel_at = -1;
+  const char *second[] = {moved, c};
+  CHECK(vlp_index_build(s, ix_dir, second, 2, &o, &st) == VLP_OK);
+  CHECK(st.files == 2 && st.embedded == 1 && st.unchanged == 1 && st.removed == 2);
+  CHECK(log.removed == 2 && log.errors == 0); /* a: not given; b: gone */
+
+  /* cancelled after the first file: VLP_ERR_CANCELLED, the index as it was */
+  memset(&log, 0, sizeof log);
+  log.cancel_at = 1;
+  const char *third[] = {a, b, c};
+  CHECK(vlp_index_build(s, ix_dir, third, 3, &o, &st) == VLP_ERR_CANCELLED);
+  ix = NULL;
+  CHECK(vlp_index_open(ix_dir, &ix) == VLP_OK);
+  if (ix) CHECK(ix->count == 2 && strstr(ix->entries[0].path, "c.png"));
+  vlp_index_close(ix);
+
+  /* a captioning model cannot make an index */
+  vlp_model *cap = NULL;
+  vlp_session *cs = open_session("golden/models/blip-caption-tiny", &cap);
+  if (cs) CHECK(vlp_index_build(cs, ix_dir, third, 1, NULL, NULL) == VLP_ERR_INVALID);
+  vlp_session_free(cs);
+  vlp_model_free(cap);
+
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK(system(cmd) == 0);
+  vlp_session_free(s);
+  vlp_model_free(m);
+}
+
 int main(void) {
   test_clip();
   test_blip_itm();
   test_caption_truncated();
+  test_index_build();
   return test_done();
 }
