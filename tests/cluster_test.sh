@@ -49,3 +49,23 @@ if err=$(env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX vlp caption -m "$MOD
   --shard auto "$PHOTOS" 2>&1 >/dev/null); then fail "--shard auto ran outside a job array"; fi
 grep -q "SLURM_ARRAY_TASK_ID" <<<"$err" || fail "unclear error: $err"
 echo "ok: --shard auto outside a job array: $err"
+
+# the README's job-array example ("On a cluster", its sh block) as printed, from the
+# repository's root: its merged index answers as one index of all the files
+python3 - ../README.md "$tmp/readme.sh" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+sec = re.search(r"^## On a cluster\n(.*?)(?=^## )", text, re.S | re.M)
+assert sec, "README has no 'On a cluster' section"
+code = re.findall(r"```sh\n(.*?)```", sec.group(1), re.S)
+assert len(code) == 1, "the 'On a cluster' section needs one sh block"
+open(sys.argv[2], "w").write(code[0])
+PY
+(cd .. && bash -euo pipefail "$tmp/readme.sh") >"$tmp/readme.out" 2>"$tmp/readme.err" ||
+  fail "the README's cluster example failed: $(cat "$tmp/readme.err")"
+(cd .. && vlp index build -m tests/golden/models/clip-tiny -o "$tmp/whole-index" tests/golden/images &&
+  vlp search "$tmp/whole-index" "a photo of a cat" -k 3) 2>/dev/null | grep '"rank"' >"$tmp/want-search"
+[ "$(wc -l <"$tmp/want-search")" = 3 ] || fail "the whole index answered $(cat "$tmp/want-search")"
+grep '"rank"' "$tmp/readme.out" | diff - "$tmp/want-search" ||
+  fail "the README's merged index answers differently from one index"
+echo "ok: the README's job-array example (index shards merged) searches as one index"

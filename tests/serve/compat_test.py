@@ -347,7 +347,7 @@ vix = os.path.join(tmp, "vid")
 __import__("subprocess").run([VLP, "index", "build", "-m", os.path.join(MODELS, "clip-tiny"), "-o", vix, vdir],
                              check=True, stdout=__import__("subprocess").DEVNULL, stderr=__import__("subprocess").DEVNULL)
 s = Server(VLP, ["-m", os.path.join(MODELS, "siglip-tiny"), "-m", os.path.join(MODELS, "blip-caption-tiny"),
-                 "--index", vix, "--workers", "1", "--timeout", "3000"], tmp)
+                 "--index", vix, "--workers", "1", "--timeout", "3000", "--batch-wait", "400"], tmp)
 st, r = s.json("POST", "/v1/embeddings", {"model": "siglip-tiny", "input": ["a cup of coffee", {"image": b64coffee}]})
 check("siglip: embeddings of a mixed list = golden", st == 200 and [d["index"] for d in r["data"]] == [0, 1]
       and close(r["data"][0]["embedding"], npy("siglip/text2_text_embeds.npy"))
@@ -377,16 +377,41 @@ st, r = s.json("POST", "/v1/embeddings", {"model": "clip-tiny", "input": [{"id":
 st2, r2 = s.json("POST", "/v1/search", {"embedding": r["data"][0]["embedding"] if st == 200 else [0], "k": 1, "index": "vid"})
 check("video frame by id: embedded again = its indexed embedding", st == 200 and st2 == 200 and r2["results"][0]["id"] == vid
       and abs(r2["results"][0]["score"] - 1) < 1e-4, (r, r2))
-# a caption that computes far longer than --timeout (16 beams, 500 tokens: ~9 s) is stopped
+# captions that compute far longer than --timeout (8 images, 16 beams, 500 tokens: ~25 s) are stopped
+SLOW = {"images": [b64coffee] * 8, "beams": 16, "max_new_tokens": 500, "min_length": 500}
 t = time.time()
-st, h, data = s.request("POST", "/v1/caption", {"image": b64coffee, "beams": 16, "max_new_tokens": 500, "min_length": 500})
+st, h, data = s.request("POST", "/v1/caption", SLOW)
 took = time.time() - t
 check("compute timeout: 503 + Retry-After, stopped in the computation",
       st == 503 and h.get("retry-after") == "1" and b"to compute" in data and took < 3 + 4, (st, data[:200], took))
 st, r = s.json("POST", "/v1/caption", {"image": b64coffee})
 check("compute timeout: the server goes on (next caption golden)", st == 200 and r["data"][0]["tokens"] == greedy, r)
+# two slow captions run as one batch (a stalled upload keeps the worker gathering): both stopped
+stalled = __import__("socket").create_connection(("127.0.0.1", s.port), timeout=60)
+stalled.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+time.sleep(0.2)
+results = {}
+
+
+def slow_caption(name):
+    t = time.time()
+    results[name] = s.request("POST", "/v1/caption", SLOW)
+    results[name] += (time.time() - t,)
+
+
+ts = [threading.Thread(target=slow_caption, args=(n,)) for n in ("a", "b")]
+for t in ts:
+    t.start()
+    time.sleep(0.05)
+for t in ts:
+    t.join()
+stalled.close()
+check("compute timeout of a batch: both stopped in the computation",
+      all(r[0] == 503 and b"to compute" in r[2] and r[3] < 3 + 4 for r in results.values()), results)
 st, h, data = s.request("GET", "/metrics")
-check("compute timeout: counted as a 503", b'vlp_requests_total{endpoint="/v1/caption",code="503"} 1' in data)
+check("compute timeout: counted as 503s", b'vlp_requests_total{endpoint="/v1/caption",code="503"} 3' in data)
+check("compute timeout: the two slow captions were one batch", b'vlp_batch_size_count{task="caption"} 3' in data,
+      [x for x in data.decode().splitlines() if "caption" in x])
 check("server exits 0", s.stop() == 0)
 if not C.failed:
     __import__("shutil").rmtree(tmp, ignore_errors=True)
