@@ -367,13 +367,23 @@ static void remove_stale(const char *dir, const char *keep) {
 
 vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch, int dim,
                             const vlp_index_entry *entries, int64_t n, const float *emb) {
-  char *dbpath = join(dir, "index.db"), *npypath = NULL;
+  char *final = join(dir, "index.db"), *fresh = join(dir, "index.db.new"), *npypath = NULL;
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
   vlp_status st = VLP_OK;
   char npy[64], num[32];
   float dummy = 0;
-  if (!dbpath) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", dir);
+  if (!final || !fresh) {
+    free(final);
+    free(fresh);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", dir);
+  }
+  /* A first commit fills index.db.new and renames it: an index.db is always a committed
+   * index, so a first build that fails or is killed leaves no half-made database behind. */
+  struct stat sb;
+  int first = stat(final, &sb) != 0;
+  const char *dbpath = first ? fresh : final;
+  if (first) unlink(fresh); /* left by a killed first build */
   if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
     st = vlp_fail(VLP_ERR_IO, "%s: cannot open the index database: %s", dbpath,
                   db ? sqlite3_errmsg(db) : "out of memory");
@@ -430,6 +440,16 @@ vlp_status vlp_index_commit(const char *dir, const char *model, const char *arch
   snprintf(num, sizeof num, "%" PRId64, gen);
   if ((st = meta_put(db, dbpath, "generation", num))) goto rollback;
   if ((st = exec(db, dbpath, "COMMIT;"))) goto rollback;
+  if (first) {
+    sqlite3_close(db);
+    db = NULL;
+    if (rename(fresh, final) != 0) {
+      st = vlp_fail(VLP_ERR_IO, "%s: cannot rename to %s: %s", fresh, final, strerror(errno));
+      unlink(fresh);
+      unlink(npypath);
+      goto done;
+    }
+  }
   /* 3. the old embeddings are no longer referenced */
   remove_stale(dir, npy);
   goto done;
@@ -441,7 +461,9 @@ rollback:
 done:
   if (s) sqlite3_finalize(s);
   if (db) sqlite3_close(db);
-  free(dbpath);
+  if (st && first) unlink(fresh);
+  free(final);
+  free(fresh);
   free(npypath);
   return st;
 }

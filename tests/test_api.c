@@ -302,6 +302,19 @@ static void test_index_build(void) {
   if (ix) CHECK(ix->count == 2 && strstr(ix->entries[0].path, "c.png"));
   vlp_index_close(ix);
 
+  /* a first build whose commit fails (its embeddings file cannot be placed: a folder is
+   * in the way) leaves no index.db, so the next build starts afresh */
+  char fresh_ix[400], blocker[500];
+  snprintf(fresh_ix, sizeof fresh_ix, "%s/ix2", dir);
+  snprintf(blocker, sizeof blocker, "%s/embeddings-1.npy/x", fresh_ix);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s", blocker);
+  CHECK(system(cmd) == 0);
+  CHECK(vlp_index_build(s, fresh_ix, second, 2, NULL, &st) == VLP_ERR_IO);
+  CHECK(!vlp_index_exists(fresh_ix));
+  snprintf(cmd, sizeof cmd, "rm -r %s/embeddings-1.npy", fresh_ix);
+  CHECK(system(cmd) == 0);
+  CHECK(vlp_index_build(s, fresh_ix, second, 2, NULL, &st) == VLP_OK && st.files == 2);
+
   /* a captioning model cannot make an index */
   vlp_model *cap = NULL;
   vlp_session *cs = open_session("golden/models/blip-caption-tiny", &cap);
