@@ -485,6 +485,114 @@ static void free_list(char **v, int n) {
   free(v);
 }
 
+/* Resume: the records an existing output holds (its format wins unless --format says
+ * otherwise) mark their inputs done in skip. -1 when the output cannot be resumed (said). */
+static int read_done(caption_opts *o, const char *outp, const ct_inputs *in, char *skip,
+                     ct_parsed **recs, int *n_recs, long *valid, int *already) {
+  char err[4400];
+  ct_format ff;
+  int known;
+  if (ct_read_records(outp, 0, &ff, &known, recs, n_recs, valid, err, sizeof err)) {
+    fprintf(stderr, "vlp caption: %s (give another -o, or --no-resume to start it afresh)\n", err);
+    return -1;
+  }
+  if (known && ff != o->format) {
+    if (o->format_set) {
+      fprintf(stderr, "vlp caption: %s holds another format than --format asks for\n", outp);
+      return -1;
+    }
+    o->format = ff;
+  }
+  *already = mark_done(in, *recs, *n_recs, skip);
+  return 0;
+}
+
+/* The inputs to caption (work, and their sidecar names when writing sidecars): those not
+ * done; a sidecar that exists is skipped under --existing skip (counted); a sidecar that
+ * is an input, an image or a video is never written (the image gets an error record).
+ * Returns the count, -1 when out of memory. */
+static int plan_work(const caption_opts *o, ct_inputs *in, const char *skip, const ct_input **work,
+                     char **sidecars, int *sidecar_exists) {
+  int n_work = 0;
+  file_id *in_ids = sidecars ? input_ids(in) : NULL;
+  if (sidecars && !in_ids) return -1;
+  for (int i = 0; i < in->n; i++) {
+    if (skip[i]) continue;
+    if (sidecars && !in->v[i].error) {
+      char *sc = ct_sidecar_path(in->v[i].path, o->sidecar);
+      if (!sc) {
+        free(in_ids);
+        return -1;
+      }
+      const char *why = sidecar_conflict(sc, in_ids, in->n);
+      if (why) {
+        char msg[8400];
+        snprintf(msg, sizeof msg, "%s: its sidecar %s %s; not written", in->v[i].path, sc, why);
+        in->v[i].error = strdup(msg);
+        free(sc);
+        if (!in->v[i].error) {
+          free(in_ids);
+          return -1;
+        }
+        work[n_work++] = &in->v[i];
+        continue;
+      }
+      if (o->existing == CT_SKIP && access(sc, F_OK) == 0) {
+        (*sidecar_exists)++;
+        free(sc);
+        continue;
+      }
+      sidecars[n_work] = sc;
+    }
+    work[n_work++] = &in->v[i];
+  }
+  free(in_ids);
+  if (sidecars) {
+    char **named = malloc((size_t)(n_work ? n_work : 1) * sizeof *named);
+    const ct_input **wnamed = malloc((size_t)(n_work ? n_work : 1) * sizeof *wnamed);
+    int k = 0;
+    for (int i = 0; named && wnamed && i < n_work; i++)
+      if (sidecars[i]) named[k] = sidecars[i], wnamed[k++] = work[i];
+    if (named && wnamed) warn_shared_sidecars(named, wnamed, k);
+    free(named);
+    free(wnamed);
+  }
+  return n_work;
+}
+
+typedef struct {
+  int already, sidecar_exists, repeats;
+} skip_counts;
+
+/* "N captioned, M skipped (why...), F failed, T s" and the note on cut captions. */
+static void print_summary(const ct_inputs *in, const run_state *s, const skip_counts *k,
+                          double sec) {
+  int skipped = k->already + k->sidecar_exists + s->sidecar_skipped + in->not_images + k->repeats +
+                in->repeated + in->dangling;
+  fprintf(stderr, "vlp caption: %d captioned, %d skipped", s->captioned, skipped);
+  const char *sep = " (";
+#define PART(n, what)                         \
+  if (n) {                                    \
+    fprintf(stderr, "%s%d %s", sep, n, what); \
+    sep = ", ";                               \
+  }
+  PART(k->already, "already in the output");
+  PART(k->sidecar_exists + s->sidecar_skipped, "sidecar exists");
+  PART(in->not_images, "not images");
+  PART(in->dangling, "dangling symlinks");
+  PART(k->repeats + in->repeated, "repeated");
+#undef PART
+  fprintf(stderr, "%s, %d failed, %.1f s", *sep == ',' ? ")" : "", s->failed, sec);
+  if (in->other_shards) fprintf(stderr, "; %d inputs belong to other shards", in->other_shards);
+  fputc('\n', stderr);
+  if (s->cut)
+    fprintf(stderr,
+            "vlp caption: %d of %d captions reached the length limit (%d tokens) before [SEP] "
+            "and may be cut mid-sentence; %s gives them room\n",
+            s->cut, s->captioned, s->limit,
+            s->limit < 40 ? "--max-new-tokens 40" : "a larger --max-new-tokens");
+}
+
 int cmd_caption(int argc, char **argv) {
   caption_opts o = {.p = vlp_gen_default_params(), .batch = 1, .join = ", "};
   ct_inputs in = {0};
@@ -534,70 +642,14 @@ int cmd_caption(int argc, char **argv) {
   if (outp && (lock_fd = open(outp, O_RDONLY | O_CLOEXEC)) >= 0 &&
       cli_lock_output("caption", lock_fd, outp))
     goto out;
-  if (outp && !o.no_resume) {
-    char err[4400];
-    ct_format ff;
-    int known;
-    if (ct_read_records(outp, 0, &ff, &known, &recs, &n_recs, &valid, err, sizeof err)) {
-      fprintf(stderr, "vlp caption: %s (give another -o, or --no-resume to start it afresh)\n",
-              err);
-      goto out;
-    }
-    if (known && ff != o.format) {
-      if (o.format_set) {
-        fprintf(stderr, "vlp caption: %s holds another format than --format asks for\n", outp);
-        goto out;
-      }
-      o.format = ff;
-    }
-    already = mark_done(&in, recs, n_recs, skip);
-  }
+  if (outp && !o.no_resume && read_done(&o, outp, &in, skip, &recs, &n_recs, &valid, &already))
+    goto out;
 
-  /* the work list; sidecars that exist already are skipped (--existing skip); a sidecar
-   * that is an input, an image or a video is never written (the image is reported) */
+  /* the work list; sidecars that exist already are skipped (--existing skip) */
   int sidecar_exists = 0;
-  file_id *in_ids = sidecars ? input_ids(&in) : NULL;
-  if (sidecars && !in_ids) goto out;
-  for (int i = 0; i < in.n; i++) {
-    if (skip[i]) continue;
-    if (sidecars && !in.v[i].error) {
-      char *sc = ct_sidecar_path(in.v[i].path, o.sidecar);
-      if (!sc) {
-        free(in_ids);
-        goto out;
-      }
-      const char *why = sidecar_conflict(sc, in_ids, in.n);
-      if (why) {
-        char msg[8400];
-        snprintf(msg, sizeof msg, "%s: its sidecar %s %s; not written", in.v[i].path, sc, why);
-        in.v[i].error = strdup(msg);
-        free(sc);
-        if (!in.v[i].error) {
-          free(in_ids);
-          goto out;
-        }
-        work[n_work++] = &in.v[i];
-        continue;
-      }
-      if (o.existing == CT_SKIP && access(sc, F_OK) == 0) {
-        sidecar_exists++;
-        free(sc);
-        continue;
-      }
-      sidecars[n_work] = sc;
-    }
-    work[n_work++] = &in.v[i];
-  }
-  free(in_ids);
-  if (sidecars) {
-    char **named = malloc((size_t)(n_work ? n_work : 1) * sizeof *named);
-    const ct_input **wnamed = malloc((size_t)(n_work ? n_work : 1) * sizeof *wnamed);
-    int k = 0;
-    for (int i = 0; named && wnamed && i < n_work; i++)
-      if (sidecars[i]) named[k] = sidecars[i], wnamed[k++] = work[i];
-    if (named && wnamed) warn_shared_sidecars(named, wnamed, k);
-    free(named);
-    free(wnamed);
+  if ((n_work = plan_work(&o, &in, skip, work, sidecars, &sidecar_exists)) < 0) {
+    n_work = in.n; /* free_list: the sidecar names made so far */
+    goto out;
   }
 
   /* the model, then the output stream */
@@ -623,31 +675,8 @@ int cmd_caption(int argc, char **argv) {
   s.use_sink = 0;
 
   if (!o.quiet) {
-    double sec = ct_now() - t0;
-    int skipped = already + sidecar_exists + s.sidecar_skipped + in.not_images + repeats +
-                  in.repeated + in.dangling;
-    fprintf(stderr, "vlp caption: %d captioned, %d skipped", s.captioned, skipped);
-    const char *sep = " (";
-#define PART(n, what)                         \
-  if (n) {                                    \
-    fprintf(stderr, "%s%d %s", sep, n, what); \
-    sep = ", ";                               \
-  }
-    PART(already, "already in the output");
-    PART(sidecar_exists + s.sidecar_skipped, "sidecar exists");
-    PART(in.not_images, "not images");
-    PART(in.dangling, "dangling symlinks");
-    PART(repeats + in.repeated, "repeated");
-#undef PART
-    fprintf(stderr, "%s, %d failed, %.1f s", *sep == ',' ? ")" : "", s.failed, sec);
-    if (in.other_shards) fprintf(stderr, "; %d inputs belong to other shards", in.other_shards);
-    fputc('\n', stderr);
-    if (s.cut)
-      fprintf(stderr,
-              "vlp caption: %d of %d captions reached the length limit (%d tokens) before [SEP] "
-              "and may be cut mid-sentence; %s gives them room\n",
-              s.cut, s.captioned, s.limit,
-              s.limit < 40 ? "--max-new-tokens 40" : "a larger --max-new-tokens");
+    skip_counts k = {already, sidecar_exists, repeats};
+    print_summary(&in, &s, &k, ct_now() - t0);
   }
   rc = bad_out ? EXIT_USAGE : s.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 out:

@@ -1,4 +1,5 @@
 /* vlp pull: download a model from a Hugging Face-compatible hub into the model cache. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,7 +27,16 @@ static const char usage[] =
 typedef struct {
   double last; /* time of the last redraw */
   int shown;   /* a bar is on the current line */
+  int draw;    /* a bar at all (stderr is a terminal, no --quiet) */
 } bar_state;
+
+/* Ctrl-C (SIGINT) or SIGTERM stops the download through the progress callback, so the
+ * partial file is kept for the next vlp pull to resume. */
+static volatile sig_atomic_t stop_asked;
+static void on_stop_signal(int sig) {
+  (void)sig;
+  stop_asked = 1;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -35,11 +45,13 @@ static double now_s(void) {
 }
 
 /* "  model.safetensors  [##########----------]  52%   4.5 / 8.6 MB" on stderr. */
-static void draw_bar(void *ctx, const char *file, uint64_t done, uint64_t total) {
+static int draw_bar(void *ctx, const char *file, uint64_t done, uint64_t total) {
   bar_state *b = ctx;
+  if (stop_asked) return 1;
+  if (!b->draw) return 0;
   int finished = total && done == total;
   double t = now_s();
-  if (!finished && b->shown && t - b->last < 0.1) return;
+  if (!finished && b->shown && t - b->last < 0.1) return 0;
   b->last = t;
   char bar[21];
   int fill = total ? (int)(20.0 * (double)done / (double)total) : 0;
@@ -54,6 +66,7 @@ static void draw_bar(void *ctx, const char *file, uint64_t done, uint64_t total)
     b->shown = 0;
   }
   fflush(stderr);
+  return 0;
 }
 
 static void write_result(FILE *out, const char *repo, const char *rev, const vlp_pull_result *r) {
@@ -107,27 +120,31 @@ int cmd_pull(int argc, char **argv) {
     free(repos);
     return EXIT_USAGE;
   }
-  bar_state bar = {0};
-  vlp_pull_options o = {.revision = revision};
-  if (!quiet && isatty(STDERR_FILENO)) {
-    o.progress = draw_bar;
-    o.progress_ctx = &bar;
-  }
-  int failed = 0;
-  for (int i = 0; i < n; i++) {
+  bar_state bar = {.draw = !quiet && isatty(STDERR_FILENO)};
+  vlp_pull_options o = {.revision = revision, .progress = draw_bar, .progress_ctx = &bar};
+  struct sigaction sa = {.sa_handler = on_stop_signal}, old_int, old_term;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  int failed = 0, cancelled = 0;
+  for (int i = 0; i < n && !cancelled; i++) {
     vlp_pull_result r;
-    if (o.progress) fprintf(stderr, "%s\n", repos[i]);
+    if (bar.draw) fprintf(stderr, "%s\n", repos[i]);
     vlp_status st = vlp_pull(repos[i], &o, &r);
     if (bar.shown) fputc('\n', stderr), bar.shown = 0;
     if (st) {
       cli_report_error(out, "pull", "repo", repos[i], vlp_last_error());
       failed++;
+      cancelled = st == VLP_ERR_CANCELLED;
       continue;
     }
     write_result(out, repos[i], revision ? revision : "main", &r);
     vlp_pull_result_free(&r);
   }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   int bad_out = cli_close_output(out);
   free(repos);
+  if (cancelled) return 128 + SIGINT; /* as a shell reports an interrupted command */
   return bad_out ? EXIT_USAGE : failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

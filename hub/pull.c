@@ -106,6 +106,7 @@ typedef struct {
   int write_errno;
   const puller *p;
   const char *file;
+  int cancelled; /* the progress callback asked to stop */
 } dl_state;
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
@@ -144,6 +145,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
+static vlp_status cancelled(const puller *p, const char *file) {
+  return vlp_fail(VLP_ERR_CANCELLED,
+                  "%s: %s: download cancelled (what arrived is kept: run vlp pull again to resume)",
+                  p->repo, file);
+}
+
+/* The progress callback: nonzero when it asks to stop. */
+static int report(const puller *p, const char *file, int64_t done, int64_t total) {
+  return p->o->progress && p->o->progress(p->o->progress_ctx, file, (uint64_t)(done > 0 ? done : 0),
+                                          (uint64_t)(total > 0 ? total : 0));
+}
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
   (void)ultotal, (void)ulnow;
@@ -151,8 +164,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   if (!s->started || s->resp.status < 200 || s->resp.status >= 300) return 0;
   int64_t total = s->total >= 0 ? s->total : (dltotal > 0 ? s->offset + dltotal : 0);
   if (total > 0 && s->offset + dlnow >= total) return 0; /* completion is reported once, by fetch */
-  s->p->o->progress(s->p->o->progress_ctx, s->file, (uint64_t)(s->offset + dlnow), (uint64_t)total);
-  return 0;
+  if (s->p->o->progress(s->p->o->progress_ctx, s->file, (uint64_t)(s->offset + dlnow),
+                        (uint64_t)total))
+    s->cancelled = 1;
+  return s->cancelled; /* nonzero: curl stops the transfer */
 }
 
 static vlp_status make_url(const puller *p, const char *file, char *url, size_t size) {
@@ -251,6 +266,7 @@ static vlp_status get_once(puller *p, const char *file, const char *url, const c
   if (s->bad_range)
     return vlp_fail(VLP_ERR_IO, "%s: %s: the server resumed at the wrong offset (%s)", p->repo,
                     file, s->resp.content_range);
+  if (s->cancelled) return cancelled(p, file);
   if (rc != CURLE_OK) return curl_error(p, url, rc);
   return VLP_OK;
 }
@@ -303,7 +319,7 @@ static vlp_status fetch(puller *p, const char *file, int required, int *present)
 
   int64_t have = file_size(final);
   if (have >= 0 && (total < 0 || have == total)) { /* already cached */
-    if (p->o->progress) p->o->progress(p->o->progress_ctx, file, (uint64_t)have, (uint64_t)have);
+    if (report(p, file, have, have)) return cancelled(p, file);
     return add_file(p, file);
   }
   if (have >= 0) unlink(final);
@@ -321,6 +337,7 @@ static vlp_status fetch(puller *p, const char *file, int required, int *present)
       vlp_clear_error();
       continue;
     }
+    if (st == VLP_ERR_CANCELLED) return st;
     if (!st && s.resp.status >= 200 && s.resp.status < 300) break;
     if (!st || (s.resp.status >= 300 && s.resp.status != 416)) {
       /* an HTTP error: the file is not there (any more) */
@@ -349,9 +366,7 @@ static vlp_status fetch(puller *p, const char *file, int required, int *present)
   }
   if (rename(tmp, final) != 0)
     return vlp_fail(VLP_ERR_IO, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
-  if (p->o->progress)
-    p->o->progress(p->o->progress_ctx, file, (uint64_t)(got > 0 ? got : 0),
-                   (uint64_t)(got > 0 ? got : 0));
+  if (report(p, file, got, got)) return cancelled(p, file);
   return add_file(p, file);
 }
 

@@ -551,8 +551,9 @@ VLP_API vlp_status vlp_cache_list(vlp_cached_model **out, int *n);
 VLP_API void vlp_cache_list_free(vlp_cached_model *list, int n);
 
 /* Download progress of one file: done of total bytes (total 0 when unknown); called with
- * done == total when the file is complete. */
-typedef void (*vlp_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
+ * done == total when the file is complete. Return nonzero to stop: vlp_pull then fails with
+ * VLP_ERR_CANCELLED and keeps the partial file, which the next vlp_pull resumes. */
+typedef int (*vlp_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
 
 typedef struct {
   const char *revision;     /* NULL: "main" */

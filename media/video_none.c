@@ -26,3 +26,7 @@ vlp_status vlp_video_next(vlp_video *v, vlp_image *frame, double *t, int64_t *in
 void vlp_video_close(vlp_video *v) {
   (void)v;
 }
+
+void video_capture_log(int on) { /* no FFmpeg, no log to capture */
+  (void)on;
+}

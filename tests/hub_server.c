@@ -13,7 +13,8 @@
  *   GET /cdn/ORG/NAME/FILE: the bytes, 200, or 206 for "Range: bytes=A-" (416 past the end).
  * Modes: normal; interrupt (the first full GET of a /cdn/ file sends the headers and half the
  * body, then closes the connection); corrupt (/cdn/ bodies have one byte changed, same
- * headers and sha256). Every request is logged as "METHOD PATH range=R status=S auth=A". */
+ * headers and sha256); slow (/cdn/ bodies go out 4 KiB every 20 ms, for a download to be
+ * stopped part way). Every request is logged as "METHOD PATH range=R status=S auth=A". */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/json.h"
@@ -55,7 +57,15 @@ static void respond(int fd, int status, const char *reason, const char *extra, s
       snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
                status, reason, len, extra ? extra : "");
   send_all(fd, h, (size_t)n);
-  if (send_body && body) send_all(fd, body, body_bytes);
+  if (!send_body || !body) return;
+  if (strcmp(mode, "slow")) {
+    send_all(fd, body, body_bytes);
+    return;
+  }
+  for (size_t at = 0; at < body_bytes; at += 4096) {
+    send_all(fd, body + at, body_bytes - at < 4096 ? body_bytes - at : 4096);
+    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+  }
 }
 
 static const char *repo_dir(const char *id, size_t n) {

@@ -151,6 +151,27 @@ has log "range=bytes=3000000- status=206" "partial file resumed with Range"
 check "cmp -s $M/blip-caption-tiny/model.safetensors $(SNAP blip-caption-tiny)/model.safetensors" "resumed file identical"
 check "[ ! -e $(SNAP blip-caption-tiny)/model.safetensors.incomplete ]" "partial file renamed"
 
+# --- Ctrl-C stops a download through the progress callback; the part is kept and resumed ----
+start_server slow
+fresh_cache 60
+"$VLP" pull test/blip-caption-tiny >"$T/out" 2>"$T/err" &
+PULL_PID=$!
+PART=$(SNAP blip-caption-tiny)/model.safetensors.incomplete
+for _ in $(seq 200); do [ -s "$PART" ] && break; sleep 0.05; done
+sleep 0.3
+kill -INT $PULL_PID
+wait $PULL_PID
+rc=$?
+check "[ $rc = 130 ]" "pull stopped by SIGINT exits 130 (got $rc; $(head -c 300 "$T/err"))"
+has err "download cancelled (what arrived is kept: run vlp pull again to resume)" "cancel is named"
+check "[ -s $PART ]" "the partial download is kept"
+check "[ ! -e $VLP_HOME/models--test--blip-caption-tiny/refs/main ]" "no ref for a cancelled pull"
+kept=$(stat -c %s "$PART" 2>/dev/null || echo 0)
+start_server normal
+expect_rc 0 "pull after a cancel" "$VLP" pull test/blip-caption-tiny
+has log "range=bytes=$kept- status=206" "the cancelled download resumed where it stopped"
+check "cmp -s $M/blip-caption-tiny/model.safetensors $(SNAP blip-caption-tiny)/model.safetensors" "resumed file identical"
+
 # --- corrupted download is refused and removed ----------------------------------------------
 start_server corrupt
 fresh_cache 5
