@@ -106,3 +106,25 @@ def test_killed_worker_loses_nothing(client, files):
     with vlp.Model(model_path("blip-caption-tiny"), threads=1) as m:
         want = {p: c.caption for p, c in zip(paths, m.caption(paths, beams=3))}
     assert all(want[p] == c for p, c in zip(result["path"], result["caption"]))
+
+
+def test_build_index_equals_cli(client, files, tmp_path, cli):
+    paths, broken = files
+    chosen = paths[::3] + [broken]  # 8 photos and a broken file
+    out = str(tmp_path / "dask.index")
+    st = vlp.dask.build_index(client, chosen, model_path("clip-tiny"), out, batch_size=3)
+    assert (st.files, st.failed) == (8, 1) and st.reports[0].path.endswith("broken.jpg")
+    # the workers run 1 thread each: so does the CLI here (other thread counts sum in
+    # another order, and differ in the last bits)
+    cli("index", "build", "-m", model_path("clip-tiny"), "--threads", "1", "-o",
+        str(tmp_path / "cli.index"), *chosen)
+    with vlp.Index(out, model_path("clip-tiny")) as got, \
+            vlp.Index(tmp_path / "cli.index", model_path("clip-tiny")) as want:
+        assert got.paths == want.paths and got.model_dir == want.model_dir
+        assert np.array_equal(got.embeddings, want.embeddings)
+        for text in ["a cat", "a rocket"]:
+            assert got.search(text, k=5) == want.search(text, k=5)
+    # again with fewer files: the index is replaced, the dropped ones reported
+    st = vlp.dask.build_index(client, chosen[:4], model_path("clip-tiny"), out)
+    assert (st.files, st.removed) == (4, 4)
+    assert len(vlp.Index(out)) == 4

@@ -10,6 +10,7 @@ dask.distributed cluster."""
 from ._lib import version as _version
 from .errors import (Error, FileError, FormatError, InvalidArgument, ModelError, OutOfMemory,
                      UnsupportedError)
+from .index import BuildStats, Hit, Index, Report
 from .model import Answer, Caption, Match, Model, Tag
 
 __version__ = "0.1.0"
@@ -20,6 +21,6 @@ def library_version() -> str:
     return _version().decode()
 
 
-__all__ = ["Model", "Caption", "Answer", "Match", "Tag", "Error", "FileError", "FormatError",
+__all__ = ["Model", "Index", "Hit", "BuildStats", "Report", "Caption", "Answer", "Match", "Tag", "Error", "FileError", "FormatError",
            "UnsupportedError", "ModelError", "InvalidArgument", "OutOfMemory",
            "library_version"]

@@ -49,6 +49,55 @@ class TagResult(ctypes.Structure):
     _fields_ = [("label", ctypes.c_int), ("text", ctypes.c_char_p), ("score", ctypes.c_float)]
 
 
+class IndexEntry(ctypes.Structure):
+    """vlp_index_entry: one file (or video frame) of an index."""
+    _fields_ = [("path", ctypes.c_char_p), ("size", ctypes.c_int64), ("mtime_ns", ctypes.c_int64),
+                ("hash", ctypes.c_uint64)]
+
+
+class IndexStruct(ctypes.Structure):
+    """vlp_index: an open index (read only)."""
+    _fields_ = [("dir", ctypes.c_char_p), ("model", ctypes.c_char_p), ("arch", ctypes.c_char_p),
+                ("dim", ctypes.c_int), ("count", ctypes.c_int64), ("generation", ctypes.c_int64),
+                ("entries", ctypes.POINTER(IndexEntry)), ("emb", c_float_p),
+                ("map", ctypes.c_void_p), ("map_size", ctypes.c_size_t)]
+
+
+class IndexHit(ctypes.Structure):
+    _fields_ = [("row", ctypes.c_int64), ("score", ctypes.c_float), ("itm", ctypes.c_float),
+                ("reranked", ctypes.c_int)]
+
+
+SAMPLE_EVERY = 1  # vlp_sample_mode VLP_SAMPLE_EVERY
+
+
+class VideoSampling(ctypes.Structure):
+    _fields_ = [("mode", ctypes.c_int), ("every", ctypes.c_double), ("fps", ctypes.c_double),
+                ("scene_threshold", ctypes.c_double), ("start", ctypes.c_double),
+                ("end", ctypes.c_double), ("max_frames", ctypes.c_int64)]
+
+
+StepFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64,
+                          ctypes.c_int64)
+IndexReportFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                 ctypes.c_char_p)
+
+
+class IndexBuildOptions(ctypes.Structure):
+    _fields_ = [("video", VideoSampling), ("progress", StepFn), ("progress_ctx", ctypes.c_void_p),
+                ("report", IndexReportFn), ("report_ctx", ctypes.c_void_p)]
+
+
+class IndexBuildStats(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int64)
+                for name in ("files", "embedded", "unchanged", "removed", "failed")]
+
+
+# names a folder walk takes as images even when the first bytes do not say so (as the CLI)
+IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "jpe", "jfif", "gif", "webp", "bmp", "tif", "tiff",
+                    "heic", "heif", "avif", "jxl"}
+
+
 def _candidates() -> list[str]:
     name = f"libvlp.so.{MAJOR}"
     found = []
@@ -121,6 +170,29 @@ labels_count = _fn("vlp_labels_count", I, P)
 labels_free = _fn("vlp_labels_free", None, P)
 tag = _fn("vlp_tag", ST, P, P, I, P, ctypes.POINTER(TagResult))
 tag_default_template = _fn("vlp_tag_default_template", S, P)
+model_dir = _fn("vlp_model_dir", S, P)
+image_sniff_file = _fn("vlp_image_sniff_file", I, S)
+is_video_path = _fn("vlp_is_video_path", I, S)
+IndexP = ctypes.POINTER(IndexStruct)
+index_open = _fn("vlp_index_open", ST, S, ctypes.POINTER(IndexP))
+index_exists = _fn("vlp_index_exists", I, S)
+index_close = _fn("vlp_index_close", None, IndexP)
+index_lock = _fn("vlp_index_lock", ST, S, c_int_p)
+index_unlock = _fn("vlp_index_unlock", None, I)
+index_commit = _fn("vlp_index_commit", ST, S, S, S, I, ctypes.POINTER(IndexEntry), ctypes.c_int64,
+                   c_float_p)
+index_file_info = _fn("vlp_index_file_info", ST, S, ctypes.POINTER(IndexEntry))
+index_build_default_options = _fn("vlp_index_build_default_options", IndexBuildOptions)
+index_build = _fn("vlp_index_build", ST, P, S, ctypes.POINTER(S), I,
+                  ctypes.POINTER(IndexBuildOptions), ctypes.POINTER(IndexBuildStats))
+index_query_text = _fn("vlp_index_query_text", ST, P, IndexP, S, I, ctypes.POINTER(IndexHit),
+                       c_int_p)
+index_query_image = _fn("vlp_index_query_image", ST, P, IndexP, ctypes.POINTER(Image), I,
+                        ctypes.POINTER(IndexHit), c_int_p)
+index_query_embedding = _fn("vlp_index_query_embedding", ST, IndexP, c_float_p, I,
+                            ctypes.POINTER(IndexHit), c_int_p)
+frame_ref_split = _fn("vlp_frame_ref_split", I, S, ctypes.POINTER(P),
+                      ctypes.POINTER(ctypes.c_double))
 write_npy_f32 = _fn("vlp_write_npy_f32", ST, S, c_float_p, I, ctypes.POINTER(ctypes.c_int64))
 
 

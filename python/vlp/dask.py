@@ -5,7 +5,8 @@ Files are cut into batches, one task per batch; each worker process loads the mo
 and write nothing, so when a worker dies Dask re-runs its tasks elsewhere and every file
 still appears exactly once. Results are a dask DataFrame with a `path` column and the
 command's fields (`error` is None, or vlp's message for a file that failed);
-write_jsonl() writes one JSON Lines shard per partition.
+write_jsonl() writes one JSON Lines shard per partition. build_index() embeds on the workers
+and writes one retrieval index, the same as `vlp index build` of the same files.
 
     from dask.distributed import Client
     import vlp.dask
@@ -108,7 +109,40 @@ def _tag_task(batch, model, threads, precision, labels, template, top):
                         columns=["path", "tags", "error"])
 
 
+def _index_task(batch, model, threads, precision):
+    """Rows for an index: the file's real path, size, mtime, content hash (as
+    vlp_index_build records them) and its embedding, computed one image at a time as
+    vlp_index_build does (a batch of several can differ in the last bits)."""
+    import ctypes
+
+    from . import _lib
+
+    m = worker_model(model, threads, precision)
+    rows = []
+    for p in batch:
+        real, e = os.path.realpath(p), _lib.IndexEntry()
+        try:
+            _lib.check(_lib.index_file_info(os.fsencode(real), ctypes.byref(e)))
+            emb = m.embed_images([real], batch_size=1)[0]
+            rows.append(dict(path=real, size=e.size, mtime_ns=e.mtime_ns, hash=e.hash,
+                             embedding=emb, error=None))
+        except errors.Error as err:
+            rows.append(dict(path=real, size=None, mtime_ns=None, hash=None, embedding=None,
+                             error=str(err)))
+    return pd.DataFrame(rows, columns=list(_META[_index_task]))
+
+
+def _model_info(model, threads, precision):
+    """(model folder, architecture, embedding width) of the worker's model."""
+    from . import _lib
+
+    m = worker_model(model, threads, precision)
+    return _lib.model_dir(m._m).decode(), m.arch, m.embed_dim
+
+
 _META = {
+    _index_task: {"path": "object", "size": "object", "mtime_ns": "object", "hash": "object",
+                  "embedding": "object", "error": "object"},
     _caption_task: {"path": "object", "caption": "object", "tokens": "object",
                     "truncated": "object", "error": "object"},
     _embed_task: {"path": "object", "embedding": "object", "error": "object"},
@@ -149,6 +183,61 @@ def tag(client, paths: Paths, model: str, labels: Sequence[str], *,
     """Zero-shot tags: DataFrame path, tags ([{label, score}] best first), error."""
     return _run(client, _tag_task, paths, batch_size, model, threads, precision,
                 list(labels), template, top)
+
+
+def build_index(client, paths: Paths, model: str, output: str, *, batch_size: int = 16,
+                threads: Optional[int] = 1, precision: str = "f32"):
+    """Embed image files on the workers and write one retrieval index in the folder output
+    (made or replaced; its lock is held while it is written): the index `vlp index build -m
+    model -o output FILES` makes, searched the same way (vlp.Index, `vlp search`). Files
+    that fail are left out and reported. Returns vlp.BuildStats (unchanged is 0: every file
+    is embedded again)."""
+    import ctypes
+
+    import numpy as np
+
+    from . import _lib
+    from .index import BuildStats, Report
+
+    skip = os.path.realpath(output) + os.sep
+    files = [p for p in expand(paths) if not os.path.realpath(p).startswith(skip)]
+    info = client.submit(_model_info, model, threads, precision, pure=False)
+    df = _run(client, _index_task, files, batch_size, model, threads, precision).compute()
+    model_dir, arch, dim = info.result()
+    df = df.sort_values("path", kind="stable").drop_duplicates("path")
+    bad = df[df["error"].notna()]
+    ok = df[df["error"].isna()]
+    reports = [Report(p, "error", e) for p, e in zip(bad["path"], bad["error"])]
+    enc = [os.fsencode(p) for p in ok["path"]]
+    entries = (_lib.IndexEntry * max(1, len(enc)))()
+    for e, p, size, mtime, h in zip(entries, enc, ok["size"], ok["mtime_ns"], ok["hash"]):
+        e.path, e.size, e.mtime_ns, e.hash = p, int(size), int(mtime), int(h)
+    emb = (np.stack(list(ok["embedding"])).astype(np.float32) if len(ok)
+           else np.zeros((1, dim), np.float32))
+    emb = np.ascontiguousarray(emb)
+    fd = ctypes.c_int(-1)
+    _lib.check(_lib.index_lock(os.fsencode(output), ctypes.byref(fd)))
+    try:
+        removed = _removed(output, set(ok["path"]), reports)
+        _lib.check(_lib.index_commit(os.fsencode(output), os.fsencode(model_dir), arch.encode(),
+                                     dim, entries, len(enc),
+                                     emb.ctypes.data_as(_lib.c_float_p)))
+    finally:
+        _lib.index_unlock(fd)
+    return BuildStats(len(enc), len(enc), 0, removed, len(bad), reports)
+
+
+def _removed(output: str, keep: set, reports: list) -> int:
+    """Entries of an index already in output that the new one drops (reported)."""
+    from . import _lib
+    from .index import Index, Report
+
+    if not _lib.index_exists(os.fsencode(output)):
+        return 0
+    with Index(output) as old:
+        gone = [p for p in old.paths if p not in keep]
+    reports += [Report(p, "removed", "not in the paths given") for p in gone]
+    return len(gone)
 
 
 def write_jsonl(df, folder: str) -> list:
