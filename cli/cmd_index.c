@@ -1,10 +1,7 @@
 /* vlp index build | export: build or update a retrieval index of image embeddings (CLIP,
  * BLIP retrieval) and export it for FAISS. The format is described in vlp.h and index/index.h. */
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caption_tool.h"

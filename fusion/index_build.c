@@ -5,7 +5,6 @@
  * commit (index/store.c): a build that fails or is cancelled leaves the old index. */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +49,20 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* An old row by its path; path first, so cmp_str orders these too. */
+typedef struct {
+  const char *path;
+  int64_t row;
+} path_row;
+
 /* One build: the old index and its lookups, the growing new rows. */
 typedef struct {
   vlp_session *s;
   const vlp_index_build_options *o;
   vlp_index *old;
-  int reuse;           /* old embeddings come from this model */
-  hash_row *by_hash;   /* (old->count) */
-  char **old_paths;    /* (old->count) sorted, pointing into old->entries */
-  int64_t *old_sorted; /* (old->count) rows of old by path */
+  int reuse;         /* old embeddings come from this model */
+  hash_row *by_hash; /* (old->count) */
+  path_row *by_path; /* (old->count) sorted by path */
   vlp_index_entry *ent;
   float *emb;   /* (cap, dim) */
   char **owned; /* (cap) the path strings of ent */
@@ -99,45 +103,24 @@ static vlp_status push(build *b, const vlp_index_entry *e, const char *path) {
 }
 
 static int64_t old_row_of(const build *b, const char *path) {
-  if (!b->old || !b->old->count) return -1;
-  int64_t lo = 0, hi = b->old->count;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(b->old->entries[b->old_sorted[mid]].path, path);
-    if (!c) return b->old_sorted[mid];
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return -1;
-}
-
-static const vlp_index *sort_ix; /* qsort has no context argument; set under the lock below */
-static int cmp_row_path(const void *a, const void *b) {
-  return strcmp(sort_ix->entries[*(const int64_t *)a].path,
-                sort_ix->entries[*(const int64_t *)b].path);
+  if (!b->by_path) return -1;
+  path_row key = {path, 0};
+  const path_row *hit = bsearch(&key, b->by_path, (size_t)b->old->count, sizeof key, cmp_str);
+  return hit ? hit->row : -1;
 }
 
 static vlp_status prepare_old(build *b) {
   int64_t n = b->old ? b->old->count : 0;
   if (!n) return VLP_OK;
   b->by_hash = malloc((size_t)n * sizeof *b->by_hash);
-  b->old_sorted = malloc((size_t)n * sizeof *b->old_sorted);
-  b->old_paths = malloc((size_t)n * sizeof *b->old_paths);
-  if (!b->by_hash || !b->old_sorted || !b->old_paths)
-    return vlp_fail(VLP_ERR_NOMEM, "index: out of memory");
+  b->by_path = malloc((size_t)n * sizeof *b->by_path);
+  if (!b->by_hash || !b->by_path) return vlp_fail(VLP_ERR_NOMEM, "index: out of memory");
   for (int64_t i = 0; i < n; i++) {
     b->by_hash[i] = (hash_row){b->old->entries[i].hash, b->old->entries[i].size, i};
-    b->old_sorted[i] = i;
+    b->by_path[i] = (path_row){b->old->entries[i].path, i};
   }
   qsort(b->by_hash, (size_t)n, sizeof *b->by_hash, cmp_hash);
-  static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&sort_lock);
-  sort_ix = b->old;
-  qsort(b->old_sorted, (size_t)n, sizeof *b->old_sorted, cmp_row_path);
-  pthread_mutex_unlock(&sort_lock);
-  for (int64_t i = 0; i < n; i++) b->old_paths[i] = b->old->entries[b->old_sorted[i]].path;
+  qsort(b->by_path, (size_t)n, sizeof *b->by_path, cmp_str);
   return VLP_OK;
 }
 
@@ -223,12 +206,12 @@ static void report_removed(build *b, char **files, int nfiles) {
   if (b->n) qsort(now, (size_t)b->n, sizeof *now, cmp_str);
   char *last = NULL; /* the last file named (a video's frames share it) */
   for (int64_t i = 0; i < b->old->count; i++) {
-    char *p = b->old_paths[i];
+    const char *p = b->by_path[i].path;
     if (b->n && bsearch(&p, now, (size_t)b->n, sizeof *now, cmp_str)) continue;
     b->st.removed++;
     char *video = NULL;
     double t;
-    char *file = vlp_frame_ref_split(p, &video, &t) ? video : p;
+    const char *file = vlp_frame_ref_split(p, &video, &t) ? video : p;
     if (!last || strcmp(last, file)) {
       struct stat sb;
       const char *why = stat(file, &sb) != 0 ? "the file is gone"
@@ -326,8 +309,7 @@ done:
   free(b.ent);
   free(b.emb);
   free(b.by_hash);
-  free(b.old_sorted);
-  free(b.old_paths);
+  free(b.by_path);
   vlp_index_close(b.old);
   vlp_index_unlock(lock);
   return st;
