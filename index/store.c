@@ -108,6 +108,11 @@ void vlp_index_close(vlp_index *ix) {
 }
 
 static vlp_status db_fail(sqlite3 *db, const char *path) {
+  if (db && sqlite3_extended_errcode(db) == SQLITE_READONLY_ROLLBACK)
+    return vlp_fail(VLP_ERR_IO,
+                    "%s: an interrupted build left %s-journal, and rolling it back needs write "
+                    "access to the index folder",
+                    path, path);
   return vlp_fail(VLP_ERR_FORMAT, "%s: corrupt or unreadable index database: %s", path,
                   db ? sqlite3_errmsg(db) : "cannot open");
 }
@@ -241,7 +246,10 @@ static vlp_status open_once(const char *dir, vlp_index *ix, int *npy_missing) {
                   dir);
     goto done;
   }
-  if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  /* Read-write, not read-only: a build killed inside its transaction leaves a hot journal
+   * that only a writer may roll back. SQLite falls back to read-only for a write-protected
+   * file, and reading never writes otherwise. */
+  if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
     st = db_fail(db, dbpath);
     goto done;
   }
