@@ -241,6 +241,9 @@ static enum MHD_Result send_reply(request *r) {
     MHD_add_response_header(resp, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' blob: data:; "
                             "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'");
+  /* counted before the client can read the reply, so a /metrics read after it sees it */
+  metrics_request(r->srv->met, r->ep, p->status, now_seconds() - r->t0);
+  r->counted = 1;
   enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)p->status, resp);
   MHD_destroy_response(resp);
   return ret;
@@ -433,8 +436,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (r->receiving) atomic_fetch_sub(&s->receiving, 1); /* the client went away mid-body */
   double dt = now_seconds() - r->t0;
   int status = r->rep.status ? r->rep.status : 499;
-  if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || r->rep.status)
-    metrics_request(s->met, r->ep, status, dt);
+  if (!r->counted) metrics_request(s->met, r->ep, status, dt); /* the client went away */
   if (!s->o.quiet)
     fprintf(stderr, "vlp serve: %s %.100s %d %.1f ms\n", r->is_post ? "POST" : "GET", r->url,
             status, dt * 1e3);

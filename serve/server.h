@@ -83,6 +83,7 @@ typedef struct request {
   job *job; /* while waiting for a worker */
   atomic_int done;
   int suspended;
+  int counted; /* in the metrics already */
   reply rep;
 } request;
 
