@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/attention.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/threads.h"
@@ -264,7 +265,8 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
   for (int c = 0; c < hd; c++) o[c] *= inv;
 }
 
-/* Few query rows (decoding): every (b, h, i) row is independent, plain C in parallel. */
+/* One query row over few keys (decoding): every (b, h, i) row is independent, plain C in
+ * parallel. */
 static void attention_rows(float *out, const float *q, const float *k, const float *v,
                            const op_attn_shape *s, float scale) {
   const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd;
@@ -293,8 +295,9 @@ static void attn_softmax_block(float *S, const op_attn_shape *s, const float *ma
   }
 }
 
-/* Many query rows: the (b, h) pairs in parallel, each with two single-threaded OpenBLAS
- * GEMMs (scores, weighted sum) around the softmax, in a (Tq, Tk) block per thread.
+/* The GEMM path (forced with op_attention_force, or for head sizes beyond the blocked
+ * kernel): the (b, h) pairs in parallel, each with two single-threaded OpenBLAS GEMMs
+ * (scores, weighted sum) around the softmax, in a (Tq, Tk) block per thread.
  * Returns 0 when the blocks cannot be allocated. */
 static int attention_gemm(float *out, const float *q, const float *k, const float *v,
                           const op_attn_shape *s, float scale) {
@@ -325,8 +328,24 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
   return 1;
 }
 
-/* Query rows from which the GEMM path pays off (measured with bench_ops). */
-#define ATTN_GEMM_MIN_TQ 16
+/* A single query row attends row by row over fewer keys than this (the decoder's
+ * self-attention); everything else goes through the blocked one-pass kernel
+ * (core/attention.c), faster there than rows and than the GEMM path (bench_ops). */
+#define ATTN_ROWS_MAX_TK 256
+
+/* The forced attention path (op_attention_force, VLP_ATTN); ATTN_AUTO chooses by shape. */
+enum { ATTN_AUTO, ATTN_BLOCKED, ATTN_GEMM, ATTN_ROWS };
+static const char *const attn_paths[] = {"auto", "blocked", "gemm", "rows"};
+static _Atomic int attn_path = -1; /* -1: VLP_ATTN not read yet */
+
+int op_attention_force(const char *name) {
+  for (int i = 0; i < 4; i++)
+    if (name && strcmp(name, attn_paths[i]) == 0) {
+      attn_path = i;
+      return 1;
+    }
+  return 0;
+}
 
 void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s) {
@@ -336,7 +355,11 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
     memset(out, 0, (size_t)s->B * s->Tq * s->H * s->hd * sizeof *out);
     return;
   }
-  if (s->Tq >= ATTN_GEMM_MIN_TQ && attention_gemm(out, q, k, v, s, scale)) return;
+  if (attn_path < 0 && !op_attention_force(getenv("VLP_ATTN"))) attn_path = ATTN_AUTO;
+  int path = attn_path;
+  if (path == ATTN_AUTO) path = s->Tq == 1 && s->Tk < ATTN_ROWS_MAX_TK ? ATTN_ROWS : ATTN_BLOCKED;
+  if (path == ATTN_BLOCKED && attention_blocked(out, q, k, v, s)) return;
+  if (path != ATTN_ROWS && attention_gemm(out, q, k, v, s, scale)) return; /* hd too large */
   attention_rows(out, q, k, v, s, scale); /* also the fallback when malloc fails */
 }
 
