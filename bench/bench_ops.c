@@ -1,6 +1,7 @@
 /* bench_ops: throughput of the core kernels. Usage: vlp_bench_ops [threads]
  * Prints OpenBLAS sgemm GFLOP/s at transformer shapes, op_linear vs its naive reference,
- * a ViT MLP block (linear, gelu, linear) and attention at vision / decoding shapes. */
+ * a ViT MLP block (linear, gelu, linear) and each op_attention path (op_attention_force) at
+ * the models' vision, text and decoding shapes. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,25 +20,68 @@ static float *rnd(size_t n) {
   return p;
 }
 
-/* best-of-reps wall time of one attention call */
-static double time_attention(int B, int H, int Tq, int Tk, int hd, int causal, int reps,
-                             int naive) {
-  size_t D = (size_t)H * hd;
-  float *q = rnd((size_t)B * Tq * D), *k = rnd((size_t)B * Tk * D), *v = rnd((size_t)B * Tk * D);
-  float *o = rnd((size_t)B * Tq * D);
-  op_attn_shape s = {B, H, Tq, Tk, hd, Tk, NULL, causal};
+/* best-of-reps wall time of one op_attention call on the given path (op_attention_force) */
+static double time_attention(const op_attn_shape *sh, const char *path, int reps) {
+  size_t D = (size_t)sh->H * sh->hd;
+  float *q = rnd((size_t)sh->B * sh->Tq * D), *k = rnd((size_t)sh->B * sh->kv_cap * D);
+  float *v = rnd((size_t)sh->B * sh->kv_cap * D), *o = rnd((size_t)sh->B * sh->Tq * D);
+  op_attention_force(path);
   double best = 1e30;
-  for (int r = 0; r < reps; r++) {
+  for (int r = 0; r <= reps; r++) { /* the first run warms up */
     double t0 = bench_now();
-    if (naive)
-      op_attention_naive(o, q, k, v, &s);
-    else
-      op_attention(o, q, k, v, &s);
+    op_attention(o, q, k, v, sh);
     double t = bench_now() - t0;
-    if (t < best) best = t;
+    if (r > 0 && t < best) best = t;
   }
+  op_attention_force("auto");
   free(q), free(k), free(v), free(o);
   return best;
+}
+
+/* Multiply-adds x 2 of the two products (scores, weighted sum) over the visible keys. */
+static double attention_flops(const op_attn_shape *sh) {
+  double keys = 0;
+  for (int i = 0; i < sh->Tq; i++) {
+    int lim = sh->causal ? sh->Tk - sh->Tq + i + 1 : sh->Tk;
+    keys += lim < 0 ? 0 : lim > sh->Tk ? sh->Tk : lim;
+  }
+  return 4.0 * sh->B * sh->H * keys * sh->hd;
+}
+
+/* Every attention path on the models' shapes: ms, GFLOP/s and that as a fraction of
+ * `peak` (the best op_linear GFLOP/s of this run). */
+static void attention_table(double peak) {
+  static const struct {
+    const char *what;
+    op_attn_shape s;
+  } shapes[] = {
+      {"ViT-B/16@384", {1, 12, 577, 577, 64, 577, NULL, 0}},
+      {"CLIP B/32 batch 1", {1, 12, 50, 50, 64, 50, NULL, 0}},
+      {"CLIP B/32 batch 16", {16, 12, 50, 50, 64, 50, NULL, 0}},
+      {"text causal B=16", {16, 12, 35, 35, 64, 35, NULL, 1}},
+      {"decoder prompt B=8", {8, 12, 5, 5, 64, 40, NULL, 1}},
+      {"decoder step B=8", {8, 12, 1, 20, 64, 40, NULL, 1}},
+      {"cross step B=1", {1, 12, 1, 577, 64, 577, NULL, 0}},
+      {"cross step B=8", {8, 12, 1, 577, 64, 577, NULL, 0}},
+      {"cross prompt B=8", {8, 12, 5, 577, 64, 577, NULL, 0}},
+      {"cross prompt B=2", {2, 12, 20, 577, 64, 577, NULL, 0}},
+  };
+  const char *paths[] = {"gemm", "rows", "blocked"};
+  printf("attention (ms, GFLOP/s, fraction of the best op_linear %.1f GFLOP/s above):\n", peak);
+  printf("  %-20s %-5s %-5s %-5s %-4s", "shape", "B", "Tq", "Tk", "hd");
+  for (int p = 0; p < 3; p++) printf(" | %-22s", paths[p]);
+  printf("\n");
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const op_attn_shape *sh = &shapes[i].s;
+    double fl = attention_flops(sh);
+    int reps = fl > 1e9 ? 5 : fl > 1e7 ? 20 : 200;
+    printf("  %-20s %-5d %-5d %-5d %-4d", shapes[i].what, sh->B, sh->Tq, sh->Tk, sh->hd);
+    for (int p = 0; p < 3; p++) {
+      double t = time_attention(sh, paths[p], reps), g = fl / t * 1e-9;
+      printf(" | %8.3f %6.1f %5.2f", t * 1e3, g, g / peak);
+    }
+    printf("\n");
+  }
 }
 
 /* GFLOP/s of op_linear y (m, n) = x (m, k) W^T, W (n, k); best of reps */
@@ -59,13 +103,15 @@ int main(int argc, char **argv) {
   printf("threads: %d\n", vlp_threads_current());
 
   /* raw OpenBLAS, which vlp keeps at 1 thread; op_linear splits over vlp's threads */
+  double peak = 0; /* best op_linear GFLOP/s: the reference for attention */
   const int shapes[][3] = {
       {512, 768, 768}, {577, 3072, 768}, {577, 768, 3072}, {1, 768, 768}, {6, 3072, 768}};
   for (int i = 0; i < 5; i++) {
     int m = shapes[i][0], n = shapes[i][1], k = shapes[i][2];
+    double g = linear_gflops(m, n, k, m < 16 ? 50 : 5);
+    if (g > peak) peak = g;
     printf("%-22s m=%-4d n=%-5d k=%-5d sgemm 1 thread %6.1f GFLOP/s, op_linear %6.1f GFLOP/s\n",
-           i < 3 ? "linear" : "linear (decode)", m, n, k, bench_sgemm_gflops(m, n, k, 5),
-           linear_gflops(m, n, k, m < 16 ? 50 : 5));
+           i < 3 ? "linear" : "linear (decode)", m, n, k, bench_sgemm_gflops(m, n, k, 5), g);
   }
 
   { /* op_linear vs naive, small shape */
@@ -106,15 +152,6 @@ int main(int argc, char **argv) {
     free(x), free(W1), free(W2), free(b1), free(b2), free(h), free(y);
   }
 
-  double ta = time_attention(1, 12, 577, 577, 64, 0, 10, 0);
-  printf("attention B=1 H=12 T=577 hd=64: %.2f ms (%.1f GFLOP/s)\n", ta * 1e3,
-         4.0 * 12 * 577 * 577 * 64 / ta * 1e-9);
-  printf("  naive: %.2f ms\n", time_attention(1, 12, 577, 577, 64, 0, 1, 1) * 1e3);
-  printf("attention B=1 H=12 T=35 causal hd=64: %.3f ms\n",
-         time_attention(1, 12, 35, 35, 64, 1, 20, 0) * 1e3);
-  printf("attention decode B=6 H=12 Tq=1 Tk=577 hd=64: %.3f ms\n",
-         time_attention(6, 12, 1, 577, 64, 0, 20, 0) * 1e3);
-  printf("attention decode B=6 H=12 Tq=1 Tk=30 hd=64: %.3f ms\n",
-         time_attention(6, 12, 1, 30, 64, 1, 50, 0) * 1e3);
+  attention_table(peak);
   return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/attention.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/threads.h"
@@ -293,8 +294,9 @@ static void attn_softmax_block(float *S, const op_attn_shape *s, const float *ma
   }
 }
 
-/* Many query rows: the (b, h) pairs in parallel, each with two single-threaded OpenBLAS
- * GEMMs (scores, weighted sum) around the softmax, in a (Tq, Tk) block per thread.
+/* The GEMM path (forced with op_attention_force, or for head sizes beyond the blocked
+ * kernel): the (b, h) pairs in parallel, each with two single-threaded OpenBLAS GEMMs
+ * (scores, weighted sum) around the softmax, in a (Tq, Tk) block per thread.
  * Returns 0 when the blocks cannot be allocated. */
 static int attention_gemm(float *out, const float *q, const float *k, const float *v,
                           const op_attn_shape *s, float scale) {
@@ -325,8 +327,23 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
   return 1;
 }
 
-/* Query rows from which the GEMM path pays off (measured with bench_ops). */
-#define ATTN_GEMM_MIN_TQ 16
+/* Query rows from which the blocked one-pass kernel (core/attention.c) beats attending row
+ * by row; it also beats the GEMM path from there (measured with bench_ops). */
+#define ATTN_BLOCKED_MIN_TQ 16
+
+/* The forced attention path (op_attention_force, VLP_ATTN); ATTN_AUTO chooses by shape. */
+enum { ATTN_AUTO, ATTN_BLOCKED, ATTN_GEMM, ATTN_ROWS };
+static const char *const attn_paths[] = {"auto", "blocked", "gemm", "rows"};
+static _Atomic int attn_path = -1; /* -1: VLP_ATTN not read yet */
+
+int op_attention_force(const char *name) {
+  for (int i = 0; i < 4; i++)
+    if (name && strcmp(name, attn_paths[i]) == 0) {
+      attn_path = i;
+      return 1;
+    }
+  return 0;
+}
 
 void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s) {
@@ -336,7 +353,11 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
     memset(out, 0, (size_t)s->B * s->Tq * s->H * s->hd * sizeof *out);
     return;
   }
-  if (s->Tq >= ATTN_GEMM_MIN_TQ && attention_gemm(out, q, k, v, s, scale)) return;
+  if (attn_path < 0 && !op_attention_force(getenv("VLP_ATTN"))) attn_path = ATTN_AUTO;
+  int path = attn_path;
+  if (path == ATTN_AUTO) path = s->Tq >= ATTN_BLOCKED_MIN_TQ ? ATTN_BLOCKED : ATTN_ROWS;
+  if (path == ATTN_BLOCKED && attention_blocked(out, q, k, v, s)) return;
+  if (path != ATTN_ROWS && attention_gemm(out, q, k, v, s, scale)) return; /* hd too large */
   attention_rows(out, q, k, v, s, scale); /* also the fallback when malloc fails */
 }
 

@@ -61,5 +61,10 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s);
 void op_attention_naive(float *out, const float *q, const float *k, const float *v,
                         const op_attn_shape *s);
+/* Force op_attention's path: "blocked" (core/attention.h), "gemm" (per-head OpenBLAS
+ * products around a materialised score block), "rows" (row by row) or "auto" (by shape,
+ * the default). VLP_ATTN=name does the same at the first call. For benchmarks and tests;
+ * returns 0 if the name is unknown. */
+int op_attention_force(const char *name);
 
 #endif

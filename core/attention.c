@@ -1,0 +1,137 @@
+/* attention: the blocked one-pass attention (see attention.h). The driver splits the work
+ * into (batch item, head, block of query rows) tasks; attention_body.h is the per-block
+ * kernel, compiled once per instruction set like core/kernels.c. */
+#include "core/attention.h"
+
+/* Lets the compiler fuse a * b + c into FMA instructions (the targets that have them) and
+ * if-convert the float compares; neither changes the tested accuracy. */
+#if defined(__clang__)
+#pragma clang fp contract(fast)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=fast", "no-trapping-math")
+#endif
+
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/kernels.h"
+#include "core/threads.h"
+
+/* Keys per step of the online softmax (the score tile is ATTN_KBLK x block rows). */
+#define ATTN_KBLK 64
+
+/* One (batch item, head): q, k, v, out point at the head's slice of row 0; rows are D
+ * floats apart. mask: additive (Tk) or NULL. */
+typedef struct {
+  const float *q, *k, *v, *mask;
+  float *out;
+  int Tq, Tk, hd, D, causal;
+  float scale;
+} attn_head;
+
+typedef struct {
+  const char *name; /* the core/kernels.h path it belongs to */
+  int rows;         /* query rows per block */
+  void (*block)(const attn_head *a, int i0, int n);
+} attn_kernel;
+
+/* Keys visible to query row i: [0, attn_visible). */
+static inline int attn_visible(const attn_head *a, int i) {
+  if (!a->causal) return a->Tk;
+  int lim = a->Tk - a->Tq + i + 1;
+  return lim < 0 ? 0 : lim > a->Tk ? a->Tk : lim;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define VA_X86 1
+
+#define VK_SUFFIX avx512
+#define VK_NAME "avx512"
+#define VK_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define VA_W 16
+#define VA_KR 8
+#define VA_CR 8
+#include "core/attention_body.h"
+#undef VK_SUFFIX
+#undef VK_NAME
+#undef VK_TARGET
+#undef VA_W
+#undef VA_KR
+#undef VA_CR
+
+#define VK_SUFFIX avx2
+#define VK_NAME "avx2"
+#define VK_TARGET __attribute__((target("avx2,fma")))
+#define VA_W 8
+#define VA_KR 4
+#define VA_CR 4
+#include "core/attention_body.h"
+#undef VK_SUFFIX
+#undef VK_NAME
+#undef VK_TARGET
+#undef VA_W
+#undef VA_KR
+#undef VA_CR
+#endif
+
+#define VK_SUFFIX generic
+#define VK_NAME "generic"
+#define VK_TARGET
+#define VA_W 4
+#define VA_KR 4
+#define VA_CR 4
+#include "core/attention_body.h"
+#undef VK_SUFFIX
+#undef VK_NAME
+#undef VK_TARGET
+#undef VA_W
+#undef VA_KR
+#undef VA_CR
+
+/* The kernel of the path core/kernels.h selected. */
+static const attn_kernel *kernel(void) {
+  const char *name = vk_get()->name;
+#ifdef VA_X86
+  if (strcmp(name, attn_kernel_avx512.name) == 0) return &attn_kernel_avx512;
+  if (strcmp(name, attn_kernel_avx2.name) == 0) return &attn_kernel_avx2;
+#endif
+  return &attn_kernel_generic;
+}
+
+int attention_block_rows(void) {
+  return kernel()->rows;
+}
+
+int attention_blocked(float *out, const float *q, const float *k, const float *v,
+                      const op_attn_shape *s) {
+  if (s->hd > ATTN_HD_MAX) return 0;
+  if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
+  const attn_kernel *kn = kernel();
+  const int H = s->H, Tq = s->Tq, D = H * s->hd, nqb = (Tq + kn->rows - 1) / kn->rows;
+  const long tasks = (long)s->B * H * nqb;
+  const float scale = 1.0f / sqrtf((float)s->hd);
+  int nt = vlp_threads_current();
+  if (nt > tasks) nt = (int)tasks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (long t = 0; t < tasks; t++) {
+    int qb = (int)(t % nqb), h = (int)(t / nqb % H), b = (int)(t / nqb / H);
+    size_t qo = (size_t)b * Tq * D + (size_t)h * s->hd;
+    size_t ko = (size_t)b * s->kv_cap * D + (size_t)h * s->hd;
+    attn_head a = {.q = q + qo,
+                   .k = k + ko,
+                   .v = v + ko,
+                   .mask = s->mask ? s->mask + (size_t)b * s->Tk : NULL,
+                   .out = out + qo,
+                   .Tq = Tq,
+                   .Tk = s->Tk,
+                   .hd = s->hd,
+                   .D = D,
+                   .causal = s->causal,
+                   .scale = scale};
+    int i0 = qb * kn->rows, n = Tq - i0 < kn->rows ? Tq - i0 : kn->rows;
+    kn->block(&a, i0, n);
+  }
+  return 1;
+}

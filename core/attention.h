@@ -1,0 +1,25 @@
+/* attention: multi-head attention in one pass over the keys per block of query rows (the
+ * flash-attention scheme): scores of a block of keys, the running max and sum per query row
+ * (online softmax) and the weighted sum of values stay in registers and L1; the (Tq, Tk)
+ * score matrix is never materialised. Same contract as op_attention (core/ops.h), which
+ * calls it; op_attention_naive is its reference (tests/test_attention.c). The inner kernel
+ * is compiled for AVX-512, AVX2+FMA and the baseline and follows core/kernels.h's choice
+ * (VLP_KERNELS forces a path). */
+#ifndef VLP_CORE_ATTENTION_H
+#define VLP_CORE_ATTENTION_H
+
+#include "core/ops.h"
+
+/* Largest head size the blocked kernel takes (its blocks live on the stack). */
+#define ATTN_HD_MAX 256
+
+/* out = attention(q, k, v) as op_attention; returns 0 (and does nothing) when
+ * s->hd > ATTN_HD_MAX. Parallel over (batch item, head, block of query rows) with
+ * vlp_threads_current() threads. */
+int attention_blocked(float *out, const float *q, const float *k, const float *v,
+                      const op_attn_shape *s);
+
+/* Query rows per block on the current kernel path (the unit the work is split in). */
+int attention_block_rows(void);
+
+#endif
