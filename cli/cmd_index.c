@@ -36,7 +36,8 @@ static const char usage[] =
     "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY "
     "row'`.\n\n"
     "options:\n"
-    "  --batch N               images or video frames per forward pass (default 16)\n"
+    "  --batch N               images or video frames per forward pass (default 1: the\n"
+    "                          index is then bit for bit the same however it was built)\n"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
@@ -77,7 +78,7 @@ static int index_build(int argc, char **argv) {
   ct_walk_opts walk = {.recursive = 1, .videos = 1, .cmd = cmd};
   int nargs = 0;
   vlp_video_sampling vs = cli_video_default_sampling();
-  int progress = 0, batch = CLI_BATCH_DEFAULT;
+  int progress = 0, batch = 0;
   const char *opt, *pos;
   const char **args = calloc((size_t)argc + 1, sizeof *args);
   char err[512];
@@ -149,7 +150,7 @@ static int index_build(int argc, char **argv) {
   ct_progress_start(&ui.bar, nfiles, !show);
   vlp_index_build_options bo = vlp_index_build_default_options();
   bo.video = vs;
-  bo.batch = batch;
+  if (batch) bo.batch = batch;
   bo.progress = on_progress, bo.progress_ctx = &ui;
   bo.report = on_report, bo.report_ctx = &ui;
   vlp_index_build_stats st;

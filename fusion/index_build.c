@@ -20,7 +20,7 @@ vlp_index_build_options vlp_index_build_default_options(void) {
   o.video = vlp_video_default_sampling();
   o.video.mode = VLP_SAMPLE_EVERY; /* one frame per second, as `vlp video` */
   o.video.every = 1;
-  o.batch = 16;
+  o.batch = 1; /* see vlp.h: an index must not depend on how its files were batched */
   return o;
 }
 
@@ -462,7 +462,7 @@ vlp_status vlp_index_build(vlp_session *s, const char *dir, const char *const *p
     nfiles++;
   }
   if (nfiles) qsort(files, (size_t)nfiles, sizeof *files, cmp_str);
-  if ((st = batch_alloc(&b, o->batch > 0 ? o->batch : 16)) ||
+  if ((st = batch_alloc(&b, o->batch > 0 ? o->batch : 1)) ||
       (nfiles && !(ahead = calloc((size_t)nfiles, sizeof *ahead)) &&
        (st = vlp_fail(VLP_ERR_NOMEM, "index: out of memory"))))
     goto done;
