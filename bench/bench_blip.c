@@ -7,7 +7,9 @@
  * reach next to OpenBLAS sgemm's in the same run, and the peak RSS of `vlp caption` on the
  * folder against the safetensors size (weights are mmapped: F32 should stay < 1.5x).
  *
- * usage: vlp_bench_blip [VLP_BINARY] [--keep] [--reps N]  */
+ * --vision-only stops after the vision encoder (A/B timing of its kernels, e.g. VLP_ATTN).
+ *
+ * usage: vlp_bench_blip [VLP_BINARY] [--keep] [--reps N] [--vision-only]  */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +51,24 @@ static double decoder_flops(void) {
   return f;
 }
 
+/* Keeps or removes the model folder at the end. */
+static void finish(char *dir, int keep, char *vlp_bin) {
+  if (keep)
+    printf("kept %s\n", dir);
+  else
+    bm_remove_dir(dir);
+  free(dir);
+  free(vlp_bin);
+}
+
 int main(int argc, char **argv) {
   const char *vlp_arg = NULL;
-  int keep = 0, reps = 3;
+  int keep = 0, reps = 3, vision_only = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--keep"))
       keep = 1;
+    else if (!strcmp(argv[i], "--vision-only"))
+      vision_only = 1;
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
       reps = atoi(argv[++i]);
     else
@@ -110,6 +124,13 @@ int main(int argc, char **argv) {
   double vf = vision_flops();
   printf("vision encoder, batch 1: %.3f s/image (best of %d), %.1f GFLOP/image, %.1f GFLOP/s\n",
          best, reps, vf * 1e-9, vf / best * 1e-9);
+  if (vision_only) {
+    free(pixels), free(emb);
+    blip_free(bm);
+    ws_release(&ws);
+    finish(dir, keep, vlp_bin);
+    return 0;
+  }
 
   /* Decoder alone (greedy, 20 tokens) on those image embeddings, batch 1 and 8. */
   gen_params g = blip_gen_params(bm, 1);
@@ -205,11 +226,6 @@ int main(int argc, char **argv) {
         "%.2f s wall\n",
         rss / 1e6, st_size / 1e6, (double)rss / (double)st_size, secs);
 
-  if (keep)
-    printf("kept %s\n", dir);
-  else
-    bm_remove_dir(dir);
-  free(dir);
-  free(vlp_bin);
+  finish(dir, keep, vlp_bin);
   return 0;
 }

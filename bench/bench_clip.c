@@ -30,73 +30,11 @@
 #define VLP_BENCH_GOLDEN "tests/golden"
 #endif
 
-/* ViT-B/32 (openai/clip-vit-base-patch32) sizes; --patch 16: ViT-B/16 (-patch16). */
-enum { DV = 768, LV = 12, HV = 12, FV = 3072, IMG = 224 };
+/* ViT-B/32 (openai/clip-vit-base-patch32) sizes (bench_models.h); --patch 16: ViT-B/16. */
+enum { DV = CLIP_DV, LV = CLIP_LV, HV = CLIP_HV, FV = CLIP_FV, IMG = CLIP_IMG };
 static int PATCH = 32;
-enum { DT = 512, LT = 12, HT = 8, FT = 2048, VOCAB = 49408, MAXPOS = 77, PROJ = 512 };
-enum { EMB = 512, TOPK = 10 };
-
-static size_t make_model(const char *tiny, const char *dir) {
-  char p[4096], q[4096];
-  cJSON *vc, *tc, *cfg = bm_read_config(tiny, &vc, &tc);
-  bm_dim_map maps[5] = {{.prefix = "vision_model.", .layers = LV},
-                        {.prefix = "text_model.", .layers = LT},
-                        {.prefix = "visual_projection."},
-                        {.prefix = "text_projection."},
-                        {.prefix = "logit_scale"}};
-  int tdv = bm_get_int(vc, "hidden_size"), tdt = bm_get_int(tc, "hidden_size");
-  int tps = bm_get_int(vc, "patch_size"), tis = bm_get_int(vc, "image_size");
-  int tp = bm_get_int(cfg, "projection_dim");
-  bm_map_add(&maps[0], tdv, DV);
-  bm_map_add(&maps[0], bm_get_int(vc, "intermediate_size"), FV);
-  bm_map_add(&maps[0], tps, PATCH);
-  bm_map_add(&maps[0], 1 + (tis / tps) * (tis / tps), 1 + (IMG / PATCH) * (IMG / PATCH));
-  bm_map_add(&maps[0], 3, 3);
-  bm_map_add(&maps[1], tdt, DT);
-  bm_map_add(&maps[1], bm_get_int(tc, "intermediate_size"), FT);
-  bm_map_add(&maps[1], bm_get_int(tc, "vocab_size"), VOCAB);
-  bm_map_add(&maps[1], bm_get_int(tc, "max_position_embeddings"), MAXPOS);
-  bm_map_add(&maps[2], tp, PROJ);
-  bm_map_add(&maps[2], tdv, DV);
-  bm_map_add(&maps[3], tp, PROJ);
-  bm_map_add(&maps[3], tdt, DT);
-
-  bm_set_num(vc, "hidden_size", DV);
-  bm_set_num(vc, "num_hidden_layers", LV);
-  bm_set_num(vc, "num_attention_heads", HV);
-  bm_set_num(vc, "intermediate_size", FV);
-  bm_set_num(vc, "image_size", IMG);
-  bm_set_num(vc, "patch_size", PATCH);
-  bm_set_num(vc, "projection_dim", PROJ);
-  bm_set_num(tc, "hidden_size", DT);
-  bm_set_num(tc, "num_hidden_layers", LT);
-  bm_set_num(tc, "num_attention_heads", HT);
-  bm_set_num(tc, "intermediate_size", FT);
-  bm_set_num(tc, "vocab_size", VOCAB);
-  bm_set_num(tc, "max_position_embeddings", MAXPOS);
-  bm_set_num(tc, "projection_dim", PROJ);
-  bm_set_num(cfg, "projection_dim", PROJ);
-  bm_write_json(cfg, dir, "config.json");
-  cJSON_Delete(cfg);
-
-  snprintf(p, sizeof p, "%s/preprocessor_config.json", tiny);
-  cJSON *pre = bm_read_json(p);
-  cJSON *crop = cJSON_GetObjectItemCaseSensitive(pre, "crop_size");
-  cJSON *size = cJSON_GetObjectItemCaseSensitive(pre, "size");
-  if (!crop || !size) bm_die("%s: no crop_size / size", p);
-  bm_set_num(crop, "height", IMG);
-  bm_set_num(crop, "width", IMG);
-  bm_set_num(size, "shortest_edge", IMG);
-  bm_write_json(pre, dir, "preprocessor_config.json");
-  cJSON_Delete(pre);
-
-  const char *copy[] = {"vocab.json", "merges.txt", "special_tokens_map.json",
-                        "tokenizer_config.json"};
-  for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) bm_copy(tiny, dir, copy[i]);
-  snprintf(p, sizeof p, "%s/model.safetensors", tiny);
-  snprintf(q, sizeof q, "%s/model.safetensors", dir);
-  return bm_write_scaled_safetensors(p, q, maps, 5);
-}
+enum { DT = CLIP_DT, LT = CLIP_LT, HT = CLIP_HT, FT = CLIP_FT, MAXPOS = CLIP_MAXPOS };
+enum { PROJ = CLIP_PROJ, EMB = CLIP_PROJ, TOPK = 10 };
 
 static double image_flops(void) {
   double T = 1 + (IMG / PATCH) * (IMG / PATCH), np = T - 1;
@@ -255,7 +193,7 @@ int main(int argc, char **argv) {
       PATCH, threads);
   char *dir = bm_make_tmpdir("clip");
   double t0 = bench_now();
-  size_t st_size = make_model(tiny, dir);
+  size_t st_size = bm_make_clip_base(tiny, dir, PATCH);
   printf("model folder %s written in %.1f s, model.safetensors %.1f MB\n", dir, bench_now() - t0,
          st_size / 1e6);
 

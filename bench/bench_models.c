@@ -396,3 +396,65 @@ size_t bm_make_blip_base(const char *tiny, const char *dir) {
   snprintf(q, sizeof q, "%s/model.safetensors", dir);
   return bm_write_scaled_safetensors(p, q, maps, 2);
 }
+
+size_t bm_make_clip_base(const char *tiny, const char *dir, int patch) {
+  char p[4096], q[4096];
+  cJSON *vc, *tc, *cfg = bm_read_config(tiny, &vc, &tc);
+  bm_dim_map maps[5] = {{.prefix = "vision_model.", .layers = CLIP_LV},
+                        {.prefix = "text_model.", .layers = CLIP_LT},
+                        {.prefix = "visual_projection."},
+                        {.prefix = "text_projection."},
+                        {.prefix = "logit_scale"}};
+  int tdv = bm_get_int(vc, "hidden_size"), tdt = bm_get_int(tc, "hidden_size");
+  int tps = bm_get_int(vc, "patch_size"), tis = bm_get_int(vc, "image_size");
+  int tp = bm_get_int(cfg, "projection_dim");
+  bm_map_add(&maps[0], tdv, CLIP_DV);
+  bm_map_add(&maps[0], bm_get_int(vc, "intermediate_size"), CLIP_FV);
+  bm_map_add(&maps[0], tps, patch);
+  bm_map_add(&maps[0], 1 + (tis / tps) * (tis / tps), 1 + (CLIP_IMG / patch) * (CLIP_IMG / patch));
+  bm_map_add(&maps[0], 3, 3);
+  bm_map_add(&maps[1], tdt, CLIP_DT);
+  bm_map_add(&maps[1], bm_get_int(tc, "intermediate_size"), CLIP_FT);
+  bm_map_add(&maps[1], bm_get_int(tc, "vocab_size"), CLIP_VOCAB);
+  bm_map_add(&maps[1], bm_get_int(tc, "max_position_embeddings"), CLIP_MAXPOS);
+  bm_map_add(&maps[2], tp, CLIP_PROJ);
+  bm_map_add(&maps[2], tdv, CLIP_DV);
+  bm_map_add(&maps[3], tp, CLIP_PROJ);
+  bm_map_add(&maps[3], tdt, CLIP_DT);
+
+  bm_set_num(vc, "hidden_size", CLIP_DV);
+  bm_set_num(vc, "num_hidden_layers", CLIP_LV);
+  bm_set_num(vc, "num_attention_heads", CLIP_HV);
+  bm_set_num(vc, "intermediate_size", CLIP_FV);
+  bm_set_num(vc, "image_size", CLIP_IMG);
+  bm_set_num(vc, "patch_size", patch);
+  bm_set_num(vc, "projection_dim", CLIP_PROJ);
+  bm_set_num(tc, "hidden_size", CLIP_DT);
+  bm_set_num(tc, "num_hidden_layers", CLIP_LT);
+  bm_set_num(tc, "num_attention_heads", CLIP_HT);
+  bm_set_num(tc, "intermediate_size", CLIP_FT);
+  bm_set_num(tc, "vocab_size", CLIP_VOCAB);
+  bm_set_num(tc, "max_position_embeddings", CLIP_MAXPOS);
+  bm_set_num(tc, "projection_dim", CLIP_PROJ);
+  bm_set_num(cfg, "projection_dim", CLIP_PROJ);
+  bm_write_json(cfg, dir, "config.json");
+  cJSON_Delete(cfg);
+
+  snprintf(p, sizeof p, "%s/preprocessor_config.json", tiny);
+  cJSON *pre = bm_read_json(p);
+  cJSON *crop = cJSON_GetObjectItemCaseSensitive(pre, "crop_size");
+  cJSON *size = cJSON_GetObjectItemCaseSensitive(pre, "size");
+  if (!crop || !size) bm_die("%s: no crop_size / size", p);
+  bm_set_num(crop, "height", CLIP_IMG);
+  bm_set_num(crop, "width", CLIP_IMG);
+  bm_set_num(size, "shortest_edge", CLIP_IMG);
+  bm_write_json(pre, dir, "preprocessor_config.json");
+  cJSON_Delete(pre);
+
+  const char *copy[] = {"vocab.json", "merges.txt", "special_tokens_map.json",
+                        "tokenizer_config.json"};
+  for (size_t i = 0; i < sizeof copy / sizeof *copy; i++) bm_copy(tiny, dir, copy[i]);
+  snprintf(p, sizeof p, "%s/model.safetensors", tiny);
+  snprintf(q, sizeof q, "%s/model.safetensors", dir);
+  return bm_write_scaled_safetensors(p, q, maps, 5);
+}

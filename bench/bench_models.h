@@ -58,6 +58,22 @@ enum {
  * model.safetensors scaled up (bm_write_scaled_safetensors). Returns the safetensors size. */
 size_t bm_make_blip_base(const char *tiny, const char *dir);
 
+/* CLIP ViT-B/32 (openai/clip-vit-base-patch32) sizes: vision tower (V), text tower (T). */
+enum { CLIP_DV = 768, CLIP_LV = 12, CLIP_HV = 12, CLIP_FV = 3072, CLIP_IMG = 224 };
+enum {
+  CLIP_DT = 512,
+  CLIP_LT = 12,
+  CLIP_HT = 8,
+  CLIP_FT = 2048,
+  CLIP_VOCAB = 49408,
+  CLIP_MAXPOS = 77,
+  CLIP_PROJ = 512
+};
+/* Write a CLIP ViT-B/<patch> folder (patch 32 or 16) in dir from the tiny CLIP folder `tiny`:
+ * config.json and a 224 preprocessor_config.json with these sizes, its tokenizer files, and
+ * model.safetensors scaled up (bm_write_scaled_safetensors). Returns the safetensors size. */
+size_t bm_make_clip_base(const char *tiny, const char *dir, int patch);
+
 /* mkdtemp under $TMPDIR or /tmp; result malloc'd. */
 char *bm_make_tmpdir(const char *tag);
 /* Copy src_dir/name to dst_dir/name. */

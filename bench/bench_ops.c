@@ -74,7 +74,7 @@ static void attention_table(double peak) {
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     const op_attn_shape *sh = &shapes[i].s;
     double fl = attention_flops(sh);
-    int reps = fl > 1e9 ? 5 : fl > 1e7 ? 20 : 200;
+    int reps = fl > 1e9 ? 10 : fl > 1e7 ? 50 : 300;
     printf("  %-20s %-5d %-5d %-5d %-4d", shapes[i].what, sh->B, sh->Tq, sh->Tk, sh->hd);
     for (int p = 0; p < 3; p++) {
       double t = time_attention(sh, paths[p], reps), g = fl / t * 1e-9;

@@ -44,72 +44,90 @@ static inline int attn_visible(const attn_head *a, int i) {
   return lim < 0 ? 0 : lim > a->Tk ? a->Tk : lim;
 }
 
+/* Per instruction set a wide kernel (2 vectors of query rows per block) for long query
+ * sequences and a narrow one (one 8- or 4-float vector) for a few query rows. */
 #if defined(__x86_64__) || defined(__i386__)
 #define VA_X86 1
 
-#define VK_SUFFIX avx512
 #define VK_NAME "avx512"
 #define VK_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define VK_SUFFIX avx512
 #define VA_W 16
+#define VA_QV 2
 #define VA_KR 8
 #define VA_CR 8
 #include "core/attention_body.h"
-#undef VK_SUFFIX
+#define VK_SUFFIX avx512_narrow
+#define VA_W 8
+#define VA_QV 1
+#define VA_KR 8
+#define VA_CR 8
+#include "core/attention_body.h"
 #undef VK_NAME
 #undef VK_TARGET
-#undef VA_W
-#undef VA_KR
-#undef VA_CR
 
-#define VK_SUFFIX avx2
 #define VK_NAME "avx2"
 #define VK_TARGET __attribute__((target("avx2,fma")))
+#define VK_SUFFIX avx2
 #define VA_W 8
+#define VA_QV 2
 #define VA_KR 4
 #define VA_CR 4
 #include "core/attention_body.h"
-#undef VK_SUFFIX
+#define VK_SUFFIX avx2_narrow
+#define VA_W 8
+#define VA_QV 1
+#define VA_KR 8
+#define VA_CR 8
+#include "core/attention_body.h"
 #undef VK_NAME
 #undef VK_TARGET
-#undef VA_W
-#undef VA_KR
-#undef VA_CR
 #endif
 
-#define VK_SUFFIX generic
 #define VK_NAME "generic"
 #define VK_TARGET
+#define VK_SUFFIX generic
 #define VA_W 4
+#define VA_QV 2
 #define VA_KR 4
 #define VA_CR 4
 #include "core/attention_body.h"
-#undef VK_SUFFIX
+#define VK_SUFFIX generic_narrow
+#define VA_W 4
+#define VA_QV 1
+#define VA_KR 4
+#define VA_CR 4
+#include "core/attention_body.h"
 #undef VK_NAME
 #undef VK_TARGET
-#undef VA_W
-#undef VA_KR
-#undef VA_CR
 
-/* The kernel of the path core/kernels.h selected. */
-static const attn_kernel *kernel(void) {
-  const char *name = vk_get()->name;
+/* The wide and narrow kernels of the path core/kernels.h selected. */
+static const attn_kernel *const kernels[][2] = {
 #ifdef VA_X86
-  if (strcmp(name, attn_kernel_avx512.name) == 0) return &attn_kernel_avx512;
-  if (strcmp(name, attn_kernel_avx2.name) == 0) return &attn_kernel_avx2;
+    {&attn_kernel_avx512, &attn_kernel_avx512_narrow},
+    {&attn_kernel_avx2, &attn_kernel_avx2_narrow},
 #endif
-  return &attn_kernel_generic;
+    {&attn_kernel_generic, &attn_kernel_generic_narrow},
+};
+
+static const attn_kernel *kernel(int narrow) {
+  const char *name = vk_get()->name;
+  size_t n = sizeof kernels / sizeof kernels[0];
+  for (size_t i = 0; i + 1 < n; i++)
+    if (strcmp(name, kernels[i][0]->name) == 0) return kernels[i][narrow];
+  return kernels[n - 1][narrow];
 }
 
-int attention_block_rows(void) {
-  return kernel()->rows;
+int attention_block_rows(int narrow) {
+  return kernel(narrow != 0)->rows;
 }
 
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s) {
   if (s->hd > ATTN_HD_MAX) return 0;
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
-  const attn_kernel *kn = kernel();
-  const int H = s->H, Tq = s->Tq, D = H * s->hd, nqb = (Tq + kn->rows - 1) / kn->rows;
+  const attn_kernel *wide = kernel(0), *narrow = kernel(1);
+  const int H = s->H, Tq = s->Tq, D = H * s->hd, nqb = (Tq + wide->rows - 1) / wide->rows;
   const long tasks = (long)s->B * H * nqb;
   const float scale = 1.0f / sqrtf((float)s->hd);
   int nt = vlp_threads_current();
@@ -130,8 +148,13 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
                    .D = D,
                    .causal = s->causal,
                    .scale = scale};
-    int i0 = qb * kn->rows, n = Tq - i0 < kn->rows ? Tq - i0 : kn->rows;
-    kn->block(&a, i0, n);
+    int end = (qb + 1) * wide->rows < Tq ? (qb + 1) * wide->rows : Tq;
+    for (int i = qb * wide->rows; i < end;) { /* a few rows left: narrow blocks, less padding */
+      const attn_kernel *kn = end - i > 2 * narrow->rows ? wide : narrow;
+      int n = end - i < kn->rows ? end - i : kn->rows;
+      kn->block(&a, i, n);
+      i += n;
+    }
   }
   return 1;
 }

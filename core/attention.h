@@ -19,7 +19,8 @@
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s);
 
-/* Query rows per block on the current kernel path (the unit the work is split in). */
-int attention_block_rows(void);
+/* Query rows per block of the current kernel path: the wide blocks the work is split in, or
+ * (narrow != 0) the narrow ones used for the last few rows of a wide block. */
+int attention_block_rows(int narrow);
 
 #endif

@@ -1,8 +1,9 @@
 /* attention_body: the inner kernel of core/attention.c, included there once per instruction
- * set with VK_SUFFIX (name suffix), VK_NAME, VK_TARGET (a function attribute), VA_W (floats
- * per vector), VA_KR (keys per register tile of the scores) and VA_CR (head columns per
- * register tile of P.V) defined. Written with GCC vector extensions, which the compiler
- * lowers to the target's registers (zmm, ymm or xmm).
+ * set and block width with VK_NAME (the core/kernels.h path), VK_TARGET (a function
+ * attribute), VK_SUFFIX (name suffix), VA_W (floats per vector), VA_QV (vectors of query
+ * rows per block), VA_KR (keys per register tile of the scores) and VA_CR (head columns per
+ * register tile of P.V) defined; it undefines all but VK_NAME and VK_TARGET. Written with GCC
+ * vector extensions, which the compiler lowers to the target's registers (zmm, ymm, xmm).
  *
  * One call handles VA_QV * VA_W query rows of one (batch item, head): the rows are held
  * transposed (column c of the block is one row of vectors), so the scores of a key, the
@@ -11,7 +12,6 @@
 #define VK_CAT(a, b) VK_CAT2(a, b)
 #define VK(name) VK_CAT(name, VK_SUFFIX)
 
-#define VA_QV 2              /* vectors of query rows per block */
 #define VA_QB (VA_QV * VA_W) /* query rows per block */
 typedef float VK(vf) __attribute__((vector_size(VA_W * 4)));
 
@@ -171,6 +171,10 @@ static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block)};
 
 #undef VA_QB
 #undef VA_QV
+#undef VA_W
+#undef VA_KR
+#undef VA_CR
+#undef VK_SUFFIX
 #undef VK
 #undef VK_CAT
 #undef VK_CAT2

@@ -10,7 +10,6 @@
 
 #ifdef VLP_HAVE_DNNL
 
-#include <dnnl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -18,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "core/dnnl_guard.h"
 #include "core/error.h"
 #include "core/threads.h"
 
@@ -32,7 +32,7 @@ static void stream_free(void *s) {
 }
 
 static void engine_init(void) {
-  if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
+  if (guarded_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
   if (g_engine && pthread_key_create(&g_stream_key, stream_free)) {
     dnnl_engine_destroy(g_engine);
     g_engine = NULL;
@@ -48,7 +48,7 @@ static dnnl_engine_t engine(void) {
 static dnnl_stream_t stream(void) {
   dnnl_stream_t s = pthread_getspecific(g_stream_key);
   if (s) return s;
-  if (dnnl_stream_create(&s, engine(), dnnl_stream_default_flags) != dnnl_success) return NULL;
+  if (guarded_stream_create(&s, engine(), dnnl_stream_default_flags) != dnnl_success) return NULL;
   if (pthread_setspecific(g_stream_key, s)) {
     dnnl_stream_destroy(s);
     return NULL;
@@ -156,21 +156,21 @@ static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, const gemm_packed *p,
   dnnl_matmul_desc_t md;
   if ((st = dnnl_matmul_desc_init(&md, &smd, w, bias && !q8 ? &bmd : NULL, &dmd))) return st;
   dnnl_primitive_attr_t attr;
-  if ((st = dnnl_primitive_attr_create(&attr))) return st;
+  if ((st = guarded_primitive_attr_create(&attr))) return st;
   st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
   if (!st && !q8 && (act != GEMM_ACT_NONE || accumulate)) {
     dnnl_post_ops_t po;
-    st = dnnl_post_ops_create(&po);
+    st = guarded_post_ops_create(&po);
     if (!st) {
       if (act != GEMM_ACT_NONE)
-        st = dnnl_post_ops_append_eltwise(po, 1.0f, act_alg(act),
-                                          act == GEMM_ACT_QUICK_GELU ? 1.702f : 0.0f, 0.0f);
-      if (!st && accumulate) st = dnnl_post_ops_append_sum(po, 1.0f);
-      if (!st) st = dnnl_primitive_attr_set_post_ops(attr, po);
+        st = guarded_post_ops_append_eltwise(po, 1.0f, act_alg(act),
+                                             act == GEMM_ACT_QUICK_GELU ? 1.702f : 0.0f, 0.0f);
+      if (!st && accumulate) st = guarded_post_ops_append_sum(po, 1.0f);
+      if (!st) st = guarded_primitive_attr_set_post_ops(attr, po);
       dnnl_post_ops_destroy(po);
     }
   }
-  if (!st) st = dnnl_primitive_desc_create(pd, &md, attr, engine(), NULL);
+  if (!st) st = guarded_primitive_desc_create(pd, &md, attr, engine(), NULL);
   dnnl_primitive_attr_destroy(attr);
   return st;
 }
@@ -191,15 +191,16 @@ static dnnl_status_t reorder_into(const dnnl_memory_desc_t *src_md, const void *
   dnnl_memory_t ms = NULL, md = NULL;
   dnnl_stream_t s = stream();
   dnnl_status_t st = s ? dnnl_success : dnnl_runtime_error;
-  if (!st) st = dnnl_reorder_primitive_desc_create(&rpd, src_md, engine(), dst_md, engine(), NULL);
-  if (!st) st = dnnl_primitive_create(&r, rpd);
-  if (!st) st = dnnl_memory_create(&ms, src_md, engine(), (void *)src);
-  if (!st) st = dnnl_memory_create(&md, dst_md, engine(), dst);
+  if (!st)
+    st = guarded_reorder_primitive_desc_create(&rpd, src_md, engine(), dst_md, engine(), NULL);
+  if (!st) st = guarded_primitive_create(&r, rpd);
+  if (!st) st = guarded_memory_create(&ms, src_md, engine(), (void *)src);
+  if (!st) st = guarded_memory_create(&md, dst_md, engine(), dst);
   if (!st) {
     omp_set_num_threads(vlp_threads_current());
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
-    st = dnnl_primitive_execute(r, s, 2, a);
-    if (!st) st = dnnl_stream_wait(s);
+    st = guarded_primitive_execute(r, s, 2, a);
+    if (!st) st = guarded_stream_wait(s);
   }
   if (ms) dnnl_memory_destroy(ms);
   if (md) dnnl_memory_destroy(md);
@@ -306,7 +307,7 @@ static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
     dnnl_status_t st = make_pd(&pd, p, &d->wmd, n, act, accumulate, bias);
-    if (!st) st = dnnl_primitive_create(&prim, pd);
+    if (!st) st = guarded_primitive_create(&prim, pd);
     dnnl_memory_desc_t pad_md;
     if (!st) pad_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -387,23 +388,23 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab);
   if (!st) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
   if (!st) st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
-  if (!st && !(st = dnnl_memory_create(&m[na], &smd, engine(), (void *)src)))
+  if (!st && !(st = guarded_memory_create(&m[na], &smd, engine(), (void *)src)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_SRC, m[na]}, na++;
-  if (!st && !(st = dnnl_memory_create(&m[na], &d->wmd, engine(), d->wdata)))
+  if (!st && !(st = guarded_memory_create(&m[na], &d->wmd, engine(), d->wdata)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, m[na]}, na++;
-  if (!st && !(st = dnnl_memory_create(&m[na], &dmd, engine(), dst)))
+  if (!st && !(st = guarded_memory_create(&m[na], &dmd, engine(), dst)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_DST, m[na]}, na++;
-  if (!st && b && !q8 && !(st = dnnl_memory_create(&m[na], &bmd, engine(), (void *)b)))
+  if (!st && b && !q8 && !(st = guarded_memory_create(&m[na], &bmd, engine(), (void *)b)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, m[na]}, na++;
-  if (!st && pad && !(st = dnnl_memory_create(&m[na], &k->pad_md, engine(), pad)))
+  if (!st && pad && !(st = guarded_memory_create(&m[na], &k->pad_md, engine(), pad)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[na]}, na++;
   if (!st) {
     /* Small products on one thread: a team's barrier costs more than it saves there (and
      * much more when the cores are shared with other processes). */
     double macs = (double)n * in * out;
     omp_set_num_threads(macs < SMALL_PRODUCT ? 1 : vlp_threads_current());
-    st = dnnl_primitive_execute(k->prim, s, na, a);
-    if (!st) st = dnnl_stream_wait(s);
+    st = guarded_primitive_execute(k->prim, s, na, a);
+    if (!st) st = guarded_stream_wait(s);
   }
   for (int i = 0; i < na; i++) dnnl_memory_destroy(m[i]);
   if (st) return 0;

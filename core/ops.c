@@ -265,7 +265,8 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
   for (int c = 0; c < hd; c++) o[c] *= inv;
 }
 
-/* Few query rows (decoding): every (b, h, i) row is independent, plain C in parallel. */
+/* One query row over few keys (decoding): every (b, h, i) row is independent, plain C in
+ * parallel. */
 static void attention_rows(float *out, const float *q, const float *k, const float *v,
                            const op_attn_shape *s, float scale) {
   const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd;
@@ -327,9 +328,10 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
   return 1;
 }
 
-/* Query rows from which the blocked one-pass kernel (core/attention.c) beats attending row
- * by row; it also beats the GEMM path from there (measured with bench_ops). */
-#define ATTN_BLOCKED_MIN_TQ 16
+/* A single query row attends row by row over fewer keys than this (the decoder's
+ * self-attention); everything else goes through the blocked one-pass kernel
+ * (core/attention.c), faster there than rows and than the GEMM path (bench_ops). */
+#define ATTN_ROWS_MAX_TK 256
 
 /* The forced attention path (op_attention_force, VLP_ATTN); ATTN_AUTO chooses by shape. */
 enum { ATTN_AUTO, ATTN_BLOCKED, ATTN_GEMM, ATTN_ROWS };
@@ -355,7 +357,7 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
   }
   if (attn_path < 0 && !op_attention_force(getenv("VLP_ATTN"))) attn_path = ATTN_AUTO;
   int path = attn_path;
-  if (path == ATTN_AUTO) path = s->Tq >= ATTN_BLOCKED_MIN_TQ ? ATTN_BLOCKED : ATTN_ROWS;
+  if (path == ATTN_AUTO) path = s->Tq == 1 && s->Tk < ATTN_ROWS_MAX_TK ? ATTN_ROWS : ATTN_BLOCKED;
   if (path == ATTN_BLOCKED && attention_blocked(out, q, k, v, s)) return;
   if (path != ATTN_ROWS && attention_gemm(out, q, k, v, s, scale)) return; /* hd too large */
   attention_rows(out, q, k, v, s, scale); /* also the fallback when malloc fails */

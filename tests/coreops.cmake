@@ -15,6 +15,12 @@ add_test(NAME selftest_generic COMMAND vlp_cli selftest)
 set_tests_properties(selftest_generic PROPERTIES ENVIRONMENT "VLP_GEMM=openblas;VLP_KERNELS=generic"
   TIMEOUT 600)
 vlp_test(test_precision SOURCES test_precision.c LIBS vlp)
+# The fast modes on full-size CLIP ViT-B/32 weights (bench/bench_fidelity.c): embedding
+# cosine bounds a broken kernel would miss. Optimised builds only (sanitizers make it slow).
+if(NOT VLP_SANITIZE AND NOT VLP_TSAN)
+  add_test(NAME precision_full COMMAND vlp_bench_fidelity --images 32 --texts 32 --captions 0 --check)
+  set_tests_properties(precision_full PROPERTIES TIMEOUT 600)
+endif()
 add_test(NAME bench_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench_cli_test.sh
          $<TARGET_FILE:vlp_cli> WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(bench_cli PROPERTIES TIMEOUT 600)

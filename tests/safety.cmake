@@ -9,5 +9,8 @@ endforeach()
 # Allocation failures injected in model loading (test_alloc_fail replaces malloc, which the
 # sanitizers' allocators replace too: built only without them).
 if(NOT VLP_SANITIZE AND NOT VLP_TSAN)
-  vlp_test(test_alloc_fail SOURCES test_alloc_fail.c LIBS vlp)
+  vlp_test(test_alloc_fail SOURCES test_alloc_fail.c LIBS vlp) # the default backend (oneDNN)
+  add_test(NAME test_alloc_fail_openblas COMMAND test_alloc_fail
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(test_alloc_fail_openblas PROPERTIES ENVIRONMENT "VLP_GEMM=openblas")
 endif()

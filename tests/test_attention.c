@@ -68,7 +68,8 @@ static void attention_case(const char *path, const char *what, int B, int H, int
 
 static void check_path(const char *path) {
   CHECK(vk_force(path));
-  printf("path %s: %d query rows per block\n", path, attention_block_rows());
+  printf("path %s: %d query rows per block (narrow: %d)\n", path, attention_block_rows(0),
+         attention_block_rows(1));
   attention_case(path, "ViT-B/16@384", 1, 12, 577, 577, 577, 64, 0, 0);
   attention_case(path, "CLIP B/32 batch", 3, 12, 50, 50, 50, 64, 0, 0);
   attention_case(path, "text encoder", 2, 8, 35, 35, 35, 64, 1, 1);
@@ -79,6 +80,7 @@ static void check_path(const char *path) {
   attention_case(path, "causal Tq > Tk", 2, 3, 40, 30, 33, 16, 0, 1);
   attention_case(path, "hd 72", 1, 4, 70, 129, 130, 72, 2, 0);
   attention_case(path, "hd 13", 2, 2, 33, 65, 70, 13, 1, 1);
+  attention_case(path, "few rows hd 13", 2, 2, 3, 65, 70, 13, 1, 1);
   attention_case(path, "tiny", 1, 1, 1, 1, 1, 1, 0, 0);
 }
 

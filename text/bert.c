@@ -306,10 +306,14 @@ static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, 
     if (!io->enc_of_row) {
       op_attention(s->ctx, s->q, io->ck, io->cv, &cs);
     } else {
+      /* Consecutive rows reading the same item (its beams) attend as one item's query rows,
+       * one pass over its K/V: cross-attention is not causal, so rows are independent. */
       cs.B = 1;
-      for (int n = 0; n < N; n++) {
+      for (int n = 0, run; n < N; n += run) {
+        for (run = 1; n + run < N && io->enc_of_row[n + run] == io->enc_of_row[n];) run++;
         size_t item = (size_t)io->enc_of_row[n];
         size_t off = (size_t)n * T * D, eoff = item * io->Te * D;
+        cs.Tq = run * T;
         cs.mask = io->cross_mask ? io->cross_mask + item * io->Te : NULL;
         op_attention(s->ctx + off, s->q + off, io->ck + eoff, io->cv + eoff, &cs);
       }
