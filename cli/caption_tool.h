@@ -1,6 +1,6 @@
 /* caption_tool: the parts of `vlp caption` as dataset tooling and of `vlp merge` —
  * the input walk (inputs.c), record formats, resume and sidecar files (outputs.c), the
- * reader thread (reader.c) and the progress display (progress.c). */
+ * window of decoded images and the progress display (progress.c). */
 #ifndef VLP_CLI_CAPTION_TOOL_H
 #define VLP_CLI_CAPTION_TOOL_H
 
@@ -144,24 +144,15 @@ int ct_sidecar_write(const char *sidecar, const char *caption, ct_existing mode,
 /* Write a whole file atomically (temp + rename). 0 or -1 (err). */
 int ct_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
 
-/* ---- reader thread (reader.c) -------------------------------------------------------- */
+/* ---- the caption loop's window ------------------------------------------------------- */
 
-/* One decoded input: the image fitted to the model's input size, or why it failed. */
+/* One input of the window: its image fitted to the model's input size (decoded ahead by a
+ * vlp_image_reader), or why it failed. */
 typedef struct {
-  int index;     /* position in the list given to ct_reader_start */
+  int index;     /* position in the work list */
   vlp_image img; /* owned by the receiver */
   char *error;   /* malloc'd message, or NULL */
 } ct_item;
-
-typedef struct ct_reader ct_reader;
-/* Start a thread that decodes paths[0..n-1] in order (and fits them to the model folder's
- * input size), keeping at most `depth` items ahead. NULL when the thread cannot start. */
-ct_reader *ct_reader_start(const char *model_dir, int image_size, char *const *paths,
-                           const char *const *errors, int n, int depth);
-/* The next item in order; 0 when all were delivered. */
-int ct_reader_next(ct_reader *r, ct_item *out);
-/* Stop (also early) and join the thread; frees undelivered items. */
-void ct_reader_stop(ct_reader *r);
 
 /* ---- progress (progress.c) ------------------------------------------------------------ */
 

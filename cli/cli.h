@@ -100,6 +100,36 @@ int cli_shard_opt(cli_args *a, const char *opt, cli_shard *s);
 void cli_paths_keep_shard(cli_paths *p, const cli_shard *s, const char *cmd);
 extern const char cli_shard_usage[];
 
+/* Images through the vision tower in batches (tag, embed; cli/encode_batch.c): the images of
+ * a batch that load are encoded together, a file that fails fails alone with its one-line
+ * message, and when the batch's encode fails each image is encoded on its own. */
+typedef struct {
+  int n, cap;
+  vlp_features *all;  /* the batch's good images encoded together (NULL: none, or each alone) */
+  vlp_features **own; /* (cap) image k encoded alone */
+  int *at;            /* (cap) image k's index in its features; -1: it failed */
+  char **err;         /* (cap) why image k failed */
+  vlp_image *imgs;    /* (cap) scratch */
+} cli_batch;
+int cli_batch_init(cli_batch *b, int cap); /* 0, or -1 when out of memory */
+/* Take the next n (<= cap) images of r and encode them with s (at image_size, as
+ * vlp_encode_images); emb (n, embed dim), when not NULL, receives each good image's
+ * projected embedding in row k. */
+void cli_batch_run(cli_batch *b, vlp_session *s, vlp_image_reader *r, int n, int image_size,
+                   float *emb);
+/* The features holding image k of the last run and its index *i there; NULL when it failed. */
+const vlp_features *cli_batch_get(const cli_batch *b, int k, int *i);
+const char *cli_batch_error(const cli_batch *b, int k);
+void cli_batch_free(cli_batch *b);
+/* A reader of paths[0..n) fitted to m's input size, `ahead` images ahead (--batch: one batch);
+ * NULL with the message printed. */
+vlp_image_reader *cli_reader_start(const char *cmd, const vlp_model *m, int image_size,
+                                   char *const *paths, int n, int ahead);
+/* --batch N of the commands that run images through an encoder (1..1024, default
+ * CLI_BATCH_DEFAULT); returns 1 when opt was it. */
+enum { CLI_BATCH_DEFAULT = 16 };
+int cli_batch_opt(cli_args *a, const char *opt, int *batch);
+
 /* The model when -m is not given: VLP_MODEL (a folder or a cached name), or NULL. */
 const char *cli_default_model(void);
 /* "no model" on stderr, naming the cached models and how to `vlp pull` one. */

@@ -28,9 +28,10 @@ void cli_progress_begin(cli_progress *p, const char *cmd, const char *path, int 
 void cli_progress_frame(cli_progress *p, double t);
 void cli_progress_end(cli_progress *p);
 
-/* Per frame: returns 0, or nonzero with vlp_last_error set to stop this video. */
-typedef int (*cli_frame_fn)(void *ctx, const char *path, const vlp_image *img, double t,
-                            int64_t frame);
+/* n sampled frames of the video at path, in order: images, times, frame numbers. Returns
+ * how many were done (n), or fewer with vlp_last_error set: the video stops after them. */
+typedef int (*cli_frames_fn)(void *ctx, const char *path, const vlp_image *imgs, const double *t,
+                             const int64_t *frame, int n);
 /* At the end of a video (ok or not), with the time the last frame's span ends. */
 typedef void (*cli_frame_end_fn)(void *ctx, double end);
 typedef struct {
@@ -38,12 +39,16 @@ typedef struct {
   const char *key; /* error objects are {key: path, "error": message} */
   FILE *out;       /* JSON error objects go here (NULL: stderr only) */
   vlp_video_sampling s;
-  int progress; /* --progress */
+  int progress;         /* --progress */
+  int batch;            /* frames per call of fn (<= 0: 1) */
+  const vlp_model *fit; /* not NULL: frames are fitted to its input size as they come */
+  int fit_size;         /* --image-size for the fitting */
 } cli_frame_loop;
-/* Run every sampled frame of the video at path through fn, then end (when not NULL), with
- * progress lines; an error opening, decoding or from fn stops the video and is reported.
- * Returns 1 when the video failed, else 0. */
-int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frame_fn fn,
+/* Run the sampled frames of the video at path through fn, `batch` at a time, then end (when
+ * not NULL), with progress lines; an error opening or decoding (after the frames before it
+ * went through fn) or from fn stops the video and is reported. Returns 1 when the video
+ * failed, else 0. */
+int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frames_fn fn,
                          cli_frame_end_fn end, void *ctx);
 
 /* `"video": PATH, "t": T, "frame": N` (no braces). */

@@ -376,28 +376,36 @@ static void flush_window(run_state *s, ct_item *win, int nw) {
   free(msgs);
 }
 
+/* The next item of the work list: its known error, or its image from the reader (decoded and
+ * fitted ahead), or the reader's error for it. */
+static ct_item next_item(run_state *s, vlp_image_reader *r, int i) {
+  ct_item it = {.index = i};
+  const char *error = s->work[i]->error;
+  if (!error && vlp_image_reader_next(r, &it.img)) error = vlp_last_error();
+  if (error && !(it.error = strdup(*error ? error : "unknown error"))) {
+    fprintf(stderr, "vlp caption: out of memory\n");
+    exit(EXIT_USAGE);
+  }
+  return it;
+}
+
 static int run(run_state *s, int n_work) {
-  char **paths = malloc((size_t)(n_work ? n_work : 1) * sizeof *paths);
-  const char **errors = malloc((size_t)(n_work ? n_work : 1) * sizeof *errors);
   int batch = s->o->batch;
   ct_item *win = malloc((size_t)(batch + 1) * 4 * sizeof *win);
-  if (!paths || !errors || !win) return -1;
-  for (int i = 0; i < n_work; i++) {
-    paths[i] = s->work[i]->path;
-    errors[i] = s->work[i]->error;
-  }
-  ct_reader *r =
-      ct_reader_start(s->o->c.model, s->o->image_size, paths, errors, n_work, 2 * batch + 2);
-  if (!r) {
-    free(paths);
-    free(errors);
+  vlp_image_reader *r = NULL;
+  vlp_status st = win ? vlp_image_reader_new(s->m, s->o->image_size, 2 * batch + 2, &r)
+                      : vlp_set_error(VLP_ERR_NOMEM, "out of memory");
+  for (int i = 0; !st && i < n_work; i++)
+    if (!s->work[i]->error) st = vlp_image_reader_add(r, s->work[i]->path);
+  if (st) {
+    fprintf(stderr, "vlp caption: %s\n", vlp_last_error());
+    vlp_image_reader_free(r);
     free(win);
-    fprintf(stderr, "vlp caption: cannot start the reader thread\n");
     return -1;
   }
   int nw = 0, good = 0, cap_w = (batch + 1) * 4, done = 0;
-  ct_item it;
-  while (ct_reader_next(r, &it)) {
+  for (int i = 0; i < n_work; i++) {
+    ct_item it = next_item(s, r, i);
     if (nw == cap_w) {
       cap_w *= 2;
       ct_item *w2 = realloc(win, (size_t)cap_w * sizeof *win);
@@ -422,9 +430,7 @@ static int run(run_state *s, int n_work) {
   if (nw) flush_window(s, win, nw);
   done += nw;
   ct_progress_update(&progress, done);
-  ct_reader_stop(r);
-  free(paths);
-  free(errors);
+  vlp_image_reader_free(r);
   free(win);
   return 0;
 }

@@ -41,33 +41,50 @@ typedef struct {
   int *done, *cap;
 } embed_ctx;
 
-static int embed_frame(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
+/* Frames through the vision tower together (each alone when that fails, so that only the
+ * frame at fault stops the video), appended to *all in order. */
+static int embed_frames(void *ctx, const char *path, const vlp_image *imgs, const double *t,
+                        const int64_t *frame, int n) {
   embed_ctx *c = ctx;
-  if (*c->done == *c->cap) {
-    int ncap = *c->cap ? 2 * *c->cap : 64;
+  if (*c->done + n > *c->cap) {
+    int ncap = *c->done + n > 2 * *c->cap ? *c->done + n : 2 * *c->cap;
     float *grown = realloc(*c->all, (size_t)ncap * (size_t)c->dim * sizeof *grown);
-    if (!grown) return vlp_set_error(VLP_ERR_NOMEM, "out of memory");
+    if (!grown) {
+      vlp_set_error(VLP_ERR_NOMEM, "out of memory");
+      return 0;
+    }
     *c->all = grown, *c->cap = ncap;
   }
-  float *e = *c->all + (size_t)*c->done * (size_t)c->dim;  // (dim)
-  if (vlp_embed_images(c->s, img, 1, c->size, e)) return -1;
-  fputs("{", c->out);
-  cli_video_write_frame_fields(c->out, "input", path, t, frame);
-  fputs(", \"embedding\": ", c->out);
-  json_write_floats(c->out, e, c->dim);
-  fputs("}\n", c->out);
-  cli_flush(c->out);
-  (*c->done)++;
-  return 0;
+  float *e = *c->all + (size_t)*c->done * (size_t)c->dim; /* (n, dim) */
+  int together = n > 1 && !vlp_embed_images(c->s, imgs, n, c->size, e);
+  for (int k = 0; k < n; k++) {
+    float *ek = e + (size_t)k * (size_t)c->dim;
+    if (!together && vlp_embed_images(c->s, &imgs[k], 1, c->size, ek)) return k;
+    fputs("{", c->out);
+    cli_video_write_frame_fields(c->out, "input", path, t[k], frame[k]);
+    fputs(", \"embedding\": ", c->out);
+    json_write_floats(c->out, ek, c->dim);
+    fputs("}\n", c->out);
+    cli_flush(c->out);
+    (*c->done)++;
+  }
+  return n;
 }
 
 /* Embed the sampled frames of one video, appending to *all (grown as needed; *done rows
  * used, *cap rows allocated). Returns 1 when the video failed (reported). */
 static int embed_video(FILE *out, vlp_session *sess, const char *path, const vlp_video_sampling *s,
-                       int progress, int size, float **all, int *done, int *cap) {
-  cli_frame_loop L = {.cmd = "embed", .key = "input", .out = out, .s = *s, .progress = progress};
+                       int progress, int size, int batch, float **all, int *done, int *cap) {
+  cli_frame_loop L = {.cmd = "embed",
+                      .key = "input",
+                      .out = out,
+                      .s = *s,
+                      .progress = progress,
+                      .batch = batch,
+                      .fit = vlp_session_model(sess),
+                      .fit_size = size};
   embed_ctx c = {out, sess, size, vlp_model_embed_dim(vlp_session_model(sess)), all, done, cap};
-  return cli_video_each_frame(&L, path, embed_frame, NULL, &c);
+  return cli_video_each_frame(&L, path, embed_frames, NULL, &c);
 }
 
 int cmd_embed(int argc, char **argv) {
@@ -79,7 +96,7 @@ int cmd_embed(int argc, char **argv) {
   const char *opt, *pos, *npy = NULL;
   const char **texts = calloc((size_t)argc, sizeof *texts);
   int nt = 0, size = 0, mode = 0, progress = 0; /* mode: 1 images, 2 texts, 3 videos */
-  int batch = 16;
+  int batch = CLI_BATCH_DEFAULT;
   cli_args_init(&a, argc, argv, "embed");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos && mode == 1)
@@ -101,8 +118,8 @@ int cmd_embed(int argc, char **argv) {
       if (a.inline_v) cli_paths_add(&videos, a.inline_v);
     } else if (!strcmp(opt, "--npy"))
       npy = cli_value(&a);
-    else if (!strcmp(opt, "--batch"))
-      cli_int(&a, 1, 1024, &batch);
+    else if (cli_batch_opt(&a, opt, &batch))
+      continue;
     else if (!strcmp(opt, "--image-size"))
       cli_int(&a, 1, 8192, &size);
     else if (!cli_video_opt(&a, opt, &sampling, &progress) && !cli_shard_opt(&a, opt, &shard) &&
@@ -144,41 +161,36 @@ int cmd_embed(int argc, char **argv) {
   int dim = vlp_model_embed_dim(m), failed = 0, done = 0;
   int cap = images.n + nt;
   float *all = malloc(((size_t)cap + 1) * (size_t)dim * sizeof *all);
-  vlp_image *imgs = calloc((size_t)batch, sizeof *imgs);
-  char **errs = calloc((size_t)batch, sizeof *errs);
-  if (!imgs || !errs) {
+  float *emb = malloc((size_t)batch * (size_t)dim * sizeof *emb); /* (batch, dim) */
+  vlp_image_reader *rd = NULL;
+  cli_batch b = {0};
+  if (all && images.n &&
+      (!emb || !(rd = cli_reader_start("embed", m, size, images.paths, images.n, batch)) ||
+       cli_batch_init(&b, batch))) {
+    if (!emb || rd) fprintf(stderr, "vlp embed: out of memory\n");
     free(all);
     all = NULL;
   }
-  /* Images in batches of --batch through the encoder; results in input order. */
+  /* Images in batches of --batch, decoded ahead by the reader; results in input order. */
   for (int i0 = 0; all && !ferror(out) && i0 < images.n; i0 += batch) {
-    int n = images.n - i0 < batch ? images.n - i0 : batch, ok = 0;
-    for (int k = 0; k < n; k++)
-      if (vlp_image_load(images.paths[i0 + k], &imgs[k])) errs[k] = strdup(vlp_last_error());
-    float *e = all + (size_t)done * (size_t)dim;
-    int all_ok = 1;
-    for (int k = 0; k < n; k++) all_ok &= errs[k] == NULL;
-    if (all_ok && vlp_embed_images(sess, imgs, n, size, e) == VLP_OK) ok = 1;
+    int n = images.n - i0 < batch ? images.n - i0 : batch;
+    cli_batch_run(&b, sess, rd, n, size, emb);
     for (int k = 0; k < n; k++) {
-      float *ek = e + (size_t)k * (size_t)dim;
-      if (!ok && !errs[k]) { /* the batch failed or had a bad file: this one alone */
-        ek = all + (size_t)done * (size_t)dim;
-        if (vlp_embed_images(sess, &imgs[k], 1, size, ek)) errs[k] = strdup(vlp_last_error());
-      }
-      if (errs[k]) {
-        cli_report_error(out, "embed", "input", images.paths[i0 + k], errs[k]);
+      int fi;
+      if (!cli_batch_get(&b, k, &fi)) {
+        cli_report_error(out, "embed", "input", images.paths[i0 + k], cli_batch_error(&b, k));
         failed++;
-      } else {
-        if (ok && ek != all + (size_t)done * (size_t)dim)
-          memmove(all + (size_t)done * (size_t)dim, ek, (size_t)dim * sizeof *all);
-        write_embedding(out, images.paths[i0 + k], all + (size_t)done * (size_t)dim, dim);
-        done++;
+        continue;
       }
-      free(errs[k]);
-      errs[k] = NULL;
-      vlp_image_free(&imgs[k]);
+      float *row = all + (size_t)done * (size_t)dim;
+      memcpy(row, emb + (size_t)k * (size_t)dim, (size_t)dim * sizeof *row);
+      write_embedding(out, images.paths[i0 + k], row, dim);
+      done++;
     }
   }
+  cli_batch_free(&b);
+  vlp_image_reader_free(rd);
+  free(emb);
   /* Texts likewise ("" is a text: start and end tokens). */
   for (int i0 = 0; all && !ferror(out) && i0 < nt; i0 += batch) {
     int n = nt - i0 < batch ? nt - i0 : batch, ok = 1;
@@ -198,10 +210,9 @@ int cmd_embed(int argc, char **argv) {
       done++;
     }
   }
-  free(imgs);
-  free(errs);
   for (int i = 0; all && !ferror(out) && i < videos.n; i++)
-    failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, &all, &done, &cap);
+    failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, batch, &all, &done,
+                          &cap);
   int bad_out = !all || cli_close_output(out);
   if (all && npy && vlp_write_npy_f32(npy, all, 2, (const int64_t[]){done, dim})) {
     fprintf(stderr, "vlp embed: %s\n", vlp_last_error());

@@ -36,6 +36,8 @@ static const char usage[] =
     "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY "
     "row'`.\n\n"
     "options:\n"
+    "  --batch N               images or video frames per forward pass (default 1: the\n"
+    "                          index is then bit for bit the same however it was built)\n"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 
@@ -76,7 +78,7 @@ static int index_build(int argc, char **argv) {
   ct_walk_opts walk = {.recursive = 1, .videos = 1, .cmd = cmd};
   int nargs = 0;
   vlp_video_sampling vs = cli_video_default_sampling();
-  int progress = 0;
+  int progress = 0, batch = 0;
   const char *opt, *pos;
   const char **args = calloc((size_t)argc + 1, sizeof *args);
   char err[512];
@@ -89,7 +91,8 @@ static int index_build(int argc, char **argv) {
       const char *v = cli_value(&a);
       if (v && ct_shard_parse(v, &walk.shard_k, &walk.shard_n, err, sizeof err))
         cli_usage_error(&a, "%s", err);
-    } else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_common_opt(&a, opt, &c))
+    } else if (!cli_video_opt(&a, opt, &vs, &progress) && !cli_batch_opt(&a, opt, &batch) &&
+               !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   if (c.help) {
@@ -147,6 +150,7 @@ static int index_build(int argc, char **argv) {
   ct_progress_start(&ui.bar, nfiles, !show);
   vlp_index_build_options bo = vlp_index_build_default_options();
   bo.video = vs;
+  if (batch) bo.batch = batch;
   bo.progress = on_progress, bo.progress_ctx = &ui;
   bo.report = on_report, bo.report_ctx = &ui;
   vlp_index_build_stats st;

@@ -1,6 +1,6 @@
 /* vlp tag: zero-shot labels for images with a CLIP or SigLIP model. The label texts are
- * embedded once per run; each image then costs one vision forward and a small matrix
- * product. */
+ * embedded once per run; images go through the vision tower --batch at a time, decoded
+ * ahead by a reader thread, and each then costs a small matrix product. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +21,27 @@ static const char usage[] =
     "                          \"This is a photo of {}.\")\n"
     "  --top K                 print only the K best labels\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
+    "  --batch N               images per forward pass (default 16)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
     "%s"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
+
+static void write_tags(FILE *out, const char *path, const label_list *labels, const float *scores,
+                       const int *order, int k) {
+  fputs("{\"path\": ", out);
+  json_write_str(out, path);
+  fputs(", \"tags\": [", out);
+  for (int j = 0; j < k; j++) {
+    fputs(j ? ", {\"label\": " : "{\"label\": ", out);
+    json_write_str(out, labels->items[order[j]]);
+    fputs(", \"score\": ", out);
+    json_write_float(out, scores[order[j]]);
+    fputc('}', out);
+  }
+  fputs("]}\n", out);
+  cli_flush(out);
+}
 
 int cmd_tag(int argc, char **argv) {
   cli_args a;
@@ -33,13 +50,13 @@ int cmd_tag(int argc, char **argv) {
   label_list labels = {0};
   cli_shard shard = {0};
   const char *opt, *pos, *tmpl = NULL;
-  int top = 0, size = 0;
+  int top = 0, size = 0, batch = CLI_BATCH_DEFAULT;
   cli_args_init(&a, argc, argv, "tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos)
       cli_paths_add_input(&in, pos);
     else if (!labels_opt(&a, opt, &labels, &tmpl, &top, &size) && !cli_shard_opt(&a, opt, &shard) &&
-             !cli_common_opt(&a, opt, &c))
+             !cli_batch_opt(&a, opt, &batch) && !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   int rc = EXIT_USAGE;
@@ -66,35 +83,34 @@ int cmd_tag(int argc, char **argv) {
   } else if (labels_make(sess, &labels, tmpl, &set)) {
     fprintf(stderr, "vlp tag: labels: %s\n", vlp_last_error());
   } else {
-    for (int i = 0; i < in.n && !ferror(out); i++) {
-      vlp_image img = {0};
-      vlp_features *f = NULL;
-      if (vlp_image_load(in.paths[i], &img) || vlp_encode_images(sess, &img, 1, size, &f) ||
-          labels_tag(sess, f, set, scores, order)) {
-        cli_report_error(out, "tag", "path", in.paths[i], vlp_last_error());
-        vlp_image_free(&img);
-        vlp_features_free(f);
-        failed++;
-        continue;
-      }
-      vlp_image_free(&img);
-      vlp_features_free(f);
-      int k = top && top < L ? top : L;
-      fputs("{\"path\": ", out);
-      json_write_str(out, in.paths[i]);
-      fputs(", \"tags\": [", out);
-      for (int j = 0; j < k; j++) {
-        fputs(j ? ", {\"label\": " : "{\"label\": ", out);
-        json_write_str(out, labels.items[order[j]]);
-        fputs(", \"score\": ", out);
-        json_write_float(out, scores[order[j]]);
-        fputc('}', out);
-      }
-      fputs("]}\n", out);
-      cli_flush(out);
+    /* Images in batches of --batch, decoded ahead by the reader; results in input order. */
+    vlp_image_reader *rd = cli_reader_start("tag", m, size, in.paths, in.n, batch);
+    cli_batch b;
+    if (!rd || cli_batch_init(&b, batch)) {
+      if (rd) fprintf(stderr, "vlp tag: out of memory\n");
+      vlp_image_reader_free(rd);
+      goto out_model;
     }
+    for (int i0 = 0; i0 < in.n && !ferror(out); i0 += batch) {
+      int n = in.n - i0 < batch ? in.n - i0 : batch;
+      cli_batch_run(&b, sess, rd, n, size, NULL);
+      for (int k = 0; k < n && !ferror(out); k++) {
+        const char *path = in.paths[i0 + k];
+        int fi;
+        const vlp_features *f = cli_batch_get(&b, k, &fi);
+        if (!f || labels_tag(sess, f, fi, set, scores, order)) {
+          cli_report_error(out, "tag", "path", path, f ? vlp_last_error() : cli_batch_error(&b, k));
+          failed++;
+          continue;
+        }
+        write_tags(out, path, &labels, scores, order, top && top < L ? top : L);
+      }
+    }
+    cli_batch_free(&b);
+    vlp_image_reader_free(rd);
     rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   }
+out_model:
   if (cli_close_output(out)) rc = EXIT_USAGE;
   free(order);
   free(scores);

@@ -32,7 +32,8 @@ static const char usage[] =
     "                          score, end = time of the next sampled frame or the video's end\n"
     "  --format vtt            WebVTT cues instead of JSON lines (a cue per frame, or per\n"
     "                          segment with --segments); errors then go to stderr only\n"
-    "  --image-size N          run the vision tower at N x N (interpolated positions)\n\n"
+    "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
+    "  --batch N               frames per forward pass (default 16)\n\n"
     "caption options: as `vlp caption` (--prompt, --beams, ...; see below)\n\n"
     "common options:\n"
     "  -o FILE                 write to FILE instead of stdout\n"
@@ -151,15 +152,26 @@ typedef struct {
   int L, image_size;
 } tag_ctx;
 
-static int tag_one(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
+/* Frames through the vision tower together (each alone when that fails, so that only the
+ * frame at fault stops the video), then their tags in order. */
+static int tag_frames(void *ctx, const char *path, const vlp_image *imgs, const double *t,
+                      const int64_t *frame, int n) {
   tag_ctx *c = ctx;
-  vlp_features *f = NULL;
-  vlp_status st = vlp_encode_images(c->s, img, 1, c->image_size, &f);
-  if (!st) st = labels_tag(c->s, f, c->set, c->scores, c->order);
-  vlp_features_free(f);
-  if (st) return -1;
-  tag_frame(&c->w, t, frame, c->scores, c->order, c->L);
-  return 0;
+  vlp_features *all = NULL;
+  if (n > 1 && vlp_encode_images(c->s, imgs, n, c->image_size, &all)) all = NULL;
+  for (int k = 0; k < n; k++) {
+    vlp_features *one = NULL;
+    vlp_status st = all ? VLP_OK : vlp_encode_images(c->s, &imgs[k], 1, c->image_size, &one);
+    if (!st) st = labels_tag(c->s, all ? all : one, all ? k : 0, c->set, c->scores, c->order);
+    vlp_features_free(one);
+    if (st) {
+      vlp_features_free(all);
+      return k;
+    }
+    tag_frame(&c->w, t[k], frame[k], c->scores, c->order, c->L);
+  }
+  vlp_features_free(all);
+  return n;
 }
 
 static void tag_end(void *ctx, double end) {
@@ -175,6 +187,7 @@ static int video_tag(int argc, char **argv) {
   cli_frame_loop loop = {.cmd = "video tag", .key = "video", .s = cli_video_default_sampling()};
   const char *opt, *pos, *tmpl = NULL, *format = "json";
   int top = 0, size = 0, segments = 0;
+  loop.batch = CLI_BATCH_DEFAULT;
   cli_args_init(&a, argc, argv, "video tag");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos)
@@ -187,7 +200,8 @@ static int video_tag(int argc, char **argv) {
       if ((format = cli_value(&a)) && strcmp(format, "json") && strcmp(format, "vtt"))
         cli_usage_error(&a, "--format is json or vtt, not '%s'", format);
     } else if (!cli_video_opt(&a, opt, &loop.s, &loop.progress) &&
-               !cli_shard_opt(&a, opt, &shard) && !cli_common_opt(&a, opt, &c))
+               !cli_shard_opt(&a, opt, &shard) && !cli_batch_opt(&a, opt, &loop.batch) &&
+               !cli_common_opt(&a, opt, &c))
       cli_usage_error(&a, "unknown option %s", opt);
   }
   int rc = EXIT_USAGE;
@@ -216,11 +230,12 @@ static int video_tag(int argc, char **argv) {
     t.set = set;
     t.w = (tag_writer){.out = out, .labels = &labels, .segments = segments, .vtt = vtt, .top = top};
     loop.out = vtt ? NULL : out;
+    loop.fit = t.m, loop.fit_size = size; /* a batch holds small images, not whole frames */
     if (vtt) fputs("WEBVTT\n\n", out);
     for (int i = 0; i < in.n && !ferror(out); i++) {
       t.w.path = in.paths[i];
       if (vtt && in.n > 1) fprintf(out, "NOTE %s\n\n", in.paths[i]);
-      failed += cli_video_each_frame(&loop, in.paths[i], tag_one, tag_end, &t);
+      failed += cli_video_each_frame(&loop, in.paths[i], tag_frames, tag_end, &t);
     }
     rc = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   }
@@ -246,8 +261,8 @@ typedef struct {
   int image_size;
 } caption_ctx;
 
-static int caption_one(void *ctx, const char *path, const vlp_image *img, double t, int64_t frame) {
-  caption_ctx *c = ctx;
+static int caption_one(caption_ctx *c, const char *path, const vlp_image *img, double t,
+                       int64_t frame) {
   vlp_text_result r = {0};
   vlp_features *f = NULL;
   vlp_status st = vlp_encode_images(c->s, img, 1, c->image_size, &f);
@@ -264,6 +279,13 @@ static int caption_one(void *ctx, const char *path, const vlp_image *img, double
   cli_flush(c->out);
   vlp_text_result_free(&r);
   return 0;
+}
+
+static int caption_frames(void *ctx, const char *path, const vlp_image *imgs, const double *t,
+                          const int64_t *frame, int n) {
+  for (int k = 0; k < n; k++)
+    if (caption_one(ctx, path, &imgs[k], t[k], frame[k])) return k;
+  return n;
 }
 
 static int video_caption(int argc, char **argv) {
@@ -303,7 +325,7 @@ static int video_caption(int argc, char **argv) {
   cc.out = loop.out = out;
   int failed = 0;
   for (int i = 0; i < in.n && !ferror(out); i++)
-    failed += cli_video_each_frame(&loop, in.paths[i], caption_one, NULL, &cc);
+    failed += cli_video_each_frame(&loop, in.paths[i], caption_frames, NULL, &cc);
   int bad_out = cli_close_output(out);
   vlp_session_free(cc.s);
   vlp_model_free(cc.m);

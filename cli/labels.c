@@ -72,12 +72,12 @@ vlp_status labels_make(vlp_session *s, const label_list *l, const char *tmpl, vl
   return vlp_labels_new(s, (const char *const *)l->items, l->n, tmpl, out);
 }
 
-vlp_status labels_tag(vlp_session *s, const vlp_features *f, const vlp_labels *l, float *scores,
-                      int *order) {
+vlp_status labels_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
+                      float *scores, int *order) {
   int L = vlp_labels_count(l);
   vlp_tag_result *tags = malloc((size_t)L * sizeof *tags);
   if (!tags) return VLP_ERR_NOMEM;
-  vlp_status st = vlp_tag(s, f, 0, l, tags);
+  vlp_status st = vlp_tag(s, f, i, l, tags);
   for (int j = 0; !st && j < L; j++) {
     order[j] = tags[j].label;
     scores[tags[j].label] = tags[j].score;

@@ -23,9 +23,9 @@ int labels_read_file(label_list *l, const char *path);
 void labels_free(label_list *l);
 /* The label set of l embedded through tmpl (NULL: the model's default template). */
 vlp_status labels_make(vlp_session *s, const label_list *l, const char *tmpl, vlp_labels **out);
-/* Tags of the one image of f: scores[L] in label order and order[L] = label indices by
- * score, best first (ties: lower index first). */
-vlp_status labels_tag(vlp_session *s, const vlp_features *f, const vlp_labels *l, float *scores,
-                      int *order);
+/* Tags of image i of f: scores[L] in label order and order[L] = label indices by score,
+ * best first (ties: lower index first). */
+vlp_status labels_tag(vlp_session *s, const vlp_features *f, int i, const vlp_labels *l,
+                      float *scores, int *order);
 
 #endif

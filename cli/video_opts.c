@@ -102,42 +102,86 @@ static double video_end(const vlp_video_info *in, const vlp_video_sampling *s, d
   return end > last_t ? end : last_t;
 }
 
-int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frame_fn fn,
+/* The frames of one batch: images (fitted when the loop says so), times, frame numbers. */
+typedef struct {
+  vlp_image *img;
+  double *t;
+  int64_t *index;
+} frame_batch;
+
+static int batch_alloc(frame_batch *b, int n) {
+  b->img = calloc((size_t)n, sizeof *b->img);
+  b->t = calloc((size_t)n, sizeof *b->t);
+  b->index = calloc((size_t)n, sizeof *b->index);
+  return b->img && b->t && b->index ? 0 : -1;
+}
+
+static void batch_free(frame_batch *b, int n) {
+  for (int k = 0; b->img && k < n; k++) vlp_image_free(&b->img[k]);
+  free(b->img);
+  free(b->t);
+  free(b->index);
+}
+
+/* The next sampled frame into slot k of b, fitted to L->fit's input size when set. */
+static vlp_status next_frame(const cli_frame_loop *L, vlp_video *v, frame_batch *b, int k,
+                             int *got) {
+  vlp_image img;
+  vlp_status st = vlp_video_next(v, L->fit ? &img : &b->img[k], &b->t[k], &b->index[k], got);
+  if (st || !*got || !L->fit) return st;
+  st = vlp_model_fit_image(L->fit, &img, L->fit_size, &b->img[k]);
+  vlp_image_free(&img);
+  return st;
+}
+
+int cli_video_each_frame(const cli_frame_loop *L, const char *path, cli_frames_fn fn,
                          cli_frame_end_fn end, void *ctx) {
-  vlp_video *v;
-  if (vlp_video_open(path, &L->s, &v)) {
+  vlp_video *v = NULL;
+  int batch = L->batch > 0 ? L->batch : 1;
+  frame_batch b = {0};
+  if (batch_alloc(&b, batch) ? vlp_set_error(VLP_ERR_NOMEM, "out of memory")
+                             : vlp_video_open(path, &L->s, &v)) {
     cli_report_error(L->out, L->cmd, L->key, path, vlp_last_error());
+    batch_free(&b, batch);
     return 1;
   }
   vlp_video_info in = vlp_video_get_info(v);
   cli_progress p;
   cli_progress_begin(&p, L->cmd, path, L->progress);
   double last_t = 0;
-  int failed = 0;
+  int failed = 0, n = 0, got = 0;
   for (;;) {
-    vlp_image img;
-    double t;
-    int64_t frame;
-    int got;
-    vlp_status st = vlp_video_next(v, &img, &t, &frame, &got);
-    if (!st && !got) {
-      if (end) end(ctx, video_end(&in, &L->s, last_t));
-      break;
+    vlp_status st = next_frame(L, v, &b, n, &got);
+    n += !st && got;
+    int last = st || !got;
+    if (n < batch && !last) continue;
+    /* a full batch, the end, or an error: the frames so far go through fn first */
+    int done = n;
+    if (n) {
+      char msg[2048];
+      snprintf(msg, sizeof msg, "%s", vlp_last_error());
+      done = fn(ctx, path, b.img, b.t, b.index, n);
+      for (int k = 0; k < done; k++) {
+        last_t = b.t[k];
+        cli_progress_frame(&p, b.t[k]);
+      }
+      for (int k = 0; k < n; k++) vlp_image_free(&b.img[k]);
+      if (done == n && st) vlp_set_error(st, msg); /* fn's error comes first, else the video's */
     }
-    if (!st && fn(ctx, path, &img, t, frame)) st = VLP_ERR_FORMAT;
-    vlp_image_free(&img);
-    if (st) {
+    if (done < n || st) {
       if (end) end(ctx, last_t + (in.fps > 0 ? 1 / in.fps : 0));
       cli_report_error(L->out, L->cmd, L->key, path, vlp_last_error());
       failed = 1;
-      break;
+    } else if (last && end) {
+      end(ctx, video_end(&in, &L->s, last_t));
     }
-    last_t = t;
-    cli_progress_frame(&p, t);
+    n = 0;
+    if (last || failed) break;
     if (L->out && ferror(L->out)) break; /* the output failed (reported): stop decoding */
   }
   cli_progress_end(&p);
   vlp_video_close(v);
+  batch_free(&b, batch);
   return failed;
 }
 

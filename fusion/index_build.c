@@ -20,6 +20,7 @@ vlp_index_build_options vlp_index_build_default_options(void) {
   o.video = vlp_video_default_sampling();
   o.video.mode = VLP_SAMPLE_EVERY; /* one frame per second, as `vlp video` */
   o.video.every = 1;
+  o.batch = 1; /* see vlp.h: an index must not depend on how its files were batched */
   return o;
 }
 
@@ -55,6 +56,17 @@ typedef struct {
   int64_t row;
 } path_row;
 
+/* One batch through the model: images imgs[0..) embedded into rows of emb; slot k (a file
+ * of the batch, in order) went as st[k], with message err[k] and its row row[k]. */
+typedef struct {
+  vlp_image *imgs; /* (batch) */
+  float *emb;      /* (batch, dim) */
+  vlp_status *st;  /* (batch) */
+  char **err;      /* (batch) */
+  int *row, *pos;  /* (batch) slot k's row; the slot of image j */
+  int n, next;     /* slots in the batch; the next one to take */
+} slots;
+
 /* One build: the old index and its lookups, the growing new rows. */
 typedef struct {
   vlp_session *s;
@@ -69,6 +81,11 @@ typedef struct {
   int64_t n, cap;
   int dim;
   vlp_index_build_stats st;
+  /* images (or frames) are embedded a batch at a time; image files are decoded ahead by rd */
+  int batch;
+  vlp_image_reader *rd;
+  int queued; /* image files queued in rd and not taken */
+  slots files, frames;
 } build;
 
 static void report(const build *b, const char *path, const char *kind, const char *msg) {
@@ -124,37 +141,141 @@ static vlp_status prepare_old(build *b) {
   return VLP_OK;
 }
 
-/* An image file: its old embedding when the content is known, else embedded now. A file
- * that cannot be read or decoded is reported and left out. */
-static vlp_status add_image(build *b, const vlp_index_entry *e) {
+static vlp_status slots_alloc(slots *q, int batch, int dim) {
+  q->imgs = calloc((size_t)batch, sizeof *q->imgs);
+  q->emb = malloc((size_t)batch * (size_t)dim * sizeof *q->emb);
+  q->st = calloc((size_t)batch, sizeof *q->st);
+  q->err = calloc((size_t)batch, sizeof *q->err);
+  q->row = calloc((size_t)batch, sizeof *q->row);
+  q->pos = calloc((size_t)batch, sizeof *q->pos);
+  if (q->imgs && q->emb && q->st && q->err && q->row && q->pos) return VLP_OK;
+  return vlp_fail(VLP_ERR_NOMEM, "index: out of memory");
+}
+
+/* Release the batch's images and messages (the slots stay allocated). */
+static void slots_clear(slots *q, int batch) {
+  for (int k = 0; q->imgs && q->err && k < batch; k++) {
+    vlp_image_free(&q->imgs[k]);
+    free(q->err[k]);
+    q->err[k] = NULL;
+  }
+  q->n = q->next = 0;
+}
+
+static void slots_free(slots *q, int batch) {
+  slots_clear(q, batch);
+  free(q->imgs);
+  free(q->emb);
+  free(q->st);
+  free(q->err);
+  free(q->row);
+  free(q->pos);
+}
+
+/* q->imgs[0..n) embedded together into rows 0..n of q->emb; when that fails, each alone,
+ * so that only the image at fault fails. Image j's outcome goes to slot q->pos[j] (pos NULL:
+ * slot j). Returns what stops the build (out of memory, cancelled), else VLP_OK. */
+static vlp_status embed_each(const build *b, slots *q, const int *pos, int n) {
+  vlp_status st = n ? vlp_embed_images(b->s, q->imgs, n, 0, q->emb) : VLP_OK;
+  if (st == VLP_ERR_CANCELLED) return st;
+  for (int j = 0; j < n; j++) {
+    int k = pos ? pos[j] : j;
+    q->row[k] = j;
+    q->st[k] = st;
+    if (st && n > 1)
+      q->st[k] = vlp_embed_images(b->s, &q->imgs[j], 1, 0, q->emb + (size_t)j * (size_t)b->dim);
+    if (q->st[k] == VLP_ERR_NOMEM || q->st[k] == VLP_ERR_CANCELLED) return q->st[k];
+    if (q->st[k]) q->err[k] = strdup(vlp_last_error());
+  }
+  return VLP_OK;
+}
+
+/* The next n queued image files from the reader, embedded together into b->files; a file
+ * that cannot be read fails alone. */
+static vlp_status embed_queued(build *b, int n) {
+  slots *q = &b->files;
+  slots_clear(q, b->batch);
+  int good = 0;
+  for (int k = 0; k < n; k++) {
+    q->st[k] = vlp_image_reader_next(b->rd, &q->imgs[good]);
+    if (q->st[k] == VLP_ERR_NOMEM) return q->st[k];
+    if (q->st[k])
+      q->err[k] = strdup(vlp_last_error());
+    else
+      q->pos[good++] = k;
+  }
+  q->n = n;
+  b->queued -= n;
+  return embed_each(b, q, q->pos, good);
+}
+
+static void report_failed(build *b, const char *path, vlp_status st, const char *msg) {
+  report(b, path, "error", msg ? msg : vlp_status_str(st));
+  b->st.failed++;
+}
+
+/* An image file whose old embedding is kept (old row >= 0) or, else, the next image of the
+ * embedded batch (embedding the next batch first when this one is used up). A file that
+ * cannot be read or decoded is reported and left out. */
+static vlp_status add_image(build *b, const vlp_index_entry *e, int64_t old) {
   vlp_status st = reserve(b);
   if (st) return st;
   float *row = b->emb + (size_t)b->n * (size_t)b->dim;  // (dim)
-  hash_row key = {e->hash, e->size, 0}, *hit = NULL;
-  if (b->reuse && b->by_hash)
-    hit = bsearch(&key, b->by_hash, (size_t)b->old->count, sizeof key, cmp_hash);
-  if (hit) {
-    memcpy(row, b->old->emb + (size_t)hit->row * (size_t)b->dim, (size_t)b->dim * sizeof *row);
+  if (old >= 0) {
+    memcpy(row, b->old->emb + (size_t)old * (size_t)b->dim, (size_t)b->dim * sizeof *row);
     b->st.unchanged++;
-  } else {
-    vlp_image img = {0};
-    st = vlp_image_load(e->path, &img);
-    if (!st) st = vlp_embed_images(b->s, &img, 1, 0, row);
-    vlp_image_free(&img);
-    if (st == VLP_ERR_NOMEM || st == VLP_ERR_CANCELLED) return st;
-    if (st) {
-      report(b, e->path, "error", vlp_last_error());
-      b->st.failed++;
-      return VLP_OK;
-    }
-    b->st.embedded++;
+    return push(b, e, e->path);
   }
+  slots *q = &b->files;
+  if (q->next == q->n && (st = embed_queued(b, b->queued < b->batch ? b->queued : b->batch)))
+    return st;
+  int k = q->next++;
+  if (q->st[k]) {
+    report_failed(b, e->path, q->st[k], q->err[k]);
+    return VLP_OK;
+  }
+  memcpy(row, q->emb + (size_t)q->row[k] * (size_t)b->dim, (size_t)b->dim * sizeof *row);
+  b->st.embedded++;
   return push(b, e, e->path);
 }
 
+/* Frames of a video waiting for their batch: fitted images, their refs, old rows. */
+typedef struct {
+  char *ref;
+  int64_t old; /* row of the old index kept, or -1: embedded in the batch */
+} frame_ref;
+
+/* Embed the n pending frames that need it together, then append all n in order; a frame
+ * that fails ends the video there (its error returned, frames before it kept). */
+static vlp_status flush_frames(build *b, const vlp_index_entry *e, frame_ref *fr, int n) {
+  slots *q = &b->frames;
+  int ne = 0; /* frames to embed: q->imgs[0..ne) */
+  for (int k = 0; k < n; k++) ne += fr[k].old < 0;
+  vlp_status st = embed_each(b, q, NULL, ne);
+  for (int k = 0, j = 0; !st && k < n; k++) {
+    if ((st = reserve(b))) break;
+    float *row = b->emb + (size_t)b->n * (size_t)b->dim;  // (dim)
+    if (fr[k].old >= 0) {
+      memcpy(row, b->old->emb + (size_t)fr[k].old * (size_t)b->dim, (size_t)b->dim * sizeof *row);
+      b->st.unchanged++;
+    } else if ((st = q->st[j]) != VLP_OK) {
+      vlp_set_error(st, q->err[j] ? q->err[j] : vlp_status_str(st));
+      break;
+    } else {
+      memcpy(row, q->emb + (size_t)j++ * (size_t)b->dim, (size_t)b->dim * sizeof *row);
+      b->st.embedded++;
+    }
+    st = push(b, e, fr[k].ref);
+  }
+  for (int k = 0; k < n; k++) free(fr[k].ref);
+  slots_clear(q, b->batch);
+  return st;
+}
+
 /* A video: one entry per sampled frame, path "<video>#t=<seconds>", the video's size,
- * mtime and hash. Frames of an unchanged video keep their embeddings. A video that fails
- * part way keeps the frames before the damage and is reported. */
+ * mtime and hash. Frames of an unchanged video keep their embeddings; the others go
+ * through the model a batch at a time. A video that fails part way keeps the frames before
+ * the damage and is reported. */
 static vlp_status add_video(build *b, const vlp_index_entry *e) {
   vlp_video *v;
   vlp_status st = vlp_video_open(e->path, &b->o->video, &v);
@@ -164,30 +285,45 @@ static vlp_status add_video(build *b, const vlp_index_entry *e) {
     b->st.failed++;
     return VLP_OK;
   }
-  for (;;) {
+  frame_ref *fr = malloc((size_t)b->batch * sizeof *fr);
+  int n = 0, ne = 0; /* pending frames, of them to embed */
+  if (!fr) st = vlp_fail(VLP_ERR_NOMEM, "index: out of memory");
+  while (!st) {
     vlp_image img;
     double t;
     int64_t frame;
     int got = 0;
     st = vlp_video_next(v, &img, &t, &frame, &got);
-    if (st || !got) break;
-    char *ref = vlp_frame_ref(e->path, t);
-    st = ref ? reserve(b) : vlp_fail(VLP_ERR_NOMEM, "index: out of memory");
-    if (!st) {
-      float *row = b->emb + (size_t)b->n * (size_t)b->dim;  // (dim)
-      int64_t r = b->reuse ? old_row_of(b, ref) : -1;
-      if (r >= 0 && b->old->entries[r].hash == e->hash && b->old->entries[r].size == e->size) {
-        memcpy(row, b->old->emb + (size_t)r * (size_t)b->dim, (size_t)b->dim * sizeof *row);
-        b->st.unchanged++;
-      } else if (!(st = vlp_embed_images(b->s, &img, 1, 0, row))) {
-        b->st.embedded++;
-      }
-      if (!st) st = push(b, e, ref);
+    if (!st && got) {
+      char *ref = vlp_frame_ref(e->path, t);
+      int64_t r = ref && b->reuse ? old_row_of(b, ref) : -1;
+      if (r >= 0 && (b->old->entries[r].hash != e->hash || b->old->entries[r].size != e->size))
+        r = -1;
+      if (!ref)
+        st = vlp_fail(VLP_ERR_NOMEM, "index: out of memory");
+      else if (r < 0 && (st = vlp_model_fit_image(b->s->m, &img, 0, &b->frames.imgs[ne])))
+        free(ref);
+      else
+        ne += r < 0, fr[n++] = (frame_ref){ref, r};
+      vlp_image_free(&img);
     }
-    free(ref);
-    vlp_image_free(&img);
-    if (st) break;
+    /* a full batch, the end, or an error: the frames before go in first (an error of theirs
+     * comes first; else this one's message is kept) */
+    if (n && (st || !got || ne == b->batch || n == b->batch)) {
+      char msg[2048];
+      snprintf(msg, sizeof msg, "%s", vlp_last_error());
+      vlp_status fst = flush_frames(b, e, fr, n);
+      n = ne = 0;
+      if (fst)
+        st = fst;
+      else if (st)
+        vlp_set_error(st, msg);
+    }
+    if (!got) break;
   }
+  for (int k = 0; k < n; k++) free(fr[k].ref);
+  slots_clear(&b->frames, b->batch);
+  free(fr);
   vlp_video_close(v);
   if (st == VLP_ERR_NOMEM || st == VLP_ERR_CANCELLED) return st;
   if (st) {
@@ -195,6 +331,51 @@ static vlp_status add_video(build *b, const vlp_index_entry *e) {
     b->st.failed++;
   }
   return VLP_OK;
+}
+
+static vlp_status batch_alloc(build *b, int batch) {
+  b->batch = batch;
+  vlp_status st = slots_alloc(&b->files, batch, b->dim);
+  if (!st) st = slots_alloc(&b->frames, batch, b->dim);
+  if (!st) st = vlp_image_reader_new(b->s->m, 0, batch, &b->rd);
+  return st;
+}
+
+static void batch_free(build *b) {
+  vlp_image_reader_free(b->rd);
+  slots_free(&b->files, b->batch);
+  slots_free(&b->frames, b->batch);
+}
+
+/* A file looked at before its turn: its size, mtime and hash, and for an image whether its
+ * old embedding is kept or it is queued in the reader, to be decoded ahead. */
+enum { PLAN_SKIP, PLAN_FAILED, PLAN_IMAGE, PLAN_VIDEO };
+typedef struct {
+  int kind;
+  vlp_index_entry e;
+  int64_t old; /* PLAN_IMAGE: the old row kept, or -1: embedded now */
+  char *error; /* PLAN_FAILED: why its size or hash could not be read */
+} planned;
+
+static vlp_status look_ahead(build *b, char **files, int i, planned *p) {
+  p->old = -1;
+  p->e.path = files[i];
+  if (i && !strcmp(files[i], files[i - 1])) return VLP_OK; /* PLAN_SKIP */
+  vlp_status st = vlp_index_file_info(files[i], &p->e);
+  p->e.path = files[i];
+  if (st) {
+    p->kind = PLAN_FAILED;
+    p->error = strdup(vlp_last_error());
+    return VLP_OK;
+  }
+  p->kind = vlp_is_video_path(files[i]) ? PLAN_VIDEO : PLAN_IMAGE;
+  hash_row key = {p->e.hash, p->e.size, 0}, *hit = NULL;
+  if (p->kind == PLAN_IMAGE && b->reuse && b->by_hash)
+    hit = bsearch(&key, b->by_hash, (size_t)b->old->count, sizeof key, cmp_hash);
+  if (hit) p->old = hit->row;
+  if (p->kind != PLAN_IMAGE || hit) return VLP_OK;
+  b->queued++;
+  return vlp_image_reader_add(b->rd, files[i]);
 }
 
 /* Name every old entry the new index drops (a video once, not per frame), with why. */
@@ -243,7 +424,8 @@ vlp_status vlp_index_build(vlp_session *s, const char *dir, const char *const *p
                     vlp_arch_name(VLP_ARCH_SIGLIP), vlp_arch_name(VLP_ARCH_BLIP_ITM));
   build b = {.s = s, .o = o, .dim = dim};
   char **files = NULL;
-  int nfiles = 0, lock = -1;
+  int nfiles = 0, lock = -1, n_ahead = 0;
+  planned *ahead = NULL; /* (nfiles) */
   vlp_status st = vlp_index_lock(dir, &lock);
   if (!st && vlp_index_exists(dir) && (st = vlp_index_open(dir, &b.old))) {
     char why[1024];
@@ -280,19 +462,23 @@ vlp_status vlp_index_build(vlp_session *s, const char *dir, const char *const *p
     nfiles++;
   }
   if (nfiles) qsort(files, (size_t)nfiles, sizeof *files, cmp_str);
+  if ((st = batch_alloc(&b, o->batch > 0 ? o->batch : 1)) ||
+      (nfiles && !(ahead = calloc((size_t)nfiles, sizeof *ahead)) &&
+       (st = vlp_fail(VLP_ERR_NOMEM, "index: out of memory"))))
+    goto done;
   for (int i = 0; i < nfiles; i++) {
     if (o->progress && o->progress(o->progress_ctx, "index", i, nfiles)) {
       st = vlp_fail(VLP_ERR_CANCELLED, "%s: index build cancelled (the index is unchanged)", dir);
       goto done;
     }
-    if (i && !strcmp(files[i], files[i - 1])) continue;
-    vlp_index_entry e = {.path = files[i]};
-    if (vlp_index_file_info(e.path, &e)) {
-      report(&b, e.path, "error", vlp_last_error());
-      b.st.failed++;
-      continue;
-    }
-    st = vlp_is_video_path(e.path) ? add_video(&b, &e) : add_image(&b, &e);
+    /* the next files looked at ahead: their images are decoded while the model runs */
+    for (; n_ahead < nfiles && n_ahead < i + 2 * b.batch; n_ahead++)
+      if ((st = look_ahead(&b, files, n_ahead, &ahead[n_ahead]))) goto done;
+    const planned *p = &ahead[i];
+    if (p->kind == PLAN_FAILED)
+      report_failed(&b, p->e.path, VLP_ERR_IO, p->error);
+    else if (p->kind != PLAN_SKIP)
+      st = p->kind == PLAN_VIDEO ? add_video(&b, &p->e) : add_image(&b, &p->e, p->old);
     if (st) goto done;
   }
   if (o->progress) o->progress(o->progress_ctx, "index", nfiles, nfiles);
@@ -302,6 +488,9 @@ vlp_status vlp_index_build(vlp_session *s, const char *dir, const char *const *p
   b.st.files = b.n;
 done:
   if (stats) *stats = b.st;
+  for (int i = 0; i < n_ahead; i++) free(ahead[i].error);
+  free(ahead);
+  batch_free(&b);
   for (int i = 0; i < nfiles; i++) free(files[i]);
   free(files);
   for (int64_t i = 0; i < b.n; i++) free(b.owned[i]);

@@ -126,6 +126,27 @@ typedef struct vlp_model vlp_model; /* (see "models" below) */
 VLP_API vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img, int image_size,
                                        vlp_image *out);
 
+/* Images read ahead: a background thread decodes (vlp_image_load) the queued paths in the
+ * order they were added and, when a model is given, fits them to its input size
+ * (vlp_model_fit_image), so that decoding the next images overlaps the caller's model
+ * calls. At most `ahead` images are decoded (or decoding) and not yet taken. A reader is
+ * used by one thread at a time. */
+typedef struct vlp_image_reader vlp_image_reader;
+/* m may be NULL (images as decoded); image_size as in vlp_model_fit_image; ahead <= 0
+ * means 1. VLP_ERR_NOMEM when the thread cannot start. */
+VLP_API vlp_status vlp_image_reader_new(const vlp_model *m, int image_size, int ahead,
+                                        vlp_image_reader **out);
+/* Queue a path (copied). */
+VLP_API vlp_status vlp_image_reader_add(vlp_image_reader *r, const char *path);
+/* The image of the oldest queued path not yet taken, waiting for it when needed: VLP_OK
+ * and *img (release with vlp_image_free), or that file's own error (its status, and the
+ * one-line message naming the file in vlp_last_error) with *img empty. VLP_ERR_INVALID
+ * when nothing is queued. */
+VLP_API vlp_status vlp_image_reader_next(vlp_image_reader *r, vlp_image *img);
+/* Stop the thread (paths still queued are dropped) and free what was not taken. NULL is
+ * fine. */
+VLP_API void vlp_image_reader_free(vlp_image_reader *r);
+
 /* Write a float32 array as a NumPy .npy file (atomically: temp file + rename). */
 VLP_API vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim,
                                      const int64_t *shape);
@@ -504,6 +525,11 @@ typedef struct {
   void *progress_ctx;
   vlp_index_report_fn report; /* NULL: failures are only counted */
   void *report_ctx;
+  int batch; /* images (or video frames) per forward pass (<= 0: 1); image files are
+              * decoded one batch ahead on another thread. Default 1: the vision tower's
+              * output depends on the batch's composition in the last bits (within 1e-6), so
+              * only at batch 1 is an index bit for bit the same whether it was built at once,
+              * resumed, or merged from shards. */
 } vlp_index_build_options;
 
 VLP_API vlp_index_build_options vlp_index_build_default_options(void);

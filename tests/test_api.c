@@ -328,7 +328,48 @@ static void test_index_build(void) {
   vlp_model_free(m);
 }
 
+/* vlp_image_reader: images in queue order, fitted to the model's input size when given one
+ * (pixel for pixel vlp_model_fit_image), a file's own error in its place, VLP_ERR_INVALID
+ * when nothing is queued, and freeing with paths still queued. */
+static void test_image_reader(void) {
+  vlp_model *m = NULL;
+  CHECK(vlp_model_load(CLIP, &m) == VLP_OK);
+  if (!m) return;
+  const char *paths[] = {IMAGE, "golden/images/no-such-file.png", "golden/images/coffee.jpg",
+                         "golden/images/rocket.jpg"};
+  for (int fit = 0; fit < 2; fit++) {
+    vlp_image_reader *r = NULL;
+    CHECK(vlp_image_reader_new(fit ? m : NULL, 0, 2, &r) == VLP_OK);
+    if (!r) continue;
+    vlp_image img;
+    CHECK(vlp_image_reader_next(r, &img) == VLP_ERR_INVALID && !img.rgb);
+    for (int i = 0; i < 4; i++) CHECK(vlp_image_reader_add(r, paths[i]) == VLP_OK);
+    for (int i = 0; i < 3; i++) {
+      vlp_status st = vlp_image_reader_next(r, &img);
+      if (i == 1) {
+        CHECK(st == VLP_ERR_IO && !img.rgb);
+        CHECK(strstr(vlp_last_error(), "no-such-file.png") != NULL);
+        continue;
+      }
+      vlp_image want = {0}, full = {0};
+      CHECK(st == VLP_OK && vlp_image_load(paths[i], &full) == VLP_OK);
+      if (fit)
+        CHECK(vlp_model_fit_image(m, &full, 0, &want) == VLP_OK);
+      else
+        want = full, full = (vlp_image){0};
+      CHECK(img.w == want.w && img.h == want.h && img.rgb && want.rgb &&
+            !memcmp(img.rgb, want.rgb, (size_t)img.w * (size_t)img.h * 3));
+      vlp_image_free(&img);
+      vlp_image_free(&want);
+      vlp_image_free(&full);
+    }
+    vlp_image_reader_free(r); /* rocket.jpg still queued (or read ahead) */
+  }
+  vlp_model_free(m);
+}
+
 int main(void) {
+  test_image_reader();
   test_clip();
   test_blip_itm();
   test_caption_truncated();

@@ -2,7 +2,8 @@
  * same loaded models (BLIP caption, VQA, retrieval and CLIP) and runs the same work twice:
  * every result (token ids, embeddings, scores) must be bit-identical to what a single
  * thread computes first. Sessions run 1 OpenMP thread each, so the numbers do not depend
- * on how a product is split over threads. Also built with ThreadSanitizer in CI (.ci/run). */
+ * on how a product is split over threads; and vlp_image_reader's thread against its caller.
+ * Also built with ThreadSanitizer in CI (.ci/run). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,33 @@ static void *work(void *arg) {
   return NULL;
 }
 
+/* vlp_image_reader: its thread decodes and fits (CLIP's processor) while this
+ * one adds paths and takes images in between, ahead 1 and 3; every image equals
+ * the same file fitted here, in order; the reader is freed with paths still
+ * queued. */
+static void check_reader(const vlp_model *m) {
+  vlp_image want[N_IMAGES];
+  for (int i = 0; i < N_IMAGES; i++) CHECK(vlp_model_fit_image(m, &images[i], 0, &want[i]) == 0);
+  for (int ahead = 1; ahead <= 3; ahead += 2) {
+    vlp_image_reader *r = NULL;
+    CHECK(vlp_image_reader_new(m, 0, ahead, &r) == VLP_OK);
+    if (!r) break;
+    for (int k = 0; k < 4 * N_IMAGES; k++) {
+      CHECK(vlp_image_reader_add(r, image_paths[k % N_IMAGES]) == VLP_OK);
+      if (k % 2 == 0)
+        continue; /* two added, one taken: the queue grows as the thread works
+                   */
+      vlp_image img;
+      const vlp_image *w = &want[(k / 2) % N_IMAGES];
+      CHECK(vlp_image_reader_next(r, &img) == VLP_OK && img.w == w->w && img.h == w->h &&
+            !memcmp(img.rgb, w->rgb, (size_t)img.w * (size_t)img.h * 3));
+      vlp_image_free(&img);
+    }
+    vlp_image_reader_free(r);
+  }
+  for (int i = 0; i < N_IMAGES; i++) vlp_image_free(&want[i]);
+}
+
 int main(void) {
   for (int i = 0; i < N_MODELS; i++)
     if (vlp_model_load(model_dirs[i], &models[i])) {
@@ -171,6 +199,7 @@ int main(void) {
         free(b->p);
       }
   for (int mi = 0; mi < N_MODELS; mi++) free(ref[mi].p);
+  check_reader(models[3]);
   for (int i = 0; i < N_IMAGES; i++) vlp_image_free(&images[i]);
   for (int i = 0; i < N_MODELS; i++) vlp_model_free(models[i]);
   return test_done();

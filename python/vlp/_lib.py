@@ -85,7 +85,8 @@ IndexReportFn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.
 
 class IndexBuildOptions(ctypes.Structure):
     _fields_ = [("video", VideoSampling), ("progress", StepFn), ("progress_ctx", ctypes.c_void_p),
-                ("report", IndexReportFn), ("report_ctx", ctypes.c_void_p)]
+                ("report", IndexReportFn), ("report_ctx", ctypes.c_void_p),
+                ("batch", ctypes.c_int)]
 
 
 class IndexBuildStats(ctypes.Structure):
