@@ -274,9 +274,7 @@ static void test_index_build(void) {
       CHECK(vlp_image_load(ix->entries[r].path, &img) == VLP_OK);
       CHECK(vlp_embed_images(s, &img, 1, 0, want) == VLP_OK);
       vlp_image_free(&img);
-      double d = 0;
-      for (int k = 0; k < P; k++) d = fmax(d, fabs(want[k] - ix->emb[(size_t)r * P + k]));
-      CHECK(d < 1e-6);
+      CHECK(test_max_abs_diff(want, ix->emb + (size_t)r * P, (size_t)P) < 1e-6);
     }
     free(want);
     vlp_index_close(ix);

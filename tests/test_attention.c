@@ -13,45 +13,29 @@
 #include "core/ops.h"
 #include "testlib.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float frand(void) { /* uniform [-1, 1) */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-static float *rand_buf(size_t n, float scale) {
-  float *p = malloc((n ? n : 1) * sizeof *p);
-  for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-  return p;
-}
-
 /* Mask kinds: 0 none, 1 padding (-10000 on the last keys of every other item, as BERT's
  * (1 - m) * -10000), 2 float32 min on random keys (as transformers' causal masks). */
 static void attention_case(const char *path, const char *what, int B, int H, int Tq, int Tk,
                            int kv_cap, int hd, int mask_kind, int causal) {
   size_t D = (size_t)H * hd, nq = (size_t)B * Tq * D, nk = (size_t)B * kv_cap * D;
-  float *q = rand_buf(nq, 3.0f), *k = rand_buf(nk, 1.0f), *v = rand_buf(nk, 1.0f);
+  float *q = test_rand_buf(nq, 3.0f), *k = test_rand_buf(nk, 1.0f), *v = test_rand_buf(nk, 1.0f);
   float *mask = NULL;
   if (mask_kind) {
     mask = calloc((size_t)B * Tk, sizeof *mask);
     for (int b = 0; b < B; b++)
       for (int j = 0; j < Tk; j++) {
         if (mask_kind == 1 && b % 2 == 1 && j >= Tk - Tk / 3) mask[(size_t)b * Tk + j] = -10000.0f;
-        if (mask_kind == 2 && j > 0 && frand() < -0.5f) mask[(size_t)b * Tk + j] = -3.4028235e38f;
+        if (mask_kind == 2 && j > 0 && test_frand() < -0.5f)
+          mask[(size_t)b * Tk + j] = -3.4028235e38f;
       }
   }
-  float *got = rand_buf(nq, 100.0f), *want = rand_buf(nq, 100.0f);
+  float *got = test_rand_buf(nq, 100.0f), *want = test_rand_buf(nq, 100.0f);
   op_attn_shape s = {B, H, Tq, Tk, hd, kv_cap, mask, causal};
   CHECK(attention_blocked(got, q, k, v, &s) == 1);
   op_attention_naive(want, q, k, v, &s);
-  double scale = 0, err = 0;
+  double scale = test_max_abs(want, nq), err = test_max_abs_diff(got, want, nq);
   int finite = 1;
-  for (size_t i = 0; i < nq; i++) {
-    scale = fmax(scale, fabs(want[i]));
-    err = fmax(err, fabs((double)got[i] - want[i]));
-    finite &= isfinite(got[i]) != 0;
-  }
+  for (size_t i = 0; i < nq; i++) finite &= isfinite(got[i]) != 0;
   int ok = finite && err <= 1e-5 * fmax(scale, 1e-30);
   printf(
       "%s %s %s B=%d H=%d Tq=%d Tk=%d cap=%d hd=%d mask=%d causal=%d: max err %.3g (scale "

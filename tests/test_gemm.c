@@ -12,19 +12,6 @@
 #include "testlib.h"
 #include "vlp.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static float frand(void) { /* uniform [-1, 1) */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-static float *rand_buf(size_t n, float scale) {
-  float *p = malloc((n ? n : 1) * sizeof *p);
-  for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-  return p;
-}
-
 /* The reference: act(x W^T + b) + (acc ? y0 : 0) with the naive kernels. */
 static void reference(float *y, const float *y0, const float *x, const float *W, const float *b,
                       int n, int in, int out, gemm_act act, int acc) {
@@ -38,12 +25,7 @@ static void reference(float *y, const float *y0, const float *x, const float *W,
 
 /* Relative error of the whole output: max |got - want| / max |want|. */
 static double rel_err(const float *got, const float *want, size_t n) {
-  double d = 0, m = 0;
-  for (size_t i = 0; i < n; i++) {
-    double e = fabs((double)got[i] - want[i]);
-    if (!(e <= d)) d = e;
-    if (fabs(want[i]) > m) m = fabs(want[i]);
-  }
+  double d = test_max_abs_diff(got, want, n), m = test_max_abs(want, n);
   return m > 0 ? d / m : d;
 }
 
@@ -69,8 +51,8 @@ static void run_backend(const char *name) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
       int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
       size_t len = (size_t)n * out;
-      float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 0.2f);
-      float *b = rand_buf((size_t)out, 0.5f), *y0 = rand_buf(len, 1);
+      float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.2f);
+      float *b = test_rand_buf((size_t)out, 0.5f), *y0 = test_rand_buf(len, 1);
       float *y = malloc(len * sizeof *y), *want = malloc(len * sizeof *want);
       size_t bytes = 0;
       vlp_status st = gemm_prepare(W, out, in, prec, &bytes);

@@ -15,34 +15,9 @@
 
 #define TOL 1e-5
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static float frand(void) { /* uniform [-1, 1) */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-static float *rand_buf(size_t n, float scale) {
-  float *p = malloc((n ? n : 1) * sizeof *p);
-  for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
-  return p;
-}
-static float *copy_buf(const float *x, size_t n) {
-  float *p = malloc((n ? n : 1) * sizeof *p);
-  memcpy(p, x, n * sizeof *p);
-  return p;
-}
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-  double w = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]);
-    if (!(d <= w)) w = d;
-  }
-  return w;
-}
 /* max |diff| <= TOL (abs) after scaling by max(1, |ref|) for the larger-valued outputs */
 static void compare(const char *what, const float *got, const float *want, size_t n) {
-  double d = max_abs_diff(got, want, n);
+  double d = test_max_abs_diff(got, want, n);
   printf("  %-44s max|diff| %.3g\n", what, d);
   test_allclose(what, got, want, n, TOL, TOL);
 }
@@ -52,8 +27,8 @@ static void test_linear_random(void) {
                            {64, 128, 96}, {5, 1, 9},     {37, 257, 129}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-    float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 0.1f);
-    float *b = rand_buf((size_t)out, 1);
+    float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.1f);
+    float *b = test_rand_buf((size_t)out, 1);
     float *y1 = malloc((size_t)n * out * sizeof *y1), *y2 = malloc((size_t)n * out * sizeof *y2);
     char what[96];
     for (int withb = 0; withb < 2; withb++) {
@@ -70,7 +45,8 @@ static void test_layernorm_random(void) {
   const int shapes[][2] = {{1, 1}, {1, 768}, {7, 33}, {577, 768}, {3, 1025}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int n = shapes[s][0], d = shapes[s][1];
-    float *x = rand_buf((size_t)n * d, 3), *g = rand_buf((size_t)d, 1), *b = rand_buf((size_t)d, 1);
+    float *x = test_rand_buf((size_t)n * d, 3), *g = test_rand_buf((size_t)d, 1),
+          *b = test_rand_buf((size_t)d, 1);
     for (size_t i = 0; i < (size_t)n * d; i++) x[i] += 2.0f; /* non-zero mean */
     float *y1 = malloc((size_t)n * d * sizeof *y1), *y2 = malloc((size_t)n * d * sizeof *y2);
     op_layernorm(y1, x, g, b, n, d, 1e-12f);
@@ -79,9 +55,9 @@ static void test_layernorm_random(void) {
     snprintf(what, sizeof what, "layernorm n=%d d=%d", n, d);
     compare(what, y1, y2, (size_t)n * d);
     /* in place (y == x) */
-    float *xc = copy_buf(x, (size_t)n * d);
+    float *xc = test_copy_buf(x, (size_t)n * d);
     op_layernorm(xc, xc, g, b, n, d, 1e-12f);
-    CHECK(max_abs_diff(xc, y1, (size_t)n * d) == 0);
+    CHECK(test_max_abs_diff(xc, y1, (size_t)n * d) == 0);
     free(x), free(g), free(b), free(y1), free(y2), free(xc);
   }
 }
@@ -90,8 +66,8 @@ static void test_act_softmax_random(void) {
   const size_t ns[] = {1, 5, 1000, 100003};
   for (size_t s = 0; s < sizeof ns / sizeof ns[0]; s++) {
     size_t n = ns[s];
-    float *x = rand_buf(n, 6);
-    float *a = copy_buf(x, n), *b = copy_buf(x, n);
+    float *x = test_rand_buf(n, 6);
+    float *a = test_copy_buf(x, n), *b = test_copy_buf(x, n);
     char what[96];
     op_gelu(a, n), op_gelu_naive(b, n);
     snprintf(what, sizeof what, "gelu n=%zu", n);
@@ -105,7 +81,7 @@ static void test_act_softmax_random(void) {
   const int sh[][2] = {{1, 1}, {1, 7}, {12, 577}, {300, 129}, {2, 30524}};
   for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
     size_t n = (size_t)sh[s][0] * sh[s][1];
-    float *x = rand_buf(n, 10), *y = copy_buf(x, n);
+    float *x = test_rand_buf(n, 10), *y = test_copy_buf(x, n);
     op_softmax(x, sh[s][0], sh[s][1]);
     op_softmax_naive(y, sh[s][0], sh[s][1]);
     char what[96];
@@ -120,8 +96,8 @@ static void test_act_softmax_random(void) {
 static void attention_case(int B, int H, int Tq, int Tk, int kv_cap, int hd, int use_mask,
                            int causal) {
   size_t D = (size_t)H * hd;
-  float *q = rand_buf((size_t)B * Tq * D, 2), *k = rand_buf((size_t)B * kv_cap * D, 2);
-  float *v = rand_buf((size_t)B * kv_cap * D, 1);
+  float *q = test_rand_buf((size_t)B * Tq * D, 2), *k = test_rand_buf((size_t)B * kv_cap * D, 2);
+  float *v = test_rand_buf((size_t)B * kv_cap * D, 1);
   float *mask = NULL;
   if (use_mask) {
     mask = malloc((size_t)B * Tk * sizeof *mask);
@@ -160,8 +136,8 @@ static void test_attention_random(void) {
 static void test_attention_edges(void) {
   const int H = 2, hd = 4, Tk = 3;
   float q[2 * 2 * 4], k[3 * 8], v[3 * 8], out[16], ref[24];
-  for (int i = 0; i < 16; i++) q[i] = frand();
-  for (int i = 0; i < 24; i++) k[i] = frand(), v[i] = frand();
+  for (int i = 0; i < 16; i++) q[i] = test_frand();
+  for (int i = 0; i < 24; i++) k[i] = test_frand(), v[i] = test_frand();
   float mask[3] = {-INFINITY, -INFINITY, -INFINITY};
   for (int tq = 1; tq <= 2; tq++) {
     op_attn_shape s = {1, H, tq, Tk, hd, Tk, mask, 0};
@@ -172,7 +148,7 @@ static void test_attention_edges(void) {
   }
   /* Tq = 20 >= the GEMM threshold, all masked */
   {
-    float *qq = rand_buf(20 * 8, 1), *o = malloc(20 * 8 * sizeof *o);
+    float *qq = test_rand_buf(20 * 8, 1), *o = malloc(20 * 8 * sizeof *o);
     op_attn_shape s = {1, H, 20, Tk, hd, Tk, mask, 0};
     op_attention(o, qq, k, v, &s);
     int zero = 1;
@@ -183,7 +159,7 @@ static void test_attention_edges(void) {
   /* causal, Tq = Tk = 3: row 0 sees only key 0 -> output = v row 0 exactly */
   {
     float qq[3 * 8];
-    for (int i = 0; i < 24; i++) qq[i] = frand();
+    for (int i = 0; i < 24; i++) qq[i] = test_frand();
     float o[24];
     op_attn_shape s = {1, H, 3, 3, hd, 3, NULL, 1};
     op_attention(o, qq, k, v, &s);
@@ -291,10 +267,11 @@ static void test_threads(void) {
   int def = vlp_threads_default();
   CHECK(def >= 1 && vlp_threads_current() == def);
   const int n = 64, in = 96, out = 80, B = 2, H = 4, T = 40, hd = 16;
-  float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 1);
-  float *q = rand_buf((size_t)B * T * H * hd, 1), *k = rand_buf((size_t)B * T * H * hd, 1);
-  float *v = rand_buf((size_t)B * T * H * hd, 1);
-  float *big = rand_buf(200000, 5);
+  float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 1);
+  float *q = test_rand_buf((size_t)B * T * H * hd, 1),
+        *k = test_rand_buf((size_t)B * T * H * hd, 1);
+  float *v = test_rand_buf((size_t)B * T * H * hd, 1);
+  float *big = test_rand_buf(200000, 5);
   float *res[2][5];
   for (int t = 0; t < 2; t++) {
     int prev = threads_enter(t + 1);
@@ -307,7 +284,7 @@ static void test_threads(void) {
     res[t][2] = malloc((size_t)B * H * hd * sizeof(float));
     op_attn_shape s1 = {B, H, 1, T, hd, T, NULL, 0};
     op_attention(res[t][2], q, k, v, &s1);
-    res[t][3] = copy_buf(big, 200000);
+    res[t][3] = test_copy_buf(big, 200000);
     op_gelu(res[t][3], 200000);
     res[t][4] = malloc(200000 * sizeof(float));
     op_layernorm(res[t][4], big, NULL, NULL, 200, 1000, 1e-6f);
@@ -317,9 +294,9 @@ static void test_threads(void) {
   test_allclose("linear 1 vs 2 threads", res[0][0], res[1][0], (size_t)n * out, TOL, TOL);
   test_allclose("attention (GEMM path) 1 vs 2 threads", res[0][1], res[1][1],
                 (size_t)B * T * H * hd, TOL, TOL);
-  CHECK(max_abs_diff(res[0][2], res[1][2], (size_t)B * H * hd) == 0);
-  CHECK(max_abs_diff(res[0][3], res[1][3], 200000) == 0);
-  CHECK(max_abs_diff(res[0][4], res[1][4], 200000) == 0);
+  CHECK(test_max_abs_diff(res[0][2], res[1][2], (size_t)B * H * hd) == 0);
+  CHECK(test_max_abs_diff(res[0][3], res[1][3], 200000) == 0);
+  CHECK(test_max_abs_diff(res[0][4], res[1][4], 200000) == 0);
   for (int t = 0; t < 2; t++)
     for (int i = 0; i < 5; i++) free(res[t][i]);
   free(x), free(W), free(q), free(k), free(v), free(big);
@@ -340,7 +317,7 @@ static void test_threads(void) {
 static void test_nested(void) {
   int prev = threads_enter(2);
   const int n = 40, in = 300, out = 200;
-  float *x = rand_buf((size_t)n * in, 1), *W = rand_buf((size_t)out * in, 0.1f);
+  float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.1f);
   float *y[2], *ref = malloc((size_t)n * out * sizeof *ref);
   y[0] = malloc((size_t)n * out * sizeof(float)), y[1] = malloc((size_t)n * out * sizeof(float));
   op_linear_naive(ref, x, W, NULL, n, in, out);
@@ -374,6 +351,7 @@ static void test_workspace(void) {
 }
 
 int main(void) {
+  test_seed(0x9E3779B97F4A7C15ull); /* the seed this test has always drawn from */
   test_hand();
   test_activation_accuracy();
   test_linear_random();
