@@ -5,14 +5,9 @@
 # usage: captool_test.sh PATH/TO/vlp   (run from tests/)
 set -u
 VLP=$1
-G=golden
-CAP=$G/models/blip-caption-tiny
-T=$(mktemp -d)
-trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/testlib.sh"
+trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT # the tests below chmod 000
+CAP=$M/blip-caption-tiny
 check() { if eval "$2"; then ok; else bad "$1"; fi; }
 run() {
   "$@" >"$T/out" 2>"$T/err"
@@ -220,5 +215,4 @@ if command -v script >/dev/null; then
   check "terminal: a progress bar" 'grep -q "\[#*\.*\] [0-9]*/30 " "$T/tty"'
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -8,9 +8,7 @@ if ! "$PY" -c "import faiss" 2> /dev/null; then
   echo "SKIPPED: /usr/bin/python3 cannot import faiss (install the Debian package python3-faiss)"
   exit 77
 fi
-M=golden/models
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/testlib.sh"
 mkdir "$T/imgs"
 cp golden/images/astronaut.png golden/images/chelsea_cat.png golden/images/coffee.jpg \
   golden/images/rocket.jpg golden/images/camera_gray.png "$T/imgs/"

@@ -2,12 +2,9 @@
 # index_test: end-to-end tests of `vlp index build` / `vlp search` (run from tests/).
 # usage: index_test.sh VLP INDEX_GOLDEN
 VLP=$1 GOLD=$2
-M=golden/models
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
+. "$(dirname "$0")/testlib.sh"
 check() { # check DESCRIPTION COMMAND...
-  if "${@:2}"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1" >&2; fi
+  if "${@:2}"; then ok; else bad "$1"; fi
 }
 field() { # field NAME < json lines: values of a numeric or string field, one per line
   sed -n "s/.*\"$1\": \"\{0,1\}\([^\",}]*\).*/\1/p"
@@ -132,5 +129,4 @@ done < <(grep '"itm"' "$T/res" | sed 's/.*"path": "\([^"]*\)".*"itm": \([^}]*\)}
 "$VLP" search "$IX" "$q" --rerank 3 > /dev/null 2> "$T/err"
 check "rerank with CLIP refused" test $? = 2
 
-echo "$pass passed, $fail failed"
-test $fail = 0
+finish

@@ -8,18 +8,15 @@ set -u
 VLP=$1
 SERVER=$2
 SHARD=$3
-G=golden
-M=$G/models
+. "$(dirname "$0")/testlib.sh"
 IMG=$G/images/astronaut.png
 COMMIT=0123456789abcdef0123456789abcdef01234567
-T=$(mktemp -d)
 SERVER_PID=
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
   rm -rf "$T"
 }
 trap cleanup EXIT
-. "$(dirname "$0")/testlib.sh"
 check() { if eval "$1"; then ok; else bad "$2"; fi; }
 
 export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9
@@ -226,5 +223,4 @@ check "[ -s $T/want ] && cmp -s $T/want $T/out" "sharded CLIP embeds identically
 # every request went to the local server
 check "! grep -qv '^\(HEAD\|GET\) /' $T/log" "only hub requests in the server log"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -4,12 +4,9 @@
 set -u
 VLP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 SECTION=$2
-G=golden
-CAP=$G/models/blip-caption-tiny
-CLIP=$G/models/clip-tiny
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-. ./testlib.sh
+. "$(dirname "$0")/testlib.sh"
+CAP=$M/blip-caption-tiny
+CLIP=$M/clip-tiny
 
 # --- sidecars never replace an input, an image or a video ---------------------------------------
 sec_sidecar() {
@@ -446,5 +443,4 @@ PY
 }
 
 sec_"$SECTION"
-echo "$SECTION: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish "$SECTION"

@@ -6,11 +6,9 @@
 # usage: siglip_cli_test.sh PATH/TO/vlp   (run from tests/)
 set -u
 VLP=$1
-G=golden
-S=$G/models/siglip-tiny
-T=$(mktemp -d)
-trap 'chmod -R u+rwx "$T"; rm -rf "$T"' EXIT
 . "$(dirname "$0")/testlib.sh"
+trap 'chmod -R u+rwx "$T"; rm -rf "$T"' EXIT # permissions first: an unreadable leftover goes too
+S=$G/models/siglip-tiny
 export VLP_THREADS=1
 # value of KEY for case ID of golden/cases/siglip.json (python3's json module only)
 golden() { python3 -c "import json,sys; d=json.load(open('$G/cases/siglip.json')); c=[c for c in d['cases'] if c['id']==sys.argv[1]][0]; print(json.dumps(c['expected'][sys.argv[2]]['value']))" "$1" "$2"; }
@@ -105,5 +103,4 @@ expect_rc 2 "missing spiece.model" "$VLP" tag -m "$T/bad" --labels cat $G/images
 has err "spiece.model" "the missing file is named"
 if [ "$(wc -l <"$T/err")" = 1 ]; then ok; else bad "one error line: $(cat "$T/err")"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -1,11 +1,18 @@
-# testlib.sh: the checks the shell tests share (source it; set T to a scratch folder first).
-# Each check counts into pass / fail; a script ends with: echo "$pass passed, $fail failed".
+# testlib.sh: the set-up and checks the shell tests share. A test runs from tests/ (ctest's
+# working folder) and sources this after reading its arguments: G is the golden data, M its
+# models, T a new scratch folder removed on exit (a script that must do more on exit, such as
+# chmod unreadable files or stop a server, sets its own EXIT trap after sourcing).
+# Each check counts into pass / fail; a script ends with `finish`.
+G=golden
+M=$G/models
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect_rc WANT NAME CMD...: run (at most 120 s), keep stdout in $T/out and stderr in $T/err;
-# a sanitizer report on stderr fails too.
+# expect_rc WANT NAME CMD...: run (at most $VLP_TEST_TIMEOUT s, default 600), keep stdout in
+# $T/out and stderr in $T/err; a sanitizer report on stderr fails too.
 expect_rc() {
   local want=$1 name=$2
   shift 2
@@ -19,3 +26,8 @@ has() { if grep -qF -- "$2" "$T/$1"; then ok; else bad "$3: '$2' not in $1: $(he
 hasnt() { if grep -qF -- "$2" "$T/$1"; then bad "$3: '$2' in $1"; else ok; fi; }
 # lines FILE N NAME: $T/FILE has N lines.
 lines() { local n; n=$(wc -l <"$T/$1"); if [ "$n" = "$2" ]; then ok; else bad "$3: $n lines in $1, expected $2"; fi; }
+# finish [LABEL]: print "[LABEL: ]N passed, M failed"; the status is 0 when nothing failed.
+finish() {
+  echo "${1:+$1: }$pass passed, $fail failed"
+  [ "$fail" = 0 ]
+}

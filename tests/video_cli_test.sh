@@ -6,17 +6,13 @@
 # usage: video_cli_test.sh PATH/TO/vlp   (run from tests/)
 set -u
 VLP=$1
-G=golden
-M=$G/models
+. "$(dirname "$0")/testlib.sh"
 V=$G/video
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 VIDEOS="$V/slideshow_h264.mp4 $V/slideshow_vp9.webm $V/slideshow_mjpeg.avi"
 # Labels picked once so that clip-tiny's best label differs for each photo of the slideshow
 # (the tiny model is random-ish: ordinary words would not separate the photos).
 LABELS=dudley,riviera,bees,flats,blockade,brain,kins,froze
 
-. "$(dirname "$0")/testlib.sh"
 # the "frame" values of out, space separated
 frames() { grep -o '"frame": [0-9]*' "$T/out" | sed 's/"frame": //' | tr '\n' ' ' | sed 's/ $//'; }
 same() { if [ "$1" = "$2" ]; then ok; else bad "$3: got '$1', expected '$2'"; fi; }
@@ -152,5 +148,4 @@ has err "$T/missing.mp4: cannot open" "missing file message"
 expect_rc 1 "mixed inputs" "$VLP" video tag -m $M/clip-tiny --labels $LABELS --scenes --top 1 "$T/zero.mp4" $V/slideshow_h264.mp4
 lines out 9 "mixed: error object + 8 frames"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
