@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/fast_exp.h"
 #include "core/kernels.h"
 #include "core/threads.h"
 

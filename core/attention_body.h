@@ -25,36 +25,6 @@ VK_TARGET static inline void VK(st)(float *p, VK(vf) x) {
   memcpy(p, &x, sizeof x);
 }
 
-/* e^x, branch-free so that it vectorises (the same scheme as kernels_body.h's vexp). */
-VK_TARGET static inline float VK(aexp)(float x) {
-  const float lo = -86.9f, hi = 88.72f;
-  float xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
-  const float shift = 12582912.0f;
-  float t = xc * 1.44269504088896341f + shift;
-  float nf = t - shift;
-  int32_t ti, pi;
-  memcpy(&ti, &t, 4);
-  int32_t n = ti - 0x4B400000;
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  memcpy(&pi, &p, 4);
-  pi += (int32_t)((uint32_t)n << 23);
-  float y;
-  memcpy(&y, &pi, 4);
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? INFINITY : y;
-  return x != x ? x : y;
-}
-
 /* st (nk, QB) = scores of keys j0.. j0+nk-1 against the block qt (hd, QB), mask added. */
 VK_TARGET static void VK(scores)(float *st, const float *qt, const attn_head *a, int j0, int nk) {
   for (int jj = 0; jj < nk; jj += VA_KR) {
@@ -147,14 +117,14 @@ VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
 #pragma omp simd
     for (int r = 0; r < VA_QB; r++) {
       mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r]; /* nothing visible yet: keep exp finite */
-      alpha[r] = VK(aexp)(m[r] - mu[r]);
+      alpha[r] = vlp_fast_expf(m[r] - mu[r]);
       m[r] = mx[r];
       l[r] *= alpha[r];
     }
     for (int t = 0; t < nk; t++)
 #pragma omp simd
       for (int r = 0; r < VA_QB; r++) {
-        float p = VK(aexp)(st[t * VA_QB + r] - mu[r]);
+        float p = vlp_fast_expf(st[t * VA_QB + r] - mu[r]);
         st[t * VA_QB + r] = p;
         l[r] += p;
       }

@@ -19,6 +19,7 @@
 
 #include "core/dnnl_guard.h"
 #include "core/error.h"
+#include "core/kernels.h"
 #include "core/threads.h"
 
 /* ---- engine and per-thread streams ------------------------------------------------ */
@@ -209,16 +210,16 @@ static dnnl_status_t reorder_into(const dnnl_memory_desc_t *src_md, const void *
   return st;
 }
 
+/* Row-parallel over the call's threads, above this many elements (the kernels.h passes). */
+#define PAR_ROWS_MIN 16384
+
 /* int8 weights: q[o][k] = round(W[o][k] / s[o]), s[o] = max_k |W[o][k]| / 127. */
 static void quantize_weights(int8_t *q, float *scale, const float *W, int out, int in) {
-  for (int o = 0; o < out; o++) {
-    const float *w = W + (size_t)o * in;
-    float amax = 0;
-    for (int k = 0; k < in; k++) amax = fmaxf(amax, fabsf(w[k]));
-    float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-    scale[o] = s;
-    for (int k = 0; k < in; k++) q[(size_t)o * in + k] = (int8_t)lrintf(w[k] * inv);
-  }
+  const vk_table *vk = vk_get();
+  int nt = vlp_threads_current();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int o = 0; o < out; o++)
+    scale[o] = vk->quantize_row(q + (size_t)o * in, W + (size_t)o * in, in);
 }
 
 static void dn_release(gemm_packed *p) {
@@ -326,27 +327,46 @@ static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act
   return hit ? out : NULL;
 }
 
-/* bf16 = the upper half of the f32, rounded to nearest even (NaN stays NaN). */
-static void to_bf16(uint16_t *dst, const float *src, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &src[i], 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-      dst[i] = (uint16_t)((u >> 16) | 0x40);
+/* The input rows in the kernel's type: bf16, or int8 with per-row scales (scale[i]). */
+static void convert_rows(void *dst, float *scale, const float *x, int n, int in, int q8) {
+  const vk_table *vk = vk_get();
+  int nt = vlp_threads_current();
+  if ((size_t)n * in < PAR_ROWS_MIN) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int i = 0; i < n; i++) {
+    if (q8)
+      scale[i] = vk->quantize_row((int8_t *)dst + (size_t)i * in, x + (size_t)i * in, in);
     else
-      dst[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+      vk->to_bf16((uint16_t *)dst + (size_t)i * in, x + (size_t)i * in, (size_t)in);
   }
 }
 
-/* Symmetric per-row int8: q = round(x / s), s = max|x| / 127 (1 for a zero row). */
-static void quantize_rows(int8_t *q, float *scale, const float *x, int n, int in) {
+/* y = act(acc * rs[i] * ws[j] + b[j]) (+ y): the int8 product's dequantisation, bias and
+ * activation in one pass per row; z (n, out) is scratch when there are both an activation
+ * and a residual. */
+static void dequantize_rows(float *y, float *z, const int32_t *acc, const float *rs,
+                            const float *ws, const float *b, int n, int out, gemm_act act,
+                            int accumulate) {
+  const vk_table *vk = vk_get();
+  void (*f)(float *, size_t) = act == GEMM_ACT_GELU_ERF     ? vk->gelu
+                               : act == GEMM_ACT_GELU_TANH  ? vk->gelu_tanh
+                               : act == GEMM_ACT_QUICK_GELU ? vk->quick_gelu
+                                                            : NULL;
+  int nt = vlp_threads_current();
+  if ((size_t)n * out < PAR_ROWS_MIN) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int i = 0; i < n; i++) {
-    const float *r = x + (size_t)i * in;
-    float amax = 0;
-    for (int k = 0; k < in; k++) amax = fmaxf(amax, fabsf(r[k]));
-    float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-    scale[i] = s;
-    for (int k = 0; k < in; k++) q[(size_t)i * in + k] = (int8_t)lrintf(r[k] * inv);
+    size_t o = (size_t)i * out;
+    if (!f) {
+      vk->dequantize_row(y + o, acc + o, rs[i], ws, b, out, accumulate);
+    } else if (!accumulate) {
+      vk->dequantize_row(y + o, acc + o, rs[i], ws, b, out, 0);
+      f(y + o, (size_t)out);
+    } else {
+      vk->dequantize_row(z + o, acc + o, rs[i], ws, b, out, 0);
+      f(z + o, (size_t)out);
+      vk->add(y + o, z + o, (size_t)out);
+    }
   }
 }
 
@@ -367,14 +387,14 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   if (p->prec == VLP_PRECISION_BF16) {
     uint16_t *xb = gemm_scratch(1, (size_t)n * in * sizeof *xb);
     if (!xb) return 0;
-    to_bf16(xb, x, (size_t)n * in);
+    convert_rows(xb, NULL, x, n, in, 0);
     src = xb;
   } else if (q8) { /* int32 products, then the row scales, in scratch 2 */
     size_t abytes = (len * sizeof(int32_t) + 63) / 64 * 64;
     int8_t *xq = gemm_scratch(1, (size_t)n * in);
     if (!xq || !(dst = gemm_scratch(2, abytes + (size_t)n * sizeof(float)))) return 0;
     rscale = (float *)((char *)dst + abytes);
-    quantize_rows(xq, rscale, x, n, in);
+    convert_rows(xq, rscale, x, n, in, 1);
     src = xq;
   }
   void *pad = k->scratch ? gemm_scratch(0, k->scratch) : NULL;
@@ -409,26 +429,10 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   for (int i = 0; i < na; i++) dnnl_memory_destroy(m[i]);
   if (st) return 0;
 
-  if (q8) { /* y = act(acc * rs[i] * ws[j] + b[j]) (+ y) */
-    const int32_t *acc = dst;
-    float *z = y;
+  if (q8) {
+    float *z = NULL;
     if (accumulate && act != GEMM_ACT_NONE && !(z = gemm_scratch(1, len * sizeof *z))) return 0;
-    const float *ws = d->wscale;
-    for (int i = 0; i < n; i++) {
-      const int32_t *ar = acc + (size_t)i * out;
-      float *zr = z + (size_t)i * out;
-      float rs = rscale[i];
-      if (z == y && accumulate) /* no activation: add straight onto the residual */
-        for (int j = 0; j < out; j++) zr[j] += (float)ar[j] * rs * ws[j] + (b ? b[j] : 0.0f);
-      else
-        for (int j = 0; j < out; j++) zr[j] = (float)ar[j] * rs * ws[j] + (b ? b[j] : 0.0f);
-    }
-    if (z != y) {
-      gemm_epilogue(z, y, len, act);
-      memcpy(y, z, len * sizeof *y);
-    } else if (!accumulate) {
-      gemm_epilogue(y, NULL, len, act);
-    }
+    dequantize_rows(y, z, dst, rscale, d->wscale, b, n, out, act, accumulate);
   }
   return 1;
 }

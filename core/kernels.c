@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fast_exp.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define VK_X86 1
 

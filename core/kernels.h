@@ -7,6 +7,7 @@
 #define VLP_CORE_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
   const char *name; /* "avx512", "avx2", "generic" */
@@ -21,6 +22,15 @@ typedef struct {
   void (*quick_gelu)(float *x, size_t n);
   /* y += x */
   void (*add)(float *y, const float *x, size_t n);
+  /* One row to symmetric int8: s = max|x| / 127 (1 for a zero row), q = round(x / s), ties
+   * to even; returns s. */
+  float (*quantize_row)(int8_t *q, const float *x, int n);
+  /* One row of int32 products back to float: y = acc * rs * ws + b (b may be NULL), added
+   * onto y if accumulate. */
+  void (*dequantize_row)(float *y, const int32_t *acc, float rs, const float *ws, const float *b,
+                         int n, int accumulate);
+  /* f32 to bf16, rounded to nearest even; NaN stays NaN. */
+  void (*to_bf16)(uint16_t *dst, const float *src, size_t n);
 } vk_table;
 
 /* The kernels for this CPU (VLP_KERNELS=avx512|avx2|generic forces one the CPU has). */

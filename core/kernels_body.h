@@ -5,38 +5,6 @@
 #define VK_CAT(a, b) VK_CAT2(a, b)
 #define VK(name) VK_CAT(name, VK_SUFFIX)
 
-/* expf, branch-free so that it vectorises: e^x = 2^n e^r, n = round(x / ln 2),
- * |r| <= ln2 / 2, e^r by its Taylor series to r^7 (truncation < 6e-9); 2^n goes straight
- * into the exponent bits. Within ~2 ulp of expf; results below 2^-125 flush to 0. */
-VK_TARGET static inline float VK(vexp)(float x) {
-  const float lo = -86.9f, hi = 88.72f;
-  float xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
-  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float t = xc * 1.44269504088896341f + shift;
-  float nf = t - shift;
-  int32_t ti, pi;
-  memcpy(&ti, &t, 4);
-  int32_t n = ti - 0x4B400000;
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  memcpy(&pi, &p, 4);
-  pi += (int32_t)((uint32_t)n << 23);
-  float y;
-  memcpy(&y, &pi, 4);
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? INFINITY : y;
-  return x != x ? x : y;
-}
-
 /* gelu(x) = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2, erfc(z) for z >= 0 by Numerical
  * Recipes' Chebyshev fit t exp(-z^2 + P(t)), t = 1 / (1 + z / 2) (relative error
  * < 1.2e-7); for x < 0 this avoids the cancellation in 1 + erf(x). */
@@ -53,7 +21,7 @@ VK_TARGET static inline float VK(gelu1)(float x) {
   p = p * t + 0.37409196f;
   p = p * t + 1.00002368f;
   p = p * t - 1.26551223f;
-  float half_erfc = 0.5f * t * VK(vexp)(p - z * z);
+  float half_erfc = 0.5f * t * vlp_fast_expf(p - z * z);
   return x * (x < 0 ? half_erfc : 1.0f - half_erfc);
 }
 
@@ -67,13 +35,13 @@ VK_TARGET static void VK(gelu_tanh)(float *x, size_t n) {
 #pragma omp simd
   for (size_t i = 0; i < n; i++) {
     float v = x[i], u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-    x[i] = v / (1.0f + VK(vexp)(-2.0f * u));
+    x[i] = v / (1.0f + vlp_fast_expf(-2.0f * u));
   }
 }
 
 VK_TARGET static void VK(quick_gelu)(float *x, size_t n) {
 #pragma omp simd
-  for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + VK(vexp)(-1.702f * x[i]));
+  for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + vlp_fast_expf(-1.702f * x[i]));
 }
 
 VK_TARGET static void VK(add)(float *y, const float *x, size_t n) {
@@ -114,7 +82,7 @@ VK_TARGET static void VK(softmax_row)(float *x, int n) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
   for (int j = 0; j < n; j++) {
-    x[j] = VK(vexp)(x[j] - m);
+    x[j] = vlp_fast_expf(x[j] - m);
     s += x[j];
   }
   float inv = 1.0f / s;
@@ -122,8 +90,57 @@ VK_TARGET static void VK(softmax_row)(float *x, int n) {
   for (int j = 0; j < n; j++) x[j] *= inv;
 }
 
-static const vk_table VK(table) = {VK_NAME,       VK(layernorm_row), VK(softmax_row), VK(gelu),
-                                   VK(gelu_tanh), VK(quick_gelu),    VK(add)};
+/* Symmetric int8: s = max|x| / 127 (1 for a zero row), q = round(x / s) with ties to even
+ * (adding 1.5 * 2^23 rounds as lrintf does in the default mode, and vectorises). */
+VK_TARGET static float VK(quantize_row)(int8_t *q, const float *x, int n) {
+  float amax = 0;
+#pragma omp simd reduction(max : amax)
+  for (int k = 0; k < n; k++) {
+    float a = fabsf(x[k]);
+    amax = a > amax ? a : amax;
+  }
+  float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+  const float shift = 12582912.0f;
+#pragma omp simd
+  for (int k = 0; k < n; k++) {
+    float t = x[k] * inv;
+    t = (t + shift) - shift;
+    q[k] = (int8_t)(int32_t)t;
+  }
+  return s;
+}
+
+VK_TARGET static void VK(dequantize_row)(float *y, const int32_t *acc, float rs, const float *ws,
+                                         const float *b, int n, int accumulate) {
+  if (accumulate && b) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) y[j] += (float)acc[j] * rs * ws[j] + b[j];
+  } else if (accumulate) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) y[j] += (float)acc[j] * rs * ws[j];
+  } else if (b) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) y[j] = (float)acc[j] * rs * ws[j] + b[j];
+  } else {
+#pragma omp simd
+    for (int j = 0; j < n; j++) y[j] = (float)acc[j] * rs * ws[j];
+  }
+}
+
+/* bf16 = the upper half of the f32 rounded to nearest even; a NaN stays a (quiet) NaN. */
+VK_TARGET static void VK(to_bf16)(uint16_t *dst, const float *src, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &src[i], 4);
+    uint16_t r = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40) : r;
+  }
+}
+
+static const vk_table VK(table) = {
+    VK_NAME,        VK(layernorm_row), VK(softmax_row),  VK(gelu),           VK(gelu_tanh),
+    VK(quick_gelu), VK(add),           VK(quantize_row), VK(dequantize_row), VK(to_bf16)};
 
 #undef VK
 #undef VK_CAT

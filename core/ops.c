@@ -5,7 +5,7 @@
  * vlp_threads_current(), set per call by the caller's session. */
 #include "core/ops.h"
 
-/* Lets GCC if-convert the float compares in fast_expf and vectorise those loops;
+/* Lets GCC if-convert the float compares in vlp_fast_expf and vectorise those loops;
  * it changes no result (only assumes floating-point exception flags are not inspected). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/attention.h"
+#include "core/fast_exp.h"
 #include "core/gemm.h"
 #include "core/kernels.h"
 #include "core/threads.h"
@@ -80,41 +81,6 @@ void op_layernorm_naive(float *y, const float *x, const float *g, const float *b
     for (int j = 0; j < d; j++)
       yr[j] = (float)((xr[j] - mean) * inv * (g ? g[j] : 1.0) + (b ? b[j] : 0.0));
   }
-}
-
-/* ---- exp and erf --------------------------------------------------------------- */
-
-/* expf for the hot loops, written branch-free so the compiler vectorises it (glibc's expf
- * is a call per element). e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln2 / 2, e^r by
- * its Taylor series to r^7 (truncation < 6e-9); 2^n goes straight into the exponent bits.
- * Within ~2 ulp of expf. Results below 2^-125 (x < -86.9) are flushed to 0. */
-static inline float fast_expf(float x) {
-  const float lo = -86.9f, hi = 88.72f;
-  float xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
-  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float t = xc * 1.44269504088896341f + shift;
-  float nf = t - shift;
-  int32_t ti, pi;
-  memcpy(&ti, &t, 4);
-  int32_t n = ti - 0x4B400000;      /* the integer in t's low mantissa bits */
-  float r = xc - nf * 0.693359375f; /* ln 2 split in a short high part ... */
-  r = r - nf * -2.12194440e-4f;     /* ... and the rest, so n ln 2 is exact enough */
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  memcpy(&pi, &p, 4);
-  pi += (int32_t)((uint32_t)n << 23); /* p in [0.7, 1.42]: exponent stays in range */
-  float y;
-  memcpy(&y, &pi, 4);
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? INFINITY : y;
-  return x != x ? x : y;
 }
 
 /* ---- activations ---------------------------------------------------------------- */
@@ -256,7 +222,7 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
   double sum = 0;
   for (int j = 0; j < lim; j++) {
     float t = keep ? sc[j] : dot(qr, K + (size_t)j * D, hd) * scale + (mask ? mask[j] : 0.0f);
-    float p = fast_expf(t - m);
+    float p = vlp_fast_expf(t - m);
     sum += p;
     const float *vr = V + (size_t)j * D;
     for (int c = 0; c < hd; c++) o[c] += p * vr[c];

@@ -94,9 +94,20 @@ static vlp_status pixels_of(vlp_session *s, const vlp_image *imgs, int n, int si
     return vlp_fail(VLP_ERR_NOMEM, "%d images are too many for one batch", n);
   float *px = ws_floats(&s->ws, WS_PIXELS, (size_t)n * per);
   if (!px) return VLP_ERR_NOMEM;
+  /* Images in parallel over the call's threads. The first image that fails is prepared
+   * again on this thread: its message is kept per thread. */
+  int nt = n > 1 ? vlp_threads_current() : 1, bad = n;
+#pragma omp parallel for num_threads(nt) schedule(dynamic) if (nt > 1)
   for (int i = 0; i < n; i++) {
-    vlp_status st = prep_run(&c, &imgs[i], px + (size_t)i * per);
-    if (st) return n > 1 ? vlp_fail_prefix(st, "image %d", i + 1) : st;
+    if (prep_run(&c, &imgs[i], px + (size_t)i * per) != VLP_OK) {
+#pragma omp critical(vlp_pixels_bad)
+      bad = i < bad ? i : bad;
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    vlp_status st = VLP_OK;
+    if (i == bad && (st = prep_run(&c, &imgs[i], px + (size_t)i * per)))
+      return n > 1 ? vlp_fail_prefix(st, "image %d", i + 1) : st;
     if ((st = api_progress(s, "encode", i + 1, n))) return st;
   }
   *pixels = px;

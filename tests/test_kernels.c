@@ -2,6 +2,7 @@
  * generic), forced one after the other, against the double-precision references of
  * core/ops.c, on random rows with sizes that exercise the vector tails. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,62 @@ static void check_path(const vk_table *k) {
   }
 }
 
+/* The int8 and bf16 conversions against their scalar definitions, bit for bit. */
+static void check_conversions(const vk_table *k) {
+  const int dims[] = {1, 15, 16, 17, 768, 1025};
+  for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++) {
+    int d = dims[s];
+    float *x = rand_buf((size_t)d, 5, 0), *ws = rand_buf((size_t)d, 0.01f, 0.02f);
+    float *b = rand_buf((size_t)d, 1, 0);
+    if (d > 3) x[0] = 127.0f, x[1] = 2.5f, x[2] = -3.5f, x[3] = 0.5f; /* s = 1: ties to even */
+    int8_t *q = malloc((size_t)d);
+    float amax = 0;
+    for (int j = 0; j < d; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float want_s = amax / 127.0f, inv = 1.0f / want_s;
+    CHECK(k->quantize_row(q, x, d) == want_s);
+    int bad = 0;
+    for (int j = 0; j < d; j++) bad += q[j] != (int8_t)lrintf(x[j] * inv);
+    CHECK(bad == 0);
+    if (d > 3) CHECK(q[1] == 2 && q[2] == -4 && q[3] == 0);
+    float zero[3] = {0, 0, 0};
+    CHECK(k->quantize_row(q, zero, d < 3 ? d : 3) == 1.0f && q[0] == 0);
+
+    int32_t *acc = malloc((size_t)d * sizeof *acc);
+    for (int j = 0; j < d; j++) acc[j] = (int32_t)(frand() * 300000);
+    float *y = rand_buf((size_t)d, 1, 0), *want = copy_buf(y, (size_t)d);
+    for (int mode = 0; mode < 4; mode++) { /* with and without bias / residual */
+      const float *bb = mode & 1 ? b : NULL;
+      int accumulate = mode >> 1;
+      k->dequantize_row(y, acc, 0.37f, ws, bb, d, accumulate);
+      for (int j = 0; j < d; j++) {
+        float v = (float)acc[j] * 0.37f * ws[j] + (bb ? bb[j] : 0.0f);
+        want[j] = accumulate ? want[j] + v : v;
+      }
+      bad = 0;
+      for (int j = 0; j < d; j++) bad += y[j] != want[j];
+      if (bad) printf("FAIL %s dequantize d=%d mode=%d: %d differ\n", k->name, d, mode, bad);
+      CHECK(bad == 0);
+    }
+
+    uint16_t *h = malloc((size_t)d * sizeof *h);
+    x[0] = NAN;
+    if (d > 1) x[1] = INFINITY;
+    k->to_bf16(h, x, (size_t)d);
+    bad = 0;
+    for (int j = 0; j < d; j++) {
+      uint32_t u;
+      memcpy(&u, &x[j], 4);
+      uint16_t w = (u & 0x7fffffffu) > 0x7f800000u
+                       ? (uint16_t)((u >> 16) | 0x40)
+                       : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+      bad += h[j] != w;
+    }
+    CHECK(bad == 0);
+    CHECK((h[0] & 0x7f80) == 0x7f80 && (h[0] & 0x7f) != 0); /* NaN stays NaN */
+    free(x), free(ws), free(b), free(q), free(acc), free(y), free(want), free(h);
+  }
+}
+
 int main(void) {
   test_seed(0x9E3779B97F4A7C15ull); /* the seed this test has always drawn from */
   const char *names[3];
@@ -76,6 +133,7 @@ int main(void) {
     CHECK(vk_force(names[i]));
     CHECK(strcmp(vk_get()->name, names[i]) == 0);
     check_path(vk_get());
+    check_conversions(vk_get());
   }
   CHECK(!vk_force("sse9"));
   return test_done();
