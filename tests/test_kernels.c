@@ -73,8 +73,9 @@ static void check_conversions(const vk_table *k) {
   const int dims[] = {1, 15, 16, 17, 768, 1025};
   for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++) {
     int d = dims[s];
-    float *x = rand_buf((size_t)d, 5, 0), *ws = rand_buf((size_t)d, 0.01f, 0.02f);
-    float *b = rand_buf((size_t)d, 1, 0);
+    float *x = test_rand_buf((size_t)d, 5), *ws = test_rand_buf((size_t)d, 0.01f);
+    for (int j = 0; j < d; j++) ws[j] += 0.02f; /* positive weight scales */
+    float *b = test_rand_buf((size_t)d, 1);
     if (d > 3) x[0] = 127.0f, x[1] = 2.5f, x[2] = -3.5f, x[3] = 0.5f; /* s = 1: ties to even */
     int8_t *q = malloc((size_t)d);
     float amax = 0;
@@ -89,8 +90,8 @@ static void check_conversions(const vk_table *k) {
     CHECK(k->quantize_row(q, zero, d < 3 ? d : 3) == 1.0f && q[0] == 0);
 
     int32_t *acc = malloc((size_t)d * sizeof *acc);
-    for (int j = 0; j < d; j++) acc[j] = (int32_t)(frand() * 300000);
-    float *y = rand_buf((size_t)d, 1, 0), *want = copy_buf(y, (size_t)d);
+    for (int j = 0; j < d; j++) acc[j] = (int32_t)(test_frand() * 300000);
+    float *y = test_rand_buf((size_t)d, 1), *want = test_copy_buf(y, (size_t)d);
     for (int mode = 0; mode < 4; mode++) { /* with and without bias / residual */
       const float *bb = mode & 1 ? b : NULL;
       int accumulate = mode >> 1;
