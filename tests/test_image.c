@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "media/image.h"
 #include "media_util.h"
+#include "png_mem.h"
 #include "testlib.h"
 
 static int read_all(const char *path, uint8_t **buf, size_t *n) {
@@ -23,24 +24,6 @@ static int read_all(const char *path, uint8_t **buf, size_t *n) {
 }
 
 /* Encode a w x h PNG (rows of raw samples as PNG stores them) in memory with libpng. */
-typedef struct {
-  uint8_t *buf;
-  size_t n, cap;
-} membuf;
-
-static void mem_write(png_structp p, png_bytep d, size_t n) {
-  membuf *m = png_get_io_ptr(p);
-  if (m->n + n > m->cap) {
-    m->cap = (m->n + n) * 2;
-    m->buf = realloc(m->buf, m->cap);
-  }
-  memcpy(m->buf + m->n, d, n);
-  m->n += n;
-}
-static void mem_flush(png_structp p) {
-  (void)p;
-}
-
 static membuf write_png_meta(int w, int h, int color, int depth, const uint8_t *raw,
                              const png_color *pal, int npal, const uint8_t *exif, int nexif,
                              const char *key, const char *text) {
@@ -52,7 +35,7 @@ static membuf write_png_meta(int w, int h, int color, int depth, const uint8_t *
     exit(1);
   }
   png_set_check_for_invalid_index(p, 0);  // allow an out-of-range palette index on purpose
-  png_set_write_fn(p, &m, mem_write, mem_flush);
+  png_write_to_membuf(p, &m);
   png_set_IHDR(p, info, w, h, depth, color, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
   if (pal) png_set_PLTE(p, info, pal, npal);

@@ -13,6 +13,7 @@
 
 #include "media/decode.h"
 #include "media/image.h"
+#include "png_mem.h"
 #include "testlib.h"
 
 static void be32(uint8_t *p, uint32_t v) {
@@ -95,29 +96,13 @@ static void bombs(void) {
   CHECK(image_check_size("x", "PNG", 13377, 13378) == VLP_ERR_UNSUPPORTED);
 }
 
-typedef struct {
-  uint8_t *buf;
-  size_t n, cap;
-} membuf;
-
-static void mem_write(png_structp p, png_bytep d, size_t n) {
-  membuf *m = png_get_io_ptr(p);
-  if (m->n + n > m->cap) {
-    m->cap = (m->n + n) * 2;
-    m->buf = realloc(m->buf, m->cap);
-  }
-  memcpy(m->buf + m->n, d, n);
-  m->n += n;
-}
-static void mem_flush(png_structp p) {}
-
 /* A w x h RGBA PNG (a gradient, fast to compress). */
 static membuf big_png(int w, int h) {
   membuf m = {0};
   png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png_create_info_struct(p);
   if (setjmp(png_jmpbuf(p))) exit(1);
-  png_set_write_fn(p, &m, mem_write, mem_flush);
+  png_write_to_membuf(p, &m);
   png_set_compression_level(p, 1);
   png_set_IHDR(p, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB_ALPHA,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
