@@ -41,6 +41,9 @@ int cli_int(cli_args *a, int lo, int hi, int *out);
 int cli_float(cli_args *a, float *out);
 /* "f32" / "bf16" / "int8" as a vlp_precision, -1 otherwise. */
 int cli_precision_parse(const char *s);
+/* Unless the user chose an OpenMP wait policy, run this program again (argv) with idle
+ * workers sleeping (OMP_WAIT_POLICY=passive); returns only when it did not. */
+void cli_wait_policy_default(char **argv);
 /* Handle -m, -o, --threads, --precision, --help/-h; returns 1 when the option was one of them. */
 int cli_common_opt(cli_args *a, const char *opt, cli_common *c);
 /* Usage error: "vlp CMD: message" on stderr; sets a->failed. */

@@ -126,6 +126,12 @@ typedef struct {
   double peak; /* f32 GEMM GFLOP/s on the model's shapes, this run */
 } report;
 
+/* OpenMP's wait policy as the user set it (libgomp's default: spin a while, then sleep). */
+static const char *wait_policy(void) {
+  const char *p = getenv("OMP_WAIT_POLICY");
+  return p ? p : getenv("GOMP_SPINCOUNT") ? "GOMP_SPINCOUNT" : "default";
+}
+
 static void row(report *r, const char *workload, int batch, const char *prec, double secs,
                 int items, double flops_per_item, double load_s) {
   double per = secs / items, gf = flops_per_item > 0 ? flops_per_item / per * 1e-9 : 0;
@@ -138,9 +144,9 @@ static void row(report *r, const char *workload, int batch, const char *prec, do
             "{\"workload\": \"%s\", \"batch\": %d, \"precision\": \"%s\", "
             "\"seconds_per_item\": %.6g, \"items_per_s\": %.6g, \"gflops\": %.6g, "
             "\"peak_fraction\": %.4g, \"gemm_peak_gflops\": %.6g, \"load_s\": %.4g, "
-            "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
+            "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f, \"omp_wait_policy\": \"%s\"}\n",
             workload, batch, prec, per, 1.0 / per, gf, frac, r->peak, load_s, rss_mb(),
-            peak_rss_mb());
+            peak_rss_mb(), wait_policy());
   }
   cli_flush(r->out);
 }
@@ -338,8 +344,9 @@ int cmd_bench(int argc, char **argv) {
 
   r.peak = gemm_peak(&d, batch, c.threads);
   if (r.table) {
-    fprintf(out, "model %s  gemm %s  kernels %s  threads %d\n", c.model, vlp_gemm_backend(),
-            vlp_kernel_isa(), c.threads > 0 ? c.threads : vlp_default_threads());
+    fprintf(out, "model %s  gemm %s  kernels %s  threads %d  omp wait %s\n", c.model,
+            vlp_gemm_backend(), vlp_kernel_isa(), c.threads > 0 ? c.threads : vlp_default_threads(),
+            wait_policy());
     fprintf(out, "f32 GEMM peak on the model's shapes (this run): %.1f GFLOP/s\n\n", r.peak);
     fprintf(out, "%-18s %5s  %-5s %10s %9s %9s %7s %7s %8s %8s\n", "workload", "batch", "prec",
             "s/item", "items/s", "GFLOP/s", "frac", "load_s", "rss_MB", "peak_MB");

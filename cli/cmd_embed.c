@@ -87,6 +87,63 @@ static int embed_video(FILE *out, vlp_session *sess, const char *path, const vlp
   return cli_video_each_frame(&L, path, embed_frames, NULL, &c);
 }
 
+typedef struct {
+  size_t len;
+  int i;
+} text_slot;
+
+/* By length, then input order: batches of similar length pad less. */
+static int by_length(const void *a, const void *b) {
+  const text_slot *x = a, *y = b;
+  return x->len != y->len ? (x->len < y->len ? -1 : 1) : (x->i > y->i) - (x->i < y->i);
+}
+
+/* The texts in batches of --batch texts of similar length (the longest of a batch sets its
+ * length); results appended to all (rows *done..) and written in input order. A batch that
+ * fails is run text by text, so that only the text at fault fails. Returns the failures. */
+static int embed_texts(FILE *out, vlp_session *sess, const char **texts, int nt, int batch, int dim,
+                       float *all, int *done) {
+  text_slot *order = malloc((size_t)nt * sizeof *order);
+  float *e = malloc((size_t)nt * (size_t)dim * sizeof *e); /* row i: text i */
+  char **err = calloc((size_t)nt, sizeof *err);
+  const char **bt = malloc((size_t)batch * sizeof *bt);
+  if (!order || !e || !err || !bt) {
+    free(order), free(e), free(err), free(bt);
+    fprintf(stderr, "vlp embed: out of memory for %d texts\n", nt);
+    return nt;
+  }
+  for (int i = 0; i < nt; i++) order[i] = (text_slot){strlen(texts[i]), i};
+  qsort(order, (size_t)nt, sizeof *order, by_length);
+  float *eb = all + (size_t)*done * (size_t)dim; /* free rows of all, as scratch */
+  for (int i0 = 0; i0 < nt; i0 += batch) {
+    int n = nt - i0 < batch ? nt - i0 : batch;
+    for (int k = 0; k < n; k++) bt[k] = texts[order[i0 + k].i];
+    int ok = vlp_embed_texts(sess, bt, n, eb) == VLP_OK;
+    for (int k = 0; k < n; k++) {
+      float *row = e + (size_t)order[i0 + k].i * (size_t)dim;
+      if (ok)
+        memcpy(row, eb + (size_t)k * (size_t)dim, (size_t)dim * sizeof *row);
+      else if (vlp_embed_texts(sess, &bt[k], 1, row))
+        err[order[i0 + k].i] = strdup(vlp_last_error());
+    }
+  }
+  int failed = 0;
+  for (int i = 0; i < nt && !ferror(out); i++) {
+    if (err[i]) {
+      cli_report_error(out, "embed", "input", texts[i], err[i]);
+      failed++;
+      continue;
+    }
+    float *row = all + (size_t)*done * (size_t)dim;
+    memcpy(row, e + (size_t)i * (size_t)dim, (size_t)dim * sizeof *row);
+    write_embedding(out, texts[i], row, dim);
+    (*done)++;
+  }
+  for (int i = 0; i < nt; i++) free(err[i]);
+  free(order), free(e), free(err), free(bt);
+  return failed;
+}
+
 int cmd_embed(int argc, char **argv) {
   cli_args a;
   cli_common c = {0};
@@ -192,24 +249,7 @@ int cmd_embed(int argc, char **argv) {
   vlp_image_reader_free(rd);
   free(emb);
   /* Texts likewise ("" is a text: start and end tokens). */
-  for (int i0 = 0; all && !ferror(out) && i0 < nt; i0 += batch) {
-    int n = nt - i0 < batch ? nt - i0 : batch, ok = 1;
-    float *e = all + (size_t)done * (size_t)dim;
-    ok = ok && vlp_embed_texts(sess, &texts[i0], n, e) == VLP_OK;
-    for (int k = 0; k < n; k++) {
-      const char *t = texts[i0 + k];
-      float *dst = all + (size_t)done * (size_t)dim;
-      if (ok) {
-        memmove(dst, e + (size_t)k * (size_t)dim, (size_t)dim * sizeof *all);
-      } else if (vlp_embed_texts(sess, &t, 1, dst)) {
-        cli_report_error(out, "embed", "input", t, vlp_last_error());
-        failed++;
-        continue;
-      }
-      write_embedding(out, t, dst, dim);
-      done++;
-    }
-  }
+  if (all && nt) failed += embed_texts(out, sess, texts, nt, batch, dim, all, &done);
   for (int i = 0; all && !ferror(out) && i < videos.n; i++)
     failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, batch, &all, &done,
                           &cap);

@@ -13,24 +13,25 @@ static const struct {
   const char *name;
   int (*run)(int, char **);
   const char *what;
+  int computes; /* runs a model: OpenMP workers, see wait_policy.c */
 } commands[] = {
-    {"caption", cmd_caption, "caption images (BLIP)"},
-    {"merge", cmd_merge, "join vlp caption outputs (shards, resumed runs)"},
-    {"vqa", cmd_vqa, "answer a question about an image (BLIP VQA)"},
-    {"itm", cmd_itm, "image-text matching scores (BLIP retrieval)"},
-    {"embed", cmd_embed, "image or text embeddings (CLIP, BLIP retrieval)"},
-    {"tag", cmd_tag, "zero-shot labels for images (CLIP)"},
-    {"video", cmd_video, "tag or caption the frames of videos, with timestamps"},
-    {"index", cmd_index, "build or export a retrieval index (CLIP, BLIP retrieval)"},
-    {"search", cmd_search, "search a retrieval index by text or image"},
-    {"serve", cmd_serve, "HTTP service and search page over models and indexes"},
-    {"pull", cmd_pull, "download a model from the Hugging Face hub into the cache"},
-    {"models", cmd_models, "list the models in the cache"},
-    {"info", cmd_info, "summary of a model: architecture, sizes, parameters, tasks"},
-    {"tokenize", cmd_tokenize, "token ids of texts"},
-    {"preprocess", cmd_preprocess, "pixel values of an image as .npy"},
-    {"selftest", cmd_selftest, "check vlp against a golden reference set"},
-    {"bench", cmd_bench, "time the model's workloads on this machine (vs its GEMM peak)"},
+    {"caption", cmd_caption, "caption images (BLIP)", 1},
+    {"merge", cmd_merge, "join vlp caption outputs (shards, resumed runs)", 0},
+    {"vqa", cmd_vqa, "answer a question about an image (BLIP VQA)", 1},
+    {"itm", cmd_itm, "image-text matching scores (BLIP retrieval)", 1},
+    {"embed", cmd_embed, "image or text embeddings (CLIP, BLIP retrieval)", 1},
+    {"tag", cmd_tag, "zero-shot labels for images (CLIP)", 1},
+    {"video", cmd_video, "tag or caption the frames of videos, with timestamps", 1},
+    {"index", cmd_index, "build or export a retrieval index (CLIP, BLIP retrieval)", 1},
+    {"search", cmd_search, "search a retrieval index by text or image", 1},
+    {"serve", cmd_serve, "HTTP service and search page over models and indexes", 1},
+    {"pull", cmd_pull, "download a model from the Hugging Face hub into the cache", 0},
+    {"models", cmd_models, "list the models in the cache", 0},
+    {"info", cmd_info, "summary of a model: architecture, sizes, parameters, tasks", 0},
+    {"tokenize", cmd_tokenize, "token ids of texts", 0},
+    {"preprocess", cmd_preprocess, "pixel values of an image as .npy", 0},
+    {"selftest", cmd_selftest, "check vlp against a golden reference set", 1},
+    {"bench", cmd_bench, "time the model's workloads on this machine (vs its GEMM peak)", 1},
 };
 
 static void usage(FILE *f) {
@@ -56,6 +57,8 @@ int main(int argc, char **argv) {
     usage(stdout);
     return EXIT_ALL_OK;
   }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (commands[i].computes && !strcmp(argv[1], commands[i].name)) cli_wait_policy_default(argv);
   /* FFmpeg's messages become part of vlp's one-line errors (VLP_FFMPEG_LOG=1 shows them) */
   vlp_init(&(vlp_init_options){.capture_ffmpeg_log = 1});
   if (!strcmp(argv[1], "--version")) {

@@ -55,4 +55,14 @@ lines out 5 "embed batch with a bad file"
 if sed -n 2p "$T/out" | grep -qF '"error"' && sed -n 4p "$T/out" | grep -qF '"embedding"'; then ok
 else bad "embed batch: errors not in their places: $(cat "$T/out" | cut -c1-80)"; fi
 
+# idle OpenMP workers sleep unless the user chose (cli/wait_policy.c): libgomp's own report of
+# its settings shows the spin count it runs with
+OMP_DISPLAY_ENV=verbose "$VLP" bench -m $M/clip-tiny --reps 1 --batch 1 >"$T/out" 2>"$T/err"
+has err "GOMP_SPINCOUNT = '0'" "bench: passive wait policy by default"
+has out '"omp_wait_policy": "passive"' "bench reports the wait policy"
+OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose "$VLP" bench -m $M/clip-tiny --reps 1 --batch 1 \
+  >"$T/out" 2>"$T/err"
+hasnt err "GOMP_SPINCOUNT = '0'" "bench: the user's wait policy kept"
+has out '"omp_wait_policy": "active"' "bench reports the user's wait policy"
+
 finish

@@ -38,3 +38,23 @@ def test_threads_share_one_model():
             for e, c in runs:
                 assert np.array_equal(e, want_e)
                 assert c == want_c
+
+
+def test_idle_workers_sleep_by_default():
+    """Loading the library sets libgomp's passive wait policy unless the user chose one;
+    libgomp's report of its settings (OMP_DISPLAY_ENV) shows what it runs with."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env["OMP_DISPLAY_ENV"] = "verbose"
+    code = "import vlp, os; print(os.environ['OMP_WAIT_POLICY'])"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "passive"
+    assert "GOMP_SPINCOUNT = '0'" in r.stderr
+    env["OMP_WAIT_POLICY"] = "active"
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.stdout.strip() == "active"
+    assert "GOMP_SPINCOUNT = '0'" not in r.stderr

@@ -116,6 +116,11 @@ def _candidates() -> list[str]:
 
 
 def _load() -> ctypes.CDLL:
+    # Idle OpenMP workers sleep instead of spinning (as the vlp command does: a spinning
+    # worker starves the thread its team waits for when another process is busy). libgomp
+    # reads this once, when it is loaded, which is normally with libvlp, here.
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "passive"
     tried = _candidates()
     for path in tried:
         if os.path.sep not in path or os.path.exists(path):
