@@ -1,7 +1,7 @@
 /* test_tokenizer_bert: every case of golden/cases/tokenizer_bert.json through the BERT
  * WordPiece tokenizer: input_ids (truncated at the manifest's max_length), the untruncated
  * count, the word pieces and the decoded text must all be identical. Also vocabulary size,
- * added tokens and a 1 MB text (speed + truncation). */
+ * added tokens and a 1 MB text (truncation). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,13 +100,13 @@ int main(void) {
   CHECK(n == 4 && ids[0] == 101 && ids[3] == 102 && full == 8);
   free(ids);
 
-  /* 1 MB of words: fast, truncated right. */
+  /* 1 MB of words: truncated right. The time is printed, not checked (speed is for
+   * benchmarks); a tokenizer gone quadratic hits the test's ctest timeout. */
   char *text = golden_words_text((size_t)1 << 20);
   clock_t t0 = clock();
   CHECK(tok_encode(t, text, 512, &ids, &n, &full) == VLP_OK);
   double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
   printf("bert: 1 MB text -> %d tokens in %.3f s\n", full, secs);
-  CHECK(secs < 2.0);
   CHECK(n == 512 && ids[0] == 101 && ids[511] == 102 && full > 200000);
   free(ids);
   free(text);
