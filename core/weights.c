@@ -320,12 +320,18 @@ vlp_status weights_scalar(vlp_weights *w, const char *name, const char *dir, flo
   return VLP_OK;
 }
 
-/* nn.Linear weights: 2-D "*.weight" tensors that are not embedding tables (those are
- * indexed by row, never multiplied). */
+static int ends_with(const char *s, const char *tail) {
+  size_t n = strlen(s), m = strlen(tail);
+  return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+/* Weights used as the W of y = x W^T: nn.Linear's 2-D "*.weight" tensors that are not
+ * embedding tables (those are indexed by row, never multiplied), and the ViTs' patch
+ * embedding, a Conv2d with stride = kernel that vision/vit.c runs as one product with W
+ * viewed (out, in channels x kernel height x kernel width). */
 static int is_linear_weight(const st_tensor *t) {
-  size_t n = strlen(t->name);
-  return t->ndim == 2 && n > 7 && strcmp(t->name + n - 7, ".weight") == 0 &&
-         !strstr(t->name, "embedding");
+  if (t->ndim == 4) return ends_with(t->name, ".patch_embedding.weight");
+  return t->ndim == 2 && ends_with(t->name, ".weight") && !strstr(t->name, "embedding");
 }
 
 /* Release the whole pages inside [p, p + n) of a read-only file mapping. */
@@ -346,7 +352,10 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
   for (int i = 0; i < w->n && !st; i++) {
     w_entry *e = &w->entries[i];
     if (!e->handed || e->prepared || !is_linear_weight(e->t)) continue;
-    int out = (int)e->t->shape[0], in = (int)e->t->shape[1];
+    int64_t in64 = 1;
+    for (int d = 1; d < e->t->ndim; d++) in64 *= e->t->shape[d];
+    if (in64 > INT32_MAX) continue;
+    int out = (int)e->t->shape[0], in = (int)in64;
     size_t bytes = 0;
     st = gemm_prepare(e->handed, out, in, prec, &bytes);
     if (st) {
