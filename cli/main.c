@@ -57,8 +57,10 @@ int main(int argc, char **argv) {
     usage(stdout);
     return EXIT_ALL_OK;
   }
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (commands[i].computes && !strcmp(argv[1], commands[i].name)) cli_wait_policy_default(argv);
+  int cmd = -1;
+  for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]) && cmd < 0; i++)
+    if (!strcmp(argv[1], commands[i].name)) cmd = i;
+  if (cmd >= 0 && commands[cmd].computes) cli_wait_policy_default(argv);
   /* FFmpeg's messages become part of vlp's one-line errors (VLP_FFMPEG_LOG=1 shows them) */
   vlp_init(&(vlp_init_options){.capture_ffmpeg_log = 1});
   if (!strcmp(argv[1], "--version")) {
@@ -69,12 +71,11 @@ int main(int argc, char **argv) {
    * report and exit on, not a silent death by signal */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (!strcmp(argv[1], commands[i].name)) {
-      int rc = commands[i].run(argc - 1, argv + 1);
-      if (cli_check_stdout(commands[i].name) && rc == EXIT_ALL_OK) rc = EXIT_USAGE;
-      return rc;
-    }
+  if (cmd >= 0) {
+    int rc = commands[cmd].run(argc - 1, argv + 1);
+    if (cli_check_stdout(commands[cmd].name) && rc == EXIT_ALL_OK) rc = EXIT_USAGE;
+    return rc;
+  }
   fprintf(stderr, "vlp: unknown command '%s' (vlp --help lists them)\n", argv[1]);
   return EXIT_USAGE;
 }

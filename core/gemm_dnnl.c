@@ -212,9 +212,6 @@ static dnnl_status_t reorder_into(const dnnl_memory_desc_t *src_md, const void *
   return st;
 }
 
-/* Row-parallel over the call's threads, above this many elements (the kernels.h passes). */
-#define PAR_ROWS_MIN 16384
-
 /* int8 weights: q[o][k] = round(W[o][k] / s[o]), s[o] = max_k |W[o][k]| / 127. */
 static void quantize_weights(int8_t *q, float *scale, const float *W, int out, int in) {
   const vk_table *vk = vk_get();
@@ -333,7 +330,7 @@ static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act
 static void convert_rows(void *dst, float *scale, const float *x, int n, int in, int q8) {
   const vk_table *vk = vk_get();
   int nt = vlp_threads_current();
-  if ((size_t)n * in < PAR_ROWS_MIN) nt = 1;
+  if ((size_t)n * in < PAR_MIN) nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int i = 0; i < n; i++) {
     if (q8)
@@ -355,7 +352,7 @@ static void dequantize_rows(float *y, float *z, const int32_t *acc, const float 
                                : act == GEMM_ACT_QUICK_GELU ? vk->quick_gelu
                                                             : NULL;
   int nt = vlp_threads_current();
-  if ((size_t)n * out < PAR_ROWS_MIN) nt = 1;
+  if ((size_t)n * out < PAR_MIN) nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int i = 0; i < n; i++) {
     size_t o = (size_t)i * out;

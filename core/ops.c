@@ -26,9 +26,6 @@
 #include "core/threads.h"
 #include "vlp.h"
 
-/* Below this many elements an OpenMP region costs more than it saves. */
-#define PAR_MIN 16384
-
 /* OpenBLAS's own pool would compete with OpenMP's: the attention products below run one
  * OpenBLAS thread per call inside our parallel region, set once (documented in vlp.h as
  * libvlp's one process-wide setting). */

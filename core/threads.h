@@ -8,6 +8,10 @@
 #ifndef VLP_CORE_THREADS_H
 #define VLP_CORE_THREADS_H
 
+/* Below this many elements (or rows x columns) an OpenMP region costs more than it saves:
+ * the kernels run such passes on the calling thread alone. */
+#define PAR_MIN 16384
+
 /* Threads for the calling thread's current compute call (>= 1). */
 int vlp_threads_current(void);
 /* VLP_THREADS when set and valid, else the number of online cores (read once). */
