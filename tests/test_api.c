@@ -95,6 +95,16 @@ static void test_clip(void) {
   CHECK(vlp_image_load("golden/images/coffee.jpg", &imgs[1]) == VLP_OK);
   float *emb = malloc((size_t)2 * P * sizeof *emb);
   CHECK(vlp_embed_images(s, imgs, 2, 0, emb) == VLP_OK);
+  /* a batch whose second image has no pixels fails naming it (the images are prepared in
+   * parallel, the message is the one that image gives alone), and the session goes on */
+  vlp_image three[3] = {img, {0}, imgs[1]};
+  vlp_features *bad = NULL;
+  CHECK(vlp_encode_images(s, three, 3, 0, &bad) != VLP_OK && bad == NULL);
+  CHECK(strstr(vlp_last_error(), "image 2") != NULL);
+  float *again = malloc((size_t)2 * P * sizeof *again);
+  CHECK(vlp_embed_images(s, imgs, 2, 0, again) == VLP_OK);
+  CHECK(memcmp(again, emb, (size_t)2 * P * sizeof *emb) == 0);
+  free(again);
   vlp_index_entry ent[2] = {{.path = "/a.png"}, {.path = "/b.jpg"}};
   int lock = -1;
   vlp_index *ix = NULL;
