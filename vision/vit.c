@@ -20,9 +20,9 @@
 typedef struct {
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (D, D), (D); NULL for BLIP */
-  const float *qkv_w, *qkv_b;                     /* BLIP's fused (3D, D), (3D); else NULL */
-  const float *o_w, *o_b;                         /* out_proj / projection */
-  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;     /* (mlp, D), (mlp); (D, mlp), (D) */
+  const float *qkv_w, *qkv_b; /* BLIP's fused (3D, D), (3D): rows q, k, v; else NULL */
+  const float *o_w, *o_b;     /* out_proj / projection */
+  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b; /* (mlp, D), (mlp); (D, mlp), (D) */
 } vit_layer;
 
 struct vit_model {
@@ -132,7 +132,9 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
     BIND2(LNAME("mlp.fc2.weight"), &L->fc2_w, D, M);
     BIND1(LNAME("mlp.fc2.bias"), &L->fc2_b, D);
     if (blip) {
-      /* fused qkv (3D, D): rows [0, D) = q, [D, 2D) = k, [2D, 3D) = v, heads contiguous */
+      /* fused qkv (3D, D): rows [0, D) = q, [D, 2D) = k, [2D, 3D) = v, heads contiguous.
+       * It runs as one product: the weight is packed whole, so slices of it would miss
+       * the packed copy and run unpacked. */
       BIND2(LNAME("self_attn.qkv.weight"), &L->qkv_w, 3 * D, D);
       BIND1(LNAME("self_attn.qkv.bias"), &L->qkv_b, 3 * D);
       BIND2(LNAME("self_attn.projection.weight"), &L->o_w, D, D);
@@ -206,6 +208,18 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
 
 /* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
  * trained size); NULL only on allocation failure. */
+/* q, k, v (n, D) from the rows (n, 3D) of the fused product. */
+static void split_qkv(float *q, float *k, float *v, const float *qkv, int n, int D) {
+  int nt = vlp_threads_current();
+#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * D >= PAR_MIN)
+  for (int i = 0; i < n; i++) {
+    const float *r = qkv + (size_t)i * 3 * D;
+    memcpy(q + (size_t)i * D, r, (size_t)D * sizeof *q);
+    memcpy(k + (size_t)i * D, r + D, (size_t)D * sizeof *k);
+    memcpy(v + (size_t)i * D, r + 2 * D, (size_t)D * sizeof *v);
+  }
+}
+
 static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
   const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden, c0 = m->ncls;
   if (n == g) return m->pos;
@@ -244,19 +258,6 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
-/* q, k, v (N, D) from the rows (q | k | v) of t (N, 3D). */
-static void split_qkv(float *q, float *k, float *v, const float *t, int N, int D) {
-  int nt = vlp_threads_current();
-#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)N * D >= PAR_MIN)
-  for (int i = 0; i < N; i++) {
-    const float *r = t + (size_t)i * 3 * D;
-    size_t o = (size_t)i * D, len = (size_t)D * sizeof *q;
-    memcpy(q + o, r, len);
-    memcpy(k + o, r + D, len);
-    memcpy(v + o, r + 2 * D, len);
-  }
-}
-
 vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                        float *last_hidden) {
   const vit_config *c = &m->c;
@@ -272,14 +273,13 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const int n = S / p;
   const int T = m->ncls + n * n;
   const int K = C * p * p; /* unfolded patch length */
-  /* BLIP's fused qkv product (N, 3D) goes to ctx and the mlp rows behind it: those hold
-   * at least 2D floats a row */
-  const int Mrows = c->kind == VIT_BLIP && M < 2 * D ? 2 * D : M;
 
-  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, Mrows) + patches (B*n*n, K) */
+  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, max(M, 3D): also BLIP's fused
+   * q, k, v) + patches (B*n*n, K) */
+  const int Mw = c->layers > 0 && m->layers[0].qkv_w && 3 * D > M ? 3 * D : M;
   size_t N, ND, NM, PK, tot;
   if (!mul_ok((size_t)B, (size_t)T, &N) || N > INT32_MAX || !mul_ok(N, (size_t)D, &ND) ||
-      !mul_ok(N, (size_t)Mrows, &NM) || !mul_ok((size_t)B * n * n, (size_t)K, &PK) ||
+      !mul_ok(N, (size_t)Mw, &NM) || !mul_ok((size_t)B * n * n, (size_t)K, &PK) ||
       ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 || PK > SIZE_MAX / 8 ||
       !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
     return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
@@ -292,7 +292,7 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   float *k = q + ND;          // (N, D)
   float *v = k + ND;          // (N, D)
   float *ctx = v + ND;        // (N, D)
-  float *mlp = ctx + ND;      // (N, M) in (N, Mrows)
+  float *mlp = ctx + ND;      // (N, M), or (N, 3D) q, k, v rows
   float *patches = mlp + NM;  // (B*n*n, K) in the conv weight's (c, ky, kx) order
   float *x = last_hidden;     // (B, T, D) residual stream
 
@@ -325,11 +325,8 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
     const vit_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
     if (L->qkv_w) {
-      /* BLIP: the whole fused weight, as packed at load (its q, k and v row slices are no
-       * packed weights of their own: they ran on OpenBLAS, whose blocking, and so each
-       * image's result, depends on the batch's row count) */
-      gemm_linear(ctx, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D, GEMM_ACT_NONE, 0);
-      split_qkv(q, k, v, ctx, Ni, D);
+      op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
+      split_qkv(q, k, v, mlp, Ni, D);
     } else {
       op_linear(q, h, L->q_w, L->q_b, Ni, D, D);
       op_linear(k, h, L->k_w, L->k_b, Ni, D, D);
