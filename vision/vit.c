@@ -133,6 +133,9 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
       /* fused qkv (3D, D): rows [0, D) = q, [D, 2D) = k, [2D, 3D) = v, heads contiguous */
       const float *qkv_w, *qkv_b;
       BIND2(LNAME("self_attn.qkv.weight"), &qkv_w, 3 * D, D);
+      char full[640]; /* the products in vit_forward read it in row slices */
+      snprintf(full, sizeof full, "%s%s", prefix, n);
+      weights_no_pack(w, full);
       BIND1(LNAME("self_attn.qkv.bias"), &qkv_b, 3 * D);
       L->q_w = qkv_w;
       L->k_w = qkv_w + (size_t)D * D;
@@ -249,6 +252,20 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
+size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
+  const vit_config *c = &m->c;
+  const int p = c->patch_size, n = S / p, K = c->channels * p * p;
+  if (B <= 0 || S < p || S > (1 << 14)) return 0;
+  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, M) + patches (B*n*n, K) */
+  size_t N, ND, NM, PK, tot;
+  if (!mul_ok((size_t)B, (size_t)m->ncls + (size_t)n * n, &N) || N > INT32_MAX ||
+      !mul_ok(N, (size_t)c->hidden, &ND) || !mul_ok(N, (size_t)c->mlp, &NM) ||
+      !mul_ok((size_t)B * n * n, (size_t)K, &PK) || ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 ||
+      PK > SIZE_MAX / 8 || !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
+    return 0;
+  return tot;
+}
+
 vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                        float *last_hidden) {
   const vit_config *c = &m->c;
@@ -265,14 +282,10 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const int T = m->ncls + n * n;
   const int K = C * p * p; /* unfolded patch length */
 
-  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, M) + patches (B*n*n, K) */
-  size_t N, ND, NM, PK, tot;
-  if (!mul_ok((size_t)B, (size_t)T, &N) || N > INT32_MAX || !mul_ok(N, (size_t)D, &ND) ||
-      !mul_ok(N, (size_t)M, &NM) || !mul_ok((size_t)B * n * n, (size_t)K, &PK) ||
-      ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 || PK > SIZE_MAX / 8 ||
-      !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
-    return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
-  float *h = ws_get(ws, WS_VISION, tot);  // (N, D)
+  size_t tot = vit_workspace_bytes(m, B, S);
+  if (!tot) return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
+  const size_t N = (size_t)B * T, ND = N * D, NM = N * M; /* no overflow: tot is their sum */
+  float *h = ws_get(ws, WS_VISION, tot);                  // (N, D)
   if (!h) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
   const float *pos = pos_table(m, ws, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
