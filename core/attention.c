@@ -23,6 +23,10 @@
 /* Keys per step of the online softmax (the score tile is ATTN_KBLK x block rows). */
 #define ATTN_KBLK 64
 
+/* A block of at most this many query rows runs row by row (attn_row): cheaper than a block
+ * whose vectors would be mostly padding. */
+#define ATTN_ROWS_ALONE 2
+
 /* One (batch item, head): q, k, v, out point at the head's slice of row 0; rows are D
  * floats apart. mask: additive (Tk) or NULL. */
 typedef struct {
@@ -36,6 +40,7 @@ typedef struct {
   const char *name; /* the core/kernels.h path it belongs to */
   int rows;         /* query rows per block */
   void (*block)(const attn_head *a, int i0, int n);
+  void (*row)(const attn_head *a, int i); /* one query row, vectors along the head */
 } attn_kernel;
 
 /* Keys visible to query row i: [0, attn_visible). */
@@ -150,6 +155,10 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
                    .causal = s->causal,
                    .scale = scale};
     int end = (qb + 1) * wide->rows < Tq ? (qb + 1) * wide->rows : Tq;
+    if (end - qb * wide->rows <= ATTN_ROWS_ALONE) { /* decoder steps: one row per head */
+      for (int i = qb * wide->rows; i < end; i++) wide->row(&a, i);
+      continue;
+    }
     for (int i = qb * wide->rows; i < end;) { /* a few rows left: narrow blocks, less padding */
       const attn_kernel *kn = end - i > 2 * narrow->rows ? wide : narrow;
       int n = end - i < kn->rows ? end - i : kn->rows;

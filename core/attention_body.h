@@ -137,7 +137,60 @@ VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
   }
 }
 
-static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block)};
+/* Sum of the lanes of x. */
+VK_TARGET static inline float VK(hsum)(VK(vf) x) {
+  float t[VA_W];
+  memcpy(t, &x, sizeof t);
+  for (int w = VA_W / 2; w > 0; w /= 2)
+    for (int j = 0; j < w; j++) t[j] += t[j + w];
+  return t[0];
+}
+
+/* Query row i alone, with vectors along the head dimension: a decoder step has one query row
+ * per (sequence, head), which would fill one lane of the blocks above. Same online softmax
+ * over blocks of ATTN_KBLK keys. */
+VK_TARGET static void VK(attn_row)(const attn_head *a, int i) {
+  _Alignas(64) float qs[ATTN_HD_MAX], ot[ATTN_HD_MAX], st[ATTN_KBLK];
+  const int hd = a->hd, hv = hd - hd % VA_W, lim = attn_visible(a, i);
+  for (int c = 0; c < hd; c++) qs[c] = a->q[(size_t)i * a->D + c] * a->scale, ot[c] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+  for (int j0 = 0; j0 < lim; j0 += ATTN_KBLK) {
+    int nk = lim - j0 < ATTN_KBLK ? lim - j0 : ATTN_KBLK;
+    float mx = m;
+    for (int t = 0; t < nk; t++) {
+      const float *kr = a->k + (size_t)(j0 + t) * a->D;
+      VK(vf) acc = {0};
+      for (int c = 0; c < hv; c += VA_W) acc += VK(ld)(qs + c) * VK(ld)(kr + c);
+      float s = VK(hsum)(acc);
+      for (int c = hv; c < hd; c++) s += qs[c] * kr[c];
+      st[t] = s + (a->mask ? a->mask[j0 + t] : 0.0f);
+      mx = st[t] > mx ? st[t] : mx;
+    }
+    float mu = mx == -INFINITY ? 0.0f : mx, alpha = vlp_fast_expf(m - mu);
+    m = mx;
+    l *= alpha;
+#pragma omp simd reduction(+ : l)
+    for (int t = 0; t < nk; t++) {
+      st[t] = vlp_fast_expf(st[t] - mu);
+      l += st[t];
+    }
+    const float *vb = a->v + (size_t)j0 * a->D;
+    for (int c = 0; c < hv; c += VA_W) {
+      VK(vf) o = VK(ld)(ot + c) * alpha;
+      for (int t = 0; t < nk; t++) o += st[t] * VK(ld)(vb + (size_t)t * a->D + c);
+      VK(st)(ot + c, o);
+    }
+    for (int c = hv; c < hd; c++) {
+      float o = ot[c] * alpha;
+      for (int t = 0; t < nk; t++) o += st[t] * vb[(size_t)t * a->D + c];
+      ot[c] = o;
+    }
+  }
+  float inv = l > 0 ? 1.0f / l : 0.0f; /* nothing visible: zeros rather than NaN */
+  for (int c = 0; c < hd; c++) a->out[(size_t)i * a->D + c] = ot[c] * inv;
+}
+
+static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block), VK(attn_row)};
 
 #undef VA_QB
 #undef VA_QV

@@ -25,7 +25,6 @@ typedef struct {
   float *conv;         /* owned float32 copy, made on first weights_f32 call (NULL until then) */
   const float *handed; /* what weights_f32 returned (NULL until then) */
   int prepared;        /* registered with core/gemm (gemm_forget at close) */
-  int no_pack;         /* weights_no_pack: never prepared */
 } w_entry;
 
 struct vlp_weights {
@@ -345,11 +344,6 @@ static size_t drop_pages(const void *p, size_t n) {
   return madvise((void *)a, b - a, MADV_DONTNEED) == 0 ? b - a : 0;
 }
 
-void weights_no_pack(vlp_weights *w, const char *name) {
-  w_entry *e = find_entry(w, name);
-  if (e) e->no_pack = 1;
-}
-
 vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_pack_report *r) {
   weights_pack_report rep = {0};
   struct timespec t0, t1;
@@ -357,7 +351,7 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
   vlp_status st = VLP_OK;
   for (int i = 0; i < w->n && !st; i++) {
     w_entry *e = &w->entries[i];
-    if (!e->handed || e->prepared || e->no_pack || !is_linear_weight(e->t)) continue;
+    if (!e->handed || e->prepared || !is_linear_weight(e->t)) continue;
     int64_t in64 = 1;
     for (int d = 1; d < e->t->ndim; d++) in64 *= e->t->shape[d];
     if (in64 > INT32_MAX) continue;

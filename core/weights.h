@@ -34,10 +34,6 @@ typedef struct {
  * from memory (they are read back from the file if anything touches them again), so
  * weights are not held twice. The copies are dropped by weights_close. r may be NULL. */
 vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_pack_report *r);
-/* Leave tensor `name` out of weights_prepare_linears: for a weight multiplied in row slices
- * (BLIP's fused qkv, run as three products), which a packed copy of the whole tensor would
- * not serve; the copy would only hold the weight twice. */
-void weights_no_pack(vlp_weights *w, const char *name);
 /* The dtype most tensors are stored in (for `vlp info`). */
 st_dtype weights_main_dtype(const vlp_weights *w);
 /* Total bytes of tensor data (for reports). */

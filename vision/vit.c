@@ -15,12 +15,14 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/threads.h"
 
 typedef struct {
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
-  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (D, D), (D); BLIP: row slices of qkv */
-  const float *o_w, *o_b;                         /* out_proj / projection */
-  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;     /* (mlp, D), (mlp); (D, mlp), (D) */
+  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (D, D), (D); NULL for BLIP */
+  const float *qkv_w, *qkv_b; /* BLIP's fused (3D, D), (3D): rows q, k, v; else NULL */
+  const float *o_w, *o_b;     /* out_proj / projection */
+  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b; /* (mlp, D), (mlp); (D, mlp), (D) */
 } vit_layer;
 
 struct vit_model {
@@ -130,19 +132,11 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
     BIND2(LNAME("mlp.fc2.weight"), &L->fc2_w, D, M);
     BIND1(LNAME("mlp.fc2.bias"), &L->fc2_b, D);
     if (blip) {
-      /* fused qkv (3D, D): rows [0, D) = q, [D, 2D) = k, [2D, 3D) = v, heads contiguous */
-      const float *qkv_w, *qkv_b;
-      BIND2(LNAME("self_attn.qkv.weight"), &qkv_w, 3 * D, D);
-      char full[640]; /* the products in vit_forward read it in row slices */
-      snprintf(full, sizeof full, "%s%s", prefix, n);
-      weights_no_pack(w, full);
-      BIND1(LNAME("self_attn.qkv.bias"), &qkv_b, 3 * D);
-      L->q_w = qkv_w;
-      L->k_w = qkv_w + (size_t)D * D;
-      L->v_w = qkv_w + (size_t)2 * D * D;
-      L->q_b = qkv_b;
-      L->k_b = qkv_b + D;
-      L->v_b = qkv_b + 2 * D;
+      /* fused qkv (3D, D): rows [0, D) = q, [D, 2D) = k, [2D, 3D) = v, heads contiguous.
+       * It runs as one product: the weight is packed whole, so slices of it would miss
+       * the packed copy and run unpacked. */
+      BIND2(LNAME("self_attn.qkv.weight"), &L->qkv_w, 3 * D, D);
+      BIND1(LNAME("self_attn.qkv.bias"), &L->qkv_b, 3 * D);
       BIND2(LNAME("self_attn.projection.weight"), &L->o_w, D, D);
       BIND1(LNAME("self_attn.projection.bias"), &L->o_b, D);
     } else {
@@ -214,6 +208,18 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
 
 /* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
  * trained size); NULL only on allocation failure. */
+/* q, k, v (n, D) from the rows (n, 3D) of the fused product. */
+static void split_qkv(float *q, float *k, float *v, const float *qkv, int n, int D) {
+  int nt = vlp_threads_current();
+#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * D >= PAR_MIN)
+  for (int i = 0; i < n; i++) {
+    const float *r = qkv + (size_t)i * 3 * D;
+    memcpy(q + (size_t)i * D, r, (size_t)D * sizeof *q);
+    memcpy(k + (size_t)i * D, r + D, (size_t)D * sizeof *k);
+    memcpy(v + (size_t)i * D, r + 2 * D, (size_t)D * sizeof *v);
+  }
+}
+
 static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
   const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden, c0 = m->ncls;
   if (n == g) return m->pos;
@@ -252,14 +258,21 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
+/* Columns of the MLP buffer: max(M, 3D) when BLIP's fused q, k, v go through it too. */
+static int mlp_width(const vit_model *m) {
+  const vit_config *c = &m->c;
+  return c->layers > 0 && m->layers[0].qkv_w && 3 * c->hidden > c->mlp ? 3 * c->hidden : c->mlp;
+}
+
 size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
   const vit_config *c = &m->c;
   const int p = c->patch_size, n = S / p, K = c->channels * p * p;
   if (B <= 0 || S < p || S > (1 << 14)) return 0;
-  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, M) + patches (B*n*n, K) */
+  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, mlp_width: also BLIP's
+   * fused q, k, v) + patches (B*n*n, K) */
   size_t N, ND, NM, PK, tot;
   if (!mul_ok((size_t)B, (size_t)m->ncls + (size_t)n * n, &N) || N > INT32_MAX ||
-      !mul_ok(N, (size_t)c->hidden, &ND) || !mul_ok(N, (size_t)c->mlp, &NM) ||
+      !mul_ok(N, (size_t)c->hidden, &ND) || !mul_ok(N, (size_t)mlp_width(m), &NM) ||
       !mul_ok((size_t)B * n * n, (size_t)K, &PK) || ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 ||
       PK > SIZE_MAX / 8 || !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
     return 0;
@@ -284,8 +297,8 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
 
   size_t tot = vit_workspace_bytes(m, B, S);
   if (!tot) return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
-  const size_t N = (size_t)B * T, ND = N * D, NM = N * M; /* no overflow: tot is their sum */
-  float *h = ws_get(ws, WS_VISION, tot);                  // (N, D)
+  const size_t N = (size_t)B * T, ND = N * D, NM = N * mlp_width(m); /* within tot */
+  float *h = ws_get(ws, WS_VISION, tot);                             // (N, D)
   if (!h) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
   const float *pos = pos_table(m, ws, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
@@ -294,7 +307,7 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   float *k = q + ND;          // (N, D)
   float *v = k + ND;          // (N, D)
   float *ctx = v + ND;        // (N, D)
-  float *mlp = ctx + ND;      // (N, M)
+  float *mlp = ctx + ND;      // (N, M), or (N, 3D) q, k, v rows
   float *patches = mlp + NM;  // (B*n*n, K) in the conv weight's (c, ky, kx) order
   float *x = last_hidden;     // (B, T, D) residual stream
 
@@ -326,9 +339,14 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   for (int l = 0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
-    op_linear(q, h, L->q_w, L->q_b, Ni, D, D);
-    op_linear(k, h, L->k_w, L->k_b, Ni, D, D);
-    op_linear(v, h, L->v_w, L->v_b, Ni, D, D);
+    if (L->qkv_w) {
+      op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
+      split_qkv(q, k, v, mlp, Ni, D);
+    } else {
+      op_linear(q, h, L->q_w, L->q_b, Ni, D, D);
+      op_linear(k, h, L->k_w, L->k_b, Ni, D, D);
+      op_linear(v, h, L->v_w, L->v_b, Ni, D, D);
+    }
     op_attention(ctx, q, k, v, &as);
     /* residual adds and the MLP activation run inside the products (gemm.h) */
     gemm_linear(x, ctx, L->o_w, L->o_b, Ni, D, D, GEMM_ACT_NONE, 1);
