@@ -613,6 +613,11 @@ VLP_API double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
  * "avx2" or "generic"), for reports. */
 VLP_API const char *vlp_gemm_backend(void);
 VLP_API const char *vlp_kernel_isa(void);
+/* 1 when the products run so far give each image the same embedding, bit for bit, whatever
+ * batch it went in, its place there and the thread count (oneDNN's AVX-512 kernels, f32,
+ * bf16 and int8); 0 where they depend on the batch in the last bits (AVX2-only CPUs,
+ * VLP_GEMM=openblas). Meaningful once a model is loaded. */
+VLP_API int vlp_batch_invariant(void);
 
 /* A model folder's summary for `vlp info` / `vlp models`, from config.json and the
  * safetensors headers (no weights are read). */
