@@ -181,6 +181,10 @@ unsigned long gemm_fallbacks(void) {
   return atomic_load(&g_fallbacks);
 }
 
+int gemm_batch_invariant(void) {
+  return backend()->batch_invariant() && atomic_load(&g_fallbacks) == 0;
+}
+
 void gemm_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out,
                  gemm_act act, int accumulate) {
   if (n <= 0 || out <= 0) return;
@@ -260,6 +264,10 @@ const char *vlp_gemm_backend(void) {
 
 const char *vlp_kernel_isa(void) {
   return vk_get()->name;
+}
+
+int vlp_batch_invariant(void) {
+  return gemm_batch_invariant();
 }
 
 static double now_s(void) {

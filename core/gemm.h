@@ -54,6 +54,11 @@ int gemm_select(const char *name);
 /* Products with prepared weights that the backend could not run (no memory for its
  * scratch, a shape oneDNN refused) and that OpenBLAS did in f32 instead. */
 unsigned long gemm_fallbacks(void);
+/* 1 when each row of a product on prepared weights comes out with the same bits whatever
+ * the other rows, their count and the thread count: the backend's kernels so far are of
+ * that kind (oneDNN's brgemm on AVX-512; not its AVX2 kernels, nor OpenBLAS) and no
+ * product fell back to OpenBLAS. Then an image's embedding does not depend on its batch. */
+int gemm_batch_invariant(void);
 /* Name of a precision ("f32", "bf16", "int8"); and the reverse (-1 if unknown). */
 const char *gemm_precision_name(vlp_precision p);
 int gemm_precision_parse(const char *s);

@@ -28,6 +28,9 @@ typedef struct gemm_backend {
    * it is). Returns 0 when it could not run (the caller falls back to OpenBLAS). */
   int (*run)(float *y, const float *x, const float *W, const gemm_packed *p, const float *b, int n,
              int in, int out, gemm_act act, int accumulate);
+  /* 1 while every kernel this backend chose gives a row of y the same bits whatever the
+   * other rows of x, their count and the thread count (see gemm_batch_invariant). */
+  int (*batch_invariant)(void);
 } gemm_backend;
 
 extern const gemm_backend gemm_backend_blas;

@@ -125,5 +125,11 @@ static int blas_run(float *y, const float *x, const float *W, const gemm_packed 
   return 1;
 }
 
-const gemm_backend gemm_backend_blas = {"openblas", blas_supports, blas_pack, blas_release,
-                                        blas_run};
+/* OpenBLAS's kernels block by the row count, and the products are split by columns over
+ * the threads: a row's last bits depend on both. */
+static int blas_batch_invariant(void) {
+  return 0;
+}
+
+const gemm_backend gemm_backend_blas = {"openblas",   blas_supports, blas_pack,
+                                        blas_release, blas_run,      blas_batch_invariant};

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,22 @@ static int is_reference(dnnl_primitive_desc_t pd) {
   return strncmp(impl, "ref", 3) == 0;
 }
 
+/* Set once a matmul kernel other than brgemm ("brg:...", the AVX-512 kernels) was chosen.
+ * brgemm sums each output over K in one order whatever the row count, the row's place and
+ * the thread count (tests/test_batch_invariance.c); the AVX2 "gemm:jit" kernels do not. */
+static atomic_int g_variant;
+
+static void note_impl(dnnl_primitive_desc_t pd) {
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+      strncmp(impl, "brg", 3) != 0)
+    atomic_store(&g_variant, 1);
+}
+
+static int dn_batch_invariant(void) {
+  return !atomic_load(&g_variant);
+}
+
 /* One reorder: src (plain (in, out) seen from W (out, in)) into the packed layout. */
 static dnnl_status_t reorder_into(const dnnl_memory_desc_t *src_md, const void *src,
                                   const dnnl_memory_desc_t *dst_md, void *dst) {
@@ -252,6 +269,7 @@ static vlp_status dn_pack(gemm_packed *p) {
     dn_release(p);
     return vlp_fail(VLP_ERR_UNSUPPORTED, "gemm: oneDNN has no fast %s matmul on this CPU", what);
   }
+  note_impl(pd);
   d->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   dnnl_primitive_desc_destroy(pd);
   size_t bytes = dnnl_memory_desc_get_size(&d->wmd);
@@ -308,6 +326,7 @@ static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act
     dnnl_primitive_t prim = NULL;
     dnnl_status_t st = make_pd(&pd, p, &d->wmd, n, act, accumulate, bias);
     if (!st) st = guarded_primitive_create(&prim, pd);
+    if (!st) note_impl(pd);
     dnnl_memory_desc_t pad_md;
     if (!st) pad_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -436,7 +455,8 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   return 1;
 }
 
-static const gemm_backend backend = {"dnnl", dn_supports, dn_pack, dn_release, dn_run};
+static const gemm_backend backend = {"dnnl",     dn_supports, dn_pack,
+                                     dn_release, dn_run,      dn_batch_invariant};
 const gemm_backend *const gemm_backend_dnnl = &backend;
 
 #else

@@ -326,12 +326,14 @@ static int ends_with(const char *s, const char *tail) {
 }
 
 /* Weights used as the W of y = x W^T: nn.Linear's 2-D "*.weight" tensors that are not
- * embedding tables (those are indexed by row, never multiplied), and the ViTs' patch
- * embedding, a Conv2d with stride = kernel that vision/vit.c runs as one product with W
- * viewed (out, in channels x kernel height x kernel width). */
+ * embedding tables (those are indexed by row, never multiplied), nn.MultiheadAttention's
+ * "*.in_proj_weight" (SigLIP's pooling head), and the ViTs' patch embedding, a Conv2d
+ * with stride = kernel that vision/vit.c runs as one product with W viewed (out, in
+ * channels x kernel height x kernel width). */
 static int is_linear_weight(const st_tensor *t) {
   if (t->ndim == 4) return ends_with(t->name, ".patch_embedding.weight");
-  return t->ndim == 2 && ends_with(t->name, ".weight") && !strstr(t->name, "embedding");
+  return t->ndim == 2 && (ends_with(t->name, ".weight") || ends_with(t->name, ".in_proj_weight")) &&
+         !strstr(t->name, "embedding");
 }
 
 /* Release the whole pages inside [p, p + n) of a read-only file mapping. */

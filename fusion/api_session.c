@@ -24,6 +24,7 @@ vlp_status vlp_session_new(const vlp_model *m, const vlp_session_params *p, vlp_
   int n = p && p->n_threads > 0 ? p->n_threads : m->params.n_threads;
   s->n_threads = n > 0 ? (n > 4096 ? 4096 : n) : vlp_threads_default();
   if (p) s->progress = p->progress, s->progress_ctx = p->progress_ctx;
+  s->vision_chunk_bytes = API_VISION_CHUNK_BYTES;
   ws_init(&s->ws);
   *out = s;
   return VLP_OK;
@@ -80,20 +81,32 @@ vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img, int ima
 
 /* ---- features ------------------------------------------------------------------------ */
 
-/* pixels (n, 3, S, S) of n images under processor base (size override > 0) into the
- * session's WS_PIXELS slot. */
-static vlp_status pixels_of(vlp_session *s, const vlp_image *imgs, int n, int size, float **pixels,
-                            int *S) {
-  prep_config c = *api_prep(s->m);
-  if (size > 0) prep_config_set_size(&c, size);
-  int h = prep_out_h(&c), w = prep_out_w(&c);
+/* The processor of s's model with an optional size override (> 0), and its square output
+ * size. */
+static vlp_status input_size(const vlp_session *s, int size, prep_config *c, int *S) {
+  *c = *api_prep(s->m);
+  if (size > 0) prep_config_set_size(c, size);
+  int h = prep_out_h(c), w = prep_out_w(c);
   if (h != w)
     return vlp_fail(VLP_ERR_UNSUPPORTED, "image processor output %dx%d is not square", w, h);
-  size_t per = (size_t)3 * (size_t)h * (size_t)w;
+  *S = h;
+  return VLP_OK;
+}
+
+/* pixels (n, 3, S, S) of images first .. first + n - 1 of a batch of `total` (for messages
+ * and progress) into the session's WS_PIXELS slot. */
+static vlp_status pixels_of(vlp_session *s, const vlp_image *imgs, int first, int n, int total,
+                            int size, float **pixels, int *S) {
+  prep_config c;
+  int h = 0;
+  vlp_status st = input_size(s, size, &c, &h);
+  if (st) return st;
+  size_t per = (size_t)3 * (size_t)h * (size_t)h;
   if ((size_t)n > SIZE_MAX / sizeof(float) / per)
     return vlp_fail(VLP_ERR_NOMEM, "%d images are too many for one batch", n);
   float *px = ws_floats(&s->ws, WS_PIXELS, (size_t)n * per);
   if (!px) return VLP_ERR_NOMEM;
+  imgs += first;
   /* Images in parallel over the call's threads. The first image that fails is prepared
    * again on this thread: its message is kept per thread. */
   int nt = n > 1 ? vlp_threads_current() : 1, bad = n;
@@ -105,33 +118,58 @@ static vlp_status pixels_of(vlp_session *s, const vlp_image *imgs, int n, int si
     }
   }
   for (int i = 0; i < n; i++) {
-    vlp_status st = VLP_OK;
     if (i == bad && (st = prep_run(&c, &imgs[i], px + (size_t)i * per)))
-      return n > 1 ? vlp_fail_prefix(st, "image %d", i + 1) : st;
-    if ((st = api_progress(s, "encode", i + 1, n))) return st;
+      return total > 1 ? vlp_fail_prefix(st, "image %d", first + i + 1) : st;
+    if ((st = api_progress(s, "encode", first + i + 1, total))) return st;
   }
   *pixels = px;
   *S = h;
   return VLP_OK;
 }
 
+int api_vision_chunk(const vlp_session *s, int n, int S) {
+  size_t one = blip_vision_ws_bytes(s->m->blip, 1, S);
+  size_t fit = one ? s->vision_chunk_bytes / one : 1;
+  int most = fit < 1 ? 1 : fit < (size_t)n ? (int)fit : n;
+  int chunks = (n + most - 1) / most;
+  return (n + chunks - 1) / chunks;
+}
+
+/* BLIP: the vision tower's output of every image is kept (the decoder then adds each
+ * image's cross-attention K/V, ~42 MB for BLIP-base), so the tower's workspace does not
+ * grow with the batch: the images go through it a chunk at a time (api_vision_chunk). */
+static vlp_status encode_blip(vlp_session *s, const vlp_image *imgs, int n, int size,
+                              vlp_features *f) {
+  const blip_model *b = s->m->blip;
+  prep_config c;
+  vlp_status st = input_size(s, size, &c, &f->S);
+  if (st) return st;
+  f->Ti = blip_vision_tokens(b, f->S);
+  size_t per = (size_t)f->Ti * (size_t)blip_get_dims(b).vision_hidden;
+  if (!(f->hidden = malloc((size_t)n * per * sizeof(float))))
+    return vlp_fail(VLP_ERR_NOMEM, "out of memory for %d image features", n);
+  int chunk = api_vision_chunk(s, n, f->S);
+  for (int i = 0; i < n && !st; i += chunk) {
+    int k = n - i < chunk ? n - i : chunk, S = 0;
+    float *px = NULL;
+    st = pixels_of(s, imgs, i, k, n, size, &px, &S);
+    if (!st) st = blip_encode_images(b, &s->ws, px, k, S, f->hidden + (size_t)i * per, NULL);
+  }
+  if (!st && f->embeds) st = blip_image_feat(b, f->hidden, n, f->Ti, f->embeds);
+  return st;
+}
+
 static vlp_status encode(vlp_session *s, const vlp_image *imgs, int n, int size, vlp_features *f) {
   const vlp_model *m = s->m;
-  float *px = NULL;
-  vlp_status st = pixels_of(s, imgs, n, size, &px, &f->S);
-  if (st) return st;
   f->dim = vlp_model_embed_dim(m);
   if (f->dim > 0 && !(f->embeds = malloc((size_t)n * f->dim * sizeof(float))))
     return vlp_fail(VLP_ERR_NOMEM, "out of memory for %d image embeddings", n);
+  if (m->blip) return encode_blip(s, imgs, n, size, f);
+  float *px = NULL;
+  vlp_status st = pixels_of(s, imgs, 0, n, n, size, &px, &f->S);
+  if (st) return st;
   if (m->clip) return clip_encode_images(m->clip, &s->ws, px, n, f->S, NULL, NULL, NULL, f->embeds);
-  if (m->siglip) return siglip_encode_images(m->siglip, &s->ws, px, n, f->S, NULL, NULL, f->embeds);
-  f->Ti = blip_vision_tokens(m->blip, f->S);
-  size_t nh = (size_t)n * (size_t)f->Ti * (size_t)blip_get_dims(m->blip).vision_hidden;
-  if (!(f->hidden = malloc(nh * sizeof(float))))
-    return vlp_fail(VLP_ERR_NOMEM, "out of memory for %d image features", n);
-  st = blip_encode_images(m->blip, &s->ws, px, n, f->S, f->hidden, NULL);
-  if (!st && f->embeds) st = blip_image_feat(m->blip, f->hidden, n, f->Ti, f->embeds);
-  return st;
+  return siglip_encode_images(m->siglip, &s->ws, px, n, f->S, NULL, NULL, f->embeds);
 }
 
 vlp_status vlp_encode_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,

@@ -21,11 +21,16 @@ struct vlp_model {
   weights_pack_report pack; /* what loading packed for the GEMM backend */
 };
 
+/* BLIP images go through the vision tower in chunks whose workspace stays within this (at
+ * least one image a chunk): BLIP-base at 384 x 384 takes ~18 MB an image, so 2 at a time. */
+#define API_VISION_CHUNK_BYTES ((size_t)48 << 20)
+
 struct vlp_session {
   const vlp_model *m;
   int n_threads; /* resolved: >= 1 */
   vlp_step_fn progress;
   void *progress_ctx;
+  size_t vision_chunk_bytes; /* API_VISION_CHUNK_BYTES (tests lower it) */
   vlp_ws ws;
 };
 
@@ -39,6 +44,9 @@ struct vlp_features {
   float *embeds; /* (n, dim) or NULL (captioning / VQA) */
 };
 
+/* Images a chunk when n BLIP images of S x S go through the vision tower of s's model: as
+ * many as fit in s->vision_chunk_bytes of workspace (at least 1), spread evenly. */
+int api_vision_chunk(const vlp_session *s, int n, int S);
 /* The image processor of m. */
 const prep_config *api_prep(const vlp_model *m);
 /* VLP_ERR_INVALID naming both unless m is of architecture a. */

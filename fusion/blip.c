@@ -200,6 +200,9 @@ const prep_config *blip_prep(const blip_model *m) {
 int blip_vision_tokens(const blip_model *m, int S) {
   return vit_tokens(m->vit, S);
 }
+size_t blip_vision_ws_bytes(const blip_model *m, int B, int S) {
+  return vit_workspace_bytes(m->vit, B, S);
+}
 
 gen_params blip_gen_params(const blip_model *m, int num_beams) {
   gen_params p = gen_default_params();

@@ -56,6 +56,8 @@ const prep_config *blip_prep(const blip_model *m);
 /* The model's tensors (for weights_prepare_linears). */
 vlp_weights *blip_weights(const blip_model *m);
 int blip_vision_tokens(const blip_model *m, int S);
+/* Workspace bytes the vision tower takes for B images of S x S (0: too large). */
+size_t blip_vision_ws_bytes(const blip_model *m, int B, int S);
 /* Generation defaults for this model: num_beams as given, max_length 20, min_length 0,
  * eos = sep_token_id, pad = pad_token_id, no repetition penalty, length_penalty 1. */
 gen_params blip_gen_params(const blip_model *m, int num_beams);

@@ -525,11 +525,13 @@ typedef struct {
   void *progress_ctx;
   vlp_index_report_fn report; /* NULL: failures are only counted */
   void *report_ctx;
-  int batch; /* images (or video frames) per forward pass (<= 0: 1); image files are
-              * decoded one batch ahead on another thread. Default 1: the vision tower's
-              * output depends on the batch's composition in the last bits (within 1e-6), so
-              * only at batch 1 is an index bit for bit the same whether it was built at once,
-              * resumed, or merged from shards. */
+  int batch; /* images (or video frames) per forward pass (< 0: 1); image files are
+              * decoded one batch ahead on another thread. 0 (the default): 16 where
+              * vlp_batch_invariant() is 1, else 1. An index is bit for bit the same whether it
+              * was built at once, resumed, or merged from shards when each image's embedding
+              * does not depend on its batch: always at batch 1, and at any batch where
+              * vlp_batch_invariant() is 1 (elsewhere batches change the last bits, within
+              * 1e-6). */
 } vlp_index_build_options;
 
 VLP_API vlp_index_build_options vlp_index_build_default_options(void);
@@ -613,6 +615,11 @@ VLP_API double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
  * "avx2" or "generic"), for reports. */
 VLP_API const char *vlp_gemm_backend(void);
 VLP_API const char *vlp_kernel_isa(void);
+/* 1 when the products run so far give each image the same embedding, bit for bit, whatever
+ * batch it went in, its place there and the thread count (oneDNN's AVX-512 kernels, f32,
+ * bf16 and int8); 0 where they depend on the batch in the last bits (AVX2-only CPUs,
+ * VLP_GEMM=openblas). Meaningful once a model is loaded. */
+VLP_API int vlp_batch_invariant(void);
 
 /* A model folder's summary for `vlp info` / `vlp models`, from config.json and the
  * safetensors headers (no weights are read). */

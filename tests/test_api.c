@@ -10,6 +10,7 @@
 
 #include "core/gemm.h"
 #include "core/json.h"
+#include "fusion/api_types.h"
 #include "golden_common.h"
 #include "testlib.h"
 #include "vlp.h"
@@ -214,6 +215,62 @@ static void test_caption_truncated(void) {
   vlp_model_free(m);
 }
 
+/* BLIP images go through the vision tower in chunks (api_vision_chunk): with room for two
+ * images' workspace, a batch of 5 runs as 2 + 2 + 1, holds less memory than one pass of 5
+ * and gives the same features and captions as one pass and as the images one at a time. */
+static void test_caption_chunks(void) {
+  static const char *const files[5] = {"golden/images/astronaut.png", "golden/images/coffee.jpg",
+                                       "golden/images/chelsea_cat.png", "golden/images/rocket.jpg",
+                                       "golden/images/camera_gray.png"};
+  vlp_model *m = NULL;
+  vlp_session *whole = open_session(CAP, &m), *chunked = NULL;
+  if (!whole) return;
+  CHECK(vlp_session_new(m, NULL, &chunked) == VLP_OK);
+  vlp_image img[5];
+  for (int i = 0; i < 5; i++) CHECK(vlp_image_load(files[i], &img[i]) == VLP_OK);
+  vlp_features *fw = NULL, *fc = NULL;
+  CHECK(vlp_encode_images(whole, img, 5, 0, &fw) == VLP_OK);
+  if (!chunked || !fw) return;
+  int S = fw->S;
+  CHECK(api_vision_chunk(whole, 5, S) == 5); /* a tiny model's 5 images fit the default */
+  chunked->vision_chunk_bytes = 2 * blip_vision_ws_bytes(m->blip, 1, S) + 1;
+  CHECK(api_vision_chunk(chunked, 5, S) == 2);
+  CHECK(vlp_encode_images(chunked, img, 5, 0, &fc) == VLP_OK);
+  if (!fc) return;
+  size_t nh = (size_t)5 * fw->Ti * blip_get_dims(m->blip).vision_hidden;
+  /* the same up to the rounding of products over other row counts */
+  double worst = 0;
+  for (size_t i = 0; fc->Ti == fw->Ti && i < nh; i++) {
+    double d = fabs((double)fc->hidden[i] - fw->hidden[i]);
+    worst = d > worst ? d : worst;
+  }
+  CHECK(fc->Ti == fw->Ti && worst < 1e-5);
+  printf("chunked vision: largest difference %.3g\n", worst);
+  vlp_gen_params p = vlp_gen_default_params();
+  vlp_text_result rw[5], rc[5];
+  CHECK(vlp_caption(whole, fw, &p, rw) == VLP_OK);
+  CHECK(vlp_caption(chunked, fc, &p, rc) == VLP_OK);
+  CHECK(vlp_session_bytes(chunked) < vlp_session_bytes(whole));
+  for (int i = 0; i < 5; i++) {
+    vlp_features *f1 = NULL;
+    vlp_text_result r1;
+    CHECK(vlp_encode_images(whole, &img[i], 1, 0, &f1) == VLP_OK);
+    CHECK(f1 && vlp_caption(whole, f1, &p, &r1) == VLP_OK);
+    CHECK(rw[i].n_ids == r1.n_ids && !memcmp(rw[i].ids, r1.ids, (size_t)r1.n_ids * sizeof(int)));
+    CHECK(rc[i].n_ids == r1.n_ids && !memcmp(rc[i].ids, r1.ids, (size_t)r1.n_ids * sizeof(int)));
+    vlp_text_result_free(&r1);
+    vlp_text_result_free(&rw[i]);
+    vlp_text_result_free(&rc[i]);
+    vlp_features_free(f1);
+    vlp_image_free(&img[i]);
+  }
+  vlp_features_free(fw);
+  vlp_features_free(fc);
+  vlp_session_free(chunked);
+  vlp_session_free(whole);
+  vlp_model_free(m);
+}
+
 /* vlp_index_build: a build, an update (one file gone, one new, one moved: its embedding
  * kept), a bad file reported, a cancelled build leaving the index as it was. */
 typedef struct {
@@ -382,6 +439,7 @@ int main(void) {
   test_clip();
   test_blip_itm();
   test_caption_truncated();
+  test_caption_chunks();
   test_index_build();
   /* every product over a weight packed at load ran packed: a slice of a packed weight (as
    * BLIP's fused qkv once was) misses the packed copy and falls back to OpenBLAS */

@@ -4,8 +4,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/ops.h"
 
 struct siglip_head {
@@ -59,39 +61,42 @@ void siglip_head_free(siglip_head *h) {
   free(h);
 }
 
-static void activate(vlp_act a, float *x, size_t n) {
-  if (a == ACT_GELU_TANH)
-    op_gelu_tanh(x, n);
-  else if (a == ACT_QUICK_GELU)
-    op_quick_gelu(x, n);
-  else
-    op_gelu(x, n);
+static gemm_act act_of(vlp_act a) {
+  return a == ACT_GELU_TANH    ? GEMM_ACT_GELU_TANH
+         : a == ACT_QUICK_GELU ? GEMM_ACT_QUICK_GELU
+                               : GEMM_ACT_GELU_ERF;
 }
 
+/* The in-projection runs with the whole (3D, D) weight, as packed at load: its row slices
+ * are no packed weights of their own, and ran on OpenBLAS, whose blocking (and so each
+ * image's result) depends on the batch's row count. It runs image by image (T rows each),
+ * which keeps the scratch small; the q columns of the image rows are not used. */
 vlp_status siglip_head_forward(const siglip_head *h, vlp_ws *ws, const float *last_hidden, int B,
                                int T, float *pooled) {
   const int D = h->c.hidden, M = h->c.mlp, H = h->c.heads;
   if (B <= 0 || T <= 0) return vlp_fail(VLP_ERR_INVALID, "siglip head: %d x %d tokens", B, T);
-  const size_t N = (size_t)B * T;
-  if (N > INT32_MAX || N > SIZE_MAX / 4 / (size_t)D)
+  const size_t TD = (size_t)T * D;
+  if (TD > INT32_MAX / 8 || (size_t)B * D > INT32_MAX / 8 || (size_t)B * M > INT32_MAX)
     return vlp_fail(VLP_ERR_NOMEM, "siglip head: batch %d x %d too large", B, T);
-  /* scratch: k, v (N, D); q, ctx, x, y (B, D); mlp (B, M) */
-  float *k = ws_floats(ws, WS_FUSION, 2 * N * D + 4 * (size_t)B * D + (size_t)B * M);
-  if (!k) return vlp_fail(VLP_ERR_NOMEM, "siglip head: out of memory for batch %d", B);
-  float *v = k + N * D, *q = v + N * D, *ctx = q + (size_t)B * D, *x = ctx + (size_t)B * D;
-  float *y = x + (size_t)B * D, *mlp = y + (size_t)B * D;
-  op_linear(k, last_hidden, h->in_w + (size_t)D * D, h->in_b + D, (int)N, D, D);
-  op_linear(v, last_hidden, h->in_w + (size_t)2 * D * D, h->in_b + 2 * D, (int)N, D, D);
-  op_linear(q, h->probe, h->in_w, h->in_b, 1, D, D); /* the same query for every image */
-  for (int b = 1; b < B; b++)
-    for (int d = 0; d < D; d++) q[(size_t)b * D + d] = q[d];
+  /* scratch: kv (T, 3D), k, v (T, D); q (3D); ctx, x, y (B, D); mlp (B, M) */
+  float *kv = ws_floats(ws, WS_FUSION, 5 * TD + 3 * (size_t)D + 3 * (size_t)B * D + (size_t)B * M);
+  if (!kv) return vlp_fail(VLP_ERR_NOMEM, "siglip head: out of memory for batch %d", B);
+  float *k = kv + 3 * TD, *v = k + TD, *q = v + TD, *ctx = q + 3 * (size_t)D;
+  float *x = ctx + (size_t)B * D, *y = x + (size_t)B * D, *mlp = y + (size_t)B * D;
+  gemm_linear(q, h->probe, h->in_w, h->in_b, 1, D, 3 * D, GEMM_ACT_NONE, 0); /* q = [0, D) */
   op_attn_shape as = {
-      .B = B, .H = H, .Tq = 1, .Tk = T, .hd = D / H, .kv_cap = T, .mask = NULL, .causal = 0};
-  op_attention(ctx, q, k, v, &as);
+      .B = 1, .H = H, .Tq = 1, .Tk = T, .hd = D / H, .kv_cap = T, .mask = NULL, .causal = 0};
+  for (int b = 0; b < B; b++) {
+    gemm_linear(kv, last_hidden + (size_t)b * TD, h->in_w, h->in_b, T, D, 3 * D, GEMM_ACT_NONE, 0);
+    for (int t = 0; t < T; t++) {
+      memcpy(k + (size_t)t * D, kv + (size_t)t * 3 * D + D, (size_t)D * sizeof *k);
+      memcpy(v + (size_t)t * D, kv + (size_t)t * 3 * D + 2 * D, (size_t)D * sizeof *v);
+    }
+    op_attention(ctx + (size_t)b * D, q, k, v, &as);
+  }
   op_linear(x, ctx, h->out_w, h->out_b, B, D, D);
   op_layernorm(y, x, h->ln_w, h->ln_b, B, D, h->c.eps);
-  op_linear(mlp, y, h->fc1_w, h->fc1_b, B, D, M);
-  activate(h->c.act, mlp, (size_t)B * M);
+  gemm_linear(mlp, y, h->fc1_w, h->fc1_b, B, D, M, act_of(h->c.act), 0);
   op_linear(pooled, mlp, h->fc2_w, h->fc2_b, B, M, D);
   op_add(pooled, x, (size_t)B * D);
   return VLP_OK;

@@ -258,6 +258,27 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
+/* Columns of the MLP buffer: max(M, 3D) when BLIP's fused q, k, v go through it too. */
+static int mlp_width(const vit_model *m) {
+  const vit_config *c = &m->c;
+  return c->layers > 0 && m->layers[0].qkv_w && 3 * c->hidden > c->mlp ? 3 * c->hidden : c->mlp;
+}
+
+size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
+  const vit_config *c = &m->c;
+  const int p = c->patch_size, n = S / p, K = c->channels * p * p;
+  if (B <= 0 || S < p || S > (1 << 14)) return 0;
+  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, mlp_width: also BLIP's
+   * fused q, k, v) + patches (B*n*n, K) */
+  size_t N, ND, NM, PK, tot;
+  if (!mul_ok((size_t)B, (size_t)m->ncls + (size_t)n * n, &N) || N > INT32_MAX ||
+      !mul_ok(N, (size_t)c->hidden, &ND) || !mul_ok(N, (size_t)mlp_width(m), &NM) ||
+      !mul_ok((size_t)B * n * n, (size_t)K, &PK) || ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 ||
+      PK > SIZE_MAX / 8 || !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
+    return 0;
+  return tot;
+}
+
 vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                        float *last_hidden) {
   const vit_config *c = &m->c;
@@ -274,16 +295,10 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const int T = m->ncls + n * n;
   const int K = C * p * p; /* unfolded patch length */
 
-  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, max(M, 3D): also BLIP's fused
-   * q, k, v) + patches (B*n*n, K) */
-  const int Mw = c->layers > 0 && m->layers[0].qkv_w && 3 * D > M ? 3 * D : M;
-  size_t N, ND, NM, PK, tot;
-  if (!mul_ok((size_t)B, (size_t)T, &N) || N > INT32_MAX || !mul_ok(N, (size_t)D, &ND) ||
-      !mul_ok(N, (size_t)Mw, &NM) || !mul_ok((size_t)B * n * n, (size_t)K, &PK) ||
-      ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 || PK > SIZE_MAX / 8 ||
-      !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
-    return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
-  float *h = ws_get(ws, WS_VISION, tot);  // (N, D)
+  size_t tot = vit_workspace_bytes(m, B, S);
+  if (!tot) return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
+  const size_t N = (size_t)B * T, ND = N * D, NM = N * mlp_width(m); /* within tot */
+  float *h = ws_get(ws, WS_VISION, tot);                             // (N, D)
   if (!h) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
   const float *pos = pos_table(m, ws, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");

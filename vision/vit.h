@@ -45,6 +45,9 @@ void vit_free(vit_model *m);
 const vit_config *vit_cfg(const vit_model *m);
 /* Tokens for an S x S input: 1 + (S / patch)^2 (SigLIP: (S / patch)^2). */
 int vit_tokens(const vit_model *m, int S);
+/* Bytes of WS_VISION that vit_forward takes for B images of S x S (proportional to B);
+ * 0 when B or S is out of range or the size overflows. */
+size_t vit_workspace_bytes(const vit_model *m, int B, int S);
 /* pixels (B, 3, S, S) -> last_hidden (B, vit_tokens(S), hidden). S must be a multiple of
  * patch_size. Scratch from ws slots WS_VISION and WS_VISION_POS; the model is only read. */
 vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
