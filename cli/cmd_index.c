@@ -36,8 +36,9 @@ static const char usage[] =
     "is the file of rank i in `sqlite3 INDEX_DIR/index.db 'SELECT path FROM files ORDER BY "
     "row'`.\n\n"
     "options:\n"
-    "  --batch N               images or video frames per forward pass (default 1: the\n"
-    "                          index is then bit for bit the same however it was built)\n"
+    "  --batch N               images or video frames per forward pass (default 16; 1 on\n"
+    "                          CPUs whose products are not batch invariant, e.g. AVX2-only:\n"
+    "                          the index is bit for bit the same however it was built)\n"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
     "  --threads N             threads (default: VLP_THREADS or all cores)\n";
 

@@ -15,12 +15,16 @@
 #include "fusion/api_types.h"
 #include "vlp.h"
 
+/* Images per forward pass when the options leave it to vlp (batch 0) and the products are
+ * batch invariant; as vlp embed's default. */
+#define INDEX_BATCH 16
+
 vlp_index_build_options vlp_index_build_default_options(void) {
   vlp_index_build_options o = {0};
   o.video = vlp_video_default_sampling();
   o.video.mode = VLP_SAMPLE_EVERY; /* one frame per second, as `vlp video` */
   o.video.every = 1;
-  o.batch = 1; /* see vlp.h: an index must not depend on how its files were batched */
+  o.batch = 0; /* INDEX_BATCH where that gives the same index as batch 1 (vlp.h) */
   return o;
 }
 
@@ -462,7 +466,10 @@ vlp_status vlp_index_build(vlp_session *s, const char *dir, const char *const *p
     nfiles++;
   }
   if (nfiles) qsort(files, (size_t)nfiles, sizeof *files, cmp_str);
-  if ((st = batch_alloc(&b, o->batch > 0 ? o->batch : 1)) ||
+  /* an index must not depend on how its files were batched: batches only where an image's
+   * embedding does not depend on its batch */
+  int batch = o->batch > 0 ? o->batch : o->batch == 0 && vlp_batch_invariant() ? INDEX_BATCH : 1;
+  if ((st = batch_alloc(&b, batch)) ||
       (nfiles && !(ahead = calloc((size_t)nfiles, sizeof *ahead)) &&
        (st = vlp_fail(VLP_ERR_NOMEM, "index: out of memory"))))
     goto done;

@@ -525,11 +525,13 @@ typedef struct {
   void *progress_ctx;
   vlp_index_report_fn report; /* NULL: failures are only counted */
   void *report_ctx;
-  int batch; /* images (or video frames) per forward pass (<= 0: 1); image files are
-              * decoded one batch ahead on another thread. Default 1: the vision tower's
-              * output depends on the batch's composition in the last bits (within 1e-6), so
-              * only at batch 1 is an index bit for bit the same whether it was built at once,
-              * resumed, or merged from shards. */
+  int batch; /* images (or video frames) per forward pass (< 0: 1); image files are
+              * decoded one batch ahead on another thread. 0 (the default): 16 where
+              * vlp_batch_invariant() is 1, else 1. An index is bit for bit the same whether it
+              * was built at once, resumed, or merged from shards when each image's embedding
+              * does not depend on its batch: always at batch 1, and at any batch where
+              * vlp_batch_invariant() is 1 (elsewhere batches change the last bits, within
+              * 1e-6). */
 } vlp_index_build_options;
 
 VLP_API vlp_index_build_options vlp_index_build_default_options(void);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # batch_test: `vlp tag`, `vlp embed`, `vlp index build` and `vlp video tag` give the same
 # records with --batch 3 as with --batch 1 (numbers within 1e-4; paths, order, errors and
-# stderr identical), on 8 images (3 does not divide 8) with a truncated JPEG inside the second
+# stderr identical; index build's default batch: the same embeddings, byte for byte), on 8 images (3 does not divide 8) with a truncated JPEG inside the second
 # batch, and on videos of 32 and 16 sampled frames (the second truncated).
 # usage: batch_test.sh PATH/TO/vlp   (run from tests/)
 set -u
@@ -85,6 +85,11 @@ done
 has b3.out '"embedded": 38, "unchanged": 0, "removed": 0, "failed": 1' "index build: 6 images + 32 frames, one failed"
 same "index build" out
 same "index build: entries" dump
+# the default batch (16 where the products are batch invariant, else 1) writes the very same
+# embeddings as --batch 1
+expect_rc 1 "index build (default batch)" "$VLP" index build -m $M/clip-tiny -o "$T/idx0" --every 0.5 \
+  "$T/media"
+if cmp -s "$T/idx0/embeddings-1.npy" "$T/idx1/embeddings-1.npy"; then ok; else bad "index build: default batch's embeddings differ from --batch 1's"; fi
 cp "$G/images/coins_gray.png" "$T/media/00_new.png"
 for b in 1 3; do
   expect_rc 1 "index update --batch $b" "$VLP" index build -m $M/clip-tiny -o "$T/idx$b" --every 0.5 \
