@@ -238,14 +238,13 @@ static void test_caption_chunks(void) {
   CHECK(vlp_encode_images(chunked, img, 5, 0, &fc) == VLP_OK);
   if (!fc) return;
   size_t nh = (size_t)5 * fw->Ti * blip_get_dims(m->blip).vision_hidden;
-  /* the same up to the rounding of products over other row counts */
+  /* the same bytes where the products are batch invariant, else up to their rounding */
   double worst = 0;
   for (size_t i = 0; fc->Ti == fw->Ti && i < nh; i++) {
     double d = fabs((double)fc->hidden[i] - fw->hidden[i]);
     worst = d > worst ? d : worst;
   }
-  CHECK(fc->Ti == fw->Ti && worst < 1e-5);
-  printf("chunked vision: largest difference %.3g\n", worst);
+  CHECK(fc->Ti == fw->Ti && worst <= (vlp_batch_invariant() ? 0.0 : 1e-5));
   vlp_gen_params p = vlp_gen_default_params();
   vlp_text_result rw[5], rc[5];
   CHECK(vlp_caption(whole, fw, &p, rw) == VLP_OK);

@@ -206,8 +206,6 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
   }
 }
 
-/* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
- * trained size); NULL only on allocation failure. */
 /* q, k, v (n, D) from the rows (n, 3D) of the fused product. */
 static void split_qkv(float *q, float *k, float *v, const float *qkv, int n, int D) {
   int nt = vlp_threads_current();
@@ -220,6 +218,8 @@ static void split_qkv(float *q, float *k, float *v, const float *qkv, int n, int
   }
 }
 
+/* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
+ * trained size); NULL only on allocation failure. */
 static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
   const int n = S / m->c.patch_size, g = m->grid, D = m->c.hidden, c0 = m->ncls;
   if (n == g) return m->pos;

@@ -111,8 +111,9 @@ def _tag_task(batch, model, threads, precision, labels, template, top):
 
 def _index_task(batch, model, threads, precision):
     """Rows for an index: the file's real path, size, mtime, content hash (as
-    vlp_index_build records them) and its embedding, computed one image at a time as
-    vlp_index_build does (a batch of several can differ in the last bits)."""
+    vlp_index_build records them) and its embedding, computed one image at a time: the
+    same bits as vlp_index_build's (which batches only where vlp_batch_invariant(), that
+    is where a batch does not change an image's embedding)."""
     import ctypes
 
     from . import _lib
