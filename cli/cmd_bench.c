@@ -26,6 +26,11 @@ static const char usage[] =
     "Each row: seconds per item, items/s, GFLOP/s (the model's matrix products and\n"
     "attention), and that as a fraction of the f32 GEMM peak measured first in the same run\n"
     "on the model's own layer shapes; load (including weight packing) seconds, peak RSS.\n"
+    "Captions in f32 also give their floor: the vision tower and the cross-attention keys\n"
+    "and values at that GEMM peak, plus each new token's reads (every decoder weight once\n"
+    "per batch, the image's cross-attention keys and values) at the memory read bandwidth\n"
+    "measured in the same run (a 128 MiB buffer, which counts in the peak RSS of smaller\n"
+    "models); floor_ratio = seconds / floor.\n"
     "Best of --reps runs after one warm-up. A table on a terminal, else JSON Lines.\n\n"
     "options:\n"
     "  --batch N               the larger batch (default 8)\n"
@@ -94,6 +99,19 @@ static double caption_flops(const model_dims *d, int new_tokens) {
   return vision_flops(d) + kv + new_tokens * step;
 }
 
+/* A caption's floor per image at this batch (f32): the products before decoding at the
+ * GEMM peak, then per new token every decoder weight read once for the batch and the
+ * image's cross-attention K/V read once, at the memory bandwidth. */
+static double caption_floor_s(const model_dims *d, int new_tokens, int batch, double peak_gflops,
+                              double read_gbs) {
+  double D = d->sum.text.hidden, L = d->sum.text.layers, V = d->sum.text.vocab_size;
+  double Dv = d->sum.vision.hidden, Ti = d->vis_tokens;
+  double before = vision_flops(d) + L * 2 * 2 * Ti * Dv * D;
+  double weights = 4 * (L * (6 * D * D + 2 * D * d->txt_mlp) + D * D + D * V);
+  double kv = 4 * L * 2 * Ti * D;
+  return before / (peak_gflops * 1e9) + new_tokens * (weights / batch + kv) / (read_gbs * 1e9);
+}
+
 /* ---- timing and memory ----------------------------------------------------------------- */
 
 static double now_s(void) {
@@ -123,7 +141,8 @@ static double rss_mb(void) {
 typedef struct {
   FILE *out;
   int table;
-  double peak; /* f32 GEMM GFLOP/s on the model's shapes, this run */
+  double peak;     /* f32 GEMM GFLOP/s on the model's shapes, this run */
+  double read_gbs; /* memory read GB/s, this run (captioning models) */
 } report;
 
 /* OpenMP's wait policy as the user set it (libgomp's default: spin a while, then sleep). */
@@ -132,21 +151,28 @@ static const char *wait_policy(void) {
   return p ? p : getenv("GOMP_SPINCOUNT") ? "GOMP_SPINCOUNT" : "default";
 }
 
+/* floor_s: the row's floor per item (captions in f32), else 0. */
 static void row(report *r, const char *workload, int batch, const char *prec, double secs,
-                int items, double flops_per_item, double load_s) {
+                int items, double flops_per_item, double load_s, double floor_s) {
   double per = secs / items, gf = flops_per_item > 0 ? flops_per_item / per * 1e-9 : 0;
   double frac = r->peak > 0 && gf > 0 ? gf / r->peak : 0;
   if (r->table) {
-    fprintf(r->out, "%-18s %5d  %-5s %10.4f %9.2f %9.1f %7.2f %7.2f %8.0f %8.0f\n", workload, batch,
+    fprintf(r->out, "%-18s %5d  %-5s %10.4f %9.2f %9.1f %7.2f %7.2f %8.0f %8.0f", workload, batch,
             prec, per, 1.0 / per, gf, frac, load_s, rss_mb(), peak_rss_mb());
+    if (floor_s > 0) fprintf(r->out, " %7.2f", per / floor_s);
+    fputc('\n', r->out);
   } else {
     fprintf(r->out,
             "{\"workload\": \"%s\", \"batch\": %d, \"precision\": \"%s\", "
             "\"seconds_per_item\": %.6g, \"items_per_s\": %.6g, \"gflops\": %.6g, "
             "\"peak_fraction\": %.4g, \"gemm_peak_gflops\": %.6g, \"load_s\": %.4g, "
-            "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f, \"omp_wait_policy\": \"%s\"}\n",
+            "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f, \"omp_wait_policy\": \"%s\"",
             workload, batch, prec, per, 1.0 / per, gf, frac, r->peak, load_s, rss_mb(),
             peak_rss_mb(), wait_policy());
+    if (floor_s > 0)
+      fprintf(r->out, ", \"mem_read_gbs\": %.4g, \"floor_s\": %.6g, \"floor_ratio\": %.4g",
+              r->read_gbs, floor_s, per / floor_s);
+    fputs("}\n", r->out);
   }
   cli_flush(r->out);
 }
@@ -323,7 +349,7 @@ int cmd_bench(int argc, char **argv) {
 
   FILE *out = cli_open_output("bench", c.output);
   if (!out) return EXIT_USAGE;
-  report r = {out, !json && !c.output && isatty(fileno(out)), 0};
+  report r = {out, !json && !c.output && isatty(fileno(out)), 0, 0};
 
   /* inputs: a photo-sized JPEG (decode + preprocess row) and a small image for encoders */
   vlp_image big = {0}, small = {0};
@@ -343,13 +369,17 @@ int cmd_bench(int argc, char **argv) {
   }
 
   r.peak = gemm_peak(&d, batch, c.threads);
+  int captions = d.sum.arch == VLP_ARCH_BLIP_CAPTION;
+  if (captions) r.read_gbs = vlp_memory_read_gbs((size_t)128 << 20, 5, c.threads);
   if (r.table) {
     fprintf(out, "model %s  gemm %s  kernels %s  threads %d  omp wait %s\n", c.model,
             vlp_gemm_backend(), vlp_kernel_isa(), c.threads > 0 ? c.threads : vlp_default_threads(),
             wait_policy());
-    fprintf(out, "f32 GEMM peak on the model's shapes (this run): %.1f GFLOP/s\n\n", r.peak);
-    fprintf(out, "%-18s %5s  %-5s %10s %9s %9s %7s %7s %8s %8s\n", "workload", "batch", "prec",
-            "s/item", "items/s", "GFLOP/s", "frac", "load_s", "rss_MB", "peak_MB");
+    fprintf(out, "f32 GEMM peak on the model's shapes (this run): %.1f GFLOP/s\n", r.peak);
+    if (captions) fprintf(out, "memory read bandwidth (this run): %.1f GB/s\n", r.read_gbs);
+    fprintf(out, "\n%-18s %5s  %-5s %10s %9s %9s %7s %7s %8s %8s%s\n", "workload", "batch", "prec",
+            "s/item", "items/s", "GFLOP/s", "frac", "load_s", "rss_MB", "peak_MB",
+            captions ? "  /floor" : "");
   }
 
   { /* decode + preprocess, once (no weights involved) */
@@ -369,7 +399,7 @@ int cmd_bench(int argc, char **argv) {
       double t = now_s() - t0;
       if (rep > 0 && (best < 0 || t < best)) best = t;
     }
-    if (best > 0) row(&r, "decode+preprocess", 1, "-", best, 1, 0, 0);
+    if (best > 0) row(&r, "decode+preprocess", 1, "-", best, 1, 0, 0, 0);
   }
 
   int rc = EXIT_ALL_OK;
@@ -399,19 +429,22 @@ int cmd_bench(int argc, char **argv) {
     for (int bi = 0; bi < (batch > 1 ? 2 : 1); bi++) {
       job j = {s, imgs, texts, sizes[bi], new_tokens};
       double t = best_time(run_image, &j, reps);
-      if (t > 0) row(&r, "image", j.n, pname, t, j.n, vision_flops(&d), load);
+      if (t > 0) row(&r, "image", j.n, pname, t, j.n, vision_flops(&d), load, 0);
       if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM) {
         int *ids = NULL, nt = 0;
         int T = vlp_tokenize(vlp_model_tokenizer(m), texts[0], &ids, &nt) ? 16 : nt;
         free(ids);
         t = best_time(run_text, &j, reps);
-        if (t > 0) row(&r, "text", j.n, pname, t, j.n, text_flops(&d, T), load);
+        if (t > 0) row(&r, "text", j.n, pname, t, j.n, text_flops(&d, T), load, 0);
       }
       if (arch == VLP_ARCH_BLIP_CAPTION) {
         t = best_time(run_caption, &j, reps);
         char wl[32];
         snprintf(wl, sizeof wl, "caption %d tok", new_tokens);
-        if (t > 0) row(&r, wl, j.n, pname, t, j.n, caption_flops(&d, new_tokens), load);
+        double fl = precs[pi] == VLP_PRECISION_F32 && r.peak > 0 && r.read_gbs > 0
+                        ? caption_floor_s(&d, new_tokens, j.n, r.peak, r.read_gbs)
+                        : 0;
+        if (t > 0) row(&r, wl, j.n, pname, t, j.n, caption_flops(&d, new_tokens), load, fl);
       }
       if (t < 0) rc = EXIT_SOME_FAILED;
     }

@@ -611,6 +611,10 @@ VLP_API void vlp_pull_result_free(vlp_pull_result *r);
  * n_threads threads (<= 0: the default). The reference `vlp bench` divides by. < 0 when
  * memory is short. */
 VLP_API double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
+/* Memory read bandwidth in GB/s: a buffer of bytes (well above the caches, e.g. 256 MiB)
+ * read once per run, best of reps runs on n_threads threads (<= 0: the default). What a
+ * decoder step, which reads every decoder weight, is bound by. < 0 when memory is short. */
+VLP_API double vlp_memory_read_gbs(size_t bytes, int reps, int n_threads);
 /* The GEMM backend in use ("dnnl" or "openblas") and the vectorised kernels ("avx512",
  * "avx2" or "generic"), for reports. */
 VLP_API const char *vlp_gemm_backend(void);

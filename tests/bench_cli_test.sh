@@ -25,6 +25,17 @@ hasnt out '"gemm_peak_gflops": 0,' "bench clip peak"
   --precision f32,bf16,int8 >"$T/out" 2>"$T/err"
 rc=$?
 has out '"workload": "caption 3 tok", "batch": 2, "precision": "f32"' "bench caption"
+# f32 captions give their floor from the same run's GEMM peak and memory bandwidth
+if python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cap = [r for r in rows if r['workload'].startswith('caption') and r['precision'] == 'f32']
+assert len(cap) == 2
+for r in cap:
+    assert r['mem_read_gbs'] > 0 and 0 < r['floor_s'] < r['seconds_per_item']
+    assert abs(r['floor_ratio'] - r['seconds_per_item'] / r['floor_s']) < 1e-3 * r['floor_ratio']
+assert all('floor_s' not in r for r in rows if not r['workload'].startswith('caption'))
+" "$T/out"; then ok; else bad "bench caption floor: $(grep caption "$T/out" | head -c 600)"; fi
 for p in bf16 int8; do
   if grep -qF "\"precision\": \"$p\"" "$T/out"; then ok
   elif grep -qF "$p" "$T/err" && [ "$rc" = 1 ]; then ok
