@@ -8,7 +8,8 @@
  *     clamped to the image, weighted by filter((j - c + 0.5) / filterscale), normalised to
  *     sum 1 in double precision;
  *   - weights become fixed point with 22 fractional bits (rounded half away from zero);
- *   - each output value = (2^21 + sum(pixel * weight)) >> 22, clamped to 0..255;
+ *   - each output value = (2^21 + sum(pixel * weight)) >> 22, clamped to 0..255, summed in
+ *     32-bit integers as Pillow does (exact: the sums cannot overflow), so in any order;
  *   - the horizontal pass runs first (only over the rows the vertical pass will read) into
  *     an 8-bit intermediate image, then the vertical pass; an axis whose size does not change
  *     is skipped.
@@ -22,9 +23,17 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/kernels.h"
 #include "media/image.h"
 
 #define PREC_BITS 22  // fractional bits of the fixed-point weights (32 - 8 - 2)
+
+/* The passes' loops vectorise; built also for AVX2 and AVX-512, chosen at run time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RESIZE_TARGETS __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RESIZE_TARGETS
+#endif
 
 static double f_box(double x) {
   return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
@@ -148,25 +157,46 @@ static vlp_status coeffs_make(int in_size, int out_size, const filter_def *fd, a
   return VLP_OK;
 }
 
-static inline uint8_t clip_fixed(int64_t acc) {
+/* Pillow accumulates in 32-bit ints: |pixel * weight| summed stays below 2^31 (weights
+ * have 22 fractional bits and sum to 1 with small negative lobes). */
+static inline uint8_t clip_fixed(int32_t acc) {
   if (acc < 0) return 0;
-  int64_t v = acc >> PREC_BITS;
+  int32_t v = acc >> PREC_BITS;
   return v > 255 ? 255 : (uint8_t)v;
 }
 
-/* Horizontal pass: rows [row0, row0 + dst->h) of src into dst (dst->w wide). */
-static void pass_h(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
+/* Vertical pass: src rows are shifted by row0 (the horizontal pass kept only those used).
+ * acc: one row of sums, taps outermost so the row loop vectorises. */
+RESIZE_TARGETS static void pass_v(const vlp_image *src, int row0, const axis_coeffs *a,
+                                  vlp_image *dst, int32_t *acc) {
+  size_t stride = (size_t)src->w * 3;
+  for (int y = 0; y < dst->h; y++) {
+    const int32_t *k = a->k + (size_t)y * a->ksize;
+    const uint8_t *s = src->rgb + (size_t)(a->start[y] - row0) * stride;
+    uint8_t *d = dst->rgb + (size_t)y * stride;
+    for (size_t x = 0; x < stride; x++) acc[x] = 1 << (PREC_BITS - 1);
+    for (int j = 0; j < a->n[y]; j++) {
+      const uint8_t *sj = s + j * stride;
+      int32_t kj = k[j];
+      for (size_t x = 0; x < stride; x++) acc[x] += sj[x] * kj;
+    }
+    for (size_t x = 0; x < stride; x++) d[x] = clip_fixed(acc[x]);
+  }
+}
+
+/* Horizontal pass over rows [row0, row0 + dst->h) of src, one pixel at a time (any CPU). */
+static void pass_h_scalar(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
   for (int y = 0; y < dst->h; y++) {
     const uint8_t *s = src->rgb + (size_t)(y + row0) * src->w * 3;
     uint8_t *d = dst->rgb + (size_t)y * dst->w * 3;
     for (int x = 0; x < dst->w; x++) {
       const int32_t *k = a->k + (size_t)x * a->ksize;
       const uint8_t *p = s + (size_t)a->start[x] * 3;
-      int64_t r = 1 << (PREC_BITS - 1), g = r, b = r;
+      int32_t r = 1 << (PREC_BITS - 1), g = r, b = r;
       for (int j = 0; j < a->n[x]; j++) {
-        r += (int64_t)p[3 * j] * k[j];
-        g += (int64_t)p[3 * j + 1] * k[j];
-        b += (int64_t)p[3 * j + 2] * k[j];
+        r += p[3 * j] * k[j];
+        g += p[3 * j + 1] * k[j];
+        b += p[3 * j + 2] * k[j];
       }
       d[3 * x] = clip_fixed(r);
       d[3 * x + 1] = clip_fixed(g);
@@ -175,19 +205,65 @@ static void pass_h(const vlp_image *src, int row0, const axis_coeffs *a, vlp_ima
   }
 }
 
-/* Vertical pass: src rows are shifted by row0 (the horizontal pass kept only those used). */
-static void pass_v(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
-  size_t stride = (size_t)src->w * 3;
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_PASS_H_AVX512 1
+
+/* The same with AVX-512: each row widened to 4 bytes per pixel (zeros after its end) and
+ * the weights to 4 per tap, padded with zero taps to a multiple of 4, so one 16-lane
+ * multiply-add covers 4 taps x 4 channels. Integer sums: the same values in any order. */
+__attribute__((target("avx512f"))) static void pass_h_avx512(const vlp_image *src, int row0,
+                                                             const axis_coeffs *a, vlp_image *dst,
+                                                             uint8_t *row4, const int32_t *k4,
+                                                             int n4) {
   for (int y = 0; y < dst->h; y++) {
-    const int32_t *k = a->k + (size_t)y * a->ksize;
-    const uint8_t *s = src->rgb + (size_t)(a->start[y] - row0) * stride;
-    uint8_t *d = dst->rgb + (size_t)y * stride;
-    for (size_t x = 0; x < stride; x++) {
-      int64_t acc = 1 << (PREC_BITS - 1);
-      for (int j = 0; j < a->n[y]; j++) acc += (int64_t)s[j * stride + x] * k[j];
-      d[x] = clip_fixed(acc);
+    const uint8_t *s = src->rgb + (size_t)(y + row0) * src->w * 3;
+    for (int x = 0; x < src->w; x++)
+      row4[4 * x] = s[3 * x], row4[4 * x + 1] = s[3 * x + 1], row4[4 * x + 2] = s[3 * x + 2];
+    uint8_t *d = dst->rgb + (size_t)y * dst->w * 3;
+    for (int x = 0; x < dst->w; x++) {
+      const int32_t *k = k4 + (size_t)x * n4 * 4;
+      const uint8_t *p = row4 + (size_t)a->start[x] * 4;
+      __m512i acc = _mm512_setzero_si512();
+      for (int j = 0; j < n4 * 4; j += 16) {
+        __m512i px = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + j)));
+        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(px, _mm512_loadu_si512(k + j)));
+      }
+      int32_t t[16];
+      _mm512_storeu_si512(t, acc);
+      const int32_t half = 1 << (PREC_BITS - 1);
+      d[3 * x] = clip_fixed(half + t[0] + t[4] + t[8] + t[12]);
+      d[3 * x + 1] = clip_fixed(half + t[1] + t[5] + t[9] + t[13]);
+      d[3 * x + 2] = clip_fixed(half + t[2] + t[6] + t[10] + t[14]);
     }
   }
+}
+#endif
+
+/* Horizontal pass: rows [row0, row0 + dst->h) of src into dst (dst->w wide). */
+static vlp_status pass_h(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
+#ifdef HAVE_PASS_H_AVX512
+  if (strcmp(vk_get()->name, "avx512") != 0) /* core/kernels.h's choice (VLP_KERNELS) */
+#endif
+  {
+    pass_h_scalar(src, row0, a, dst);
+    return VLP_OK;
+  }
+  const int n4 = (a->ksize + 3) / 4 * 4; /* taps, padded */
+  uint8_t *row4 = calloc((size_t)src->w + n4, 4);
+  int32_t *k4 = calloc((size_t)dst->w * n4 * 4, sizeof *k4);
+  if (!row4 || !k4) {
+    free(row4), free(k4);
+    return vlp_fail(VLP_ERR_NOMEM, "resize: out of memory");
+  }
+  for (int x = 0; x < dst->w; x++)
+    for (int j = 0; j < a->n[x]; j++)
+      for (int c = 0; c < 3; c++) k4[((size_t)x * n4 + j) * 4 + c] = a->k[(size_t)x * a->ksize + j];
+#ifdef HAVE_PASS_H_AVX512
+  pass_h_avx512(src, row0, a, dst, row4, k4, n4);
+#endif
+  free(row4), free(k4);
+  return VLP_OK;
 }
 
 /* Pillow's NEAREST resize (an affine scale): source index = (int)(offset), where the offset
@@ -262,13 +338,23 @@ vlp_status image_resize(const vlp_image *src, int w, int h, resample_filter f, v
     if (need_v) {
       st = image_alloc(&tmp, w, row1 - row0);
       if (st != VLP_OK) goto fail;
-      pass_h(src, row0, &ax, &tmp);
+      st = pass_h(src, row0, &ax, &tmp);
+      if (st != VLP_OK) goto fail;
       cur = &tmp;
     } else {
-      pass_h(src, 0, &ax, &out);
+      st = pass_h(src, 0, &ax, &out);
+      if (st != VLP_OK) goto fail;
     }
   }
-  if (need_v) pass_v(cur, cur == src ? 0 : row0, &ay, &out);
+  if (need_v) {
+    int32_t *acc = malloc((size_t)w * 3 * sizeof *acc);
+    if (!acc) {
+      st = vlp_fail(VLP_ERR_NOMEM, "resize: out of memory");
+      goto fail;
+    }
+    pass_v(cur, cur == src ? 0 : row0, &ay, &out, acc);
+    free(acc);
+  }
   coeffs_free(&ax);
   coeffs_free(&ay);
   vlp_image_free(&tmp);

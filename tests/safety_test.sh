@@ -153,8 +153,12 @@ sec_output_lock() {
   [ "$(cat "$f")" = '{"path": "keep"}' ] && ok || bad "lock: the locked file was changed: $(head -c 200 "$f")"
   exec 8<&-
   expect_rc 0 "lock: free again" "$VLP" embed -m $CLIP --text "a cat" -o "$f"
-  # a real second vlp run while the first writes: the first runs a long video, the second waits
-  "$VLP" video tag -m $CLIP --labels cat,dog --every 0.01s $G/video/slideshow_h264.mp4 $G/video/slideshow_vp9.webm -o "$T/v.jsonl" 2>/dev/null &
+  # a real second vlp run while the first writes: the first runs long videos (the two, six
+  # times over: a few seconds, so it still holds the lock when the second starts), the second
+  # is refused
+  local vids=() i
+  for i in 1 2 3 4 5 6; do vids+=("$G/video/slideshow_h264.mp4" "$G/video/slideshow_vp9.webm"); done
+  "$VLP" video tag -m $CLIP --labels cat,dog --every 0.01s "${vids[@]}" -o "$T/v.jsonl" 2>/dev/null &
   local first=$!
   for i in $(seq 1 100); do [ -s "$T/v.jsonl" ] && break; sleep 0.05; done
   if kill -0 "$first" 2>/dev/null; then
