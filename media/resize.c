@@ -28,13 +28,6 @@
 
 #define PREC_BITS 22  // fractional bits of the fixed-point weights (32 - 8 - 2)
 
-/* The passes' loops vectorise; built also for AVX2 and AVX-512, chosen at run time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define RESIZE_TARGETS __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define RESIZE_TARGETS
-#endif
-
 static double f_box(double x) {
   return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
 }
@@ -167,8 +160,9 @@ static inline uint8_t clip_fixed(int32_t acc) {
 
 /* Vertical pass: src rows are shifted by row0 (the horizontal pass kept only those used).
  * acc: one row of sums, taps outermost so the row loop vectorises. */
-RESIZE_TARGETS static void pass_v(const vlp_image *src, int row0, const axis_coeffs *a,
-                                  vlp_image *dst, int32_t *acc) {
+static inline __attribute__((always_inline)) void pass_v_body(const vlp_image *src, int row0,
+                                                              const axis_coeffs *a, vlp_image *dst,
+                                                              int32_t *acc) {
   size_t stride = (size_t)src->w * 3;
   for (int y = 0; y < dst->h; y++) {
     const int32_t *k = a->k + (size_t)y * a->ksize;
@@ -182,6 +176,40 @@ RESIZE_TARGETS static void pass_v(const vlp_image *src, int row0, const axis_coe
     }
     for (size_t x = 0; x < stride; x++) d[x] = clip_fixed(acc[x]);
   }
+}
+
+/* The same loops compiled for each kernel path of core/kernels.h (not target_clones: its
+ * ifunc resolvers run before a sanitizer's runtime is up). */
+static void pass_v_generic(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst,
+                           int32_t *acc) {
+  pass_v_body(src, row0, a, dst, acc);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_PASS_V_X86 1
+__attribute__((target("avx2"))) static void pass_v_avx2(const vlp_image *src, int row0,
+                                                        const axis_coeffs *a, vlp_image *dst,
+                                                        int32_t *acc) {
+  pass_v_body(src, row0, a, dst, acc);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void pass_v_avx512(
+    const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst, int32_t *acc) {
+  pass_v_body(src, row0, a, dst, acc);
+}
+#endif
+
+static void pass_v(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst,
+                   int32_t *acc) {
+#ifdef HAVE_PASS_V_X86
+  const char *path = vk_get()->name;
+  if (strcmp(path, "avx512") == 0)
+    pass_v_avx512(src, row0, a, dst, acc);
+  else if (strcmp(path, "avx2") == 0)
+    pass_v_avx2(src, row0, a, dst, acc);
+  else
+#endif
+    pass_v_generic(src, row0, a, dst, acc);
 }
 
 /* Horizontal pass over rows [row0, row0 + dst->h) of src, one pixel at a time (any CPU). */
