@@ -61,12 +61,6 @@ void siglip_head_free(siglip_head *h) {
   free(h);
 }
 
-static gemm_act act_of(vlp_act a) {
-  return a == ACT_GELU_TANH    ? GEMM_ACT_GELU_TANH
-         : a == ACT_QUICK_GELU ? GEMM_ACT_QUICK_GELU
-                               : GEMM_ACT_GELU_ERF;
-}
-
 /* The in-projection runs with the whole (3D, D) weight, as packed at load: its row slices
  * are no packed weights of their own, and ran on OpenBLAS, whose blocking (and so each
  * image's result) depends on the batch's row count. It runs image by image (T rows each),
@@ -96,7 +90,7 @@ vlp_status siglip_head_forward(const siglip_head *h, vlp_ws *ws, const float *la
   }
   op_linear(x, ctx, h->out_w, h->out_b, B, D, D);
   op_layernorm(y, x, h->ln_w, h->ln_b, B, D, h->c.eps);
-  gemm_linear(mlp, y, h->fc1_w, h->fc1_b, B, D, M, act_of(h->c.act), 0);
+  gemm_linear(mlp, y, h->fc1_w, h->fc1_b, B, D, M, vit_gemm_act(h->c.act), 0);
   op_linear(pooled, mlp, h->fc2_w, h->fc2_b, B, M, D);
   op_add(pooled, x, (size_t)B * D);
   return VLP_OK;

@@ -206,6 +206,12 @@ static void cubic_taps(int in, int out, int *idx, float *wt) {
   }
 }
 
+gemm_act vit_gemm_act(vlp_act a) {
+  return a == ACT_GELU_TANH    ? GEMM_ACT_GELU_TANH
+         : a == ACT_QUICK_GELU ? GEMM_ACT_QUICK_GELU
+                               : GEMM_ACT_GELU_ERF;
+}
+
 /* q, k, v (n, D) from the rows (n, 3D) of the fused product. */
 static void split_qkv(float *q, float *k, float *v, const float *qkv, int n, int D) {
   int nt = vlp_threads_current();
@@ -351,11 +357,7 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
     /* residual adds and the MLP activation run inside the products (gemm.h) */
     gemm_linear(x, ctx, L->o_w, L->o_b, Ni, D, D, GEMM_ACT_NONE, 1);
     op_layernorm(h, x, L->ln2_w, L->ln2_b, Ni, D, c->eps);
-    gemm_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M,
-                c->act == ACT_QUICK_GELU  ? GEMM_ACT_QUICK_GELU
-                : c->act == ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
-                                          : GEMM_ACT_GELU_ERF,
-                0);
+    gemm_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M, vit_gemm_act(c->act), 0);
     gemm_linear(x, mlp, L->fc2_w, L->fc2_b, Ni, M, D, GEMM_ACT_NONE, 1);
   }
   if (c->kind != VIT_CLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);

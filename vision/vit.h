@@ -16,6 +16,7 @@
 #ifndef VLP_VISION_VIT_H
 #define VLP_VISION_VIT_H
 
+#include "core/gemm.h"
 #include "core/json.h"
 #include "core/weights.h"
 #include "core/workspace.h"
@@ -48,6 +49,9 @@ int vit_tokens(const vit_model *m, int S);
 /* Bytes of WS_VISION that vit_forward takes for B images of S x S (proportional to B);
  * 0 when B or S is out of range or the size overflows. */
 size_t vit_workspace_bytes(const vit_model *m, int B, int S);
+
+/* The MLP activation as a product epilogue (gemm.h), for the tower and SigLIP's head. */
+gemm_act vit_gemm_act(vlp_act a);
 /* pixels (B, 3, S, S) -> last_hidden (B, vit_tokens(S), hidden). S must be a multiple of
  * patch_size. Scratch from ws slots WS_VISION and WS_VISION_POS; the model is only read. */
 vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,

@@ -1,11 +1,13 @@
-/* membw: the machine's memory read bandwidth, the limit of a decoder step (each new token
- * streams every decoder weight once), measured for `vlp bench` in the same run as its
- * figures. */
+/* limits: the machine's limits `vlp bench` gives its figures as fractions of, measured in
+ * the same run: the f32 GEMM throughput on the model's shapes, and the memory read
+ * bandwidth, the limit of a decoder step (each new token streams every decoder weight
+ * once). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
+#include "core/gemm.h"
 #include "core/threads.h"
 #include "vlp.h"
 
@@ -54,4 +56,31 @@ double vlp_memory_read_gbs(size_t bytes, int reps, int n_threads) {
   threads_leave(prev);
   munmap(x, n * sizeof *x);
   return (double)(n * sizeof *x) / best * 1e-9;
+}
+
+double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads) {
+  if (m <= 0 || n <= 0 || k <= 0) return -1;
+  size_t xs = (size_t)m * k, ws = (size_t)n * k, ys = (size_t)m * n;
+  float *x = malloc(xs * sizeof *x), *W = malloc(ws * sizeof *W), *y = malloc(ys * sizeof *y);
+  if (!x || !W || !y) {
+    free(x), free(W), free(y);
+    return -1;
+  }
+  for (size_t i = 0; i < xs; i++) x[i] = (float)(i % 13) * 0.01f - 0.06f;
+  for (size_t i = 0; i < ws; i++) W[i] = (float)(i % 7) * 0.01f - 0.03f;
+  int prev = threads_enter(n_threads);
+  double best = -1;
+  if (gemm_prepare(W, n, k, VLP_PRECISION_F32, NULL) == VLP_OK) {
+    best = 1e30;
+    for (int r = 0; r <= (reps > 0 ? reps : 1); r++) { /* the first run warms up */
+      double t0 = now_s();
+      gemm_linear(y, x, W, NULL, m, k, n, GEMM_ACT_NONE, 0);
+      double t = now_s() - t0;
+      if (r > 0 && t < best) best = t;
+    }
+    gemm_forget(W);
+  }
+  threads_leave(prev);
+  free(x), free(W), free(y);
+  return best > 0 ? 2.0 * m * n * k / best * 1e-9 : -1;
 }
