@@ -16,6 +16,7 @@ typedef struct {
   int threads;        /* --threads */
   int precision;      /* --precision (vlp_precision); VLP_PRECISION or f32 when not given */
   int help;
+  unsigned parts; /* set by the command: the towers it needs (vlp_model_params.parts; 0: all) */
 } cli_common;
 
 /* Argument scanner: cli_next() walks argv from index 1; an option that takes a value reads

@@ -15,7 +15,8 @@ static const char usage[] =
     "are; a folder after --image adds its files. A video gives one {\"input\", \"t\", \"frame\",\n"
     "\"embedding\"} per sampled frame (sampling options below). --npy also writes all\n"
     "embeddings, in output order, as one float32 array (N, dim); inputs that failed are\n"
-    "left out of it.\n\n"
+    "left out of it. Only the towers the inputs need are loaded: texts alone load no vision\n"
+    "tower, images alone no text tower.\n\n"
     "options:\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
     "  --batch N               images or texts per forward pass (default 16)\n"
@@ -204,6 +205,8 @@ int cmd_embed(int argc, char **argv) {
   }
   cli_paths_keep_shard(&images, &shard, "embed");
   cli_paths_keep_shard(&videos, &shard, "embed");
+  /* only the towers the inputs need: texts alone skip loading the vision tower */
+  c.parts = (images.n || videos.n ? VLP_LOAD_VISION : 0u) | (nt ? VLP_LOAD_TEXT : 0u);
   vlp_model *m;
   vlp_session *sess;
   FILE *out =

@@ -114,6 +114,7 @@ static int index_build(int argc, char **argv) {
   ct_inputs_scan_done(&inputs, &walk);
   free(args);
   if (!c.model) c.model = cli_default_model(); /* recorded in the index */
+  c.parts = VLP_LOAD_VISION;                   /* an index holds image embeddings only */
   vlp_model *m = cli_load_model(cmd, &c);
   vlp_session *sess = NULL;
   if (m && vlp_model_embed_dim(m) <= 0) {

@@ -125,6 +125,8 @@ int cmd_search(int argc, char **argv) {
   vlp_index_hit *hits = NULL;
   FILE *out = NULL;
   int rc = EXIT_USAGE;
+  /* a text query needs only the text tower, an image query only the vision tower */
+  c.parts = image ? VLP_LOAD_VISION : rerank ? VLP_LOAD_ALL : VLP_LOAD_TEXT;
   if (open_model(cmd, &c, ix, dir, rerank, &m, &sess)) goto done;
   if (!(out = cli_open_output(cmd, c.output))) goto done;
   int want = k > rerank ? k : rerank, n = 0;

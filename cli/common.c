@@ -204,6 +204,7 @@ vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
   vlp_model *m = NULL;
   vlp_model_params mp = vlp_model_default_params();
   mp.n_threads = c->threads;
+  if (c->parts) mp.parts = c->parts;
   const char *env = getenv("VLP_PRECISION");
   if (c->precision) {
     mp.precision = (vlp_precision)(c->precision - 1);

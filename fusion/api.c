@@ -90,7 +90,8 @@ vlp_model_params vlp_model_default_params(void) {
   const char *env = getenv("VLP_PRECISION");
   int p = gemm_precision_parse(env && *env ? env : "f32");
   return (vlp_model_params){.precision = p < 0 ? VLP_PRECISION_F32 : (vlp_precision)p,
-                            .n_threads = 0};
+                            .n_threads = 0,
+                            .parts = VLP_LOAD_ALL};
 }
 
 vlp_status vlp_model_load(const char *model_dir_or_name, vlp_model **out) {
@@ -101,6 +102,12 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
                                vlp_model **out) {
   *out = NULL;
   vlp_model_params params = p ? *p : vlp_model_default_params();
+  if (!params.parts) params.parts = VLP_LOAD_ALL;
+  if (params.parts & ~(unsigned)VLP_LOAD_ALL)
+    return vlp_fail(VLP_ERR_INVALID,
+                    "%s: parts 0x%x has bits other than VLP_LOAD_VISION and "
+                    "VLP_LOAD_TEXT",
+                    model_dir_or_name, params.parts);
   const char *why = NULL;
   if (!gemm_supports(params.precision, &why))
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: precision %s is not available: %s", model_dir_or_name,
@@ -138,11 +145,11 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
     return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", model_dir);
   }
   if (m->arch == VLP_ARCH_CLIP)
-    st = clip_load(model_dir, &m->clip);
+    st = clip_load_parts(model_dir, params.parts, &m->clip);
   else if (m->arch == VLP_ARCH_SIGLIP)
-    st = siglip_load(model_dir, &m->siglip);
+    st = siglip_load_parts(model_dir, params.parts, &m->siglip);
   else
-    st = blip_load(model_dir, &m->blip);
+    st = blip_load_parts(model_dir, params.parts, &m->blip);
   /* The linear layers' weights packed for the GEMM backend at the asked precision. */
   if (!st)
     st = weights_prepare_linears(m->clip     ? clip_weights(m->clip)
@@ -187,6 +194,14 @@ const vlp_tokenizer *vlp_model_tokenizer(const vlp_model *m) {
 const prep_config *api_prep(const vlp_model *m) {
   if (m->siglip) return siglip_prep(m->siglip);
   return m->clip ? clip_prep(m->clip) : blip_prep(m->blip);
+}
+
+vlp_status api_need_part(const vlp_model *m, unsigned part) {
+  if (m->params.parts & part) return VLP_OK;
+  const char *what = part != VLP_LOAD_VISION ? (m->blip ? "text encoder and decoder" : "text tower")
+                                             : "vision tower";
+  return vlp_fail(VLP_ERR_INVALID, "%s: model loaded without its %s (vlp_model_params.parts)",
+                  m->dir, what);
 }
 
 vlp_status api_need(const vlp_model *m, vlp_arch a) {

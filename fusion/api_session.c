@@ -175,13 +175,15 @@ static vlp_status encode(vlp_session *s, const vlp_image *imgs, int n, int size,
 vlp_status vlp_encode_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
                              vlp_features **out) {
   *out = NULL;
+  vlp_status st = api_need_part(s->m, VLP_LOAD_VISION);
+  if (st) return st;
   if (n <= 0 || !imgs) return vlp_fail(VLP_ERR_INVALID, "vlp_encode_images: no images");
   vlp_features *f = calloc(1, sizeof *f);
   if (!f) return vlp_fail(VLP_ERR_NOMEM, "out of memory");
   f->m = s->m;
   f->n = n;
   int prev = api_enter(s);
-  vlp_status st = encode(s, imgs, n, image_size, f);
+  st = encode(s, imgs, n, image_size, f);
   api_leave(prev);
   if (st) {
     vlp_features_free(f);

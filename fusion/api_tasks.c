@@ -83,6 +83,7 @@ static vlp_status caption(vlp_session *s, const vlp_features *f, const vlp_gen_p
 vlp_status vlp_caption(vlp_session *s, const vlp_features *f, const vlp_gen_params *p,
                        vlp_text_result *out) {
   vlp_status st = api_need(s->m, VLP_ARCH_BLIP_CAPTION);
+  if (!st) st = api_need_part(s->m, VLP_LOAD_TEXT);
   if (!st) st = api_check_features(s, f, 0);
   if (st) return st;
   memset(out, 0, (size_t)f->n * sizeof *out);
@@ -116,6 +117,7 @@ vlp_status vlp_vqa(vlp_session *s, const vlp_features *f, int i, const char *que
                    const vlp_gen_params *p, vlp_text_result *out) {
   memset(out, 0, sizeof *out);
   vlp_status st = api_need(s->m, VLP_ARCH_BLIP_VQA);
+  if (!st) st = api_need_part(s->m, VLP_LOAD_TEXT);
   if (!st) st = api_check_features(s, f, i);
   if (st) return st;
   if (!question || !question[0]) return vlp_fail(VLP_ERR_INVALID, "the question is empty");
@@ -153,6 +155,7 @@ static vlp_status itm(vlp_session *s, const vlp_features *f, int i, const char *
 vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const char *text, float *p_itm,
                    float *p_itc) {
   vlp_status st = api_need(s->m, VLP_ARCH_BLIP_ITM);
+  if (!st) st = api_need_part(s->m, VLP_LOAD_TEXT);
   if (!st) st = api_check_features(s, f, i);
   if (st) return st;
   if (!text) return vlp_fail(VLP_ERR_INVALID, "vlp_itm: no text"); /* "" is a text */
@@ -196,11 +199,13 @@ vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, floa
     return vlp_fail(VLP_ERR_INVALID, "the model is %s; embeddings need %s, %s or %s",
                     vlp_arch_name(s->m->arch), vlp_arch_name(VLP_ARCH_CLIP),
                     vlp_arch_name(VLP_ARCH_SIGLIP), vlp_arch_name(VLP_ARCH_BLIP_ITM));
+  vlp_status st = api_need_part(s->m, VLP_LOAD_TEXT);
+  if (st) return st;
   if (n <= 0) return vlp_fail(VLP_ERR_INVALID, "vlp_embed_texts: no texts");
   for (int i = 0; i < n; i++) /* "" is a text: [CLS] [SEP] / start and end tokens */
     if (!texts[i]) return vlp_fail(VLP_ERR_INVALID, "text %d is NULL", i + 1);
   int prev = api_enter(s);
-  vlp_status st = embed_texts(s, texts, n, out);
+  st = embed_texts(s, texts, n, out);
   api_leave(prev);
   return st;
 }
@@ -224,6 +229,7 @@ vlp_status vlp_tag_scores(vlp_session *s, const vlp_features *f, int i, const fl
 vlp_status vlp_match(vlp_session *s, const vlp_features *f, int i, const char *text, float *score,
                      float *logit) {
   vlp_status st = api_need(s->m, VLP_ARCH_SIGLIP);
+  if (!st) st = api_need_part(s->m, VLP_LOAD_TEXT);
   if (!st) st = api_check_features(s, f, i);
   if (st) return st;
   if (!text) return vlp_fail(VLP_ERR_INVALID, "vlp_match: no text"); /* "" is a text */

@@ -17,7 +17,7 @@ struct vlp_model {
   blip_model *blip;
   clip_model *clip;
   siglip_model *siglip;
-  vlp_model_params params;
+  vlp_model_params params;  /* parts: never 0 */
   weights_pack_report pack; /* what loading packed for the GEMM backend */
 };
 
@@ -49,6 +49,9 @@ struct vlp_features {
 int api_vision_chunk(const vlp_session *s, int n, int S);
 /* The image processor of m. */
 const prep_config *api_prep(const vlp_model *m);
+/* VLP_ERR_INVALID naming m's folder unless m was loaded with part (VLP_LOAD_VISION or
+ * VLP_LOAD_TEXT). */
+vlp_status api_need_part(const vlp_model *m, unsigned part);
 /* VLP_ERR_INVALID naming both unless m is of architecture a. */
 vlp_status api_need(const vlp_model *m, vlp_arch a);
 /* f exists, was made by s's model and has image i. */

@@ -110,23 +110,30 @@ static vlp_status bind_lin(vlp_weights *w, const char *name, int out, int in, co
 }
 
 vlp_status blip_load(const char *dir, blip_model **out) {
+  return blip_load_parts(dir, VLP_LOAD_ALL, out);
+}
+
+vlp_status blip_load_parts(const char *dir, unsigned parts, blip_model **out) {
   *out = NULL;
   blip_model *m = calloc(1, sizeof *m);
   if (!m) return vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
+  /* A part left out is not bound, so weights_prepare_linears does not pack it either. */
+  int vision = (parts & VLP_LOAD_VISION) != 0, text = (parts & VLP_LOAD_TEXT) != 0;
   vlp_status st = read_config(m, dir);
   if (!st) st = weights_open(dir, &m->w);
-  if (!st) st = vit_load(m->w, "vision_model.", &m->vc, &m->vit);
-  if (!st && m->task != BLIP_CAPTION) {
+  if (!st && vision) st = vit_load(m->w, "vision_model.", &m->vc, &m->vit);
+  if (!st && text && m->task != BLIP_CAPTION) {
     st = bert_load(m->w, "text_encoder.", NULL, &m->tc, &m->enc);
     if (!st) st = need_cross(m->enc, dir, "text_encoder.");
   }
-  if (!st && m->task != BLIP_RETRIEVAL) {
+  if (!st && text && m->task != BLIP_RETRIEVAL) {
     st = bert_load(m->w, "text_decoder.bert.", "text_decoder.cls.", &m->tc, &m->dec);
     if (!st) st = need_cross(m->dec, dir, "text_decoder.bert.");
   }
-  if (!st && m->task == BLIP_RETRIEVAL) {
+  if (!st && vision && m->task == BLIP_RETRIEVAL)
     st = bind_lin(m->w, "vision_proj", m->E, m->vc.hidden, &m->vproj_w, &m->vproj_b);
-    if (!st) st = bind_lin(m->w, "text_proj", m->E, m->tc.hidden, &m->tproj_w, &m->tproj_b);
+  if (!st && text && m->task == BLIP_RETRIEVAL) {
+    st = bind_lin(m->w, "text_proj", m->E, m->tc.hidden, &m->tproj_w, &m->tproj_b);
     if (!st) st = bind_lin(m->w, "itm_head", 2, m->tc.hidden, &m->itm_w, &m->itm_b);
   }
   if (!st) st = tok_load(dir, &m->tok);
@@ -198,10 +205,10 @@ const prep_config *blip_prep(const blip_model *m) {
   return &m->prep;
 }
 int blip_vision_tokens(const blip_model *m, int S) {
-  return vit_tokens(m->vit, S);
+  return m->vit ? vit_tokens(m->vit, S) : 0;
 }
 size_t blip_vision_ws_bytes(const blip_model *m, int B, int S) {
-  return vit_workspace_bytes(m->vit, B, S);
+  return m->vit ? vit_workspace_bytes(m->vit, B, S) : 0;
 }
 
 gen_params blip_gen_params(const blip_model *m, int num_beams) {
@@ -223,6 +230,14 @@ static vlp_status task_is(const blip_model *m, blip_task t, const char *fn) {
   if (m->task == t) return VLP_OK;
   return vlp_fail(VLP_ERR_INVALID, "%s: needs a %s model, this one is a %s model", fn,
                   blip_task_name(t), blip_task_name(m->task));
+}
+
+/* task_is, and the text encoder / decoder were loaded (blip_load_parts). */
+static vlp_status text_task_is(const blip_model *m, blip_task t, const char *fn) {
+  vlp_status st = task_is(m, t, fn);
+  if (!st && !m->enc && !m->dec)
+    st = vlp_fail(VLP_ERR_INVALID, "%s: model loaded without its text encoder and decoder", fn);
+  return st;
 }
 
 static void *alloc_floats(size_t a, size_t b, size_t c) {
@@ -271,6 +286,7 @@ static void project_rows(const float *x, size_t stride, int B, int in, const flo
 
 vlp_status blip_encode_images(const blip_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                               float *image_embeds, float *pooled) {
+  if (!m->vit) return vlp_fail(VLP_ERR_INVALID, "blip: model loaded without its vision tower");
   vlp_status st = vit_forward(m->vit, ws, pixels, B, S, image_embeds);
   if (st) return st;
   if (pooled) vit_pool(m->vit, image_embeds, B, vit_tokens(m->vit, S), pooled);
@@ -366,7 +382,7 @@ vlp_status blip_caption_prompt_ids(const blip_model *m, const char *prompt, int 
 
 vlp_status blip_caption_first_logits(const blip_model *m, vlp_ws *ws, const float *image_embeds,
                                      int Ti, const int *ids, int n, float *logits) {
-  vlp_status st = task_is(m, BLIP_CAPTION, "blip_caption_first_logits");
+  vlp_status st = text_task_is(m, BLIP_CAPTION, "blip_caption_first_logits");
   if (st) return st;
   return first_logits(m->dec, ws, image_embeds, Ti, ids, n, logits);
 }
@@ -374,7 +390,7 @@ vlp_status blip_caption_first_logits(const blip_model *m, vlp_ws *ws, const floa
 vlp_status blip_caption_generate(const blip_model *m, vlp_ws *ws, const float *image_embeds, int B,
                                  int Ti, const int *ids, int n, const gen_params *p, int **out_seqs,
                                  int *out_lens) {
-  vlp_status st = task_is(m, BLIP_CAPTION, "blip_caption_generate");
+  vlp_status st = text_task_is(m, BLIP_CAPTION, "blip_caption_generate");
   if (st) return st;
   return run_generate(m->dec, ws, image_embeds, B, Ti, ids, n, p, out_seqs, out_lens);
 }
@@ -387,7 +403,7 @@ vlp_status blip_tokenize(const blip_model *m, const char *text, int **ids, int *
 
 vlp_status blip_encode_texts(const blip_model *m, vlp_ws *ws, const int *const *ids,
                              const int *lens, int B, float *last_hidden, float *text_feat) {
-  vlp_status st = task_is(m, BLIP_RETRIEVAL, "blip_encode_texts");
+  vlp_status st = text_task_is(m, BLIP_RETRIEVAL, "blip_encode_texts");
   if (st) return st;
   int *pids = NULL, *pmask = NULL, T = 0, D = m->tc.hidden;
   st = pad_texts(m, ids, lens, B, &pids, &pmask, &T);
@@ -409,6 +425,8 @@ vlp_status blip_image_feat(const blip_model *m, const float *image_embeds, int B
                            float *image_feat) {
   vlp_status st = task_is(m, BLIP_RETRIEVAL, "blip_image_feat");
   if (st) return st;
+  if (!m->vproj_w)
+    return vlp_fail(VLP_ERR_INVALID, "blip_image_feat: model loaded without its vision tower");
   int Dv = m->vc.hidden;
   float *rows = alloc_floats((size_t)B, (size_t)Dv, 1);
   if (!rows) return vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
@@ -421,7 +439,7 @@ vlp_status blip_image_feat(const blip_model *m, const float *image_embeds, int B
 vlp_status blip_itm(const blip_model *m, vlp_ws *ws, const float *image_embeds, int Ti,
                     const int *const *ids, const int *lens, int B, float *logits, float *prob,
                     float *cls) {
-  vlp_status st = task_is(m, BLIP_RETRIEVAL, "blip_itm");
+  vlp_status st = text_task_is(m, BLIP_RETRIEVAL, "blip_itm");
   if (st) return st;
   int *pids = NULL, *pmask = NULL, T = 0, D = m->tc.hidden;
   st = pad_texts(m, ids, lens, B, &pids, &pmask, &T);
@@ -452,21 +470,21 @@ vlp_status blip_itm(const blip_model *m, vlp_ws *ws, const float *image_embeds, 
 
 vlp_status blip_vqa_encode_question(const blip_model *m, vlp_ws *ws, const float *image_embeds,
                                     int Ti, const int *ids, int T, float *question_embeds) {
-  vlp_status st = task_is(m, BLIP_VQA, "blip_vqa_encode_question");
+  vlp_status st = text_task_is(m, BLIP_VQA, "blip_vqa_encode_question");
   if (st) return st;
   return bert_forward(m->enc, ws, ids, NULL, 1, T, 0, image_embeds, NULL, Ti, question_embeds);
 }
 
 vlp_status blip_vqa_first_logits(const blip_model *m, vlp_ws *ws, const float *question_embeds,
                                  int T, float *logits) {
-  vlp_status st = task_is(m, BLIP_VQA, "blip_vqa_first_logits");
+  vlp_status st = text_task_is(m, BLIP_VQA, "blip_vqa_first_logits");
   if (st) return st;
   return first_logits(m->dec, ws, question_embeds, T, &m->bos, 1, logits);
 }
 
 vlp_status blip_vqa_generate(const blip_model *m, vlp_ws *ws, const float *question_embeds, int B,
                              int T, const gen_params *p, int **out_seqs, int *out_lens) {
-  vlp_status st = task_is(m, BLIP_VQA, "blip_vqa_generate");
+  vlp_status st = text_task_is(m, BLIP_VQA, "blip_vqa_generate");
   if (st) return st;
   return run_generate(m->dec, ws, question_embeds, B, T, &m->bos, 1, p, out_seqs, out_lens);
 }

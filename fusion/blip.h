@@ -46,6 +46,10 @@ typedef struct {
  * vocab.txt whose size differs from text_config.vocab_size is VLP_ERR_MODEL; each error is
  * one line naming the file and the tensor / field. */
 vlp_status blip_load(const char *model_dir, blip_model **out);
+/* Only the parts in parts: VLP_LOAD_VISION (the ViT, and the retrieval model's vision_proj),
+ * VLP_LOAD_TEXT (the text encoder / decoder, text_proj and itm_head). The other is neither
+ * bound nor packed; a call that needs it fails with VLP_ERR_INVALID. blip_load loads all. */
+vlp_status blip_load_parts(const char *model_dir, unsigned parts, blip_model **out);
 void blip_free(blip_model *m);
 
 blip_task blip_task_of(const blip_model *m);

@@ -43,6 +43,10 @@ static vlp_status check_architecture(const cJSON *cfg, const char *path) {
 }
 
 vlp_status clip_load(const char *dir, clip_model **out) {
+  return clip_load_parts(dir, VLP_LOAD_ALL, out);
+}
+
+vlp_status clip_load_parts(const char *dir, unsigned parts, clip_model **out) {
   *out = NULL;
   char path[4096];
   if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
@@ -65,11 +69,14 @@ vlp_status clip_load(const char *dir, clip_model **out) {
     goto fail;
   }
   if ((st = weights_open(dir, &m->w))) goto fail;
-  if ((st = clip_text_load(m->w, "text_model.", &m->tc, &m->text))) goto fail;
-  if ((st = vit_load(m->w, "vision_model.", &m->vc, &m->vision))) goto fail;
-  if ((st =
-           weights_f32(m->w, "visual_projection.weight", &m->visual_proj, 2, m->P, m->vc.hidden)) ||
-      (st = weights_f32(m->w, "text_projection.weight", &m->text_proj, 2, m->P, m->tc.hidden)))
+  /* A tower left out is not bound, so weights_prepare_linears does not pack it either. */
+  int text = (parts & VLP_LOAD_TEXT) != 0, vision = (parts & VLP_LOAD_VISION) != 0;
+  if (text && (st = clip_text_load(m->w, "text_model.", &m->tc, &m->text))) goto fail;
+  if (vision && (st = vit_load(m->w, "vision_model.", &m->vc, &m->vision))) goto fail;
+  if ((vision && (st = weights_f32(m->w, "visual_projection.weight", &m->visual_proj, 2, m->P,
+                                   m->vc.hidden))) ||
+      (text &&
+       (st = weights_f32(m->w, "text_projection.weight", &m->text_proj, 2, m->P, m->tc.hidden))))
     goto fail;
   if ((st = weights_scalar(m->w, "logit_scale", dir, &m->logit_scale))) goto fail;
   if ((st = tok_load(dir, &m->tok))) goto fail;
@@ -128,7 +135,7 @@ float clip_logit_scale(const clip_model *m) {
   return m->logit_scale;
 }
 int clip_vision_tokens(const clip_model *m, int S) {
-  return vit_tokens(m->vision, S);
+  return m->vision ? vit_tokens(m->vision, S) : 0;
 }
 
 /* ---- encoding -------------------------------------------------------------------------- */
@@ -143,6 +150,7 @@ static void project(const float *pooled, const float *W, int B, int D, int P, fl
 
 vlp_status clip_encode_images(const clip_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                               float *last_hidden, float *pooled, float *features, float *embeds) {
+  if (!m->vision) return vlp_fail(VLP_ERR_INVALID, "clip: model loaded without its vision tower");
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d images", B);
   const int Dv = m->vc.hidden;
   if (S <= 0 || S % m->vc.patch_size != 0)
@@ -169,6 +177,7 @@ vlp_status clip_encode_images(const clip_model *m, vlp_ws *ws, const float *pixe
 vlp_status clip_encode_texts(const clip_model *m, vlp_ws *ws, const int *const *ids,
                              const int *lens, int B, float *last_hidden, float *pooled,
                              float *features, float *embeds) {
+  if (!m->text) return vlp_fail(VLP_ERR_INVALID, "clip: model loaded without its text tower");
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "clip: %d texts", B);
   const int Dt = m->tc.hidden;
   int T = 0;

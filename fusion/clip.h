@@ -41,6 +41,9 @@ typedef struct {
  * tensor of the wrong shape or an inconsistent config is VLP_ERR_MODEL; each with one line
  * naming the file and the field / tensor. */
 vlp_status clip_load(const char *model_dir, clip_model **out);
+/* Only the towers in parts (VLP_LOAD_VISION / VLP_LOAD_TEXT): the other is neither bound nor
+ * packed, and encoding with it fails with VLP_ERR_INVALID. clip_load loads both. */
+vlp_status clip_load_parts(const char *model_dir, unsigned parts, clip_model **out);
 void clip_free(clip_model *m);
 
 clip_dims clip_get_dims(const clip_model *m);

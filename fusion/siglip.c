@@ -72,6 +72,10 @@ static vlp_status check_consistency(const siglip_model *m, const char *dir) {
 }
 
 vlp_status siglip_load(const char *dir, siglip_model **out) {
+  return siglip_load_parts(dir, VLP_LOAD_ALL, out);
+}
+
+vlp_status siglip_load_parts(const char *dir, unsigned parts, siglip_model **out) {
   *out = NULL;
   char path[4096];
   if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
@@ -96,11 +100,16 @@ vlp_status siglip_load(const char *dir, siglip_model **out) {
   }
   m->L = tok_model_max_length(m->tok);
   if ((st = prep_config_load(dir, &m->prep)) || (st = check_consistency(m, dir)) ||
-      (st = weights_open(dir, &m->w)) ||
-      (st = clip_text_load(m->w, "text_model.", &m->tc, &m->text)) ||
-      (st = vit_load(m->w, "vision_model.", &m->vc, &m->vision)) ||
-      (st = siglip_head_load(m->w, "vision_model.head.", &m->vc, &m->head)) ||
-      (st = weights_scalar(m->w, "logit_scale", dir, &m->logit_scale)) ||
+      (st = weights_open(dir, &m->w)))
+    goto fail;
+  /* A tower left out is not bound, so weights_prepare_linears does not pack it either. */
+  if ((parts & VLP_LOAD_TEXT) && (st = clip_text_load(m->w, "text_model.", &m->tc, &m->text)))
+    goto fail;
+  if ((parts & VLP_LOAD_VISION) &&
+      ((st = vit_load(m->w, "vision_model.", &m->vc, &m->vision)) ||
+       (st = siglip_head_load(m->w, "vision_model.head.", &m->vc, &m->head))))
+    goto fail;
+  if ((st = weights_scalar(m->w, "logit_scale", dir, &m->logit_scale)) ||
       (st = weights_scalar(m->w, "logit_bias", dir, &m->logit_bias)))
     goto fail;
   cJSON_Delete(cfg);
@@ -143,13 +152,14 @@ float siglip_logit_bias(const siglip_model *m) {
   return m->logit_bias;
 }
 int siglip_vision_tokens(const siglip_model *m, int S) {
-  return vit_tokens(m->vision, S);
+  return m->vision ? vit_tokens(m->vision, S) : 0;
 }
 
 /* ---- encoding -------------------------------------------------------------------------- */
 
 vlp_status siglip_encode_images(const siglip_model *m, vlp_ws *ws, const float *pixels, int B,
                                 int S, float *last_hidden, float *pooled, float *embeds) {
+  if (!m->vision) return vlp_fail(VLP_ERR_INVALID, "siglip: model loaded without its vision tower");
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "siglip: %d images", B);
   const int D = m->vc.hidden;
   if (S < m->vc.patch_size)
@@ -169,6 +179,7 @@ vlp_status siglip_encode_images(const siglip_model *m, vlp_ws *ws, const float *
 vlp_status siglip_encode_ids(const siglip_model *m, vlp_ws *ws, const int *ids, int B,
                              const int *mask_lens, float *last_hidden, float *pooled,
                              float *embeds) {
+  if (!m->text) return vlp_fail(VLP_ERR_INVALID, "siglip: model loaded without its text tower");
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "siglip: %d texts", B);
   int *lens = ws_get(ws, WS_TMP1, (size_t)B * sizeof *lens);
   if (!lens) return VLP_ERR_NOMEM;

@@ -42,6 +42,10 @@ typedef struct {
  * disagrees with itself is VLP_ERR_MODEL; a missing or corrupt spiece.model is
  * VLP_ERR_MODEL / VLP_ERR_FORMAT; each one line naming the file and the tensor / field. */
 vlp_status siglip_load(const char *model_dir, siglip_model **out);
+/* Only the towers in parts (VLP_LOAD_VISION: the ViT and its pooling head; VLP_LOAD_TEXT):
+ * the other is neither bound nor packed, and encoding with it fails with VLP_ERR_INVALID.
+ * siglip_load loads both. */
+vlp_status siglip_load_parts(const char *model_dir, unsigned parts, siglip_model **out);
 void siglip_free(siglip_model *m);
 
 siglip_dims siglip_get_dims(const siglip_model *m);

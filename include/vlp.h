@@ -190,12 +190,23 @@ typedef struct vlp_model vlp_model;
  * AVX-VNNI); VLP_ERR_UNSUPPORTED saying why on a CPU without them. */
 typedef enum { VLP_PRECISION_F32 = 0, VLP_PRECISION_BF16, VLP_PRECISION_INT8 } vlp_precision;
 
+/* The parts of a model to load (vlp_model_params.parts). A part left out is neither read
+ * nor prepared, which makes loading faster and smaller (a text-only CLIP skips its vision
+ * tower); a call that needs it fails with VLP_ERR_INVALID saying so. For BLIP, TEXT is the
+ * text encoder and decoder: captions, VQA and ITM need both parts. */
+enum {
+  VLP_LOAD_VISION = 1, /* the vision tower (and its projection / head) */
+  VLP_LOAD_TEXT = 2,   /* the text tower (and its projection) */
+  VLP_LOAD_ALL = VLP_LOAD_VISION | VLP_LOAD_TEXT,
+};
+
 typedef struct {
   vlp_precision precision;
-  int n_threads; /* default for this model's sessions; <= 0: vlp_default_threads() */
+  int n_threads;  /* default for this model's sessions; <= 0: vlp_default_threads() */
+  unsigned parts; /* VLP_LOAD_* flags; 0 is VLP_LOAD_ALL */
 } vlp_model_params;
 
-/* F32 (or VLP_PRECISION=f32|bf16|int8 when set), n_threads 0. */
+/* F32 (or VLP_PRECISION=f32|bf16|int8 when set), n_threads 0, parts VLP_LOAD_ALL. */
 VLP_API vlp_model_params vlp_model_default_params(void);
 
 /* Load a Hugging Face model folder or cache name (see vlp_resolve_model): config.json,

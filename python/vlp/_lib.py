@@ -26,7 +26,9 @@ class Image(ctypes.Structure):
 
 
 class ModelParams(ctypes.Structure):
-    _fields_ = [("precision", ctypes.c_int), ("n_threads", ctypes.c_int)]
+    # parts 0: every tower (VLP_LOAD_ALL)
+    _fields_ = [("precision", ctypes.c_int), ("n_threads", ctypes.c_int),
+                ("parts", ctypes.c_uint)]
 
 
 class SessionParams(ctypes.Structure):
