@@ -1,6 +1,7 @@
 /* attention: the blocked one-pass attention (see attention.h). The driver splits the work
- * into (batch item, head, block of query rows) tasks; attention_body.h is the per-block
- * kernel, compiled once per instruction set like core/kernels.c. */
+ * into (batch item, head, block of query rows) tasks; attention_body.h holds the per-block
+ * kernels (online softmax over blocks of keys; all keys at once for short sequences; one
+ * row alone), compiled once per instruction set like core/kernels.c. */
 #include "core/attention.h"
 
 /* Lets the compiler fuse a * b + c into FMA instructions (the targets that have them) and
@@ -41,6 +42,8 @@ typedef struct {
   int rows;         /* query rows per block */
   void (*block)(const attn_head *a, int i0, int n);
   void (*row)(const attn_head *a, int i); /* one query row, vectors along the head */
+  /* up to ATTN_SHORT_ROWS query rows over all of at most ATTN_SHORT_TK keys (wide only) */
+  void (*short_block)(const attn_head *a, int i0, int n);
 } attn_kernel;
 
 /* Keys visible to query row i: [0, attn_visible). */
@@ -62,6 +65,10 @@ static inline int attn_visible(const attn_head *a, int i) {
 #define VA_QV 2
 #define VA_KR 8
 #define VA_CR 8
+#define VA_SKR 6
+#define VA_SQT 4
+#define VA_PR 6
+#define VA_PCV 4
 #include "core/attention_body.h"
 #define VK_SUFFIX avx512_narrow
 #define VA_W 8
@@ -79,6 +86,10 @@ static inline int attn_visible(const attn_head *a, int i) {
 #define VA_QV 2
 #define VA_KR 4
 #define VA_CR 4
+#define VA_SKR 5
+#define VA_SQT 2
+#define VA_PR 5
+#define VA_PCV 2
 #include "core/attention_body.h"
 #define VK_SUFFIX avx2_narrow
 #define VA_W 8
@@ -97,6 +108,10 @@ static inline int attn_visible(const attn_head *a, int i) {
 #define VA_QV 2
 #define VA_KR 4
 #define VA_CR 4
+#define VA_SKR 4
+#define VA_SQT 2
+#define VA_PR 4
+#define VA_PCV 2
 #include "core/attention_body.h"
 #define VK_SUFFIX generic_narrow
 #define VA_W 4
@@ -133,7 +148,9 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
   if (s->hd > ATTN_HD_MAX) return 0;
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
   const attn_kernel *wide = kernel(0), *narrow = kernel(1);
-  const int H = s->H, Tq = s->Tq, D = H * s->hd, nqb = (Tq + wide->rows - 1) / wide->rows;
+  const int shrt = s->Tk <= ATTN_SHORT_TK && s->hd <= ATTN_SHORT_HD && s->Tq > ATTN_ROWS_ALONE;
+  const int H = s->H, Tq = s->Tq, D = H * s->hd, qbr = shrt ? ATTN_SHORT_ROWS : wide->rows;
+  const int nqb = (Tq + qbr - 1) / qbr;
   const long tasks = (long)s->B * H * nqb;
   const float scale = 1.0f / sqrtf((float)s->hd);
   int nt = vlp_threads_current();
@@ -154,12 +171,16 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
                    .D = D,
                    .causal = s->causal,
                    .scale = scale};
-    int end = (qb + 1) * wide->rows < Tq ? (qb + 1) * wide->rows : Tq;
-    if (end - qb * wide->rows <= ATTN_ROWS_ALONE) { /* decoder steps: one row per head */
-      for (int i = qb * wide->rows; i < end; i++) wide->row(&a, i);
+    int i0 = qb * qbr, end = i0 + qbr < Tq ? i0 + qbr : Tq;
+    if (end - i0 <= ATTN_ROWS_ALONE) { /* decoder steps: one row per head */
+      for (int i = i0; i < end; i++) wide->row(&a, i);
       continue;
     }
-    for (int i = qb * wide->rows; i < end;) { /* a few rows left: narrow blocks, less padding */
+    if (shrt) {
+      wide->short_block(&a, i0, end - i0);
+      continue;
+    }
+    for (int i = i0; i < end;) { /* a few rows left: narrow blocks, less padding */
       const attn_kernel *kn = end - i > 2 * narrow->rows ? wide : narrow;
       int n = end - i < kn->rows ? end - i : kn->rows;
       kn->block(&a, i, n);

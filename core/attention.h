@@ -13,9 +13,17 @@
 /* Largest head size the blocked kernel takes (its blocks live on the stack). */
 #define ATTN_HD_MAX 256
 
+/* Key sequences up to ATTN_SHORT_TK long with head sizes up to ATTN_SHORT_HD (CLIP's 50
+ * image tokens, text encoders) take a one-shot kernel instead, all keys at once and
+ * ATTN_SHORT_ROWS query rows per block; its blocks (on the stack) are about
+ * ATTN_SHORT_ROWS x (ATTN_SHORT_HD + ATTN_SHORT_TK) floats. */
+#define ATTN_SHORT_TK 128
+#define ATTN_SHORT_HD 128
+#define ATTN_SHORT_ROWS 64
+
 /* out = attention(q, k, v) as op_attention; returns 0 (and does nothing) when
  * s->hd > ATTN_HD_MAX. Parallel over (batch item, head, block of query rows) with
- * vlp_threads_current() threads. */
+ * vlp_threads_current() threads, in one parallel region. */
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s);
 

@@ -1,9 +1,12 @@
-/* attention_body: the inner kernel of core/attention.c, included there once per instruction
+/* attention_body: the inner kernels of core/attention.c, included there once per instruction
  * set and block width with VK_NAME (the core/kernels.h path), VK_TARGET (a function
  * attribute), VK_SUFFIX (name suffix), VA_W (floats per vector), VA_QV (vectors of query
  * rows per block), VA_KR (keys per register tile of the scores) and VA_CR (head columns per
- * register tile of P.V) defined; it undefines all but VK_NAME and VK_TARGET. Written with GCC
- * vector extensions, which the compiler lowers to the target's registers (zmm, ymm, xmm).
+ * register tile of P.V) defined, and for the short kernel (wide blocks only) VA_SKR and
+ * VA_SQT (keys x vectors of query rows per register tile of its scores), VA_PR and VA_PCV
+ * (rows x vectors of head columns per register tile of its P.V); it undefines all but VK_NAME
+ * and VK_TARGET. Written with GCC vector extensions, which the compiler lowers to the
+ * target's registers (zmm, ymm, xmm).
  *
  * One call handles VA_QV * VA_W query rows of one (batch item, head): the rows are held
  * transposed (column c of the block is one row of vectors), so the scores of a key, the
@@ -190,7 +193,179 @@ VK_TARGET static void VK(attn_row)(const attn_head *a, int i) {
   for (int c = 0; c < hd; c++) a->out[(size_t)i * a->D + c] = ot[c] * inv;
 }
 
-static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block), VK(attn_row)};
+#ifdef VA_SKR
+/* Short key sequences (Tk <= ATTN_SHORT_TK): every key at once, so the softmax is exact in
+ * one pass and no running rescale is needed. Block of n <= ATTN_SHORT_ROWS query rows, rows
+ * padded to nqp (a multiple of VA_W). The scores are held transposed, st (keys,
+ * nqp), as in attn_block, so the softmax runs down the columns with no horizontal sums; P.V
+ * then runs with vectors along the head (no padding there), VA_PR rows x VA_PCV vectors of
+ * columns per register tile, reading each row's weights as broadcasts from st. */
+
+/* st[j][u0 * W ...] for keys j0.. j0+kr-1 and QT <= VA_SQT vectors of rows from u0 on. QT
+ * is a constant at every call. */
+VK_TARGET static inline __attribute__((always_inline)) void VK(short_scores)(
+    float *st, const float *qt, int nqp, int sp, const attn_head *a, int j0, int kr, int u0,
+    const int QT) {
+  const float *kp[VA_SKR];
+  for (int t = 0; t < VA_SKR; t++) kp[t] = a->k + (size_t)(j0 + (t < kr ? t : 0)) * a->D;
+  VK(vf) acc[VA_SKR][VA_SQT];
+  for (int t = 0; t < VA_SKR; t++)
+    for (int u = 0; u < QT; u++) acc[t][u] = (VK(vf)){0};
+  const float *qc = qt + (size_t)u0 * VA_W;
+  for (int c = 0; c < a->hd; c++, qc += nqp) {
+    VK(vf) qv[VA_SQT];
+    for (int u = 0; u < QT; u++) qv[u] = VK(ld)(qc + u * VA_W);
+    for (int t = 0; t < VA_SKR; t++) {
+      float kc = kp[t][c];
+      for (int u = 0; u < QT; u++) acc[t][u] += kc * qv[u];
+    }
+  }
+  for (int t = 0; t < kr; t++) {
+    float mk = a->mask ? a->mask[j0 + t] : 0.0f;
+    for (int u = 0; u < QT; u++)
+      VK(st)(st + (size_t)(j0 + t) * sp + (u0 + u) * VA_W, acc[t][u] + mk);
+  }
+}
+
+/* out rows i0.. i0+nr-1 (nr <= VA_PR), columns c0.. c0+CV*W-1, = inv * sum over keys
+ * [0, nk) of st[j][r] V[j][c]; st and inv start at row i0's lane, st has VA_PR lanes per key
+ * (those past nr are summed, not stored). CV is a constant at every call. */
+VK_TARGET static inline __attribute__((always_inline)) void VK(short_pv)(const attn_head *a,
+                                                                         const float *st, int sp,
+                                                                         const float *inv, int i0,
+                                                                         int nr, int nk, int c0,
+                                                                         const int CV) {
+  VK(vf) acc[VA_PR][VA_PCV];
+  for (int r = 0; r < VA_PR; r++)
+    for (int v = 0; v < CV; v++) acc[r][v] = (VK(vf)){0};
+  const float *vj = a->v + c0;
+  for (int j = 0; j < nk; j++, vj += a->D, st += sp) {
+    VK(vf) vv[VA_PCV];
+    for (int v = 0; v < CV; v++) vv[v] = VK(ld)(vj + v * VA_W);
+    for (int r = 0; r < VA_PR; r++) {
+      float p = st[r];
+      for (int v = 0; v < CV; v++) acc[r][v] += p * vv[v];
+    }
+  }
+  for (int r = 0; r < nr; r++) {
+    float *o = a->out + (size_t)(i0 + r) * a->D + c0;
+    for (int v = 0; v < CV; v++) VK(st)(o + v * VA_W, acc[r][v] * inv[r]);
+  }
+}
+
+#if VA_W == 16
+/* Shuffle indices for a 16 x 16 transpose in four steps: step b pairs rows i and i + b
+ * (i & b == 0) and swaps their off-diagonal b x b sub-blocks. */
+#define VA_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define VA_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define VA_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define VA_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define VA_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define VA_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define VA_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define VA_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define VA_TSTEP(x, b)                                               \
+  for (int i = 0; i < 16; i++)                                       \
+    if ((i & b) == 0) {                                              \
+      VK(vf) lo = __builtin_shufflevector(x[i], x[i + b], VA_LO##b); \
+      VK(vf) hi = __builtin_shufflevector(x[i], x[i + b], VA_HI##b); \
+      x[i] = lo, x[i + b] = hi;                                      \
+    }
+#endif
+
+/* qt (hd, nqp) = the block's query rows i0.. i0+n-1 transposed and scaled, rows from n on
+ * zero. With 16-float vectors in 16 x 16 tiles in registers. */
+VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0, int n) {
+  int c0 = 0;
+#if VA_W == 16
+  for (; c0 + 16 <= a->hd; c0 += 16)
+    for (int r0 = 0; r0 < nqp; r0 += 16) {
+      VK(vf) x[16];
+      for (int r = 0; r < 16; r++)
+        x[r] =
+            r0 + r < n ? VK(ld)(a->q + (size_t)(i0 + r0 + r) * a->D + c0) * a->scale : (VK(vf)){0};
+      VA_TSTEP(x, 8);
+      VA_TSTEP(x, 4);
+      VA_TSTEP(x, 2);
+      VA_TSTEP(x, 1);
+      for (int c = 0; c < 16; c++) VK(st)(qt + (size_t)(c0 + c) * nqp + r0, x[c]);
+    }
+#endif
+  for (int r = 0; r < nqp; r++) { /* the columns left */
+    const float *qr = a->q + (size_t)(i0 + (r < n ? r : 0)) * a->D;
+    float sc = r < n ? a->scale : 0.0f;
+    for (int c = c0; c < a->hd; c++) qt[c * nqp + r] = qr[c] * sc;
+  }
+}
+
+VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
+  _Alignas(64) float qt[ATTN_SHORT_HD * ATTN_SHORT_ROWS];
+  _Alignas(64) float st[ATTN_SHORT_TK * (ATTN_SHORT_ROWS + VA_PR)];
+  float m[ATTN_SHORT_ROWS], l[ATTN_SHORT_ROWS], inv[ATTN_SHORT_ROWS + VA_PR];
+  int lim[ATTN_SHORT_ROWS];
+  /* nqp rows of scores computed; st rows sp apart, the last P.V tile's rows within them */
+  const int hd = a->hd, nqv = (n + VA_W - 1) / VA_W, nqp = nqv * VA_W;
+  const int npr = (n + VA_PR - 1) / VA_PR * VA_PR, sp = npr > nqp ? npr : nqp;
+  VK(load_qt)(qt, nqp, a, i0, n);
+  int lo = a->Tk, hi = 0; /* keys below lo are visible to every row, none from hi on */
+  for (int r = 0; r < nqp; r++) {
+    lim[r] = attn_visible(a, i0 + (r < n ? r : n - 1));
+    lo = lim[r] < lo ? lim[r] : lo;
+    hi = lim[r] > hi ? lim[r] : hi;
+  }
+  for (int j0 = 0; j0 < hi; j0 += VA_SKR) {
+    int kr = hi - j0 < VA_SKR ? hi - j0 : VA_SKR, u0 = 0;
+    for (; u0 + VA_SQT <= nqv; u0 += VA_SQT)
+      VK(short_scores)(st, qt, nqp, sp, a, j0, kr, u0, VA_SQT);
+    for (; u0 < nqv; u0++) VK(short_scores)(st, qt, nqp, sp, a, j0, kr, u0, 1);
+  }
+  for (int j = lo; j < hi; j++)
+    for (int r = 0; r < nqp; r++)
+      if (j >= lim[r]) st[j * sp + r] = -INFINITY;
+#pragma omp simd
+  for (int r = 0; r < nqp; r++) m[r] = -INFINITY, l[r] = 0.0f;
+  for (int j = 0; j < hi; j++)
+#pragma omp simd
+    for (int r = 0; r < nqp; r++) m[r] = st[j * sp + r] > m[r] ? st[j * sp + r] : m[r];
+#pragma omp simd
+  for (int r = 0; r < nqp; r++) m[r] = m[r] == -INFINITY ? 0.0f : m[r]; /* keep exp finite */
+  for (int j = 0; j < hi; j++) {
+#pragma omp simd
+    for (int r = 0; r < nqp; r++) {
+      float p = vlp_fast_expf(st[j * sp + r] - m[r]);
+      st[j * sp + r] = p;
+      l[r] += p;
+    }
+    for (int r = nqp; r < sp; r++) st[j * sp + r] = 0.0f; /* read by the last tile, unused */
+  }
+#pragma omp simd
+  for (int r = 0; r < nqp; r++) inv[r] = l[r] > 0 ? 1.0f / l[r] : 0.0f; /* none visible: 0 */
+  const int cw = VA_PCV * VA_W, hw = hd - hd % VA_W;
+  for (int r0 = 0; r0 < n; r0 += VA_PR) {
+    int nr = n - r0 < VA_PR ? n - r0 : VA_PR, c0 = 0;
+    for (; c0 + cw <= hd; c0 += cw)
+      VK(short_pv)(a, st + r0, sp, inv + r0, i0 + r0, nr, hi, c0, VA_PCV);
+    for (; c0 < hw; c0 += VA_W) VK(short_pv)(a, st + r0, sp, inv + r0, i0 + r0, nr, hi, c0, 1);
+    for (; c0 < hd; c0++) /* columns past the last vector */
+      for (int r = r0; r < r0 + nr; r++) {
+        float o = 0.0f;
+        for (int j = 0; j < hi; j++) o += st[j * sp + r] * a->v[(size_t)j * a->D + c0];
+        a->out[(size_t)(i0 + r) * a->D + c0] = o * inv[r];
+      }
+  }
+}
+#define VA_SHORT VK(attn_short)
+#else
+#define VA_SHORT NULL
+#endif
+
+static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block), VK(attn_row), VA_SHORT};
+#undef VA_SHORT
+#undef VA_TSTEP
+#undef VA_SKR
+#undef VA_SQT
+#undef VA_PR
+#undef VA_PCV
 
 #undef VA_QB
 #undef VA_QV

@@ -1,10 +1,11 @@
 /* test_attention: the blocked one-pass attention (core/attention.c) on every kernel path
  * this CPU runs (AVX-512, AVX2, generic; core/kernels.h), against the double-precision
  * op_attention_naive, on the shapes the models use: ViT-B/16@384 (T=577), CLIP B/32
- * (T=50), text encoders (causal, padding masks), the decoder's self-attention over a KV
- * cache (Tq=1, kv_cap > Tk) and cross-attention over 577 image tokens, B > 1, and head
- * sizes with vector tails; blocks of one or two query rows run row by row. Max abs error <= 1e-5 x
- * the largest |output|. */
+ * (T=50, batch 16), text encoders (causal, padding masks), the decoder's self-attention over
+ * a KV cache (Tq=1, kv_cap > Tk) and cross-attention over 577 image tokens, B > 1, and head
+ * sizes with vector tails; blocks of one or two query rows run row by row; key sequences up
+ * to ATTN_SHORT_TK take the one-shot short kernel, one key more the online-softmax one. Max abs
+ * error <= 1e-5 x the largest |output|. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,15 @@ static void check_path(const char *path) {
          attention_block_rows(1));
   attention_case(path, "ViT-B/16@384", 1, 12, 577, 577, 577, 64, 0, 0);
   attention_case(path, "CLIP B/32 batch", 3, 12, 50, 50, 50, 64, 0, 0);
+  attention_case(path, "CLIP B/32 batch 16", 16, 12, 50, 50, 50, 64, 0, 0);
+  attention_case(path, "CLIP text causal", 16, 8, 16, 16, 16, 64, 1, 1);
+  attention_case(path, "CLIP text causal 8", 16, 8, 8, 8, 8, 64, 2, 1);
+  attention_case(path, "77 tokens: short blocks 64 + 13", 2, 8, 77, 77, 77, 64, 1, 1);
+  attention_case(path, "longest short keys", 1, 2, ATTN_SHORT_ROWS * 2, ATTN_SHORT_TK,
+                 ATTN_SHORT_TK + 2, ATTN_SHORT_HD, 2, 0);
+  attention_case(path, "one key past short", 1, 2, 40, ATTN_SHORT_TK + 1, ATTN_SHORT_TK + 1, 64, 0,
+                 0);
+  attention_case(path, "short hd 24", 2, 3, 21, 60, 60, 24, 1, 0);
   attention_case(path, "text encoder", 2, 8, 35, 35, 35, 64, 1, 1);
   attention_case(path, "decoder prompt", 2, 12, 7, 7, 40, 64, 1, 1);
   attention_case(path, "decoder step", 3, 12, 1, 9, 40, 64, 1, 1);
