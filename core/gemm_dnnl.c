@@ -361,7 +361,8 @@ static void convert_rows(void *dst, float *scale, const float *x, int n, int in,
 
 /* y = act(acc * rs[i] * ws[j] + b[j]) (+ y): the int8 product's dequantisation, bias and
  * activation in one pass per row; z (n, out) is scratch when there are both an activation
- * and a residual. */
+ * and a residual. acc may be y itself (a product without a residual is dequantised in
+ * place). */
 static void dequantize_rows(float *y, float *z, const int32_t *acc, const float *rs,
                             const float *ws, const float *b, int n, int out, gemm_act act,
                             int accumulate) {
@@ -407,11 +408,16 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
     if (!xb) return 0;
     convert_rows(xb, NULL, x, n, in, 0);
     src = xb;
-  } else if (q8) { /* int32 products, then the row scales, in scratch 2 */
-    size_t abytes = (len * sizeof(int32_t) + 63) / 64 * 64;
+  } else if (q8) {
+    /* int32 products in y itself unless y holds the residual (then in scratch 2): the
+     * dequantisation then runs in place over lines the product just wrote. Row scales
+     * after the products in scratch 2. */
+    size_t abytes = accumulate ? (len * sizeof(int32_t) + 63) / 64 * 64 : 0;
     int8_t *xq = gemm_scratch(1, (size_t)n * in);
-    if (!xq || !(dst = gemm_scratch(2, abytes + (size_t)n * sizeof(float)))) return 0;
-    rscale = (float *)((char *)dst + abytes);
+    char *s2 = xq ? gemm_scratch(2, abytes + (size_t)n * sizeof(float)) : NULL;
+    if (!s2) return 0;
+    dst = accumulate ? (void *)s2 : (void *)y;
+    rscale = (float *)(s2 + abytes);
     convert_rows(xq, rscale, x, n, in, 1);
     src = xq;
   }

@@ -18,15 +18,19 @@
 #include "media/resize.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/kernels.h"
+#include "core/threads.h"
 #include "media/image.h"
 
 #define PREC_BITS 22  // fractional bits of the fixed-point weights (32 - 8 - 2)
+/* A pass of fewer multiply-adds runs on one thread (a team costs ~10-50 us to wake). */
+#define PASS_PAR_MIN ((size_t)1 << 20)
 
 static double f_box(double x) {
   return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
@@ -158,13 +162,14 @@ static inline uint8_t clip_fixed(int32_t acc) {
   return v > 255 ? 255 : (uint8_t)v;
 }
 
-/* Vertical pass: src rows are shifted by row0 (the horizontal pass kept only those used).
- * acc: one row of sums, taps outermost so the row loop vectorises. */
+/* Vertical pass over output rows [y0, y1): src rows are shifted by row0 (the horizontal
+ * pass kept only those used). acc: one row of sums, taps outermost so the row loop
+ * vectorises. */
 static inline __attribute__((always_inline)) void pass_v_body(const vlp_image *src, int row0,
                                                               const axis_coeffs *a, vlp_image *dst,
-                                                              int32_t *acc) {
+                                                              int32_t *acc, int y0, int y1) {
   size_t stride = (size_t)src->w * 3;
-  for (int y = 0; y < dst->h; y++) {
+  for (int y = y0; y < y1; y++) {
     const int32_t *k = a->k + (size_t)y * a->ksize;
     const uint8_t *s = src->rgb + (size_t)(a->start[y] - row0) * stride;
     uint8_t *d = dst->rgb + (size_t)y * stride;
@@ -181,40 +186,71 @@ static inline __attribute__((always_inline)) void pass_v_body(const vlp_image *s
 /* The same loops compiled for each kernel path of core/kernels.h (not target_clones: its
  * ifunc resolvers run before a sanitizer's runtime is up). */
 static void pass_v_generic(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst,
-                           int32_t *acc) {
-  pass_v_body(src, row0, a, dst, acc);
+                           int32_t *acc, int y0, int y1) {
+  pass_v_body(src, row0, a, dst, acc, y0, y1);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_PASS_V_X86 1
 __attribute__((target("avx2"))) static void pass_v_avx2(const vlp_image *src, int row0,
                                                         const axis_coeffs *a, vlp_image *dst,
-                                                        int32_t *acc) {
-  pass_v_body(src, row0, a, dst, acc);
+                                                        int32_t *acc, int y0, int y1) {
+  pass_v_body(src, row0, a, dst, acc, y0, y1);
 }
 
-__attribute__((target("avx512f,avx512bw"))) static void pass_v_avx512(
-    const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst, int32_t *acc) {
-  pass_v_body(src, row0, a, dst, acc);
+__attribute__((target("avx512f,avx512bw"))) static void pass_v_avx512(const vlp_image *src,
+                                                                      int row0,
+                                                                      const axis_coeffs *a,
+                                                                      vlp_image *dst, int32_t *acc,
+                                                                      int y0, int y1) {
+  pass_v_body(src, row0, a, dst, acc, y0, y1);
 }
 #endif
 
-static void pass_v(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst,
-                   int32_t *acc) {
+/* Threads for a pass of `macs` multiply-adds over `rows` output rows: the call's threads
+ * (core/threads.h) for a large image resized alone; one inside a parallel region (the images
+ * of a batch are already prepared in parallel) or for small work. */
+static int pass_threads(size_t macs, int rows) {
+  int nt = vlp_threads_current();
+  if (omp_in_parallel() || macs < PASS_PAR_MIN) return 1;
+  return nt < rows ? nt : rows;
+}
+
+/* Rows [y0, y1) of thread t of nt over `rows`. */
+static void row_range(int rows, int t, int nt, int *y0, int *y1) {
+  *y0 = (int)((long)rows * t / nt);
+  *y1 = (int)((long)rows * (t + 1) / nt);
+}
+
+static vlp_status pass_v(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
+  int nt = pass_threads((size_t)dst->h * dst->w * 3 * (size_t)a->ksize, dst->h);
+  int32_t *acc = malloc((size_t)nt * dst->w * 3 * sizeof *acc);
+  if (!acc) return vlp_fail(VLP_ERR_NOMEM, "resize: out of memory");
 #ifdef HAVE_PASS_V_X86
   const char *path = vk_get()->name;
-  if (strcmp(path, "avx512") == 0)
-    pass_v_avx512(src, row0, a, dst, acc);
-  else if (strcmp(path, "avx2") == 0)
-    pass_v_avx2(src, row0, a, dst, acc);
-  else
+  void (*f)(const vlp_image *, int, const axis_coeffs *, vlp_image *, int32_t *, int, int) =
+      strcmp(path, "avx512") == 0 ? pass_v_avx512
+      : strcmp(path, "avx2") == 0 ? pass_v_avx2
+                                  : pass_v_generic;
+#else
+  void (*f)(const vlp_image *, int, const axis_coeffs *, vlp_image *, int32_t *, int, int) =
+      pass_v_generic;
 #endif
-    pass_v_generic(src, row0, a, dst, acc);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int t = omp_get_thread_num(), y0, y1;
+    row_range(dst->h, t, omp_get_num_threads(), &y0, &y1);
+    f(src, row0, a, dst, acc + (size_t)t * dst->w * 3, y0, y1);
+  }
+  free(acc);
+  return VLP_OK;
 }
 
-/* Horizontal pass over rows [row0, row0 + dst->h) of src, one pixel at a time (any CPU). */
-static void pass_h_scalar(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
-  for (int y = 0; y < dst->h; y++) {
+/* Horizontal pass over output rows [y0, y1) (source rows shifted by row0), one pixel at a
+ * time (any CPU). */
+static void pass_h_scalar(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst,
+                          int y0, int y1) {
+  for (int y = y0; y < y1; y++) {
     const uint8_t *s = src->rgb + (size_t)(y + row0) * src->w * 3;
     uint8_t *d = dst->rgb + (size_t)y * dst->w * 3;
     for (int x = 0; x < dst->w; x++) {
@@ -240,26 +276,61 @@ static void pass_h_scalar(const vlp_image *src, int row0, const axis_coeffs *a, 
 /* The same with AVX-512: each row widened to 4 bytes per pixel (zeros after its end) and
  * the weights to 4 per tap, padded with zero taps to a multiple of 4, so one 16-lane
  * multiply-add covers 4 taps x 4 channels. Integer sums: the same values in any order. */
+
+/* The 4 x (r, g, b, 0) partial sums of one output pixel. */
+__attribute__((target("avx512f"))) static inline __m512i pixel_sums(const uint8_t *p,
+                                                                    const int32_t *k, int n4) {
+  __m512i acc = _mm512_setzero_si512();
+  for (int j = 0; j < n4 * 4; j += 16) {
+    __m512i px = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + j)));
+    acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(px, _mm512_loadu_si512(k + j)));
+  }
+  return acc;
+}
+
+/* Four pixels' partial sums a, b, c, d -> their (r, g, b, 0) totals in 128-bit lanes 0..3. */
+__attribute__((target("avx512f"))) static inline __m512i pixel_totals(__m512i a, __m512i b,
+                                                                      __m512i c, __m512i d) {
+  __m512i ab = _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x44), _mm512_shuffle_i32x4(a, b, 0xEE));
+  __m512i cd = _mm512_add_epi32(_mm512_shuffle_i32x4(c, d, 0x44), _mm512_shuffle_i32x4(c, d, 0xEE));
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(ab, cd, 0x88), _mm512_shuffle_i32x4(ab, cd, 0xDD));
+}
+
 __attribute__((target("avx512f"))) static void pass_h_avx512(const vlp_image *src, int row0,
                                                              const axis_coeffs *a, vlp_image *dst,
                                                              uint8_t *row4, const int32_t *k4,
-                                                             int n4) {
-  for (int y = 0; y < dst->h; y++) {
+                                                             int n4, int y0, int y1) {
+  const int32_t half = 1 << (PREC_BITS - 1);
+  /* (r, g, b, 0) x 4 bytes -> 12 bytes of RGB */
+  const __m128i rgb = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  /* 12 bytes of RGB -> (r, g, b, 0) x 4 */
+  const __m128i wide = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+  for (int y = y0; y < y1; y++) {
     const uint8_t *s = src->rgb + (size_t)(y + row0) * src->w * 3;
-    for (int x = 0; x < src->w; x++)
+    int x = 0;
+    for (; 3 * x + 16 <= 3 * src->w; x += 4) /* 4 pixels per shuffle, no read past the row */
+      _mm_storeu_si128((__m128i *)(row4 + 4 * x),
+                       _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 3 * x)), wide));
+    for (; x < src->w; x++)
       row4[4 * x] = s[3 * x], row4[4 * x + 1] = s[3 * x + 1], row4[4 * x + 2] = s[3 * x + 2];
     uint8_t *d = dst->rgb + (size_t)y * dst->w * 3;
-    for (int x = 0; x < dst->w; x++) {
-      const int32_t *k = k4 + (size_t)x * n4 * 4;
-      const uint8_t *p = row4 + (size_t)a->start[x] * 4;
-      __m512i acc = _mm512_setzero_si512();
-      for (int j = 0; j < n4 * 4; j += 16) {
-        __m512i px = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + j)));
-        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(px, _mm512_loadu_si512(k + j)));
-      }
+    x = 0;
+    for (; x + 4 <= dst->w; x += 4) { /* four pixels per step: one rounding, shift, clamp */
+      __m512i sum[4];
+      for (int i = 0; i < 4; i++)
+        sum[i] = pixel_sums(row4 + (size_t)a->start[x + i] * 4, k4 + (size_t)(x + i) * n4 * 4, n4);
+      __m512i v = pixel_totals(sum[0], sum[1], sum[2], sum[3]);
+      v = _mm512_srai_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(half)), PREC_BITS);
+      v = _mm512_max_epi32(v, _mm512_setzero_si512());              /* clip_fixed: < 0 -> 0 */
+      __m128i b = _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(v), rgb); /* > 255 -> 255 */
+      _mm_storel_epi64((__m128i *)(d + 3 * x), b);
+      uint32_t last = (uint32_t)_mm_extract_epi32(b, 2);
+      memcpy(d + 3 * x + 8, &last, 4);
+    }
+    for (; x < dst->w; x++) {
       int32_t t[16];
-      _mm512_storeu_si512(t, acc);
-      const int32_t half = 1 << (PREC_BITS - 1);
+      _mm512_storeu_si512(t,
+                          pixel_sums(row4 + (size_t)a->start[x] * 4, k4 + (size_t)x * n4 * 4, n4));
       d[3 * x] = clip_fixed(half + t[0] + t[4] + t[8] + t[12]);
       d[3 * x + 1] = clip_fixed(half + t[1] + t[5] + t[9] + t[13]);
       d[3 * x + 2] = clip_fixed(half + t[2] + t[6] + t[10] + t[14]);
@@ -270,15 +341,22 @@ __attribute__((target("avx512f"))) static void pass_h_avx512(const vlp_image *sr
 
 /* Horizontal pass: rows [row0, row0 + dst->h) of src into dst (dst->w wide). */
 static vlp_status pass_h(const vlp_image *src, int row0, const axis_coeffs *a, vlp_image *dst) {
+  int nt = pass_threads((size_t)dst->h * dst->w * 3 * (size_t)a->ksize, dst->h);
 #ifdef HAVE_PASS_H_AVX512
   if (strcmp(vk_get()->name, "avx512") != 0) /* core/kernels.h's choice (VLP_KERNELS) */
 #endif
   {
-    pass_h_scalar(src, row0, a, dst);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      int y0, y1;
+      row_range(dst->h, omp_get_thread_num(), omp_get_num_threads(), &y0, &y1);
+      pass_h_scalar(src, row0, a, dst, y0, y1);
+    }
     return VLP_OK;
   }
   const int n4 = (a->ksize + 3) / 4 * 4; /* taps, padded */
-  uint8_t *row4 = calloc((size_t)src->w + n4, 4);
+  const size_t r4 = ((size_t)src->w + n4) * 4;
+  uint8_t *row4 = calloc((size_t)nt, r4); /* a widened row per thread */
   int32_t *k4 = calloc((size_t)dst->w * n4 * 4, sizeof *k4);
   if (!row4 || !k4) {
     free(row4), free(k4);
@@ -288,7 +366,12 @@ static vlp_status pass_h(const vlp_image *src, int row0, const axis_coeffs *a, v
     for (int j = 0; j < a->n[x]; j++)
       for (int c = 0; c < 3; c++) k4[((size_t)x * n4 + j) * 4 + c] = a->k[(size_t)x * a->ksize + j];
 #ifdef HAVE_PASS_H_AVX512
-  pass_h_avx512(src, row0, a, dst, row4, k4, n4);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int t = omp_get_thread_num(), y0, y1;
+    row_range(dst->h, t, omp_get_num_threads(), &y0, &y1);
+    pass_h_avx512(src, row0, a, dst, row4 + (size_t)t * r4, k4, n4, y0, y1);
+  }
 #endif
   free(row4), free(k4);
   return VLP_OK;
@@ -375,13 +458,8 @@ vlp_status image_resize(const vlp_image *src, int w, int h, resample_filter f, v
     }
   }
   if (need_v) {
-    int32_t *acc = malloc((size_t)w * 3 * sizeof *acc);
-    if (!acc) {
-      st = vlp_fail(VLP_ERR_NOMEM, "resize: out of memory");
-      goto fail;
-    }
-    pass_v(cur, cur == src ? 0 : row0, &ay, &out, acc);
-    free(acc);
+    st = pass_v(cur, cur == src ? 0 : row0, &ay, &out);
+    if (st != VLP_OK) goto fail;
   }
   coeffs_free(&ax);
   coeffs_free(&ay);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/kernels.h"
+#include "core/threads.h"
 #include "media/image.h"
 #include "media/resize.h"
 #include "testlib.h"
@@ -143,8 +144,9 @@ static void identity_and_errors(void) {
 static void paths_agree(void) {
   const char *paths[3];
   int np = vk_available(paths, 3);
-  const int sizes[][4] = {{640, 480, 299, 224}, {1000, 17, 384, 384}, {17, 1000, 384, 384},
-                          {33, 1, 2, 1},        {7, 3, 2, 2},         {2000, 40, 31, 9}};
+  const int sizes[][4] = {{640, 480, 299, 224},   {1000, 17, 384, 384},  {17, 1000, 384, 384},
+                          {33, 1, 2, 1},          {7, 3, 2, 2},          {2000, 40, 31, 9},
+                          {1600, 1200, 224, 168}, {500, 3000, 700, 4000}};
   const resample_filter filters[] = {RESAMPLE_BOX, RESAMPLE_BILINEAR, RESAMPLE_HAMMING,
                                      RESAMPLE_BICUBIC, RESAMPLE_LANCZOS};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -154,14 +156,19 @@ static void paths_agree(void) {
     for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
       vlp_image want, got;
       CHECK(vk_force("generic"));
+      int prev = threads_enter(1);
       CHECK(image_resize(&src, sizes[i][2], sizes[i][3], filters[f], &want) == VLP_OK);
-      for (int p = 0; p < np; p++) {
-        CHECK(vk_force(paths[p]));
+      threads_leave(prev);
+      /* every path, on one thread and split over 3 (large images resize in row ranges) */
+      for (int p = 0; p < 2 * np; p++) {
+        CHECK(vk_force(paths[p / 2]));
+        prev = threads_enter(p % 2 ? 3 : 1);
         CHECK(image_resize(&src, sizes[i][2], sizes[i][3], filters[f], &got) == VLP_OK);
+        threads_leave(prev);
         int same = memcmp(got.rgb, want.rgb, (size_t)got.w * got.h * 3) == 0;
         if (!same)
-          printf("FAIL path %s %dx%d -> %dx%d filter %d\n", paths[p], src.w, src.h, got.w, got.h,
-                 (int)filters[f]);
+          printf("FAIL path %s threads %d %dx%d -> %dx%d filter %d\n", paths[p / 2], p % 2 ? 3 : 1,
+                 src.w, src.h, got.w, got.h, (int)filters[f]);
         CHECK(same);
         vlp_image_free(&got);
       }

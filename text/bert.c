@@ -275,11 +275,19 @@ static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, 
 
   /* self-attention */
   op_linear(s->q, s->x, L->q.w, L->q.b, rows, D, D);
-  for (int n = 0; n < N; n++) {
-    const float *xn = s->x + (size_t)n * T * D;
-    size_t at = ((size_t)n * io->cap + io->past) * D;
-    op_linear(io->k + at, xn, L->k.w, L->k.b, T, D, D);
-    op_linear(io->v + at, xn, L->v.w, L->v.b, T, D, D);
+  if (N == 1) { /* this call's keys and values straight into the cache */
+    size_t at = (size_t)io->past * D;
+    op_linear(io->k + at, s->x, L->k.w, L->k.b, T, D, D);
+    op_linear(io->v + at, s->x, L->v.w, L->v.b, T, D, D);
+  } else { /* one product over every sequence's rows (each streams the weights once), then
+            * each sequence's T rows to its place in the cache; ctx and tmp are free here */
+    op_linear(s->ctx, s->x, L->k.w, L->k.b, rows, D, D);
+    op_linear(s->tmp, s->x, L->v.w, L->v.b, rows, D, D);
+    for (int n = 0; n < N; n++) {
+      size_t at = ((size_t)n * io->cap + io->past) * D, from = (size_t)n * T * D;
+      memcpy(io->k + at, s->ctx + from, (size_t)T * D * sizeof *io->k);
+      memcpy(io->v + at, s->tmp + from, (size_t)T * D * sizeof *io->v);
+    }
   }
   op_attn_shape sh = {.B = N,
                       .H = H,
