@@ -86,16 +86,59 @@ VK_TARGET static void VK(accumulate)(float *ot, const float *alpha, const float 
   }
 }
 
+#if VA_W == 16
+/* Shuffle indices for a 16 x 16 transpose in four steps: step b pairs rows i and i + b
+ * (i & b == 0) and swaps their off-diagonal b x b sub-blocks. */
+#define VA_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define VA_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define VA_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define VA_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define VA_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define VA_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define VA_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define VA_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define VA_TSTEP(x, b)                                               \
+  for (int i = 0; i < 16; i++)                                       \
+    if ((i & b) == 0) {                                              \
+      VK(vf) lo = __builtin_shufflevector(x[i], x[i + b], VA_LO##b); \
+      VK(vf) hi = __builtin_shufflevector(x[i], x[i + b], VA_HI##b); \
+      x[i] = lo, x[i + b] = hi;                                      \
+    }
+#endif
+
+/* qt (hd, nqp) = the block's query rows i0.. i0+n-1 transposed and scaled, rows from n on
+ * zero. With 16-float vectors in 16 x 16 tiles in registers. */
+VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0, int n) {
+  int c0 = 0;
+#if VA_W == 16
+  for (; c0 + 16 <= a->hd; c0 += 16)
+    for (int r0 = 0; r0 < nqp; r0 += 16) {
+      VK(vf) x[16];
+      for (int r = 0; r < 16; r++)
+        x[r] =
+            r0 + r < n ? VK(ld)(a->q + (size_t)(i0 + r0 + r) * a->D + c0) * a->scale : (VK(vf)){0};
+      VA_TSTEP(x, 8);
+      VA_TSTEP(x, 4);
+      VA_TSTEP(x, 2);
+      VA_TSTEP(x, 1);
+      for (int c = 0; c < 16; c++) VK(st)(qt + (size_t)(c0 + c) * nqp + r0, x[c]);
+    }
+#endif
+  for (int r = 0; r < nqp; r++) { /* the columns left */
+    const float *qr = a->q + (size_t)(i0 + (r < n ? r : 0)) * a->D;
+    float sc = r < n ? a->scale : 0.0f;
+    for (int c = c0; c < a->hd; c++) qt[c * nqp + r] = qr[c] * sc;
+  }
+}
+
 /* Query rows i0.. i0+n-1 (n <= QB) of one head, one pass over the keys in blocks of
  * ATTN_KBLK with the running max m and sum l per row (online softmax). */
 VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
   _Alignas(64) float qt[ATTN_HD_MAX * VA_QB], ot[ATTN_HD_MAX * VA_QB], st[ATTN_KBLK * VA_QB];
-  float m[VA_QB], l[VA_QB], mu[VA_QB], alpha[VA_QB];
+  float m[VA_QB], l[VA_QB], alpha[VA_QB];
   int lim[VA_QB];
   const int hd = a->hd;
-  for (int c = 0; c < hd; c++)
-    for (int r = 0; r < VA_QB; r++)
-      qt[c * VA_QB + r] = r < n ? a->q[(size_t)(i0 + r) * a->D + c] * a->scale : 0.0f;
+  VK(load_qt)(qt, VA_QB, a, i0, n);
   memset(ot, 0, (size_t)hd * VA_QB * sizeof *ot);
   int lo = a->Tk, hi = 0; /* keys below lo are visible to every row, none from hi on */
   for (int r = 0; r < VA_QB; r++) {
@@ -112,25 +155,29 @@ VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
       for (int t = 0; t < nk; t++)
         for (int r = 0; r < VA_QB; r++)
           if (j0 + t >= lim[r]) st[t * VA_QB + r] = -INFINITY;
-    float mx[VA_QB];
-    memcpy(mx, m, sizeof mx);
-    for (int t = 0; t < nk; t++)
+    for (int u = 0; u < VA_QB; u += VA_W) { /* one vector of rows at a time, in registers */
+      float mx[VA_W], mv[VA_W], lu[VA_W];
+      memcpy(mx, m + u, sizeof mx);
+      for (int t = 0; t < nk; t++)
 #pragma omp simd
-      for (int r = 0; r < VA_QB; r++) mx[r] = st[t * VA_QB + r] > mx[r] ? st[t * VA_QB + r] : mx[r];
+        for (int w = 0; w < VA_W; w++)
+          mx[w] = st[t * VA_QB + u + w] > mx[w] ? st[t * VA_QB + u + w] : mx[w];
 #pragma omp simd
-    for (int r = 0; r < VA_QB; r++) {
-      mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r]; /* nothing visible yet: keep exp finite */
-      alpha[r] = vlp_fast_expf(m[r] - mu[r]);
-      m[r] = mx[r];
-      l[r] *= alpha[r];
-    }
-    for (int t = 0; t < nk; t++)
-#pragma omp simd
-      for (int r = 0; r < VA_QB; r++) {
-        float p = vlp_fast_expf(st[t * VA_QB + r] - mu[r]);
-        st[t * VA_QB + r] = p;
-        l[r] += p;
+      for (int w = 0; w < VA_W; w++) {
+        mv[w] = mx[w] == -INFINITY ? 0.0f : mx[w]; /* nothing visible yet: keep exp finite */
+        alpha[u + w] = vlp_fast_expf(m[u + w] - mv[w]);
+        m[u + w] = mx[w];
+        lu[w] = l[u + w] * alpha[u + w];
       }
+      for (int t = 0; t < nk; t++)
+#pragma omp simd
+        for (int w = 0; w < VA_W; w++) {
+          float p = vlp_fast_expf(st[t * VA_QB + u + w] - mv[w]);
+          st[t * VA_QB + u + w] = p;
+          lu[w] += p;
+        }
+      memcpy(l + u, lu, sizeof lu);
+    }
     VK(accumulate)(ot, alpha, st, a, j0, nk);
   }
   for (int r = 0; r < n; r++) {
@@ -253,59 +300,18 @@ VK_TARGET static inline __attribute__((always_inline)) void VK(short_pv)(const a
   }
 }
 
-#if VA_W == 16
-/* Shuffle indices for a 16 x 16 transpose in four steps: step b pairs rows i and i + b
- * (i & b == 0) and swaps their off-diagonal b x b sub-blocks. */
-#define VA_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define VA_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-#define VA_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
-#define VA_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
-#define VA_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
-#define VA_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
-#define VA_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
-#define VA_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
-#define VA_TSTEP(x, b)                                               \
-  for (int i = 0; i < 16; i++)                                       \
-    if ((i & b) == 0) {                                              \
-      VK(vf) lo = __builtin_shufflevector(x[i], x[i + b], VA_LO##b); \
-      VK(vf) hi = __builtin_shufflevector(x[i], x[i + b], VA_HI##b); \
-      x[i] = lo, x[i + b] = hi;                                      \
-    }
-#endif
-
-/* qt (hd, nqp) = the block's query rows i0.. i0+n-1 transposed and scaled, rows from n on
- * zero. With 16-float vectors in 16 x 16 tiles in registers. */
-VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0, int n) {
-  int c0 = 0;
-#if VA_W == 16
-  for (; c0 + 16 <= a->hd; c0 += 16)
-    for (int r0 = 0; r0 < nqp; r0 += 16) {
-      VK(vf) x[16];
-      for (int r = 0; r < 16; r++)
-        x[r] =
-            r0 + r < n ? VK(ld)(a->q + (size_t)(i0 + r0 + r) * a->D + c0) * a->scale : (VK(vf)){0};
-      VA_TSTEP(x, 8);
-      VA_TSTEP(x, 4);
-      VA_TSTEP(x, 2);
-      VA_TSTEP(x, 1);
-      for (int c = 0; c < 16; c++) VK(st)(qt + (size_t)(c0 + c) * nqp + r0, x[c]);
-    }
-#endif
-  for (int r = 0; r < nqp; r++) { /* the columns left */
-    const float *qr = a->q + (size_t)(i0 + (r < n ? r : 0)) * a->D;
-    float sc = r < n ? a->scale : 0.0f;
-    for (int c = c0; c < a->hd; c++) qt[c * nqp + r] = qr[c] * sc;
-  }
-}
+/* the last P.V tile's rows fit in one vector of padding */
+_Static_assert(VA_PR <= VA_W, "P.V tile taller than a vector");
 
 VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
   _Alignas(64) float qt[ATTN_SHORT_HD * ATTN_SHORT_ROWS];
-  _Alignas(64) float st[ATTN_SHORT_TK * (ATTN_SHORT_ROWS + VA_PR)];
-  float m[ATTN_SHORT_ROWS], l[ATTN_SHORT_ROWS], inv[ATTN_SHORT_ROWS + VA_PR];
+  _Alignas(64) float st[ATTN_SHORT_TK * (ATTN_SHORT_ROWS + VA_W)];
+  float inv[ATTN_SHORT_ROWS];
   int lim[ATTN_SHORT_ROWS];
-  /* nqp rows of scores computed; st rows sp apart, the last P.V tile's rows within them */
+  /* nqp rows of scores computed; st rows sp apart (aligned vectors), the last P.V tile's
+   * rows within them */
   const int hd = a->hd, nqv = (n + VA_W - 1) / VA_W, nqp = nqv * VA_W;
-  const int npr = (n + VA_PR - 1) / VA_PR * VA_PR, sp = npr > nqp ? npr : nqp;
+  const int npr = (n + VA_PR - 1) / VA_PR * VA_PR, sp = npr > nqp ? nqp + VA_W : nqp;
   VK(load_qt)(qt, nqp, a, i0, n);
   int lo = a->Tk, hi = 0; /* keys below lo are visible to every row, none from hi on */
   for (int r = 0; r < nqp; r++) {
@@ -322,24 +328,28 @@ VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
   for (int j = lo; j < hi; j++)
     for (int r = 0; r < nqp; r++)
       if (j >= lim[r]) st[j * sp + r] = -INFINITY;
+  for (int u = 0; u < nqp; u += VA_W) { /* a vector of rows at a time: max, sums in registers */
+    float mu[VA_W], lu[VA_W] = {0};
+    for (int w = 0; w < VA_W; w++) mu[w] = -INFINITY;
+    float *sj = st + u;
+    for (int j = 0; j < hi; j++, sj += sp)
 #pragma omp simd
-  for (int r = 0; r < nqp; r++) m[r] = -INFINITY, l[r] = 0.0f;
-  for (int j = 0; j < hi; j++)
+      for (int w = 0; w < VA_W; w++) mu[w] = sj[w] > mu[w] ? sj[w] : mu[w];
 #pragma omp simd
-    for (int r = 0; r < nqp; r++) m[r] = st[j * sp + r] > m[r] ? st[j * sp + r] : m[r];
+    for (int w = 0; w < VA_W; w++) mu[w] = mu[w] == -INFINITY ? 0.0f : mu[w]; /* exp finite */
+    sj = st + u;
+    for (int j = 0; j < hi; j++, sj += sp)
 #pragma omp simd
-  for (int r = 0; r < nqp; r++) m[r] = m[r] == -INFINITY ? 0.0f : m[r]; /* keep exp finite */
-  for (int j = 0; j < hi; j++) {
+      for (int w = 0; w < VA_W; w++) {
+        float p = vlp_fast_expf(sj[w] - mu[w]);
+        sj[w] = p;
+        lu[w] += p;
+      }
 #pragma omp simd
-    for (int r = 0; r < nqp; r++) {
-      float p = vlp_fast_expf(st[j * sp + r] - m[r]);
-      st[j * sp + r] = p;
-      l[r] += p;
-    }
-    for (int r = nqp; r < sp; r++) st[j * sp + r] = 0.0f; /* read by the last tile, unused */
+    for (int w = 0; w < VA_W; w++) inv[u + w] = lu[w] > 0 ? 1.0f / lu[w] : 0.0f; /* none: 0 */
   }
-#pragma omp simd
-  for (int r = 0; r < nqp; r++) inv[r] = l[r] > 0 ? 1.0f / l[r] : 0.0f; /* none visible: 0 */
+  for (int j = 0; j < hi; j++) /* lanes read by the last P.V tile, not used */
+    for (int r = nqp; r < sp; r++) st[j * sp + r] = 0.0f;
   const int cw = VA_PCV * VA_W, hw = hd - hd % VA_W;
   for (int r0 = 0; r0 < n; r0 += VA_PR) {
     int nr = n - r0 < VA_PR ? n - r0 : VA_PR, c0 = 0;
@@ -361,12 +371,12 @@ VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
 
 static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block), VK(attn_row), VA_SHORT};
 #undef VA_SHORT
-#undef VA_TSTEP
 #undef VA_SKR
 #undef VA_SQT
 #undef VA_PR
 #undef VA_PCV
 
+#undef VA_TSTEP
 #undef VA_QB
 #undef VA_QV
 #undef VA_W

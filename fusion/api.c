@@ -104,9 +104,7 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
   vlp_model_params params = p ? *p : vlp_model_default_params();
   if (!params.parts) params.parts = VLP_LOAD_ALL;
   if (params.parts & ~(unsigned)VLP_LOAD_ALL)
-    return vlp_fail(VLP_ERR_INVALID,
-                    "%s: parts 0x%x has bits other than VLP_LOAD_VISION and "
-                    "VLP_LOAD_TEXT",
+    return vlp_fail(VLP_ERR_INVALID, "%s: parts 0x%x is not a set of VLP_LOAD_* flags",
                     model_dir_or_name, params.parts);
   const char *why = NULL;
   if (!gemm_supports(params.precision, &why))
