@@ -197,6 +197,84 @@ void gemm_linear(float *y, const float *x, const float *W, const float *b, int n
   gemm_backend_blas.run(y, x, W, NULL, b, n, in, out, act, accumulate);
 }
 
+/* ---- stacked products ------------------------------------------------------------ */
+
+struct gemm_stack {
+  gemm_packed p; /* of the (parts * rows, in) stack once prepared (p.W is then NULL) */
+  int prepared;
+  int parts, rows, in;
+  const float *W[GEMM_STACK_MAX];
+  float *b; /* the stacked biases, NULL when no part has one */
+};
+
+vlp_status gemm_stack_new(const float *const *W, const float *const *b, int parts, int rows, int in,
+                          gemm_stack **out) {
+  *out = NULL;
+  if (parts < 1 || parts > GEMM_STACK_MAX || rows <= 0 || in <= 0 ||
+      (size_t)parts * rows > INT32_MAX)
+    return vlp_fail(VLP_ERR_INVALID, "gemm: bad stacked weight shape");
+  gemm_stack *s = calloc(1, sizeof *s);
+  if (!s) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
+  s->parts = parts, s->rows = rows, s->in = in;
+  for (int i = 0; i < parts; i++) {
+    if (!W[i]) {
+      free(s);
+      return vlp_fail(VLP_ERR_INVALID, "gemm: a stacked weight has no data");
+    }
+    s->W[i] = W[i];
+    if (b && b[i] && !s->b && !(s->b = calloc((size_t)parts * rows, sizeof *s->b))) {
+      free(s);
+      return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
+    }
+    if (b && b[i]) memcpy(s->b + (size_t)i * rows, b[i], (size_t)rows * sizeof *s->b);
+  }
+  *out = s;
+  return VLP_OK;
+}
+
+vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_bytes) {
+  if (packed_bytes) *packed_bytes = 0;
+  const gemm_backend *be = backend();
+  const char *why = NULL;
+  if (!be->supports(prec, &why))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "precision %s: %s", gemm_precision_name(prec), why);
+  if (s->prepared || be == &gemm_backend_blas) { /* OpenBLAS: the parts as they are */
+    if (packed_bytes && s->prepared) *packed_bytes = s->p.bytes;
+    return VLP_OK;
+  }
+  size_t part = (size_t)s->rows * s->in;
+  float *cat = malloc((size_t)s->parts * part * sizeof *cat);
+  if (!cat) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory stacking %d weights", s->parts);
+  for (int i = 0; i < s->parts; i++) memcpy(cat + i * part, s->W[i], part * sizeof *cat);
+  s->p = (gemm_packed){.W = cat, .out = s->parts * s->rows, .in = s->in, .prec = prec, .be = be};
+  vlp_status st = be->pack(&s->p);
+  free(cat);
+  s->p.W = NULL; /* the backend keeps its own copy */
+  if (st) return st;
+  s->prepared = 1;
+  if (packed_bytes) *packed_bytes = s->p.bytes;
+  return VLP_OK;
+}
+
+void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n) {
+  if (n <= 0) return;
+  const int out = s->parts * s->rows;
+  if (s->prepared) {
+    if (s->p.be->run(y, x, NULL, &s->p, s->b, n, s->in, out, GEMM_ACT_NONE, 0)) return;
+    atomic_fetch_add(&g_fallbacks, 1);
+  }
+  for (int i = 0; i < s->parts; i++)
+    gemm_blas_linear_ld(y + (size_t)i * s->rows, out, x, s->W[i],
+                        s->b ? s->b + (size_t)i * s->rows : NULL, n, s->in, s->rows);
+}
+
+void gemm_stack_free(gemm_stack *s) {
+  if (!s) return;
+  if (s->prepared) s->p.be->release(&s->p);
+  free(s->b);
+  free(s);
+}
+
 void gemm_epilogue(float *y, const float *res, size_t n, gemm_act act) {
   switch (act) {
     case GEMM_ACT_GELU_ERF:

@@ -59,6 +59,23 @@ unsigned long gemm_fallbacks(void);
  * that kind (oneDNN's brgemm on AVX-512; not its AVX2 kernels, nor OpenBLAS) and no
  * product fell back to OpenBLAS. Then an image's embedding does not depend on its batch. */
 int gemm_batch_invariant(void);
+/* Several nn.Linear weights over the same input run as one product on their row-wise
+ * stack (attention's q, k, v): one larger product instead of several small ones, which
+ * matters most for a decoder step's one-row products. y (n, parts * rows) holds each
+ * row's parts side by side: y[i] = [x_i W0^T + b0, x_i W1^T + b1, ...]. */
+#define GEMM_STACK_MAX 4
+typedef struct gemm_stack gemm_stack;
+/* parts weights W[i] (rows, in) and biases b[i] (rows; b or any b[i] may be NULL: zeros),
+ * kept by reference (they must outlive the stack); not prepared yet. */
+vlp_status gemm_stack_new(const float *const *W, const float *const *b, int parts, int rows, int in,
+                          gemm_stack **out);
+/* Pack the stack for the selected backend at `prec` (as gemm_prepare does for one weight):
+ * the packed copy is built from a temporary concatenation of the parts. Until then, and on
+ * the OpenBLAS backend, the parts are multiplied one by one as they are. */
+vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_bytes);
+void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n);
+void gemm_stack_free(gemm_stack *s);
+
 /* Name of a precision ("f32", "bf16", "int8"); and the reverse (-1 if unknown). */
 const char *gemm_precision_name(vlp_precision p);
 int gemm_precision_parse(const char *s);

@@ -34,6 +34,10 @@ typedef struct gemm_backend {
 } gemm_backend;
 
 extern const gemm_backend gemm_backend_blas;
+/* OpenBLAS's y = x W^T + b with y's rows ldy floats apart (ldy >= out): a stacked product's
+ * parts written side by side when it has no packed copy. */
+void gemm_blas_linear_ld(float *y, int ldy, const float *x, const float *W, const float *b, int n,
+                         int in, int out);
 /* NULL when vlp was built without oneDNN. */
 extern const gemm_backend *const gemm_backend_dnnl;
 

@@ -13,14 +13,14 @@
 
 /* One call on the output columns [o0, o1): W's rows o0..o1-1 are contiguous, so each
  * thread streams its own slice of the weights (decoding is bound by reading W). */
-static void linear_cols(float *y, const float *x, const float *W, const float *b, int n, int in,
-                        int out, int o0, int o1, int accumulate) {
+static void linear_cols(float *y, int ldy, const float *x, const float *W, const float *b, int n,
+                        int in, int o0, int o1, int accumulate) {
   int m = o1 - o0;
   if (m <= 0) return;
   float beta = accumulate ? 1.0f : 0.0f;
   if (b) { /* as torch's addmm: y = b broadcast (+ y), then y += x W^T */
     for (int i = 0; i < n; i++) {
-      float *yr = y + (size_t)i * out + o0;
+      float *yr = y + (size_t)i * ldy + o0;
       if (accumulate)
         for (int j = 0; j < m; j++) yr[j] += b[o0 + j];
       else
@@ -33,7 +33,7 @@ static void linear_cols(float *y, const float *x, const float *W, const float *b
     cblas_sgemv(CblasRowMajor, CblasNoTrans, m, in, 1.0f, Ws, in, x, 1, beta, y + o0, 1);
   else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, in, 1.0f, x, in, Ws, in, beta,
-                y + o0, out);
+                y + o0, ldy);
 }
 
 /* OpenBLAS runs one thread per call (set once, see vlp.h). */
@@ -46,11 +46,11 @@ static void blas_single_thread(void) {
 #define LINEAR_PAR_MIN (1 << 18)
 
 /* y = x W^T + b (+ y) */
-static void blas_linear(float *y, const float *x, const float *W, const float *b, int n, int in,
-                        int out, int accumulate) {
+static void blas_linear(float *y, int ldy, const float *x, const float *W, const float *b, int n,
+                        int in, int out, int accumulate) {
   if (in <= 0) { /* empty product: y = b (+ y) */
     for (int i = 0; i < n; i++) {
-      float *yr = y + (size_t)i * out;
+      float *yr = y + (size_t)i * ldy;
       if (accumulate) {
         for (int j = 0; b && j < out; j++) yr[j] += b[j];
       } else if (b) {
@@ -72,10 +72,10 @@ static void blas_linear(float *y, const float *x, const float *W, const float *b
       int chunk = ((out + team - 1) / team + 15) / 16 * 16;
       long o0 = (long)omp_get_thread_num() * chunk, o1 = o0 + chunk;
       if (o1 > out) o1 = out;
-      if (o0 < out) linear_cols(y, x, W, b, n, in, out, (int)o0, (int)o1, accumulate);
+      if (o0 < out) linear_cols(y, ldy, x, W, b, n, in, (int)o0, (int)o1, accumulate);
     }
   } else {
-    linear_cols(y, x, W, b, n, in, out, 0, out, accumulate);
+    linear_cols(y, ldy, x, W, b, n, in, 0, out, accumulate);
   }
 }
 
@@ -99,7 +99,7 @@ static int blas_run(float *y, const float *x, const float *W, const gemm_packed 
                     int n, int in, int out, gemm_act act, int accumulate) {
   (void)p;
   if (act == GEMM_ACT_NONE || !accumulate) {
-    blas_linear(y, x, W, b, n, in, out, accumulate);
+    blas_linear(y, out, x, W, b, n, in, out, accumulate);
     gemm_epilogue(y, NULL, (size_t)n * out, act);
     return 1;
   }
@@ -107,7 +107,7 @@ static int blas_run(float *y, const float *x, const float *W, const gemm_packed 
   size_t len = (size_t)n * out;
   float *t = gemm_scratch(2, len * sizeof *t);
   if (t) {
-    blas_linear(t, x, W, b, n, in, out, 0);
+    blas_linear(t, out, x, W, b, n, in, out, 0);
     gemm_epilogue(t, y, len, act);
     memcpy(y, t, len * sizeof *y);
     return 1;
@@ -117,12 +117,17 @@ static int blas_run(float *y, const float *x, const float *W, const gemm_packed 
   for (int i = 0; i < n; i++)
     for (int o0 = 0; o0 < out; o0 += 256) {
       int m = out - o0 < 256 ? out - o0 : 256;
-      linear_cols(tb, x + (size_t)i * in, W + (size_t)o0 * in, b ? b + o0 : NULL, 1, in, m, 0, m,
+      linear_cols(tb, m, x + (size_t)i * in, W + (size_t)o0 * in, b ? b + o0 : NULL, 1, in, 0, m,
                   0);
       gemm_epilogue(tb, y + (size_t)i * out + o0, (size_t)m, act);
       memcpy(y + (size_t)i * out + o0, tb, (size_t)m * sizeof *tb);
     }
   return 1;
+}
+
+void gemm_blas_linear_ld(float *y, int ldy, const float *x, const float *W, const float *b, int n,
+                         int in, int out) {
+  blas_linear(y, ldy, x, W, b, n, in, out, 0);
 }
 
 /* OpenBLAS's kernels block by the row count, and the products are split by columns over

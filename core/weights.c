@@ -25,7 +25,15 @@ typedef struct {
   float *conv;         /* owned float32 copy, made on first weights_f32 call (NULL until then) */
   const float *handed; /* what weights_f32 returned (NULL until then) */
   int prepared;        /* registered with core/gemm (gemm_forget at close) */
+  int stacked;         /* part of a gemm_stack: prepared with it, never alone */
 } w_entry;
+
+/* A stacked product (weights_linear_stack) and the entries of its weights. */
+typedef struct {
+  gemm_stack *s;
+  w_entry *part[GEMM_STACK_MAX];
+  int parts;
+} w_stack;
 
 struct vlp_weights {
   char *label; /* DIR/model.safetensors or DIR/model.safetensors.index.json, for messages */
@@ -33,6 +41,8 @@ struct vlp_weights {
   st_file **files;
   int n;
   w_entry *entries; /* sorted by tensor name */
+  int nstacks;
+  w_stack *stacks;
 };
 
 static char *join_path(const char *dir, const char *name) {
@@ -206,6 +216,8 @@ void weights_close(vlp_weights *w) {
     free(w->entries[i].conv);
   }
   free(w->entries);
+  for (int i = 0; i < w->nstacks; i++) gemm_stack_free(w->stacks[i].s);
+  free(w->stacks);
   for (int i = 0; i < w->nfiles; i++) st_close(w->files[i]);
   free(w->files);
   free(w->label);
@@ -287,6 +299,31 @@ vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int 
   return VLP_OK;
 }
 
+vlp_status weights_linear_stack(vlp_weights *w, const char *const *wnames,
+                                const char *const *bnames, int parts, int rows, int in,
+                                const gemm_stack **out) {
+  *out = NULL;
+  if (parts < 1 || parts > GEMM_STACK_MAX)
+    return vlp_fail(VLP_ERR_INVALID, "weights: %d weights cannot be stacked", parts);
+  const float *W[GEMM_STACK_MAX] = {0}, *b[GEMM_STACK_MAX] = {0};
+  w_stack k = {.parts = parts};
+  for (int i = 0; i < parts; i++) {
+    vlp_status st = weights_f32(w, wnames[i], &W[i], 2, rows, in);
+    if (!st && bnames && bnames[i]) st = weights_f32(w, bnames[i], &b[i], 1, rows);
+    if (st) return st;
+    k.part[i] = find_entry(w, wnames[i]);
+  }
+  w_stack *grown = realloc(w->stacks, ((size_t)w->nstacks + 1) * sizeof *grown);
+  if (!grown) return vlp_fail(VLP_ERR_NOMEM, "weights: out of memory");
+  w->stacks = grown;
+  vlp_status st = gemm_stack_new(W, b, parts, rows, in, &k.s);
+  if (st) return st;
+  for (int i = 0; i < parts; i++) k.part[i]->stacked = 1;
+  w->stacks[w->nstacks++] = k;
+  *out = k.s;
+  return VLP_OK;
+}
+
 st_dtype weights_main_dtype(const vlp_weights *w) {
   size_t bytes[ST_BOOL + 1] = {0};
   for (int i = 0; i < w->n; i++) bytes[w->entries[i].t->dtype] += w->entries[i].t->nbytes;
@@ -353,7 +390,7 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
   vlp_status st = VLP_OK;
   for (int i = 0; i < w->n && !st; i++) {
     w_entry *e = &w->entries[i];
-    if (!e->handed || e->prepared || !is_linear_weight(e->t)) continue;
+    if (!e->handed || e->prepared || e->stacked || !is_linear_weight(e->t)) continue;
     int64_t in64 = 1;
     for (int d = 1; d < e->t->ndim; d++) in64 *= e->t->shape[d];
     if (in64 > INT32_MAX) continue;
@@ -368,6 +405,20 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
     rep.tensors++;
     rep.packed_bytes += bytes;
     if (bytes && !e->conv) rep.dropped += drop_pages(e->handed, e->t->nbytes);
+  }
+  for (int i = 0; i < w->nstacks && !st; i++) {
+    w_stack *k = &w->stacks[i];
+    size_t bytes = 0;
+    st = gemm_stack_prepare(k->s, prec, &bytes);
+    if (st) {
+      vlp_fail_prefix(st, "%s: tensor %s (stacked)", w->files[k->part[0]->file]->path,
+                      k->part[0]->t->name);
+      break;
+    }
+    rep.tensors += k->parts;
+    rep.packed_bytes += bytes;
+    for (int j = 0; j < k->parts && bytes; j++)
+      if (!k->part[j]->conv) rep.dropped += drop_pages(k->part[j]->handed, k->part[j]->t->nbytes);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   rep.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;

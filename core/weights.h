@@ -6,6 +6,7 @@
 #ifndef VLP_CORE_WEIGHTS_H
 #define VLP_CORE_WEIGHTS_H
 
+#include "core/gemm.h"
 #include "core/safetensors.h"
 
 typedef struct vlp_weights vlp_weights;
@@ -20,6 +21,13 @@ vlp_status weights_f32(vlp_weights *w, const char *name, const float **out, int 
 /* A scalar parameter (shape [] or [1], e.g. logit_scale) as a finite float; missing, another
  * shape or not finite is VLP_ERR_MODEL naming model_dir and the tensor. */
 vlp_status weights_scalar(vlp_weights *w, const char *name, const char *model_dir, float *out);
+/* Bind the nn.Linear weights wnames (each (rows, in)) and their biases bnames (NULL, or a
+ * NULL name: none) as one stacked product (core/gemm.h): *out, owned by w, runs them
+ * together. weights_prepare_linears packs the stack (never its weights alone) and releases
+ * their mapped pages like any other prepared weight. */
+vlp_status weights_linear_stack(vlp_weights *w, const char *const *wnames,
+                                const char *const *bnames, int parts, int rows, int in,
+                                const gemm_stack **out);
 /* What weights_prepare_linears did. */
 typedef struct {
   int tensors;         /* weights prepared */

@@ -87,11 +87,64 @@ static void run_backend(const char *name) {
   }
 }
 
+/* A stack of 3 weights (one without a bias) against the naive product of each part, before
+ * and after it is prepared, rows side by side in y. */
+static void stacked(vlp_precision prec, double tol) {
+  const int shapes[][3] = {{1, 96, 40}, {5, 64, 33}, {16, 200, 64}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    int n = shapes[s][0], in = shapes[s][1], rows = shapes[s][2], out = 3 * rows;
+    float *x = test_rand_buf((size_t)n * in, 1), *W[3], *b[3];
+    for (int i = 0; i < 3; i++) {
+      W[i] = test_rand_buf((size_t)rows * in, 0.2f);
+      b[i] = i == 1 ? NULL : test_rand_buf((size_t)rows, 0.5f);
+    }
+    float *y = malloc((size_t)n * out * sizeof *y), *want = malloc((size_t)n * rows * sizeof *want);
+    gemm_stack *st = NULL;
+    CHECK(gemm_stack_new((const float *const *)W, (const float *const *)b, 3, rows, in, &st) ==
+          VLP_OK);
+    for (int prepared = 0; prepared < 2 && st; prepared++) {
+      size_t bytes = 0;
+      if (prepared) CHECK(gemm_stack_prepare(st, prec, &bytes) == VLP_OK);
+      gemm_stack_linear(y, x, st, n);
+      double e = 0; /* unprepared: f32 parts one by one */
+      for (int i = 0; i < 3; i++) {
+        op_linear_naive(want, x, W[i], b[i], n, in, rows);
+        float *got = malloc((size_t)n * rows * sizeof *got);
+        for (int r = 0; r < n; r++)
+          memcpy(got + (size_t)r * rows, y + (size_t)r * out + (size_t)i * rows,
+                 (size_t)rows * sizeof *got);
+        double ei = rel_err(got, want, (size_t)n * rows);
+        e = ei > e ? ei : e;
+        free(got);
+      }
+      double t = prepared ? tol : 1e-5;
+      if (!(e <= t))
+        printf("  FAIL stacked %s prepared=%d n=%d in=%d rows=%d: rel err %.3g > %.3g\n",
+               gemm_precision_name(prec), prepared, n, in, rows, e, t);
+      CHECK(e <= t);
+      CHECK(!prepared || bytes > 0 || strcmp(gemm_backend_name(), "openblas") == 0);
+    }
+    gemm_stack_free(st);
+    for (int i = 0; i < 3; i++) free(W[i]), free(b[i]);
+    free(x), free(y), free(want);
+  }
+  printf("  stacked %s ok\n", gemm_precision_name(prec));
+}
+
 int main(void) {
   run_backend("openblas");
-  if (gemm_select("dnnl"))
+  stacked(VLP_PRECISION_F32, 1e-5);
+  {
+    gemm_stack *st = NULL; /* a part without data is refused */
+    const float *none[2] = {NULL, NULL};
+    CHECK(gemm_stack_new(none, NULL, 2, 4, 4, &st) == VLP_ERR_INVALID && st == NULL);
+  }
+  if (gemm_select("dnnl")) {
     run_backend("dnnl");
-  else
+    stacked(VLP_PRECISION_F32, 1e-5);
+    if (gemm_supports(VLP_PRECISION_BF16, NULL)) stacked(VLP_PRECISION_BF16, 2e-2);
+    if (gemm_supports(VLP_PRECISION_INT8, NULL)) stacked(VLP_PRECISION_INT8, 4e-2);
+  } else
     printf("dnnl backend not available here\n");
   CHECK(gemm_fallbacks() == 0); /* every prepared product ran on its own backend */
   CHECK(!gemm_select("no-such-backend"));

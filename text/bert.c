@@ -29,7 +29,8 @@ typedef struct {
 } lnorm;
 
 typedef struct {
-  lin q, k, v, o; /* self-attention */
+  const gemm_stack *qkv; /* self-attention's query, key, value as one product */
+  lin o;
   lnorm ln_attn;
   lin cq, ck, cv, co; /* cross-attention (ck/cv: encoder_hidden -> hidden) */
   lnorm ln_cross;
@@ -116,6 +117,19 @@ static vlp_status bind_lin(vlp_weights *w, lin *l, int out, int in, const char *
   return st;
 }
 
+/* PRE attention.self.{query,key,value}.{weight,bias} as one stacked product. */
+static vlp_status bind_qkv(vlp_weights *w, const gemm_stack **qkv, int D, const char *pre) {
+  static const char *const part[3] = {"query", "key", "value"};
+  char wn[3][512], bn[3][512];
+  const char *wp[3], *bp[3];
+  for (int i = 0; i < 3; i++) {
+    snprintf(wn[i], sizeof wn[i], "%sattention.self.%s.weight", pre, part[i]);
+    snprintf(bn[i], sizeof bn[i], "%sattention.self.%s.bias", pre, part[i]);
+    wp[i] = wn[i], bp[i] = bn[i];
+  }
+  return weights_linear_stack(w, wp, bp, 3, D, D, qkv);
+}
+
 static vlp_status bind_ln(vlp_weights *w, lnorm *l, int d, const char *pre, const char *what) {
   vlp_status st = bind(w, &l->g, 1, d, 0, "%s%s.weight", pre, what);
   if (st == VLP_OK) st = bind(w, &l->b, 1, d, 0, "%s%s.bias", pre, what);
@@ -150,9 +164,7 @@ vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
   for (int i = 0; i < c->layers && !st; i++) {
     bert_layer *L = &m->L[i];
     snprintf(pre, sizeof pre, "%sencoder.layer.%d.", prefix, i);
-    st = bind_lin(w, &L->q, D, D, pre, "attention.self.query");
-    if (!st) st = bind_lin(w, &L->k, D, D, pre, "attention.self.key");
-    if (!st) st = bind_lin(w, &L->v, D, D, pre, "attention.self.value");
+    st = bind_qkv(w, &L->qkv, D, pre);
     if (!st) st = bind_lin(w, &L->o, D, D, pre, "attention.output.dense");
     if (!st) st = bind_ln(w, &L->ln_attn, D, pre, "attention.output.LayerNorm");
     if (m->has_cross) {
@@ -211,12 +223,17 @@ typedef struct {
   float *q;   /* (rows, D) */
   float *ctx; /* (rows, D) */
   float *tmp; /* (rows, D) */
-  float *h;   /* (rows, mlp) */
+  float *h;   /* (rows, max(mlp, 3 D)): the MLP's inner rows, or the q, k, v product */
 } scratch;
+
+/* Columns of scratch.h. */
+static size_t h_width(const bert_config *c) {
+  return (size_t)c->mlp > 3 * (size_t)c->hidden ? (size_t)c->mlp : 3 * (size_t)c->hidden;
+}
 
 /* Floats scratch_carve takes for `rows` rows, 0 on overflow. */
 static size_t scratch_floats(const bert_config *c, size_t rows) {
-  return nfloats(rows, 4 * (size_t)c->hidden + (size_t)c->mlp, 1);
+  return nfloats(rows, 4 * (size_t)c->hidden + h_width(c), 1);
 }
 
 /* Point s into buf (scratch_floats(c, rows) floats); returns the first float after it. */
@@ -227,7 +244,7 @@ static float *scratch_carve(scratch *s, const bert_config *c, size_t rows, float
   s->ctx = s->q + rows * D;
   s->tmp = s->ctx + rows * D;
   s->h = s->tmp + rows * D;
-  return s->h + rows * (size_t)c->mlp;
+  return s->h + rows * h_width(c);
 }
 
 /* a + b (+ c ...) floats with overflow check: 0 on overflow. */
@@ -274,20 +291,15 @@ static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, 
   int D = c->hidden, H = c->heads, hd = D / H, rows = N * T;
 
   /* self-attention */
-  op_linear(s->q, s->x, L->q.w, L->q.b, rows, D, D);
-  if (N == 1) { /* this call's keys and values straight into the cache */
-    size_t at = (size_t)io->past * D;
-    op_linear(io->k + at, s->x, L->k.w, L->k.b, T, D, D);
-    op_linear(io->v + at, s->x, L->v.w, L->v.b, T, D, D);
-  } else { /* one product over every sequence's rows (each streams the weights once), then
-            * each sequence's T rows to its place in the cache; ctx and tmp are free here */
-    op_linear(s->ctx, s->x, L->k.w, L->k.b, rows, D, D);
-    op_linear(s->tmp, s->x, L->v.w, L->v.b, rows, D, D);
-    for (int n = 0; n < N; n++) {
-      size_t at = ((size_t)n * io->cap + io->past) * D, from = (size_t)n * T * D;
-      memcpy(io->k + at, s->ctx + from, (size_t)T * D * sizeof *io->k);
-      memcpy(io->v + at, s->tmp + from, (size_t)T * D * sizeof *io->v);
-    }
+  /* self-attention: q, k, v of every row in one product, then q to s->q and each
+   * sequence's keys and values to this call's rows of its cache */
+  gemm_stack_linear(s->h, s->x, L->qkv, rows);
+  for (int r = 0; r < rows; r++) {
+    const float *qkv = s->h + (size_t)r * 3 * D;
+    size_t at = ((size_t)(r / T) * io->cap + io->past + r % T) * D;
+    memcpy(s->q + (size_t)r * D, qkv, (size_t)D * sizeof *qkv);
+    memcpy(io->k + at, qkv + D, (size_t)D * sizeof *qkv);
+    memcpy(io->v + at, qkv + 2 * D, (size_t)D * sizeof *qkv);
   }
   op_attn_shape sh = {.B = N,
                       .H = H,
