@@ -138,9 +138,52 @@ VK_TARGET static void VK(to_bf16)(uint16_t *dst, const float *src, size_t n) {
   }
 }
 
+VK_TARGET static void VK(scores16)(float *s, const float *q, const float *k, int hd, int nblk) {
+  int b = 0;
+  for (; b + 4 <= nblk; b += 4) { /* four blocks at once: independent sums in flight */
+    float a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+    const float *k0 = k + (size_t)b * hd * 16, *k1 = k0 + hd * 16, *k2 = k1 + hd * 16,
+                *k3 = k2 + hd * 16;
+    for (int c = 0; c < hd; c++) {
+      float qc = q[c];
+#pragma omp simd
+      for (int l = 0; l < 16; l++) {
+        a0[l] += qc * k0[c * 16 + l];
+        a1[l] += qc * k1[c * 16 + l];
+        a2[l] += qc * k2[c * 16 + l];
+        a3[l] += qc * k3[c * 16 + l];
+      }
+    }
+    memcpy(s + (size_t)b * 16, a0, sizeof a0);
+    memcpy(s + (size_t)b * 16 + 16, a1, sizeof a1);
+    memcpy(s + (size_t)b * 16 + 32, a2, sizeof a2);
+    memcpy(s + (size_t)b * 16 + 48, a3, sizeof a3);
+  }
+  for (; b < nblk; b++) {
+    float a[16] = {0};
+    const float *kb = k + (size_t)b * hd * 16;
+    for (int c = 0; c < hd; c++) {
+      float qc = q[c];
+#pragma omp simd
+      for (int l = 0; l < 16; l++) a[l] += qc * kb[c * 16 + l];
+    }
+    memcpy(s + (size_t)b * 16, a, sizeof a);
+  }
+}
+
+VK_TARGET static void VK(weighted_rows)(float *o, const float *p, const float *v, int n, int hd) {
+#pragma omp simd
+  for (int c = 0; c < hd; c++) o[c] = 0.0f;
+  for (int j = 0; j < n; j++) {
+    const float pj = p[j], *vr = v + (size_t)j * hd;
+#pragma omp simd
+    for (int c = 0; c < hd; c++) o[c] += pj * vr[c];
+  }
+}
+
 static const vk_table VK(table) = {
-    VK_NAME,        VK(layernorm_row), VK(softmax_row),  VK(gelu),           VK(gelu_tanh),
-    VK(quick_gelu), VK(add),           VK(quantize_row), VK(dequantize_row), VK(to_bf16)};
+    VK_NAME, VK(layernorm_row), VK(softmax_row),    VK(gelu),    VK(gelu_tanh), VK(quick_gelu),
+    VK(add), VK(quantize_row),  VK(dequantize_row), VK(to_bf16), VK(scores16),  VK(weighted_rows)};
 
 #undef VK
 #undef VK_CAT

@@ -25,3 +25,4 @@ add_test(NAME bench_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench_cli_test.
          $<TARGET_FILE:vlp_cli> WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(bench_cli PROPERTIES TIMEOUT 600)
 vlp_test(test_attention SOURCES test_attention.c LIBS vlp_core)
+vlp_test(test_cross_attention SOURCES test_cross_attention.c LIBS vlp_core)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cross_attention.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/json.h"
@@ -283,6 +284,7 @@ typedef struct {
   int Te;
   const int *enc_of_row;
   const float *cross_mask;
+  const xattn_shape *packed; /* ck, cv packed by xattn_pack (NULL: rows (Nenc, Te, D)) */
 } layer_io;
 
 static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, int N, int T,
@@ -323,7 +325,9 @@ static void layer_forward(const bert_model *m, const bert_layer *L, scratch *s, 
                         .kv_cap = io->Te,
                         .mask = io->cross_mask,
                         .causal = 0};
-    if (!io->enc_of_row) {
+    if (io->packed) {
+      xattn_run(s->ctx, s->q, rows, T, io->enc_of_row, io->ck, io->cv, io->cross_mask, io->packed);
+    } else if (!io->enc_of_row) {
       op_attention(s->ctx, s->q, io->ck, io->cv, &cs);
     } else {
       /* Consecutive rows reading the same item (its beams) attend as one item's query rows,
@@ -444,9 +448,12 @@ vlp_status bert_lm_logits(const bert_model *m, vlp_ws *ws, const float *hidden, 
 /* Everything but the struct lives in the workspace's WS_DECODER slot. */
 struct bert_cache {
   int N, cap, len, Nenc, Te, D, layers;
-  float *k, *v;              /* (layers, N, cap, D) self-attention K/V */
-  float *k2, *v2;            /* same size: reorder target */
-  float *ck, *cv;            /* (layers, Nenc, Te, D) cross-attention K/V */
+  float *k, *v;      /* (layers, N, cap, D) self-attention K/V */
+  float *k2, *v2;    /* same size: reorder target */
+  float *ck, *cv;    /* (layers, Nenc, kper / vper) cross-attention K/V */
+  size_t kper, vper; /* floats per item: packed (core/cross_attention.h) or Te * D */
+  int packed;
+  xattn_shape xs;
   int *enc_of_row, *enc_tmp; /* (N) */
   float *last;               /* (N, D) last-position hidden states */
   scratch s;                 /* for N * cap rows */
@@ -471,35 +478,56 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
     if (enc_of_row[r] < 0 || enc_of_row[r] >= Nenc)
       return vlp_fail(VLP_ERR_INVALID, "bert: row %d reads encoder item %d of %d", r, enc_of_row[r],
                       Nenc);
+  /* The image tokens' keys and values are read at every step: packed per head so a step
+   * streams them, unless the shape is beyond the packed kernel's limits. */
+  xattn_shape xs = {cf->heads, D / cf->heads, Te};
+  int packed = Te <= XATTN_MAX_KEYS && xs.hd <= XATTN_MAX_HEAD;
+  size_t kper = packed ? xattn_k_floats(&xs) : (size_t)Te * D;
+  size_t vper = packed ? xattn_v_floats(&xs) : (size_t)Te * D;
   size_t nself = nfloats((size_t)cf->layers * N, (size_t)cap, (size_t)D);
-  size_t ncross = nfloats((size_t)cf->layers * Nenc, (size_t)Te, (size_t)D);
+  size_t nck = nfloats((size_t)cf->layers * Nenc, kper, 1);
+  size_t ncv = nfloats((size_t)cf->layers * Nenc, vper, 1);
+  size_t ntmp = packed ? nfloats(2, (size_t)Te, (size_t)D) : 0; /* one item's K, V rows */
   size_t tot = add_floats(nself, nself);
   tot = add_floats(tot, tot);
-  tot = add_floats(tot, add_floats(ncross, ncross));
+  tot = add_floats(tot, add_floats(nck, ncv));
+  if (packed) tot = add_floats(tot, ntmp);
   tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
   tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
-  if (!nself || !ncross || !tot) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
+  if (!nself || !nck || !ncv || !tot) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
   float *buf = ws_floats(ws, WS_DECODER, tot);
   if (!buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
   bert_cache *c = calloc(1, sizeof *c);
   if (!c) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
   c->N = N, c->cap = cap, c->Nenc = Nenc, c->Te = Te, c->D = D, c->layers = cf->layers;
+  c->kper = kper, c->vper = vper, c->packed = packed, c->xs = xs;
   c->k = buf;
   c->v = c->k + nself;
   c->k2 = c->v + nself;
   c->v2 = c->k2 + nself;
   c->ck = c->v2 + nself;
-  c->cv = c->ck + ncross;
-  c->last = c->cv + ncross;
+  c->cv = c->ck + nck;
+  c->last = c->cv + ncv;
   float *after = scratch_carve(&c->s, cf, (size_t)N * cap, c->last + (size_t)N * D);
   c->enc_of_row = (int *)after;
   c->enc_tmp = c->enc_of_row + N;
+  float *tk = (float *)(c->enc_tmp + N), *tv = tk + (size_t)Te * D;
   memcpy(c->enc_of_row, enc_of_row, (size_t)N * sizeof(int));
-  size_t per = (size_t)Nenc * Te * D;
+  const int E = cf->encoder_hidden;
   for (int l = 0; l < cf->layers; l++) {
     const bert_layer *L = &m->L[l];
-    op_linear(c->ck + l * per, enc, L->ck.w, L->ck.b, Nenc * Te, cf->encoder_hidden, D);
-    op_linear(c->cv + l * per, enc, L->cv.w, L->cv.b, Nenc * Te, cf->encoder_hidden, D);
+    float *ck = c->ck + (size_t)l * Nenc * kper, *cv = c->cv + (size_t)l * Nenc * vper;
+    if (!packed) {
+      op_linear(ck, enc, L->ck.w, L->ck.b, Nenc * Te, E, D);
+      op_linear(cv, enc, L->cv.w, L->cv.b, Nenc * Te, E, D);
+      continue;
+    }
+    for (int e = 0; e < Nenc; e++) {
+      const float *ei = enc + (size_t)e * Te * E;
+      op_linear(tk, ei, L->ck.w, L->ck.b, Te, E, D);
+      op_linear(tv, ei, L->cv.w, L->cv.b, Te, E, D);
+      xattn_pack(ck + (size_t)e * kper, cv + (size_t)e * vper, tk, tv, &xs);
+    }
   }
   *out = c;
   return VLP_OK;
@@ -516,7 +544,7 @@ vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, i
   vlp_status st = check_ids(m, ids, (size_t)N * T);
   if (st) return st;
   embed(m, ids, N, T, c->len, c->s.x);
-  size_t self_per = (size_t)N * c->cap * D, cross_per = (size_t)c->Nenc * c->Te * D;
+  size_t self_per = (size_t)N * c->cap * D;
   for (int l = 0; l < cf->layers; l++) {
     layer_io io = {.k = c->k + l * self_per,
                    .v = c->v + l * self_per,
@@ -524,9 +552,10 @@ vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, i
                    .past = c->len,
                    .self_mask = NULL,
                    .causal = 1,
-                   .ck = c->ck + l * cross_per,
-                   .cv = c->cv + l * cross_per,
+                   .ck = c->ck + (size_t)l * c->Nenc * c->kper,
+                   .cv = c->cv + (size_t)l * c->Nenc * c->vper,
                    .Te = c->Te,
+                   .packed = c->packed ? &c->xs : NULL,
                    .enc_of_row = c->enc_of_row,
                    .cross_mask = NULL};
     layer_forward(m, &m->L[l], &c->s, N, T, &io);
