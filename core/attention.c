@@ -86,9 +86,9 @@ static inline int attn_visible(const attn_head *a, int i) {
 #define VA_QV 2
 #define VA_KR 4
 #define VA_CR 4
-#define VA_SKR 5
+#define VA_SKR 4
 #define VA_SQT 2
-#define VA_PR 5
+#define VA_PR 4
 #define VA_PCV 2
 #include "core/attention_body.h"
 #define VK_SUFFIX avx2_narrow

@@ -321,6 +321,7 @@ VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
   }
   for (int j0 = 0; j0 < hi; j0 += VA_SKR) {
     int kr = hi - j0 < VA_SKR ? hi - j0 : VA_SKR, u0 = 0;
+    while (lim[u0 * VA_W + VA_W - 1] <= j0) u0++; /* causal: vectors of rows seeing none */
     for (; u0 + VA_SQT <= nqv; u0 += VA_SQT)
       VK(short_scores)(st, qt, nqp, sp, a, j0, kr, u0, VA_SQT);
     for (; u0 < nqv; u0++) VK(short_scores)(st, qt, nqp, sp, a, j0, kr, u0, 1);
@@ -352,14 +353,15 @@ VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
     for (int r = nqp; r < sp; r++) st[j * sp + r] = 0.0f;
   const int cw = VA_PCV * VA_W, hw = hd - hd % VA_W;
   for (int r0 = 0; r0 < n; r0 += VA_PR) {
-    int nr = n - r0 < VA_PR ? n - r0 : VA_PR, c0 = 0;
+    /* keys the tile's rows see: the last row sees the most (causal) */
+    int nr = n - r0 < VA_PR ? n - r0 : VA_PR, nk = lim[r0 + nr - 1], c0 = 0;
     for (; c0 + cw <= hd; c0 += cw)
-      VK(short_pv)(a, st + r0, sp, inv + r0, i0 + r0, nr, hi, c0, VA_PCV);
-    for (; c0 < hw; c0 += VA_W) VK(short_pv)(a, st + r0, sp, inv + r0, i0 + r0, nr, hi, c0, 1);
+      VK(short_pv)(a, st + r0, sp, inv + r0, i0 + r0, nr, nk, c0, VA_PCV);
+    for (; c0 < hw; c0 += VA_W) VK(short_pv)(a, st + r0, sp, inv + r0, i0 + r0, nr, nk, c0, 1);
     for (; c0 < hd; c0++) /* columns past the last vector */
       for (int r = r0; r < r0 + nr; r++) {
         float o = 0.0f;
-        for (int j = 0; j < hi; j++) o += st[j * sp + r] * a->v[(size_t)j * a->D + c0];
+        for (int j = 0; j < nk; j++) o += st[j * sp + r] * a->v[(size_t)j * a->D + c0];
         a->out[(size_t)(i0 + r) * a->D + c0] = o * inv[r];
       }
   }
