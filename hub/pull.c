@@ -183,7 +183,9 @@ static void setup(puller *p, const char *url, hub_resp *r) {
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "vlp/0.1.0");
+  char agent[48];
+  snprintf(agent, sizeof agent, "vlp/%s", vlp_version());
+  curl_easy_setopt(c, CURLOPT_USERAGENT, agent); /* curl keeps a copy */
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);

@@ -25,9 +25,11 @@ extern "C" {
 #endif
 
 /* The version of this header; vlp_version() gives the library's ("MAJOR.MINOR.PATCH").
- * The shared library's SONAME carries the major version (libvlp.so.MAJOR). */
-#define VLP_VERSION_MAJOR 0
-#define VLP_VERSION_MINOR 1
+ * The shared library's SONAME carries the major version (libvlp.so.MAJOR), which changes
+ * whenever a program built against the previous one could not run on this one: 1 because
+ * vlp_model_params gained `parts` (0.x programs passed the shorter struct). */
+#define VLP_VERSION_MAJOR 1
+#define VLP_VERSION_MINOR 0
 #define VLP_VERSION_PATCH 0
 
 /* VLP_API marks what libvlp exports: the library is built with -fvisibility=hidden, so

@@ -14,7 +14,7 @@ import sys
 
 from . import errors
 
-MAJOR = 0  # the SONAME major version this package speaks (VLP_VERSION_MAJOR)
+MAJOR = 1  # the SONAME major version this package speaks (VLP_VERSION_MAJOR)
 
 c_int_p = ctypes.POINTER(ctypes.c_int)
 c_float_p = ctypes.POINTER(ctypes.c_float)
