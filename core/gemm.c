@@ -218,6 +218,7 @@ vlp_status gemm_stack_new(const float *const *W, const float *const *b, int part
   s->parts = parts, s->rows = rows, s->in = in;
   for (int i = 0; i < parts; i++) {
     if (!W[i]) {
+      free(s->b);
       free(s);
       return vlp_fail(VLP_ERR_INVALID, "gemm: a stacked weight has no data");
     }

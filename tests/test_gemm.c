@@ -138,6 +138,9 @@ int main(void) {
     gemm_stack *st = NULL; /* a part without data is refused */
     const float *none[2] = {NULL, NULL};
     CHECK(gemm_stack_new(none, NULL, 2, 4, 4, &st) == VLP_ERR_INVALID && st == NULL);
+    float w[16] = {0}, bias[4] = {1, 2, 3, 4}; /* after a part whose bias was copied */
+    const float *ws[2] = {w, NULL}, *bs[2] = {bias, NULL};
+    CHECK(gemm_stack_new(ws, bs, 2, 4, 4, &st) == VLP_ERR_INVALID && st == NULL);
   }
   if (gemm_select("dnnl")) {
     run_backend("dnnl");
