@@ -26,13 +26,16 @@ hasnt out '"gemm_peak_gflops": 0,' "bench clip peak"
 rc=$?
 has out '"workload": "caption 3 tok", "batch": 2, "precision": "f32"' "bench caption"
 # f32 captions give their floor from the same run's GEMM peak and memory bandwidth
+# (an instrumented build's timings are not the machine's: there only the fields are checked)
 if python3 -c "
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 cap = [r for r in rows if r['workload'].startswith('caption') and r['precision'] == 'f32']
 assert len(cap) == 2
+timed = os.environ.get('VLP_TEST_INSTRUMENTED', '0') in ('', '0')
 for r in cap:
-    assert r['mem_read_gbs'] > 0 and 0 < r['floor_s'] < r['seconds_per_item']
+    assert r['mem_read_gbs'] > 0 and r['floor_s'] > 0
+    assert not timed or r['floor_s'] < r['seconds_per_item']
     assert abs(r['floor_ratio'] - r['seconds_per_item'] / r['floor_s']) < 1e-3 * r['floor_ratio']
 assert all('floor_s' not in r for r in rows if not r['workload'].startswith('caption'))
 " "$T/out"; then ok; else bad "bench caption floor: $(grep caption "$T/out" | head -c 600)"; fi
