@@ -28,12 +28,12 @@
  * whose vectors would be mostly padding. */
 #define ATTN_ROWS_ALONE 2
 
-/* One (batch item, head): q, k, v, out point at the head's slice of row 0; rows are D
- * floats apart. mask: additive (Tk) or NULL. */
+/* One (batch item, head): q, k, v, out point at the head's slice of row 0; rows of q, k, v
+ * are ld floats apart, rows of out D. mask: additive (Tk) or NULL. */
 typedef struct {
   const float *q, *k, *v, *mask;
   float *out;
-  int Tq, Tk, hd, D, causal;
+  int Tq, Tk, hd, ld, D, causal;
   float scale;
 } attn_head;
 
@@ -149,7 +149,8 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
   const attn_kernel *wide = kernel(0), *narrow = kernel(1);
   const int shrt = s->Tk <= ATTN_SHORT_TK && s->hd <= ATTN_SHORT_HD && s->Tq > ATTN_ROWS_ALONE;
-  const int H = s->H, Tq = s->Tq, D = H * s->hd, qbr = shrt ? ATTN_SHORT_ROWS : wide->rows;
+  const int H = s->H, Tq = s->Tq, D = H * s->hd, ld = op_attn_ld(s);
+  const int qbr = shrt ? ATTN_SHORT_ROWS : wide->rows;
   const int nqb = (Tq + qbr - 1) / qbr;
   const long tasks = (long)s->B * H * nqb;
   const float scale = 1.0f / sqrtf((float)s->hd);
@@ -158,16 +159,17 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (long t = 0; t < tasks; t++) {
     int qb = (int)(t % nqb), h = (int)(t / nqb % H), b = (int)(t / nqb / H);
-    size_t qo = (size_t)b * Tq * D + (size_t)h * s->hd;
-    size_t ko = (size_t)b * s->kv_cap * D + (size_t)h * s->hd;
+    size_t qo = (size_t)b * Tq * ld + (size_t)h * s->hd;
+    size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * s->hd;
     attn_head a = {.q = q + qo,
                    .k = k + ko,
                    .v = v + ko,
                    .mask = s->mask ? s->mask + (size_t)b * s->Tk : NULL,
-                   .out = out + qo,
+                   .out = out + (size_t)b * Tq * D + (size_t)h * s->hd,
                    .Tq = Tq,
                    .Tk = s->Tk,
                    .hd = s->hd,
+                   .ld = ld,
                    .D = D,
                    .causal = s->causal,
                    .scale = scale};

@@ -33,7 +33,7 @@ VK_TARGET static void VK(scores)(float *st, const float *qt, const attn_head *a,
   for (int jj = 0; jj < nk; jj += VA_KR) {
     int kr = nk - jj < VA_KR ? nk - jj : VA_KR;
     const float *kp[VA_KR];
-    for (int t = 0; t < VA_KR; t++) kp[t] = a->k + (size_t)(j0 + jj + (t < kr ? t : 0)) * a->D;
+    for (int t = 0; t < VA_KR; t++) kp[t] = a->k + (size_t)(j0 + jj + (t < kr ? t : 0)) * a->ld;
     VK(vf) acc[VA_KR][VA_QV];
     for (int t = 0; t < VA_KR; t++)
       for (int u = 0; u < VA_QV; u++) acc[t][u] = (VK(vf)){0};
@@ -58,7 +58,7 @@ VK_TARGET static void VK(accumulate)(float *ot, const float *alpha, const float 
                                      const attn_head *a, int j0, int nk) {
   VK(vf) al[VA_QV];
   for (int u = 0; u < VA_QV; u++) al[u] = VK(ld)(alpha + u * VA_W);
-  const float *vb = a->v + (size_t)j0 * a->D;
+  const float *vb = a->v + (size_t)j0 * a->ld;
   int c = 0;
   for (; c + VA_CR <= a->hd; c += VA_CR) {
     VK(vf) o[VA_CR][VA_QV];
@@ -68,7 +68,7 @@ VK_TARGET static void VK(accumulate)(float *ot, const float *alpha, const float 
     for (int t = 0; t < nk; t++) {
       VK(vf) p[VA_QV];
       for (int u = 0; u < VA_QV; u++) p[u] = VK(ld)(st + (size_t)t * VA_QB + u * VA_W);
-      const float *vr = vb + (size_t)t * a->D + c;
+      const float *vr = vb + (size_t)t * a->ld + c;
       for (int r = 0; r < VA_CR; r++)
         for (int u = 0; u < VA_QV; u++) o[r][u] += vr[r] * p[u];
     }
@@ -79,7 +79,7 @@ VK_TARGET static void VK(accumulate)(float *ot, const float *alpha, const float 
     VK(vf) o[VA_QV];
     for (int u = 0; u < VA_QV; u++) o[u] = VK(ld)(ot + (size_t)c * VA_QB + u * VA_W) * al[u];
     for (int t = 0; t < nk; t++) {
-      float vc = vb[(size_t)t * a->D + c];
+      float vc = vb[(size_t)t * a->ld + c];
       for (int u = 0; u < VA_QV; u++) o[u] += vc * VK(ld)(st + (size_t)t * VA_QB + u * VA_W);
     }
     for (int u = 0; u < VA_QV; u++) VK(st)(ot + (size_t)c * VA_QB + u * VA_W, o[u]);
@@ -116,7 +116,7 @@ VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0
       VK(vf) x[16];
       for (int r = 0; r < 16; r++)
         x[r] =
-            r0 + r < n ? VK(ld)(a->q + (size_t)(i0 + r0 + r) * a->D + c0) * a->scale : (VK(vf)){0};
+            r0 + r < n ? VK(ld)(a->q + (size_t)(i0 + r0 + r) * a->ld + c0) * a->scale : (VK(vf)){0};
       VA_TSTEP(x, 8);
       VA_TSTEP(x, 4);
       VA_TSTEP(x, 2);
@@ -125,7 +125,7 @@ VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0
     }
 #endif
   for (int r = 0; r < nqp; r++) { /* the columns left */
-    const float *qr = a->q + (size_t)(i0 + (r < n ? r : 0)) * a->D;
+    const float *qr = a->q + (size_t)(i0 + (r < n ? r : 0)) * a->ld;
     float sc = r < n ? a->scale : 0.0f;
     for (int c = c0; c < a->hd; c++) qt[c * nqp + r] = qr[c] * sc;
   }
@@ -202,13 +202,13 @@ VK_TARGET static inline float VK(hsum)(VK(vf) x) {
 VK_TARGET static void VK(attn_row)(const attn_head *a, int i) {
   _Alignas(64) float qs[ATTN_HD_MAX], ot[ATTN_HD_MAX], st[ATTN_KBLK];
   const int hd = a->hd, hv = hd - hd % VA_W, lim = attn_visible(a, i);
-  for (int c = 0; c < hd; c++) qs[c] = a->q[(size_t)i * a->D + c] * a->scale, ot[c] = 0.0f;
+  for (int c = 0; c < hd; c++) qs[c] = a->q[(size_t)i * a->ld + c] * a->scale, ot[c] = 0.0f;
   float m = -INFINITY, l = 0.0f;
   for (int j0 = 0; j0 < lim; j0 += ATTN_KBLK) {
     int nk = lim - j0 < ATTN_KBLK ? lim - j0 : ATTN_KBLK;
     float mx = m;
     for (int t = 0; t < nk; t++) {
-      const float *kr = a->k + (size_t)(j0 + t) * a->D;
+      const float *kr = a->k + (size_t)(j0 + t) * a->ld;
       VK(vf) acc = {0};
       for (int c = 0; c < hv; c += VA_W) acc += VK(ld)(qs + c) * VK(ld)(kr + c);
       float s = VK(hsum)(acc);
@@ -224,15 +224,15 @@ VK_TARGET static void VK(attn_row)(const attn_head *a, int i) {
       st[t] = vlp_fast_expf(st[t] - mu);
       l += st[t];
     }
-    const float *vb = a->v + (size_t)j0 * a->D;
+    const float *vb = a->v + (size_t)j0 * a->ld;
     for (int c = 0; c < hv; c += VA_W) {
       VK(vf) o = VK(ld)(ot + c) * alpha;
-      for (int t = 0; t < nk; t++) o += st[t] * VK(ld)(vb + (size_t)t * a->D + c);
+      for (int t = 0; t < nk; t++) o += st[t] * VK(ld)(vb + (size_t)t * a->ld + c);
       VK(st)(ot + c, o);
     }
     for (int c = hv; c < hd; c++) {
       float o = ot[c] * alpha;
-      for (int t = 0; t < nk; t++) o += st[t] * vb[(size_t)t * a->D + c];
+      for (int t = 0; t < nk; t++) o += st[t] * vb[(size_t)t * a->ld + c];
       ot[c] = o;
     }
   }
@@ -254,7 +254,7 @@ VK_TARGET static inline __attribute__((always_inline)) void VK(short_scores)(
     float *st, const float *qt, int nqp, int sp, const attn_head *a, int j0, int kr, int u0,
     const int QT) {
   const float *kp[VA_SKR];
-  for (int t = 0; t < VA_SKR; t++) kp[t] = a->k + (size_t)(j0 + (t < kr ? t : 0)) * a->D;
+  for (int t = 0; t < VA_SKR; t++) kp[t] = a->k + (size_t)(j0 + (t < kr ? t : 0)) * a->ld;
   VK(vf) acc[VA_SKR][VA_SQT];
   for (int t = 0; t < VA_SKR; t++)
     for (int u = 0; u < QT; u++) acc[t][u] = (VK(vf)){0};
@@ -286,7 +286,7 @@ VK_TARGET static inline __attribute__((always_inline)) void VK(short_pv)(const a
   for (int r = 0; r < VA_PR; r++)
     for (int v = 0; v < CV; v++) acc[r][v] = (VK(vf)){0};
   const float *vj = a->v + c0;
-  for (int j = 0; j < nk; j++, vj += a->D, st += sp) {
+  for (int j = 0; j < nk; j++, vj += a->ld, st += sp) {
     VK(vf) vv[VA_PCV];
     for (int v = 0; v < CV; v++) vv[v] = VK(ld)(vj + v * VA_W);
     for (int r = 0; r < VA_PR; r++) {
@@ -361,7 +361,7 @@ VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
     for (; c0 < hd; c0++) /* columns past the last vector */
       for (int r = r0; r < r0 + nr; r++) {
         float o = 0.0f;
-        for (int j = 0; j < nk; j++) o += st[j * sp + r] * a->v[(size_t)j * a->D + c0];
+        for (int j = 0; j < nk; j++) o += st[j * sp + r] * a->v[(size_t)j * a->ld + c0];
         a->out[(size_t)(i0 + r) * a->D + c0] = o * inv[r];
       }
   }

@@ -205,12 +205,12 @@ static float dot(const float *a, const float *b, int n) {
 /* One query row of one head: o (hd) = softmax(q.K^T * scale + mask) V over keys [0, lim).
  * qr/o point at the head's slice; K/V at the head's first key row, rows D floats apart. */
 static void attn_row(float *o, const float *qr, const float *K, const float *V, const float *mask,
-                     int lim, int hd, int D, float scale) {
+                     int lim, int hd, int ld, float scale) {
   float sc[ROW_KEYS_MAX];
   int keep = lim <= ROW_KEYS_MAX;
   float m = -INFINITY;
   for (int j = 0; j < lim; j++) {
-    float t = dot(qr, K + (size_t)j * D, hd) * scale + (mask ? mask[j] : 0.0f);
+    float t = dot(qr, K + (size_t)j * ld, hd) * scale + (mask ? mask[j] : 0.0f);
     if (keep) sc[j] = t;
     if (t > m) m = t;
   }
@@ -218,10 +218,10 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
   if (m == -INFINITY) return; /* nothing visible: zeros rather than NaN */
   double sum = 0;
   for (int j = 0; j < lim; j++) {
-    float t = keep ? sc[j] : dot(qr, K + (size_t)j * D, hd) * scale + (mask ? mask[j] : 0.0f);
+    float t = keep ? sc[j] : dot(qr, K + (size_t)j * ld, hd) * scale + (mask ? mask[j] : 0.0f);
     float p = vlp_fast_expf(t - m);
     sum += p;
-    const float *vr = V + (size_t)j * D;
+    const float *vr = V + (size_t)j * ld;
     for (int c = 0; c < hd; c++) o[c] += p * vr[c];
   }
   float inv = (float)(1.0 / sum);
@@ -232,16 +232,17 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
  * parallel. */
 static void attention_rows(float *out, const float *q, const float *k, const float *v,
                            const op_attn_shape *s, float scale) {
-  const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd;
+  const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd, ld = op_attn_ld(s);
   const long total = (long)B * H * Tq;
   int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (total * s->Tk * hd >= PAR_MIN)
   for (long r = 0; r < total; r++) {
     int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
-    size_t qo = ((size_t)b * Tq + i) * D + (size_t)h * hd;
-    size_t ko = (size_t)b * s->kv_cap * D + (size_t)h * hd;
-    attn_row(out + qo, q + qo, k + ko, v + ko, s->mask ? s->mask + (size_t)b * s->Tk : NULL,
-             attn_limit(s, i), hd, D, scale);
+    size_t oo = ((size_t)b * Tq + i) * D + (size_t)h * hd;
+    size_t qo = ((size_t)b * Tq + i) * ld + (size_t)h * hd;
+    size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * hd;
+    attn_row(out + oo, q + qo, k + ko, v + ko, s->mask ? s->mask + (size_t)b * s->Tk : NULL,
+             attn_limit(s, i), hd, ld, scale);
   }
 }
 
@@ -264,7 +265,7 @@ static void attn_softmax_block(float *S, const op_attn_shape *s, const float *ma
  * Returns 0 when the blocks cannot be allocated. */
 static int attention_gemm(float *out, const float *q, const float *k, const float *v,
                           const op_attn_shape *s, float scale) {
-  const int Tq = s->Tq, Tk = s->Tk, hd = s->hd, H = s->H, D = H * hd;
+  const int Tq = s->Tq, Tk = s->Tk, hd = s->hd, H = s->H, D = H * hd, ld = op_attn_ld(s);
   const int pairs = s->B * H;
   pthread_once(&blas_once, blas_single_thread);
   int nt = vlp_threads_current();
@@ -277,14 +278,14 @@ static int attention_gemm(float *out, const float *q, const float *k, const floa
   for (int p = 0; p < pairs; p++) {
     int b = p / H, h = p % H;
     float *Sb = S + blk * (size_t)omp_get_thread_num();
-    const float *qb = q + (size_t)b * Tq * D + (size_t)h * hd;
-    const float *kb = k + (size_t)b * s->kv_cap * D + (size_t)h * hd;
-    const float *vb = v + (size_t)b * s->kv_cap * D + (size_t)h * hd;
+    const float *qb = q + (size_t)b * Tq * ld + (size_t)h * hd;
+    const float *kb = k + (size_t)b * s->kv_cap * ld + (size_t)h * hd;
+    const float *vb = v + (size_t)b * s->kv_cap * ld + (size_t)h * hd;
     float *ob = out + (size_t)b * Tq * D + (size_t)h * hd;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, D, kb, D, 0.0f, Sb,
-                Tk);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, Tk, hd, scale, qb, ld, kb, ld, 0.0f,
+                Sb, Tk);
     attn_softmax_block(Sb, s, s->mask ? s->mask + (size_t)b * Tk : NULL);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, Sb, Tk, vb, D, 0.0f,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, hd, Tk, 1.0f, Sb, Tk, vb, ld, 0.0f,
                 ob, D);
   }
   free(S);
@@ -328,19 +329,19 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
 
 void op_attention_naive(float *out, const float *q, const float *k, const float *v,
                         const op_attn_shape *s) {
-  const int H = s->H, Tq = s->Tq, Tk = s->Tk, hd = s->hd, D = H * hd;
+  const int H = s->H, Tq = s->Tq, Tk = s->Tk, hd = s->hd, D = H * hd, ld = op_attn_ld(s);
   double scale = 1.0 / sqrt((double)hd);
   double *p = malloc((size_t)(Tk > 0 ? Tk : 1) * sizeof *p);
   if (!p) return;
   for (int b = 0; b < s->B; b++)
     for (int h = 0; h < H; h++)
       for (int i = 0; i < Tq; i++) {
-        const float *qr = q + ((size_t)b * Tq + i) * D + (size_t)h * hd;
+        const float *qr = q + ((size_t)b * Tq + i) * ld + (size_t)h * hd;
         float *o = out + ((size_t)b * Tq + i) * D + (size_t)h * hd;
         int lim = attn_limit(s, i);
         double m = -INFINITY;
         for (int j = 0; j < lim; j++) {
-          const float *kr = k + ((size_t)b * s->kv_cap + j) * D + (size_t)h * hd;
+          const float *kr = k + ((size_t)b * s->kv_cap + j) * ld + (size_t)h * hd;
           double t = 0;
           for (int c = 0; c < hd; c++) t += (double)qr[c] * kr[c];
           t = t * scale + (s->mask ? s->mask[(size_t)b * Tk + j] : 0.0);
@@ -355,7 +356,7 @@ void op_attention_naive(float *out, const float *q, const float *k, const float 
         for (int c = 0; c < hd; c++) {
           double acc = 0;
           for (int j = 0; j < lim; j++)
-            acc += p[j] * v[((size_t)b * s->kv_cap + j) * D + (size_t)h * hd + c];
+            acc += p[j] * v[((size_t)b * s->kv_cap + j) * ld + (size_t)h * hd + c];
           o[c] = sum > 0 ? (float)(acc / sum) : 0.0f;
         }
       }

@@ -49,13 +49,22 @@ void op_l2_normalize(float *x, int n, int d);
  *   mask: additive (B, Tk) added to every score of batch item b (e.g. (1 - m) * -10000),
  *       or NULL
  *   causal: query i (at absolute position Tk - Tq + i) sees keys j <= Tk - Tq + i
+ *   ld: floats from one row of q, k and v to the next (0: H*hd). ld = 3*H*hd reads q, k, v
+ *       where one product wrote them side by side (row i: q, then k, then v), no copies;
+ *       out keeps rows of H*hd
  * scores = q.k / sqrt(hd) (+ mask), softmax over keys, weighted sum of v. */
 typedef struct {
   int B, H, Tq, Tk, hd;
   int kv_cap; /* rows per batch item in k and v; >= Tk */
   const float *mask;
   int causal;
+  int ld; /* row stride of q, k, v; 0: H*hd */
 } op_attn_shape;
+
+/* The row stride of q, k and v. */
+static inline int op_attn_ld(const op_attn_shape *s) {
+  return s->ld > 0 ? s->ld : s->H * s->hd;
+}
 
 void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s);

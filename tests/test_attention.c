@@ -32,7 +32,7 @@ static void attention_case(const char *path, const char *what, int B, int H, int
       }
   }
   float *got = test_rand_buf(nq, 100.0f), *want = test_rand_buf(nq, 100.0f);
-  op_attn_shape s = {B, H, Tq, Tk, hd, kv_cap, mask, causal};
+  op_attn_shape s = {B, H, Tq, Tk, hd, kv_cap, mask, causal, 0};
   CHECK(attention_blocked(got, q, k, v, &s) == 1);
   op_attention_naive(want, q, k, v, &s);
   double scale = test_max_abs(want, nq), err = test_max_abs_diff(got, want, nq);
@@ -50,6 +50,49 @@ static void attention_case(const char *path, const char *what, int B, int H, int
   snprintf(label, sizeof label, "%s op_attention %s", path, what);
   test_allclose(label, got, want, nq, 1e-5 * scale, 1e-5);
   free(q), free(k), free(v), free(mask), free(got), free(want);
+}
+
+/* q, k, v read from the rows of one (B * T, 3D) buffer (ld = 3D: a stacked q, k, v product's
+ * output, as the ViT layers pass it) against the naive attention on separate (B * T, D)
+ * copies; the blocked kernel and every op_attention path. */
+static void strided_case(const char *path, const char *what, int B, int H, int T, int hd,
+                         int mask_kind, int causal) {
+  size_t D = (size_t)H * hd, rows = (size_t)B * T, n = rows * D;
+  float *qkv = test_rand_buf(3 * n, 2.0f), *q = malloc(n * sizeof *q), *k = malloc(n * sizeof *k),
+        *v = malloc(n * sizeof *v), *mask = NULL;
+  for (size_t r = 0; r < rows; r++)
+    for (size_t c = 0; c < D; c++) {
+      q[r * D + c] = qkv[r * 3 * D + c];
+      k[r * D + c] = qkv[r * 3 * D + D + c];
+      v[r * D + c] = qkv[r * 3 * D + 2 * D + c];
+    }
+  if (mask_kind) {
+    mask = calloc(rows, sizeof *mask);
+    for (int b = 0; b < B; b += 2)
+      for (int j = T - T / 3; j < T; j++) mask[(size_t)b * T + j] = -10000.0f;
+  }
+  float *got = test_rand_buf(n, 100.0f), *want = test_rand_buf(n, 100.0f);
+  op_attn_shape plain = {B, H, T, T, hd, T, mask, causal, 0}, wide = plain;
+  wide.ld = 3 * (int)D;
+  op_attention_naive(want, q, k, v, &plain);
+  double scale = fmax(test_max_abs(want, n), 1e-30);
+  char label[160];
+  op_attention_naive(got, qkv, qkv + D, qkv + 2 * D, &wide);
+  snprintf(label, sizeof label, "%s ld=3D naive %s", path, what);
+  test_allclose(label, got, want, n, 0.0, 0.0); /* the same sums in the same order */
+  CHECK(attention_blocked(got, qkv, qkv + D, qkv + 2 * D, &wide) == 1);
+  snprintf(label, sizeof label, "%s ld=3D blocked %s", path, what);
+  test_allclose(label, got, want, n, 1e-5 * scale, 1e-5);
+  static const char *const forced[] = {"gemm", "rows", "auto"};
+  for (int i = 0; i < 3; i++) {
+    CHECK(op_attention_force(forced[i]));
+    float *o = test_rand_buf(n, 100.0f);
+    op_attention(o, qkv, qkv + D, qkv + 2 * D, &wide);
+    snprintf(label, sizeof label, "%s ld=3D op_attention(%s) %s", path, forced[i], what);
+    test_allclose(label, o, want, n, 1e-5 * scale, 1e-5);
+    free(o);
+  }
+  free(qkv), free(q), free(k), free(v), free(mask), free(got), free(want);
 }
 
 static void check_path(const char *path) {
@@ -79,6 +122,12 @@ static void check_path(const char *path) {
   attention_case(path, "two rows hd 13", 2, 2, 2, 65, 70, 13, 2, 1);
   attention_case(path, "one row hd 200", 2, 2, 1, 150, 150, 200, 1, 0);
   attention_case(path, "tiny", 1, 1, 1, 1, 1, 1, 0, 0);
+  strided_case(path, "ViT-B/16@384", 1, 12, 577, 64, 0, 0);
+  strided_case(path, "CLIP B/32 batch 3 (short keys)", 3, 12, 50, 64, 0, 0);
+  strided_case(path, "text causal, padding", 4, 8, 16, 64, 1, 1);
+  strided_case(path, "two rows (row kernel)", 3, 2, 2, 64, 0, 0);
+  strided_case(path, "one row", 2, 3, 1, 64, 1, 0);
+  strided_case(path, "hd 13 tails", 2, 3, 70, 13, 1, 0);
 }
 
 int main(void) {
@@ -86,7 +135,7 @@ int main(void) {
   int n = vk_available(paths, 3);
   for (int i = 0; i < n; i++) check_path(paths[i]);
   /* a head size beyond the blocked kernel's stack blocks is refused, not run */
-  op_attn_shape big = {1, 1, 1, 1, ATTN_HD_MAX + 1, 1, NULL, 0};
+  op_attn_shape big = {1, 1, 1, 1, ATTN_HD_MAX + 1, 1, NULL, 0, 0};
   float x[ATTN_HD_MAX + 1] = {0};
   CHECK(attention_blocked(x, x, x, x, &big) == 0);
   return test_done();

@@ -107,7 +107,7 @@ static void attention_case(int B, int H, int Tq, int Tk, int kv_cap, int hd, int
       for (int j = 0; j < Tk; j++) mask[(size_t)b * Tk + j] = j < valid ? 0.0f : -10000.0f;
     }
   }
-  op_attn_shape s = {B, H, Tq, Tk, hd, kv_cap, mask, causal};
+  op_attn_shape s = {B, H, Tq, Tk, hd, kv_cap, mask, causal, 0};
   size_t n = (size_t)B * Tq * D;
   float *o1 = malloc(n * sizeof *o1), *o2 = malloc(n * sizeof *o2);
   op_attention(o1, q, k, v, &s);
@@ -140,7 +140,7 @@ static void test_attention_edges(void) {
   for (int i = 0; i < 24; i++) k[i] = test_frand(), v[i] = test_frand();
   float mask[3] = {-INFINITY, -INFINITY, -INFINITY};
   for (int tq = 1; tq <= 2; tq++) {
-    op_attn_shape s = {1, H, tq, Tk, hd, Tk, mask, 0};
+    op_attn_shape s = {1, H, tq, Tk, hd, Tk, mask, 0, 0};
     op_attention(out, q, k, v, &s);
     int zero = 1;
     for (int i = 0; i < tq * H * hd; i++) zero &= out[i] == 0.0f;
@@ -149,7 +149,7 @@ static void test_attention_edges(void) {
   /* Tq = 20 >= the GEMM threshold, all masked */
   {
     float *qq = test_rand_buf(20 * 8, 1), *o = malloc(20 * 8 * sizeof *o);
-    op_attn_shape s = {1, H, 20, Tk, hd, Tk, mask, 0};
+    op_attn_shape s = {1, H, 20, Tk, hd, Tk, mask, 0, 0};
     op_attention(o, qq, k, v, &s);
     int zero = 1;
     for (int i = 0; i < 160; i++) zero &= o[i] == 0.0f;
@@ -161,7 +161,7 @@ static void test_attention_edges(void) {
     float qq[3 * 8];
     for (int i = 0; i < 24; i++) qq[i] = test_frand();
     float o[24];
-    op_attn_shape s = {1, H, 3, 3, hd, 3, NULL, 1};
+    op_attn_shape s = {1, H, 3, 3, hd, 3, NULL, 1, 0};
     op_attention(o, qq, k, v, &s);
     CHECK(memcmp(o, v, 8 * sizeof(float)) == 0);
     op_attention_naive(ref, qq, k, v, &s);
@@ -279,10 +279,10 @@ static void test_threads(void) {
     res[t][0] = malloc((size_t)n * out * sizeof(float));
     op_linear(res[t][0], x, W, NULL, n, in, out);
     res[t][1] = malloc((size_t)B * T * H * hd * sizeof(float));
-    op_attn_shape s = {B, H, T, T, hd, T, NULL, 1};
+    op_attn_shape s = {B, H, T, T, hd, T, NULL, 1, 0};
     op_attention(res[t][1], q, k, v, &s);
     res[t][2] = malloc((size_t)B * H * hd * sizeof(float));
-    op_attn_shape s1 = {B, H, 1, T, hd, T, NULL, 0};
+    op_attn_shape s1 = {B, H, 1, T, hd, T, NULL, 0, 0};
     op_attention(res[t][2], q, k, v, &s1);
     res[t][3] = test_copy_buf(big, 200000);
     op_gelu(res[t][3], 200000);

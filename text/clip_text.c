@@ -14,7 +14,8 @@
 
 typedef struct {
   const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
-  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
+  const gemm_stack *qkv; /* q_proj, k_proj, v_proj as one product: rows [q, k, v] */
+  const float *o_w, *o_b;
   const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;
 } clip_text_layer;
 
@@ -109,6 +110,19 @@ static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, con
   return weights_f32(w, full, p, 2, d0, d1);
 }
 
+/* LP self_attn.{q,k,v}_proj.{weight,bias} as one stacked product (core/gemm.h). */
+static vlp_status bind_qkv(vlp_weights *w, const char *lp, int D, const gemm_stack **out) {
+  static const char part[3] = {'q', 'k', 'v'};
+  char wn[3][320], bn[3][320];
+  const char *wp[3], *bp[3];
+  for (int i = 0; i < 3; i++) {
+    snprintf(wn[i], sizeof wn[i], "%sself_attn.%c_proj.weight", lp, part[i]);
+    snprintf(bn[i], sizeof bn[i], "%sself_attn.%c_proj.bias", lp, part[i]);
+    wp[i] = wn[i], bp[i] = bn[i];
+  }
+  return weights_linear_stack(w, wp, bp, 3, D, D, out);
+}
+
 vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_config *c,
                           clip_text_model **out) {
   *out = NULL;
@@ -139,12 +153,7 @@ vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_co
         (st = bind(w, lp, "layer_norm1.bias", &L->ln1_b, 1, D, 0)) ||
         (st = bind(w, lp, "layer_norm2.weight", &L->ln2_g, 1, D, 0)) ||
         (st = bind(w, lp, "layer_norm2.bias", &L->ln2_b, 1, D, 0)) ||
-        (st = bind(w, lp, "self_attn.q_proj.weight", &L->q_w, 2, D, D)) ||
-        (st = bind(w, lp, "self_attn.q_proj.bias", &L->q_b, 1, D, 0)) ||
-        (st = bind(w, lp, "self_attn.k_proj.weight", &L->k_w, 2, D, D)) ||
-        (st = bind(w, lp, "self_attn.k_proj.bias", &L->k_b, 1, D, 0)) ||
-        (st = bind(w, lp, "self_attn.v_proj.weight", &L->v_w, 2, D, D)) ||
-        (st = bind(w, lp, "self_attn.v_proj.bias", &L->v_b, 1, D, 0)) ||
+        (st = bind_qkv(w, lp, D, &L->qkv)) ||
         (st = bind(w, lp, "self_attn.out_proj.weight", &L->o_w, 2, D, D)) ||
         (st = bind(w, lp, "self_attn.out_proj.bias", &L->o_b, 1, D, 0)) ||
         (st = bind(w, lp, "mlp.fc1.weight", &L->fc1_w, 2, F, D)) ||
@@ -214,17 +223,15 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
   }
   const int D = c->hidden, F = c->mlp, H = c->heads;
   const size_t N = (size_t)B * T;
-  /* scratch: x, h, q, k, v, att (6 x N x D), f (N x F), ids (N), mask (B x T) */
+  /* scratch: x, h, qkv (N x 3D), att (6 x N x D in all), f (N x F), ids (N), mask (B x T) */
   size_t nd = mul3(N, (size_t)D, 1), nf = mul3(N, (size_t)F, 1);
   if (!nd || !nf || nd > SIZE_MAX / 8 - nf)
     return vlp_fail(VLP_ERR_NOMEM, "clip text: batch %d x %d too large", B, T);
   float *x = ws_floats(ws, WS_TEXT, 6 * nd + nf + 2 * N); /* (N, D) residual stream */
   if (!x) return vlp_fail(VLP_ERR_NOMEM, "clip text: out of memory for batch %d x %d", B, T);
   float *h = x + nd;                 /* (N, D) normed */
-  float *q = h + nd;                 /* (N, D) */
-  float *k = q + nd;                 /* (N, D) */
-  float *v = k + nd;                 /* (N, D) */
-  float *att = v + nd;               /* (N, D) */
+  float *qkv = h + nd;               /* (N, 3D) each row's q, k, v side by side */
+  float *att = qkv + 3 * nd;         /* (N, D) */
   float *f = att + nd;               /* (N, F) */
   float *mask = f + nf;              /* (B, T) additive padding mask */
   int *safe_ids = (int *)(mask + N); /* (N) pads replaced by id 0 */
@@ -247,7 +254,8 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
                       .hd = D / H,
                       .kv_cap = T,
                       .mask = mask,
-                      .causal = !c->siglip};
+                      .causal = !c->siglip,
+                      .ld = 3 * D}; /* q, k, v read in place from the stacked product */
   int any_pad = 0;
   for (int b = 0; b < B; b++) any_pad |= lens[b] < T;
   if (!any_pad) as.mask = NULL;
@@ -255,10 +263,8 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
   for (int l = 0; l < c->layers; l++) {
     const clip_text_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_g, L->ln1_b, (int)N, D, c->eps);
-    op_linear(q, h, L->q_w, L->q_b, (int)N, D, D);
-    op_linear(k, h, L->k_w, L->k_b, (int)N, D, D);
-    op_linear(v, h, L->v_w, L->v_b, (int)N, D, D);
-    op_attention(att, q, k, v, &as);
+    gemm_stack_linear(qkv, h, L->qkv, (int)N);
+    op_attention(att, qkv, qkv + D, qkv + 2 * D, &as);
     gemm_linear(x, att, L->o_w, L->o_b, (int)N, D, D, GEMM_ACT_NONE, 1); /* + residual */
     op_layernorm(h, x, L->ln2_g, L->ln2_b, (int)N, D, c->eps);
     gemm_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F,
@@ -271,10 +277,10 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
   op_layernorm(h, x, m->final_g, m->final_b, (int)N, D, c->eps); /* h = last_hidden */
   if (last_hidden) memcpy(last_hidden, h, nd * sizeof(float));
   if (pooled && c->siglip) {
-    /* the head on the last position of each row: gather the rows into q, one GEMM */
+    /* the head on the last position of each row: gather the rows into att, one GEMM */
     for (int b = 0; b < B; b++)
-      memcpy(q + (size_t)b * D, h + ((size_t)b * T + T - 1) * D, (size_t)D * sizeof(float));
-    op_linear(pooled, q, m->head_w, m->head_b, B, D, c->projection_dim);
+      memcpy(att + (size_t)b * D, h + ((size_t)b * T + T - 1) * D, (size_t)D * sizeof(float));
+    op_linear(pooled, att, m->head_w, m->head_b, B, D, c->projection_dim);
   } else if (pooled)
     for (int b = 0; b < B; b++) {
       int e = clip_text_eos_index(c, ids + (size_t)b * T, lens[b]);

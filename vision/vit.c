@@ -15,13 +15,12 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/ops.h"
-#include "core/threads.h"
 
 typedef struct {
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
-  const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (D, D), (D); NULL for BLIP */
-  const float *qkv_w, *qkv_b; /* BLIP's fused (3D, D), (3D): rows q, k, v; else NULL */
-  const float *o_w, *o_b;     /* out_proj / projection */
+  const gemm_stack *qkv_stack; /* CLIP's, SigLIP's q_proj, k_proj, v_proj as one product */
+  const float *qkv_w, *qkv_b;  /* BLIP's fused (3D, D), (3D): rows q, k, v; else NULL */
+  const float *o_w, *o_b;      /* out_proj / projection */
   const float *fc1_w, *fc1_b, *fc2_w, *fc2_b; /* (mlp, D), (mlp); (D, mlp), (D) */
 } vit_layer;
 
@@ -60,6 +59,25 @@ static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, con
 
 #define BIND1(name, p, a) \
   if ((st = bind(w, prefix, name, p, 1, a, 0, 0, 0))) goto fail
+/* PREFIX encoder.layers.I.self_attn.{q,k,v}_proj.{weight,bias} as one stacked product, so
+ * the layer's q, k, v come out side by side in each row as BLIP's fused weight gives them. */
+static vlp_status bind_qkv(vlp_weights *w, const char *prefix, int layer, int D,
+                           const gemm_stack **out) {
+  static const char part[3] = {'q', 'k', 'v'};
+  char wn[3][512], bn[3][512];
+  const char *wp[3], *bp[3];
+  for (int i = 0; i < 3; i++) {
+    int a = snprintf(wn[i], sizeof wn[i], "%sencoder.layers.%d.self_attn.%c_proj.weight", prefix,
+                     layer, part[i]);
+    int b = snprintf(bn[i], sizeof bn[i], "%sencoder.layers.%d.self_attn.%c_proj.bias", prefix,
+                     layer, part[i]);
+    if (a < 0 || b < 0 || (size_t)a >= sizeof wn[i] || (size_t)b >= sizeof bn[i])
+      return vlp_fail(VLP_ERR_INVALID, "vit: tensor name too long: %s...", prefix);
+    wp[i] = wn[i], bp[i] = bn[i];
+  }
+  return weights_linear_stack(w, wp, bp, 3, D, D, out);
+}
+
 #define BIND2(name, p, a, b) \
   if ((st = bind(w, prefix, name, p, 2, a, b, 0, 0))) goto fail
 
@@ -140,12 +158,7 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
       BIND2(LNAME("self_attn.projection.weight"), &L->o_w, D, D);
       BIND1(LNAME("self_attn.projection.bias"), &L->o_b, D);
     } else {
-      BIND2(LNAME("self_attn.q_proj.weight"), &L->q_w, D, D);
-      BIND1(LNAME("self_attn.q_proj.bias"), &L->q_b, D);
-      BIND2(LNAME("self_attn.k_proj.weight"), &L->k_w, D, D);
-      BIND1(LNAME("self_attn.k_proj.bias"), &L->k_b, D);
-      BIND2(LNAME("self_attn.v_proj.weight"), &L->v_w, D, D);
-      BIND1(LNAME("self_attn.v_proj.bias"), &L->v_b, D);
+      if ((st = bind_qkv(w, prefix, i, D, &L->qkv_stack))) goto fail;
       BIND2(LNAME("self_attn.out_proj.weight"), &L->o_w, D, D);
       BIND1(LNAME("self_attn.out_proj.bias"), &L->o_b, D);
     }
@@ -212,18 +225,6 @@ gemm_act vit_gemm_act(vlp_act a) {
                                : GEMM_ACT_GELU_ERF;
 }
 
-/* q, k, v (n, D) from the rows (n, 3D) of the fused product. */
-static void split_qkv(float *q, float *k, float *v, const float *qkv, int n, int D) {
-  int nt = vlp_threads_current();
-#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * D >= PAR_MIN)
-  for (int i = 0; i < n; i++) {
-    const float *r = qkv + (size_t)i * 3 * D;
-    memcpy(q + (size_t)i * D, r, (size_t)D * sizeof *q);
-    memcpy(k + (size_t)i * D, r + D, (size_t)D * sizeof *k);
-    memcpy(v + (size_t)i * D, r + 2 * D, (size_t)D * sizeof *v);
-  }
-}
-
 /* The (ncls + n*n, D) position table for an S x S input (in WS_VISION_POS unless S is the
  * trained size); NULL only on allocation failure. */
 static const float *pos_table(const vit_model *m, vlp_ws *ws, int S) {
@@ -264,23 +265,24 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
-/* Columns of the MLP buffer: max(M, 3D) when BLIP's fused q, k, v go through it too. */
+/* Columns of the MLP buffer: max(M, 3D), since each layer's q, k, v rows go through it
+ * too. */
 static int mlp_width(const vit_model *m) {
   const vit_config *c = &m->c;
-  return c->layers > 0 && m->layers[0].qkv_w && 3 * c->hidden > c->mlp ? 3 * c->hidden : c->mlp;
+  return 3 * c->hidden > c->mlp ? 3 * c->hidden : c->mlp;
 }
 
 size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
   const vit_config *c = &m->c;
   const int p = c->patch_size, n = S / p, K = c->channels * p * p;
   if (B <= 0 || S < p || S > (1 << 14)) return 0;
-  /* rows N = B*T; scratch = h, q, k, v, ctx (N, D) + mlp (N, mlp_width: also BLIP's
-   * fused q, k, v) + patches (B*n*n, K) */
+  /* rows N = B*T; scratch = h, q, ctx (N, D) + mlp (N, mlp_width: also the q, k, v
+   * rows) + patches (B*n*n, K) */
   size_t N, ND, NM, PK, tot;
   if (!mul_ok((size_t)B, (size_t)m->ncls + (size_t)n * n, &N) || N > INT32_MAX ||
       !mul_ok(N, (size_t)c->hidden, &ND) || !mul_ok(N, (size_t)mlp_width(m), &NM) ||
       !mul_ok((size_t)B * n * n, (size_t)K, &PK) || ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 ||
-      PK > SIZE_MAX / 8 || !mul_ok(5 * ND + NM + PK, sizeof(float), &tot))
+      PK > SIZE_MAX / 8 || !mul_ok(3 * ND + NM + PK, sizeof(float), &tot))
     return 0;
   return tot;
 }
@@ -309,10 +311,8 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const float *pos = pos_table(m, ws, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
 
-  float *q = h + ND;          // (N, D)
-  float *k = q + ND;          // (N, D)
-  float *v = k + ND;          // (N, D)
-  float *ctx = v + ND;        // (N, D)
+  float *q = h + ND;          // (N, D) the patch embeddings
+  float *ctx = q + ND;        // (N, D)
   float *mlp = ctx + ND;      // (N, M), or (N, 3D) q, k, v rows
   float *patches = mlp + NM;  // (B*n*n, K) in the conv weight's (c, ky, kx) order
   float *x = last_hidden;     // (B, T, D) residual stream
@@ -340,20 +340,24 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   const int Ni = (int)N;
   if (c->kind == VIT_CLIP) op_layernorm(x, x, m->pre_w, m->pre_b, Ni, D, c->eps);
 
-  op_attn_shape as = {
-      .B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .mask = NULL, .causal = 0};
+  /* attention reads q, k, v where the product wrote them: row i = [q_i, k_i, v_i] */
+  op_attn_shape as = {.B = B,
+                      .H = H,
+                      .Tq = T,
+                      .Tk = T,
+                      .hd = D / H,
+                      .kv_cap = T,
+                      .mask = NULL,
+                      .causal = 0,
+                      .ld = 3 * D};
   for (int l = 0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
-    if (L->qkv_w) {
+    if (L->qkv_w)
       op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
-      split_qkv(q, k, v, mlp, Ni, D);
-    } else {
-      op_linear(q, h, L->q_w, L->q_b, Ni, D, D);
-      op_linear(k, h, L->k_w, L->k_b, Ni, D, D);
-      op_linear(v, h, L->v_w, L->v_b, Ni, D, D);
-    }
-    op_attention(ctx, q, k, v, &as);
+    else
+      gemm_stack_linear(mlp, h, L->qkv_stack, Ni);
+    op_attention(ctx, mlp, mlp + D, mlp + 2 * D, &as);
     /* residual adds and the MLP activation run inside the products (gemm.h) */
     gemm_linear(x, ctx, L->o_w, L->o_b, Ni, D, D, GEMM_ACT_NONE, 1);
     op_layernorm(h, x, L->ln2_w, L->ln2_b, Ni, D, c->eps);
