@@ -56,17 +56,17 @@ static void attention_table(double peak) {
     const char *what;
     op_attn_shape s;
   } shapes[] = {
-      {"ViT-B/16@384", {1, 12, 577, 577, 64, 577, NULL, 0}},
-      {"CLIP B/32 batch 1", {1, 12, 50, 50, 64, 50, NULL, 0}},
-      {"CLIP B/32 batch 16", {16, 12, 50, 50, 64, 50, NULL, 0}},
-      {"text causal B=16", {16, 12, 35, 35, 64, 35, NULL, 1}},
-      {"CLIP text B=16", {16, 8, 16, 16, 64, 16, NULL, 1}},
-      {"decoder prompt B=8", {8, 12, 5, 5, 64, 40, NULL, 1}},
-      {"decoder step B=8", {8, 12, 1, 20, 64, 40, NULL, 1}},
-      {"cross step B=1", {1, 12, 1, 577, 64, 577, NULL, 0}},
-      {"cross step B=8", {8, 12, 1, 577, 64, 577, NULL, 0}},
-      {"cross prompt B=8", {8, 12, 5, 577, 64, 577, NULL, 0}},
-      {"cross prompt B=2", {2, 12, 20, 577, 64, 577, NULL, 0}},
+      {"ViT-B/16@384", {1, 12, 577, 577, 64, 577, NULL, 0, 0}},
+      {"CLIP B/32 batch 1", {1, 12, 50, 50, 64, 50, NULL, 0, 0}},
+      {"CLIP B/32 batch 16", {16, 12, 50, 50, 64, 50, NULL, 0, 0}},
+      {"text causal B=16", {16, 12, 35, 35, 64, 35, NULL, 1, 0}},
+      {"CLIP text B=16", {16, 8, 16, 16, 64, 16, NULL, 1, 0}},
+      {"decoder prompt B=8", {8, 12, 5, 5, 64, 40, NULL, 1, 0}},
+      {"decoder step B=8", {8, 12, 1, 20, 64, 40, NULL, 1, 0}},
+      {"cross step B=1", {1, 12, 1, 577, 64, 577, NULL, 0, 0}},
+      {"cross step B=8", {8, 12, 1, 577, 64, 577, NULL, 0, 0}},
+      {"cross prompt B=8", {8, 12, 5, 577, 64, 577, NULL, 0, 0}},
+      {"cross prompt B=2", {2, 12, 20, 577, 64, 577, NULL, 0, 0}},
   };
   const char *paths[] = {"gemm", "rows", "blocked"};
   printf("attention (ms, GFLOP/s, fraction of the f32 GEMM peak %.1f GFLOP/s above):\n", peak);
