@@ -324,6 +324,24 @@ vlp_status weights_linear_stack(vlp_weights *w, const char *const *wnames,
   return VLP_OK;
 }
 
+vlp_status weights_linear_stack_named(vlp_weights *w, const char *pre, const char *const *part,
+                                      const char *post, int parts, int rows, int in,
+                                      const gemm_stack **out) {
+  char wn[GEMM_STACK_MAX][512], bn[GEMM_STACK_MAX][512];
+  const char *wp[GEMM_STACK_MAX], *bp[GEMM_STACK_MAX];
+  *out = NULL;
+  if (parts < 1 || parts > GEMM_STACK_MAX)
+    return vlp_fail(VLP_ERR_INVALID, "weights: %d weights cannot be stacked", parts);
+  for (int i = 0; i < parts; i++) {
+    int a = snprintf(wn[i], sizeof wn[i], "%s%s%s.weight", pre, part[i], post);
+    int b = snprintf(bn[i], sizeof bn[i], "%s%s%s.bias", pre, part[i], post);
+    if (a < 0 || b < 0 || (size_t)a >= sizeof wn[i] || (size_t)b >= sizeof bn[i])
+      return vlp_fail(VLP_ERR_INVALID, "weights: tensor name too long: %.100s...", pre);
+    wp[i] = wn[i], bp[i] = bn[i];
+  }
+  return weights_linear_stack(w, wp, bp, parts, rows, in, out);
+}
+
 st_dtype weights_main_dtype(const vlp_weights *w) {
   size_t bytes[ST_BOOL + 1] = {0};
   for (int i = 0; i < w->n; i++) bytes[w->entries[i].t->dtype] += w->entries[i].t->nbytes;

@@ -28,6 +28,11 @@ vlp_status weights_scalar(vlp_weights *w, const char *name, const char *model_di
 vlp_status weights_linear_stack(vlp_weights *w, const char *const *wnames,
                                 const char *const *bnames, int parts, int rows, int in,
                                 const gemm_stack **out);
+/* The same for the weights PRE PART[i] POST.weight with biases PRE PART[i] POST.bias (a
+ * layer's "self_attn." "q" "_proj", ...). */
+vlp_status weights_linear_stack_named(vlp_weights *w, const char *pre, const char *const *part,
+                                      const char *post, int parts, int rows, int in,
+                                      const gemm_stack **out);
 /* What weights_prepare_linears did. */
 typedef struct {
   int tensors;         /* weights prepared */

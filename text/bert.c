@@ -118,19 +118,6 @@ static vlp_status bind_lin(vlp_weights *w, lin *l, int out, int in, const char *
   return st;
 }
 
-/* PRE attention.self.{query,key,value}.{weight,bias} as one stacked product. */
-static vlp_status bind_qkv(vlp_weights *w, const gemm_stack **qkv, int D, const char *pre) {
-  static const char *const part[3] = {"query", "key", "value"};
-  char wn[3][512], bn[3][512];
-  const char *wp[3], *bp[3];
-  for (int i = 0; i < 3; i++) {
-    snprintf(wn[i], sizeof wn[i], "%sattention.self.%s.weight", pre, part[i]);
-    snprintf(bn[i], sizeof bn[i], "%sattention.self.%s.bias", pre, part[i]);
-    wp[i] = wn[i], bp[i] = bn[i];
-  }
-  return weights_linear_stack(w, wp, bp, 3, D, D, qkv);
-}
-
 static vlp_status bind_ln(vlp_weights *w, lnorm *l, int d, const char *pre, const char *what) {
   vlp_status st = bind(w, &l->g, 1, d, 0, "%s%s.weight", pre, what);
   if (st == VLP_OK) st = bind(w, &l->b, 1, d, 0, "%s%s.bias", pre, what);
@@ -165,7 +152,10 @@ vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
   for (int i = 0; i < c->layers && !st; i++) {
     bert_layer *L = &m->L[i];
     snprintf(pre, sizeof pre, "%sencoder.layer.%d.", prefix, i);
-    st = bind_qkv(w, &L->qkv, D, pre);
+    /* self-attention's query, key, value as one stacked product */
+    static const char *const qkv[3] = {"query", "key", "value"};
+    snprintf(probe, sizeof probe, "%sattention.self.", pre);
+    st = weights_linear_stack_named(w, probe, qkv, "", 3, D, D, &L->qkv);
     if (!st) st = bind_lin(w, &L->o, D, D, pre, "attention.output.dense");
     if (!st) st = bind_ln(w, &L->ln_attn, D, pre, "attention.output.LayerNorm");
     if (m->has_cross) {

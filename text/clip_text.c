@@ -110,19 +110,6 @@ static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, con
   return weights_f32(w, full, p, 2, d0, d1);
 }
 
-/* LP self_attn.{q,k,v}_proj.{weight,bias} as one stacked product (core/gemm.h). */
-static vlp_status bind_qkv(vlp_weights *w, const char *lp, int D, const gemm_stack **out) {
-  static const char part[3] = {'q', 'k', 'v'};
-  char wn[3][320], bn[3][320];
-  const char *wp[3], *bp[3];
-  for (int i = 0; i < 3; i++) {
-    snprintf(wn[i], sizeof wn[i], "%sself_attn.%c_proj.weight", lp, part[i]);
-    snprintf(bn[i], sizeof bn[i], "%sself_attn.%c_proj.bias", lp, part[i]);
-    wp[i] = wn[i], bp[i] = bn[i];
-  }
-  return weights_linear_stack(w, wp, bp, 3, D, D, out);
-}
-
 vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_config *c,
                           clip_text_model **out) {
   *out = NULL;
@@ -146,14 +133,16 @@ vlp_status clip_text_load(vlp_weights *w, const char *prefix, const clip_text_co
                     (st = bind(w, prefix, "head.bias", &m->head_b, 1, c->projection_dim, 0))))
     goto fail;
   for (int i = 0; i < c->layers; i++) {
-    char lp[256];
+    static const char *const qkv[3] = {"q", "k", "v"}; /* self_attn.q_proj, ... */
+    char lp[256], sa[300];
     snprintf(lp, sizeof lp, "%sencoder.layers.%d.", prefix, i);
+    snprintf(sa, sizeof sa, "%sself_attn.", lp);
     clip_text_layer *L = &m->layers[i];
     if ((st = bind(w, lp, "layer_norm1.weight", &L->ln1_g, 1, D, 0)) ||
         (st = bind(w, lp, "layer_norm1.bias", &L->ln1_b, 1, D, 0)) ||
         (st = bind(w, lp, "layer_norm2.weight", &L->ln2_g, 1, D, 0)) ||
         (st = bind(w, lp, "layer_norm2.bias", &L->ln2_b, 1, D, 0)) ||
-        (st = bind_qkv(w, lp, D, &L->qkv)) ||
+        (st = weights_linear_stack_named(w, sa, qkv, "_proj", 3, D, D, &L->qkv)) ||
         (st = bind(w, lp, "self_attn.out_proj.weight", &L->o_w, 2, D, D)) ||
         (st = bind(w, lp, "self_attn.out_proj.bias", &L->o_b, 1, D, 0)) ||
         (st = bind(w, lp, "mlp.fc1.weight", &L->fc1_w, 2, F, D)) ||

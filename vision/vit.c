@@ -59,25 +59,6 @@ static vlp_status bind(vlp_weights *w, const char *prefix, const char *name, con
 
 #define BIND1(name, p, a) \
   if ((st = bind(w, prefix, name, p, 1, a, 0, 0, 0))) goto fail
-/* PREFIX encoder.layers.I.self_attn.{q,k,v}_proj.{weight,bias} as one stacked product, so
- * the layer's q, k, v come out side by side in each row as BLIP's fused weight gives them. */
-static vlp_status bind_qkv(vlp_weights *w, const char *prefix, int layer, int D,
-                           const gemm_stack **out) {
-  static const char part[3] = {'q', 'k', 'v'};
-  char wn[3][512], bn[3][512];
-  const char *wp[3], *bp[3];
-  for (int i = 0; i < 3; i++) {
-    int a = snprintf(wn[i], sizeof wn[i], "%sencoder.layers.%d.self_attn.%c_proj.weight", prefix,
-                     layer, part[i]);
-    int b = snprintf(bn[i], sizeof bn[i], "%sencoder.layers.%d.self_attn.%c_proj.bias", prefix,
-                     layer, part[i]);
-    if (a < 0 || b < 0 || (size_t)a >= sizeof wn[i] || (size_t)b >= sizeof bn[i])
-      return vlp_fail(VLP_ERR_INVALID, "vit: tensor name too long: %s...", prefix);
-    wp[i] = wn[i], bp[i] = bn[i];
-  }
-  return weights_linear_stack(w, wp, bp, 3, D, D, out);
-}
-
 #define BIND2(name, p, a, b) \
   if ((st = bind(w, prefix, name, p, 2, a, b, 0, 0))) goto fail
 
@@ -158,7 +139,12 @@ vlp_status vit_load(vlp_weights *w, const char *prefix, const vit_config *c, vit
       BIND2(LNAME("self_attn.projection.weight"), &L->o_w, D, D);
       BIND1(LNAME("self_attn.projection.bias"), &L->o_b, D);
     } else {
-      if ((st = bind_qkv(w, prefix, i, D, &L->qkv_stack))) goto fail;
+      /* q_proj, k_proj, v_proj as one stacked product: each row's q, k, v side by side,
+       * as BLIP's fused weight gives them */
+      static const char *const qkv[3] = {"q", "k", "v"};
+      char sa[300];
+      snprintf(sa, sizeof sa, "%sencoder.layers.%d.self_attn.", prefix, i);
+      if ((st = weights_linear_stack_named(w, sa, qkv, "_proj", 3, D, D, &L->qkv_stack))) goto fail;
       BIND2(LNAME("self_attn.out_proj.weight"), &L->o_w, D, D);
       BIND1(LNAME("self_attn.out_proj.bias"), &L->o_b, D);
     }
@@ -341,15 +327,7 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
   if (c->kind == VIT_CLIP) op_layernorm(x, x, m->pre_w, m->pre_b, Ni, D, c->eps);
 
   /* attention reads q, k, v where the product wrote them: row i = [q_i, k_i, v_i] */
-  op_attn_shape as = {.B = B,
-                      .H = H,
-                      .Tq = T,
-                      .Tk = T,
-                      .hd = D / H,
-                      .kv_cap = T,
-                      .mask = NULL,
-                      .causal = 0,
-                      .ld = 3 * D};
+  op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .ld = 3 * D};
   for (int l = 0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
