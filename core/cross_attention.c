@@ -3,9 +3,20 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/kernels.h"
 #include "core/threads.h"
+
+int xattn_packs(const xattn_shape *s) {
+  static _Atomic int off = -1; /* VLP_XATTN=rows, once read */
+  if (off < 0) {
+    const char *env = getenv("VLP_XATTN");
+    off = env && strcmp(env, "rows") == 0;
+  }
+  return !off && s->Te <= XATTN_MAX_KEYS && s->hd <= XATTN_MAX_HEAD;
+}
 
 static int blocks(const xattn_shape *s) {
   return (s->Te + 15) / 16;

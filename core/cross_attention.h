@@ -17,6 +17,9 @@ typedef struct {
   int H, hd, Te; /* heads, head size, keys per item */
 } xattn_shape;
 
+/* 1 when the packed path takes this shape: within the limits above, and not turned off by
+ * VLP_XATTN=rows (read at the first call; tests run the decoders on the row layout with it). */
+int xattn_packs(const xattn_shape *s);
 /* Floats of one item's packed keys and values. */
 size_t xattn_k_floats(const xattn_shape *s);
 size_t xattn_v_floats(const xattn_shape *s);

@@ -14,6 +14,11 @@ set_tests_properties(selftest_avx2 PROPERTIES ENVIRONMENT "DNNL_MAX_CPU_ISA=AVX2
 add_test(NAME selftest_generic COMMAND vlp_cli selftest)
 set_tests_properties(selftest_generic PROPERTIES ENVIRONMENT "VLP_GEMM=openblas;VLP_KERNELS=generic"
   TIMEOUT 600)
+# The decoders with the image tokens' keys and values in rows (the path of shapes beyond the
+# packed kernel's limits, core/cross_attention.h): BLIP captions, VQA and ITM golden cases
+# (one image per call; tests/blip.cmake's test_blip_xattn_rows covers batches).
+add_test(NAME selftest_xattn_rows COMMAND vlp_cli selftest --case blip)
+set_tests_properties(selftest_xattn_rows PROPERTIES ENVIRONMENT "VLP_XATTN=rows" TIMEOUT 600)
 vlp_test(test_precision SOURCES test_precision.c LIBS vlp)
 # The fast modes on full-size CLIP ViT-B/32 weights (bench/bench_fidelity.c): embedding
 # cosine bounds a broken kernel would miss. Optimised builds only (sanitizers make it slow).

@@ -471,7 +471,7 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   /* The image tokens' keys and values are read at every step: packed per head so a step
    * streams them, unless the shape is beyond the packed kernel's limits. */
   xattn_shape xs = {cf->heads, D / cf->heads, Te};
-  int packed = Te <= XATTN_MAX_KEYS && xs.hd <= XATTN_MAX_HEAD;
+  int packed = xattn_packs(&xs);
   size_t kper = packed ? xattn_k_floats(&xs) : (size_t)Te * D;
   size_t vper = packed ? xattn_v_floats(&xs) : (size_t)Te * D;
   size_t nself = nfloats((size_t)cf->layers * N, (size_t)cap, (size_t)D);
