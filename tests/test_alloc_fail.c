@@ -1,4 +1,5 @@
-/* test_alloc_fail: allocation failure injected in model loading gives an error, not a crash.
+/* test_alloc_fail: allocation failure injected in model loading, and in encoding an image
+ * (preprocessing, the vision tower), gives an error, not a crash.
  * This program replaces malloc & co. (glibc allows a program to define them) with versions
  * that fail the Nth allocation; it loads each tiny golden model once to count its
  * allocations, then again with the 1st, 2nd, ... allocation failing (every one for the first
@@ -130,6 +131,83 @@ static void check_model(const char *dir) {
          tried, survived);
 }
 
+/* One image through a new session's preprocessing (decode, resize: per-thread buffers) and
+ * vision tower (workspace, GEMM scratch) with allocation `at` failing (-1: none): 1 done,
+ * 0 failed with a message, -1 failed without one. */
+static int encode(const vlp_model *m, const vlp_image *img, long at) {
+  vlp_session *s = NULL;
+  vlp_features *f = NULL;
+  countdown = at;
+  failed_once = 0;
+  counted = 0;
+  vlp_status st = vlp_session_new(m, NULL, &s);
+  if (!st) st = vlp_encode_images(s, img, 1, 0, &f);
+  countdown = -1;
+  vlp_features_free(f);
+  vlp_session_free(s);
+  if (st == VLP_OK) return 1;
+  const char *msg = vlp_last_error();
+  return msg && msg[0] ? 0 : -1;
+}
+
+/* Every allocation of an encode failing in turn: an error with a message or a result, never
+ * a crash; a normal encode afterwards works. */
+static void check_encode(const char *dir, const char *image) {
+  vlp_model *m = NULL;
+  vlp_image img = {0};
+  CHECK(vlp_model_load(dir, &m) == VLP_OK && vlp_image_load(image, &img) == VLP_OK);
+  if (!m || !img.rgb) return;
+  CHECK(encode(m, &img, -1) == 1);
+  long total = counted;
+  int errors = 0, failed = 0, tried = 0;
+  for (long at = 0; at < total; at++, tried++) {
+    int r = encode(m, &img, at);
+    if (r < 0) {
+      fprintf(stderr, "FAIL: %s: encode, allocation %ld failed: error without a message\n", dir,
+              at);
+      errors++;
+    }
+    failed += r == 0;
+  }
+  CHECK(errors == 0);
+  CHECK(failed > 0); /* the injection reached the encode */
+  CHECK(encode(m, &img, -1) == 1);
+  printf("%s: encode of %s: %ld allocations, %d failure points tried, %d gave errors\n", dir, image,
+         total, tried, failed);
+  vlp_image_free(&img);
+  vlp_model_free(m);
+}
+
+/* Decoding an image file with each of its allocations failing in turn: an error with a
+ * message or the image, never a crash (libpng and libjpeg report a failed allocation through
+ * their error handlers, which must unwind cleanly). */
+static void check_decode(const char *path) {
+  vlp_image img = {0};
+  countdown = -1;
+  counted = 0;
+  CHECK(vlp_image_load(path, &img) == VLP_OK);
+  vlp_image_free(&img);
+  long total = counted;
+  int errors = 0, failed = 0;
+  for (long at = 0; at < total; at++) {
+    countdown = at;
+    vlp_status st = vlp_image_load(path, &img);
+    countdown = -1;
+    if (st == VLP_OK) {
+      vlp_image_free(&img);
+      continue;
+    }
+    failed++;
+    const char *msg = vlp_last_error();
+    if (!msg || !msg[0]) {
+      fprintf(stderr, "FAIL: %s: allocation %ld failed: error without a message\n", path, at);
+      errors++;
+    }
+  }
+  CHECK(errors == 0 && failed > 0);
+  printf("%s: %ld allocations, %d failures gave errors\n", path, total, failed);
+}
+
 /* The first load in a process also sets up the libraries (oneDNN's engine, its JIT and
  * caches, OpenMP's threads): each failure point there gets a fresh process from fork(),
  * which must exit normally (0: loaded or failed with a message), never on a signal. */
@@ -177,5 +255,17 @@ int main(void) {
   check_model("golden/models/blip-caption-tiny");
   check_model("golden/models/clip-tiny");
   check_model("golden/models/blip-itm-tiny");
+  static const char *const files[] = {"golden/images/coffee.jpg",
+                                      "golden/images/edge_progressive.jpg",
+                                      "golden/images/edge_cmyk.jpg",
+                                      "golden/images/edge_exif_rot90.jpg",
+                                      "golden/images/chelsea_cat.png",
+                                      "golden/images/edge_interlaced.png",
+                                      "golden/images/edge_palette.png",
+                                      "golden/images/edge_gray16.png",
+                                      "golden/images/edge_rgba_transparent.png"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_decode(files[i]);
+  check_encode("golden/models/clip-tiny", "golden/images/coffee.jpg");
+  check_encode("golden/models/blip-caption-tiny", "golden/images/chelsea_cat.png");
   return test_done();
 }
