@@ -203,7 +203,7 @@ static float dot(const float *a, const float *b, int n) {
 #define ROW_KEYS_MAX 2048
 
 /* One query row of one head: o (hd) = softmax(q.K^T * scale + mask) V over keys [0, lim).
- * qr/o point at the head's slice; K/V at the head's first key row, rows D floats apart. */
+ * qr/o point at the head's slice; K/V at the head's first key row, rows ld floats apart. */
 static void attn_row(float *o, const float *qr, const float *K, const float *V, const float *mask,
                      int lim, int hd, int ld, float scale) {
   float sc[ROW_KEYS_MAX];

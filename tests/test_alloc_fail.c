@@ -87,20 +87,24 @@ void *memalign(size_t align, size_t n) {
   return aligned_alloc(align, n);
 }
 
-/* Load with the allocation `at` failing (-1: none). 1 loaded, 0 failed with a message. */
+/* What a call with allocation `at` failing came to: 1 done, 0 failed with a message, -1
+ * failed without one (said on stderr, naming `what`). */
+static int outcome(vlp_status st, const char *what, long at) {
+  if (st == VLP_OK) return 1;
+  const char *msg = vlp_last_error();
+  if (msg && msg[0]) return 0;
+  fprintf(stderr, "FAIL: %s: allocation %ld failed: error %d without a message\n", what, at, st);
+  return -1;
+}
+
+/* Load with the allocation `at` failing (-1: none): outcome(). */
 static int load(const char *dir, long at, vlp_model **m) {
   countdown = at;
   failed_once = 0;
   counted = 0;
   vlp_status st = vlp_model_load(dir, m);
   countdown = -1;
-  if (st == VLP_OK) return 1;
-  const char *msg = vlp_last_error();
-  if (!msg || !msg[0]) {
-    fprintf(stderr, "FAIL: %s: allocation %ld failed: error %d without a message\n", dir, at, st);
-    return -1;
-  }
-  return 0;
+  return outcome(st, dir, at);
 }
 
 static void check_model(const char *dir) {
@@ -131,9 +135,9 @@ static void check_model(const char *dir) {
          tried, survived);
 }
 
-/* One image through a new session's preprocessing (decode, resize: per-thread buffers) and
- * vision tower (workspace, GEMM scratch) with allocation `at` failing (-1: none): 1 done,
- * 0 failed with a message, -1 failed without one. */
+/* One decoded image through a new session's preprocessing (resize: per-thread buffers) and
+ * vision tower (workspace, GEMM scratch) with allocation `at` failing (-1: none):
+ * outcome(). */
 static int encode(const vlp_model *m, const vlp_image *img, long at) {
   vlp_session *s = NULL;
   vlp_features *f = NULL;
@@ -145,9 +149,7 @@ static int encode(const vlp_model *m, const vlp_image *img, long at) {
   countdown = -1;
   vlp_features_free(f);
   vlp_session_free(s);
-  if (st == VLP_OK) return 1;
-  const char *msg = vlp_last_error();
-  return msg && msg[0] ? 0 : -1;
+  return outcome(st, "encode", at);
 }
 
 /* Every allocation of an encode failing in turn: an error with a message or a result, never
@@ -162,11 +164,7 @@ static void check_encode(const char *dir, const char *image) {
   int errors = 0, failed = 0, tried = 0;
   for (long at = 0; at < total; at++, tried++) {
     int r = encode(m, &img, at);
-    if (r < 0) {
-      fprintf(stderr, "FAIL: %s: encode, allocation %ld failed: error without a message\n", dir,
-              at);
-      errors++;
-    }
+    errors += r < 0;
     failed += r == 0;
   }
   CHECK(errors == 0);
@@ -193,16 +191,10 @@ static void check_decode(const char *path) {
     countdown = at;
     vlp_status st = vlp_image_load(path, &img);
     countdown = -1;
-    if (st == VLP_OK) {
-      vlp_image_free(&img);
-      continue;
-    }
-    failed++;
-    const char *msg = vlp_last_error();
-    if (!msg || !msg[0]) {
-      fprintf(stderr, "FAIL: %s: allocation %ld failed: error without a message\n", path, at);
-      errors++;
-    }
+    int r = outcome(st, path, at);
+    if (r == 1) vlp_image_free(&img);
+    errors += r < 0;
+    failed += r == 0;
   }
   CHECK(errors == 0 && failed > 0);
   printf("%s: %ld allocations, %d failures gave errors\n", path, total, failed);
