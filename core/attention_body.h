@@ -17,6 +17,7 @@
 
 #define VA_QB (VA_QV * VA_W) /* query rows per block */
 typedef float VK(vf) __attribute__((vector_size(VA_W * 4)));
+typedef int32_t VK(vi) __attribute__((vector_size(VA_W * 4)));
 
 VK_TARGET static inline VK(vf) VK(ld)(const float *p) {
   VK(vf) x;
@@ -28,8 +29,18 @@ VK_TARGET static inline void VK(st)(float *p, VK(vf) x) {
   memcpy(p, &x, sizeof x);
 }
 
-/* st (nk, QB) = scores of keys j0.. j0+nk-1 against the block qt (hd, QB), mask added. */
-VK_TARGET static void VK(scores)(float *st, const float *qt, const attn_head *a, int j0, int nk) {
+/* Lanewise max of x and y; y where x is NaN, as the scalar loops' x > y ? x : y. */
+VK_TARGET static inline VK(vf) VK(vmax)(VK(vf) x, VK(vf) y) {
+  VK(vi) gt = x > y;
+  return (VK(vf))(((VK(vi))x & gt) | ((VK(vi))y & ~gt));
+}
+
+/* st (nk, QB) = scores of keys j0.. j0+nk-1 against the block qt (hd, QB), mask added;
+ * mx (QB) = the larger of mx and each row's largest score. */
+VK_TARGET static void VK(scores)(float *st, float *mx, const float *qt, const attn_head *a, int j0,
+                                 int nk) {
+  VK(vf) mv[VA_QV];
+  for (int u = 0; u < VA_QV; u++) mv[u] = VK(ld)(mx + u * VA_W);
   for (int jj = 0; jj < nk; jj += VA_KR) {
     int kr = nk - jj < VA_KR ? nk - jj : VA_KR;
     const float *kp[VA_KR];
@@ -47,10 +58,14 @@ VK_TARGET static void VK(scores)(float *st, const float *qt, const attn_head *a,
     }
     for (int t = 0; t < kr; t++) {
       float mk = a->mask ? a->mask[j0 + jj + t] : 0.0f;
-      for (int u = 0; u < VA_QV; u++)
-        VK(st)(st + (size_t)(jj + t) * VA_QB + u * VA_W, acc[t][u] + mk);
+      for (int u = 0; u < VA_QV; u++) {
+        VK(vf) sc = acc[t][u] + mk;
+        VK(st)(st + (size_t)(jj + t) * VA_QB + u * VA_W, sc);
+        mv[u] = VK(vmax)(sc, mv[u]);
+      }
     }
   }
+  for (int u = 0; u < VA_QV; u++) VK(st)(mx + u * VA_W, mv[u]);
 }
 
 /* ot (hd, QB) = ot * alpha + P^T V over keys j0.. j0+nk-1, P = st (nk, QB). */
@@ -131,6 +146,34 @@ VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0
   }
 }
 
+/* Output rows i0.. i0+n-1 = the block's ot (hd, QB) transposed back, row r scaled by inv[r].
+ * With 16-float vectors in 16 x 16 tiles in registers. */
+VK_TARGET static void VK(store_out)(const attn_head *a, const float *ot, const float *inv, int i0,
+                                    int n) {
+  int r0 = 0;
+#if VA_W == 16
+  for (; r0 + 16 <= n; r0 += 16) {
+    int c0 = 0;
+    for (; c0 + 16 <= a->hd; c0 += 16) {
+      VK(vf) x[16];
+      for (int c = 0; c < 16; c++) x[c] = VK(ld)(ot + (size_t)(c0 + c) * VA_QB + r0);
+      VA_TSTEP(x, 8);
+      VA_TSTEP(x, 4);
+      VA_TSTEP(x, 2);
+      VA_TSTEP(x, 1);
+      for (int r = 0; r < 16; r++)
+        VK(st)(a->out + (size_t)(i0 + r0 + r) * a->D + c0, x[r] * inv[r0 + r]);
+    }
+    for (int r = r0; r < r0 + 16; r++) /* the columns left */
+      for (int c = c0; c < a->hd; c++)
+        a->out[(size_t)(i0 + r) * a->D + c] = ot[c * VA_QB + r] * inv[r];
+  }
+#endif
+  for (int r = r0; r < n; r++) /* the rows left */
+    for (int c = 0; c < a->hd; c++)
+      a->out[(size_t)(i0 + r) * a->D + c] = ot[c * VA_QB + r] * inv[r];
+}
+
 /* Query rows i0.. i0+n-1 (n <= QB) of one head, one pass over the keys in blocks of
  * ATTN_KBLK with the running max m and sum l per row (online softmax). */
 VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
@@ -150,29 +193,30 @@ VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
   }
   for (int j0 = 0; j0 < hi; j0 += ATTN_KBLK) {
     int nk = hi - j0 < ATTN_KBLK ? hi - j0 : ATTN_KBLK;
-    VK(scores)(st, qt, a, j0, nk);
-    if (j0 + nk > lo)
+    float mx[VA_QB];
+    memcpy(mx, m, sizeof mx);
+    VK(scores)(st, mx, qt, a, j0, nk);
+    if (j0 + nk > lo) { /* causal: hide the keys a row cannot see, then take the max again */
+      memcpy(mx, m, sizeof mx);
       for (int t = 0; t < nk; t++)
-        for (int r = 0; r < VA_QB; r++)
+        for (int r = 0; r < VA_QB; r++) {
           if (j0 + t >= lim[r]) st[t * VA_QB + r] = -INFINITY;
+          mx[r] = st[t * VA_QB + r] > mx[r] ? st[t * VA_QB + r] : mx[r];
+        }
+    }
     for (int u = 0; u < VA_QB; u += VA_W) { /* one vector of rows at a time, in registers */
-      float mx[VA_W], mv[VA_W], lu[VA_W];
-      memcpy(mx, m + u, sizeof mx);
-      for (int t = 0; t < nk; t++)
-#pragma omp simd
-        for (int w = 0; w < VA_W; w++)
-          mx[w] = st[t * VA_QB + u + w] > mx[w] ? st[t * VA_QB + u + w] : mx[w];
+      float mv[VA_W], lu[VA_W];
 #pragma omp simd
       for (int w = 0; w < VA_W; w++) {
-        mv[w] = mx[w] == -INFINITY ? 0.0f : mx[w]; /* nothing visible yet: keep exp finite */
-        alpha[u + w] = vlp_fast_expf(m[u + w] - mv[w]);
-        m[u + w] = mx[w];
+        mv[w] = mx[u + w] == -INFINITY ? 0.0f : mx[u + w]; /* nothing visible yet: exp finite */
+        alpha[u + w] = vlp_fast_expf_nonpos(m[u + w] - mv[w]);
+        m[u + w] = mx[u + w];
         lu[w] = l[u + w] * alpha[u + w];
       }
       for (int t = 0; t < nk; t++)
 #pragma omp simd
         for (int w = 0; w < VA_W; w++) {
-          float p = vlp_fast_expf(st[t * VA_QB + u + w] - mv[w]);
+          float p = vlp_fast_expf_nonpos(st[t * VA_QB + u + w] - mv[w]);
           st[t * VA_QB + u + w] = p;
           lu[w] += p;
         }
@@ -180,11 +224,9 @@ VK_TARGET static void VK(attn_block)(const attn_head *a, int i0, int n) {
     }
     VK(accumulate)(ot, alpha, st, a, j0, nk);
   }
-  for (int r = 0; r < n; r++) {
-    float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f; /* nothing visible: zeros rather than NaN */
-    float *o = a->out + (size_t)(i0 + r) * a->D;
-    for (int c = 0; c < hd; c++) o[c] = ot[c * VA_QB + r] * inv;
-  }
+  float inv[VA_QB];
+  for (int r = 0; r < VA_QB; r++) inv[r] = l[r] > 0 ? 1.0f / l[r] : 0.0f; /* none: zeros */
+  VK(store_out)(a, ot, inv, i0, n);
 }
 
 /* Sum of the lanes of x. */
@@ -216,12 +258,12 @@ VK_TARGET static void VK(attn_row)(const attn_head *a, int i) {
       st[t] = s + (a->mask ? a->mask[j0 + t] : 0.0f);
       mx = st[t] > mx ? st[t] : mx;
     }
-    float mu = mx == -INFINITY ? 0.0f : mx, alpha = vlp_fast_expf(m - mu);
+    float mu = mx == -INFINITY ? 0.0f : mx, alpha = vlp_fast_expf_nonpos(m - mu);
     m = mx;
     l *= alpha;
 #pragma omp simd reduction(+ : l)
     for (int t = 0; t < nk; t++) {
-      st[t] = vlp_fast_expf(st[t] - mu);
+      st[t] = vlp_fast_expf_nonpos(st[t] - mu);
       l += st[t];
     }
     const float *vb = a->v + (size_t)j0 * a->ld;
@@ -342,7 +384,7 @@ VK_TARGET static void VK(attn_short)(const attn_head *a, int i0, int n) {
     for (int j = 0; j < hi; j++, sj += sp)
 #pragma omp simd
       for (int w = 0; w < VA_W; w++) {
-        float p = vlp_fast_expf(sj[w] - mu[w]);
+        float p = vlp_fast_expf_nonpos(sj[w] - mu[w]);
         sj[w] = p;
         lu[w] += p;
       }

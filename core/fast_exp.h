@@ -8,13 +8,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* e^x = 2^n e^r with n = round(x / ln 2), |r| <= ln2 / 2, e^r by its Taylor series to r^7
- * (truncation < 6e-9); 2^n goes straight into the exponent bits. Within ~2 ulp of expf.
- * Results below 2^-125 (x < -86.9) are flushed to 0. */
-static inline __attribute__((always_inline)) float vlp_fast_expf(float x) {
-  const float lo = -86.9f, hi = 88.72f;
-  float xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
+/* e^xc for xc in [-86.9, 88.72]: xc = n ln 2 + r with n = round(xc / ln 2), |r| <= ln2 / 2,
+ * e^r by its Taylor series to r^7 (truncation < 6e-9); 2^n goes straight into the exponent
+ * bits. Within ~2 ulp of expf. */
+static inline __attribute__((always_inline)) float vlp_expf_in_range(float xc) {
   const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
   float t = xc * 1.44269504088896341f + shift;
   float nf = t - shift;
@@ -35,9 +32,28 @@ static inline __attribute__((always_inline)) float vlp_fast_expf(float x) {
   pi += (int32_t)((uint32_t)n << 23); /* p in [0.7, 1.42]: exponent stays in range */
   float y;
   memcpy(&y, &pi, 4);
-  y = x < lo ? 0.0f : y;
-  y = x > hi ? INFINITY : y;
+  return y;
+}
+
+#define VLP_EXPF_LO -86.9f /* below: 0 (results under 2^-125 are flushed) */
+#define VLP_EXPF_HI 88.72f /* above: infinity */
+
+/* e^x for any x (NaN gives NaN). */
+static inline __attribute__((always_inline)) float vlp_fast_expf(float x) {
+  float xc = x < VLP_EXPF_LO ? VLP_EXPF_LO : x;
+  xc = xc > VLP_EXPF_HI ? VLP_EXPF_HI : xc;
+  float y = vlp_expf_in_range(xc);
+  y = x < VLP_EXPF_LO ? 0.0f : y;
+  y = x > VLP_EXPF_HI ? INFINITY : y;
   return x != x ? x : y;
+}
+
+/* e^x for x <= 0 or -infinity (a softmax's score minus its maximum), the same value as
+ * vlp_fast_expf with the checks that cannot trigger there left out; a NaN x still gives
+ * NaN. */
+static inline __attribute__((always_inline)) float vlp_fast_expf_nonpos(float x) {
+  float y = vlp_expf_in_range(x < VLP_EXPF_LO ? VLP_EXPF_LO : x);
+  return x < VLP_EXPF_LO ? 0.0f : y;
 }
 
 #endif

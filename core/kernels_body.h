@@ -82,7 +82,7 @@ VK_TARGET static void VK(softmax_row)(float *x, int n) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
   for (int j = 0; j < n; j++) {
-    x[j] = vlp_fast_expf(x[j] - m);
+    x[j] = vlp_fast_expf_nonpos(x[j] - m);
     s += x[j];
   }
   float inv = 1.0f / s;
