@@ -251,24 +251,25 @@ static int mul_ok(size_t a, size_t b, size_t *out) {
   return 1;
 }
 
-/* Columns of the MLP buffer: max(M, 3D), since each layer's q, k, v rows go through it
- * too. */
+/* Columns of the MLP buffer: max(M, 3D, K), since each layer's q, k, v rows go through it
+ * too, and before the layers the unfolded patches (K = channels * patch^2 columns). */
 static int mlp_width(const vit_model *m) {
   const vit_config *c = &m->c;
-  return 3 * c->hidden > c->mlp ? 3 * c->hidden : c->mlp;
+  int w = 3 * c->hidden > c->mlp ? 3 * c->hidden : c->mlp;
+  int K = c->channels * c->patch_size * c->patch_size;
+  return K > w ? K : w;
 }
 
 size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
   const vit_config *c = &m->c;
-  const int p = c->patch_size, n = S / p, K = c->channels * p * p;
+  const int p = c->patch_size, n = S / p;
   if (B <= 0 || S < p || S > (1 << 14)) return 0;
-  /* rows N = B*T; scratch = h, q, ctx (N, D) + mlp (N, mlp_width: also the q, k, v
-   * rows) + patches (B*n*n, K) */
-  size_t N, ND, NM, PK, tot;
+  /* rows N = B*T; scratch = h, ctx (N, D) + mlp (N, mlp_width: also the q, k, v rows
+   * and the patches, B*n*n <= N rows of K <= mlp_width) */
+  size_t N, ND, NM, tot;
   if (!mul_ok((size_t)B, (size_t)m->ncls + (size_t)n * n, &N) || N > INT32_MAX ||
       !mul_ok(N, (size_t)c->hidden, &ND) || !mul_ok(N, (size_t)mlp_width(m), &NM) ||
-      !mul_ok((size_t)B * n * n, (size_t)K, &PK) || ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 ||
-      PK > SIZE_MAX / 8 || !mul_ok(3 * ND + NM + PK, sizeof(float), &tot))
+      ND > SIZE_MAX / 8 || NM > SIZE_MAX / 8 || !mul_ok(2 * ND + NM, sizeof(float), &tot))
     return 0;
   return tot;
 }
@@ -291,17 +292,16 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
 
   size_t tot = vit_workspace_bytes(m, B, S);
   if (!tot) return vlp_fail(VLP_ERR_NOMEM, "vit: batch %d at size %d is too large", B, S);
-  const size_t N = (size_t)B * T, ND = N * D, NM = N * mlp_width(m); /* within tot */
-  float *h = ws_get(ws, WS_VISION, tot);                             // (N, D)
+  const size_t N = (size_t)B * T, ND = N * D; /* within tot */
+  float *h = ws_get(ws, WS_VISION, tot);      // (N, D)
   if (!h) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory for batch %d at size %d", B, S);
   const float *pos = pos_table(m, ws, S);
   if (!pos) return vlp_fail(VLP_ERR_NOMEM, "vit: out of memory interpolating position table");
 
-  float *q = h + ND;          // (N, D) the patch embeddings
-  float *ctx = q + ND;        // (N, D)
-  float *mlp = ctx + ND;      // (N, M), or (N, 3D) q, k, v rows
-  float *patches = mlp + NM;  // (B*n*n, K) in the conv weight's (c, ky, kx) order
-  float *x = last_hidden;     // (B, T, D) residual stream
+  float *ctx = h + ND;     // (N, D); first the patch embeddings
+  float *mlp = ctx + ND;   // (N, M), or (N, 3D) q, k, v rows
+  float *patches = mlp;    // (B*n*n, K) in the conv weight's (c, ky, kx) order, first
+  float *x = last_hidden;  // (B, T, D) residual stream
 
   /* unfold patches: row (b, py, px), column (ch, ky, kx) */
   for (int b = 0; b < B; b++)
@@ -315,12 +315,12 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
             memcpy(dst + ((size_t)ch * p + ky) * p, src, (size_t)p * sizeof *src);
           }
       }
-  /* patch embedding as one GEMM into q (B*n*n, D), then place behind each CLS row */
-  op_linear(q, patches, m->patch_w, m->patch_b, B * n * n, K, D);
+  /* patch embedding as one GEMM into ctx (B*n*n, D), then place behind each CLS row */
+  op_linear(ctx, patches, m->patch_w, m->patch_b, B * n * n, K, D);
   for (int b = 0; b < B; b++) {
     float *xb = x + (size_t)b * T * D;
     if (m->ncls) memcpy(xb, m->cls, (size_t)D * sizeof *xb);
-    memcpy(xb + (size_t)m->ncls * D, q + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
+    memcpy(xb + (size_t)m->ncls * D, ctx + (size_t)b * n * n * D, (size_t)n * n * D * sizeof *xb);
     op_add(xb, pos, (size_t)T * D);
   }
   const int Ni = (int)N;
