@@ -143,6 +143,11 @@ int attention_block_rows(int narrow) {
   return kernel(narrow != 0)->rows;
 }
 
+int attention_alone(long tasks, const op_attn_shape *s) {
+  double flops = 4.0 * s->B * s->H * s->Tq * s->Tk * s->hd;
+  return tasks * 0.5 + flops / 150e3 < 20.0; /* microseconds */
+}
+
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s) {
   if (s->hd > ATTN_HD_MAX) return 0;
@@ -156,6 +161,7 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
   const float scale = 1.0f / sqrtf((float)s->hd);
   int nt = vlp_threads_current();
   if (nt > tasks) nt = (int)tasks;
+  if (attention_alone(tasks, s)) nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (long t = 0; t < tasks; t++) {
     int qb = (int)(t % nqb), h = (int)(t / nqb % H), b = (int)(t / nqb / H);

@@ -31,4 +31,11 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
  * (narrow != 0) the narrow ones used for the last few rows of a wide block. */
 int attention_block_rows(int narrow);
 
+/* 1 when an attention call of `tasks` independent pieces (blocks of query rows, or rows)
+ * should run on the calling thread alone: its estimated time on one core (~0.5 us per task
+ * plus the two products at ~150 GFLOP/s, measured on the development VM) is under the ~20 us
+ * of waking a sleeping thread (core/threads.h). A decoder's prompt step or a short text
+ * query; not a batch-8 decoder step's 96 rows. */
+int attention_alone(long tasks, const op_attn_shape *s);
+
 #endif

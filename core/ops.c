@@ -151,7 +151,7 @@ void op_softmax_naive(float *x, int rows, int cols) {
 void op_add(float *y, const float *x, size_t n) {
   void (*add)(float *, const float *, size_t) = vk_get()->add;
   int nt = vlp_threads_current();
-  if (nt <= 1 || n < 4 * PAR_MIN) {
+  if (nt <= 1 || n < PAR_MIN / 2) { /* two streams of memory per element: split sooner */
     add(y, x, n);
     return;
   }
@@ -235,7 +235,7 @@ static void attention_rows(float *out, const float *q, const float *k, const flo
   const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd, ld = op_attn_ld(s);
   const long total = (long)B * H * Tq;
   int nt = vlp_threads_current();
-#pragma omp parallel for num_threads(nt) schedule(static) if (total * s->Tk * hd >= PAR_MIN)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && !attention_alone(total, s))
   for (long r = 0; r < total; r++) {
     int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
     size_t oo = ((size_t)b * Tq + i) * D + (size_t)h * hd;
