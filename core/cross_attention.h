@@ -30,5 +30,9 @@ void xattn_pack(float *kp, float *vp, const float *k, const float *v, const xatt
  * of the packed kp, vp (items one after another); mask additive (items, Te) or NULL. */
 void xattn_run(float *out, const float *q, int rows, int T, const int *item_of_seq, const float *kp,
                const float *vp, const float *mask, const xattn_shape *s);
+/* Tasks [t0, t1) of xattn_run's rows * H (task t: query row t / H, head t % H) on the
+ * calling thread (code that splits them between the threads of its own region). */
+void xattn_run_part(float *out, const float *q, int T, const int *item_of_seq, const float *kp,
+                    const float *vp, const float *mask, const xattn_shape *s, long t0, long t1);
 
 #endif

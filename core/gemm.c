@@ -6,9 +6,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/error.h"
 #include "core/gemm_backend.h"
+#include "core/gemm_panel.h"
 #include "core/kernels.h"
 #include "core/ops.h"
 
@@ -118,10 +120,11 @@ static int insert(gemm_packed *p) {
   return 1;
 }
 
-vlp_status gemm_prepare(const float *W, int out, int in, vlp_precision prec, size_t *packed_bytes) {
+/* Pack W for backend be (which supports prec) and register it. */
+static vlp_status prepare_on(const gemm_backend *be, const float *W, int out, int in,
+                             vlp_precision prec, size_t *packed_bytes) {
   if (packed_bytes) *packed_bytes = 0;
   if (!W || out <= 0 || in <= 0) return vlp_fail(VLP_ERR_INVALID, "gemm: bad weight shape");
-  const gemm_backend *be = backend();
   const char *why = NULL;
   if (!be->supports(prec, &why))
     return vlp_fail(VLP_ERR_UNSUPPORTED, "precision %s: %s", gemm_precision_name(prec), why);
@@ -150,6 +153,32 @@ vlp_status gemm_prepare(const float *W, int out, int in, vlp_precision prec, siz
   }
   if (packed_bytes) *packed_bytes = p->bytes;
   return VLP_OK;
+}
+
+/* The backend for weights multiplied by a few rows at a time: panels in f32 where they are
+ * faster (and the selected backend is not OpenBLAS, which tests and benchmarks force),
+ * else the selected backend. */
+static const gemm_backend *few_rows_backend(vlp_precision prec) {
+  const gemm_backend *be = backend();
+  if (prec == VLP_PRECISION_F32 && be != &gemm_backend_blas && gemm_panel_wanted())
+    return &gemm_backend_panel;
+  return be;
+}
+
+vlp_status gemm_prepare(const float *W, int out, int in, vlp_precision prec, size_t *packed_bytes) {
+  return prepare_on(backend(), W, out, in, prec, packed_bytes);
+}
+
+vlp_status gemm_prepare_few_rows(const float *W, int out, int in, vlp_precision prec,
+                                 size_t *packed_bytes) {
+  return prepare_on(few_rows_backend(prec), W, out, in, prec, packed_bytes);
+}
+
+const gemm_panel *gemm_panel_of(const float *W) {
+  pthread_rwlock_rdlock(&g_lock);
+  const gemm_packed *p = lookup(W);
+  pthread_rwlock_unlock(&g_lock);
+  return p && p->be == &gemm_backend_panel ? p->impl : NULL;
 }
 
 void gemm_forget(const float *W) {
@@ -233,9 +262,10 @@ vlp_status gemm_stack_new(const float *const *W, const float *const *b, int part
   return VLP_OK;
 }
 
-vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_bytes) {
+/* Pack the stack for backend be (as prepare_on does for one weight). */
+static vlp_status stack_prepare_on(const gemm_backend *be, gemm_stack *s, vlp_precision prec,
+                                   size_t *packed_bytes) {
   if (packed_bytes) *packed_bytes = 0;
-  const gemm_backend *be = backend();
   const char *why = NULL;
   if (!be->supports(prec, &why))
     return vlp_fail(VLP_ERR_UNSUPPORTED, "precision %s: %s", gemm_precision_name(prec), why);
@@ -257,6 +287,20 @@ vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_
   return VLP_OK;
 }
 
+vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_bytes) {
+  return stack_prepare_on(backend(), s, prec, packed_bytes);
+}
+
+vlp_status gemm_stack_prepare_few_rows(gemm_stack *s, vlp_precision prec, size_t *packed_bytes) {
+  return stack_prepare_on(few_rows_backend(prec), s, prec, packed_bytes);
+}
+
+const gemm_panel *gemm_stack_panel(const gemm_stack *s, const float **bias) {
+  if (!s->prepared || s->p.be != &gemm_backend_panel) return NULL;
+  *bias = s->b;
+  return s->p.impl;
+}
+
 void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n) {
   if (n <= 0) return;
   const int out = s->parts * s->rows;
@@ -276,6 +320,9 @@ void gemm_stack_free(gemm_stack *s) {
   free(s);
 }
 
+/* gemm_weights_alloc maps this many bytes and more with huge pages. */
+#define WEIGHTS_HUGE ((size_t)2 << 20)
+
 void gemm_epilogue(float *y, const float *res, size_t n, gemm_act act) {
   switch (act) {
     case GEMM_ACT_GELU_ERF:
@@ -291,6 +338,24 @@ void gemm_epilogue(float *y, const float *res, size_t n, gemm_act act) {
       break;
   }
   if (res) op_add(y, res, n);
+}
+
+void *gemm_weights_alloc(size_t bytes) {
+  if (bytes < WEIGHTS_HUGE) return aligned_alloc(64, (bytes + 63) / 64 * 64);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void gemm_weights_free(void *p, size_t bytes) {
+  if (!p) return;
+  if (bytes < WEIGHTS_HUGE)
+    free(p);
+  else
+    munmap(p, bytes);
 }
 
 /* ---- per-thread scratch --------------------------------------------------------- */

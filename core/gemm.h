@@ -8,6 +8,9 @@
  *                 oneDNN finds AVX2 or better. It dispatches on the CPU's instruction sets
  *                 whatever OPENBLAS_CORETYPE says.
  *   - "openblas": sgemm / sgemv on the weights as they are (f32 only); the fallback.
+ *   - "panel":    for weights marked as multiplied by a few rows at a time (a decoder's,
+ *                 gemm_prepare_few_rows) in f32 on AVX-512 CPUs: 64-column panels streamed
+ *                 at the memory's read bandwidth (gemm_panel.h).
  * VLP_GEMM=openblas|dnnl overrides the choice (for benchmarks and tests).
  *
  * Weights are prepared once at load (gemm_prepare): the packed copy is kept in a registry
@@ -40,6 +43,15 @@ void gemm_linear(float *y, const float *x, const float *W, const float *b, int n
  * VLP_ERR_UNSUPPORTED saying why not otherwise). *packed_bytes (may be NULL) receives the
  * bytes the packed copy holds (0 when the backend uses W as it is). */
 vlp_status gemm_prepare(const float *W, int out, int in, vlp_precision prec, size_t *packed_bytes);
+/* The same for a weight that is multiplied by a few rows at a time (a decoder's: one row
+ * per sequence and beam): in f32, on CPUs where they are faster, it goes into 64-column
+ * panels (core/gemm_panel.h) instead of the backend's layout. */
+vlp_status gemm_prepare_few_rows(const float *W, int out, int in, vlp_precision prec,
+                                 size_t *packed_bytes);
+/* W's panels when it was prepared into them, else NULL (code that runs the panels
+ * itself, inside its own parallel region: text/bert_step.c). */
+struct gemm_panel;
+const struct gemm_panel *gemm_panel_of(const float *W);
 /* Drop W's packed copy (before the memory behind W goes away). */
 void gemm_forget(const float *W);
 
@@ -73,6 +85,10 @@ vlp_status gemm_stack_new(const float *const *W, const float *const *b, int part
  * the packed copy is built from a temporary concatenation of the parts. Until then, and on
  * the OpenBLAS backend, the parts are multiplied one by one as they are. */
 vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_bytes);
+/* gemm_prepare_few_rows for a stack; and its panels (NULL when it is not in panels) with
+ * its stacked biases (*bias, NULL for none). */
+vlp_status gemm_stack_prepare_few_rows(gemm_stack *s, vlp_precision prec, size_t *packed_bytes);
+const struct gemm_panel *gemm_stack_panel(const gemm_stack *s, const float **bias);
 void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n);
 void gemm_stack_free(gemm_stack *s);
 

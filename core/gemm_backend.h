@@ -38,6 +38,9 @@ extern const gemm_backend gemm_backend_blas;
  * parts written side by side when it has no packed copy. */
 void gemm_blas_linear_ld(float *y, int ldy, const float *x, const float *W, const float *b, int n,
                          int in, int out);
+/* 64-column panels for few-row f32 products (gemm_panel.h): weights prepared by
+ * gemm_prepare_few_rows on CPUs where gemm_panel_wanted(). */
+extern const gemm_backend gemm_backend_panel;
 /* NULL when vlp was built without oneDNN. */
 extern const gemm_backend *const gemm_backend_dnnl;
 
@@ -45,6 +48,12 @@ extern const gemm_backend *const gemm_backend_dnnl;
  * aligned, grown as needed and kept until the thread ends. NULL on allocation failure. */
 #define GEMM_SCRATCH_N 3
 void *gemm_scratch(int which, size_t bytes);
+
+/* Memory for packed weights: 2 MiB and more are mmap'ed with MADV_HUGEPAGE (first touch of
+ * 4 KiB pages costs ~12 us each on some machines, seconds for a whole model); 64-byte
+ * aligned. Free with the same size. */
+void *gemm_weights_alloc(size_t bytes);
+void gemm_weights_free(void *p, size_t bytes);
 
 /* The element-wise end of a product done in pieces: y = act(y) + (res ? res : 0), n
  * floats (res may equal NULL). */

@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "core/dnnl_guard.h"
 #include "core/error.h"
@@ -111,28 +110,6 @@ typedef struct {
   unsigned long tick;
   dn_kernel k[KCACHE];
 } dn_weight;
-
-/* Packed weights: 2 MiB and more are mmap'ed with MADV_HUGEPAGE (first touch of 4 KiB pages
- * costs ~12 us each on some machines, seconds for a whole model). */
-#define HUGE_MIN ((size_t)2 << 20)
-
-static void *weights_alloc(size_t bytes) {
-  if (bytes < HUGE_MIN) return aligned_alloc(64, (bytes + 63) / 64 * 64);
-  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-  madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-  return p;
-}
-
-static void weights_free(void *p, size_t bytes) {
-  if (!p) return;
-  if (bytes < HUGE_MIN)
-    free(p);
-  else
-    munmap(p, bytes);
-}
 
 static dnnl_data_type_t wtype(vlp_precision p) {
   return p == VLP_PRECISION_BF16 ? dnnl_bf16 : p == VLP_PRECISION_INT8 ? dnnl_s8 : dnnl_f32;
@@ -244,7 +221,7 @@ static void dn_release(gemm_packed *p) {
   for (int i = 0; i < KCACHE; i++)
     if (d->k[i].used) dnnl_primitive_destroy(d->k[i].prim);
   pthread_mutex_destroy(&d->mu);
-  weights_free(d->wdata, d->wbytes);
+  gemm_weights_free(d->wdata, d->wbytes);
   free(d->wscale);
   free(d);
   p->impl = NULL;
@@ -273,7 +250,7 @@ static vlp_status dn_pack(gemm_packed *p) {
   d->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   dnnl_primitive_desc_destroy(pd);
   size_t bytes = dnnl_memory_desc_get_size(&d->wmd);
-  d->wdata = weights_alloc(bytes);
+  d->wdata = gemm_weights_alloc(bytes);
   d->wbytes = bytes;
   if (!d->wdata) {
     dn_release(p);

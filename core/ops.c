@@ -228,22 +228,32 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
   for (int c = 0; c < hd; c++) o[c] *= inv;
 }
 
+/* Row task r of B * H * Tq: query row i of head h of item b. */
+static void attention_row_task(float *out, const float *q, const float *k, const float *v,
+                               const op_attn_shape *s, float scale, long r) {
+  const int H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd, ld = op_attn_ld(s);
+  int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
+  size_t oo = ((size_t)b * Tq + i) * D + (size_t)h * hd;
+  size_t qo = ((size_t)b * Tq + i) * ld + (size_t)h * hd;
+  size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * hd;
+  attn_row(out + oo, q + qo, k + ko, v + ko, s->mask ? s->mask + (size_t)b * s->Tk : NULL,
+           attn_limit(s, i), hd, ld, scale);
+}
+
 /* One query row over few keys (decoding): every (b, h, i) row is independent, plain C in
  * parallel. */
 static void attention_rows(float *out, const float *q, const float *k, const float *v,
                            const op_attn_shape *s, float scale) {
-  const int B = s->B, H = s->H, Tq = s->Tq, hd = s->hd, D = H * hd, ld = op_attn_ld(s);
-  const long total = (long)B * H * Tq;
+  const long total = (long)s->B * s->H * s->Tq;
   int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && !attention_alone(total, s))
-  for (long r = 0; r < total; r++) {
-    int i = (int)(r % Tq), h = (int)(r / Tq % H), b = (int)(r / Tq / H);
-    size_t oo = ((size_t)b * Tq + i) * D + (size_t)h * hd;
-    size_t qo = ((size_t)b * Tq + i) * ld + (size_t)h * hd;
-    size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * hd;
-    attn_row(out + oo, q + qo, k + ko, v + ko, s->mask ? s->mask + (size_t)b * s->Tk : NULL,
-             attn_limit(s, i), hd, ld, scale);
-  }
+  for (long r = 0; r < total; r++) attention_row_task(out, q, k, v, s, scale, r);
+}
+
+void op_attention_rows_part(float *out, const float *q, const float *k, const float *v,
+                            const op_attn_shape *s, long r0, long r1) {
+  float scale = 1.0f / sqrtf((float)s->hd);
+  for (long r = r0; r < r1; r++) attention_row_task(out, q, k, v, s, scale, r);
 }
 
 /* Masked, causal-aware softmax of a (Tq, Tk) score block (already scaled). */

@@ -70,6 +70,11 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s);
 void op_attention_naive(float *out, const float *q, const float *k, const float *v,
                         const op_attn_shape *s);
+/* Row tasks [r0, r1) of the B * H * Tq query rows (row r: item r / (H Tq), head
+ * r / Tq % H, query row r % Tq) of op_attention's row-by-row path, on the calling thread
+ * (code that splits the rows between the threads of its own region). s->Tk >= 1. */
+void op_attention_rows_part(float *out, const float *q, const float *k, const float *v,
+                            const op_attn_shape *s, long r0, long r1);
 /* Force op_attention's path: "blocked" (core/attention.h), "gemm" (per-head OpenBLAS
  * products around a materialised score block), "rows" (row by row) or "auto" (by shape,
  * the default). VLP_ATTN=name does the same at the first call. For benchmarks and tests;

@@ -26,6 +26,7 @@ typedef struct {
   const float *handed; /* what weights_f32 returned (NULL until then) */
   int prepared;        /* registered with core/gemm (gemm_forget at close) */
   int stacked;         /* part of a gemm_stack: prepared with it, never alone */
+  int few_rows;        /* weights_few_rows: gemm_prepare_few_rows */
 } w_entry;
 
 /* A stacked product (weights_linear_stack) and the entries of its weights. */
@@ -33,6 +34,7 @@ typedef struct {
   gemm_stack *s;
   w_entry *part[GEMM_STACK_MAX];
   int parts;
+  int few_rows;
 } w_stack;
 
 struct vlp_weights {
@@ -342,6 +344,16 @@ vlp_status weights_linear_stack_named(vlp_weights *w, const char *pre, const cha
   return weights_linear_stack(w, wp, bp, parts, rows, in, out);
 }
 
+void weights_few_rows(vlp_weights *w, const float *W) {
+  for (int i = 0; i < w->n; i++)
+    if (w->entries[i].handed == W) w->entries[i].few_rows = 1;
+}
+
+void weights_stack_few_rows(vlp_weights *w, const gemm_stack *s) {
+  for (int i = 0; i < w->nstacks; i++)
+    if (w->stacks[i].s == s) w->stacks[i].few_rows = 1;
+}
+
 st_dtype weights_main_dtype(const vlp_weights *w) {
   size_t bytes[ST_BOOL + 1] = {0};
   for (int i = 0; i < w->n; i++) bytes[w->entries[i].t->dtype] += w->entries[i].t->nbytes;
@@ -414,7 +426,8 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
     if (in64 > INT32_MAX) continue;
     int out = (int)e->t->shape[0], in = (int)in64;
     size_t bytes = 0;
-    st = gemm_prepare(e->handed, out, in, prec, &bytes);
+    st = e->few_rows ? gemm_prepare_few_rows(e->handed, out, in, prec, &bytes)
+                     : gemm_prepare(e->handed, out, in, prec, &bytes);
     if (st) {
       vlp_fail_prefix(st, "%s: tensor %s", w->files[e->file]->path, e->t->name);
       break;
@@ -427,7 +440,8 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
   for (int i = 0; i < w->nstacks && !st; i++) {
     w_stack *k = &w->stacks[i];
     size_t bytes = 0;
-    st = gemm_stack_prepare(k->s, prec, &bytes);
+    st = k->few_rows ? gemm_stack_prepare_few_rows(k->s, prec, &bytes)
+                     : gemm_stack_prepare(k->s, prec, &bytes);
     if (st) {
       vlp_fail_prefix(st, "%s: tensor %s (stacked)", w->files[k->part[0]->file]->path,
                       k->part[0]->t->name);

@@ -33,6 +33,10 @@ vlp_status weights_linear_stack(vlp_weights *w, const char *const *wnames,
 vlp_status weights_linear_stack_named(vlp_weights *w, const char *pre, const char *const *part,
                                       const char *post, int parts, int rows, int in,
                                       const gemm_stack **out);
+/* Mark a weight handed out by weights_f32 (or a stack) as multiplied by a few rows at a
+ * time (a decoder's): weights_prepare_linears then uses gemm_prepare_few_rows for it. */
+void weights_few_rows(vlp_weights *w, const float *W);
+void weights_stack_few_rows(vlp_weights *w, const gemm_stack *s);
 /* What weights_prepare_linears did. */
 typedef struct {
   int tensors;         /* weights prepared */

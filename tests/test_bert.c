@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gemm_panel.h"
 #include "core/json.h"
 #include "core/weights.h"
 #include "golden_common.h"
@@ -205,13 +206,22 @@ static void full_logits(bert_model *b, const int *seq, int N, int T, const float
   free(h);
 }
 
-static void test_cache(void) {
+/* prepared: the weights packed as a session does, so where panels are wanted a step runs
+ * in one parallel region (text/bert_step.c) instead of pass by pass. */
+static void test_cache(int prepared) {
   cJSON *man = golden_manifest("blip_caption.json");
   model m;
   if (!man || !open_model("golden/models/blip-caption-tiny", &m)) return;
   bert_model *b = NULL;
   CHECK(bert_load(m.w, "text_decoder.bert.", "text_decoder.cls.", &m.c, &b) == VLP_OK);
   if (!b) return;
+  if (prepared) {
+    CHECK(weights_prepare_linears(m.w, VLP_PRECISION_F32, NULL) == VLP_OK);
+    const float *fc1 = NULL; /* the decoder's weights went to panels */
+    CHECK(weights_f32(m.w, "text_decoder.bert.encoder.layer.0.intermediate.dense.weight", &fc1, 2,
+                      m.c.mlp, m.c.hidden) == VLP_OK);
+    CHECK((gemm_panel_of(fc1) != NULL) == gemm_panel_wanted());
+  }
   int V = m.c.vocab, De = m.c.encoder_hidden, Te = 0, Te2 = 0;
   float *e0 = vision_states(man, "astronaut", &Te, De);
   float *e1 = vision_states(man, "chelsea_cat", &Te2, De);
@@ -264,6 +274,7 @@ static void test_cache(void) {
   /* the cache is full now */
   int one[N] = {1, 1, 1};
   CHECK(bert_cache_step(b, c, one, 1, lg) == VLP_ERR_INVALID);
+  printf("cache %s: ok\n", prepared ? "prepared (fused steps where panels are wanted)" : "plain");
   bert_cache_free(c);
   free(lg), free(ref), free(enc), free(e0), free(e1);
   bert_free(b);
@@ -290,7 +301,8 @@ int main(void) {
   test_caption("blip_caption_bf16.json", "golden/models/blip-caption-tiny-bf16");
   test_vqa();
   test_itm_text();
-  test_cache();
+  test_cache(0);
+  test_cache(1);
   test_bad_weights();
   return test_done();
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "core/gemm_panel.h"
+#include "core/kernels.h"
 #include "core/ops.h"
 #include "testlib.h"
 #include "vlp.h"
@@ -131,6 +133,94 @@ static void stacked(vlp_precision prec, double tol) {
   printf("  stacked %s ok\n", gemm_precision_name(prec));
 }
 
+/* The 64-column panels on every kernel path this CPU has: all panels at once and split in
+ * two parts (as two threads do), fused activation, bias, residual; each row's result the
+ * same bits whatever the rows around it (batch invariance). */
+static void panels(void) {
+  const int shapes[][3] = {{1, 96, 80},  {3, 100, 130}, {5, 768, 64},
+                           {9, 64, 200}, {4, 1, 9},     {13, 33, 65}};
+  const char *paths[3];
+  int npaths = vk_available(paths, 3);
+  for (int pi = 0; pi < npaths; pi++) {
+    CHECK(vk_force(paths[pi]));
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+      int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+      size_t len = (size_t)n * out;
+      float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.2f);
+      float *b = test_rand_buf((size_t)out, 0.5f), *y0 = test_rand_buf(len, 1);
+      float *y = malloc(len * sizeof *y), *want = malloc(len * sizeof *want);
+      gemm_panel g;
+      CHECK(gemm_panel_pack(&g, W, out, in) == VLP_OK);
+      CHECK(g.panels == (out + 63) / 64);
+      double worst = 0;
+      for (int act = GEMM_ACT_NONE; act <= GEMM_ACT_QUICK_GELU; act++)
+        for (int acc = 0; acc < 2; acc++)
+          for (int split = 0; split < 2; split++) {
+            memcpy(y, y0, len * sizeof *y);
+            int mid = split ? g.panels / 2 : g.panels;
+            const float *res = acc ? y : NULL;
+            gemm_panel_part(&g, y, out, x, in, n, act ? b : NULL, (gemm_act)act, res, out, 0, mid);
+            gemm_panel_part(&g, y, out, x, in, n, act ? b : NULL, (gemm_act)act, res, out, mid,
+                            g.panels);
+            reference(want, y0, x, W, act ? b : NULL, n, in, out, (gemm_act)act, acc);
+            double e = rel_err(y, want, len);
+            worst = e > worst ? e : worst;
+          }
+      if (!(worst <= 1e-5))
+        printf("  FAIL panels %s n=%d in=%d out=%d: rel err %.3g\n", paths[pi], n, in, out, worst);
+      CHECK(worst <= 1e-5);
+      /* row by row: the same bits as in the batch */
+      gemm_panel_part(&g, y, out, x, in, n, b, GEMM_ACT_GELU_ERF, NULL, out, 0, g.panels);
+      int same = 1;
+      for (int r = 0; r < n; r++) {
+        gemm_panel_part(&g, want, out, x + (size_t)r * in, in, 1, b, GEMM_ACT_GELU_ERF, NULL, out,
+                        0, g.panels);
+        same &= memcmp(want, y + (size_t)r * out, (size_t)out * sizeof *y) == 0;
+      }
+      CHECK(same);
+      gemm_panel_free(&g);
+      free(x), free(W), free(b), free(y0), free(y), free(want);
+    }
+    printf("  panels on the %s path ok\n", paths[pi]);
+  }
+  vk_force(paths[0]);
+  /* through the registry: a few-row weight goes to panels where they are wanted */
+  int in = 70, out = 100, n = 2;
+  float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.2f);
+  float *b = test_rand_buf((size_t)out, 0.5f), *y = malloc((size_t)n * out * sizeof *y);
+  float *want = malloc((size_t)n * out * sizeof *want);
+  size_t bytes = 0;
+  CHECK(gemm_prepare_few_rows(W, out, in, VLP_PRECISION_F32, &bytes) == VLP_OK);
+  int panel = gemm_panel_wanted() && strcmp(gemm_backend_name(), "openblas") != 0;
+  CHECK((gemm_panel_of(W) != NULL) == panel);
+  CHECK(!panel || bytes == (size_t)2 * in * 64 * sizeof(float));
+  gemm_linear(y, x, W, b, n, in, out, GEMM_ACT_GELU_TANH, 0);
+  reference(want, NULL, x, W, b, n, in, out, GEMM_ACT_GELU_TANH, 0);
+  CHECK(rel_err(y, want, (size_t)n * out) <= 1e-5);
+  gemm_forget(W);
+  CHECK(gemm_panel_of(W) == NULL);
+  /* bf16 / int8 stay on the backend's kernels */
+  if (gemm_supports(VLP_PRECISION_BF16, NULL)) {
+    CHECK(gemm_prepare_few_rows(W, out, in, VLP_PRECISION_BF16, NULL) == VLP_OK);
+    CHECK(gemm_panel_of(W) == NULL);
+    gemm_forget(W);
+  }
+  /* a stack */
+  const float *parts[2] = {W, W + (size_t)50 * in}, *biases[2] = {b, NULL}, *sb = NULL;
+  gemm_stack *st = NULL;
+  CHECK(gemm_stack_new(parts, biases, 2, 50, in, &st) == VLP_OK);
+  CHECK(st && gemm_stack_prepare_few_rows(st, VLP_PRECISION_F32, NULL) == VLP_OK);
+  CHECK(st && (gemm_stack_panel(st, &sb) != NULL) == panel);
+  if (st) gemm_stack_linear(y, x, st, n);
+  float b2[100];
+  memcpy(b2, b, 50 * sizeof *b2);
+  memset(b2 + 50, 0, 50 * sizeof *b2);
+  reference(want, NULL, x, W, b2, n, in, out, GEMM_ACT_NONE, 0);
+  CHECK(rel_err(y, want, (size_t)n * out) <= 1e-5);
+  gemm_stack_free(st);
+  free(x), free(W), free(b), free(y), free(want);
+}
+
 int main(void) {
   run_backend("openblas");
   stacked(VLP_PRECISION_F32, 1e-5);
@@ -142,8 +232,10 @@ int main(void) {
     const float *ws[2] = {w, NULL}, *bs[2] = {bias, NULL};
     CHECK(gemm_stack_new(ws, bs, 2, 4, 4, &st) == VLP_ERR_INVALID && st == NULL);
   }
+  panels();
   if (gemm_select("dnnl")) {
     run_backend("dnnl");
+    panels();
     stacked(VLP_PRECISION_F32, 1e-5);
     if (gemm_supports(VLP_PRECISION_BF16, NULL)) stacked(VLP_PRECISION_BF16, 2e-2);
     if (gemm_supports(VLP_PRECISION_INT8, NULL)) stacked(VLP_PRECISION_INT8, 4e-2);

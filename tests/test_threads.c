@@ -2,13 +2,15 @@
  * same loaded models (BLIP caption, VQA, retrieval and CLIP) and runs the same work twice:
  * every result (token ids, embeddings, scores) must be bit-identical to what a single
  * thread computes first. Sessions run 1 OpenMP thread each, so the numbers do not depend
- * on how a product is split over threads; and vlp_image_reader's thread against its caller.
+ * on how a product is split over threads; and vlp_image_reader's thread against its caller,
+ * and the team barrier (core/team.h) that orders the passes of a fused decoder step.
  * Also built with ThreadSanitizer in CI (.ci/run). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/team.h"
 #include "testlib.h"
 #include "vlp.h"
 
@@ -163,7 +165,33 @@ static void check_reader(const vlp_model *m) {
   for (int i = 0; i < N_IMAGES; i++) vlp_image_free(&want[i]);
 }
 
+/* team_wait between rounds: each thread writes its own slot (plain memory), waits, reads
+ * every slot, waits again, as a fused step's passes write and read shared buffers. */
+enum { TEAM = 3, ROUNDS = 3000 };
+static team_barrier team_bar;
+static int team_slot[TEAM], team_bad[TEAM];
+
+static void *team_member(void *arg) {
+  int t = (int)(long)arg;
+  for (int r = 1; r <= ROUNDS; r++) {
+    team_slot[t] = r;
+    team_wait(&team_bar, TEAM);
+    for (int u = 0; u < TEAM; u++) team_bad[t] += team_slot[u] != r;
+    team_wait(&team_bar, TEAM);
+  }
+  return NULL;
+}
+
+static void check_team(void) {
+  team_init(&team_bar);
+  pthread_t th[TEAM];
+  for (long t = 0; t < TEAM; t++) CHECK(pthread_create(&th[t], NULL, team_member, (void *)t) == 0);
+  for (int t = 0; t < TEAM; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < TEAM; t++) CHECK(team_bad[t] == 0);
+}
+
 int main(void) {
+  check_team();
   for (int i = 0; i < N_MODELS; i++)
     if (vlp_model_load(model_dirs[i], &models[i])) {
       fprintf(stderr, "%s\n", vlp_last_error());

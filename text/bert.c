@@ -15,43 +15,14 @@
 #include "core/gemm.h"
 #include "core/json.h"
 #include "core/ops.h"
+#include "core/threads.h"
 #include "core/workspace.h"
+#include "text/bert_internal.h"
 
 /* HF's additive masks: padding in self-attention (1 - m) * -10000; the encoder mask goes
  * through invert_attention_mask, (1 - m) * finfo(float32).min. */
 #define SELF_MASK_VALUE (-10000.0f)
 #define ENC_MASK_VALUE (-FLT_MAX)
-
-typedef struct {
-  const float *w, *b;
-} lin;
-typedef struct {
-  const float *g, *b;
-} lnorm;
-
-typedef struct {
-  const gemm_stack *qkv; /* self-attention's query, key, value as one product */
-  lin o;
-  lnorm ln_attn;
-  lin cq, ck, cv, co; /* cross-attention (ck/cv: encoder_hidden -> hidden) */
-  lnorm ln_cross;
-  lin fc1, fc2; /* intermediate.dense, output.dense */
-  lnorm ln_out;
-} bert_layer;
-
-struct bert_model {
-  bert_config c;
-  const float *wte; /* (vocab, hidden) */
-  const float *wpe; /* (max_pos, hidden) */
-  lnorm ln_emb;
-  bert_layer *L;
-  int has_cross;
-  int has_lm;
-  lin lm_dense;
-  lnorm lm_ln;
-  const float *lm_w; /* (vocab, hidden) */
-  const float *lm_b; /* (vocab) */
-};
 
 /* ---- config ------------------------------------------------------------------------ */
 
@@ -177,6 +148,17 @@ vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
     if (!st) st = bind(w, &m->lm_b, 1, c->vocab, 0, "%spredictions.bias", lm_prefix);
   }
   if (st) goto fail;
+  if (lm_prefix) { /* a decoder: its steps multiply one row per sequence and beam */
+    for (int i = 0; i < c->layers; i++) {
+      const bert_layer *L = &m->L[i];
+      weights_stack_few_rows(w, L->qkv);
+      const float *few[] = {L->o.w, L->cq.w, L->co.w, L->fc1.w, L->fc2.w};
+      for (int j = 0; j < 5; j++)
+        if (few[j]) weights_few_rows(w, few[j]);
+    }
+    weights_few_rows(w, m->lm_dense.w);
+    weights_few_rows(w, m->lm_w);
+  }
   *out = m;
   return VLP_OK;
 fail:
@@ -207,15 +189,6 @@ static size_t nfloats(size_t a, size_t b, size_t c) {
   if (ab > SIZE_MAX / c / sizeof(float)) return 0;
   return ab * c;
 }
-
-/* Work buffers for `rows` token rows (N * T), carved from a workspace slot. */
-typedef struct {
-  float *x;   /* (rows, D) the residual stream */
-  float *q;   /* (rows, D) */
-  float *ctx; /* (rows, D) */
-  float *tmp; /* (rows, D) */
-  float *h;   /* (rows, max(mlp, 3 D)): the MLP's inner rows, or the q, k, v product */
-} scratch;
 
 /* Columns of scratch.h. */
 static size_t h_width(const bert_config *c) {
@@ -435,21 +408,8 @@ vlp_status bert_lm_logits(const bert_model *m, vlp_ws *ws, const float *hidden, 
 
 /* ---- incremental decoding ---------------------------------------------------------- */
 
-/* Everything but the struct lives in the workspace's WS_DECODER slot. */
-struct bert_cache {
-  int N, cap, len, Nenc, Te, D, layers;
-  float *k, *v;      /* (layers, N, cap, D) self-attention K/V */
-  float *k2, *v2;    /* same size: reorder target */
-  float *ck, *cv;    /* (layers, Nenc, kper / vper) cross-attention K/V */
-  size_t kper, vper; /* floats per item: packed (core/cross_attention.h) or Te * D */
-  int packed;
-  xattn_shape xs;
-  int *enc_of_row, *enc_tmp; /* (N) */
-  float *last;               /* (N, D) last-position hidden states */
-  scratch s;                 /* for N * cap rows */
-};
-
 void bert_cache_free(bert_cache *c) {
+  if (c) free(c->plan);
   free(c);
 }
 
@@ -484,7 +444,13 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   if (packed) tot = add_floats(tot, ntmp);
   tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
   tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
-  if (!nself || !nck || !ncv || !tot) return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
+  /* the other threads' residual streams for fused steps (bert_step.c) */
+  int threads = vlp_threads_current();
+  if (threads > 64) threads = 64;
+  size_t npriv = nfloats((size_t)threads - 1, (size_t)N * cap, (size_t)D);
+  if (threads > 1) tot = add_floats(tot, npriv);
+  if (!nself || !nck || !ncv || (threads > 1 && !npriv) || !tot)
+    return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
   float *buf = ws_floats(ws, WS_DECODER, tot);
   if (!buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
   bert_cache *c = calloc(1, sizeof *c);
@@ -501,7 +467,9 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   float *after = scratch_carve(&c->s, cf, (size_t)N * cap, c->last + (size_t)N * D);
   c->enc_of_row = (int *)after;
   c->enc_tmp = c->enc_of_row + N;
-  float *tk = (float *)(c->enc_tmp + N), *tv = tk + (size_t)Te * D;
+  c->threads = threads;
+  c->xpriv = (float *)(c->enc_tmp + N);
+  float *tk = c->xpriv + npriv, *tv = tk + (size_t)Te * D;
   memcpy(c->enc_of_row, enc_of_row, (size_t)N * sizeof(int));
   const int E = cf->encoder_hidden;
   for (int l = 0; l < cf->layers; l++) {
@@ -519,6 +487,7 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
       xattn_pack(ck + (size_t)e * kper, cv + (size_t)e * vper, tk, tv, &xs);
     }
   }
+  c->plan = bert_step_plan_new(m, packed);
   *out = c;
   return VLP_OK;
 }
@@ -534,6 +503,11 @@ vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, i
   vlp_status st = check_ids(m, ids, (size_t)N * T);
   if (st) return st;
   embed(m, ids, N, T, c->len, c->s.x);
+  if (c->plan) {
+    bert_step_fused(m, c, T, logits);
+    c->len += T;
+    return VLP_OK;
+  }
   size_t self_per = (size_t)N * c->cap * D;
   for (int l = 0; l < cf->layers; l++) {
     layer_io io = {.k = c->k + l * self_per,

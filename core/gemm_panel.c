@@ -1,0 +1,227 @@
+/* gemm_panel: the 64-column panel backend for few-row f32 products (gemm_panel.h). */
+#include "core/gemm_panel.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/gemm_backend.h"
+#include "core/kernels.h"
+#include "core/threads.h"
+
+#define COLS GEMM_PANEL_COLS
+/* Rows that share one pass over a panel (their sums fill 16 of the 32 vector registers);
+ * more rows take further passes over the panel, from cache. */
+#define ROWS 4
+
+int gemm_panel_wanted(void) {
+  return strcmp(vk_get()->name, "avx512") == 0;
+}
+
+vlp_status gemm_panel_pack(gemm_panel *g, const float *W, int out, int in) {
+  memset(g, 0, sizeof *g);
+  if (!W || out <= 0 || in <= 0) return vlp_fail(VLP_ERR_INVALID, "gemm: bad weight shape");
+  int np = (out + COLS - 1) / COLS;
+  size_t bytes = (size_t)np * in * COLS * sizeof(float);
+  float *P = gemm_weights_alloc(bytes);
+  if (!P) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory packing a %d x %d weight", out, in);
+  int nt = vlp_threads_current();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && np > 1)
+  for (int p = 0; p < np; p++) {
+    float *pp = P + (size_t)p * in * COLS;
+    for (int j = 0; j < COLS; j++) {
+      int o = p * COLS + j;
+      const float *w = W + (size_t)o * in;
+      for (int k = 0; k < in; k++) pp[(size_t)k * COLS + j] = o < out ? w[k] : 0.0f;
+    }
+  }
+  g->out = out, g->in = in, g->panels = np, g->P = P;
+  return VLP_OK;
+}
+
+void gemm_panel_free(gemm_panel *g) {
+  if (g->P) gemm_weights_free(g->P, (size_t)g->panels * g->in * COLS * sizeof(float));
+  memset(g, 0, sizeof *g);
+}
+
+/* ---- kernels: sums (R, 64) of R <= ROWS rows of x over one whole panel ------------- */
+
+typedef void (*panel_fn)(float *acc, const float *x, int ldx, const float *w, int in, int R);
+
+/* Plain C (the AVX2 and baseline paths): each (row, column) sum runs over k in order. */
+#define PANEL_C(name, target)                                                                   \
+  target static void name(float *acc, const float *x, int ldx, const float *w, int in, int R) { \
+    for (int r = 0; r < R; r++) {                                                               \
+      float a[COLS] = {0};                                                                      \
+      const float *xr = x + (size_t)r * ldx;                                                    \
+      for (int k = 0; k < in; k++) {                                                            \
+        const float *wk = w + (size_t)k * COLS, xv = xr[k];                                     \
+        for (int j = 0; j < COLS; j++) a[j] += xv * wk[j];                                      \
+      }                                                                                         \
+      memcpy(acc + (size_t)r * COLS, a, sizeof a);                                              \
+    }                                                                                           \
+  }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+PANEL_C(panel_avx2, __attribute__((target("avx2,fma"))))
+
+#define T512 __attribute__((target("avx512f,avx2,fma")))
+/* R rows at once, R a constant after inlining: 4 R accumulators, the panel's 64 weights of
+ * input k loaded once for all rows. */
+static inline T512 __attribute__((always_inline)) void panel_rows512(float *acc, const float *x,
+                                                                     int ldx, const float *w,
+                                                                     int in, const int R) {
+  __m512 a[ROWS][4];
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
+  for (int k = 0; k < in; k++) {
+    const float *wk = w + (size_t)k * COLS;
+    __m512 w0 = _mm512_load_ps(wk), w1 = _mm512_load_ps(wk + 16);
+    __m512 w2 = _mm512_load_ps(wk + 32), w3 = _mm512_load_ps(wk + 48);
+    for (int r = 0; r < R; r++) {
+      __m512 xv = _mm512_set1_ps(x[(size_t)r * ldx + k]);
+      a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+      a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+      a[r][2] = _mm512_fmadd_ps(xv, w2, a[r][2]);
+      a[r][3] = _mm512_fmadd_ps(xv, w3, a[r][3]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < 4; j++) _mm512_storeu_ps(acc + (size_t)r * COLS + 16 * j, a[r][j]);
+}
+
+T512 static void panel_avx512(float *acc, const float *x, int ldx, const float *w, int in, int R) {
+  switch (R) {
+    case 1:
+      panel_rows512(acc, x, ldx, w, in, 1);
+      break;
+    case 2:
+      panel_rows512(acc, x, ldx, w, in, 2);
+      break;
+    case 3:
+      panel_rows512(acc, x, ldx, w, in, 3);
+      break;
+    default:
+      panel_rows512(acc, x, ldx, w, in, 4);
+      break;
+  }
+}
+#endif
+
+PANEL_C(panel_generic, )
+
+static panel_fn kernel(void) {
+  const char *path = vk_get()->name;
+#if defined(__x86_64__) || defined(__i386__)
+  if (strcmp(path, "avx512") == 0) return panel_avx512;
+  if (strcmp(path, "avx2") == 0) return panel_avx2;
+#endif
+  (void)path;
+  return panel_generic;
+}
+
+/* One row's columns [c0, c0 + cols) from its sums: + b, act, + res. */
+static void epilogue(const vk_table *vk, float *y, const float *acc, const float *b, gemm_act act,
+                     const float *res, int cols) {
+  float t[COLS];
+  for (int j = 0; j < cols; j++) t[j] = acc[j] + (b ? b[j] : 0.0f);
+  switch (act) {
+    case GEMM_ACT_GELU_ERF:
+      vk->gelu(t, (size_t)cols);
+      break;
+    case GEMM_ACT_GELU_TANH:
+      vk->gelu_tanh(t, (size_t)cols);
+      break;
+    case GEMM_ACT_QUICK_GELU:
+      vk->quick_gelu(t, (size_t)cols);
+      break;
+    case GEMM_ACT_NONE:
+      break;
+  }
+  if (res)
+    for (int j = 0; j < cols; j++) y[j] = t[j] + res[j];
+  else
+    memcpy(y, t, (size_t)cols * sizeof *y);
+}
+
+void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int ldx, int n,
+                     const float *b, gemm_act act, const float *res, int ldr, int p0, int p1) {
+  const vk_table *vk = vk_get();
+  panel_fn fn = kernel();
+  _Alignas(64) float acc[ROWS * COLS];
+  for (int p = p0; p < p1; p++) {
+    const float *pp = g->P + (size_t)p * g->in * COLS;
+    int c0 = p * COLS, cols = g->out - c0 < COLS ? g->out - c0 : COLS;
+    for (int r0 = 0; r0 < n; r0 += ROWS) {
+      int R = n - r0 < ROWS ? n - r0 : ROWS;
+      fn(acc, x + (size_t)r0 * ldx, ldx, pp, g->in, R);
+      for (int r = 0; r < R; r++)
+        epilogue(vk, y + (size_t)(r0 + r) * ldy + c0, acc + (size_t)r * COLS, b ? b + c0 : NULL,
+                 act, res ? res + (size_t)(r0 + r) * ldr + c0 : NULL, cols);
+    }
+  }
+}
+
+/* ---- the backend ------------------------------------------------------------------- */
+
+/* Products reading fewer weight bytes than this run on the calling thread (waking the
+ * second costs ~20 us, core/threads.h; one core streams ~17 GB/s). */
+#define PANEL_PAR_BYTES ((size_t)256 << 10)
+
+static int pn_supports(vlp_precision p, const char **why) {
+  if (p == VLP_PRECISION_F32) return 1;
+  if (why) *why = "panels hold f32 weights only";
+  return 0;
+}
+
+static vlp_status pn_pack(gemm_packed *p) {
+  gemm_panel *g = malloc(sizeof *g);
+  if (!g) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
+  vlp_status st = gemm_panel_pack(g, p->W, p->out, p->in);
+  if (st) {
+    free(g);
+    return st;
+  }
+  p->impl = g;
+  p->bytes = (size_t)g->panels * g->in * COLS * sizeof(float);
+  return VLP_OK;
+}
+
+static void pn_release(gemm_packed *p) {
+  if (!p->impl) return;
+  gemm_panel_free(p->impl);
+  free(p->impl);
+  p->impl = NULL;
+}
+
+static int pn_run(float *y, const float *x, const float *W, const gemm_packed *p, const float *b,
+                  int n, int in, int out, gemm_act act, int accumulate) {
+  (void)W;
+  const gemm_panel *g = p->impl;
+  if (!g || in != g->in || out != g->out) return 0;
+  const float *res = accumulate ? y : NULL;
+  int nt = vlp_threads_current();
+  if (nt > g->panels) nt = g->panels;
+  size_t bytes = (size_t)g->in * g->out * sizeof(float);
+  if (nt > 1 && bytes >= PANEL_PAR_BYTES) {
+#pragma omp parallel num_threads(nt)
+    {
+      int t = omp_get_thread_num(), k = omp_get_num_threads();
+      gemm_panel_part(g, y, out, x, in, n, b, act, res, out, g->panels * t / k,
+                      g->panels * (t + 1) / k);
+    }
+  } else {
+    gemm_panel_part(g, y, out, x, in, n, b, act, res, out, 0, g->panels);
+  }
+  return 1;
+}
+
+static int pn_batch_invariant(void) {
+  return 1;
+}
+
+const gemm_backend gemm_backend_panel = {"panel",    pn_supports, pn_pack,
+                                         pn_release, pn_run,      pn_batch_invariant};

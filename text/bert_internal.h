@@ -1,0 +1,85 @@
+/* bert_internal: the BERT text model's structures, shared by text/bert.c (loading, the
+ * forward pass, the cache) and text/bert_step.c (a decoding step in one parallel region). */
+#ifndef VLP_TEXT_BERT_INTERNAL_H
+#define VLP_TEXT_BERT_INTERNAL_H
+
+#include "core/cross_attention.h"
+#include "core/gemm.h"
+#include "text/bert.h"
+
+typedef struct {
+  const float *w, *b;
+} lin;
+typedef struct {
+  const float *g, *b;
+} lnorm;
+
+typedef struct {
+  const gemm_stack *qkv; /* self-attention's query, key, value as one product */
+  lin o;
+  lnorm ln_attn;
+  lin cq, ck, cv, co; /* cross-attention (ck/cv: encoder_hidden -> hidden) */
+  lnorm ln_cross;
+  lin fc1, fc2; /* intermediate.dense, output.dense */
+  lnorm ln_out;
+} bert_layer;
+
+struct bert_model {
+  bert_config c;
+  const float *wte; /* (vocab, hidden) */
+  const float *wpe; /* (max_pos, hidden) */
+  lnorm ln_emb;
+  bert_layer *L;
+  int has_cross;
+  int has_lm;
+  lin lm_dense;
+  lnorm lm_ln;
+  const float *lm_w; /* (vocab, hidden) */
+  const float *lm_b; /* (vocab) */
+};
+
+/* Work buffers for `rows` token rows (N * T), carved from a workspace slot. */
+typedef struct {
+  float *x;   /* (rows, D) the residual stream */
+  float *q;   /* (rows, D) */
+  float *ctx; /* (rows, D) */
+  float *tmp; /* (rows, D) */
+  float *h;   /* (rows, max(mlp, 3 D)): the MLP's inner rows, or the q, k, v product */
+} scratch;
+
+/* A decoding step's weights as panels (core/gemm_panel.h), one entry per layer. */
+typedef struct {
+  const struct gemm_panel *qkv, *o, *cq, *co, *fc1, *fc2;
+  const float *qkv_b; /* the stacked q, k, v biases (NULL: none) */
+} bert_step_layer;
+typedef struct bert_step_plan {
+  const struct gemm_panel *lm_dense, *lm_w;
+  bert_step_layer L[]; /* layers */
+} bert_step_plan;
+
+/* Everything but the struct lives in the workspace's WS_DECODER slot. */
+struct bert_cache {
+  int N, cap, len, Nenc, Te, D, layers;
+  float *k, *v;      /* (layers, N, cap, D) self-attention K/V */
+  float *k2, *v2;    /* same size: reorder target */
+  float *ck, *cv;    /* (layers, Nenc, kper / vper) cross-attention K/V */
+  size_t kper, vper; /* floats per item: packed (core/cross_attention.h) or Te * D */
+  int packed;
+  xattn_shape xs;
+  int *enc_of_row, *enc_tmp; /* (N) */
+  float *last;               /* (N, D) last-position hidden states */
+  scratch s;                 /* for N * cap rows */
+  bert_step_plan *plan;      /* the decoder's panels, NULL when it has none */
+  int threads;               /* threads a fused step may use (bert_step.c) */
+  float *xpriv;              /* (threads - 1, N * cap, D): their residual streams */
+};
+
+/* The plan when every weight a step multiplies is in panels and the cross-attention keys
+ * are packed, else NULL (malloc'd; the step then runs pass by pass). */
+bert_step_plan *bert_step_plan_new(const bert_model *m, int packed_xattn);
+/* One step of T tokens per row after embed() filled c->s.x: the layers and the LM head in
+ * one parallel region of vlp_threads_current() threads, the passes split between them and
+ * a team barrier (core/team.h) between passes. c->plan must be set. */
+void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits);
+
+#endif

@@ -1,0 +1,153 @@
+/* bert_step: one decoding step of the BERT decoder in a single parallel region.
+ *
+ * A batch-1 step is ~75 products of one row (every decoder weight read once, ~490 MB for
+ * BLIP-base) with a little attention and layernorm between them. Run pass by pass, each
+ * product opens its own region and the second thread, asleep since the last one, takes
+ * ~20 us to wake (core/threads.h): the step streamed its weights at ~40 GB/s. Here the two
+ * threads stay in one region for the whole step, each product's panels (core/gemm_panel.h)
+ * and each attention's (row, head) tasks are split between them, and they meet at a team
+ * barrier (core/team.h) between dependent passes: ~51-59 GB/s, the memory's read
+ * bandwidth (prototype measurements in the closing note of stop 23). Same arithmetic per
+ * row as the pass-by-pass path on the same panels. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gemm_panel.h"
+#include "core/kernels.h"
+#include "core/ops.h"
+#include "core/team.h"
+#include "core/threads.h"
+#include "text/bert_internal.h"
+
+bert_step_plan *bert_step_plan_new(const bert_model *m, int packed_xattn) {
+  if (!packed_xattn || !m->has_cross || !m->has_lm) return NULL;
+  bert_step_plan *p = malloc(sizeof *p + (size_t)m->c.layers * sizeof p->L[0]);
+  if (!p) return NULL;
+  p->lm_dense = gemm_panel_of(m->lm_dense.w);
+  p->lm_w = gemm_panel_of(m->lm_w);
+  int ok = p->lm_dense && p->lm_w;
+  for (int i = 0; i < m->c.layers && ok; i++) {
+    const bert_layer *L = &m->L[i];
+    bert_step_layer *s = &p->L[i];
+    s->qkv = gemm_stack_panel(L->qkv, &s->qkv_b);
+    s->o = gemm_panel_of(L->o.w);
+    s->cq = gemm_panel_of(L->cq.w);
+    s->co = gemm_panel_of(L->co.w);
+    s->fc1 = gemm_panel_of(L->fc1.w);
+    s->fc2 = gemm_panel_of(L->fc2.w);
+    ok = s->qkv && s->o && s->cq && s->co && s->fc1 && s->fc2;
+  }
+  if (!ok) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* What every thread of the region shares. */
+typedef struct {
+  const bert_model *m;
+  bert_cache *c;
+  int T, rows;
+  float *logits;
+  team_barrier bar;
+} step;
+
+/* Thread t's copy of the residual stream (rows, D): thread 0 works in the cache's, the
+ * others in their own, so each layernorm runs on every thread over all rows instead of
+ * being split and waited for. */
+static float *stream_of(step *s, int t) {
+  bert_cache *c = s->c;
+  return t == 0 ? c->s.x : c->xpriv + (size_t)(t - 1) * c->N * c->cap * c->D;
+}
+
+/* This thread's panels of y (n, ldy) = act(x W^T + b) + res, then the barrier. */
+static void product(step *s, int t, int nt, const gemm_panel *g, float *y, const float *x, int ldx,
+                    int n, const float *b, gemm_act act, const float *res) {
+  long p0, p1;
+  team_share(g->panels, t, nt, &p0, &p1);
+  gemm_panel_part(g, y, g->out, x, ldx, n, b, act, res, g->out, (int)p0, (int)p1);
+  team_wait(&s->bar, nt);
+}
+
+/* y = LayerNorm(x) over n rows of D, every row on this thread (y is its own). */
+static void layernorm(const step *s, float *y, const float *x, const lnorm *ln, int n) {
+  const vk_table *vk = vk_get();
+  const int D = s->m->c.hidden;
+  for (long r = 0; r < n; r++)
+    vk->layernorm_row(y + r * D, x + r * D, ln->g, ln->b, D, s->m->c.eps);
+}
+
+static void layer(step *s, int t, int nt, int l) {
+  const bert_model *m = s->m;
+  const bert_layer *L = &m->L[l];
+  const bert_step_layer *P = &s->c->plan->L[l];
+  bert_cache *c = s->c;
+  scratch *w = &c->s;
+  float *x = stream_of(s, t);
+  const int D = m->c.hidden, H = m->c.heads, hd = D / H, T = s->T, rows = s->rows, N = c->N;
+  const size_t self_per = (size_t)N * c->cap * D;
+  float *kc = c->k + l * self_per, *vc = c->v + l * self_per;
+  long a, b;
+
+  /* self-attention: q, k, v; then per (sequence, head) task its slices of the new rows into
+   * s->q and the cache, and its T query rows over the cache */
+  product(s, t, nt, P->qkv, w->h, x, D, rows, P->qkv_b, GEMM_ACT_NONE, NULL);
+  op_attn_shape sh = {
+      .B = N, .H = H, .Tq = T, .Tk = c->len + T, .hd = hd, .kv_cap = c->cap, .causal = 1};
+  team_share((long)N * H, t, nt, &a, &b);
+  for (long task = a; task < b; task++) {
+    int n = (int)(task / H), h = (int)(task % H);
+    for (int i = 0; i < T; i++) {
+      size_t r = (size_t)n * T + i, at = ((size_t)n * c->cap + c->len + i) * D + (size_t)h * hd;
+      const float *qkv = w->h + r * 3 * D + (size_t)h * hd;
+      memcpy(w->q + r * D + (size_t)h * hd, qkv, (size_t)hd * sizeof *qkv);
+      memcpy(kc + at, qkv + D, (size_t)hd * sizeof *qkv);
+      memcpy(vc + at, qkv + 2 * D, (size_t)hd * sizeof *qkv);
+    }
+    op_attention_rows_part(w->ctx, w->q, kc, vc, &sh, task * T, (task + 1) * T);
+  }
+  team_wait(&s->bar, nt);
+  product(s, t, nt, P->o, w->tmp, w->ctx, D, rows, L->o.b, GEMM_ACT_NONE, x);
+  layernorm(s, x, w->tmp, &L->ln_attn, rows);
+
+  /* cross-attention over the image tokens (packed keys and values) */
+  product(s, t, nt, P->cq, w->q, x, D, rows, L->cq.b, GEMM_ACT_NONE, NULL);
+  team_share((long)rows * H, t, nt, &a, &b);
+  xattn_run_part(w->ctx, w->q, T, c->enc_of_row, c->ck + (size_t)l * c->Nenc * c->kper,
+                 c->cv + (size_t)l * c->Nenc * c->vper, NULL, &c->xs, a, b);
+  team_wait(&s->bar, nt);
+  product(s, t, nt, P->co, w->tmp, w->ctx, D, rows, L->co.b, GEMM_ACT_NONE, x);
+  layernorm(s, x, w->tmp, &L->ln_cross, rows);
+
+  /* MLP */
+  product(s, t, nt, P->fc1, w->h, x, D, rows, L->fc1.b, GEMM_ACT_GELU_ERF, NULL);
+  product(s, t, nt, P->fc2, w->tmp, w->h, m->c.mlp, rows, L->fc2.b, GEMM_ACT_NONE, x);
+  layernorm(s, x, w->tmp, &L->ln_out, rows);
+}
+
+static void run(step *s, int t, int nt) {
+  const bert_model *m = s->m;
+  bert_cache *c = s->c;
+  const int D = m->c.hidden, T = s->T, N = c->N;
+  float *x = stream_of(s, t);
+  /* the embeddings were written before the region */
+  if (t) memcpy(x, c->s.x, (size_t)s->rows * D * sizeof *x);
+  for (int l = 0; l < m->c.layers; l++) layer(s, t, nt, l);
+  /* LM head on each row's last position (rows T D apart in x); the dense output's
+   * layernorm goes to each thread's own stream, no longer needed after that product */
+  product(s, t, nt, c->plan->lm_dense, c->s.tmp, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
+          GEMM_ACT_GELU_ERF, NULL);
+  layernorm(s, x, c->s.tmp, &m->lm_ln, N);
+  product(s, t, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
+}
+
+void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits) {
+  step s = {.m = m, .c = c, .T = T, .rows = c->N * T, .logits = logits};
+  team_init(&s.bar);
+  int nt = vlp_threads_current();
+  if (nt > c->threads) nt = c->threads;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  run(&s, omp_get_thread_num(), omp_get_num_threads());
+}
