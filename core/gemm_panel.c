@@ -11,9 +11,14 @@
 #include "core/threads.h"
 
 #define COLS GEMM_PANEL_COLS
-/* Rows that share one pass over a panel (their sums fill 16 of the 32 vector registers);
- * more rows take further passes over the panel, from cache. */
+/* Rows that share one pass over a panel (their sums fill 16 of the 32 vector registers).
+ * More rows (a batch-8 step) go over the panel in slices of KC inputs: the first ROWS rows
+ * read a slice from memory, the next ones from L1 while they prefetch the next slice (a
+ * pass from cache does not stream by itself); the partial sums wait in a small buffer
+ * between slices, stored and reloaded exactly, so every sum still runs over k in order. */
 #define ROWS 4
+#define BLOCK 16
+#define KC 128
 
 int gemm_panel_wanted(void) {
   return strcmp(vk_get()->name, "avx512") == 0;
@@ -45,22 +50,28 @@ void gemm_panel_free(gemm_panel *g) {
   memset(g, 0, sizeof *g);
 }
 
-/* ---- kernels: sums (R, 64) of R <= ROWS rows of x over one whole panel ------------- */
+/* ---- kernels: sums acc (R, 64) of R <= ROWS rows of x over in rows of a panel --------- */
 
-typedef void (*panel_fn)(float *acc, const float *x, int ldx, const float *w, int in, int R);
+/* more != 0: add onto the sums in acc (the panel's next slice), else start from zero;
+ * pf: in rows of 64 weights to prefetch meanwhile (NULL: none). */
+typedef void (*panel_fn)(float *acc, const float *x, int ldx, const float *w, int in, int R,
+                         int more, const float *pf);
 
 /* Plain C (the AVX2 and baseline paths): each (row, column) sum runs over k in order. */
-#define PANEL_C(name, target)                                                                   \
-  target static void name(float *acc, const float *x, int ldx, const float *w, int in, int R) { \
-    for (int r = 0; r < R; r++) {                                                               \
-      float a[COLS] = {0};                                                                      \
-      const float *xr = x + (size_t)r * ldx;                                                    \
-      for (int k = 0; k < in; k++) {                                                            \
-        const float *wk = w + (size_t)k * COLS, xv = xr[k];                                     \
-        for (int j = 0; j < COLS; j++) a[j] += xv * wk[j];                                      \
-      }                                                                                         \
-      memcpy(acc + (size_t)r * COLS, a, sizeof a);                                              \
-    }                                                                                           \
+#define PANEL_C(name, target)                                                                 \
+  target static void name(float *acc, const float *x, int ldx, const float *w, int in, int R, \
+                          int more, const float *pf) {                                        \
+    (void)pf;                                                                                 \
+    for (int r = 0; r < R; r++) {                                                             \
+      float a[COLS] = {0};                                                                    \
+      if (more) memcpy(a, acc + (size_t)r * COLS, sizeof a);                                  \
+      const float *xr = x + (size_t)r * ldx;                                                  \
+      for (int k = 0; k < in; k++) {                                                          \
+        const float *wk = w + (size_t)k * COLS, xv = xr[k];                                   \
+        for (int j = 0; j < COLS; j++) a[j] += xv * wk[j];                                    \
+      }                                                                                       \
+      memcpy(acc + (size_t)r * COLS, a, sizeof a);                                            \
+    }                                                                                         \
   }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -69,16 +80,21 @@ typedef void (*panel_fn)(float *acc, const float *x, int ldx, const float *w, in
 PANEL_C(panel_avx2, __attribute__((target("avx2,fma"))))
 
 #define T512 __attribute__((target("avx512f,avx2,fma")))
-/* R rows at once, R a constant after inlining: 4 R accumulators, the panel's 64 weights of
- * input k loaded once for all rows. */
+/* R rows at once, R a constant after inlining: 4 R sums, the panel's 64 weights of input k
+ * loaded once for all rows. */
 static inline T512 __attribute__((always_inline)) void panel_rows512(float *acc, const float *x,
                                                                      int ldx, const float *w,
-                                                                     int in, const int R) {
+                                                                     int in, const int R, int more,
+                                                                     const float *pf) {
   __m512 a[ROWS][4];
   for (int r = 0; r < R; r++)
-    for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
+    for (int j = 0; j < 4; j++)
+      a[r][j] = more ? _mm512_loadu_ps(acc + (size_t)r * COLS + 16 * j) : _mm512_setzero_ps();
   for (int k = 0; k < in; k++) {
     const float *wk = w + (size_t)k * COLS;
+    if (pf)
+      for (int j = 0; j < 4; j++)
+        _mm_prefetch((const char *)(pf + (size_t)k * COLS + 16 * j), _MM_HINT_T0);
     __m512 w0 = _mm512_load_ps(wk), w1 = _mm512_load_ps(wk + 16);
     __m512 w2 = _mm512_load_ps(wk + 32), w3 = _mm512_load_ps(wk + 48);
     for (int r = 0; r < R; r++) {
@@ -93,20 +109,21 @@ static inline T512 __attribute__((always_inline)) void panel_rows512(float *acc,
     for (int j = 0; j < 4; j++) _mm512_storeu_ps(acc + (size_t)r * COLS + 16 * j, a[r][j]);
 }
 
-T512 static void panel_avx512(float *acc, const float *x, int ldx, const float *w, int in, int R) {
+T512 static void panel_avx512(float *acc, const float *x, int ldx, const float *w, int in, int R,
+                              int more, const float *pf) {
   switch (R) {
     case 1:
-      panel_rows512(acc, x, ldx, w, in, 1);
-      break;
+      panel_rows512(acc, x, ldx, w, in, 1, more, pf);
+      return;
     case 2:
-      panel_rows512(acc, x, ldx, w, in, 2);
-      break;
+      panel_rows512(acc, x, ldx, w, in, 2, more, pf);
+      return;
     case 3:
-      panel_rows512(acc, x, ldx, w, in, 3);
-      break;
+      panel_rows512(acc, x, ldx, w, in, 3, more, pf);
+      return;
     default:
-      panel_rows512(acc, x, ldx, w, in, 4);
-      break;
+      panel_rows512(acc, x, ldx, w, in, 4, more, pf);
+      return;
   }
 }
 #endif
@@ -151,14 +168,27 @@ void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int
                      const float *b, gemm_act act, const float *res, int ldr, int p0, int p1) {
   const vk_table *vk = vk_get();
   panel_fn fn = kernel();
-  _Alignas(64) float acc[ROWS * COLS];
+  _Alignas(64) float acc[BLOCK * COLS];
+  const int in = g->in;
   for (int p = p0; p < p1; p++) {
-    const float *pp = g->P + (size_t)p * g->in * COLS;
+    const float *pp = g->P + (size_t)p * in * COLS;
     int c0 = p * COLS, cols = g->out - c0 < COLS ? g->out - c0 : COLS;
-    for (int r0 = 0; r0 < n; r0 += ROWS) {
-      int R = n - r0 < ROWS ? n - r0 : ROWS;
-      fn(acc, x + (size_t)r0 * ldx, ldx, pp, g->in, R);
-      for (int r = 0; r < R; r++)
+    for (int r0 = 0; r0 < n; r0 += BLOCK) {
+      int nb = n - r0 < BLOCK ? n - r0 : BLOCK;
+      const float *xb = x + (size_t)r0 * ldx;
+      if (nb <= ROWS)
+        fn(acc, xb, ldx, pp, in, nb, 0, NULL);
+      else
+        for (int k0 = 0; k0 < in; k0 += KC) {
+          int kn = in - k0 < KC ? in - k0 : KC;
+          /* the slice's last rows prefetch the next slice (a prefetch past the panel's end,
+           * up to KC - 1 rows, does not fault) */
+          const float *next = k0 + KC < in ? pp + (size_t)(k0 + KC) * COLS : NULL;
+          for (int q = 0; q < nb; q += ROWS)
+            fn(acc + (size_t)q * COLS, xb + (size_t)q * ldx + k0, ldx, pp + (size_t)k0 * COLS, kn,
+               nb - q < ROWS ? nb - q : ROWS, k0 > 0, q + ROWS >= nb ? next : NULL);
+        }
+      for (int r = 0; r < nb; r++)
         epilogue(vk, y + (size_t)(r0 + r) * ldy + c0, acc + (size_t)r * COLS, b ? b + c0 : NULL,
                  act, res ? res + (size_t)(r0 + r) * ldr + c0 : NULL, cols);
     }

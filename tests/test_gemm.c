@@ -137,8 +137,8 @@ static void stacked(vlp_precision prec, double tol) {
  * two parts (as two threads do), fused activation, bias, residual; each row's result the
  * same bits whatever the rows around it (batch invariance). */
 static void panels(void) {
-  const int shapes[][3] = {{1, 96, 80},  {3, 100, 130}, {5, 768, 64},
-                           {9, 64, 200}, {4, 1, 9},     {13, 33, 65}};
+  const int shapes[][3] = {{1, 96, 80}, {3, 100, 130}, {5, 768, 64}, {9, 64, 200},
+                           {4, 1, 9},   {13, 33, 65},  {19, 200, 70}};
   const char *paths[3];
   int npaths = vk_available(paths, 3);
   for (int pi = 0; pi < npaths; pi++) {

@@ -166,10 +166,11 @@ static void check_reader(const vlp_model *m) {
 }
 
 /* team_wait between rounds: each thread writes its own slot (plain memory), waits, reads
- * every slot, waits again, as a fused step's passes write and read shared buffers. */
-enum { TEAM = 3, ROUNDS = 3000 };
+ * every slot, waits again, as a fused step's passes write and read shared buffers; and in
+ * between, the items of a pass handed out by team_next: each taken exactly once. */
+enum { TEAM = 3, ROUNDS = 3000, ITEMS = 40 };
 static team_barrier team_bar;
-static int team_slot[TEAM], team_bad[TEAM];
+static int team_slot[TEAM], team_bad[TEAM], team_item[ITEMS];
 
 static void *team_member(void *arg) {
   int t = (int)(long)arg;
@@ -177,6 +178,15 @@ static void *team_member(void *arg) {
     team_slot[t] = r;
     team_wait(&team_bar, TEAM);
     for (int u = 0; u < TEAM; u++) team_bad[t] += team_slot[u] != r;
+    long lo, hi, n = ITEMS - r % 7, chunk = 1 + r % 3;
+    while (team_next(&team_bar, n, chunk, &lo, &hi))
+      for (long i = lo; i < hi; i++) team_item[i]++;
+    team_wait(&team_bar, TEAM);
+    if (t == 0)
+      for (long i = 0; i < ITEMS; i++) {
+        team_bad[t] += team_item[i] != (i < n);
+        team_item[i] = 0;
+      }
     team_wait(&team_bar, TEAM);
   }
   return NULL;
