@@ -10,6 +10,7 @@
 #include "core/gemm.h"
 #include "core/json.h"
 #include "core/npy.h"
+#include "core/threads.h"
 #include "fusion/api_types.h"
 #include "media/preprocess.h"
 #include "text/tokenizer.h"
@@ -148,12 +149,16 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
     st = siglip_load_parts(model_dir, params.parts, &m->siglip);
   else
     st = blip_load_parts(model_dir, params.parts, &m->blip);
-  /* The linear layers' weights packed for the GEMM backend at the asked precision. */
-  if (!st)
+  /* The linear layers' weights packed for the GEMM backend at the asked precision, with
+   * the model's threads. */
+  if (!st) {
+    int prev = threads_enter(params.n_threads);
     st = weights_prepare_linears(m->clip     ? clip_weights(m->clip)
                                  : m->siglip ? siglip_weights(m->siglip)
                                              : blip_weights(m->blip),
                                  params.precision, &m->pack);
+    threads_leave(prev);
+  }
   if (st) {
     vlp_model_free(m);
     return st;

@@ -204,7 +204,8 @@ enum {
 
 typedef struct {
   vlp_precision precision;
-  int n_threads;  /* default for this model's sessions; <= 0: vlp_default_threads() */
+  int n_threads;  /* packing the weights at load, and the default for this model's
+                     sessions; <= 0: vlp_default_threads() */
   unsigned parts; /* VLP_LOAD_* flags; 0 is VLP_LOAD_ALL */
 } vlp_model_params;
 

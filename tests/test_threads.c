@@ -202,8 +202,11 @@ static void check_team(void) {
 
 int main(void) {
   check_team();
+  /* loaded with 1 thread too (packing the weights runs the model's threads) */
+  vlp_model_params mp = vlp_model_default_params();
+  mp.n_threads = 1;
   for (int i = 0; i < N_MODELS; i++)
-    if (vlp_model_load(model_dirs[i], &models[i])) {
+    if (vlp_model_load_with(model_dirs[i], &mp, &models[i])) {
       fprintf(stderr, "%s\n", vlp_last_error());
       return 1;
     }

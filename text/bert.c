@@ -444,9 +444,11 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   if (packed) tot = add_floats(tot, ntmp);
   tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
   tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
-  /* the other threads' residual streams for fused steps (bert_step.c) */
+  /* the other threads' residual streams for fused steps (bert_step.c), at most 15: a step
+   * is bound by memory bandwidth, which a few cores saturate, and each stream holds as many
+   * rows as the cache */
   int threads = vlp_threads_current();
-  if (threads > 64) threads = 64;
+  if (threads > 16) threads = 16;
   size_t npriv = nfloats((size_t)threads - 1, (size_t)N * cap, (size_t)D);
   if (threads > 1) tot = add_floats(tot, npriv);
   if (!nself || !nck || !ncv || (threads > 1 && !npriv) || !tot)
