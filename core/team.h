@@ -2,9 +2,8 @@
  * decoder step: products, attention, layernorms) without a region per pass. A sleeping
  * OpenMP worker takes ~20 us to wake on the development VM (core/threads.h) and libgomp's
  * own barrier sleeps at once under OMP_WAIT_POLICY=passive, so between passes the threads
- * meet at team_wait, which spins a short while and then yields the core instead of sleeping:
- * the wait between two passes of a step is a few microseconds, and next to a busy process
- * the yield lets it run. */
+ * meet at team_wait, which spins a short while (the wait between two passes of a step is
+ * usually a few microseconds) before it sleeps on a futex. */
 #ifndef VLP_CORE_TEAM_H
 #define VLP_CORE_TEAM_H
 
@@ -14,6 +13,7 @@ typedef struct {
   atomic_int arrived;
   atomic_int round;    /* passes completed: the current pass's number */
   atomic_long next[2]; /* first item not yet taken of the current pass (round & 1) */
+  atomic_int sleepers; /* threads asleep in team_wait */
 } team_barrier;
 
 /* Zeroed before the region (team_barrier b = {0} works). */
