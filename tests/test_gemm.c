@@ -31,6 +31,27 @@ static double rel_err(const float *got, const float *want, size_t n) {
   return m > 0 ? d / m : d;
 }
 
+/* A product's random operands: x (n, in), W (out, in), b (out), y0 (n, out), and room for the
+ * result and the reference. */
+typedef struct {
+  int n, in, out;
+  size_t len; /* n * out */
+  float *x, *W, *b, *y0, *y, *want;
+} operands;
+
+static operands operands_new(const int shape[3]) {
+  operands o = {.n = shape[0], .in = shape[1], .out = shape[2]};
+  o.len = (size_t)o.n * o.out;
+  o.x = test_rand_buf((size_t)o.n * o.in, 1), o.W = test_rand_buf((size_t)o.out * o.in, 0.2f);
+  o.b = test_rand_buf((size_t)o.out, 0.5f), o.y0 = test_rand_buf(o.len, 1);
+  o.y = malloc(o.len * sizeof *o.y), o.want = malloc(o.len * sizeof *o.want);
+  return o;
+}
+
+static void operands_free(operands *o) {
+  free(o->x), free(o->W), free(o->b), free(o->y0), free(o->y), free(o->want);
+}
+
 static void run_backend(const char *name) {
   CHECK(gemm_select(name));
   printf("backend %s\n", gemm_backend_name());
@@ -51,11 +72,10 @@ static void run_backend(const char *name) {
     /* bounds relative to the output's size: bf16 keeps 8 bits of mantissa, int8 7 */
     double tol = prec == VLP_PRECISION_F32 ? 1e-5 : prec == VLP_PRECISION_BF16 ? 2e-2 : 4e-2;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-      int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-      size_t len = (size_t)n * out;
-      float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.2f);
-      float *b = test_rand_buf((size_t)out, 0.5f), *y0 = test_rand_buf(len, 1);
-      float *y = malloc(len * sizeof *y), *want = malloc(len * sizeof *want);
+      operands o = operands_new(shapes[s]);
+      int n = o.n, in = o.in, out = o.out;
+      size_t len = o.len;
+      float *x = o.x, *W = o.W, *b = o.b, *y0 = o.y0, *y = o.y, *want = o.want;
       size_t bytes = 0;
       vlp_status st = gemm_prepare(W, out, in, prec, &bytes);
       CHECK(st == VLP_OK);
@@ -84,7 +104,7 @@ static void run_backend(const char *name) {
       gemm_linear(y, x, W, b, n, in, out, GEMM_ACT_NONE, 0);
       reference(want, y0, x, W, b, n, in, out, GEMM_ACT_NONE, 0);
       CHECK(rel_err(y, want, len) <= 1e-5);
-      free(x), free(W), free(b), free(y0), free(y), free(want);
+      operands_free(&o);
     }
   }
 }
@@ -144,11 +164,10 @@ static void panels(void) {
   for (int pi = 0; pi < npaths; pi++) {
     CHECK(vk_force(paths[pi]));
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-      int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
-      size_t len = (size_t)n * out;
-      float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.2f);
-      float *b = test_rand_buf((size_t)out, 0.5f), *y0 = test_rand_buf(len, 1);
-      float *y = malloc(len * sizeof *y), *want = malloc(len * sizeof *want);
+      operands o = operands_new(shapes[s]);
+      int n = o.n, in = o.in, out = o.out;
+      size_t len = o.len;
+      float *x = o.x, *W = o.W, *b = o.b, *y0 = o.y0, *y = o.y, *want = o.want;
       gemm_panel g;
       CHECK(gemm_panel_pack(&g, W, out, in) == VLP_OK);
       CHECK(g.panels == (out + 63) / 64);
@@ -179,7 +198,7 @@ static void panels(void) {
       }
       CHECK(same);
       gemm_panel_free(&g);
-      free(x), free(W), free(b), free(y0), free(y), free(want);
+      operands_free(&o);
     }
     printf("  panels on the %s path ok\n", paths[pi]);
   }
