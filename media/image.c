@@ -4,6 +4,8 @@
 #include "media/image.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,43 +55,36 @@ void vlp_image_free(vlp_image *img) {
 }
 
 /* ImageOps.exif_transpose: orientation 2..8 -> flip / rotate so the image is upright.
- * For every output pixel (x, y) the source pixel is (sx, sy). */
+ * Output pixel (x, y) comes from source pixel (ax x + bx y + cx, ay x + by y + cy): 2 flips
+ * left-right, 3 rotates 180, 4 flips top-bottom, 5 transposes, 6 rotates 270 (clockwise),
+ * 7 transverses, 8 rotates 90. Each row of a tile walks the source with a fixed step;
+ * pixel by pixel over whole rows, rotating a fuzzed 65400 x 254 JPEG missed the cache at
+ * every pixel and took over a minute in the fuzzing build. */
 vlp_status image_apply_orientation(vlp_image *img, int o, const char *name) {
   if (o < 2 || o > 8) return VLP_OK;
-  int W = img->w, H = img->h;
-  int swap = o >= 5;  // 5..8 exchange width and height
+  static const signed char k[9][4] = {
+      [2] = {-1, 0, 0, 1}, [3] = {-1, 0, 0, -1}, [4] = {1, 0, 0, -1}, [5] = {0, 1, 1, 0},
+      [6] = {0, 1, -1, 0}, [7] = {0, -1, -1, 0}, [8] = {0, -1, 1, 0}};
+  const int W = img->w, H = img->h, ax = k[o][0], bx = k[o][1], ay = k[o][2], by = k[o][3];
+  const int cx = ax + bx < 0 ? W - 1 : 0, cy = ay + by < 0 ? H - 1 : 0;
   vlp_image t;
-  vlp_status st = image_alloc(&t, swap ? H : W, swap ? W : H);
+  vlp_status st = image_alloc(&t, o >= 5 ? H : W, o >= 5 ? W : H); /* 5..8 swap W and H */
   if (st != VLP_OK) return vlp_fail_prefix(st, "%s", name);
-  for (int y = 0; y < t.h; y++) {
-    for (int x = 0; x < t.w; x++) {
-      int sx, sy;
-      switch (o) {
-        case 2:
-          sx = W - 1 - x, sy = y;
-          break;  // FLIP_LEFT_RIGHT
-        case 3:
-          sx = W - 1 - x, sy = H - 1 - y;
-          break;  // ROTATE_180
-        case 4:
-          sx = x, sy = H - 1 - y;
-          break;  // FLIP_TOP_BOTTOM
-        case 5:
-          sx = y, sy = x;
-          break;  // TRANSPOSE
-        case 6:
-          sx = y, sy = H - 1 - x;
-          break;  // ROTATE_270 (clockwise)
-        case 7:
-          sx = W - 1 - y, sy = H - 1 - x;
-          break;  // TRANSVERSE
-        default:
-          sx = W - 1 - y, sy = x;
-          break;  // 8: ROTATE_90 (counter-clockwise)
+  /* in 64 x 64 tiles, so that a rotation's column walks through the source stay in cache */
+  const ptrdiff_t step = ((ptrdiff_t)ay * W + ax) * 3;
+  enum { TILE = 64 };
+  for (int y0 = 0; y0 < t.h; y0 += TILE)
+    for (int x0 = 0; x0 < t.w; x0 += TILE) {
+      int y1 = y0 + TILE < t.h ? y0 + TILE : t.h, x1 = x0 + TILE < t.w ? x0 + TILE : t.w;
+      for (int y = y0; y < y1; y++) {
+        ptrdiff_t at = ((ptrdiff_t)(ay * x0 + by * y + cy) * W + (ax * x0 + bx * y + cx)) * 3;
+        uint8_t *d = t.rgb + ((size_t)y * t.w + x0) * 3;
+        for (int x = x0; x < x1; x++, d += 3, at += step) {
+          const uint8_t *src = img->rgb + at;
+          d[0] = src[0], d[1] = src[1], d[2] = src[2];
+        }
       }
-      memcpy(t.rgb + ((size_t)y * t.w + x) * 3, img->rgb + ((size_t)sy * W + sx) * 3, 3);
     }
-  }
   vlp_image_free(img);
   *img = t;
   return VLP_OK;
