@@ -27,10 +27,14 @@ int gemm_panel_wanted(void) {
 vlp_status gemm_panel_pack(gemm_panel *g, const float *W, int out, int in) {
   memset(g, 0, sizeof *g);
   if (!W || out <= 0 || in <= 0) return vlp_fail(VLP_ERR_INVALID, "gemm: bad weight shape");
-  int np = (out + COLS - 1) / COLS;
-  size_t bytes = (size_t)np * in * COLS * sizeof(float);
+  g->out = out, g->in = in, g->panels = (out + COLS - 1) / COLS;
+  const int np = g->panels;
+  size_t bytes = (size_t)np * gemm_panel_bytes(g);
   float *P = gemm_weights_alloc(bytes);
-  if (!P) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory packing a %d x %d weight", out, in);
+  if (!P) {
+    memset(g, 0, sizeof *g);
+    return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory packing a %d x %d weight", out, in);
+  }
   int nt = vlp_threads_current();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && np > 1)
   for (int p = 0; p < np; p++) {
@@ -41,12 +45,12 @@ vlp_status gemm_panel_pack(gemm_panel *g, const float *W, int out, int in) {
       for (int k = 0; k < in; k++) pp[(size_t)k * COLS + j] = o < out ? w[k] : 0.0f;
     }
   }
-  g->out = out, g->in = in, g->panels = np, g->P = P;
+  g->P = P;
   return VLP_OK;
 }
 
 void gemm_panel_free(gemm_panel *g) {
-  if (g->P) gemm_weights_free(g->P, (size_t)g->panels * g->in * COLS * sizeof(float));
+  if (g->P) gemm_weights_free(g->P, (size_t)g->panels * gemm_panel_bytes(g));
   memset(g, 0, sizeof *g);
 }
 
@@ -171,7 +175,7 @@ void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int
   _Alignas(64) float acc[BLOCK * COLS];
   const int in = g->in;
   for (int p = p0; p < p1; p++) {
-    const float *pp = g->P + (size_t)p * in * COLS;
+    const float *pp = gemm_panel_at(g, p);
     int c0 = p * COLS, cols = g->out - c0 < COLS ? g->out - c0 : COLS;
     for (int r0 = 0; r0 < n; r0 += BLOCK) {
       int nb = n - r0 < BLOCK ? n - r0 : BLOCK;
@@ -216,7 +220,7 @@ static vlp_status pn_pack(gemm_packed *p) {
     return st;
   }
   p->impl = g;
-  p->bytes = (size_t)g->panels * g->in * COLS * sizeof(float);
+  p->bytes = (size_t)g->panels * gemm_panel_bytes(g);
   return VLP_OK;
 }
 

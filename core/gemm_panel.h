@@ -21,6 +21,14 @@ typedef struct gemm_panel {
   float *P;            /* (panels, in, 64) */
 } gemm_panel;
 
+/* Bytes of panel p's weights, and where they start. */
+static inline size_t gemm_panel_bytes(const gemm_panel *g) {
+  return (size_t)g->in * GEMM_PANEL_COLS * sizeof(float);
+}
+static inline const float *gemm_panel_at(const gemm_panel *g, long p) {
+  return g->P + (size_t)p * g->in * GEMM_PANEL_COLS;
+}
+
 /* 1 when this CPU's kernel path makes panels the faster choice for few-row f32 products
  * (AVX-512); on AVX2 oneDNN's kernels are kept. */
 int gemm_panel_wanted(void);

@@ -20,12 +20,18 @@
  * twice what the best choice made knowing its length would. */
 #define SPIN 1000
 
+/* The share counters of the pass after the current one (last used two passes ago). */
+static void reset_next(team_barrier *b, int round) {
+  for (int i = 0; i < TEAM_MAX; i++)
+    atomic_store_explicit(&b->next[(round + 1) & 1][i].taken, 0, memory_order_relaxed);
+}
+
 void team_init(team_barrier *b) {
   atomic_init(&b->arrived, 0);
   atomic_init(&b->round, 0);
-  atomic_init(&b->next[0], 0);
-  atomic_init(&b->next[1], 0);
   atomic_init(&b->sleepers, 0);
+  for (int p = 0; p < 2; p++)
+    for (int i = 0; i < TEAM_MAX; i++) atomic_init(&b->next[p][i].taken, 0);
 }
 
 /* Sleep while b->round is still `round` (Linux: a futex on it; elsewhere: yield). */
@@ -46,19 +52,26 @@ static void wake_all(team_barrier *b) {
 #endif
 }
 
-int team_next(team_barrier *b, long n, long chunk, long *lo, long *hi) {
+int team_next(team_barrier *b, int t, int nt, long n, long chunk, long *lo, long *hi) {
   int round = atomic_load_explicit(&b->round, memory_order_acquire);
-  long at = atomic_fetch_add_explicit(&b->next[round & 1], chunk, memory_order_relaxed);
-  if (at >= n) return 0;
-  *lo = at;
-  *hi = at + chunk < n ? at + chunk : n;
-  return 1;
+  team_share_count *c = b->next[round & 1];
+  for (int i = 0; i < nt; i++) {
+    int v = (t + i) % nt;
+    long s0 = team_share_start(n, v, nt), size = team_share_start(n, v + 1, nt) - s0;
+    if (atomic_load_explicit(&c[v].taken, memory_order_relaxed) >= size) continue;
+    long at = atomic_fetch_add_explicit(&c[v].taken, chunk, memory_order_relaxed);
+    if (at >= size) continue;
+    *lo = s0 + at;
+    *hi = s0 + (at + chunk < size ? at + chunk : size);
+    return 1;
+  }
+  return 0;
 }
 
 void team_wait(team_barrier *b, int n) {
   if (n <= 1) { /* alone: still a new pass */
     int round = atomic_load_explicit(&b->round, memory_order_relaxed);
-    atomic_store_explicit(&b->next[(round + 1) & 1], 0, memory_order_relaxed);
+    reset_next(b, round);
     atomic_store_explicit(&b->round, round + 1, memory_order_relaxed);
     return;
   }
@@ -66,7 +79,7 @@ void team_wait(team_barrier *b, int n) {
   if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == n - 1) {
     /* every thread is done with this pass: the next pass's counter (last used two passes
      * ago) starts again from 0 */
-    atomic_store_explicit(&b->next[(round + 1) & 1], 0, memory_order_relaxed);
+    reset_next(b, round);
     atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
     atomic_fetch_add(&b->round, 1); /* seq_cst: against a sleeper's check below */
     if (atomic_load(&b->sleepers)) wake_all(b);

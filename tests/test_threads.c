@@ -179,7 +179,7 @@ static void *team_member(void *arg) {
     team_wait(&team_bar, TEAM);
     for (int u = 0; u < TEAM; u++) team_bad[t] += team_slot[u] != r;
     long lo, hi, n = ITEMS - r % 7, chunk = 1 + r % 3;
-    while (team_next(&team_bar, n, chunk, &lo, &hi))
+    while (team_next(&team_bar, t, TEAM, n, chunk, &lo, &hi))
       for (long i = lo; i < hi; i++) team_item[i]++;
     team_wait(&team_bar, TEAM);
     if (t == 0)
@@ -192,6 +192,21 @@ static void *team_member(void *arg) {
   return NULL;
 }
 
+/* One thread asking for every item of a pass: its own share front to back first, then the
+ * next threads' shares (shares of 10 items over 3 threads: [0, 3), [3, 6), [6, 10)). */
+static void check_team_order(void) {
+  team_barrier b;
+  team_init(&b);
+  long want[][2] = {{3, 5}, {5, 6}, {6, 8}, {8, 10}, {0, 2}, {2, 3}}, lo, hi;
+  for (int i = 0; i < 6; i++) {
+    CHECK(team_next(&b, 1, 3, 10, 2, &lo, &hi));
+    CHECK(lo == want[i][0] && hi == want[i][1]);
+  }
+  CHECK(!team_next(&b, 1, 3, 10, 2, &lo, &hi));
+  team_wait(&b, 1); /* a new pass starts from the front again */
+  CHECK(team_next(&b, 0, 3, 10, 2, &lo, &hi) && lo == 0 && hi == 2);
+}
+
 static void check_team(void) {
   team_init(&team_bar);
   pthread_t th[TEAM];
@@ -201,6 +216,7 @@ static void check_team(void) {
 }
 
 int main(void) {
+  check_team_order();
   check_team();
   /* loaded with 1 thread too (packing the weights runs the model's threads) */
   vlp_model_params mp = vlp_model_default_params();

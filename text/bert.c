@@ -15,6 +15,7 @@
 #include "core/gemm.h"
 #include "core/json.h"
 #include "core/ops.h"
+#include "core/team.h"
 #include "core/threads.h"
 #include "core/workspace.h"
 #include "text/bert_internal.h"
@@ -444,19 +445,28 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   if (packed) tot = add_floats(tot, ntmp);
   tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
   tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
-  /* the other threads' residual streams for fused steps (bert_step.c), at most 15: a step
-   * is bound by memory bandwidth, which a few cores saturate, and each stream holds as many
-   * rows as the cache */
-  int threads = vlp_threads_current();
-  if (threads > 16) threads = 16;
+  /* steps in one parallel region (bert_step.c) when the weights allow, with the other
+   * threads' residual streams here, at most TEAM_MAX - 1: a step is bound by memory
+   * bandwidth, which a few cores saturate, and each stream holds as many rows as the cache */
+  bert_step_plan *plan = bert_step_plan_new(m, packed);
+  int threads = plan ? vlp_threads_current() : 1;
+  if (threads > TEAM_MAX) threads = TEAM_MAX;
   size_t npriv = nfloats((size_t)threads - 1, (size_t)N * cap, (size_t)D);
   if (threads > 1) tot = add_floats(tot, npriv);
+  vlp_status st = VLP_OK;
+  float *buf = NULL;
+  bert_cache *c = NULL;
   if (!nself || !nck || !ncv || (threads > 1 && !npriv) || !tot)
-    return vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
-  float *buf = ws_floats(ws, WS_DECODER, tot);
-  if (!buf) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
-  bert_cache *c = calloc(1, sizeof *c);
-  if (!c) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+    st = vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
+  else if (!(buf = ws_floats(ws, WS_DECODER, tot)))
+    st = vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
+  else if (!(c = calloc(1, sizeof *c)))
+    st = vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  if (st) {
+    free(plan);
+    return st;
+  }
+  c->plan = plan;
   c->N = N, c->cap = cap, c->Nenc = Nenc, c->Te = Te, c->D = D, c->layers = cf->layers;
   c->kper = kper, c->vper = vper, c->packed = packed, c->xs = xs;
   c->k = buf;
@@ -489,7 +499,6 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
       xattn_pack(ck + (size_t)e * kper, cv + (size_t)e * vper, tk, tv, &xs);
     }
   }
-  c->plan = bert_step_plan_new(m, packed);
   *out = c;
   return VLP_OK;
 }

@@ -7,9 +7,10 @@
  * threads stay in one region for the whole step, each product's panels (core/gemm_panel.h)
  * and each attention's (row, head) tasks are split between them, and they meet at a team
  * barrier (core/team.h) between dependent passes: ~51-59 GB/s, the memory's read
- * bandwidth (prototype measurements in the closing note of stop 23). The panels and the
- * attention tasks are handed out a few at a time (team_next), so a thread slowed by the
- * host takes fewer. Same arithmetic per row as the pass-by-pass path on the same panels. */
+ * bandwidth (prototype measurements in the closing note of stop 23). Each thread takes the
+ * panels and attention tasks of its own contiguous share a few at a time, then helps with
+ * the others' (team_next), so it streams its weights front to back and a thread slowed by
+ * the host takes fewer. Same arithmetic per row as the pass-by-pass path on the same panels. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,10 @@ static float *stream_of(step *s, int t) {
 }
 
 /* y (n, ldy) = act(x W^T + b) + res, panels handed out a few at a time, then the barrier. */
-static void product(step *s, int nt, const gemm_panel *g, float *y, const float *x, int ldx, int n,
-                    const float *b, gemm_act act, const float *res) {
+static void product(step *s, int t, int nt, const gemm_panel *g, float *y, const float *x, int ldx,
+                    int n, const float *b, gemm_act act, const float *res) {
   long p0, p1, chunk = g->panels >= 32 * nt ? 4 : 1;
-  while (team_next(&s->bar, g->panels, chunk, &p0, &p1))
+  while (team_next(&s->bar, t, nt, g->panels, chunk, &p0, &p1))
     gemm_panel_part(g, y, g->out, x, ldx, n, b, act, res, g->out, (int)p0, (int)p1);
   team_wait(&s->bar, nt);
 }
@@ -94,10 +95,11 @@ static void layer(step *s, int t, int nt, int l) {
 
   /* self-attention: q, k, v; then per (sequence, head) task its slices of the new rows into
    * s->q and the cache, and its T query rows over the cache */
-  product(s, nt, P->qkv, w->h, x, D, rows, P->qkv_b, GEMM_ACT_NONE, NULL);
+  product(s, t, nt, P->qkv, w->h, x, D, rows, P->qkv_b, GEMM_ACT_NONE, NULL);
   op_attn_shape sh = {
       .B = N, .H = H, .Tq = T, .Tk = c->len + T, .hd = hd, .kv_cap = c->cap, .causal = 1};
-  while (team_next(&s->bar, (long)N * H, 1, &a, &b)) { /* task a: sequence a / H, head a % H */
+  while (
+      team_next(&s->bar, t, nt, (long)N * H, 1, &a, &b)) { /* task a: sequence a / H, head a % H */
     int n = (int)(a / H), h = (int)(a % H);
     for (int i = 0; i < T; i++) {
       size_t r = (size_t)n * T + i, at = ((size_t)n * c->cap + c->len + i) * D + (size_t)h * hd;
@@ -109,21 +111,21 @@ static void layer(step *s, int t, int nt, int l) {
     op_attention_rows_part(w->ctx, w->q, kc, vc, &sh, a * T, b * T);
   }
   team_wait(&s->bar, nt);
-  product(s, nt, P->o, w->tmp, w->ctx, D, rows, L->o.b, GEMM_ACT_NONE, x);
+  product(s, t, nt, P->o, w->tmp, w->ctx, D, rows, L->o.b, GEMM_ACT_NONE, x);
   layernorm(s, x, w->tmp, &L->ln_attn, rows);
 
   /* cross-attention over the image tokens (packed keys and values) */
-  product(s, nt, P->cq, w->q, x, D, rows, L->cq.b, GEMM_ACT_NONE, NULL);
-  while (team_next(&s->bar, (long)rows * H, 1, &a, &b))
+  product(s, t, nt, P->cq, w->q, x, D, rows, L->cq.b, GEMM_ACT_NONE, NULL);
+  while (team_next(&s->bar, t, nt, (long)rows * H, 1, &a, &b))
     xattn_run_part(w->ctx, w->q, T, c->enc_of_row, c->ck + (size_t)l * c->Nenc * c->kper,
                    c->cv + (size_t)l * c->Nenc * c->vper, NULL, &c->xs, a, b);
   team_wait(&s->bar, nt);
-  product(s, nt, P->co, w->tmp, w->ctx, D, rows, L->co.b, GEMM_ACT_NONE, x);
+  product(s, t, nt, P->co, w->tmp, w->ctx, D, rows, L->co.b, GEMM_ACT_NONE, x);
   layernorm(s, x, w->tmp, &L->ln_cross, rows);
 
   /* MLP */
-  product(s, nt, P->fc1, w->h, x, D, rows, L->fc1.b, GEMM_ACT_GELU_ERF, NULL);
-  product(s, nt, P->fc2, w->tmp, w->h, m->c.mlp, rows, L->fc2.b, GEMM_ACT_NONE, x);
+  product(s, t, nt, P->fc1, w->h, x, D, rows, L->fc1.b, GEMM_ACT_GELU_ERF, NULL);
+  product(s, t, nt, P->fc2, w->tmp, w->h, m->c.mlp, rows, L->fc2.b, GEMM_ACT_NONE, x);
   layernorm(s, x, w->tmp, &L->ln_out, rows);
 }
 
@@ -137,10 +139,10 @@ static void run(step *s, int t, int nt) {
   for (int l = 0; l < m->c.layers; l++) layer(s, t, nt, l);
   /* LM head on each row's last position (rows T D apart in x); the dense output's
    * layernorm goes to each thread's own stream, no longer needed after that product */
-  product(s, nt, c->plan->lm_dense, c->s.tmp, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
+  product(s, t, nt, c->plan->lm_dense, c->s.tmp, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
           GEMM_ACT_GELU_ERF, NULL);
   layernorm(s, x, c->s.tmp, &m->lm_ln, N);
-  product(s, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
+  product(s, t, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
 }
 
 void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits) {
