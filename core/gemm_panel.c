@@ -19,6 +19,11 @@
 #define ROWS 4
 #define BLOCK 16
 #define KC 128
+/* Up to ROWS rows stream the panel from memory and prefetch AHEAD rows (2 KiB) in front
+ * of them, into the next panel at its end: a batch-1 decoder step 7-10% faster than with
+ * the hardware prefetcher alone (paired runs; 4 and 6 rows did as well, 12 less, 16 not),
+ * which restarts at every panel. */
+#define AHEAD 8
 
 int gemm_panel_wanted(void) {
   return strcmp(vk_get()->name, "avx512") == 0;
@@ -180,8 +185,8 @@ void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int
     for (int r0 = 0; r0 < n; r0 += BLOCK) {
       int nb = n - r0 < BLOCK ? n - r0 : BLOCK;
       const float *xb = x + (size_t)r0 * ldx;
-      if (nb <= ROWS)
-        fn(acc, xb, ldx, pp, in, nb, 0, NULL);
+      if (nb <= ROWS) /* (a prefetch past the last panel's end does not fault) */
+        fn(acc, xb, ldx, pp, in, nb, 0, pp + (size_t)AHEAD * COLS);
       else
         for (int k0 = 0; k0 < in; k0 += KC) {
           int kn = in - k0 < KC ? in - k0 : KC;
