@@ -21,7 +21,7 @@ typedef struct gemm_panel {
   float *P;            /* (panels, in, 64) */
 } gemm_panel;
 
-/* Bytes of panel p's weights, and where they start. */
+/* Bytes of one panel's weights; where panel p's start. */
 static inline size_t gemm_panel_bytes(const gemm_panel *g) {
   return (size_t)g->in * GEMM_PANEL_COLS * sizeof(float);
 }
