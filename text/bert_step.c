@@ -98,8 +98,8 @@ static void layer(step *s, int t, int nt, int l) {
   product(s, t, nt, P->qkv, w->h, x, D, rows, P->qkv_b, GEMM_ACT_NONE, NULL);
   op_attn_shape sh = {
       .B = N, .H = H, .Tq = T, .Tk = c->len + T, .hd = hd, .kv_cap = c->cap, .causal = 1};
-  while (
-      team_next(&s->bar, t, nt, (long)N * H, 1, &a, &b)) { /* task a: sequence a / H, head a % H */
+  /* task a: sequence a / H, head a % H */
+  while (team_next(&s->bar, t, nt, (long)N * H, 1, &a, &b)) {
     int n = (int)(a / H), h = (int)(a % H);
     for (int i = 0; i < T; i++) {
       size_t r = (size_t)n * T + i, at = ((size_t)n * c->cap + c->len + i) * D + (size_t)h * hd;
