@@ -5,7 +5,8 @@
  * int8: activations are quantised per row (symmetric, scale = max|x| / 127), the product
  * is int32, and the dequantisation, bias and activation run in one pass here.
  * oneDNN runs OpenMP threads: it is called from outside our parallel regions, with the
- * thread count of vlp_threads_current(). */
+ * thread count of vlp_threads_current(), or (f32 products of a few hundred rows per
+ * thread) from one region of ours in which each thread runs it over its own rows. */
 #include "core/gemm_backend.h"
 
 #ifdef VLP_HAVE_DNNL
@@ -366,15 +367,94 @@ static void dequantize_rows(float *y, float *z, const int32_t *acc, const float 
   }
 }
 
+/* Runs kernel k over rows [r0, r0 + n) of src / dst on stream s with scratchpad pad. */
+static dnnl_status_t execute_rows(const dn_kernel *k, const dn_weight *d, const gemm_packed *p,
+                                  dnnl_stream_t s, void *pad, const void *src, void *dst,
+                                  const float *b, int r0, int n) {
+  int q8 = p->prec == VLP_PRECISION_INT8;
+  size_t xsize = q8 ? 1 : p->prec == VLP_PRECISION_BF16 ? 2 : 4; /* dst: f32 or s32 */
+  dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out};
+  dnnl_memory_desc_t smd, dmd, bmd;
+  dnnl_memory_t m[5] = {0};
+  dnnl_exec_arg_t a[5];
+  int na = 0;
+  const char *x = (const char *)src + (size_t)r0 * p->in * xsize;
+  char *y = (char *)dst + (size_t)r0 * p->out * 4;
+  dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab);
+  if (!st) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
+  if (!st) st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
+  if (!st && !(st = guarded_memory_create(&m[na], &smd, engine(), (void *)x)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_SRC, m[na]}, na++;
+  if (!st && !(st = guarded_memory_create(&m[na], &d->wmd, engine(), d->wdata)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, m[na]}, na++;
+  if (!st && !(st = guarded_memory_create(&m[na], &dmd, engine(), y)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_DST, m[na]}, na++;
+  if (!st && b && !q8 && !(st = guarded_memory_create(&m[na], &bmd, engine(), (void *)b)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, m[na]}, na++;
+  if (!st && pad && !(st = guarded_memory_create(&m[na], &k->pad_md, engine(), pad)))
+    a[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[na]}, na++;
+  if (!st) st = guarded_primitive_execute(k->prim, s, na, a);
+  if (!st) st = guarded_stream_wait(s);
+  for (int i = 0; i < na; i++) dnnl_memory_destroy(m[i]);
+  return st;
+}
+
+/* f32 products of 256-511 rows per thread run as one oneDNN call per thread over its own
+ * rows instead of one call that oneDNN divides: at 577 and 578 rows (a 384-pixel ViT-B/16
+ * image and its class token) oneDNN's own division ran 7-13% slower than at 576 rows with the
+ * weights coming from memory, and the split recovers it (the vision tower at batch 1: 3-4%
+ * less time, paired runs). Outside that range, and in bf16, splitting was no faster or
+ * slower (each thread then reads the whole weight). Only with the AVX-512 (brgemm)
+ * kernels, whose sums do not depend on the row count. */
+static int split_rows(const gemm_packed *p, int n, int nt) {
+  return nt > 1 && p->prec == VLP_PRECISION_F32 && n >= 256 * nt && n < 512 * nt &&
+         isa_has(dnnl_cpu_isa_avx512_core) && dn_batch_invariant();
+}
+
+static dnnl_status_t execute(dn_weight *d, const gemm_packed *p, const void *src, void *dst,
+                             const float *b, int n, gemm_act act, int accumulate) {
+  int nt = vlp_threads_current();
+  if (!split_rows(p, n, nt)) {
+    dn_kernel kc, *k = kernel(d, p, n, act, accumulate, b != NULL, &kc);
+    dnnl_stream_t s = stream();
+    void *pad = k && k->scratch ? gemm_scratch(0, k->scratch) : NULL;
+    if (!k || !s || (k->scratch && !pad)) return dnnl_out_of_memory;
+    /* Small products on one thread: a team's barrier costs more than it saves there (and
+     * much more when the cores are shared with other processes). */
+    double macs = (double)n * p->in * p->out;
+    omp_set_num_threads(macs < SMALL_PRODUCT ? 1 : nt);
+    return execute_rows(k, d, p, s, pad, src, dst, b, 0, n);
+  }
+  /* Shares of n / nt or n / nt + 1 rows: at most two kernels. */
+  dn_kernel kc[2], *k[2];
+  k[0] = kernel(d, p, n / nt, act, accumulate, b != NULL, &kc[0]);
+  k[1] = n % nt ? kernel(d, p, n / nt + 1, act, accumulate, b != NULL, &kc[1]) : k[0];
+  if (!k[0] || !k[1]) return dnnl_unimplemented;
+  atomic_int unready = 0, failed = 0;
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num(), nth = omp_get_num_threads();
+    int r0 = (int)((long)n * t / nth), r1 = (int)((long)n * (t + 1) / nth);
+    const dn_kernel *kt = r1 - r0 == n / nt ? k[0] : r1 - r0 == n / nt + 1 ? k[1] : NULL;
+    /* No thread writes its rows unless all can: a product with a residual must not be
+     * half added when the caller falls back to another backend. */
+    dnnl_stream_t s = stream();
+    void *pad = kt && kt->scratch ? gemm_scratch(0, kt->scratch) : NULL;
+    if (!kt || !s || (kt->scratch && !pad)) atomic_store(&unready, 1);
+#pragma omp barrier
+    omp_set_num_threads(1); /* oneDNN inside: this thread only */
+    if (!atomic_load(&unready) && execute_rows(kt, d, p, s, pad, src, dst, b, r0, r1 - r0))
+      atomic_store(&failed, 1);
+  }
+  return unready || failed ? dnnl_runtime_error : dnnl_success;
+}
+
 static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p, const float *b,
                   int n, int in, int out, gemm_act act, int accumulate) {
   (void)W;
   if (!p || p->in != in || p->out != out) return 0; /* unprepared weights: OpenBLAS */
   dn_weight *d = p->impl;
   int q8 = p->prec == VLP_PRECISION_INT8;
-  dn_kernel kc, *k = kernel(d, p, n, act, accumulate, b != NULL, &kc);
-  dnnl_stream_t s = stream();
-  if (!k || !s) return 0;
 
   size_t len = (size_t)n * out;
   const void *src = x;
@@ -398,37 +478,7 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
     convert_rows(xq, rscale, x, n, in, 1);
     src = xq;
   }
-  void *pad = k->scratch ? gemm_scratch(0, k->scratch) : NULL;
-  if (k->scratch && !pad) return 0;
-
-  dnnl_dims_t sd = {n, in}, dd = {n, out}, bd = {1, out};
-  dnnl_memory_desc_t smd, dmd, bmd;
-  dnnl_memory_t m[5] = {0};
-  dnnl_exec_arg_t a[5];
-  int na = 0;
-  dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab);
-  if (!st) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
-  if (!st) st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
-  if (!st && !(st = guarded_memory_create(&m[na], &smd, engine(), (void *)src)))
-    a[na] = (dnnl_exec_arg_t){DNNL_ARG_SRC, m[na]}, na++;
-  if (!st && !(st = guarded_memory_create(&m[na], &d->wmd, engine(), d->wdata)))
-    a[na] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, m[na]}, na++;
-  if (!st && !(st = guarded_memory_create(&m[na], &dmd, engine(), dst)))
-    a[na] = (dnnl_exec_arg_t){DNNL_ARG_DST, m[na]}, na++;
-  if (!st && b && !q8 && !(st = guarded_memory_create(&m[na], &bmd, engine(), (void *)b)))
-    a[na] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, m[na]}, na++;
-  if (!st && pad && !(st = guarded_memory_create(&m[na], &k->pad_md, engine(), pad)))
-    a[na] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m[na]}, na++;
-  if (!st) {
-    /* Small products on one thread: a team's barrier costs more than it saves there (and
-     * much more when the cores are shared with other processes). */
-    double macs = (double)n * in * out;
-    omp_set_num_threads(macs < SMALL_PRODUCT ? 1 : vlp_threads_current());
-    st = guarded_primitive_execute(k->prim, s, na, a);
-    if (!st) st = guarded_stream_wait(s);
-  }
-  for (int i = 0; i < na; i++) dnnl_memory_destroy(m[i]);
-  if (st) return 0;
+  if (execute(d, p, src, dst, b, n, act, accumulate) != dnnl_success) return 0;
 
   if (q8) {
     float *z = NULL;
