@@ -408,7 +408,7 @@ static dnnl_status_t execute_rows(const dn_kernel *k, const dn_weight *d, const 
  * kernels, whose sums do not depend on the row count. */
 static int split_rows(const gemm_packed *p, int n, int nt) {
   return nt > 1 && p->prec == VLP_PRECISION_F32 && n >= 256 * nt && n < 512 * nt &&
-         isa_has(dnnl_cpu_isa_avx512_core) && dn_batch_invariant();
+         !omp_in_parallel() && isa_has(dnnl_cpu_isa_avx512_core) && dn_batch_invariant();
 }
 
 static dnnl_status_t execute(dn_weight *d, const gemm_packed *p, const void *src, void *dst,
