@@ -167,9 +167,11 @@ vlp_status clip_encode_images(const clip_model *m, vlp_ws *ws, const float *pixe
   if (!s) return VLP_ERR_NOMEM;
   float *lh = last_hidden ? last_hidden : s;                /* (B, T, Dv) */
   float *po = pooled ? pooled : s + (last_hidden ? 0 : nh); /* (B, Dv) */
-  vlp_status st = vit_forward(m->vision, ws, pixels, B, S, lh);
+  /* without last_hidden wanted, the last layer runs on the pooled rows only */
+  vlp_status st = last_hidden ? vit_forward(m->vision, ws, pixels, B, S, lh)
+                              : vit_forward_pooled(m->vision, ws, pixels, B, S, lh, po);
   if (st) return st;
-  vit_pool(m->vision, lh, B, T, po);
+  if (last_hidden) vit_pool(m->vision, lh, B, T, po);
   project(po, m->visual_proj, B, Dv, m->P, features, embeds);
   return VLP_OK;
 }

@@ -155,6 +155,9 @@ static void run_manifest(const char *manifest) {
                            text_embeds + (size_t)n_texts * P);
     if (st) fprintf(stderr, "%s: %s\n", id, vlp_last_error());
     CHECK(st == VLP_OK);
+    /* no last_hidden wanted: the last layer on the end-of-text row only */
+    float pooled2[4096], feat2[4096], emb2[4096];
+    CHECK(clip_encode_texts(m, &ws, &idp, &len, 1, NULL, pooled2, feat2, emb2) == VLP_OK);
 
     const cJSON *e;
     cJSON_ArrayForEach(e, ex) {
@@ -178,10 +181,13 @@ static void run_manifest(const char *manifest) {
         free(full);
       } else if (strcmp(name, "text_pooler_output") == 0) {
         check_entry(id, name, e, def, pooled, (size_t)Dt, (size_t)Dt);
+        check_entry(id, name, e, def, pooled2, (size_t)Dt, (size_t)Dt);
       } else if (strcmp(name, "text_features") == 0) {
         check_entry(id, name, e, def, feat, (size_t)P, (size_t)P);
+        check_entry(id, name, e, def, feat2, (size_t)P, (size_t)P);
       } else if (strcmp(name, "text_embeds") == 0) {
         check_entry(id, name, e, def, text_embeds + (size_t)n_texts * P, (size_t)P, (size_t)P);
+        check_entry(id, name, e, def, emb2, (size_t)P, (size_t)P);
       } else {
         fprintf(stderr, "FAIL %s: unknown expected entry\n", what);
         CHECK(0);
@@ -224,6 +230,10 @@ static void run_manifest(const char *manifest) {
     st = clip_encode_images(m, &ws, pix, 1, S, lh, pooled, feat, emb);
     if (st) fprintf(stderr, "%s: %s\n", id, vlp_last_error());
     CHECK(st == VLP_OK);
+    /* no last_hidden wanted: the last layer runs on the class row only (vit_forward_pooled) */
+    float *pooled2 = malloc((size_t)Dv * sizeof(float));
+    float *feat2 = malloc((size_t)P * sizeof(float)), *emb2 = malloc((size_t)P * sizeof(float));
+    CHECK(clip_encode_images(m, &ws, pix, 1, S, NULL, pooled2, feat2, emb2) == VLP_OK);
     clip_logits(m, emb, 1, text_embeds, n_texts, logits);
     clip_probs(m, emb, 1, text_embeds, n_texts, probs);
     float tags[MAX_TEXTS];
@@ -236,13 +246,16 @@ static void run_manifest(const char *manifest) {
       n_entries++;
       if (strcmp(en, "vision_last_hidden_state") == 0)
         check_entry(id, en, e, def, lh, (size_t)T * Dv, (size_t)T * Dv);
-      else if (strcmp(en, "vision_pooler_output") == 0)
+      else if (strcmp(en, "vision_pooler_output") == 0) {
         check_entry(id, en, e, def, pooled, (size_t)Dv, (size_t)Dv);
-      else if (strcmp(en, "image_features") == 0)
+        check_entry(id, en, e, def, pooled2, (size_t)Dv, (size_t)Dv);
+      } else if (strcmp(en, "image_features") == 0) {
         check_entry(id, en, e, def, feat, (size_t)P, (size_t)P);
-      else if (strcmp(en, "image_embeds") == 0)
+        check_entry(id, en, e, def, feat2, (size_t)P, (size_t)P);
+      } else if (strcmp(en, "image_embeds") == 0) {
         check_entry(id, en, e, def, emb, (size_t)P, (size_t)P);
-      else if (strcmp(en, "logits_per_image") == 0)
+        check_entry(id, en, e, def, emb2, (size_t)P, (size_t)P);
+      } else if (strcmp(en, "logits_per_image") == 0)
         check_entry(id, en, e, def, logits, (size_t)n_texts, (size_t)n_texts);
       else if (strcmp(en, "probs") == 0)
         check_entry(id, en, e, def, probs, (size_t)n_texts, (size_t)n_texts);
@@ -256,6 +269,9 @@ static void run_manifest(const char *manifest) {
     free(pooled);
     free(feat);
     free(emb);
+    free(pooled2);
+    free(feat2);
+    free(emb2);
   }
   CHECK(n_cases == cJSON_GetArraySize(cases));
   printf("%s: %d cases (%d texts), %d expected entries\n", manifest, n_cases, n_texts, n_entries);
@@ -284,9 +300,23 @@ static void test_batched(void) {
   float pooled[3 * 512], feat[3 * 512], emb[3 * 512];
   CHECK(clip_encode_texts(m, &ws, (const int *const *)ids, lens, 3, lh, pooled, feat, emb) ==
         VLP_OK);
-  float emb_s[3 * 512];
+  float emb_s[3 * 512], emb_p[3 * 512];
   CHECK(clip_encode_strings(m, &ws, texts, 3, emb_s) == VLP_OK);
-  test_allclose("batched strings == batched ids", emb_s, emb, (size_t)3 * P, 0, 0);
+  /* without last_hidden the last layer runs on the end-of-text rows only, as for strings */
+  CHECK(clip_encode_texts(m, &ws, (const int *const *)ids, lens, 3, NULL, NULL, NULL, emb_p) ==
+        VLP_OK);
+  test_allclose("batched strings == batched ids", emb_s, emb_p, (size_t)3 * P, 0, 0);
+  test_allclose("end-of-text rows only == every row", emb_p, emb, (size_t)3 * P, 1e-5, 1e-5);
+  { /* pooled row before the last token (ids made by hand): every row runs, as with
+     * last_hidden; a last layer on that row alone would let it see the later tokens */
+    int odd[4] = {49406, 49407, 320, 1125}, n4 = 4;
+    const int *op = odd;
+    float *lh4 = malloc((size_t)4 * Dt * sizeof(float)), e_all[512], e_none[512];
+    CHECK(clip_encode_texts(m, &ws, &op, &n4, 1, lh4, NULL, NULL, e_all) == VLP_OK);
+    CHECK(clip_encode_texts(m, &ws, &op, &n4, 1, NULL, NULL, NULL, e_none) == VLP_OK);
+    test_allclose("pooled row not last: every row", e_none, e_all, (size_t)P, 0, 0);
+    free(lh4);
+  }
   for (int b = 0; b < 3; b++) {
     float *lh1 = malloc((size_t)lens[b] * Dt * sizeof(float));
     float p1[512], f1[512], e1[512];

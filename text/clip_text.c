@@ -182,6 +182,56 @@ int clip_text_eos_index(const clip_text_config *c, const int *ids, int n) {
   return 0;
 }
 
+/* The MLP activation as a product epilogue. */
+static gemm_act clip_text_gemm_act(const clip_text_config *c) {
+  return c->act == CLIP_ACT_GELU        ? GEMM_ACT_GELU_ERF
+         : c->act == CLIP_ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
+                                        : GEMM_ACT_QUICK_GELU;
+}
+
+/* The row of text b that is pooled: SigLIP's last position, CLIP's end-of-text token. */
+static int pooled_row(const clip_text_config *c, const int *ids, const int *lens, int b, int T) {
+  return c->siglip ? T - 1 : clip_text_eos_index(c, ids + (size_t)b * T, lens[b]);
+}
+
+/* 1 when the last layer may run on the pooled rows only: a query row at the end of its
+ * keys sees there what it sees among all rows (CLIP's end-of-text token is the last real
+ * token, so the causal limit and the padding mask agree), and the gathered rows fit (T >= 3,
+ * see last_layer_pooled). */
+static int can_pool_only(const clip_text_config *c, const int *ids, const int *lens, int B, int T) {
+  if (T < 3) return 0;
+  for (int b = 0; b < B && !c->siglip; b++)
+    if (pooled_row(c, ids, lens, b, T) != lens[b] - 1) return 0;
+  return 1;
+}
+
+/* The last layer on each text's pooled row only: q, k, v from every row, then the
+ * attention of the B pooled rows (each the last query of its text) over all keys, the
+ * output projection, the MLP and the final layer norm on B rows instead of B * T. Rows are
+ * gathered: q parts into h (B rows of 3D floats, the stride attention reads), the residual
+ * rows into att after the attention output. The normed rows end in h (B, D). */
+static void last_layer_pooled(const clip_text_model *m, const clip_text_layer *L, const int *ids,
+                              const int *lens, int B, int T, op_attn_shape as, float *x, float *h,
+                              float *qkv, float *att, float *f) {
+  const clip_text_config *c = &m->c;
+  const int D = c->hidden, F = c->mlp, N = B * T;
+  op_layernorm(h, x, L->ln1_g, L->ln1_b, N, D, c->eps);
+  gemm_stack_linear(qkv, h, L->qkv, N);
+  float *qc = h, *xc = att + (size_t)B * D; /* (B, 3D), (B, D) */
+  for (int b = 0; b < B; b++) {
+    size_t r = (size_t)b * T + pooled_row(c, ids, lens, b, T);
+    memcpy(qc + (size_t)b * 3 * D, qkv + r * 3 * D, (size_t)D * sizeof *qc);
+    memcpy(xc + (size_t)b * D, x + r * D, (size_t)D * sizeof *xc);
+  }
+  as.Tq = 1;
+  op_attention(att, qc, qkv + D, qkv + 2 * D, &as);
+  gemm_linear(xc, att, L->o_w, L->o_b, B, D, D, GEMM_ACT_NONE, 1);
+  op_layernorm(h, xc, L->ln2_g, L->ln2_b, B, D, c->eps);
+  gemm_linear(f, h, L->fc1_w, L->fc1_b, B, D, F, clip_text_gemm_act(c), 0);
+  gemm_linear(xc, f, L->fc2_w, L->fc2_b, B, F, D, GEMM_ACT_NONE, 1);
+  op_layernorm(h, xc, m->final_g, m->final_b, B, D, c->eps);
+}
+
 /* n * a * b floats, or 0 on overflow. */
 static size_t mul3(size_t n, size_t a, size_t b) {
   if (a && n > SIZE_MAX / a) return 0;
@@ -249,19 +299,25 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
   for (int b = 0; b < B; b++) any_pad |= lens[b] < T;
   if (!any_pad) as.mask = NULL;
 
-  for (int l = 0; l < c->layers; l++) {
+  /* only the pooled rows wanted: the last layer on those rows alone */
+  const int pool_only = !last_hidden && pooled && can_pool_only(c, ids, lens, B, T);
+  for (int l = 0; l < c->layers - pool_only; l++) {
     const clip_text_layer *L = &m->layers[l];
     op_layernorm(h, x, L->ln1_g, L->ln1_b, (int)N, D, c->eps);
     gemm_stack_linear(qkv, h, L->qkv, (int)N);
     op_attention(att, qkv, qkv + D, qkv + 2 * D, &as);
     gemm_linear(x, att, L->o_w, L->o_b, (int)N, D, D, GEMM_ACT_NONE, 1); /* + residual */
     op_layernorm(h, x, L->ln2_g, L->ln2_b, (int)N, D, c->eps);
-    gemm_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F,
-                c->act == CLIP_ACT_GELU        ? GEMM_ACT_GELU_ERF
-                : c->act == CLIP_ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
-                                               : GEMM_ACT_QUICK_GELU,
-                0);
+    gemm_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F, clip_text_gemm_act(c), 0);
     gemm_linear(x, f, L->fc2_w, L->fc2_b, (int)N, F, D, GEMM_ACT_NONE, 1); /* + residual */
+  }
+  if (pool_only) {
+    last_layer_pooled(m, &m->layers[c->layers - 1], ids, lens, B, T, as, x, h, qkv, att, f);
+    if (c->siglip)
+      op_linear(pooled, h, m->head_w, m->head_b, B, D, c->projection_dim);
+    else
+      memcpy(pooled, h, (size_t)B * D * sizeof(float));
+    return VLP_OK;
   }
   op_layernorm(h, x, m->final_g, m->final_b, (int)N, D, c->eps); /* h = last_hidden */
   if (last_hidden) memcpy(last_hidden, h, nd * sizeof(float));

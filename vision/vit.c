@@ -274,8 +274,39 @@ size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
   return tot;
 }
 
-vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
-                       float *last_hidden) {
+/* The last layer on the class-token row of each image only (the rows pooled): its q, k, v
+ * still come from every row, then the attention of the B class rows over all keys, the
+ * output projection, the MLP and their residuals run on B rows instead of B * T. The rows
+ * are gathered: q parts into h (B rows of 3D floats, the stride attention reads), the
+ * residual rows into ctx after the attention output, and scattered back at the end. */
+static void last_layer_cls(const vit_model *m, const vit_layer *L, float *x, float *h, float *ctx,
+                           float *mlp, int B, int T) {
+  const vit_config *c = &m->c;
+  const int D = c->hidden, M = c->mlp, Ni = B * T;
+  op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
+  if (L->qkv_w)
+    op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
+  else
+    gemm_stack_linear(mlp, h, L->qkv_stack, Ni);
+  float *qc = h, *att = ctx, *xc = ctx + (size_t)B * D; /* (B, 3D), (B, D), (B, D) */
+  for (int b = 0; b < B; b++) {
+    memcpy(qc + (size_t)b * 3 * D, mlp + (size_t)b * T * 3 * D, (size_t)D * sizeof *qc);
+    memcpy(xc + (size_t)b * D, x + (size_t)b * T * D, (size_t)D * sizeof *xc);
+  }
+  op_attn_shape as = {
+      .B = B, .H = c->heads, .Tq = 1, .Tk = T, .hd = D / c->heads, .kv_cap = T, .ld = 3 * D};
+  op_attention(att, qc, mlp + D, mlp + 2 * D, &as);
+  gemm_linear(xc, att, L->o_w, L->o_b, B, D, D, GEMM_ACT_NONE, 1);
+  op_layernorm(h, xc, L->ln2_w, L->ln2_b, B, D, c->eps);
+  gemm_linear(mlp, h, L->fc1_w, L->fc1_b, B, D, M, vit_gemm_act(c->act), 0);
+  gemm_linear(xc, mlp, L->fc2_w, L->fc2_b, B, M, D, GEMM_ACT_NONE, 1);
+  for (int b = 0; b < B; b++)
+    memcpy(x + (size_t)b * T * D, xc + (size_t)b * D, (size_t)D * sizeof *x);
+}
+
+/* vit_forward, or with cls_only the last layer on the class-token rows only. */
+static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                          float *last_hidden, int cls_only) {
   const vit_config *c = &m->c;
   const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
@@ -328,8 +359,14 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
 
   /* attention reads q, k, v where the product wrote them: row i = [q_i, k_i, v_i] */
   op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .ld = 3 * D};
+  /* gathering B rows of 3D floats into h (T rows of D per image) needs T >= 3 */
+  cls_only = cls_only && m->ncls && T >= 3;
   for (int l = 0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
+    if (cls_only && l == c->layers - 1) {
+      last_layer_cls(m, L, x, h, ctx, mlp, B, T);
+      break;
+    }
     op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
     if (L->qkv_w)
       op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
@@ -342,8 +379,25 @@ vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int 
     gemm_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M, vit_gemm_act(c->act), 0);
     gemm_linear(x, mlp, L->fc2_w, L->fc2_b, Ni, M, D, GEMM_ACT_NONE, 1);
   }
-  if (c->kind != VIT_CLIP) op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
+  if (c->kind != VIT_CLIP && cls_only)
+    for (int b = 0; b < B; b++)
+      op_layernorm(x + (size_t)b * T * D, x + (size_t)b * T * D, m->post_w, m->post_b, 1, D,
+                   c->eps);
+  else if (c->kind != VIT_CLIP)
+    op_layernorm(x, x, m->post_w, m->post_b, Ni, D, c->eps);
   return VLP_OK;
+}
+
+vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                       float *last_hidden) {
+  return forward(m, ws, pixels, B, S, last_hidden, 0);
+}
+
+vlp_status vit_forward_pooled(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                              float *scratch, float *pooled) {
+  vlp_status st = forward(m, ws, pixels, B, S, scratch, 1);
+  if (!st) vit_pool(m, scratch, B, vit_tokens(m, S), pooled);
+  return st;
 }
 
 void vit_pool(const vit_model *m, const float *last_hidden, int B, int T, float *pooled) {

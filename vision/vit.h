@@ -56,6 +56,13 @@ gemm_act vit_gemm_act(vlp_act a);
  * patch_size. Scratch from ws slots WS_VISION and WS_VISION_POS; the model is only read. */
 vlp_status vit_forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                        float *last_hidden);
+/* pooled (B, hidden) as vit_pool(vit_forward(...)) gives it, with less work: the last layer
+ * runs its attention, output projection and MLP on each image's class-token row only (the
+ * one pooled; ~6% of a ViT-B/32's products). scratch (B, vit_tokens(S), hidden) is
+ * overwritten; its other rows are not the last hidden state. A tower without a class token
+ * (SigLIP's, pooled by its head over every row) runs every row. */
+vlp_status vit_forward_pooled(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
+                              float *scratch, float *pooled);
 /* pooled (B, hidden) = post_layernorm(last_hidden[:, 0]). */
 void vit_pool(const vit_model *m, const float *last_hidden, int B, int T, float *pooled);
 
