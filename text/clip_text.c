@@ -182,11 +182,28 @@ int clip_text_eos_index(const clip_text_config *c, const int *ids, int n) {
   return 0;
 }
 
-/* The MLP activation as a product epilogue. */
-static gemm_act clip_text_gemm_act(const clip_text_config *c) {
-  return c->act == CLIP_ACT_GELU        ? GEMM_ACT_GELU_ERF
-         : c->act == CLIP_ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
-                                        : GEMM_ACT_QUICK_GELU;
+/* A layer's first half on n rows: h = ln1(x), then each row's q, k, v side by side in
+ * qkv (n, 3D). */
+static void qkv_rows(const clip_text_model *m, const clip_text_layer *L, float *qkv, float *h,
+                     const float *x, int n) {
+  op_layernorm(h, x, L->ln1_g, L->ln1_b, n, m->c.hidden, m->c.eps);
+  gemm_stack_linear(qkv, h, L->qkv, n);
+}
+
+/* The rest of a layer on n rows after the attention output att: x += att W_o + b_o, then
+ * x += MLP(ln2(x)); h and f are scratch. The residual adds and the MLP activation run
+ * inside the products. */
+static void out_mlp_rows(const clip_text_model *m, const clip_text_layer *L, float *x,
+                         const float *att, float *h, float *f, int n) {
+  const clip_text_config *c = &m->c;
+  const int D = c->hidden, F = c->mlp;
+  gemm_act act = c->act == CLIP_ACT_GELU        ? GEMM_ACT_GELU_ERF
+                 : c->act == CLIP_ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
+                                                : GEMM_ACT_QUICK_GELU;
+  gemm_linear(x, att, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
+  op_layernorm(h, x, L->ln2_g, L->ln2_b, n, D, c->eps);
+  gemm_linear(f, h, L->fc1_w, L->fc1_b, n, D, F, act, 0);
+  gemm_linear(x, f, L->fc2_w, L->fc2_b, n, F, D, GEMM_ACT_NONE, 1);
 }
 
 /* The row of text b that is pooled: SigLIP's last position, CLIP's end-of-text token. */
@@ -214,9 +231,8 @@ static void last_layer_pooled(const clip_text_model *m, const clip_text_layer *L
                               const int *lens, int B, int T, op_attn_shape as, float *x, float *h,
                               float *qkv, float *att, float *f) {
   const clip_text_config *c = &m->c;
-  const int D = c->hidden, F = c->mlp, N = B * T;
-  op_layernorm(h, x, L->ln1_g, L->ln1_b, N, D, c->eps);
-  gemm_stack_linear(qkv, h, L->qkv, N);
+  const int D = c->hidden;
+  qkv_rows(m, L, qkv, h, x, B * T);
   float *qc = h, *xc = att + (size_t)B * D; /* (B, 3D), (B, D) */
   for (int b = 0; b < B; b++) {
     size_t r = (size_t)b * T + pooled_row(c, ids, lens, b, T);
@@ -225,10 +241,7 @@ static void last_layer_pooled(const clip_text_model *m, const clip_text_layer *L
   }
   as.Tq = 1;
   op_attention(att, qc, qkv + D, qkv + 2 * D, &as);
-  gemm_linear(xc, att, L->o_w, L->o_b, B, D, D, GEMM_ACT_NONE, 1);
-  op_layernorm(h, xc, L->ln2_g, L->ln2_b, B, D, c->eps);
-  gemm_linear(f, h, L->fc1_w, L->fc1_b, B, D, F, clip_text_gemm_act(c), 0);
-  gemm_linear(xc, f, L->fc2_w, L->fc2_b, B, F, D, GEMM_ACT_NONE, 1);
+  out_mlp_rows(m, L, xc, att, h, f, B);
   op_layernorm(h, xc, m->final_g, m->final_b, B, D, c->eps);
 }
 
@@ -303,13 +316,9 @@ vlp_status clip_text_forward(const clip_text_model *m, vlp_ws *ws, const int *id
   const int pool_only = !last_hidden && pooled && can_pool_only(c, ids, lens, B, T);
   for (int l = 0; l < c->layers - pool_only; l++) {
     const clip_text_layer *L = &m->layers[l];
-    op_layernorm(h, x, L->ln1_g, L->ln1_b, (int)N, D, c->eps);
-    gemm_stack_linear(qkv, h, L->qkv, (int)N);
+    qkv_rows(m, L, qkv, h, x, (int)N);
     op_attention(att, qkv, qkv + D, qkv + 2 * D, &as);
-    gemm_linear(x, att, L->o_w, L->o_b, (int)N, D, D, GEMM_ACT_NONE, 1); /* + residual */
-    op_layernorm(h, x, L->ln2_g, L->ln2_b, (int)N, D, c->eps);
-    gemm_linear(f, h, L->fc1_w, L->fc1_b, (int)N, D, F, clip_text_gemm_act(c), 0);
-    gemm_linear(x, f, L->fc2_w, L->fc2_b, (int)N, F, D, GEMM_ACT_NONE, 1); /* + residual */
+    out_mlp_rows(m, L, x, att, h, f, (int)N);
   }
   if (pool_only) {
     last_layer_pooled(m, &m->layers[c->layers - 1], ids, lens, B, T, as, x, h, qkv, att, f);

@@ -274,6 +274,32 @@ size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
   return tot;
 }
 
+/* A layer's first half on n rows: h = ln1(x), then each row's q, k, v side by side in
+ * qkv (n, 3D). */
+static void qkv_rows(const vit_model *m, const vit_layer *L, float *qkv, float *h, const float *x,
+                     int n) {
+  const vit_config *c = &m->c;
+  const int D = c->hidden;
+  op_layernorm(h, x, L->ln1_w, L->ln1_b, n, D, c->eps);
+  if (L->qkv_w)
+    op_linear(qkv, h, L->qkv_w, L->qkv_b, n, D, 3 * D);
+  else
+    gemm_stack_linear(qkv, h, L->qkv_stack, n);
+}
+
+/* The rest of a layer on n rows after the attention output ctx: x += ctx W_o + b_o, then
+ * x += MLP(ln2(x)); h and mlp are scratch. Residual adds and the MLP activation run inside
+ * the products (gemm.h). */
+static void out_mlp_rows(const vit_model *m, const vit_layer *L, float *x, const float *ctx,
+                         float *h, float *mlp, int n) {
+  const vit_config *c = &m->c;
+  const int D = c->hidden, M = c->mlp;
+  gemm_linear(x, ctx, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
+  op_layernorm(h, x, L->ln2_w, L->ln2_b, n, D, c->eps);
+  gemm_linear(mlp, h, L->fc1_w, L->fc1_b, n, D, M, vit_gemm_act(c->act), 0);
+  gemm_linear(x, mlp, L->fc2_w, L->fc2_b, n, M, D, GEMM_ACT_NONE, 1);
+}
+
 /* The last layer on the class-token row of each image only (the rows pooled): its q, k, v
  * still come from every row, then the attention of the B class rows over all keys, the
  * output projection, the MLP and their residuals run on B rows instead of B * T. The rows
@@ -282,12 +308,8 @@ size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
 static void last_layer_cls(const vit_model *m, const vit_layer *L, float *x, float *h, float *ctx,
                            float *mlp, int B, int T) {
   const vit_config *c = &m->c;
-  const int D = c->hidden, M = c->mlp, Ni = B * T;
-  op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
-  if (L->qkv_w)
-    op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
-  else
-    gemm_stack_linear(mlp, h, L->qkv_stack, Ni);
+  const int D = c->hidden;
+  qkv_rows(m, L, mlp, h, x, B * T);
   float *qc = h, *att = ctx, *xc = ctx + (size_t)B * D; /* (B, 3D), (B, D), (B, D) */
   for (int b = 0; b < B; b++) {
     memcpy(qc + (size_t)b * 3 * D, mlp + (size_t)b * T * 3 * D, (size_t)D * sizeof *qc);
@@ -296,10 +318,7 @@ static void last_layer_cls(const vit_model *m, const vit_layer *L, float *x, flo
   op_attn_shape as = {
       .B = B, .H = c->heads, .Tq = 1, .Tk = T, .hd = D / c->heads, .kv_cap = T, .ld = 3 * D};
   op_attention(att, qc, mlp + D, mlp + 2 * D, &as);
-  gemm_linear(xc, att, L->o_w, L->o_b, B, D, D, GEMM_ACT_NONE, 1);
-  op_layernorm(h, xc, L->ln2_w, L->ln2_b, B, D, c->eps);
-  gemm_linear(mlp, h, L->fc1_w, L->fc1_b, B, D, M, vit_gemm_act(c->act), 0);
-  gemm_linear(xc, mlp, L->fc2_w, L->fc2_b, B, M, D, GEMM_ACT_NONE, 1);
+  out_mlp_rows(m, L, xc, att, h, mlp, B);
   for (int b = 0; b < B; b++)
     memcpy(x + (size_t)b * T * D, xc + (size_t)b * D, (size_t)D * sizeof *x);
 }
@@ -308,7 +327,7 @@ static void last_layer_cls(const vit_model *m, const vit_layer *L, float *x, flo
 static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                           float *last_hidden, int cls_only) {
   const vit_config *c = &m->c;
-  const int D = c->hidden, p = c->patch_size, C = c->channels, M = c->mlp, H = c->heads;
+  const int D = c->hidden, p = c->patch_size, C = c->channels, H = c->heads;
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "vit: batch size %d must be positive", B);
   /* SigLIP's Conv2d takes floor(S / p) patches (so400m: 384 / 14 -> 27), the last pixels
    * unused; the others need S to be a multiple */
@@ -367,17 +386,9 @@ static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, i
       last_layer_cls(m, L, x, h, ctx, mlp, B, T);
       break;
     }
-    op_layernorm(h, x, L->ln1_w, L->ln1_b, Ni, D, c->eps);
-    if (L->qkv_w)
-      op_linear(mlp, h, L->qkv_w, L->qkv_b, Ni, D, 3 * D);
-    else
-      gemm_stack_linear(mlp, h, L->qkv_stack, Ni);
+    qkv_rows(m, L, mlp, h, x, Ni);
     op_attention(ctx, mlp, mlp + D, mlp + 2 * D, &as);
-    /* residual adds and the MLP activation run inside the products (gemm.h) */
-    gemm_linear(x, ctx, L->o_w, L->o_b, Ni, D, D, GEMM_ACT_NONE, 1);
-    op_layernorm(h, x, L->ln2_w, L->ln2_b, Ni, D, c->eps);
-    gemm_linear(mlp, h, L->fc1_w, L->fc1_b, Ni, D, M, vit_gemm_act(c->act), 0);
-    gemm_linear(x, mlp, L->fc2_w, L->fc2_b, Ni, M, D, GEMM_ACT_NONE, 1);
+    out_mlp_rows(m, L, x, ctx, h, mlp, Ni);
   }
   if (c->kind != VIT_CLIP && cls_only)
     for (int b = 0; b < B; b++)
