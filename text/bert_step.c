@@ -138,10 +138,12 @@ static void run(step *s, int t, int nt) {
   if (t) memcpy(x, c->s.x, (size_t)s->rows * D * sizeof *x);
   for (int l = 0; l < m->c.layers; l++) layer(s, t, nt, l);
   /* LM head on each row's last position (rows T D apart in x); the dense output's
-   * layernorm goes to each thread's own stream, no longer needed after that product */
-  product(s, t, nt, c->plan->lm_dense, c->s.tmp, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
+   * layernorm goes to each thread's own stream, no longer needed after that product. The
+   * dense output goes to s.q, not s.tmp: a thread still in the last layer's layernorm may
+   * be reading s.tmp while the others start this product (no barrier between them). */
+  product(s, t, nt, c->plan->lm_dense, c->s.q, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
           GEMM_ACT_GELU_ERF, NULL);
-  layernorm(s, x, c->s.tmp, &m->lm_ln, N);
+  layernorm(s, x, c->s.q, &m->lm_ln, N);
   product(s, t, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
 }
 
