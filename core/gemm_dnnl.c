@@ -5,8 +5,10 @@
  * int8: activations are quantised per row (symmetric, scale = max|x| / 127), the product
  * is int32, and the dequantisation, bias and activation run in one pass here.
  * oneDNN runs OpenMP threads: it is called from outside our parallel regions, with the
- * thread count of vlp_threads_current(), or (f32 products of a few hundred rows per
- * thread) from one region of ours in which each thread runs it over its own rows. */
+ * thread count of vlp_threads_current(), or from one region of ours in which each thread
+ * runs it on one thread: over its own column part of an f32 weight packed in parts (one per
+ * thread of the load), or over its own rows (f32 products of a few hundred rows per thread
+ * on weights packed whole). */
 #include "core/gemm_backend.h"
 
 #ifdef VLP_HAVE_DNNL
@@ -102,11 +104,24 @@ typedef struct {
   unsigned long last;
 } dn_kernel;
 
+/* f32 weights are packed in column parts, one per thread, when there are 2 to COL_PARTS_MAX
+ * threads and each part keeps at least COL_PART_MIN columns. */
+#define COL_PARTS_MAX 4
+#define COL_PART_MIN 128
+/* Rows per pass over a weight in parts (its share of the input stays in the caches). */
+#define PARTS_ROWS 1024
+
 typedef struct {
   dnnl_memory_desc_t wmd; /* packed (in, out) weights */
   void *wdata;
   size_t wbytes; /* of wdata */
   float *wscale; /* int8: per output channel, W ~ q * wscale */
+  int ldy;       /* floats between rows of y: out, or the whole weight's out for a part */
+  /* parts > 1: no wdata of its own; part[j] is columns [c0[j], c0[j + 1]) of the weight as
+   * a packed weight of its own (impl: its dn_weight, ldy the whole's out) */
+  int parts;
+  int c0[COL_PARTS_MAX + 1];
+  gemm_packed part[COL_PARTS_MAX];
   pthread_mutex_t mu;
   unsigned long tick;
   dn_kernel k[KCACHE];
@@ -125,14 +140,14 @@ static dnnl_alg_kind_t act_alg(gemm_act a) {
 /* A matmul primitive descriptor for n rows; weights desc w (may be format "any").
  * int8 products give int32 with no post-ops (the epilogue is ours). */
 static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, const gemm_packed *p,
-                             const dnnl_memory_desc_t *w, int n, gemm_act act, int accumulate,
-                             int bias) {
+                             const dnnl_memory_desc_t *w, int n, int ldy, gemm_act act,
+                             int accumulate, int bias) {
   int q8 = p->prec == VLP_PRECISION_INT8;
-  dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out};
+  dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out}, ds = {ldy, 1};
   dnnl_memory_desc_t smd, dmd, bmd;
   dnnl_status_t st;
   if ((st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab)) ||
-      (st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab)) ||
+      (st = dnnl_memory_desc_init_by_strides(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, ds)) ||
       (st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab)))
     return st;
   dnnl_matmul_desc_t md;
@@ -219,6 +234,7 @@ static void quantize_weights(int8_t *q, float *scale, const float *W, int out, i
 static void dn_release(gemm_packed *p) {
   dn_weight *d = p->impl;
   if (!d) return;
+  for (int j = 0; j < d->parts; j++) dn_release(&d->part[j]);
   for (int i = 0; i < KCACHE; i++)
     if (d->k[i].used) dnnl_primitive_destroy(d->k[i].prim);
   pthread_mutex_destroy(&d->mu);
@@ -228,10 +244,11 @@ static void dn_release(gemm_packed *p) {
   p->impl = NULL;
 }
 
-static vlp_status dn_pack(gemm_packed *p) {
+static vlp_status pack_one(gemm_packed *p, int ldy) {
   dn_weight *d = calloc(1, sizeof *d);
   if (!d) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
   pthread_mutex_init(&d->mu, NULL);
+  d->ldy = ldy;
   p->impl = d;
   const char *what = gemm_precision_name(p->prec);
   int q8 = p->prec == VLP_PRECISION_INT8;
@@ -241,7 +258,7 @@ static vlp_status dn_pack(gemm_packed *p) {
   dnnl_memory_desc_t any, plain;
   dnnl_primitive_desc_t pd = NULL;
   dnnl_status_t st = dnnl_memory_desc_init_by_tag(&any, 2, wd, wtype(p->prec), dnnl_format_tag_any);
-  if (!st) st = make_pd(&pd, p, &any, 64, GEMM_ACT_NONE, 0, 1);
+  if (!st) st = make_pd(&pd, p, &any, 64, ldy, GEMM_ACT_NONE, 0, 1);
   if (st || is_reference(pd)) {
     if (pd) dnnl_primitive_desc_destroy(pd);
     dn_release(p);
@@ -285,6 +302,41 @@ static vlp_status dn_pack(gemm_packed *p) {
   return VLP_OK;
 }
 
+/* Column parts for an f32 weight at the current thread count (1: packed whole). With one
+ * part per thread each thread streams only its share of the weights: at 50-800 rows
+ * (CLIP B/32 at batch 1-16, BLIP's 577) oneDNN's own division of a product took 4-14% more
+ * time than the threads running their halves (all of a ViT-B layer's products, 2 threads). */
+static int col_parts(const gemm_packed *p) {
+  int nt = vlp_threads_current();
+  if (p->prec != VLP_PRECISION_F32 || nt < 2 || nt > COL_PARTS_MAX) return 1;
+  return p->out / nt >= COL_PART_MIN ? nt : 1;
+}
+
+static vlp_status dn_pack(gemm_packed *p) {
+  int parts = col_parts(p);
+  if (parts == 1) return pack_one(p, p->out);
+  dn_weight *d = calloc(1, sizeof *d);
+  if (!d) return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory");
+  pthread_mutex_init(&d->mu, NULL);
+  d->ldy = p->out;
+  p->impl = d;
+  p->bytes = 0;
+  for (int j = 0; j < parts; j++) {
+    int c0 = (int)((long)p->out * j / parts), c1 = (int)((long)p->out * (j + 1) / parts);
+    d->c0[j] = c0, d->c0[j + 1] = c1;
+    d->part[j] = (gemm_packed){
+        .W = p->W + (size_t)c0 * p->in, .out = c1 - c0, .in = p->in, .prec = p->prec, .be = p->be};
+    vlp_status st = pack_one(&d->part[j], p->out);
+    d->parts = j + 1; /* released with the rest if it failed */
+    if (st) {
+      dn_release(p);
+      return st;
+    }
+    p->bytes += d->part[j].bytes;
+  }
+  return VLP_OK;
+}
+
 /* The cached primitive for this call shape, made on first use (least recently used one
  * replaced). NULL if oneDNN cannot make it. */
 static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act, int accumulate,
@@ -302,7 +354,7 @@ static dn_kernel *kernel(dn_weight *d, const gemm_packed *p, int n, gemm_act act
   if (!hit) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
-    dnnl_status_t st = make_pd(&pd, p, &d->wmd, n, act, accumulate, bias);
+    dnnl_status_t st = make_pd(&pd, p, &d->wmd, n, d->ldy, act, accumulate, bias);
     if (!st) st = guarded_primitive_create(&prim, pd);
     if (!st) note_impl(pd);
     dnnl_memory_desc_t pad_md;
@@ -373,15 +425,15 @@ static dnnl_status_t execute_rows(const dn_kernel *k, const dn_weight *d, const 
                                   const float *b, int r0, int n) {
   int q8 = p->prec == VLP_PRECISION_INT8;
   size_t xsize = q8 ? 1 : p->prec == VLP_PRECISION_BF16 ? 2 : 4; /* dst: f32 or s32 */
-  dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out};
+  dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out}, ds = {d->ldy, 1};
   dnnl_memory_desc_t smd, dmd, bmd;
   dnnl_memory_t m[5] = {0};
   dnnl_exec_arg_t a[5];
   int na = 0;
   const char *x = (const char *)src + (size_t)r0 * p->in * xsize;
-  char *y = (char *)dst + (size_t)r0 * p->out * 4;
+  char *y = (char *)dst + (size_t)r0 * d->ldy * 4;
   dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab);
-  if (!st) st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, dnnl_ab);
+  if (!st) st = dnnl_memory_desc_init_by_strides(&dmd, 2, dd, q8 ? dnnl_s32 : dnnl_f32, ds);
   if (!st) st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
   if (!st && !(st = guarded_memory_create(&m[na], &smd, engine(), (void *)x)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_SRC, m[na]}, na++;
@@ -449,6 +501,58 @@ static dnnl_status_t execute(dn_weight *d, const gemm_packed *p, const void *src
   return unready || failed ? dnnl_runtime_error : dnnl_success;
 }
 
+/* Rows [0, n) of a product on a weight in column parts, one part per thread (nt = parts):
+ * each thread runs its part over all the rows, in one region. */
+static dnnl_status_t execute_parts_rows(dn_weight *d, int nt, const float *src, float *dst,
+                                        const float *b, int n, gemm_act act, int accumulate) {
+  atomic_int unready = 0, failed = 0;
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num();
+    const gemm_packed *pt = &d->part[t];
+    dn_weight *dt = pt->impl;
+    dn_kernel kc, *k = omp_get_num_threads() == nt
+                           ? kernel(dt, pt, n, act, accumulate, b != NULL, &kc)
+                           : NULL;
+    /* No thread writes its columns unless all can (see execute). */
+    dnnl_stream_t s = stream();
+    void *pad = k && k->scratch ? gemm_scratch(0, k->scratch) : NULL;
+    if (!k || !s || (k->scratch && !pad)) atomic_store(&unready, 1);
+#pragma omp barrier
+    omp_set_num_threads(1); /* oneDNN inside: this thread only */
+    int c0 = d->c0[t];
+    if (!atomic_load(&unready) &&
+        execute_rows(k, dt, pt, s, pad, src, dst + c0, b ? b + c0 : NULL, 0, n))
+      atomic_store(&failed, 1);
+  }
+  return unready || failed ? dnnl_runtime_error : dnnl_success;
+}
+
+/* A weight in column parts (f32). With one thread per part, blocks of at most PARTS_ROWS
+ * rows, each thread its part; else the parts one after the other, each a whole product. */
+static dnnl_status_t execute_parts(dn_weight *d, const float *src, float *dst, const float *b,
+                                   int n, gemm_act act, int accumulate) {
+  int nt = vlp_threads_current();
+  const gemm_packed *p0 = &d->part[0];
+  double macs = (double)n * p0->in * d->ldy;
+  if (nt != d->parts || omp_in_parallel() || macs < SMALL_PRODUCT || n > PARTS_ROWS) {
+    for (int j = 0; j < d->parts; j++) {
+      int c0 = d->c0[j];
+      dnnl_status_t st = execute(d->part[j].impl, &d->part[j], src, dst + c0, b ? b + c0 : NULL, n,
+                                 act, accumulate);
+      if (st != dnnl_success) return st;
+    }
+    return dnnl_success;
+  }
+  for (int r0 = 0; r0 < n; r0 += PARTS_ROWS) {
+    int nr = n - r0 < PARTS_ROWS ? n - r0 : PARTS_ROWS;
+    dnnl_status_t st = execute_parts_rows(d, nt, src + (size_t)r0 * p0->in,
+                                          dst + (size_t)r0 * d->ldy, b, nr, act, accumulate);
+    if (st != dnnl_success) return st;
+  }
+  return dnnl_success;
+}
+
 static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p, const float *b,
                   int n, int in, int out, gemm_act act, int accumulate) {
   (void)W;
@@ -478,7 +582,9 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
     convert_rows(xq, rscale, x, n, in, 1);
     src = xq;
   }
-  if (execute(d, p, src, dst, b, n, act, accumulate) != dnnl_success) return 0;
+  dnnl_status_t st = d->parts > 1 ? execute_parts(d, src, dst, b, n, act, accumulate)
+                                  : execute(d, p, src, dst, b, n, act, accumulate);
+  if (st != dnnl_success) return 0;
 
   if (q8) {
     float *z = NULL;

@@ -272,6 +272,42 @@ static void split_rows(vlp_precision prec, double tol) {
   threads_leave(prev);
 }
 
+/* f32 weights with 2 x 128 columns or more are packed in one column part per thread when
+ * prepared on 2 threads: each thread's part over all rows (n = 50, 577), the parts one after
+ * the other (n = 1100 rows, a product too small for two threads, or 1 thread). */
+static void column_parts(void) {
+  int prev = threads_enter(2);
+  operands o = operands_new((const int[3]){1100, 40, 300});
+  CHECK(gemm_prepare(o.W, o.out, o.in, VLP_PRECISION_F32, NULL) == VLP_OK);
+  const int ns[] = {50, 577, 1100, 3};
+  for (int threads = 2; threads >= 1; threads--) {
+    int inner = threads_enter(threads);
+    for (int i = 0; i < 4; i++)
+      for (int act = GEMM_ACT_NONE; act <= GEMM_ACT_QUICK_GELU; act++)
+        for (int acc = 0; acc < 2; acc++) {
+          size_t len = (size_t)ns[i] * o.out;
+          memcpy(o.y, o.y0, len * sizeof *o.y);
+          const float *b = acc && i == 0 ? NULL : o.b; /* and once without a bias */
+          gemm_linear(o.y, o.x, o.W, b, ns[i], o.in, o.out, (gemm_act)act, acc);
+          reference(o.want, o.y0, o.x, o.W, b, ns[i], o.in, o.out, (gemm_act)act, acc);
+          CHECK(rel_err(o.y, o.want, len) <= 1e-5);
+        }
+    threads_leave(inner);
+  }
+  if (gemm_batch_invariant()) { /* a row alone (one thread, small) as within 50 rows */
+    float row[300];
+    gemm_linear(o.y, o.x, o.W, o.b, 50, o.in, o.out, GEMM_ACT_NONE, 0);
+    for (int r = 0; r < 50; r += 49) {
+      gemm_linear(row, o.x + (size_t)r * o.in, o.W, o.b, 1, o.in, o.out, GEMM_ACT_NONE, 0);
+      CHECK(memcmp(row, o.y + (size_t)r * o.out, sizeof row) == 0);
+    }
+  }
+  printf("  f32 column parts on 2 threads ok\n");
+  gemm_forget(o.W);
+  operands_free(&o);
+  threads_leave(prev);
+}
+
 int main(void) {
   run_backend("openblas");
   stacked(VLP_PRECISION_F32, 1e-5);
@@ -287,6 +323,7 @@ int main(void) {
   if (gemm_select("dnnl")) {
     run_backend("dnnl");
     split_rows(VLP_PRECISION_F32, 1e-5);
+    column_parts();
     panels();
     stacked(VLP_PRECISION_F32, 1e-5);
     if (gemm_supports(VLP_PRECISION_BF16, NULL)) stacked(VLP_PRECISION_BF16, 2e-2);
