@@ -19,6 +19,7 @@
 
 #include "core/fast_exp.h"
 #include "core/kernels.h"
+#include "core/team.h"
 #include "core/threads.h"
 
 /* Keys per step of the online softmax (the score tile is ATTN_KBLK x block rows). */
@@ -148,52 +149,80 @@ int attention_alone(long tasks, const op_attn_shape *s) {
   return tasks * 0.5 + flops / 150e3 < 20.0; /* microseconds */
 }
 
+/* The shape of a blocked attention call and its kernels: task t is block qb of query rows
+ * of head h of item b. */
+typedef struct {
+  const attn_kernel *wide, *narrow;
+  const op_attn_shape *s;
+  const float *q, *k, *v;
+  float *out;
+  int shrt, qbr, nqb;
+  float scale;
+} attn_tasks;
+
+static void attn_task(const attn_tasks *at, long t) {
+  const op_attn_shape *s = at->s;
+  const int H = s->H, Tq = s->Tq, D = H * s->hd, ld = op_attn_ld(s), nqb = at->nqb;
+  int qb = (int)(t % nqb), h = (int)(t / nqb % H), b = (int)(t / nqb / H);
+  size_t qo = (size_t)b * Tq * ld + (size_t)h * s->hd;
+  size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * s->hd;
+  attn_head a = {.q = at->q + qo,
+                 .k = at->k + ko,
+                 .v = at->v + ko,
+                 .mask = s->mask ? s->mask + (size_t)b * s->Tk : NULL,
+                 .out = at->out + (size_t)b * Tq * D + (size_t)h * s->hd,
+                 .Tq = Tq,
+                 .Tk = s->Tk,
+                 .hd = s->hd,
+                 .ld = ld,
+                 .D = D,
+                 .causal = s->causal,
+                 .scale = at->scale};
+  int i0 = qb * at->qbr, end = i0 + at->qbr < Tq ? i0 + at->qbr : Tq;
+  if (end - i0 <= ATTN_ROWS_ALONE) { /* decoder steps: one row per head */
+    for (int i = i0; i < end; i++) at->wide->row(&a, i);
+    return;
+  }
+  if (at->shrt) {
+    at->wide->short_block(&a, i0, end - i0);
+    return;
+  }
+  for (int i = i0; i < end;) { /* a few rows left: narrow blocks, less padding */
+    const attn_kernel *kn = end - i > 2 * at->narrow->rows ? at->wide : at->narrow;
+    int n = end - i < kn->rows ? end - i : kn->rows;
+    kn->block(&a, i, n);
+    i += n;
+  }
+}
+
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s) {
   if (s->hd > ATTN_HD_MAX) return 0;
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
-  const attn_kernel *wide = kernel(0), *narrow = kernel(1);
-  const int shrt = s->Tk <= ATTN_SHORT_TK && s->hd <= ATTN_SHORT_HD && s->Tq > ATTN_ROWS_ALONE;
-  const int H = s->H, Tq = s->Tq, D = H * s->hd, ld = op_attn_ld(s);
-  const int qbr = shrt ? ATTN_SHORT_ROWS : wide->rows;
-  const int nqb = (Tq + qbr - 1) / qbr;
-  const long tasks = (long)s->B * H * nqb;
-  const float scale = 1.0f / sqrtf((float)s->hd);
+  attn_tasks at = {
+      .wide = kernel(0), .narrow = kernel(1), .s = s, .q = q, .k = k, .v = v, .out = out};
+  at.shrt = s->Tk <= ATTN_SHORT_TK && s->hd <= ATTN_SHORT_HD && s->Tq > ATTN_ROWS_ALONE;
+  at.qbr = at.shrt ? ATTN_SHORT_ROWS : at.wide->rows;
+  at.nqb = (s->Tq + at.qbr - 1) / at.qbr;
+  at.scale = 1.0f / sqrtf((float)s->hd);
+  const long tasks = (long)s->B * s->H * at.nqb;
   int nt = vlp_threads_current();
   if (nt > tasks) nt = (int)tasks;
   if (attention_alone(tasks, s)) nt = 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (long t = 0; t < tasks; t++) {
-    int qb = (int)(t % nqb), h = (int)(t / nqb % H), b = (int)(t / nqb / H);
-    size_t qo = (size_t)b * Tq * ld + (size_t)h * s->hd;
-    size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * s->hd;
-    attn_head a = {.q = q + qo,
-                   .k = k + ko,
-                   .v = v + ko,
-                   .mask = s->mask ? s->mask + (size_t)b * s->Tk : NULL,
-                   .out = out + (size_t)b * Tq * D + (size_t)h * s->hd,
-                   .Tq = Tq,
-                   .Tk = s->Tk,
-                   .hd = s->hd,
-                   .ld = ld,
-                   .D = D,
-                   .causal = s->causal,
-                   .scale = scale};
-    int i0 = qb * qbr, end = i0 + qbr < Tq ? i0 + qbr : Tq;
-    if (end - i0 <= ATTN_ROWS_ALONE) { /* decoder steps: one row per head */
-      for (int i = i0; i < end; i++) wide->row(&a, i);
-      continue;
-    }
-    if (shrt) {
-      wide->short_block(&a, i0, end - i0);
-      continue;
-    }
-    for (int i = i0; i < end;) { /* a few rows left: narrow blocks, less padding */
-      const attn_kernel *kn = end - i > 2 * narrow->rows ? wide : narrow;
-      int n = end - i < kn->rows ? end - i : kn->rows;
-      kn->block(&a, i, n);
-      i += n;
-    }
+  if (nt > TEAM_MAX) { /* more threads than a team takes: fixed shares */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long t = 0; t < tasks; t++) attn_task(&at, t);
+    return 1;
+  }
+  /* Each thread runs its own share of the tasks front to back, then what is left of the
+   * others' (a thread slowed by the host does fewer). */
+  team_barrier bar;
+  team_init(&bar);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int t = omp_get_thread_num(), n = omp_get_num_threads();
+    long lo, hi;
+    while (team_next(&bar, t, n, tasks, 1, &lo, &hi)) attn_task(&at, lo);
   }
   return 1;
 }

@@ -6,9 +6,9 @@
  * is int32, and the dequantisation, bias and activation run in one pass here.
  * oneDNN runs OpenMP threads: it is called from outside our parallel regions, with the
  * thread count of vlp_threads_current(), or from one region of ours in which each thread
- * runs it on one thread: over its own column part of an f32 weight packed in parts (one per
- * thread of the load), or over its own rows (f32 products of a few hundred rows per thread
- * on weights packed whole). */
+ * runs it on one thread: over chunks of rows of the column parts of an f32 weight packed in
+ * parts (one per thread of the load; its own part first), or over its own rows (f32
+ * products of a few hundred rows per thread on weights packed whole). */
 #include "core/gemm_backend.h"
 
 #ifdef VLP_HAVE_DNNL
@@ -23,6 +23,7 @@
 #include "core/dnnl_guard.h"
 #include "core/error.h"
 #include "core/kernels.h"
+#include "core/team.h"
 #include "core/threads.h"
 
 /* ---- engine and per-thread streams ------------------------------------------------ */
@@ -468,19 +469,28 @@ static int split_rows(const gemm_packed *p, int n, int nt) {
          !omp_in_parallel() && isa_has(dnnl_cpu_isa_avx512_core) && dn_batch_invariant();
 }
 
-/* Inside a region of ours, this thread's share of a product: kernel k (NULL: none) on its
- * rows [r0, r0 + n), oneDNN on this thread only. No thread writes its share unless all can
- * (a product with a residual must not be half added when the caller falls back to another
- * backend): every thread of the region calls it once, and *unready / *failed say how it
- * went. */
+/* Inside a region of ours, before this thread runs its share of a product: its stream in *s
+ * and a scratchpad of pad_bytes (returned; NULL when none is needed). No thread writes its
+ * share unless all can (a product with a residual must not be half added when the caller
+ * falls back to another backend): every thread of the region calls this once, with ok = 0
+ * if it has no kernel, and none runs a kernel once *unready is set. From here oneDNN runs
+ * on this thread only. */
+static void *share_begin(size_t pad_bytes, int ok, dnnl_stream_t *s, atomic_int *unready) {
+  *s = stream();
+  void *pad = pad_bytes ? gemm_scratch(0, pad_bytes) : NULL;
+  if (!ok || !*s || (pad_bytes && !pad)) atomic_store(unready, 1);
+#pragma omp barrier
+  omp_set_num_threads(1);
+  return pad;
+}
+
+/* This thread's share of a product in a region of ours: kernel k (NULL: none) on its rows
+ * [r0, r0 + n) (share_begin's rule); *failed set if oneDNN failed. */
 static void run_share(const dn_kernel *k, const dn_weight *d, const gemm_packed *p, const void *src,
                       void *dst, const float *b, int r0, int n, atomic_int *unready,
                       atomic_int *failed) {
-  dnnl_stream_t s = stream();
-  void *pad = k && k->scratch ? gemm_scratch(0, k->scratch) : NULL;
-  if (!k || !s || (k->scratch && !pad)) atomic_store(unready, 1);
-#pragma omp barrier
-  omp_set_num_threads(1);
+  dnnl_stream_t s;
+  void *pad = share_begin(k ? k->scratch : 0, k != NULL, &s, unready);
   if (!atomic_load(unready) && execute_rows(k, d, p, s, pad, src, dst, b, r0, n))
     atomic_store(failed, 1);
 }
@@ -515,9 +525,14 @@ static dnnl_status_t execute(dn_weight *d, const gemm_packed *p, const void *src
   return unready || failed ? dnnl_runtime_error : dnnl_success;
 }
 
+/* Rows per chunk of a part when the threads share out the parts' rows (execute_parts). */
+#define PART_CHUNK_ROWS 64
+
 /* A weight in column parts (f32). With one thread per part and at most PARTS_ROWS rows,
- * each thread runs its part over all the rows in one region; else the parts one after the
- * other, each a whole product. */
+ * the threads share out the parts in chunks of rows: each runs its own part's chunks first,
+ * front to back, then takes the chunks left in the other parts (team_next), so a thread
+ * slowed by the host does less and neither waits long for the other. Else the parts run
+ * one after the other, each a whole product. */
 static dnnl_status_t execute_parts(dn_weight *d, const float *src, float *dst, const float *b,
                                    int n, gemm_act act, int accumulate) {
   int nt = vlp_threads_current();
@@ -531,15 +546,41 @@ static dnnl_status_t execute_parts(dn_weight *d, const float *src, float *dst, c
     }
     return dnnl_success;
   }
+  /* Each part's rows: a head of `head` rows (0: none), then nc chunks, nc - 1 of rc rows and
+   * the last of `last`; a kernel for each size and part, made before any thread writes
+   * (share_begin's rule). */
+  const int head = n >= 4 * PART_CHUNK_ROWS ? n / 2 : 0;
+  const int nc = (n - head + PART_CHUNK_ROWS - 1) / PART_CHUNK_ROWS, rc = (n - head + nc - 1) / nc;
+  const int last = n - head - (nc - 1) * rc, items = nc + (head > 0);
+  const int rows[3] = {rc, last, head};
+  dn_kernel kc[COL_PARTS_MAX][3];
+  size_t pad_bytes = 0;
+  for (int j = 0; j < nt; j++) {
+    const gemm_packed *pt = &d->part[j];
+    for (int e = 0; e < 3; e++) {
+      if (!rows[e]) continue;
+      if (!kernel(pt->impl, pt, rows[e], act, accumulate, b != NULL, &kc[j][e]))
+        return dnnl_unimplemented;
+      if (kc[j][e].scratch > pad_bytes) pad_bytes = kc[j][e].scratch;
+    }
+  }
+  team_barrier bar;
+  team_init(&bar);
   atomic_int unready = 0, failed = 0;
 #pragma omp parallel num_threads(nt)
   {
-    int t = omp_get_thread_num(), c0 = d->c0[t];
-    const gemm_packed *pt = &d->part[t];
-    dn_kernel kc, *k = omp_get_num_threads() == nt
-                           ? kernel(pt->impl, pt, n, act, accumulate, b != NULL, &kc)
-                           : NULL;
-    run_share(k, pt->impl, pt, src, dst + c0, b ? b + c0 : NULL, 0, n, &unready, &failed);
+    int t = omp_get_thread_num();
+    dnnl_stream_t s;
+    void *pad = share_begin(pad_bytes, omp_get_num_threads() == nt, &s, &unready);
+    long lo, hi;
+    while (!atomic_load(&unready) && team_next(&bar, t, nt, (long)nt * items, 1, &lo, &hi)) {
+      int j = (int)(lo / items), i = (int)(lo % items) - (head > 0), c0 = d->c0[j];
+      int e = i < 0 ? 2 : i == nc - 1, r0 = i < 0 ? 0 : head + i * rc;
+      const gemm_packed *pt = &d->part[j];
+      if (execute_rows(&kc[j][e], pt->impl, pt, s, pad, src, dst + c0, b ? b + c0 : NULL, r0,
+                       rows[e]))
+        atomic_store(&failed, 1);
+    }
   }
   return unready || failed ? dnnl_runtime_error : dnnl_success;
 }

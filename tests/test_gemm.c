@@ -273,16 +273,17 @@ static void split_rows(vlp_precision prec, double tol) {
 }
 
 /* f32 weights with 2 x 128 columns or more are packed in one column part per thread when
- * prepared on 2 threads: each thread's part over all rows (n = 50, 577), the parts one after
- * the other (n = 1100 rows, a product too small for two threads, or 1 thread). */
+ * prepared on 2 threads: the threads share out the parts' rows (n = 50: one chunk per part;
+ * 200: chunks; 577: a head and chunks), or run the parts one after the other (n = 1100 rows,
+ * a product too small for two threads, or 1 thread). */
 static void column_parts(void) {
   int prev = threads_enter(2);
   operands o = operands_new((const int[3]){1100, 40, 300});
   CHECK(gemm_prepare(o.W, o.out, o.in, VLP_PRECISION_F32, NULL) == VLP_OK);
-  const int ns[] = {50, 577, 1100, 3};
+  const int ns[] = {50, 577, 1100, 3, 200};
   for (int threads = 2; threads >= 1; threads--) {
     int inner = threads_enter(threads);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
       for (int act = GEMM_ACT_NONE; act <= GEMM_ACT_QUICK_GELU; act++)
         for (int acc = 0; acc < 2; acc++) {
           size_t len = (size_t)ns[i] * o.out;
@@ -294,10 +295,13 @@ static void column_parts(void) {
         }
     threads_leave(inner);
   }
-  if (gemm_batch_invariant()) { /* a row alone (one thread, small) as within 50 rows */
+  if (gemm_batch_invariant()) { /* a row alone (one thread, small) as within 50 or 577 rows
+                                   (in the head, a chunk, the last chunk) */
     float row[300];
-    gemm_linear(o.y, o.x, o.W, o.b, 50, o.in, o.out, GEMM_ACT_NONE, 0);
-    for (int r = 0; r < 50; r += 49) {
+    const int within[][2] = {{50, 0}, {50, 49}, {577, 0}, {577, 300}, {577, 576}};
+    for (int i = 0; i < 5; i++) {
+      int n = within[i][0], r = within[i][1];
+      gemm_linear(o.y, o.x, o.W, o.b, n, o.in, o.out, GEMM_ACT_NONE, 0);
       gemm_linear(row, o.x + (size_t)r * o.in, o.W, o.b, 1, o.in, o.out, GEMM_ACT_NONE, 0);
       CHECK(memcmp(row, o.y + (size_t)r * o.out, sizeof row) == 0);
     }
