@@ -49,9 +49,10 @@ extern const gemm_backend *const gemm_backend_dnnl;
 #define GEMM_SCRATCH_N 3
 void *gemm_scratch(int which, size_t bytes);
 
-/* Memory for packed weights: 2 MiB and more are mmap'ed with MADV_HUGEPAGE (first touch of
- * 4 KiB pages costs ~12 us each on some machines, seconds for a whole model); 64-byte
- * aligned. Free with the same size. */
+/* Memory for packed weights: 64 KiB and more are mmap'ed from a 2 MiB boundary with
+ * MADV_HUGEPAGE and their pages mapped at once (first touch of 4 KiB pages costs ~12 us each
+ * on some machines, seconds for a whole model); 64-byte aligned. Call outside parallel
+ * regions (the pages are zeroed on the call's threads). Free with the same size. */
 void *gemm_weights_alloc(size_t bytes);
 void gemm_weights_free(void *p, size_t bytes);
 

@@ -413,6 +413,20 @@ static size_t drop_pages(const void *p, size_t n) {
   return madvise((void *)a, b - a, MADV_DONTNEED) == 0 ? b - a : 0;
 }
 
+/* Map the pages of [p, p + n) of a file mapping in one call before packing reads them
+ * (MADV_POPULATE_READ, Linux 5.14+; elsewhere a no-op): the reads would fault ~16 pages at a
+ * time, at ~12 us a fault on the development VM. */
+static void map_pages(const void *p, size_t n) {
+#ifdef MADV_POPULATE_READ
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps <= 0) return;
+  uintptr_t a = (uintptr_t)p / (uintptr_t)ps * (uintptr_t)ps;
+  madvise((void *)a, (uintptr_t)p + n - a, MADV_POPULATE_READ);
+#else
+  (void)p, (void)n;
+#endif
+}
+
 vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_pack_report *r) {
   weights_pack_report rep = {0};
   struct timespec t0, t1;
@@ -426,6 +440,7 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
     if (in64 > INT32_MAX) continue;
     int out = (int)e->t->shape[0], in = (int)in64;
     size_t bytes = 0;
+    if (!e->conv) map_pages(e->handed, e->t->nbytes);
     st = e->few_rows ? gemm_prepare_few_rows(e->handed, out, in, prec, &bytes)
                      : gemm_prepare(e->handed, out, in, prec, &bytes);
     if (st) {
@@ -440,6 +455,8 @@ vlp_status weights_prepare_linears(vlp_weights *w, vlp_precision prec, weights_p
   for (int i = 0; i < w->nstacks && !st; i++) {
     w_stack *k = &w->stacks[i];
     size_t bytes = 0;
+    for (int j = 0; j < k->parts; j++)
+      if (!k->part[j]->conv) map_pages(k->part[j]->handed, k->part[j]->t->nbytes);
     st = k->few_rows ? gemm_stack_prepare_few_rows(k->s, prec, &bytes)
                      : gemm_stack_prepare(k->s, prec, &bytes);
     if (st) {
