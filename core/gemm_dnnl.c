@@ -311,12 +311,18 @@ static vlp_status pack_one(gemm_packed *p, int ldy) {
   return VLP_OK;
 }
 
-/* Column parts for an f32 weight at the current thread count (1: packed whole). With one
- * part per thread each thread streams only its share of the weights: at 50-800 rows
- * (CLIP B/32 at batch 1-16, BLIP's 577) oneDNN's own division of a product took 4-14% more
- * time than the threads running their halves (all of a ViT-B layer's products, 2 threads). */
+/* Column parts for an f32 weight at the current thread count (1: packed whole), only when
+ * VLP_GEMM_PARTS=1 at load. With one part per thread each thread streams only its share of
+ * the weights: at 50-800 rows (CLIP B/32 at batch 1-16, BLIP's 577) oneDNN's own division
+ * of a product took 4-14% more time than the threads running their halves (all of a ViT-B
+ * layer's products, 2 threads). But a part writes every other stretch of its output rows,
+ * and oneDNN 2.6 has no brgemm kernel for such an output: it then runs "gemm:jit", whose
+ * sums depend on the row count, so embeddings would depend on their batch (and `index
+ * build` would run one image at a time). */
 static int col_parts(const gemm_packed *p) {
   int nt = vlp_threads_current();
+  const char *want = getenv("VLP_GEMM_PARTS");
+  if (!want || strcmp(want, "1") != 0) return 1;
   if (p->prec != VLP_PRECISION_F32 || nt < 2 || nt > COL_PARTS_MAX) return 1;
   return p->out / nt >= COL_PART_MIN ? nt : 1;
 }

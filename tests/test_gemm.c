@@ -273,13 +273,23 @@ static void split_rows(vlp_precision prec, double tol) {
 }
 
 /* f32 weights with 2 x 128 columns or more are packed in one column part per thread when
- * prepared on 2 threads: the threads share out the parts' rows (n = 50: one chunk per part;
- * 200: chunks; 577: a head and chunks), or run the parts one after the other (n = 1100 rows,
- * a product too small for two threads, or 1 thread). */
+ * prepared on 2 threads with VLP_GEMM_PARTS=1: the threads share out the parts' rows (n = 50: one
+ * chunk per part; 200: chunks; 577: a head and chunks), or run the parts one after the other (n =
+ * 1100 rows, a product too small for two threads, or 1 thread). */
 static void column_parts(void) {
   int prev = threads_enter(2);
   operands o = operands_new((const int[3]){1100, 40, 300});
+  /* By default the same weight is packed whole: oneDNN's brgemm kernels on an AVX-512 CPU,
+   * batch invariant (parts would make it run gemm:jit, which is not). */
   CHECK(gemm_prepare(o.W, o.out, o.in, VLP_PRECISION_F32, NULL) == VLP_OK);
+  gemm_linear(o.y, o.x, o.W, o.b, 577, o.in, o.out, GEMM_ACT_NONE, 0);
+  if (!strcmp(vk_get()->name, "avx512") && !getenv("ONEDNN_MAX_CPU_ISA") &&
+      !getenv("DNNL_MAX_CPU_ISA"))
+    CHECK(gemm_batch_invariant());
+  gemm_forget(o.W);
+  setenv("VLP_GEMM_PARTS", "1", 1); /* read when the weight is packed */
+  CHECK(gemm_prepare(o.W, o.out, o.in, VLP_PRECISION_F32, NULL) == VLP_OK);
+  unsetenv("VLP_GEMM_PARTS");
   const int ns[] = {50, 577, 1100, 3, 200};
   for (int threads = 2; threads >= 1; threads--) {
     int inner = threads_enter(threads);
