@@ -227,6 +227,19 @@ void gemm_linear(float *y, const float *x, const float *W, const float *b, int n
   gemm_backend_blas.run(y, x, W, NULL, b, n, in, out, act, accumulate);
 }
 
+void gemm_mlp(float *y, const float *x, float *h, const float *W1, const float *b1, const float *W2,
+              const float *b2, int n, int in, int mid, gemm_act act) {
+  if (n <= 0 || in <= 0 || mid <= 0) return;
+  pthread_rwlock_rdlock(&g_lock);
+  const gemm_packed *p1 = lookup(W1), *p2 = lookup(W2);
+  pthread_rwlock_unlock(&g_lock);
+  if (p1 && p2 && p1->be == p2->be && p1->be->run_mlp && p1->in == in && p1->out == mid &&
+      p2->in == mid && p2->out == in && p1->be->run_mlp(y, x, p1, b1, p2, b2, n, act))
+    return;
+  gemm_linear(h, x, W1, b1, n, in, mid, act, 0);
+  gemm_linear(y, h, W2, b2, n, mid, in, GEMM_ACT_NONE, 1);
+}
+
 /* ---- stacked products ------------------------------------------------------------ */
 
 struct gemm_stack {

@@ -38,6 +38,12 @@ typedef enum {
 void gemm_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out,
                  gemm_act act, int accumulate);
 
+/* A transformer's MLP with its residual: y (n, in) += act(x W1^T + b1) W2^T + b2, W1 (mid,
+ * in), W2 (in, mid); h (n, mid) is scratch for the intermediate (a backend may keep it in its
+ * kernels' own type instead: bf16 products). x must not alias y or h. */
+void gemm_mlp(float *y, const float *x, float *h, const float *W1, const float *b1, const float *W2,
+              const float *b2, int n, int in, int mid, gemm_act act);
+
 /* Pack W (out, in) for the selected backend at precision `prec` and register it. A weight
  * already prepared is left as it is. bf16 / int8 need a backend with those kernels (error
  * VLP_ERR_UNSUPPORTED saying why not otherwise). *packed_bytes (may be NULL) receives the

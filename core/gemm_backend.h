@@ -31,6 +31,11 @@ typedef struct gemm_backend {
   /* 1 while every kernel this backend chose gives a row of y the same bits whatever the
    * other rows of x, their count and the thread count (see gemm_batch_invariant). */
   int (*batch_invariant)(void);
+  /* y += act(x W1^T + b1) W2^T + b2 with p1 (mid, in) and p2 (in, mid) of this backend,
+   * when it can keep the intermediate in its kernels' own type; 0 (y untouched) when not
+   * (gemm_mlp then runs the two products). May be NULL. */
+  int (*run_mlp)(float *y, const float *x, const gemm_packed *p1, const float *b1,
+                 const gemm_packed *p2, const float *b2, int n, gemm_act act);
 } gemm_backend;
 
 extern const gemm_backend gemm_backend_blas;

@@ -136,5 +136,5 @@ static int blas_batch_invariant(void) {
   return 0;
 }
 
-const gemm_backend gemm_backend_blas = {"openblas",   blas_supports, blas_pack,
-                                        blas_release, blas_run,      blas_batch_invariant};
+const gemm_backend gemm_backend_blas = {"openblas", blas_supports,        blas_pack, blas_release,
+                                        blas_run,   blas_batch_invariant, NULL};

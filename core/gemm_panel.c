@@ -262,5 +262,5 @@ static int pn_batch_invariant(void) {
   return 1;
 }
 
-const gemm_backend gemm_backend_panel = {"panel",    pn_supports, pn_pack,
-                                         pn_release, pn_run,      pn_batch_invariant};
+const gemm_backend gemm_backend_panel = {"panel", pn_supports,        pn_pack, pn_release,
+                                         pn_run,  pn_batch_invariant, NULL};

@@ -202,8 +202,7 @@ static void out_mlp_rows(const clip_text_model *m, const clip_text_layer *L, flo
                                                 : GEMM_ACT_QUICK_GELU;
   gemm_linear(x, att, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
   op_layernorm(h, x, L->ln2_g, L->ln2_b, n, D, c->eps);
-  gemm_linear(f, h, L->fc1_w, L->fc1_b, n, D, F, act, 0);
-  gemm_linear(x, f, L->fc2_w, L->fc2_b, n, F, D, GEMM_ACT_NONE, 1);
+  gemm_mlp(x, h, f, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, F, act);
 }
 
 /* The row of text b that is pooled: SigLIP's last position, CLIP's end-of-text token. */

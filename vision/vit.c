@@ -296,8 +296,7 @@ static void out_mlp_rows(const vit_model *m, const vit_layer *L, float *x, const
   const int D = c->hidden, M = c->mlp;
   gemm_linear(x, ctx, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
   op_layernorm(h, x, L->ln2_w, L->ln2_b, n, D, c->eps);
-  gemm_linear(mlp, h, L->fc1_w, L->fc1_b, n, D, M, vit_gemm_act(c->act), 0);
-  gemm_linear(x, mlp, L->fc2_w, L->fc2_b, n, M, D, GEMM_ACT_NONE, 1);
+  gemm_mlp(x, h, mlp, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, M, vit_gemm_act(c->act));
 }
 
 /* The last layer on the class-token row of each image only (the rows pooled): its q, k, v
