@@ -299,11 +299,27 @@ vlp_status prep_run_u8(const prep_config *c, const vlp_image *img, vlp_image *re
   return VLP_OK;
 }
 
+/* The final 8-bit image of prep_run_u8 without its intermediate: a center crop that lies
+ * inside the resized image is resized alone (image_resize_window, the same pixels). */
+static vlp_status final_u8(const prep_config *c, const vlp_image *img, vlp_image *fin) {
+  if (c->do_resize && c->do_center_crop && img && img->rgb && img->w > 0 && img->h > 0) {
+    int ow = c->resize_w, oh = c->resize_h;
+    if (c->mode != PREP_RESIZE_EXACT)
+      shortest_edge_size(img->w, img->h, c->shortest_edge, &ow, &oh);
+    if (c->crop_w <= ow && c->crop_h <= oh)
+      return image_resize_window(img, ow, oh, c->resample, (ow - c->crop_w) / 2,
+                                 (oh - c->crop_h) / 2, c->crop_w, c->crop_h, fin);
+  }
+  vlp_image resized;
+  vlp_status st = prep_run_u8(c, img, &resized, fin);
+  if (st == VLP_OK) vlp_image_free(&resized);
+  return st;
+}
+
 vlp_status prep_run(const prep_config *c, const vlp_image *img, float *out) {
-  vlp_image resized, fin;
-  vlp_status st = prep_run_u8(c, img, &resized, &fin);
+  vlp_image fin;
+  vlp_status st = final_u8(c, img, &fin);
   if (st != VLP_OK) return st;
-  vlp_image_free(&resized);
   int H = prep_out_h(c), W = prep_out_w(c);
   if (fin.w != W || fin.h != H) {
     st = vlp_fail(VLP_ERR_INVALID,
@@ -312,14 +328,18 @@ vlp_status prep_run(const prep_config *c, const vlp_image *img, float *out) {
     vlp_image_free(&fin);
     return st;
   }
-  size_t plane = (size_t)H * W;
-  for (size_t i = 0; i < plane; i++) {
-    for (int ch = 0; ch < 3; ch++) {
-      float v = c->do_rescale ? (float)((double)fin.rgb[i * 3 + ch] * c->rescale_factor)
-                              : (float)fin.rgb[i * 3 + ch];
+  /* Each byte's value per channel, computed once as for every pixel. */
+  float lut[3][256];
+  for (int ch = 0; ch < 3; ch++)
+    for (int b = 0; b < 256; b++) {
+      float v = c->do_rescale ? (float)((double)b * c->rescale_factor) : (float)b;
       if (c->do_normalize) v = (v - c->mean[ch]) / c->std[ch];
-      out[(size_t)ch * plane + i] = v;  // (3, H, W)
+      lut[ch][b] = v;
     }
+  size_t plane = (size_t)H * W;
+  for (int ch = 0; ch < 3; ch++) {
+    float *o = out + (size_t)ch * plane; /* (3, H, W) */
+    for (size_t i = 0; i < plane; i++) o[i] = lut[ch][fin.rgb[i * 3 + ch]];
   }
   vlp_image_free(&fin);
   return VLP_OK;

@@ -407,6 +407,11 @@ static vlp_status resize_nearest(const vlp_image *src, vlp_image *dst) {
   return VLP_OK;
 }
 
+/* Axis weights a seen from output index i0 on: the weights of a window that starts there. */
+static axis_coeffs coeffs_from(const axis_coeffs *a, int i0) {
+  return (axis_coeffs){a->ksize, a->start + i0, a->n + i0, a->k + (size_t)i0 * a->ksize};
+}
+
 vlp_status image_resize(const vlp_image *src, int w, int h, resample_filter f, vlp_image *dst) {
   if (!src || !src->rgb || src->w <= 0 || src->h <= 0 || !dst)
     return vlp_fail(VLP_ERR_INVALID, "resize: empty source image");
@@ -472,6 +477,48 @@ fail:
   vlp_image_free(&tmp);
   vlp_image_free(&out);
   return st;
+}
+
+vlp_status image_resize_window(const vlp_image *src, int w, int h, resample_filter f, int left,
+                               int top, int cw, int ch, vlp_image *dst) {
+  if (!src || !src->rgb || src->w <= 0 || src->h <= 0 || !dst)
+    return vlp_fail(VLP_ERR_INVALID, "resize: empty source image");
+  if (left < 0 || top < 0 || cw <= 0 || ch <= 0 || left > w - cw || top > h - ch)
+    return vlp_fail(VLP_ERR_INVALID, "resize: window (%d, %d, %dx%d) outside %dx%d", left, top, cw,
+                    ch, w, h);
+  if (w == src->w && h == src->h) return image_crop(src, left, top, cw, ch, dst);
+  filter_def fd;
+  /* Both axes filtered: each pass computes the window's pixels only. Otherwise (NEAREST,
+   * one axis) the whole image, then the window. */
+  if (w == src->w || h == src->h || f == RESAMPLE_NEAREST || !get_filter(f, &fd)) {
+    vlp_image full;
+    vlp_status st = image_resize(src, w, h, f, &full);
+    if (st != VLP_OK) return st;
+    st = image_crop(&full, left, top, cw, ch, dst);
+    vlp_image_free(&full);
+    return st;
+  }
+  axis_coeffs ax = {0}, ay = {0};
+  vlp_image tmp = {0}, out = {0};
+  vlp_status st = coeffs_make(src->w, w, &fd, &ax);
+  if (st == VLP_OK) st = coeffs_make(src->h, h, &fd, &ay);
+  if (st == VLP_OK) {
+    axis_coeffs wx = coeffs_from(&ax, left), wy = coeffs_from(&ay, top);
+    int row0 = wy.start[0], row1 = wy.start[ch - 1] + wy.n[ch - 1];
+    st = image_alloc(&tmp, cw, row1 - row0);
+    if (st == VLP_OK) st = pass_h(src, row0, &wx, &tmp);
+    if (st == VLP_OK) st = image_alloc(&out, cw, ch);
+    if (st == VLP_OK) st = pass_v(&tmp, row0, &wy, &out);
+  }
+  coeffs_free(&ax);
+  coeffs_free(&ay);
+  vlp_image_free(&tmp);
+  if (st != VLP_OK) {
+    vlp_image_free(&out);
+    return st;
+  }
+  *dst = out;
+  return VLP_OK;
 }
 
 vlp_status image_crop(const vlp_image *src, int left, int top, int w, int h, vlp_image *dst) {

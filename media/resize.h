@@ -18,6 +18,11 @@ typedef enum {
 /* Values follow PIL's Image.Resampling numbers, as preprocessor_config.json "resample". */
 
 vlp_status image_resize(const vlp_image *src, int w, int h, resample_filter f, vlp_image *dst);
+/* The window (left, top, cw, ch) of src resized to w x h, the window inside it: the same
+ * pixels as image_resize and then image_crop, but the passes compute only the window's (a
+ * center crop of a resized photo: a quarter of the work less for 4:3). */
+vlp_status image_resize_window(const vlp_image *src, int w, int h, resample_filter f, int left,
+                               int top, int cw, int ch, vlp_image *dst);
 /* Crop (left, top, w, h); the box must lie inside src. */
 vlp_status image_crop(const vlp_image *src, int left, int top, int w, int h, vlp_image *dst);
 

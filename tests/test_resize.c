@@ -179,7 +179,63 @@ static void paths_agree(void) {
   printf("paths agree: %d kernel paths\n", np);
 }
 
+/* image_resize_window gives the bytes of image_resize then image_crop: windows at the
+ * corners, the middle and the whole image, both axes down and up, one axis, NEAREST, a
+ * copy; a window outside the image is refused. */
+static void window_is_resize_then_crop(void) {
+  static const int srcs[][2] = {{640, 480}, {97, 61}, {31, 200}};
+  static const int outs[][2] = {{298, 224}, {224, 224}, {150, 300}, {97, 40}};
+  static const resample_filter fs[] = {RESAMPLE_BICUBIC, RESAMPLE_BILINEAR, RESAMPLE_LANCZOS,
+                                       RESAMPLE_NEAREST};
+  int bad = 0, runs = 0;
+  for (size_t s = 0; s < sizeof srcs / sizeof srcs[0]; s++) {
+    vlp_image src;
+    if (image_alloc(&src, srcs[s][0], srcs[s][1]) != VLP_OK) exit(1);
+    for (size_t i = 0; i < (size_t)src.w * src.h * 3; i++)
+      src.rgb[i] = (uint8_t)((i * 2654435761u) >> 13);
+    for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++)
+      for (size_t f = 0; f < sizeof fs / sizeof fs[0]; f++) {
+        int w = o == 3 ? src.w : outs[o][0], h = outs[o][1]; /* o = 3: the width kept */
+        vlp_image full, want, got;
+        if (image_resize(&src, w, h, fs[f], &full) != VLP_OK) exit(1);
+        const int wins[][4] = {{0, 0, w, h},
+                               {0, 0, w / 2, h / 3},
+                               {w - w / 2, h - h / 3, w / 2, h / 3},
+                               {(w - w * 3 / 4) / 2, (h - h * 3 / 4) / 2, w * 3 / 4, h * 3 / 4},
+                               {w / 3, h / 2, 1, 1}};
+        for (int k = 0; k < 5; k++) {
+          const int *b = wins[k];
+          if (b[2] <= 0 || b[3] <= 0) continue;
+          runs++;
+          if (image_crop(&full, b[0], b[1], b[2], b[3], &want) != VLP_OK ||
+              image_resize_window(&src, w, h, fs[f], b[0], b[1], b[2], b[3], &got) != VLP_OK) {
+            bad++;
+            continue;
+          }
+          if (got.w != want.w || got.h != want.h ||
+              memcmp(got.rgb, want.rgb, (size_t)want.w * want.h * 3) != 0) {
+            printf("  window (%d, %d, %dx%d) of %dx%d -> %dx%d filter %d differs\n", b[0], b[1],
+                   b[2], b[3], src.w, src.h, w, h, (int)fs[f]);
+            bad++;
+          }
+          vlp_image_free(&want);
+          vlp_image_free(&got);
+        }
+        vlp_image_free(&full);
+      }
+    vlp_image d;
+    CHECK(image_resize_window(&src, 100, 100, RESAMPLE_BICUBIC, 50, 0, 51, 10, &d) ==
+          VLP_ERR_INVALID);
+    CHECK(image_resize_window(&src, 100, 100, RESAMPLE_BICUBIC, -1, 0, 10, 10, &d) ==
+          VLP_ERR_INVALID);
+    vlp_image_free(&src);
+  }
+  CHECK(bad == 0);
+  CHECK(runs == 3 * 4 * 4 * 5);
+}
+
 int main(void) {
+  window_is_resize_then_crop();
   paths_agree();
   constant_stays_constant();
   hand_checked_values();
