@@ -367,7 +367,7 @@ void *gemm_weights_alloc(size_t bytes) {
   if (m == MAP_FAILED) return NULL;
   char *p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
   if (p > m) munmap(m, (size_t)(p - m));
-  if (m + HUGE_PAGE > p) munmap(p + len, (size_t)(m + HUGE_PAGE - p));
+  munmap(p + len, (size_t)(m + HUGE_PAGE - p)); /* m is page aligned: p < m + HUGE_PAGE */
 #ifdef MADV_HUGEPAGE
   madvise(p, len, MADV_HUGEPAGE);
 #endif
