@@ -135,6 +135,11 @@ static dnnl_data_type_t wtype(vlp_precision p) {
   return p == VLP_PRECISION_BF16 ? dnnl_bf16 : p == VLP_PRECISION_INT8 ? dnnl_s8 : dnnl_f32;
 }
 
+/* The output's type: int32 sums for int8 products, else f32, or bf16 when asked (dst16). */
+static dnnl_data_type_t ytype(vlp_precision p, int dst16) {
+  return p == VLP_PRECISION_INT8 ? dnnl_s32 : dst16 ? dnnl_bf16 : dnnl_f32;
+}
+
 static dnnl_alg_kind_t act_alg(gemm_act a) {
   return a == GEMM_ACT_GELU_ERF    ? dnnl_eltwise_gelu_erf
          : a == GEMM_ACT_GELU_TANH ? dnnl_eltwise_gelu_tanh
@@ -147,12 +152,11 @@ static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, const gemm_packed *p,
                              const dnnl_memory_desc_t *w, int n, int ldy, gemm_act act,
                              int accumulate, int bias, int dst16) {
   int q8 = p->prec == VLP_PRECISION_INT8;
-  dnnl_data_type_t dt = q8 ? dnnl_s32 : dst16 ? dnnl_bf16 : dnnl_f32;
   dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out}, ds = {ldy, 1};
   dnnl_memory_desc_t smd, dmd, bmd;
   dnnl_status_t st;
   if ((st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab)) ||
-      (st = dnnl_memory_desc_init_by_strides(&dmd, 2, dd, dt, ds)) ||
+      (st = dnnl_memory_desc_init_by_strides(&dmd, 2, dd, ytype(p->prec, dst16), ds)) ||
       (st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab)))
     return st;
   dnnl_matmul_desc_t md;
@@ -441,7 +445,6 @@ static dnnl_status_t execute_rows(const dn_kernel *k, const dn_weight *d, const 
                                   const float *b, int r0, int n) {
   int q8 = p->prec == VLP_PRECISION_INT8;
   size_t xsize = q8 ? 1 : p->prec == VLP_PRECISION_BF16 ? 2 : 4, ysize = k->dst16 ? 2 : 4;
-  dnnl_data_type_t dt = q8 ? dnnl_s32 : k->dst16 ? dnnl_bf16 : dnnl_f32;
   dnnl_dims_t sd = {n, p->in}, dd = {n, p->out}, bd = {1, p->out}, ds = {d->ldy, 1};
   dnnl_memory_desc_t smd, dmd, bmd;
   dnnl_memory_t m[5] = {0};
@@ -450,7 +453,7 @@ static dnnl_status_t execute_rows(const dn_kernel *k, const dn_weight *d, const 
   const char *x = (const char *)src + (size_t)r0 * p->in * xsize;
   char *y = (char *)dst + (size_t)r0 * d->ldy * ysize;
   dnnl_status_t st = dnnl_memory_desc_init_by_tag(&smd, 2, sd, wtype(p->prec), dnnl_ab);
-  if (!st) st = dnnl_memory_desc_init_by_strides(&dmd, 2, dd, dt, ds);
+  if (!st) st = dnnl_memory_desc_init_by_strides(&dmd, 2, dd, ytype(p->prec, k->dst16), ds);
   if (!st) st = dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab);
   if (!st && !(st = guarded_memory_create(&m[na], &smd, engine(), (void *)x)))
     a[na] = (dnnl_exec_arg_t){DNNL_ARG_SRC, m[na]}, na++;

@@ -270,6 +270,14 @@ static vlp_status copy_image(const vlp_image *src, vlp_image *dst) {
   return VLP_OK;
 }
 
+/* The size img is resized to (c->do_resize set). */
+static void resized_size(const prep_config *c, const vlp_image *img, int *w, int *h) {
+  if (c->mode == PREP_RESIZE_EXACT)
+    *w = c->resize_w, *h = c->resize_h;
+  else
+    shortest_edge_size(img->w, img->h, c->shortest_edge, w, h);
+}
+
 vlp_status prep_run_u8(const prep_config *c, const vlp_image *img, vlp_image *resized,
                        vlp_image *final_u8) {
   memset(resized, 0, sizeof *resized);
@@ -279,11 +287,9 @@ vlp_status prep_run_u8(const prep_config *c, const vlp_image *img, vlp_image *re
   vlp_status st;
   if (!c->do_resize) {
     st = copy_image(img, resized);
-  } else if (c->mode == PREP_RESIZE_EXACT) {
-    st = image_resize(img, c->resize_w, c->resize_h, c->resample, resized);
   } else {
     int ow, oh;
-    shortest_edge_size(img->w, img->h, c->shortest_edge, &ow, &oh);
+    resized_size(c, img, &ow, &oh);
     st = image_resize(img, ow, oh, c->resample, resized);
   }
   if (st != VLP_OK) return st;
@@ -303,9 +309,8 @@ vlp_status prep_run_u8(const prep_config *c, const vlp_image *img, vlp_image *re
  * inside the resized image is resized alone (image_resize_window, the same pixels). */
 static vlp_status final_u8(const prep_config *c, const vlp_image *img, vlp_image *fin) {
   if (c->do_resize && c->do_center_crop && img && img->rgb && img->w > 0 && img->h > 0) {
-    int ow = c->resize_w, oh = c->resize_h;
-    if (c->mode != PREP_RESIZE_EXACT)
-      shortest_edge_size(img->w, img->h, c->shortest_edge, &ow, &oh);
+    int ow, oh;
+    resized_size(c, img, &ow, &oh);
     if (c->crop_w <= ow && c->crop_h <= oh)
       return image_resize_window(img, ow, oh, c->resample, (ow - c->crop_w) / 2,
                                  (oh - c->crop_h) / 2, c->crop_w, c->crop_h, fin);
