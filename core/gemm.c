@@ -203,6 +203,15 @@ void gemm_forget(const float *W) {
 
 /* ---- products ------------------------------------------------------------------- */
 
+/* W's prepared entry, or NULL. An entry lives until gemm_forget, which runs only when its
+ * model is freed. */
+static const gemm_packed *find(const float *W) {
+  pthread_rwlock_rdlock(&g_lock);
+  const gemm_packed *p = lookup(W);
+  pthread_rwlock_unlock(&g_lock);
+  return p;
+}
+
 static atomic_ulong g_fallbacks;
 
 unsigned long gemm_fallbacks(void) {
@@ -216,10 +225,7 @@ int gemm_batch_invariant(void) {
 void gemm_linear(float *y, const float *x, const float *W, const float *b, int n, int in, int out,
                  gemm_act act, int accumulate) {
   if (n <= 0 || out <= 0) return;
-  pthread_rwlock_rdlock(&g_lock);
-  const gemm_packed *p = lookup(W);
-  pthread_rwlock_unlock(&g_lock);
-  /* An entry lives until gemm_forget, which runs only when its model is freed. */
+  const gemm_packed *p = find(W);
   if (p && in > 0) {
     if (p->be->run(y, x, W, p, b, n, in, out, act, accumulate)) return;
     if (p->be != &gemm_backend_blas) atomic_fetch_add(&g_fallbacks, 1);
@@ -227,17 +233,65 @@ void gemm_linear(float *y, const float *x, const float *W, const float *b, int n
   gemm_backend_blas.run(y, x, W, NULL, b, n, in, out, act, accumulate);
 }
 
+/* 1 when p1 (mid, in) and p2 (in, mid) are of one backend that runs MLPs itself. */
+static int mlp_backend(const gemm_packed *p1, const gemm_packed *p2, int in, int mid) {
+  return p1 && p2 && p1->be == p2->be && p1->be->run_mlp && p1->in == in && p1->out == mid &&
+         p2->in == mid && p2->out == in;
+}
+
 void gemm_mlp(float *y, const float *x, float *h, const float *W1, const float *b1, const float *W2,
               const float *b2, int n, int in, int mid, gemm_act act) {
   if (n <= 0 || in <= 0 || mid <= 0) return;
-  pthread_rwlock_rdlock(&g_lock);
-  const gemm_packed *p1 = lookup(W1), *p2 = lookup(W2);
-  pthread_rwlock_unlock(&g_lock);
-  if (p1 && p2 && p1->be == p2->be && p1->be->run_mlp && p1->in == in && p1->out == mid &&
-      p2->in == mid && p2->out == in && p1->be->run_mlp(y, x, p1, b1, p2, b2, n, act))
-    return;
+  const gemm_packed *p1 = find(W1), *p2 = find(W2);
+  if (mlp_backend(p1, p2, in, mid) && p1->be->run_mlp(y, x, 0, p1, b1, p2, b2, n, act)) return;
   gemm_linear(h, x, W1, b1, n, in, mid, act, 0);
   gemm_linear(y, h, W2, b2, n, mid, in, GEMM_ACT_NONE, 1);
+}
+
+/* ---- products of normalised rows ------------------------------------------------- */
+
+/* Widest row normalised straight to bf16 (one f32 row on the stack per thread). */
+#define NORM_ROW_MAX 8192
+
+/* xn (n, in) = LayerNorm(x) in bf16 when p's kernels take bf16 rows (its own conversion,
+ * vk->to_bf16, of the rows op_layernorm writes); 0 (nothing written) when not. */
+static int norm_bf16(uint16_t *xn, const float *x, const gemm_norm *ln, int n, int in,
+                     const gemm_packed *p) {
+  if (!p || p->prec != VLP_PRECISION_BF16 || !p->be->run_bf16 || p->in != in || in > NORM_ROW_MAX)
+    return 0;
+  const vk_table *vk = vk_get();
+  int nt = vlp_threads_current();
+#pragma omp parallel for num_threads(nt) schedule(static) if ((size_t)n * in >= PAR_MIN)
+  for (int i = 0; i < n; i++) {
+    _Alignas(64) float row[NORM_ROW_MAX];
+    vk->layernorm_row(row, x + (size_t)i * in, ln->g, ln->b, in, ln->eps);
+    vk->to_bf16(xn + (size_t)i * in, row, (size_t)in);
+  }
+  return 1;
+}
+
+void gemm_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn, const float *W,
+                      const float *b, int n, int in, int out, gemm_act act, int accumulate) {
+  if (n <= 0 || out <= 0 || in <= 0) return;
+  const gemm_packed *p = find(W);
+  uint16_t *x16 = (uint16_t *)xn;
+  if (p && p->out == out && norm_bf16(x16, x, ln, n, in, p) &&
+      p->be->run_bf16(y, x16, p, b, n, act, accumulate))
+    return;
+  op_layernorm(xn, x, ln->g, ln->b, n, in, ln->eps);
+  gemm_linear(y, xn, W, b, n, in, out, act, accumulate);
+}
+
+void gemm_mlp_norm(float *y, const float *x, const gemm_norm *ln, float *xn, float *h,
+                   const float *W1, const float *b1, const float *W2, const float *b2, int n,
+                   int in, int mid, gemm_act act) {
+  if (n <= 0 || in <= 0 || mid <= 0) return;
+  const gemm_packed *p1 = find(W1), *p2 = find(W2);
+  if (mlp_backend(p1, p2, in, mid) && norm_bf16((uint16_t *)xn, x, ln, n, in, p1) &&
+      p1->be->run_mlp(y, xn, 1, p1, b1, p2, b2, n, act))
+    return;
+  op_layernorm(xn, x, ln->g, ln->b, n, in, ln->eps);
+  gemm_mlp(y, xn, h, W1, b1, W2, b2, n, in, mid, act);
 }
 
 /* ---- stacked products ------------------------------------------------------------ */
@@ -325,6 +379,17 @@ void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n) {
   for (int i = 0; i < s->parts; i++)
     gemm_blas_linear_ld(y + (size_t)i * s->rows, out, x, s->W[i],
                         s->b ? s->b + (size_t)i * s->rows : NULL, n, s->in, s->rows);
+}
+
+void gemm_stack_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn,
+                            const gemm_stack *s, int n) {
+  if (n <= 0) return;
+  uint16_t *x16 = (uint16_t *)xn;
+  if (s->prepared && norm_bf16(x16, x, ln, n, s->in, &s->p) &&
+      s->p.be->run_bf16(y, x16, &s->p, s->b, n, GEMM_ACT_NONE, 0))
+    return;
+  op_layernorm(xn, x, ln->g, ln->b, n, s->in, ln->eps);
+  gemm_stack_linear(y, xn, s, n);
 }
 
 void gemm_stack_free(gemm_stack *s) {

@@ -44,6 +44,23 @@ void gemm_linear(float *y, const float *x, const float *W, const float *b, int n
 void gemm_mlp(float *y, const float *x, float *h, const float *W1, const float *b1, const float *W2,
               const float *b2, int n, int in, int mid, gemm_act act);
 
+/* A layernorm over a product's input rows (the _norm products below): gains g and biases b
+ * over the row's `in` values. */
+typedef struct {
+  const float *g, *b;
+  float eps;
+} gemm_norm;
+/* gemm_linear, gemm_mlp and gemm_stack_linear of LayerNorm(x) instead of x: xn (n, in) is
+ * scratch for the normalised rows. Where W's kernels take bf16 rows, the pass that
+ * normalises writes them there in bf16 (the same bits as normalising, then converting,
+ * without the f32 rows and the second pass); else they are normalised in f32, then
+ * multiplied. xn must not alias x; y may (the MLP's residual). */
+void gemm_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn, const float *W,
+                      const float *b, int n, int in, int out, gemm_act act, int accumulate);
+void gemm_mlp_norm(float *y, const float *x, const gemm_norm *ln, float *xn, float *h,
+                   const float *W1, const float *b1, const float *W2, const float *b2, int n,
+                   int in, int mid, gemm_act act);
+
 /* Pack W (out, in) for the selected backend at precision `prec` and register it. A weight
  * already prepared is left as it is. bf16 / int8 need a backend with those kernels (error
  * VLP_ERR_UNSUPPORTED saying why not otherwise). *packed_bytes (may be NULL) receives the
@@ -96,6 +113,8 @@ vlp_status gemm_stack_prepare(gemm_stack *s, vlp_precision prec, size_t *packed_
 vlp_status gemm_stack_prepare_few_rows(gemm_stack *s, vlp_precision prec, size_t *packed_bytes);
 const struct gemm_panel *gemm_stack_panel(const gemm_stack *s, const float **bias);
 void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n);
+void gemm_stack_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn,
+                            const gemm_stack *s, int n);
 void gemm_stack_free(gemm_stack *s);
 
 /* Name of a precision ("f32", "bf16", "int8"); and the reverse (-1 if unknown). */

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/gemm.h"
 
@@ -33,9 +34,14 @@ typedef struct gemm_backend {
   int (*batch_invariant)(void);
   /* y += act(x W1^T + b1) W2^T + b2 with p1 (mid, in) and p2 (in, mid) of this backend,
    * when it can keep the intermediate in its kernels' own type; 0 (y untouched) when not
-   * (gemm_mlp then runs the two products). May be NULL. */
-  int (*run_mlp)(float *y, const float *x, const gemm_packed *p1, const float *b1,
+   * (gemm_mlp then runs the two products). x16: x holds bf16 rows (as run_bf16), else f32.
+   * May be NULL. */
+  int (*run_mlp)(float *y, const void *x, int x16, const gemm_packed *p1, const float *b1,
                  const gemm_packed *p2, const float *b2, int n, gemm_act act);
+  /* run, for a bf16 weight, on input rows x (n, p->in) already in bf16. 0 when it could
+   * not (nothing written). May be NULL. */
+  int (*run_bf16)(float *y, const uint16_t *x, const gemm_packed *p, const float *b, int n,
+                  gemm_act act, int accumulate);
 } gemm_backend;
 
 extern const gemm_backend gemm_backend_blas;

@@ -137,4 +137,4 @@ static int blas_batch_invariant(void) {
 }
 
 const gemm_backend gemm_backend_blas = {"openblas", blas_supports,        blas_pack, blas_release,
-                                        blas_run,   blas_batch_invariant, NULL};
+                                        blas_run,   blas_batch_invariant, NULL,      NULL};

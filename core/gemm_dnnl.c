@@ -641,26 +641,39 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   return 1;
 }
 
+/* dn_run for a bf16 weight on rows already in bf16 (gemm_linear_norm). */
+static int dn_run_bf16(float *y, const uint16_t *x, const gemm_packed *p, const float *b, int n,
+                       gemm_act act, int accumulate) {
+  dn_weight *d = p->impl;
+  if (p->prec != VLP_PRECISION_BF16 || d->parts > 1) return 0;
+  return execute(d, p, x, y, b, n, act, accumulate, 0) == dnnl_success;
+}
+
 /* A bf16 MLP, y += act(x W1^T + b1) W2^T + b2: the first product writes its output in bf16,
  * which the second reads as it is, instead of f32 that the second converts (one pass over
  * the widest activations less, and half the bytes written). 0 (nothing written) when the
  * weights are not both bf16 and whole, or without memory for the scratch. */
-static int dn_run_mlp(float *y, const float *x, const gemm_packed *p1, const float *b1,
+static int dn_run_mlp(float *y, const void *x, int x16, const gemm_packed *p1, const float *b1,
                       const gemm_packed *p2, const float *b2, int n, gemm_act act) {
   dn_weight *d1 = p1->impl, *d2 = p2->impl;
   if (p1->prec != VLP_PRECISION_BF16 || p2->prec != VLP_PRECISION_BF16 || d1->parts > 1 ||
       d2->parts > 1)
     return 0;
-  uint16_t *xb = gemm_scratch(1, (size_t)n * p1->in * sizeof *xb);
-  uint16_t *hb = xb ? gemm_scratch(2, (size_t)n * p1->out * sizeof *hb) : NULL;
+  const uint16_t *xb = x;
+  if (!x16) {
+    uint16_t *c = gemm_scratch(1, (size_t)n * p1->in * sizeof *c);
+    if (!c) return 0;
+    convert_rows(c, NULL, x, n, p1->in, 0);
+    xb = c;
+  }
+  uint16_t *hb = gemm_scratch(2, (size_t)n * p1->out * sizeof *hb);
   if (!hb) return 0;
-  convert_rows(xb, NULL, x, n, p1->in, 0);
   if (execute(d1, p1, xb, hb, b1, n, act, 0, 1) != dnnl_success) return 0;
   return execute(d2, p2, hb, y, b2, n, GEMM_ACT_NONE, 1, 0) == dnnl_success;
 }
 
-static const gemm_backend backend = {"dnnl", dn_supports,        dn_pack,   dn_release,
-                                     dn_run, dn_batch_invariant, dn_run_mlp};
+static const gemm_backend backend = {"dnnl", dn_supports,        dn_pack,    dn_release,
+                                     dn_run, dn_batch_invariant, dn_run_mlp, dn_run_bf16};
 const gemm_backend *const gemm_backend_dnnl = &backend;
 
 #else

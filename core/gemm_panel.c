@@ -268,4 +268,4 @@ static int pn_batch_invariant(void) {
 }
 
 const gemm_backend gemm_backend_panel = {"panel", pn_supports,        pn_pack, pn_release,
-                                         pn_run,  pn_batch_invariant, NULL};
+                                         pn_run,  pn_batch_invariant, NULL,    NULL};

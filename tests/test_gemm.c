@@ -9,6 +9,7 @@
 
 #include "core/gemm.h"
 #include "core/gemm_panel.h"
+#include "core/half.h"
 #include "core/kernels.h"
 #include "core/ops.h"
 #include "core/threads.h"
@@ -372,6 +373,58 @@ static void mlp(vlp_precision prec, double tol) {
   printf("  mlp %s ok\n", gemm_precision_name(prec));
 }
 
+/* The _norm products against op_layernorm and then the plain product: the same bits at every
+ * precision, y aliasing x in the MLP (a residual stream); with bf16 weights the normalised
+ * rows are left in xn in bf16 (the fused pass ran), and a row wider than the fused pass
+ * takes goes the f32 way. */
+static void normed(vlp_precision prec) {
+  const int shapes[][3] = {{1, 64, 96}, {7, 96, 200}, {300, 32, 64}, {2, 8200, 8}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2], mid = 2 * out;
+    size_t len = (size_t)n * in;
+    float *x = test_rand_buf(len, 1), *g = test_rand_buf((size_t)in, 1);
+    float *beta = test_rand_buf((size_t)in, 0.5f), *W = test_rand_buf((size_t)out * in, 0.2f);
+    float *b = test_rand_buf((size_t)out, 0.5f), *W1 = test_rand_buf((size_t)mid * in, 0.2f);
+    float *W2 = test_rand_buf((size_t)in * mid, 0.1f), *b1 = test_rand_buf((size_t)mid, 0.5f);
+    float *xn = malloc(len * sizeof *xn), *ref = malloc(len * sizeof *ref);
+    float *h = malloc((size_t)n * mid * sizeof *h), *y = malloc((size_t)n * 3 * out * sizeof *y);
+    size_t wide = (size_t)n * (3 * out > in ? 3 * out : in); /* want: a stack's or an MLP's */
+    float *want = malloc(wide * sizeof *want), *xy = malloc(len * sizeof *xy);
+    float *y0 = test_rand_buf((size_t)n * out, 1);
+    const gemm_norm ln = {g, beta, 1e-5f};
+    const float *Ws[3] = {W, W1, W}, *bs[3] = {b, NULL, b};
+    gemm_stack *st = NULL;
+    CHECK(gemm_stack_new(Ws, bs, 3, out, in, &st) == VLP_OK);
+    CHECK(gemm_prepare(W, out, in, prec, NULL) == VLP_OK);
+    CHECK(gemm_prepare(W1, mid, in, prec, NULL) == VLP_OK);
+    CHECK(gemm_prepare(W2, in, mid, prec, NULL) == VLP_OK);
+    CHECK(st && gemm_stack_prepare(st, prec, NULL) == VLP_OK);
+    op_layernorm(ref, x, g, beta, n, in, ln.eps);
+    int fused = prec == VLP_PRECISION_BF16 && in <= 8192;
+    for (int act = GEMM_ACT_NONE; act <= GEMM_ACT_QUICK_GELU; act++) {
+      memcpy(y, y0, (size_t)n * out * sizeof *y), memcpy(want, y0, (size_t)n * out * sizeof *want);
+      gemm_linear_norm(y, x, &ln, xn, W, b, n, in, out, (gemm_act)act, act == GEMM_ACT_NONE);
+      gemm_linear(want, ref, W, b, n, in, out, (gemm_act)act, act == GEMM_ACT_NONE);
+      CHECK(memcmp(y, want, (size_t)n * out * sizeof *y) == 0);
+      int same = 1; /* the rows the fused pass left in xn */
+      for (size_t i = 0; fused && i < len; i++) same &= ((uint16_t *)xn)[i] == f32_to_bf16(ref[i]);
+      CHECK(same);
+      memcpy(xy, x, len * sizeof *xy), memcpy(want, x, len * sizeof *want);
+      gemm_mlp_norm(xy, xy, &ln, xn, h, W1, b1, W2, NULL, n, in, mid, (gemm_act)act);
+      gemm_mlp(want, ref, h, W1, b1, W2, NULL, n, in, mid, (gemm_act)act);
+      CHECK(memcmp(xy, want, len * sizeof *xy) == 0);
+    }
+    gemm_stack_linear_norm(y, x, &ln, xn, st, n);
+    gemm_stack_linear(want, ref, st, n);
+    CHECK(memcmp(y, want, (size_t)n * 3 * out * sizeof *y) == 0);
+    gemm_stack_free(st);
+    gemm_forget(W), gemm_forget(W1), gemm_forget(W2);
+    free(x), free(g), free(beta), free(W), free(b), free(W1), free(W2), free(b1), free(xn);
+    free(ref), free(h), free(y), free(want), free(xy), free(y0);
+  }
+  printf("  normed %s ok\n", gemm_precision_name(prec));
+}
+
 int main(void) {
   run_backend("openblas");
   stacked(VLP_PRECISION_F32, 1e-5);
@@ -385,6 +438,7 @@ int main(void) {
   }
   panels();
   mlp(VLP_PRECISION_F32, 1e-5);
+  normed(VLP_PRECISION_F32);
   if (gemm_select("dnnl")) {
     run_backend("dnnl");
     split_rows(VLP_PRECISION_F32, 1e-5);
@@ -396,6 +450,9 @@ int main(void) {
     if (gemm_supports(VLP_PRECISION_BF16, NULL)) mlp(VLP_PRECISION_BF16, 3e-2);
     if (gemm_supports(VLP_PRECISION_INT8, NULL)) mlp(VLP_PRECISION_INT8, 6e-2);
     if (gemm_supports(VLP_PRECISION_INT8, NULL)) stacked(VLP_PRECISION_INT8, 4e-2);
+    normed(VLP_PRECISION_F32);
+    if (gemm_supports(VLP_PRECISION_BF16, NULL)) normed(VLP_PRECISION_BF16);
+    if (gemm_supports(VLP_PRECISION_INT8, NULL)) normed(VLP_PRECISION_INT8);
   } else
     printf("dnnl backend not available here\n");
   CHECK(gemm_fallbacks() == 0); /* every prepared product ran on its own backend */

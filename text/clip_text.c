@@ -182,12 +182,12 @@ int clip_text_eos_index(const clip_text_config *c, const int *ids, int n) {
   return 0;
 }
 
-/* A layer's first half on n rows: h = ln1(x), then each row's q, k, v side by side in
- * qkv (n, 3D). */
+/* A layer's first half on n rows: each row's q, k, v of ln1(x) side by side in qkv (n, 3D);
+ * h is scratch for ln1(x). */
 static void qkv_rows(const clip_text_model *m, const clip_text_layer *L, float *qkv, float *h,
                      const float *x, int n) {
-  op_layernorm(h, x, L->ln1_g, L->ln1_b, n, m->c.hidden, m->c.eps);
-  gemm_stack_linear(qkv, h, L->qkv, n);
+  const gemm_norm ln = {L->ln1_g, L->ln1_b, m->c.eps};
+  gemm_stack_linear_norm(qkv, x, &ln, h, L->qkv, n);
 }
 
 /* The rest of a layer on n rows after the attention output att: x += att W_o + b_o, then
@@ -201,8 +201,8 @@ static void out_mlp_rows(const clip_text_model *m, const clip_text_layer *L, flo
                  : c->act == CLIP_ACT_GELU_TANH ? GEMM_ACT_GELU_TANH
                                                 : GEMM_ACT_QUICK_GELU;
   gemm_linear(x, att, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
-  op_layernorm(h, x, L->ln2_g, L->ln2_b, n, D, c->eps);
-  gemm_mlp(x, h, f, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, F, act);
+  const gemm_norm ln = {L->ln2_g, L->ln2_b, c->eps};
+  gemm_mlp_norm(x, x, &ln, h, f, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, F, act);
 }
 
 /* The row of text b that is pooled: SigLIP's last position, CLIP's end-of-text token. */

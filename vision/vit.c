@@ -274,17 +274,17 @@ size_t vit_workspace_bytes(const vit_model *m, int B, int S) {
   return tot;
 }
 
-/* A layer's first half on n rows: h = ln1(x), then each row's q, k, v side by side in
- * qkv (n, 3D). */
+/* A layer's first half on n rows: each row's q, k, v of ln1(x) side by side in qkv (n, 3D);
+ * h is scratch for ln1(x). */
 static void qkv_rows(const vit_model *m, const vit_layer *L, float *qkv, float *h, const float *x,
                      int n) {
   const vit_config *c = &m->c;
   const int D = c->hidden;
-  op_layernorm(h, x, L->ln1_w, L->ln1_b, n, D, c->eps);
+  const gemm_norm ln = {L->ln1_w, L->ln1_b, c->eps};
   if (L->qkv_w)
-    op_linear(qkv, h, L->qkv_w, L->qkv_b, n, D, 3 * D);
+    gemm_linear_norm(qkv, x, &ln, h, L->qkv_w, L->qkv_b, n, D, 3 * D, GEMM_ACT_NONE, 0);
   else
-    gemm_stack_linear(qkv, h, L->qkv_stack, n);
+    gemm_stack_linear_norm(qkv, x, &ln, h, L->qkv_stack, n);
 }
 
 /* The rest of a layer on n rows after the attention output ctx: x += ctx W_o + b_o, then
@@ -295,8 +295,9 @@ static void out_mlp_rows(const vit_model *m, const vit_layer *L, float *x, const
   const vit_config *c = &m->c;
   const int D = c->hidden, M = c->mlp;
   gemm_linear(x, ctx, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
-  op_layernorm(h, x, L->ln2_w, L->ln2_b, n, D, c->eps);
-  gemm_mlp(x, h, mlp, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, M, vit_gemm_act(c->act));
+  const gemm_norm ln = {L->ln2_w, L->ln2_b, c->eps};
+  gemm_mlp_norm(x, x, &ln, h, mlp, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, M,
+                vit_gemm_act(c->act));
 }
 
 /* The last layer on the class-token row of each image only (the rows pooled): its q, k, v
