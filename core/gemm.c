@@ -270,14 +270,20 @@ static int norm_bf16(uint16_t *xn, const float *x, const gemm_norm *ln, int n, i
   return 1;
 }
 
+/* y = act(LayerNorm(x) p^T + b) (+ y) through xn in bf16 when p takes bf16 rows; 0 when
+ * not (the caller then normalises in f32). */
+static int linear_norm_bf16(float *y, const float *x, const gemm_norm *ln, float *xn,
+                            const gemm_packed *p, const float *b, int n, int in, int out,
+                            gemm_act act, int accumulate) {
+  uint16_t *x16 = (uint16_t *)xn;
+  return p && p->out == out && norm_bf16(x16, x, ln, n, in, p) &&
+         p->be->run_bf16(y, x16, p, b, n, act, accumulate);
+}
+
 void gemm_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn, const float *W,
                       const float *b, int n, int in, int out, gemm_act act, int accumulate) {
   if (n <= 0 || out <= 0 || in <= 0) return;
-  const gemm_packed *p = find(W);
-  uint16_t *x16 = (uint16_t *)xn;
-  if (p && p->out == out && norm_bf16(x16, x, ln, n, in, p) &&
-      p->be->run_bf16(y, x16, p, b, n, act, accumulate))
-    return;
+  if (linear_norm_bf16(y, x, ln, xn, find(W), b, n, in, out, act, accumulate)) return;
   op_layernorm(xn, x, ln->g, ln->b, n, in, ln->eps);
   gemm_linear(y, xn, W, b, n, in, out, act, accumulate);
 }
@@ -384,9 +390,8 @@ void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n) {
 void gemm_stack_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn,
                             const gemm_stack *s, int n) {
   if (n <= 0) return;
-  uint16_t *x16 = (uint16_t *)xn;
-  if (s->prepared && norm_bf16(x16, x, ln, n, s->in, &s->p) &&
-      s->p.be->run_bf16(y, x16, &s->p, s->b, n, GEMM_ACT_NONE, 0))
+  if (s->prepared &&
+      linear_norm_bf16(y, x, ln, xn, &s->p, s->b, n, s->in, s->p.out, GEMM_ACT_NONE, 0))
     return;
   op_layernorm(xn, x, ln->g, ln->b, n, s->in, ln->eps);
   gemm_stack_linear(y, xn, s, n);

@@ -22,13 +22,12 @@
 /* Up to ROWS rows stream the panel from memory and prefetch AHEAD rows (2 KiB) in front
  * of them, into the next panel at its end: a batch-1 decoder step 7-10% faster than with
  * the hardware prefetcher alone (paired runs; 4 and 6 rows did as well, 12 less, 16 not),
- * which restarts at every panel. */
+ * which restarts at every panel. The prefetches are non-temporal (the weights are read
+ * once per step; likely they then push less of what the step reads again, the image's
+ * cross-attention keys and values, out of the outer caches): 20-token captions at batch 1
+ * 2.2-2.6% faster than with T0 (in-process ABBA, medians of 10-12 quadruples; T1, and NTA
+ * 4, 12 or 16 rows ahead, were slower), batch 8 the same. */
 #define AHEAD 8
-/* The prefetches are non-temporal (the weights are read once per step; likely they then
- * push less of what the step reads again, the image's cross-attention keys and values, out
- * of the outer caches): 20-token captions at batch 1 2.2-2.6% faster than with T0 here
- * (in-process ABBA, medians of 10-12 quadruples; 16 and 32 rows ahead slower), batch 8 the
- * same. */
 
 int gemm_panel_wanted(void) {
   return strcmp(vk_get()->name, "avx512") == 0;
