@@ -22,8 +22,10 @@
 #include "core/team.h"
 #include "core/threads.h"
 
-/* Keys per step of the online softmax (the score tile is ATTN_KBLK x block rows). */
-#define ATTN_KBLK 64
+/* Keys per step of the online softmax (the score tile is ATTN_KBLK x block rows, 16 KiB
+ * with AVX-512). 128 rather than 64 halves the rescaling of the running sums: T = 577,
+ * ~3% faster; 192 and 256 were no faster. */
+#define ATTN_KBLK 128
 
 /* A block of at most this many query rows runs row by row (attn_row): cheaper than a block
  * whose vectors would be mostly padding. */

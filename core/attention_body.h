@@ -35,36 +35,46 @@ VK_TARGET static inline VK(vf) VK(vmax)(VK(vf) x, VK(vf) y) {
   return (VK(vf))(((VK(vi))x & gt) | ((VK(vi))y & ~gt));
 }
 
+/* st rows jj.. jj+KR-1 (of the block from j0) = the scores of those keys against the block
+ * qt (hd, QB), mask added; mv = the larger of mv and each row's largest score. KR is a
+ * constant at every call. */
+VK_TARGET static inline __attribute__((always_inline)) void VK(score_tile)(
+    float *st, VK(vf) * mv, const float *qt, const attn_head *a, int j0, int jj, const int KR) {
+  const float *kp[VA_KR];
+  for (int t = 0; t < KR; t++) kp[t] = a->k + (size_t)(j0 + jj + t) * a->ld;
+  VK(vf) acc[VA_KR][VA_QV];
+  for (int t = 0; t < KR; t++)
+    for (int u = 0; u < VA_QV; u++) acc[t][u] = (VK(vf)){0};
+  for (int c = 0; c < a->hd; c++) {
+    VK(vf) qv[VA_QV];
+    for (int u = 0; u < VA_QV; u++) qv[u] = VK(ld)(qt + (size_t)c * VA_QB + u * VA_W);
+    for (int t = 0; t < KR; t++) {
+      float kc = kp[t][c];
+      for (int u = 0; u < VA_QV; u++) acc[t][u] += kc * qv[u];
+    }
+  }
+  for (int t = 0; t < KR; t++) {
+    if (a->mask) {
+      float mk = a->mask[j0 + jj + t];
+      for (int u = 0; u < VA_QV; u++) acc[t][u] += mk;
+    }
+    for (int u = 0; u < VA_QV; u++) {
+      VK(st)(st + (size_t)(jj + t) * VA_QB + u * VA_W, acc[t][u]);
+      mv[u] = VK(vmax)(acc[t][u], mv[u]);
+    }
+  }
+}
+
 /* st (nk, QB) = scores of keys j0.. j0+nk-1 against the block qt (hd, QB), mask added;
- * mx (QB) = the larger of mx and each row's largest score. */
+ * mx (QB) = the larger of mx and each row's largest score. Whole tiles of VA_KR keys, then
+ * the keys left one at a time (no padding keys computed). */
 VK_TARGET static void VK(scores)(float *st, float *mx, const float *qt, const attn_head *a, int j0,
                                  int nk) {
   VK(vf) mv[VA_QV];
   for (int u = 0; u < VA_QV; u++) mv[u] = VK(ld)(mx + u * VA_W);
-  for (int jj = 0; jj < nk; jj += VA_KR) {
-    int kr = nk - jj < VA_KR ? nk - jj : VA_KR;
-    const float *kp[VA_KR];
-    for (int t = 0; t < VA_KR; t++) kp[t] = a->k + (size_t)(j0 + jj + (t < kr ? t : 0)) * a->ld;
-    VK(vf) acc[VA_KR][VA_QV];
-    for (int t = 0; t < VA_KR; t++)
-      for (int u = 0; u < VA_QV; u++) acc[t][u] = (VK(vf)){0};
-    for (int c = 0; c < a->hd; c++) {
-      VK(vf) qv[VA_QV];
-      for (int u = 0; u < VA_QV; u++) qv[u] = VK(ld)(qt + (size_t)c * VA_QB + u * VA_W);
-      for (int t = 0; t < VA_KR; t++) {
-        float kc = kp[t][c];
-        for (int u = 0; u < VA_QV; u++) acc[t][u] += kc * qv[u];
-      }
-    }
-    for (int t = 0; t < kr; t++) {
-      float mk = a->mask ? a->mask[j0 + jj + t] : 0.0f;
-      for (int u = 0; u < VA_QV; u++) {
-        VK(vf) sc = acc[t][u] + mk;
-        VK(st)(st + (size_t)(jj + t) * VA_QB + u * VA_W, sc);
-        mv[u] = VK(vmax)(sc, mv[u]);
-      }
-    }
-  }
+  int jj = 0;
+  for (; jj + VA_KR <= nk; jj += VA_KR) VK(score_tile)(st, mv, qt, a, j0, jj, VA_KR);
+  for (; jj < nk; jj++) VK(score_tile)(st, mv, qt, a, j0, jj, 1);
   for (int u = 0; u < VA_QV; u++) VK(st)(mx + u * VA_W, mv[u]);
 }
 

@@ -116,6 +116,8 @@ static void check_path(const char *path) {
   attention_case(path, "cross step", 4, 12, 1, 577, 577, 64, 1, 0);
   attention_case(path, "cross prompt", 2, 12, 20, 577, 577, 64, 2, 0);
   attention_case(path, "causal Tq > Tk", 2, 3, 40, 30, 33, 16, 0, 1);
+  attention_case(path, "causal, 259 keys: several key blocks, a tail", 2, 3, 259, 259, 260, 64, 1,
+                 1);
   attention_case(path, "hd 72", 1, 4, 70, 129, 130, 72, 2, 0);
   attention_case(path, "hd 13", 2, 2, 33, 65, 70, 13, 1, 1);
   attention_case(path, "few rows hd 13", 2, 2, 3, 65, 70, 13, 1, 1);
