@@ -272,21 +272,13 @@ static void pass_h_scalar(const vlp_image *src, int row0, const axis_coeffs *a, 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_PASS_H_AVX512 1
+/* Source rows filtered at once by pass_h_avx512: each weight vector is loaded once for all
+ * of them (the weights of a row of output pixels, 4 x 4 bytes per tap, outgrow L1). */
+#define PASS_H_ROWS 4
 
 /* The same with AVX-512: each row widened to 4 bytes per pixel (zeros after its end) and
  * the weights to 4 per tap, padded with zero taps to a multiple of 4, so one 16-lane
  * multiply-add covers 4 taps x 4 channels. Integer sums: the same values in any order. */
-
-/* The 4 x (r, g, b, 0) partial sums of one output pixel. */
-__attribute__((target("avx512f"))) static inline __m512i pixel_sums(const uint8_t *p,
-                                                                    const int32_t *k, int n4) {
-  __m512i acc = _mm512_setzero_si512();
-  for (int j = 0; j < n4 * 4; j += 16) {
-    __m512i px = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + j)));
-    acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(px, _mm512_loadu_si512(k + j)));
-  }
-  return acc;
-}
 
 /* Four pixels' partial sums a, b, c, d -> their (r, g, b, 0) totals in 128-bit lanes 0..3. */
 __attribute__((target("avx512f"))) static inline __m512i pixel_totals(__m512i a, __m512i b,
@@ -296,45 +288,100 @@ __attribute__((target("avx512f"))) static inline __m512i pixel_totals(__m512i a,
   return _mm512_add_epi32(_mm512_shuffle_i32x4(ab, cd, 0x88), _mm512_shuffle_i32x4(ab, cd, 0xDD));
 }
 
-__attribute__((target("avx512f"))) static void pass_h_avx512(const vlp_image *src, int row0,
-                                                             const axis_coeffs *a, vlp_image *dst,
-                                                             uint8_t *row4, const int32_t *k4,
-                                                             int n4, int y0, int y1) {
+/* The 4 x (r, g, b, 0) partial sums of one output pixel in each of R source rows (widened,
+ * its taps from offset o in each): each weight vector is loaded once for all the rows. R is
+ * a constant at every call. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void
+pixel_sums_rows(uint8_t *const *rows, size_t o, const int32_t *k, int n4, __m512i *sum,
+                const int R) {
+  for (int r = 0; r < R; r++) sum[r] = _mm512_setzero_si512();
+  for (int j = 0; j < n4 * 4; j += 16) {
+    __m512i kk = _mm512_loadu_si512(k + j);
+    for (int r = 0; r < R; r++) {
+      __m512i px = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(rows[r] + o + j)));
+      sum[r] = _mm512_add_epi32(sum[r], _mm512_mullo_epi32(px, kk));
+    }
+  }
+}
+
+/* Source row s (w pixels of RGB) as (r, g, b, 0) x 4 bytes in row4 (zeros after its end). */
+__attribute__((target("avx512f"))) static void widen_row(uint8_t *row4, const uint8_t *s, int w) {
+  /* 12 bytes of RGB -> (r, g, b, 0) x 4 */
+  const __m128i wide = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+  int x = 0;
+  for (; 3 * x + 16 <= 3 * w; x += 4) /* 4 pixels per shuffle, no read past the row */
+    _mm_storeu_si128((__m128i *)(row4 + 4 * x),
+                     _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 3 * x)), wide));
+  for (; x < w; x++)
+    row4[4 * x] = s[3 * x], row4[4 * x + 1] = s[3 * x + 1], row4[4 * x + 2] = s[3 * x + 2];
+}
+
+/* Four output pixels' (r, g, b) from their partial sums: one rounding, shift, clamp. */
+__attribute__((target("avx512f"))) static inline void store4(uint8_t *d, __m512i s0, __m512i s1,
+                                                             __m512i s2, __m512i s3) {
   const int32_t half = 1 << (PREC_BITS - 1);
   /* (r, g, b, 0) x 4 bytes -> 12 bytes of RGB */
   const __m128i rgb = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-  /* 12 bytes of RGB -> (r, g, b, 0) x 4 */
-  const __m128i wide = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
-  for (int y = y0; y < y1; y++) {
-    const uint8_t *s = src->rgb + (size_t)(y + row0) * src->w * 3;
-    int x = 0;
-    for (; 3 * x + 16 <= 3 * src->w; x += 4) /* 4 pixels per shuffle, no read past the row */
-      _mm_storeu_si128((__m128i *)(row4 + 4 * x),
-                       _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 3 * x)), wide));
-    for (; x < src->w; x++)
-      row4[4 * x] = s[3 * x], row4[4 * x + 1] = s[3 * x + 1], row4[4 * x + 2] = s[3 * x + 2];
-    uint8_t *d = dst->rgb + (size_t)y * dst->w * 3;
-    x = 0;
-    for (; x + 4 <= dst->w; x += 4) { /* four pixels per step: one rounding, shift, clamp */
-      __m512i sum[4];
-      for (int i = 0; i < 4; i++)
-        sum[i] = pixel_sums(row4 + (size_t)a->start[x + i] * 4, k4 + (size_t)(x + i) * n4 * 4, n4);
-      __m512i v = pixel_totals(sum[0], sum[1], sum[2], sum[3]);
-      v = _mm512_srai_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(half)), PREC_BITS);
-      v = _mm512_max_epi32(v, _mm512_setzero_si512());              /* clip_fixed: < 0 -> 0 */
-      __m128i b = _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(v), rgb); /* > 255 -> 255 */
-      _mm_storel_epi64((__m128i *)(d + 3 * x), b);
-      uint32_t last = (uint32_t)_mm_extract_epi32(b, 2);
-      memcpy(d + 3 * x + 8, &last, 4);
-    }
-    for (; x < dst->w; x++) {
-      int32_t t[16];
-      _mm512_storeu_si512(t,
-                          pixel_sums(row4 + (size_t)a->start[x] * 4, k4 + (size_t)x * n4 * 4, n4));
-      d[3 * x] = clip_fixed(half + t[0] + t[4] + t[8] + t[12]);
-      d[3 * x + 1] = clip_fixed(half + t[1] + t[5] + t[9] + t[13]);
-      d[3 * x + 2] = clip_fixed(half + t[2] + t[6] + t[10] + t[14]);
-    }
+  __m512i v = pixel_totals(s0, s1, s2, s3);
+  v = _mm512_srai_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(half)), PREC_BITS);
+  v = _mm512_max_epi32(v, _mm512_setzero_si512());              /* clip_fixed: < 0 -> 0 */
+  __m128i b = _mm_shuffle_epi8(_mm512_cvtusepi32_epi8(v), rgb); /* > 255 -> 255 */
+  _mm_storel_epi64((__m128i *)d, b);
+  uint32_t last = (uint32_t)_mm_extract_epi32(b, 2);
+  memcpy(d + 8, &last, 4);
+}
+
+/* One output pixel's (r, g, b) from its partial sums. */
+__attribute__((target("avx512f"))) static inline void store1(uint8_t *d, __m512i sum) {
+  const int32_t half = 1 << (PREC_BITS - 1);
+  int32_t t[16];
+  _mm512_storeu_si512(t, sum);
+  d[0] = clip_fixed(half + t[0] + t[4] + t[8] + t[12]);
+  d[1] = clip_fixed(half + t[1] + t[5] + t[9] + t[13]);
+  d[2] = clip_fixed(half + t[2] + t[6] + t[10] + t[14]);
+}
+
+/* Output rows y.. y+R-1 from the widened source rows. R is a constant at every call. */
+__attribute__((target("avx512f"))) static inline __attribute__((always_inline)) void h_rows(
+    uint8_t *const *rows, const axis_coeffs *a, vlp_image *dst, const int32_t *k4, int n4, int y,
+    const int R) {
+  const size_t dw = (size_t)dst->w * 3;
+  uint8_t *d = dst->rgb + (size_t)y * dw;
+  int x = 0;
+  for (; x + 4 <= dst->w; x += 4) { /* four pixels per step: one rounding, shift, clamp */
+    __m512i sum[4][PASS_H_ROWS];
+    for (int i = 0; i < 4; i++)
+      pixel_sums_rows(rows, (size_t)a->start[x + i] * 4, k4 + (size_t)(x + i) * n4 * 4, n4, sum[i],
+                      R);
+    for (int r = 0; r < R; r++)
+      store4(d + r * dw + 3 * x, sum[0][r], sum[1][r], sum[2][r], sum[3][r]);
+  }
+  for (; x < dst->w; x++) {
+    __m512i sum[PASS_H_ROWS];
+    pixel_sums_rows(rows, (size_t)a->start[x] * 4, k4 + (size_t)x * n4 * 4, n4, sum, R);
+    for (int r = 0; r < R; r++) store1(d + r * dw + 3 * x, sum[r]);
+  }
+}
+
+/* Output rows [y0, y1), PASS_H_ROWS at a time (rows4: that many widened rows, r4 bytes
+ * apart), then the rest one by one. */
+__attribute__((target("avx512f"))) static void pass_h_avx512(const vlp_image *src, int row0,
+                                                             const axis_coeffs *a, vlp_image *dst,
+                                                             uint8_t *rows4, size_t r4,
+                                                             const int32_t *k4, int n4, int y0,
+                                                             int y1) {
+  const size_t sw = (size_t)src->w * 3;
+  uint8_t *rows[PASS_H_ROWS];
+  for (int r = 0; r < PASS_H_ROWS; r++) rows[r] = rows4 + r * r4;
+  int y = y0;
+  for (; y + PASS_H_ROWS <= y1; y += PASS_H_ROWS) {
+    for (int r = 0; r < PASS_H_ROWS; r++)
+      widen_row(rows[r], src->rgb + (size_t)(y + r + row0) * sw, src->w);
+    h_rows(rows, a, dst, k4, n4, y, PASS_H_ROWS);
+  }
+  for (; y < y1; y++) {
+    widen_row(rows[0], src->rgb + (size_t)(y + row0) * sw, src->w);
+    h_rows(rows, a, dst, k4, n4, y, 1);
   }
 }
 #endif
@@ -356,7 +403,7 @@ static vlp_status pass_h(const vlp_image *src, int row0, const axis_coeffs *a, v
   }
   const int n4 = (a->ksize + 3) / 4 * 4; /* taps, padded */
   const size_t r4 = ((size_t)src->w + n4) * 4;
-  uint8_t *row4 = calloc((size_t)nt, r4); /* a widened row per thread */
+  uint8_t *row4 = calloc((size_t)nt * PASS_H_ROWS, r4); /* widened rows per thread */
   int32_t *k4 = calloc((size_t)dst->w * n4 * 4, sizeof *k4);
   if (!row4 || !k4) {
     free(row4), free(k4);
@@ -370,7 +417,7 @@ static vlp_status pass_h(const vlp_image *src, int row0, const axis_coeffs *a, v
   {
     int t = omp_get_thread_num(), y0, y1;
     row_range(dst->h, t, omp_get_num_threads(), &y0, &y1);
-    pass_h_avx512(src, row0, a, dst, row4 + (size_t)t * r4, k4, n4, y0, y1);
+    pass_h_avx512(src, row0, a, dst, row4 + (size_t)t * PASS_H_ROWS * r4, r4, k4, n4, y0, y1);
   }
 #endif
   free(row4), free(k4);
