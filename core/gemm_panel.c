@@ -12,13 +12,16 @@
 
 #define COLS GEMM_PANEL_COLS
 /* Rows that share one pass over a panel (their sums fill 16 of the 32 vector registers).
- * More rows (a batch-8 step) go over the panel in slices of KC inputs: the first ROWS rows
- * read a slice from memory, the next ones from L1 while they prefetch the next slice (a
- * pass from cache does not stream by itself); the partial sums wait in a small buffer
- * between slices, stored and reloaded exactly, so every sum still runs over k in order. */
+ * More rows (a batch-8 step) go over the panel in slices of KC inputs, each group of ROWS
+ * rows in turn from L1, each prefetching its share of the next slice's lines (a pass from
+ * cache does not stream by itself), so the memory streams while any group computes; the
+ * partial sums wait in a small buffer between slices, stored and reloaded exactly, so
+ * every sum still runs over k in order. The products of a batch-8 step of BLIP-base (alone,
+ * 2 threads, team barriers): 43 GB/s when the last group alone prefetched the next 128-input
+ * slice; shared prefetches, 128 inputs: 46; 64: 46-48; 32: 52-53; 16: 50-52. */
 #define ROWS 4
 #define BLOCK 16
-#define KC 128
+#define KC 32
 /* Up to ROWS rows stream the panel from memory and prefetch AHEAD rows (2 KiB) in front
  * of them, into the next panel at its end: a batch-1 decoder step 7-10% faster than with
  * the hardware prefetcher alone (paired runs; 4 and 6 rows did as well, 12 less, 16 not),
@@ -66,15 +69,15 @@ void gemm_panel_free(gemm_panel *g) {
 /* ---- kernels: sums acc (R, 64) of R <= ROWS rows of x over in rows of a panel --------- */
 
 /* more != 0: add onto the sums in acc (the panel's next slice), else start from zero;
- * pf: in rows of 64 weights to prefetch meanwhile (NULL: none). */
+ * pf: in rows to prefetch meanwhile, pfl 16-float lines from pf of each (NULL: none). */
 typedef void (*panel_fn)(float *acc, const float *x, int ldx, const float *w, int in, int R,
-                         int more, const float *pf);
+                         int more, const float *pf, int pfl);
 
 /* Plain C (the AVX2 and baseline paths): each (row, column) sum runs over k in order. */
 #define PANEL_C(name, target)                                                                 \
   target static void name(float *acc, const float *x, int ldx, const float *w, int in, int R, \
-                          int more, const float *pf) {                                        \
-    (void)pf;                                                                                 \
+                          int more, const float *pf, int pfl) {                               \
+    (void)pf, (void)pfl;                                                                      \
     for (int r = 0; r < R; r++) {                                                             \
       float a[COLS] = {0};                                                                    \
       if (more) memcpy(a, acc + (size_t)r * COLS, sizeof a);                                  \
@@ -98,7 +101,7 @@ PANEL_C(panel_avx2, __attribute__((target("avx2,fma"))))
 static inline T512 __attribute__((always_inline)) void panel_rows512(float *acc, const float *x,
                                                                      int ldx, const float *w,
                                                                      int in, const int R, int more,
-                                                                     const float *pf) {
+                                                                     const float *pf, int pfl) {
   __m512 a[ROWS][4];
   for (int r = 0; r < R; r++)
     for (int j = 0; j < 4; j++)
@@ -106,7 +109,7 @@ static inline T512 __attribute__((always_inline)) void panel_rows512(float *acc,
   for (int k = 0; k < in; k++) {
     const float *wk = w + (size_t)k * COLS;
     if (pf)
-      for (int j = 0; j < 4; j++)
+      for (int j = 0; j < pfl; j++)
         _mm_prefetch((const char *)(pf + (size_t)k * COLS + 16 * j), _MM_HINT_NTA);
     __m512 w0 = _mm512_load_ps(wk), w1 = _mm512_load_ps(wk + 16);
     __m512 w2 = _mm512_load_ps(wk + 32), w3 = _mm512_load_ps(wk + 48);
@@ -123,19 +126,19 @@ static inline T512 __attribute__((always_inline)) void panel_rows512(float *acc,
 }
 
 T512 static void panel_avx512(float *acc, const float *x, int ldx, const float *w, int in, int R,
-                              int more, const float *pf) {
+                              int more, const float *pf, int pfl) {
   switch (R) {
     case 1:
-      panel_rows512(acc, x, ldx, w, in, 1, more, pf);
+      panel_rows512(acc, x, ldx, w, in, 1, more, pf, pfl);
       return;
     case 2:
-      panel_rows512(acc, x, ldx, w, in, 2, more, pf);
+      panel_rows512(acc, x, ldx, w, in, 2, more, pf, pfl);
       return;
     case 3:
-      panel_rows512(acc, x, ldx, w, in, 3, more, pf);
+      panel_rows512(acc, x, ldx, w, in, 3, more, pf, pfl);
       return;
     default:
-      panel_rows512(acc, x, ldx, w, in, 4, more, pf);
+      panel_rows512(acc, x, ldx, w, in, 4, more, pf, pfl);
       return;
   }
 }
@@ -190,16 +193,19 @@ void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int
       int nb = n - r0 < BLOCK ? n - r0 : BLOCK;
       const float *xb = x + (size_t)r0 * ldx;
       if (nb <= ROWS) /* (a prefetch past the last panel's end does not fault) */
-        fn(acc, xb, ldx, pp, in, nb, 0, pp + (size_t)AHEAD * COLS);
+        fn(acc, xb, ldx, pp, in, nb, 0, pp + (size_t)AHEAD * COLS, 4);
       else
         for (int k0 = 0; k0 < in; k0 += KC) {
-          int kn = in - k0 < KC ? in - k0 : KC;
-          /* the slice's last rows prefetch the next slice (a prefetch past the panel's end,
-           * up to KC - 1 rows, does not fault) */
-          const float *next = k0 + KC < in ? pp + (size_t)(k0 + KC) * COLS : NULL;
-          for (int q = 0; q < nb; q += ROWS)
+          int kn = in - k0 < KC ? in - k0 : KC, groups = (nb + ROWS - 1) / ROWS;
+          /* each group of rows prefetches its share of the lines of the next slice (the
+           * next panel's first after the last), so the memory streams while every group
+           * computes (a prefetch past the last panel's end does not fault) */
+          const float *next = pp + (size_t)(k0 + KC < in ? k0 + KC : in) * COLS;
+          for (int q = 0, gi = 0; q < nb; q += ROWS, gi++) {
+            int l0 = 4 * gi / groups, l1 = 4 * (gi + 1) / groups;
             fn(acc + (size_t)q * COLS, xb + (size_t)q * ldx + k0, ldx, pp + (size_t)k0 * COLS, kn,
-               nb - q < ROWS ? nb - q : ROWS, k0 > 0, q + ROWS >= nb ? next : NULL);
+               nb - q < ROWS ? nb - q : ROWS, k0 > 0, next + 16 * l0, l1 - l0);
+          }
         }
       for (int r = 0; r < nb; r++)
         epilogue(vk, y + (size_t)(r0 + r) * ldy + c0, acc + (size_t)r * COLS, b ? b + c0 : NULL,
