@@ -21,6 +21,7 @@
  * slice; shared prefetches, 128 inputs: 46; 64: 46-48; 32: 52-53; 16: 50-52. */
 #define ROWS 4
 #define BLOCK 16
+#define LINES (COLS / 16) /* 64-byte lines in a panel's row of weights */
 #define KC 32
 /* Up to ROWS rows stream the panel from memory and prefetch AHEAD rows (2 KiB) in front
  * of them, into the next panel at its end: a batch-1 decoder step 7-10% faster than with
@@ -192,17 +193,18 @@ void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int
     for (int r0 = 0; r0 < n; r0 += BLOCK) {
       int nb = n - r0 < BLOCK ? n - r0 : BLOCK;
       const float *xb = x + (size_t)r0 * ldx;
+      const int groups = (nb + ROWS - 1) / ROWS;
       if (nb <= ROWS) /* (a prefetch past the last panel's end does not fault) */
-        fn(acc, xb, ldx, pp, in, nb, 0, pp + (size_t)AHEAD * COLS, 4);
+        fn(acc, xb, ldx, pp, in, nb, 0, pp + (size_t)AHEAD * COLS, LINES);
       else
         for (int k0 = 0; k0 < in; k0 += KC) {
-          int kn = in - k0 < KC ? in - k0 : KC, groups = (nb + ROWS - 1) / ROWS;
+          int kn = in - k0 < KC ? in - k0 : KC;
           /* each group of rows prefetches its share of the lines of the next slice (the
            * next panel's first after the last), so the memory streams while every group
            * computes (a prefetch past the last panel's end does not fault) */
           const float *next = pp + (size_t)(k0 + KC < in ? k0 + KC : in) * COLS;
           for (int q = 0, gi = 0; q < nb; q += ROWS, gi++) {
-            int l0 = 4 * gi / groups, l1 = 4 * (gi + 1) / groups;
+            int l0 = LINES * gi / groups, l1 = LINES * (gi + 1) / groups;
             fn(acc + (size_t)q * COLS, xb + (size_t)q * ldx + k0, ldx, pp + (size_t)k0 * COLS, kn,
                nb - q < ROWS ? nb - q : ROWS, k0 > 0, next + 16 * l0, l1 - l0);
           }
