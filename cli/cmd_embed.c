@@ -19,7 +19,8 @@ static const char usage[] =
     "tower, images alone no text tower.\n\n"
     "options:\n"
     "  --image-size N          run the vision tower at N x N (interpolated positions)\n"
-    "  --batch N               images or texts per forward pass (default 16)\n"
+    "  --batch N               images per forward pass (default 16); texts per call (default\n"
+    "                          256, in passes of at most ~1024 padded tokens)\n"
     "  -o FILE                 write the JSON lines to FILE instead of stdout\n"
     "%s"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
@@ -99,8 +100,12 @@ static int by_length(const void *a, const void *b) {
   return x->len != y->len ? (x->len < y->len ? -1 : 1) : (x->i > y->i) - (x->i < y->i);
 }
 
-/* The texts in batches of --batch texts of similar length (the longest of a batch sets its
- * length); results appended to all (rows *done..) and written in input order. A batch that
+/* Texts per call of vlp_embed_texts without --batch: the library runs a call's texts in
+ * passes of similar length (CLIP_TEXT_PASS_ROWS), so many short texts share a pass. */
+enum { TEXT_CALL_DEFAULT = 256 };
+
+/* The texts in calls of `batch` texts of similar length (the longest of a pass sets its
+ * length); results appended to all (rows *done..) and written in input order. A call that
  * fails is run text by text, so that only the text at fault fails. Returns the failures. */
 static int embed_texts(FILE *out, vlp_session *sess, const char **texts, int nt, int batch, int dim,
                        float *all, int *done) {
@@ -154,7 +159,7 @@ int cmd_embed(int argc, char **argv) {
   const char *opt, *pos, *npy = NULL;
   const char **texts = calloc((size_t)argc, sizeof *texts);
   int nt = 0, size = 0, mode = 0, progress = 0; /* mode: 1 images, 2 texts, 3 videos */
-  int batch = CLI_BATCH_DEFAULT;
+  int batch = 0;                                /* 0: not given */
   cli_args_init(&a, argc, argv, "embed");
   while (!a.failed && cli_next(&a, &opt, &pos)) {
     if (pos && mode == 1)
@@ -205,6 +210,9 @@ int cmd_embed(int argc, char **argv) {
   }
   cli_paths_keep_shard(&images, &shard, "embed");
   cli_paths_keep_shard(&videos, &shard, "embed");
+  /* texts go to the library many at a time: it splits them into passes by padded tokens */
+  const int text_batch = batch ? batch : TEXT_CALL_DEFAULT;
+  if (!batch) batch = CLI_BATCH_DEFAULT;
   /* only the towers the inputs need: texts alone skip loading the vision tower */
   c.parts = (images.n || videos.n ? VLP_LOAD_VISION : 0u) | (nt ? VLP_LOAD_TEXT : 0u);
   vlp_model *m;
@@ -252,7 +260,7 @@ int cmd_embed(int argc, char **argv) {
   vlp_image_reader_free(rd);
   free(emb);
   /* Texts likewise ("" is a text: start and end tokens). */
-  if (all && nt) failed += embed_texts(out, sess, texts, nt, batch, dim, all, &done);
+  if (all && nt) failed += embed_texts(out, sess, texts, nt, text_batch, dim, all, &done);
   for (int i = 0; all && !ferror(out) && i < videos.n; i++)
     failed += embed_video(out, sess, videos.paths[i], &sampling, progress, size, batch, &all, &done,
                           &cap);

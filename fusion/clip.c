@@ -216,8 +216,18 @@ vlp_status clip_encode_strings(const clip_model *m, vlp_ws *ws, const char *cons
   }
   for (int b = 0; b < B && !st; b++)
     st = tok_encode(m->tok, texts[b], m->tc.max_pos, &ids[b], &lens[b], NULL);
-  if (!st)
-    st = clip_encode_texts(m, ws, (const int *const *)ids, lens, B, NULL, NULL, NULL, embeds);
+  /* passes of consecutive texts, each padded to its longest, of at most
+   * CLIP_TEXT_PASS_ROWS padded tokens (one text at least) */
+  for (int b0 = 0, n; !st && b0 < B; b0 += n) {
+    int T = lens[b0];
+    for (n = 1; b0 + n < B; n++) {
+      int t = lens[b0 + n] > T ? lens[b0 + n] : T;
+      if ((long)(n + 1) * t > CLIP_TEXT_PASS_ROWS) break;
+      T = t;
+    }
+    st = clip_encode_texts(m, ws, (const int *const *)ids + b0, lens + b0, n, NULL, NULL, NULL,
+                           embeds + (size_t)b0 * m->P);
+  }
 done:
   if (ids)
     for (int b = 0; b < B; b++) free(ids[b]);

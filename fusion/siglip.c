@@ -206,13 +206,20 @@ vlp_status siglip_encode_strings(const siglip_model *m, vlp_ws *ws, const char *
   if (B <= 0) return vlp_fail(VLP_ERR_INVALID, "siglip: %d texts", B);
   if ((size_t)B > SIZE_MAX / sizeof(int) / (size_t)m->L)
     return vlp_fail(VLP_ERR_NOMEM, "siglip: %d texts are too many", B);
-  int *ids = ws_get(ws, WS_TMP0, (size_t)B * m->L * sizeof *ids);
-  if (!ids) return VLP_ERR_NOMEM;
-  for (int b = 0; b < B; b++) {
-    vlp_status st = siglip_text_ids(m, texts[b], ids + (size_t)b * m->L);
-    if (st) return st;
+  /* passes of at most CLIP_TEXT_PASS_ROWS tokens: every text is padded to L */
+  const int per = CLIP_TEXT_PASS_ROWS / m->L > 1 ? CLIP_TEXT_PASS_ROWS / m->L : 1;
+  vlp_status st = VLP_OK;
+  for (int b0 = 0; !st && b0 < B; b0 += per) {
+    int n = B - b0 < per ? B - b0 : per;
+    int *ids = ws_get(ws, WS_TMP0, (size_t)n * m->L * sizeof *ids);
+    if (!ids) return VLP_ERR_NOMEM;
+    for (int b = 0; b < n && !st; b++)
+      st = siglip_text_ids(m, texts[b0 + b], ids + (size_t)b * m->L);
+    if (!st)
+      st = siglip_encode_ids(m, ws, ids, n, NULL, NULL, NULL,
+                             embeds + (size_t)b0 * m->tc.projection_dim);
   }
-  return siglip_encode_ids(m, ws, ids, B, NULL, NULL, NULL, embeds);
+  return st;
 }
 
 /* ---- scores ---------------------------------------------------------------------------- */

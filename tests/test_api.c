@@ -1,7 +1,7 @@
 /* test_api: the public API of vlp.h against the reference data - empty text on every text
  * path (CLIP: start + end tokens, BERT: [CLS] [SEP]), zero-shot tags ranked from label sets,
  * index queries, the caption's truncation flag and the misuse errors of sessions and
- * features. */
+ * features; many texts in one call (passes of CLIP_TEXT_PASS_ROWS tokens). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +278,43 @@ typedef struct {
   int cancel_at; /* cancel when this many files are done; -1: never */
 } build_log;
 
+/* Many texts in one vlp_embed_texts call run in passes of at most CLIP_TEXT_PASS_ROWS
+ * padded tokens (CLIP: consecutive texts padded to their longest; SigLIP: every text padded
+ * to 64): 300 texts of 1 to ~90 words, long and short interleaved, come out as one at a
+ * time (within 1e-5) and in order. */
+static void test_text_passes(const char *dir) {
+  enum { N = 300 };
+  vlp_model *m = NULL;
+  vlp_session *s = open_session(dir, &m);
+  if (!s) return;
+  static const char *const words[] = {"a",   "photo",   "of", "the",     "red",    "astronaut",
+                                      "cat", "sitting", "on", "blanket", "coffee", "rocket"};
+  char *t[N];
+  for (int i = 0; i < N; i++) {
+    int nw = i % 2 ? 1 + i % 7 : 1 + (i * 37) % 90; /* short and long, interleaved */
+    t[i] = calloc((size_t)nw * 12 + 1, 1);
+    for (int w = 0; w < nw; w++) {
+      strcat(t[i], words[(i + w * 5) % 12]);
+      if (w + 1 < nw) strcat(t[i], " ");
+    }
+  }
+  int P = vlp_model_embed_dim(m);
+  float *all = malloc((size_t)N * P * sizeof *all), *one = malloc((size_t)P * sizeof *one);
+  CHECK(vlp_embed_texts(s, (const char *const *)t, N, all) == VLP_OK);
+  double worst = 0;
+  for (int i = 0; i < N; i++) {
+    CHECK(vlp_embed_texts(s, (const char *const *)&t[i], 1, one) == VLP_OK);
+    for (int c = 0; c < P; c++) worst = fmax(worst, fabs(one[c] - all[(size_t)i * P + c]));
+  }
+  printf("%s %s: %d texts in one call vs one at a time: max diff %.3g\n",
+         worst <= 1e-5 ? "ok  " : "FAIL", dir, N, worst);
+  CHECK(worst <= 1e-5);
+  for (int i = 0; i < N; i++) free(t[i]);
+  free(all), free(one);
+  vlp_session_free(s);
+  vlp_model_free(m);
+}
+
 static void on_report(void *ctx, const char *path, const char *kind, const char *message) {
   build_log *b = ctx;
   (void)path;
@@ -436,6 +473,8 @@ static void test_image_reader(void) {
 int main(void) {
   test_image_reader();
   test_clip();
+  test_text_passes(CLIP);
+  test_text_passes("golden/models/siglip-tiny");
   test_blip_itm();
   test_caption_truncated();
   test_caption_chunks();
