@@ -312,8 +312,8 @@ VLP_API vlp_status vlp_itm(vlp_session *s, const vlp_features *f, int i, const c
 VLP_API vlp_status vlp_embed_images(vlp_session *s, const vlp_image *imgs, int n, int image_size,
                                     float *out);
 /* Texts run in passes of at most ~1024 padded tokens (CLIP and SigLIP; BLIP one at a time),
- * consecutive texts together: sorted by length, short texts share a pass; any n keeps the
- * workspace bounded. */
+ * consecutive texts together, each pass padded to its longest: texts sorted by length pad
+ * least, and short texts share a pass. Any n keeps the workspace bounded. */
 VLP_API vlp_status vlp_embed_texts(vlp_session *s, const char *const *texts, int n, float *out);
 /* Image-text match of image i of f (SigLIP): logit = exp(logit_scale) * cosine +
  * logit_bias, score = sigmoid(logit), the probability that this text matches. */
