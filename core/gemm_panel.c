@@ -216,6 +216,65 @@ void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int
   }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* The 16 sums of each of 4 64-byte lines of panels (line[i]: a panel's column 16 c, its
+ * lines 256 bytes apart), as panel_rows512 forms them: four streams at once, prefetched
+ * well ahead (a prefetch past the end of the panels does not fault). */
+T512 static void lines512(float *s64, const float *x, const float *const *line, int in) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t k = 0; k < (size_t)in; k++) {
+    const size_t at = k * COLS, ahead = (k + 16) * COLS;
+    for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(line[i] + ahead), _MM_HINT_T0);
+    __m512 xv = _mm512_set1_ps(x[k]);
+    a0 = _mm512_fmadd_ps(xv, _mm512_load_ps(line[0] + at), a0);
+    a1 = _mm512_fmadd_ps(xv, _mm512_load_ps(line[1] + at), a1);
+    a2 = _mm512_fmadd_ps(xv, _mm512_load_ps(line[2] + at), a2);
+    a3 = _mm512_fmadd_ps(xv, _mm512_load_ps(line[3] + at), a3);
+  }
+  _mm512_storeu_ps(s64, a0);
+  _mm512_storeu_ps(s64 + 16, a1);
+  _mm512_storeu_ps(s64 + 32, a2);
+  _mm512_storeu_ps(s64 + 48, a3);
+}
+#endif
+
+void gemm_panel_columns(const gemm_panel *g, float *out, const float *x, const float *b,
+                        const int *cols, int n) {
+  panel_fn fn = kernel();
+  _Alignas(64) float acc[COLS];
+#if defined(__x86_64__) || defined(__i386__)
+  if (fn == panel_avx512) {
+    /* the ids in runs of at most 4 distinct lines (16 columns each), each run at once */
+    for (int i = 0, e; i < n; i = e) {
+      const float *line[4];
+      long id[4];
+      int nl = 0;
+      for (e = i; e < n; e++) {
+        long l = cols[e] / 16;
+        if (nl && l == id[nl - 1]) continue;
+        if (nl == 4) break;
+        id[nl] = l, line[nl++] = gemm_panel_at(g, cols[e] / COLS) + cols[e] % COLS / 16 * 16;
+      }
+      for (int k = nl; k < 4; k++) line[k] = line[nl - 1];
+      lines512(acc, x, line, g->in);
+      for (int k = i, m = 0; k < e; k++) {
+        while (cols[k] / 16 != id[m]) m++;
+        /* the epilogue's sum */
+        out[k] = acc[16 * m + cols[k] % 16] + (b ? b[cols[k]] : 0.0f);
+      }
+    }
+    return;
+  }
+#endif
+  long have = -1; /* the panel whose sums acc holds */
+  for (int i = 0; i < n; i++) {
+    const int j = cols[i];
+    if (j / COLS != have) fn(acc, x, g->in, gemm_panel_at(g, j / COLS), g->in, 1, 0, NULL, 0);
+    have = j / COLS;
+    out[i] = acc[j % COLS] + (b ? b[j] : 0.0f); /* the epilogue's sum */
+  }
+}
+
 /* ---- the backend ------------------------------------------------------------------- */
 
 /* Products reading fewer weight bytes than this run on the calling thread (waking the

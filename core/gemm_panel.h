@@ -43,4 +43,11 @@ void gemm_panel_free(gemm_panel *g);
 void gemm_panel_part(const gemm_panel *g, float *y, int ldy, const float *x, int ldx, int n,
                      const float *b, gemm_act act, const float *res, int ldr, int p0, int p1);
 
+/* out[i] = x (in) . W[cols[i]] + b[cols[i]] for n outputs (b may be NULL): the bits
+ * gemm_panel_part gives that column of a one-row product without activation, reading
+ * only the 64-byte lines of the panels that hold them (a greedy decoder's few candidate
+ * logits, core/gemm_bound.h). On the calling thread. */
+void gemm_panel_columns(const gemm_panel *g, float *out, const float *x, const float *b,
+                        const int *cols, int n);
+
 #endif

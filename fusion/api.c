@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/gemm.h"
@@ -95,6 +96,12 @@ vlp_model_params vlp_model_default_params(void) {
                             .parts = VLP_LOAD_ALL};
 }
 
+static double mono_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 vlp_status vlp_model_load(const char *model_dir_or_name, vlp_model **out) {
   return vlp_model_load_with(model_dir_or_name, NULL, out);
 }
@@ -157,6 +164,12 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
                                  : m->siglip ? siglip_weights(m->siglip)
                                              : blip_weights(m->blip),
                                  params.precision, &m->pack);
+    if (!st && m->blip) { /* counted with the packed copies */
+      size_t bytes = 0;
+      double t0 = mono_s();
+      st = blip_prepare_greedy(m->blip, &bytes);
+      m->pack.packed_bytes += bytes, m->pack.seconds += mono_s() - t0;
+    }
     threads_leave(prev);
   }
   if (st) {

@@ -200,6 +200,10 @@ const vlp_tokenizer *blip_tokenizer(const blip_model *m) {
 vlp_weights *blip_weights(const blip_model *m) {
   return m->w;
 }
+vlp_status blip_prepare_greedy(blip_model *m, size_t *bytes) {
+  if (bytes) *bytes = 0;
+  return m->dec ? bert_prepare_greedy(m->dec, bytes) : VLP_OK;
+}
 
 const prep_config *blip_prep(const blip_model *m) {
   return &m->prep;
@@ -303,14 +307,31 @@ typedef struct {
   int len, max_len;    /* tokens fed so far, the cache's capacity */
 } dec_ctx;
 
-static vlp_status dec_step(void *ctx, const int *ids, int N, int T, float *logits) {
-  dec_ctx *d = ctx;
+/* Before a step: the progress callback, the rows' check. */
+static vlp_status dec_begin(dec_ctx *d, int N, int T) {
   if (d->p->on_step && d->p->on_step(d->p->step_ctx, d->len, d->max_len))
     return vlp_fail(VLP_ERR_CANCELLED, "cancelled");
   d->len += T;
   if (N != d->N)
     return vlp_fail(VLP_ERR_INVALID, "blip: decoder stepped with %d rows, cache has %d", N, d->N);
-  return bert_cache_step(d->dec, d->cache, ids, T, logits);
+  return VLP_OK;
+}
+
+static vlp_status dec_step(void *ctx, const int *ids, int N, int T, float *logits) {
+  dec_ctx *d = ctx;
+  vlp_status st = dec_begin(d, N, T);
+  return st ? st : bert_cache_step(d->dec, d->cache, ids, T, logits);
+}
+
+static vlp_status dec_step_bounds(void *ctx, const int *ids, int N, int T, float *est, float *rad) {
+  dec_ctx *d = ctx;
+  vlp_status st = dec_begin(d, N, T);
+  return st ? st : bert_cache_step_bounds(d->dec, d->cache, ids, T, est, rad);
+}
+
+static void dec_exact(void *ctx, int row, const int *ids, int n, float *out) {
+  dec_ctx *d = ctx;
+  bert_cache_exact_logits(d->dec, d->cache, row, ids, n, out);
 }
 
 static void dec_reorder(void *ctx, const int *src, int N) {
@@ -351,6 +372,10 @@ static vlp_status run_generate(const bert_model *dec, vlp_ws *ws, const float *e
   if (st) return st;
   gen_decoder gd = {
       .ctx = &ctx, .vocab = bert_cfg(dec)->vocab, .step = dec_step, .reorder = dec_reorder};
+  /* greedy steps read the LM head's int8 copy (text/bert.h), unless VLP_LM_HEAD=full */
+  const char *head = getenv("VLP_LM_HEAD");
+  if (bert_cache_has_bounds(ctx.cache) && !(head && strcmp(head, "full") == 0))
+    gd.step_bounds = dec_step_bounds, gd.exact = dec_exact;
   st = generate(p, &gd, prompt, n, B, out_seqs, out_lens);
   bert_cache_free(ctx.cache);
   return st;

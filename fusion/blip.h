@@ -59,6 +59,9 @@ const vlp_tokenizer *blip_tokenizer(const blip_model *m);
 const prep_config *blip_prep(const blip_model *m);
 /* The model's tensors (for weights_prepare_linears). */
 vlp_weights *blip_weights(const blip_model *m);
+/* After weights_prepare_linears: what greedy decoding reads instead of the LM head where it
+ * can (text/bert.h bert_prepare_greedy); *bytes receives its size (0: none). */
+vlp_status blip_prepare_greedy(blip_model *m, size_t *bytes);
 int blip_vision_tokens(const blip_model *m, int S);
 /* Workspace bytes the vision tower takes for B images of S x S (0: too large). */
 size_t blip_vision_ws_bytes(const blip_model *m, int B, int S);

@@ -178,12 +178,81 @@ static void topk_offer(float *cs, int *ci, int *kc, int k, float s, int idx) {
   ci[pos] = idx;
 }
 
+/* ---- greedy search on bounded logits ------------------------------------------------ */
+
+/* What a greedy pick from bounds needs besides the estimates. */
+typedef struct {
+  const float *rad;    /* (V) the row's radii */
+  int *ids, *known;    /* (V) candidate ids; (cap) the sequence's distinct ids */
+  float *val, *kval;   /* their exact (processed) logits */
+  unsigned char *mark; /* (V) zeroed scratch, left zeroed */
+} bound_work;
+
+/* The token argmax(process_row(logits)) gives, from the row's estimates est (V): every id
+ * that the repetition penalty touches gets its exact logit processed; then only ids whose
+ * upper end reaches the best lower end (or processed exact value) can be the first
+ * maximum, and get their exact logits. Returns -1 when the bounds cannot decide (a NaN or
+ * an infinity in them, or too many candidates): the caller then takes the full row. */
+static int pick_bounded(const gen_params *p, const gen_decoder *dec, int r, const float *est,
+                        const int *seq, int len, bound_work *b) {
+  const int V = dec->vocab;
+  const int masked = p->eos_id >= 0 && len < p->min_length ? p->eos_id : -1;
+  int nk = 0;
+  if (p->repetition_penalty != 1.0f)
+    for (int i = 0; i < len; i++)
+      if (!b->mark[seq[i]]) b->mark[seq[i]] = 1, b->known[nk++] = seq[i];
+  if (masked >= 0 && !b->mark[masked]) b->mark[masked] = 1, b->known[nk++] = masked;
+  dec->exact(dec->ctx, r, b->known, nk, b->kval);
+  double thr = -INFINITY;
+  for (int i = 0; i < nk; i++) {
+    float x = b->kval[i];
+    if (p->repetition_penalty != 1.0f && b->known[i] != masked)
+      x = x < 0.0f ? x * p->repetition_penalty : x / p->repetition_penalty;
+    if (b->known[i] == masked) x = -INFINITY;
+    b->kval[i] = x;
+    if (x > thr) thr = x;
+  }
+  /* one pass: the best lower end so far, and the ids whose upper end reaches it (a
+   * superset of the final candidates, filtered below) */
+  int ok = 1, n = 0;
+  for (int j = 0; j < V; j++) {
+    const double e = est[j], d = b->rad[j];
+    if (b->mark[j]) continue;
+    if (!(e - d <= thr)) { /* (also a NaN: then ok is cleared below) */
+      ok &= isfinite(e) && isfinite(d);
+      thr = e - d;
+    }
+    if (e + d >= thr) b->ids[n++] = j;
+  }
+  ok = ok && isfinite(thr);
+  int m = 0;
+  for (int i = 0; i < n && ok; i++)
+    if ((double)est[b->ids[i]] + b->rad[b->ids[i]] >= thr) b->ids[m++] = b->ids[i];
+  n = m;
+  ok = ok && n <= V / 16; /* beyond that the full row costs about as much */
+  for (int i = 0; i < nk; i++) b->mark[b->known[i]] = 0;
+  if (!ok) return -1;
+  dec->exact(dec->ctx, r, b->ids, n, b->val);
+  /* the first maximum over both sets: the highest value, the lowest id among equals */
+  int best = -1;
+  float bv = 0;
+  for (int i = 0; i < n + nk; i++) {
+    int id = i < n ? b->ids[i] : b->known[i - n];
+    float v = i < n ? b->val[i] : b->kval[i - n];
+    if (best < 0 || v > bv || (v == bv && id < best)) best = id, bv = v;
+  }
+  return best;
+}
+
 /* ---- generate ------------------------------------------------------------------------- */
 
 typedef struct {
   int *seq, *seq2;            /* (rows, cap) current sequences and the reorder target */
   int *ids;                   /* (rows, prompt_len) fed ids */
-  float *logits;              /* (rows, V) */
+  float *logits;              /* (rows, V); greedy on bounds: the estimates */
+  float *rad;                 /* greedy on bounds: (rows, V) radii */
+  int *bids, *known;          /* greedy on bounds: (V) candidates, (cap) sequence ids */
+  float *bval, *kval;         /* their exact logits */
   unsigned char *mark;        /* (V) repetition-penalty scratch */
   int *fin, *out_len;         /* greedy: (rows) */
   float *bscore, *next_score; /* beam: (rows) */
@@ -201,6 +270,11 @@ static void work_free(gen_work *w) {
   free(w->seq2);
   free(w->ids);
   free(w->logits);
+  free(w->rad);
+  free(w->bids);
+  free(w->known);
+  free(w->bval);
+  free(w->kval);
   free(w->mark);
   free(w->fin);
   free(w->out_len);
@@ -242,7 +316,8 @@ static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int pr
   const int V = dec->vocab;
   int cur = prompt_len, T = prompt_len;
   for (;;) {
-    vlp_status st = dec->step(dec->ctx, w->ids, rows, T, w->logits);
+    vlp_status st = w->rad ? dec->step_bounds(dec->ctx, w->ids, rows, T, w->logits, w->rad)
+                           : dec->step(dec->ctx, w->ids, rows, T, w->logits);
     if (st != VLP_OK) return vlp_fail_prefix(st, "generate: decoder step at length %d", cur);
     int all_done = 1;
     for (int r = 0; r < rows; r++) {
@@ -250,8 +325,19 @@ static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int pr
       int tok = p->pad_id;
       if (!w->fin[r]) {
         float *x = w->logits + (size_t)r * V;
-        process_row(p, x, s, cur, w->mark);
-        tok = argmax(x, V);
+        tok = -1;
+        if (w->rad) {
+          bound_work b = {w->rad + (size_t)r * V, w->bids, w->known, w->bval, w->kval, w->mark};
+          tok = pick_bounded(p, dec, r, x, s, cur, &b);
+          if (tok < 0) { /* undecided: the row's full logits in place of its estimates */
+            for (int j = 0; j < V; j++) w->bids[j] = j;
+            dec->exact(dec->ctx, r, w->bids, V, x);
+          }
+        }
+        if (tok < 0) {
+          process_row(p, x, s, cur, w->mark);
+          tok = argmax(x, V);
+        }
       }
       s[cur] = tok;
       w->ids[r] = tok;
@@ -429,6 +515,13 @@ vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prom
   if (nb == 1) {
     w.fin = alloc_n((size_t)rows, sizeof(int), &fail);
     w.out_len = alloc_n((size_t)rows, sizeof(int), &fail);
+    if (dec->step_bounds && dec->exact) {
+      w.rad = alloc_n(logit_n, sizeof(float), &fail);
+      w.bids = alloc_n((size_t)V, sizeof(int), &fail);
+      w.bval = alloc_n((size_t)V, sizeof(float), &fail);
+      w.known = alloc_n((size_t)cap + 1, sizeof(int), &fail);
+      w.kval = alloc_n((size_t)cap + 1, sizeof(float), &fail);
+    }
   } else {
     size_t pool_n = 0; /* (batch, nb + 1, cap) */
     if (!mul_ok((size_t)batch * (size_t)(nb + 1), (size_t)cap, &pool_n)) fail = 1;

@@ -33,6 +33,14 @@ typedef struct {
   int vocab;
   vlp_status (*step)(void *ctx, const int *ids, int N, int T, float *logits);
   void (*reorder)(void *ctx, const int *src, int N);
+  /* Optional, for greedy search (both or neither): step_bounds() is step() writing, instead
+   * of the logits, estimates est (N, vocab) and radii rad (N, vocab) such that every logit
+   * step() would have written lies within est +- rad, from fewer bytes read than the full
+   * logits take (core/gemm_bound.h); exact() then writes the logits of n ids of row r with
+   * the bits step() would have written. Greedy search asks exact() only for the ids that
+   * can still be the maximum, so it picks the token step() would have given. */
+  vlp_status (*step_bounds)(void *ctx, const int *ids, int N, int T, float *est, float *rad);
+  void (*exact)(void *ctx, int row, const int *ids, int n, float *out);
 } gen_decoder;
 
 /* Run generation for `batch` independent sequences that all start from the same prompt

@@ -19,6 +19,10 @@ set_tests_properties(selftest_generic PROPERTIES ENVIRONMENT "VLP_GEMM=openblas;
 # (one image per call; tests/blip.cmake's test_blip_xattn_rows covers batches).
 add_test(NAME selftest_xattn_rows COMMAND vlp_cli selftest --case blip)
 set_tests_properties(selftest_xattn_rows PROPERTIES ENVIRONMENT "VLP_XATTN=rows" TIMEOUT 600)
+# Greedy captions and answers from the LM head's f32 logits instead of its int8 bounds
+# (core/gemm_bound.h; the default where the CPU has AVX512_VNNI): the same golden tokens.
+add_test(NAME selftest_lm_head_full COMMAND vlp_cli selftest --case blip)
+set_tests_properties(selftest_lm_head_full PROPERTIES ENVIRONMENT "VLP_LM_HEAD=full" TIMEOUT 600)
 vlp_test(test_precision SOURCES test_precision.c LIBS vlp)
 # The fast modes on full-size CLIP ViT-B/32 weights (bench/bench_fidelity.c): embedding
 # cosine bounds a broken kernel would miss. Optimised builds only (sanitizers make it slow).

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "core/gemm_bound.h"
 #include "core/gemm_panel.h"
 #include "core/half.h"
 #include "core/kernels.h"
@@ -425,7 +426,97 @@ static void normed(vlp_precision prec) {
   printf("  normed %s ok\n", gemm_precision_name(prec));
 }
 
+/* gemm_panel_columns: the bits of gemm_panel_part's columns, whatever the order of the ids
+ * asked (ascending, repeated, scattered), on every kernel path. */
+static void panel_columns(void) {
+  const char *paths[3];
+  int npaths = vk_available(paths, 3);
+  const int in = 77, out = 300, n = 3;
+  float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.2f);
+  float *b = test_rand_buf((size_t)out, 0.5f), *y = malloc((size_t)out * sizeof *y);
+  int ids[400];
+  float got[400];
+  gemm_panel g;
+  CHECK(gemm_panel_pack(&g, W, out, in) == VLP_OK);
+  for (int pi = 0; pi < npaths; pi++) {
+    CHECK(vk_force(paths[pi]));
+    int same = 1;
+    for (int r = 0; r < n; r++) {
+      gemm_panel_part(&g, y, out, x + (size_t)r * in, in, 1, r ? b : NULL, GEMM_ACT_NONE, NULL, out,
+                      0, g.panels);
+      for (int i = 0; i < out; i++) ids[i] = i;                             /* every column */
+      for (int i = 0; i < 100; i++) ids[out + i] = (i * 97 + r * 13) % out; /* scattered */
+      ids[out + 50] = ids[out + 49];                                        /* repeated */
+      gemm_panel_columns(&g, got, x + (size_t)r * in, r ? b : NULL, ids, 400);
+      for (int i = 0; i < 400; i++) same &= memcmp(&got[i], &y[ids[i]], sizeof(float)) == 0;
+    }
+    CHECK(same);
+  }
+  vk_force(paths[0]);
+  printf("  panel columns ok\n");
+  gemm_panel_free(&g);
+  free(x), free(W), free(b), free(y);
+}
+
+/* gemm_bound: on shapes with ragged inputs and outputs, every output of the f32 panels and
+ * the exact (double) product lie within est +- rad; the radii stay under a tenth of
+ * sum |x_i w_i| (a bound that says nothing would prune nothing); a row with a NaN gets
+ * infinite radii. */
+static void bounds(void) {
+  if (!gemm_bound_available()) {
+    printf("  int8 bounds: no AVX512_VNNI on this CPU (greedy steps read the f32 head)\n");
+    return;
+  }
+  const int shapes[][3] = {{1, 768, 300}, {3, 37, 130}, {8, 64, 64}, {5, 130, 65}, {2, 3, 70}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    const int n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+    float *x = test_rand_buf((size_t)n * in, 1), *W = test_rand_buf((size_t)out * in, 0.05f);
+    float *b = test_rand_buf((size_t)out, 0.5f), *y = malloc((size_t)n * out * sizeof *y);
+    float *est = malloc((size_t)n * out * sizeof *est),
+          *rad = malloc((size_t)n * out * sizeof *rad);
+    x[in / 2] = 9.0f; /* an outlier in the first row */
+    gemm_panel g;
+    gemm_bound q;
+    CHECK(gemm_panel_pack(&g, W, out, in) == VLP_OK);
+    CHECK(gemm_bound_make(&q, &g) == VLP_OK);
+    unsigned char *u = malloc((size_t)n * gemm_bound_row_bytes(&q));
+    gemm_bound_row st[8];
+    gemm_bound_quantize(&q, x, in, n, u, st);
+    gemm_bound_part(&q, est, rad, out, u, st, n, b, 0, q.panels / 2);
+    gemm_bound_part(&q, est, rad, out, u, st, n, b, q.panels / 2, q.panels);
+    gemm_panel_part(&g, y, out, x, in, n, b, GEMM_ACT_NONE, NULL, out, 0, g.panels);
+    int inside = 1;
+    double rsum = 0, ysum = 0;
+    for (int r = 0; r < n; r++)
+      for (int j = 0; j < out; j++) {
+        double exact = b[j], worst = 0;
+        for (int k = 0; k < in; k++) {
+          double xw = (double)x[(size_t)r * in + k] * W[(size_t)j * in + k];
+          exact += xw, worst += fabs(xw);
+        }
+        size_t at = (size_t)r * out + j;
+        inside &= fabs(y[at] - est[at]) <= rad[at] && fabs(exact - est[at]) <= rad[at];
+        rsum += rad[at], ysum += worst;
+      }
+    if (!inside || !(rsum < 0.1 * ysum))
+      printf("  FAIL bounds n=%d in=%d out=%d: inside %d, mean radius %.3g of mean |x|.|w| %.3g\n",
+             n, in, out, inside, rsum / n / out, ysum / n / out);
+    CHECK(inside);
+    CHECK(rsum < 0.1 * ysum);
+    x[1] = NAN;
+    gemm_bound_quantize(&q, x, in, 1, u, st);
+    gemm_bound_part(&q, est, rad, out, u, st, 1, b, 0, q.panels);
+    CHECK(isinf(rad[0]) && isinf(rad[out - 1]));
+    gemm_bound_free(&q);
+    gemm_panel_free(&g);
+    free(x), free(W), free(b), free(y), free(est), free(rad), free(u);
+  }
+  printf("  int8 bounds ok\n");
+}
+
 int main(void) {
+  panel_columns();
+  bounds();
   run_backend("openblas");
   stacked(VLP_PRECISION_F32, 1e-5);
   {

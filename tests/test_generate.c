@@ -112,7 +112,7 @@ static vlp_status run(const gen_params *p, const model **items, int batch, const
   for (int b = 0; b < batch; b++) d.item_model[b] = items[b];
   d.nb = p->num_beams;
   d.prompt_len = plen;
-  gen_decoder dec = {&d, items[0]->vocab, toy_step, toy_reorder};
+  gen_decoder dec = {.ctx = &d, .vocab = items[0]->vocab, .step = toy_step, .reorder = toy_reorder};
   vlp_status st = generate(p, &dec, prompt, plen, batch, seqs, lens);
   if (protocol_errors) *protocol_errors = d.protocol_errors;
   return st;
@@ -469,7 +469,7 @@ static void test_errors(void) {
   CHECK(run(&p, items, 1, pr, 1, &seq, &len, NULL) == VLP_ERR_INVALID);
   p.repetition_penalty = 1.0f;
   p.num_beams = 2;
-  gen_decoder dec = {NULL, V, toy_step, NULL};
+  gen_decoder dec = {.ctx = NULL, .vocab = V, .step = toy_step};
   CHECK(generate(&p, &dec, pr, 1, 1, &seq, &len) == VLP_ERR_INVALID);
 }
 
@@ -521,10 +521,111 @@ static void test_random(void) {
   CHECK(mismatches == 0);
 }
 
+/* ---- greedy search on bounds ------------------------------------------------------------ */
+
+#define BV 320 /* largest vocabulary of the bounded trials */
+
+/* A toy decoder that also hands out estimates within pseudo-random radii of its logits
+ * (step_bounds) and the logits themselves for the ids asked (exact). With `ties` its logits
+ * are multiples of 1/2, so equal maxima happen and the lowest id must win. */
+typedef struct {
+  toy t;
+  const model *m;
+  int vocab, ties, tight;
+  int nan_step; /* the step whose row 0 estimates hold a NaN (-1: none) */
+  int steps;
+  long asked, offered; /* ids passed to exact(); ids of the rows bounded */
+  float truth[MAXROWS][BV];
+} btoy;
+
+static vlp_status btoy_step(void *ctx, const int *ids, int N, int T, float *logits) {
+  btoy *b = ctx;
+  vlp_status st = toy_step(&b->t, ids, N, T, logits);
+  for (int r = 0; r < N && !st; r++)
+    for (int j = 0; j < b->vocab; j++) {
+      float *x = logits + (size_t)r * b->vocab + j;
+      if (b->ties) *x = roundf(*x * 2.0f) / 2.0f;
+      b->truth[r][j] = *x;
+    }
+  return st;
+}
+
+static vlp_status btoy_step_bounds(void *ctx, const int *ids, int N, int T, float *est,
+                                   float *rad) {
+  btoy *b = ctx;
+  vlp_status st = btoy_step(ctx, ids, N, T, est);
+  uint64_t h = 0x9E3779B97F4A7C15ull * (uint64_t)(b->steps + 1);
+  for (int r = 0; r < N && !st; r++)
+    for (int j = 0; j < b->vocab; j++) {
+      h ^= h >> 29, h *= 0xBF58476D1CE4E5B9ull, h ^= h >> 32;
+      double u = (double)(h >> 11) / 9007199254740992.0, v = (double)(h & 0xffff) / 65536.0;
+      float d = (float)(b->tight ? 0.01 + 0.05 * u : 0.2 + 3.0 * u);
+      size_t at = (size_t)r * b->vocab + j;
+      est[at] = b->truth[r][j] + (float)((2.0 * v - 1.0) * 0.99 * d);
+      rad[at] = d;
+    }
+  if (!st && b->steps == b->nan_step) est[0] = NAN;
+  b->offered += (long)N * b->vocab;
+  b->steps++;
+  return st;
+}
+
+static void btoy_exact(void *ctx, int row, const int *ids, int n, float *out) {
+  btoy *b = ctx;
+  for (int i = 0; i < n; i++) out[i] = b->truth[row][ids[i]];
+  b->asked += n;
+}
+
+/* Greedy search on bounds picks exactly the tokens of the full logits: repetition penalty
+ * above and below 1, min_length, ties, batches, a NaN estimate; and with tight radii asks
+ * for few exact logits. */
+static void test_bounded(void) {
+  static btoy b;
+  int mismatches = 0;
+  long asked_tight = 0, offered_tight = 0;
+  const float pens[] = {1.0f, 1.3f, 0.7f};
+  for (int trial = 0; trial < 120; trial++) {
+    gen_params p = gen_default_params();
+    p.eos_id = EOS, p.pad_id = 0;
+    p.max_length = 6 + trial % 7;
+    p.min_length = trial % 4 == 1 ? 5 : 0;
+    p.repetition_penalty = pens[trial % 3];
+    int vocab = 40 + 23 * (trial % 13), batch = 1 + trial % 3;
+    int prompt[2] = {0, 2 + trial % 5};
+    model m = {NULL, 0, 1, 0, 1, (unsigned)(trial * 31 + 5), vocab};
+    int *want[3] = {0}, *got[3] = {0}, wl[3], gl[3];
+    for (int pass = 0; pass < 2; pass++) {
+      memset(&b, 0, sizeof b);
+      for (int i = 0; i < batch; i++) b.t.item_model[i] = &m;
+      b.t.nb = 1, b.t.prompt_len = 2;
+      b.m = &m, b.vocab = vocab, b.ties = trial % 5 == 2, b.tight = trial % 2;
+      b.nan_step = trial % 7 == 3 ? 1 : -1;
+      gen_decoder dec = {.ctx = &b, .vocab = vocab, .step = btoy_step};
+      if (pass) dec.step_bounds = btoy_step_bounds, dec.exact = btoy_exact;
+      CHECK(generate(&p, &dec, prompt, 2, batch, pass ? got : want, pass ? gl : wl) == VLP_OK);
+    }
+    if (b.tight && b.nan_step < 0) asked_tight += b.asked, offered_tight += b.offered;
+    CHECK(b.steps > 0);
+    for (int i = 0; i < batch; i++) {
+      if (gl[i] != wl[i] || memcmp(got[i], want[i], (size_t)wl[i] * sizeof(int)) != 0) {
+        fprintf(stderr, "bounded trial %d item %d: tokens differ from the full logits'\n", trial,
+                i);
+        mismatches++;
+      }
+      free(want[i]), free(got[i]);
+    }
+  }
+  printf("bounded: %d mismatches, tight radii asked %ld exact logits of %ld\n", mismatches,
+         asked_tight, offered_tight);
+  CHECK(mismatches == 0);
+  CHECK(asked_tight > 0 && asked_tight * 20 < offered_tight);
+}
+
 int main(void) {
   test_greedy();
   test_beam();
   test_errors();
   test_random();
+  test_bounded();
   return test_done();
 }

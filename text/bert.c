@@ -13,6 +13,7 @@
 #include "core/cross_attention.h"
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/gemm_panel.h"
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/team.h"
@@ -169,8 +170,26 @@ fail:
 
 void bert_free(bert_model *m) {
   if (!m) return;
+  if (m->lm_bound) gemm_bound_free(m->lm_bound);
+  free(m->lm_bound);
   free(m->L);
   free(m);
+}
+
+vlp_status bert_prepare_greedy(bert_model *m, size_t *bytes) {
+  if (bytes) *bytes = 0;
+  const gemm_panel *g = m->has_lm ? gemm_panel_of(m->lm_w) : NULL;
+  if (!g || m->lm_bound || !gemm_bound_available()) return VLP_OK;
+  gemm_bound *b = malloc(sizeof *b);
+  if (!b) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
+  vlp_status st = gemm_bound_make(b, g);
+  if (st) {
+    free(b);
+    return st;
+  }
+  m->lm_bound = b;
+  if (bytes) *bytes = (size_t)b->panels * b->in4 * GEMM_PANEL_COLS + (size_t)b->out * 20;
+  return VLP_OK;
 }
 
 const bert_config *bert_cfg(const bert_model *m) {
@@ -410,7 +429,7 @@ vlp_status bert_lm_logits(const bert_model *m, vlp_ws *ws, const float *hidden, 
 /* ---- incremental decoding ---------------------------------------------------------- */
 
 void bert_cache_free(bert_cache *c) {
-  if (c) free(c->plan);
+  if (c) free(c->plan), free(c->xq), free(c->qst);
   free(c);
 }
 
@@ -467,6 +486,11 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
     return st;
   }
   c->plan = plan;
+  if (plan && m->lm_bound) { /* without them the steps give logits only */
+    c->xq = malloc((size_t)threads * N * gemm_bound_row_bytes(m->lm_bound));
+    c->qst = malloc((size_t)threads * N * sizeof *c->qst);
+    if (!c->xq || !c->qst) free(c->xq), free(c->qst), c->xq = NULL, c->qst = NULL;
+  }
   c->N = N, c->cap = cap, c->Nenc = Nenc, c->Te = Te, c->D = D, c->layers = cf->layers;
   c->kper = kper, c->vper = vper, c->packed = packed, c->xs = xs;
   c->k = buf;
@@ -503,19 +527,25 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   return VLP_OK;
 }
 
-vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, int T,
-                           float *logits) {
-  const bert_config *cf = &m->c;
-  int D = cf->hidden, N = c->N;
+/* A step's checks, then its ids' embeddings into c->s.x. */
+static vlp_status step_begin(const bert_model *m, bert_cache *c, const int *ids, int T) {
   if (T <= 0) return vlp_fail(VLP_ERR_INVALID, "bert: cache step with %d tokens", T);
   if (c->len + T > c->cap)
     return vlp_fail(VLP_ERR_INVALID, "bert: sequence of %d tokens exceeds the cache (%d)",
                     c->len + T, c->cap);
-  vlp_status st = check_ids(m, ids, (size_t)N * T);
+  vlp_status st = check_ids(m, ids, (size_t)c->N * T);
+  if (!st) embed(m, ids, c->N, T, c->len, c->s.x);
+  return st;
+}
+
+vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, int T,
+                           float *logits) {
+  const bert_config *cf = &m->c;
+  int D = cf->hidden, N = c->N;
+  vlp_status st = step_begin(m, c, ids, T);
   if (st) return st;
-  embed(m, ids, N, T, c->len, c->s.x);
   if (c->plan) {
-    bert_step_fused(m, c, T, logits);
+    bert_step_fused(m, c, T, logits, NULL, NULL);
     c->len += T;
     return VLP_OK;
   }
@@ -541,6 +571,26 @@ vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, i
            (size_t)D * sizeof(float));
   lm_head(m, c->last, N, c->s.tmp, logits); /* s.tmp holds N * cap * D >= N * D floats */
   return VLP_OK;
+}
+
+int bert_cache_has_bounds(const bert_cache *c) {
+  return c->xq != NULL;
+}
+
+vlp_status bert_cache_step_bounds(const bert_model *m, bert_cache *c, const int *ids, int T,
+                                  float *est, float *rad) {
+  if (!c->xq) return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache has no LM head bounds");
+  vlp_status st = step_begin(m, c, ids, T);
+  if (st) return st;
+  bert_step_fused(m, c, T, NULL, est, rad);
+  c->len += T;
+  return VLP_OK;
+}
+
+void bert_cache_exact_logits(const bert_model *m, const bert_cache *c, int row, const int *ids,
+                             int n, float *out) {
+  /* the fused step leaves the LM head's input rows at the start of c->s.x */
+  gemm_panel_columns(c->plan->lm_w, out, c->s.x + (size_t)row * c->D, m->lm_b, ids, n);
 }
 
 void bert_cache_reorder(bert_cache *c, const int *src) {

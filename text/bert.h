@@ -64,6 +64,21 @@ void bert_cache_free(bert_cache *c);
  * row's last new position. */
 vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, int T,
                            float *logits);
+/* Greedy steps from bounds (core/gemm_bound.h, fusion/generate.h's step_bounds): after the
+ * model's weights are prepared, an int8 copy of the LM head, when its weight is in panels
+ * and the CPU has the instructions (else nothing is done); *bytes (may be NULL) receives
+ * the memory it takes. */
+vlp_status bert_prepare_greedy(bert_model *m, size_t *bytes);
+/* 1 when the cache's steps can give bounds (the model has the copy, the step is fused). */
+int bert_cache_has_bounds(const bert_cache *c);
+/* bert_cache_step writing est and rad (N, vocab) instead of the logits: every logit within
+ * est +- rad. */
+vlp_status bert_cache_step_bounds(const bert_model *m, bert_cache *c, const int *ids, int T,
+                                  float *est, float *rad);
+/* After bert_cache_step_bounds, before the next step: the logits of n ids of row `row`, the
+ * bits bert_cache_step would have given. */
+void bert_cache_exact_logits(const bert_model *m, const bert_cache *c, int row, const int *ids,
+                             int n, float *out);
 /* After beam selection: new row r takes old row src[r] (self-attention K/V and enc item). */
 void bert_cache_reorder(bert_cache *c, const int *src);
 

@@ -5,6 +5,7 @@
 
 #include "core/cross_attention.h"
 #include "core/gemm.h"
+#include "core/gemm_bound.h"
 #include "text/bert.h"
 
 typedef struct {
@@ -34,8 +35,9 @@ struct bert_model {
   int has_lm;
   lin lm_dense;
   lnorm lm_ln;
-  const float *lm_w; /* (vocab, hidden) */
-  const float *lm_b; /* (vocab) */
+  const float *lm_w;    /* (vocab, hidden) */
+  const float *lm_b;    /* (vocab) */
+  gemm_bound *lm_bound; /* int8 copy of lm_w for greedy steps (NULL: none) */
 };
 
 /* Work buffers for `rows` token rows (N * T), carved from a workspace slot. */
@@ -72,6 +74,9 @@ struct bert_cache {
   bert_step_plan *plan;      /* the decoder's panels, NULL when it has none */
   int threads;               /* threads a fused step may use (bert_step.c) */
   float *xpriv;              /* (threads - 1, N * cap, D): their residual streams */
+  /* greedy steps on the LM head's bounds (model's lm_bound): each thread's quantised rows */
+  unsigned char *xq;   /* (threads, N, gemm_bound_row_bytes) */
+  gemm_bound_row *qst; /* (threads, N) */
 };
 
 /* The plan when every weight a step multiplies is in panels and the cross-attention keys
@@ -79,7 +84,10 @@ struct bert_cache {
 bert_step_plan *bert_step_plan_new(const bert_model *m, int packed_xattn);
 /* One step of T tokens per row after embed() filled c->s.x: the layers and the LM head in
  * one parallel region of vlp_threads_current() threads, the passes split between them and
- * a team barrier (core/team.h) between passes. c->plan must be set. */
-void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits);
+ * a team barrier (core/team.h) between passes. c->plan must be set. With est (then rad
+ * too, and c->xq set) the LM head gives the bounds of core/gemm_bound.h instead of the
+ * logits. */
+void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits, float *est,
+                     float *rad);
 
 #endif

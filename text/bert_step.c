@@ -52,7 +52,7 @@ typedef struct {
   const bert_model *m;
   bert_cache *c;
   int T, rows;
-  float *logits;
+  float *logits, *est, *rad; /* est, rad: the LM head's bounds instead of logits */
   team_barrier bar;
 } step;
 
@@ -144,11 +144,24 @@ static void run(step *s, int t, int nt) {
   product(s, t, nt, c->plan->lm_dense, c->s.q, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
           GEMM_ACT_GELU_ERF, NULL);
   layernorm(s, x, c->s.q, &m->lm_ln, N);
-  product(s, t, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
+  if (!s->est) {
+    product(s, t, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
+    return;
+  }
+  /* each thread quantises the rows for itself, then takes its share of the int8 panels */
+  const gemm_bound *b = m->lm_bound;
+  unsigned char *u = c->xq + (size_t)t * N * gemm_bound_row_bytes(b);
+  gemm_bound_row *st = c->qst + (size_t)t * N;
+  gemm_bound_quantize(b, x, D, N, u, st);
+  long p0, p1, chunk = b->panels >= 32 * nt ? 4 : 1;
+  while (team_next(&s->bar, t, nt, b->panels, chunk, &p0, &p1))
+    gemm_bound_part(b, s->est, s->rad, b->out, u, st, N, m->lm_b, (int)p0, (int)p1);
+  team_wait(&s->bar, nt);
 }
 
-void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits) {
-  step s = {.m = m, .c = c, .T = T, .rows = c->N * T, .logits = logits};
+void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits, float *est,
+                     float *rad) {
+  step s = {.m = m, .c = c, .T = T, .rows = c->N * T, .logits = logits, .est = est, .rad = rad};
   team_init(&s.bar);
   int nt = vlp_threads_current();
   if (nt > c->threads) nt = c->threads;

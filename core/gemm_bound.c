@@ -1,0 +1,229 @@
+/* gemm_bound: int8 estimates of a product's outputs with rigorous bounds (gemm_bound.h). */
+#include "core/gemm_bound.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/gemm_backend.h"
+#include "core/threads.h"
+
+#define COLS GEMM_PANEL_COLS
+#define ROWS 4  /* rows per pass over a panel: 16 accumulators */
+#define AHEAD 8 /* groups of 4 inputs (256 bytes each) prefetched ahead, as gemm_panel.c */
+
+/* x rounded up by a relative 2^-20: covers the float conversions of bounds kept in float. */
+static double up(double x) {
+  return x * (1.0 + 0x1p-20);
+}
+static double min2(double a, double b) {
+  return a < b ? a : b;
+}
+static double max2(double a, double b) {
+  return a > b ? a : b;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TVNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+int gemm_bound_available(void) {
+  __builtin_cpu_init();
+  return gemm_panel_wanted() && __builtin_cpu_supports("avx512vnni") &&
+         __builtin_cpu_supports("avx512bw");
+}
+
+/* int32 sums acc (R, 64) of R <= ROWS rows of u (stride ldu bytes) over a panel's in4 / 4
+ * groups; R a constant after inlining. */
+static inline TVNNI __attribute__((always_inline)) void sums(int32_t *acc, const uint8_t *u,
+                                                             size_t ldu, const int8_t *q,
+                                                             int groups, const int R) {
+  __m512i a[ROWS][4];
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_si512();
+  for (int k = 0; k < groups; k++) {
+    const int8_t *qk = q + (size_t)k * COLS * 4;
+    _mm_prefetch((const char *)(qk + AHEAD * COLS * 4), _MM_HINT_NTA);
+    _mm_prefetch((const char *)(qk + AHEAD * COLS * 4 + 64), _MM_HINT_NTA);
+    _mm_prefetch((const char *)(qk + AHEAD * COLS * 4 + 128), _MM_HINT_NTA);
+    _mm_prefetch((const char *)(qk + AHEAD * COLS * 4 + 192), _MM_HINT_NTA);
+    __m512i w0 = _mm512_load_si512(qk), w1 = _mm512_load_si512(qk + 64);
+    __m512i w2 = _mm512_load_si512(qk + 128), w3 = _mm512_load_si512(qk + 192);
+    for (int r = 0; r < R; r++) {
+      int32_t four;
+      memcpy(&four, u + (size_t)r * ldu + 4 * (size_t)k, 4);
+      __m512i xv = _mm512_set1_epi32(four);
+      a[r][0] = _mm512_dpbusd_epi32(a[r][0], xv, w0);
+      a[r][1] = _mm512_dpbusd_epi32(a[r][1], xv, w1);
+      a[r][2] = _mm512_dpbusd_epi32(a[r][2], xv, w2);
+      a[r][3] = _mm512_dpbusd_epi32(a[r][3], xv, w3);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < 4; j++) _mm512_storeu_si512(acc + (size_t)r * COLS + 16 * j, a[r][j]);
+}
+
+TVNNI static void panel_sums(int32_t *acc, const uint8_t *u, size_t ldu, const int8_t *q,
+                             int groups, int R) {
+  switch (R) {
+    case 1:
+      sums(acc, u, ldu, q, groups, 1);
+      return;
+    case 2:
+      sums(acc, u, ldu, q, groups, 2);
+      return;
+    case 3:
+      sums(acc, u, ldu, q, groups, 3);
+      return;
+    default:
+      sums(acc, u, ldu, q, groups, 4);
+      return;
+  }
+}
+#else
+int gemm_bound_available(void) {
+  return 0;
+}
+static void panel_sums(int32_t *acc, const uint8_t *u, size_t ldu, const int8_t *q, int groups,
+                       int R) {
+  (void)acc, (void)u, (void)ldu, (void)q, (void)groups, (void)R;
+}
+#endif
+
+size_t gemm_bound_row_bytes(const gemm_bound *b) {
+  return ((size_t)b->in4 + 63) / 64 * 64;
+}
+
+static size_t q_bytes(const gemm_bound *b) {
+  return (size_t)b->panels * b->in4 * COLS;
+}
+
+vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g) {
+  memset(b, 0, sizeof *b);
+  if (!g || !g->P) return vlp_fail(VLP_ERR_INVALID, "gemm: no panels to bound");
+  b->out = g->out, b->in = g->in, b->in4 = (g->in + 3) / 4 * 4, b->panels = g->panels;
+  const int out = b->out, in = b->in, in4 = b->in4;
+  b->Q = gemm_weights_alloc(q_bytes(b));
+  b->scale = malloc((size_t)out * sizeof(float));
+  b->werr = malloc((size_t)out * sizeof(float));
+  b->qabs = malloc((size_t)out * sizeof(float));
+  b->wabs = malloc((size_t)out * sizeof(float));
+  b->werr2 = malloc((size_t)out * sizeof(float));
+  b->q2 = malloc((size_t)out * sizeof(float));
+  b->qsum = malloc((size_t)out * sizeof(int32_t));
+  if (!b->Q || !b->scale || !b->werr || !b->qabs || !b->wabs || !b->werr2 || !b->q2 || !b->qsum) {
+    gemm_bound_free(b);
+    return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory for the int8 copy of a %d x %d weight", out,
+                    in);
+  }
+  int nt = vlp_threads_current();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && out > 1)
+  for (int j = 0; j < out; j++) {
+    const float *pp = gemm_panel_at(g, j / COLS);
+    const int c = j % COLS;
+    int8_t *qp = b->Q + (size_t)(j / COLS) * in4 * COLS + (size_t)c * 4;
+    double mx = 0;
+    for (int k = 0; k < in; k++) mx = max2(mx, fabs(pp[(size_t)k * COLS + c]));
+    const float s = mx > 0 ? (float)(mx / 127.0) : 1.0f;
+    double werr = 0, qabs = 0, wabs = 0, werr2 = 0, q2 = 0;
+    int32_t qsum = 0;
+    for (int k = 0; k < in4; k++) {
+      int8_t q = 0;
+      if (k < in) {
+        const double w = pp[(size_t)k * COLS + c];
+        double r = w == w ? nearbyint(w / s) : 0; /* (a NaN: wabs carries it to the radii) */
+        q = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+        const double d = w - (double)s * q, sq = (double)s * q; /* exact in double */
+        werr = max2(werr, fabs(d));
+        werr2 += d * d;
+        qabs += fabs(sq);
+        q2 += sq * sq;
+        wabs += fabs(w);
+        qsum += q;
+      }
+      qp[(size_t)(k / 4) * COLS * 4 + k % 4] = q;
+    }
+    b->scale[j] = s;
+    b->werr[j] = (float)up(werr);
+    b->qabs[j] = (float)up(qabs);
+    b->wabs[j] = (float)up(wabs);
+    b->werr2[j] = (float)up(sqrt(werr2));
+    b->q2[j] = (float)up(sqrt(q2));
+    b->qsum[j] = qsum;
+  }
+  return VLP_OK;
+}
+
+void gemm_bound_free(gemm_bound *b) {
+  if (b->Q) gemm_weights_free(b->Q, q_bytes(b));
+  free(b->scale);
+  free(b->werr);
+  free(b->qabs);
+  free(b->wabs);
+  free(b->werr2);
+  free(b->q2);
+  free(b->qsum);
+  memset(b, 0, sizeof *b);
+}
+
+void gemm_bound_quantize(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
+                         gemm_bound_row *st) {
+  const size_t ldu = gemm_bound_row_bytes(b);
+  for (int r = 0; r < n; r++) {
+    const float *xr = x + (size_t)r * ldx;
+    uint8_t *ur = u + (size_t)r * ldu;
+    double linf = 0, l1 = 0, l2 = 0, ex = 0, ex2 = 0;
+    int finite = 1;
+    for (int k = 0; k < b->in; k++) {
+      finite &= isfinite(xr[k]) != 0;
+      linf = max2(linf, fabs(xr[k]));
+      l1 += fabs(xr[k]);
+      l2 += (double)xr[k] * xr[k];
+    }
+    const double t = linf > 0 ? linf / 127.0 : 1.0;
+    for (int k = 0; k < b->in; k++) {
+      double p = finite ? nearbyint(xr[k] / t) : 0;
+      p = p > 127 ? 127 : p < -127 ? -127 : p;
+      const double d = xr[k] - t * p;
+      ex = max2(ex, fabs(d));
+      ex2 += d * d;
+      ur[k] = (uint8_t)(p + 128); /* dpbusd multiplies unsigned bytes: p + 128 */
+    }
+    memset(ur + b->in, 128, ldu - (size_t)b->in);
+    st[r].t = t, st[r].ex = ex, st[r].l1 = l1, st[r].linf = linf, st[r].finite = finite;
+    st[r].l2 = up(sqrt(l2)), st[r].ex2 = up(sqrt(ex2));
+  }
+}
+
+void gemm_bound_part(const gemm_bound *b, float *est, float *rad, int ld, const uint8_t *u,
+                     const gemm_bound_row *st, int n, const float *bias, int p0, int p1) {
+  _Alignas(64) int32_t acc[ROWS * COLS];
+  const size_t ldu = gemm_bound_row_bytes(b);
+  const double u32 = 0x1p-24, gam = b->in * u32 / (1 - b->in * u32);
+  for (int p = p0; p < p1; p++) {
+    const int8_t *q = b->Q + (size_t)p * b->in4 * COLS;
+    const int c0 = p * COLS, cols = b->out - c0 < COLS ? b->out - c0 : COLS;
+    for (int r0 = 0; r0 < n; r0 += ROWS) {
+      const int R = n - r0 < ROWS ? n - r0 : ROWS;
+      panel_sums(acc, u + (size_t)r0 * ldu, ldu, q, b->in4 / 4, R);
+      for (int r = 0; r < R; r++) {
+        const gemm_bound_row *s = &st[r0 + r];
+        float *e = est + (size_t)(r0 + r) * ld + c0, *d = rad + (size_t)(r0 + r) * ld + c0;
+        for (int j = 0; j < cols; j++) {
+          const int o = c0 + j;
+          /* sum (p + 128) q - 128 sum q = p.q, exact in 32 bits */
+          const int64_t pq = (int64_t)acc[r * COLS + j] - 128 * (int64_t)b->qsum[o];
+          const double bj = bias ? bias[o] : 0.0;
+          const double v = s->t * (double)b->scale[o] * (double)pq + bj;
+          /* the int8 error, the f32 product's rounding, the float conversions */
+          double w = min2((double)b->werr[o] * s->l1, (double)b->werr2[o] * s->l2) +
+                     min2(s->ex * (double)b->qabs[o], s->ex2 * (double)b->q2[o]) +
+                     gam * s->linf * (double)b->wabs[o] + 0x1p-22 * (fabs(v) + fabs(bj));
+          e[j] = (float)v;
+          d[j] = s->finite ? (float)up(w) : INFINITY;
+        }
+      }
+    }
+  }
+}
