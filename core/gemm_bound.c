@@ -17,11 +17,17 @@
 static double up(double x) {
   return x * (1.0 + 0x1p-20);
 }
-static double min2(double a, double b) {
-  return a < b ? a : b;
-}
 static double max2(double a, double b) {
   return a > b ? a : b;
+}
+/* x as a float no smaller than x. */
+static float float_up(double x) {
+  float f = (float)x;
+  return (double)f < x ? nextafterf(f, INFINITY) : f;
+}
+/* gamma_n of a chain of n fused multiply-adds in f32: n u / (1 - n u), u = 2^-24. */
+static double gamma_of(int n) {
+  return n * 0x1p-24 / (1 - n * 0x1p-24);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -81,13 +87,51 @@ TVNNI static void panel_sums(int32_t *acc, const uint8_t *u, size_t ldu, const i
       return;
   }
 }
+/* One row's estimates and radii of outputs [o, o + cols) (cols <= 64) from its int32 sums
+ * acc, in float: est = p.q t s + b as an fma, rad = (the bound of gemm_bound.h + 2^-20
+ * (|p.q t s| + |b|)) (1 + 2^-19). The 2^-20 term covers the float arithmetic of est (five
+ * roundings of at most 2^-24 of those magnitudes); the last factor the roundings of the
+ * radius's own sums and products (at most seven, all of non-negative terms). */
+TVNNI static void ends(float *est, float *rad, const int32_t *acc, const gemm_bound *b, int o,
+                       int cols, const float *bias, const gemm_bound_row *s) {
+  const __m512 t = _mm512_set1_ps(s->ft), l1 = _mm512_set1_ps(s->fl1);
+  const __m512 l2 = _mm512_set1_ps(s->fl2), ex = _mm512_set1_ps(s->fex);
+  const __m512 ex2 = _mm512_set1_ps(s->fex2), gl = _mm512_set1_ps(s->fglinf);
+  const __m512 small = _mm512_set1_ps(0x1p-20f), grow = _mm512_set1_ps(1.0f + 0x1p-19f);
+  const __m512 inf = _mm512_set1_ps(INFINITY);
+  for (int j = 0; j < cols; j += 16) {
+    const __mmask16 k = cols - j >= 16 ? 0xffff : (__mmask16)((1u << (cols - j)) - 1);
+    const int at = o + j;
+    __m512i pq = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, acc + j),
+                                  _mm512_slli_epi32(_mm512_maskz_loadu_epi32(k, b->qsum + at), 7));
+    __m512 ts = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(k, b->scale + at));
+    __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(pq), ts);
+    __m512 bj = bias ? _mm512_maskz_loadu_ps(k, bias + at) : _mm512_setzero_ps();
+    __m512 v = _mm512_add_ps(m, bj);
+    __m512 w1 = _mm512_min_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->werr + at), l1),
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->werr2 + at), l2));
+    __m512 w2 = _mm512_min_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->qabs + at), ex),
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->q2 + at), ex2));
+    __m512 w = _mm512_add_ps(_mm512_add_ps(w1, w2),
+                             _mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->wabs + at), gl));
+    __m512 mag = _mm512_add_ps(_mm512_abs_ps(m), _mm512_abs_ps(bj));
+    w = _mm512_mul_ps(_mm512_fmadd_ps(mag, small, w), grow);
+    _mm512_mask_storeu_ps(est + j, k, v);
+    _mm512_mask_storeu_ps(rad + j, k, s->finite ? w : inf);
+  }
+}
 #else
 int gemm_bound_available(void) {
   return 0;
 }
+/* (never called: gemm_bound_available() is 0) */
 static void panel_sums(int32_t *acc, const uint8_t *u, size_t ldu, const int8_t *q, int groups,
                        int R) {
   (void)acc, (void)u, (void)ldu, (void)q, (void)groups, (void)R;
+}
+static void ends(float *est, float *rad, const int32_t *acc, const gemm_bound *b, int o, int cols,
+                 const float *bias, const gemm_bound_row *s) {
+  (void)est, (void)rad, (void)acc, (void)b, (void)o, (void)cols, (void)bias, (void)s;
 }
 #endif
 
@@ -193,6 +237,9 @@ void gemm_bound_quantize(const gemm_bound *b, const float *x, int ldx, int n, ui
     memset(ur + b->in, 128, ldu - (size_t)b->in);
     st[r].t = t, st[r].ex = ex, st[r].l1 = l1, st[r].linf = linf, st[r].finite = finite;
     st[r].l2 = up(sqrt(l2)), st[r].ex2 = up(sqrt(ex2));
+    st[r].ft = (float)t, st[r].fl1 = float_up(l1), st[r].fl2 = float_up(st[r].l2);
+    st[r].fex = float_up(ex), st[r].fex2 = float_up(st[r].ex2);
+    st[r].fglinf = float_up(gamma_of(b->in) * linf);
   }
 }
 
@@ -200,30 +247,15 @@ void gemm_bound_part(const gemm_bound *b, float *est, float *rad, int ld, const 
                      const gemm_bound_row *st, int n, const float *bias, int p0, int p1) {
   _Alignas(64) int32_t acc[ROWS * COLS];
   const size_t ldu = gemm_bound_row_bytes(b);
-  const double u32 = 0x1p-24, gam = b->in * u32 / (1 - b->in * u32);
   for (int p = p0; p < p1; p++) {
     const int8_t *q = b->Q + (size_t)p * b->in4 * COLS;
     const int c0 = p * COLS, cols = b->out - c0 < COLS ? b->out - c0 : COLS;
     for (int r0 = 0; r0 < n; r0 += ROWS) {
       const int R = n - r0 < ROWS ? n - r0 : ROWS;
       panel_sums(acc, u + (size_t)r0 * ldu, ldu, q, b->in4 / 4, R);
-      for (int r = 0; r < R; r++) {
-        const gemm_bound_row *s = &st[r0 + r];
-        float *e = est + (size_t)(r0 + r) * ld + c0, *d = rad + (size_t)(r0 + r) * ld + c0;
-        for (int j = 0; j < cols; j++) {
-          const int o = c0 + j;
-          /* sum (p + 128) q - 128 sum q = p.q, exact in 32 bits */
-          const int64_t pq = (int64_t)acc[r * COLS + j] - 128 * (int64_t)b->qsum[o];
-          const double bj = bias ? bias[o] : 0.0;
-          const double v = s->t * (double)b->scale[o] * (double)pq + bj;
-          /* the int8 error, the f32 product's rounding, the float conversions */
-          double w = min2((double)b->werr[o] * s->l1, (double)b->werr2[o] * s->l2) +
-                     min2(s->ex * (double)b->qabs[o], s->ex2 * (double)b->q2[o]) +
-                     gam * s->linf * (double)b->wabs[o] + 0x1p-22 * (fabs(v) + fabs(bj));
-          e[j] = (float)v;
-          d[j] = s->finite ? (float)up(w) : INFINITY;
-        }
-      }
+      for (int r = 0; r < R; r++)
+        ends(est + (size_t)(r0 + r) * ld + c0, rad + (size_t)(r0 + r) * ld + c0,
+             acc + (size_t)r * COLS, b, c0, cols, bias, &st[r0 + r]);
     }
   }
 }

@@ -43,6 +43,9 @@ typedef struct {
   double t, ex, l1, linf; /* scale, max |x_i - t p_i|, ||x||_1, ||x||_inf */
   double l2, ex2;         /* ||x||_2, ||x - t p||_2 */
   int finite;             /* 0 if x holds an inf or NaN: every bound is then infinite */
+  /* as floats for the kernel: t rounded to nearest; the others rounded up, the last one
+   * gamma_in ||x||_inf */
+  float ft, fl1, fl2, fex, fex2, fglinf;
 } gemm_bound_row;
 
 /* 1 when this CPU has the instructions (AVX512_VNNI with AVX-512 panels). */

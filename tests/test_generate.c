@@ -608,8 +608,7 @@ static void test_bounded(void) {
     CHECK(b.steps > 0);
     for (int i = 0; i < batch; i++) {
       if (gl[i] != wl[i] || memcmp(got[i], want[i], (size_t)wl[i] * sizeof(int)) != 0) {
-        fprintf(stderr, "bounded trial %d item %d: tokens differ from the full logits'\n", trial,
-                i);
+        fprintf(stderr, "bounded trial %d item %d: tokens differ from the full logits\n", trial, i);
         mismatches++;
       }
       free(want[i]), free(got[i]);
