@@ -94,9 +94,9 @@ TVNNI static void panel_sums(int32_t *acc, const uint8_t *u, size_t ldu, const i
  * radius's own sums and products (at most seven, all of non-negative terms). */
 TVNNI static void ends(float *est, float *rad, const int32_t *acc, const gemm_bound *b, int o,
                        int cols, const float *bias, const gemm_bound_row *s) {
-  const __m512 t = _mm512_set1_ps(s->ft), l1 = _mm512_set1_ps(s->fl1);
-  const __m512 l2 = _mm512_set1_ps(s->fl2), ex = _mm512_set1_ps(s->fex);
-  const __m512 ex2 = _mm512_set1_ps(s->fex2), gl = _mm512_set1_ps(s->fglinf);
+  const __m512 t = _mm512_set1_ps(s->t), l1 = _mm512_set1_ps(s->l1);
+  const __m512 l2 = _mm512_set1_ps(s->l2), ex = _mm512_set1_ps(s->ex);
+  const __m512 ex2 = _mm512_set1_ps(s->ex2), gl = _mm512_set1_ps(s->glinf);
   const __m512 small = _mm512_set1_ps(0x1p-20f), grow = _mm512_set1_ps(1.0f + 0x1p-19f);
   const __m512 inf = _mm512_set1_ps(INFINITY);
   for (int j = 0; j < cols; j += 16) {
@@ -141,6 +141,10 @@ size_t gemm_bound_row_bytes(const gemm_bound *b) {
 
 static size_t q_bytes(const gemm_bound *b) {
   return (size_t)b->panels * b->in4 * COLS;
+}
+
+size_t gemm_bound_bytes(const gemm_bound *b) {
+  return q_bytes(b) + (size_t)b->out * (6 * sizeof(float) + sizeof(int32_t));
 }
 
 vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g) {
@@ -235,11 +239,10 @@ void gemm_bound_quantize(const gemm_bound *b, const float *x, int ldx, int n, ui
       ur[k] = (uint8_t)(p + 128); /* dpbusd multiplies unsigned bytes: p + 128 */
     }
     memset(ur + b->in, 128, ldu - (size_t)b->in);
-    st[r].t = t, st[r].ex = ex, st[r].l1 = l1, st[r].linf = linf, st[r].finite = finite;
-    st[r].l2 = up(sqrt(l2)), st[r].ex2 = up(sqrt(ex2));
-    st[r].ft = (float)t, st[r].fl1 = float_up(l1), st[r].fl2 = float_up(st[r].l2);
-    st[r].fex = float_up(ex), st[r].fex2 = float_up(st[r].ex2);
-    st[r].fglinf = float_up(gamma_of(b->in) * linf);
+    st[r].t = (float)t, st[r].finite = finite;
+    st[r].l1 = float_up(l1), st[r].l2 = float_up(up(sqrt(l2)));
+    st[r].ex = float_up(ex), st[r].ex2 = float_up(up(sqrt(ex2)));
+    st[r].glinf = float_up(gamma_of(b->in) * linf);
   }
 }
 

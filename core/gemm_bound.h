@@ -38,14 +38,14 @@ typedef struct {
   int32_t *qsum;            /* (out) sum_i q_ji */
 } gemm_bound;
 
-/* One input row quantised for gemm_bound_part. */
+/* One input row quantised for gemm_bound_part: its factors in the bound, as floats rounded
+ * up (t, the scale, rounded to nearest). */
 typedef struct {
-  double t, ex, l1, linf; /* scale, max |x_i - t p_i|, ||x||_1, ||x||_inf */
-  double l2, ex2;         /* ||x||_2, ||x - t p||_2 */
-  int finite;             /* 0 if x holds an inf or NaN: every bound is then infinite */
-  /* as floats for the kernel: t rounded to nearest; the others rounded up, the last one
-   * gamma_in ||x||_inf */
-  float ft, fl1, fl2, fex, fex2, fglinf;
+  float t;       /* the scale: x_i ~ t p_i */
+  float l1, l2;  /* ||x||_1, ||x||_2 */
+  float ex, ex2; /* max_i |x_i - t p_i|, ||x - t p||_2 */
+  float glinf;   /* gamma_in ||x||_inf */
+  int finite;    /* 0 if x holds an inf or NaN: every bound is then infinite */
 } gemm_bound_row;
 
 /* 1 when this CPU has the instructions (AVX512_VNNI with AVX-512 panels). */
@@ -53,6 +53,8 @@ int gemm_bound_available(void);
 /* The int8 copy of the panels g (the weight they hold). */
 vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g);
 void gemm_bound_free(gemm_bound *b);
+/* Bytes the copy holds (the int8 weights and the per-output factors). */
+size_t gemm_bound_bytes(const gemm_bound *b);
 /* Bytes of one quantised row (a multiple of 64). */
 size_t gemm_bound_row_bytes(const gemm_bound *b);
 /* n rows of x (n, ldx) into u (n, gemm_bound_row_bytes) and their st (n). */

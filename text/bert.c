@@ -188,7 +188,7 @@ vlp_status bert_prepare_greedy(bert_model *m, size_t *bytes) {
     return st;
   }
   m->lm_bound = b;
-  if (bytes) *bytes = (size_t)b->panels * b->in4 * GEMM_PANEL_COLS + (size_t)b->out * 20;
+  if (bytes) *bytes = gemm_bound_bytes(b);
   return VLP_OK;
 }
 
