@@ -147,7 +147,40 @@ size_t gemm_bound_bytes(const gemm_bound *b) {
   return q_bytes(b) + (size_t)b->out * (6 * sizeof(float) + sizeof(int32_t));
 }
 
-vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g) {
+/* Panel p's int8 weights, scales and sums only, in float arithmetic (rounding ties away
+ * from zero), its factors infinite. */
+static void make_estimates(gemm_bound *b, const gemm_panel *g, int p) {
+  const float *pp = gemm_panel_at(g, p);
+  int8_t *qp = b->Q + (size_t)p * b->in4 * COLS;
+  float mx[COLS] = {0}, inv[COLS];
+  int32_t qsum[COLS] = {0};
+  for (int k = 0; k < b->in; k++)
+#pragma omp simd
+    for (int c = 0; c < COLS; c++) {
+      float a = fabsf(pp[(size_t)k * COLS + c]);
+      mx[c] = a > mx[c] ? a : mx[c];
+    }
+  for (int c = 0; c < COLS; c++) inv[c] = mx[c] > 0 ? 127.0f / mx[c] : 0.0f;
+  for (int k = 0; k < b->in; k++) {
+    int8_t *qk = qp + (size_t)(k / 4) * COLS * 4 + k % 4;
+#pragma omp simd
+    for (int c = 0; c < COLS; c++) {
+      float x = pp[(size_t)k * COLS + c] * inv[c];
+      int q = (int)(x + (x >= 0 ? 0.5f : -0.5f));
+      q = q > 127 ? 127 : q < -127 ? -127 : q;
+      qk[c * 4] = (int8_t)q;
+      qsum[c] += q;
+    }
+  }
+  for (int c = 0; c < COLS && p * COLS + c < b->out; c++) {
+    const int j = p * COLS + c;
+    b->scale[j] = mx[c] > 0 ? mx[c] / 127.0f : 1.0f;
+    b->werr[j] = b->qabs[j] = b->wabs[j] = b->werr2[j] = b->q2[j] = INFINITY;
+    b->qsum[j] = qsum[c];
+  }
+}
+
+vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g, int radii) {
   memset(b, 0, sizeof *b);
   if (!g || !g->P) return vlp_fail(VLP_ERR_INVALID, "gemm: no panels to bound");
   b->out = g->out, b->in = g->in, b->in4 = (g->in + 3) / 4 * 4, b->panels = g->panels;
@@ -165,40 +198,51 @@ vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g) {
     return vlp_fail(VLP_ERR_NOMEM, "gemm: out of memory for the int8 copy of a %d x %d weight", out,
                     in);
   }
+  /* a panel at a time, its 64 columns side by side in the inner loops (the panel's rows
+   * are contiguous): each column's scale, its int8 weights and its factors */
   int nt = vlp_threads_current();
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && out > 1)
-  for (int j = 0; j < out; j++) {
-    const float *pp = gemm_panel_at(g, j / COLS);
-    const int c = j % COLS;
-    int8_t *qp = b->Q + (size_t)(j / COLS) * in4 * COLS + (size_t)c * 4;
-    double mx = 0;
-    for (int k = 0; k < in; k++) mx = max2(mx, fabs(pp[(size_t)k * COLS + c]));
-    const float s = mx > 0 ? (float)(mx / 127.0) : 1.0f;
-    double werr = 0, qabs = 0, wabs = 0, werr2 = 0, q2 = 0;
-    int32_t qsum = 0;
-    for (int k = 0; k < in4; k++) {
-      int8_t q = 0;
-      if (k < in) {
-        const double w = pp[(size_t)k * COLS + c];
-        double r = w == w ? nearbyint(w / s) : 0; /* (a NaN: wabs carries it to the radii) */
-        q = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
-        const double d = w - (double)s * q, sq = (double)s * q; /* exact in double */
-        werr = max2(werr, fabs(d));
-        werr2 += d * d;
-        qabs += fabs(sq);
-        q2 += sq * sq;
-        wabs += fabs(w);
-        qsum += q;
-      }
-      qp[(size_t)(k / 4) * COLS * 4 + k % 4] = q;
+#pragma omp parallel for num_threads(nt) schedule(dynamic) if (nt > 1 && b->panels > 1)
+  for (int p = 0; p < b->panels; p++) {
+    if (!radii) {
+      make_estimates(b, g, p);
+      continue;
     }
-    b->scale[j] = s;
-    b->werr[j] = (float)up(werr);
-    b->qabs[j] = (float)up(qabs);
-    b->wabs[j] = (float)up(wabs);
-    b->werr2[j] = (float)up(sqrt(werr2));
-    b->q2[j] = (float)up(sqrt(q2));
-    b->qsum[j] = qsum;
+    const float *pp = gemm_panel_at(g, p);
+    int8_t *qp = b->Q + (size_t)p * in4 * COLS;
+    double mx[COLS] = {0}, werr[COLS] = {0}, qabs[COLS] = {0}, wabs[COLS] = {0};
+    double werr2[COLS] = {0}, q2[COLS] = {0};
+    float sc[COLS];
+    int32_t qsum[COLS] = {0};
+    for (int k = 0; k < in; k++)
+      for (int c = 0; c < COLS; c++) mx[c] = max2(mx[c], fabs(pp[(size_t)k * COLS + c]));
+    for (int c = 0; c < COLS; c++) sc[c] = mx[c] > 0 ? (float)(mx[c] / 127.0) : 1.0f;
+    for (int k = 0; k < in4; k++)
+      for (int c = 0; c < COLS; c++) {
+        int8_t q = 0;
+        if (k < in) {
+          const double w = pp[(size_t)k * COLS + c], s = sc[c];
+          double r = w == w ? nearbyint(w / s) : 0; /* (a NaN: wabs carries it to the radii) */
+          q = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+          const double d = w - s * q, sq = s * q; /* exact in double */
+          werr[c] = max2(werr[c], fabs(d));
+          werr2[c] += d * d;
+          qabs[c] += fabs(sq);
+          q2[c] += sq * sq;
+          wabs[c] += fabs(w);
+          qsum[c] += q;
+        }
+        qp[(size_t)(k / 4) * COLS * 4 + (size_t)c * 4 + k % 4] = q;
+      }
+    for (int c = 0; c < COLS && p * COLS + c < out; c++) {
+      const int j = p * COLS + c;
+      b->scale[j] = sc[c];
+      b->werr[j] = (float)up(werr[c]);
+      b->qabs[j] = (float)up(qabs[c]);
+      b->wabs[j] = (float)up(wabs[c]);
+      b->werr2[j] = (float)up(sqrt(werr2[c]));
+      b->q2[j] = (float)up(sqrt(q2[c]));
+      b->qsum[j] = qsum[c];
+    }
   }
   return VLP_OK;
 }

@@ -50,8 +50,10 @@ typedef struct {
 
 /* 1 when this CPU has the instructions (AVX512_VNNI with AVX-512 panels). */
 int gemm_bound_available(void);
-/* The int8 copy of the panels g (the weight they hold). */
-vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g);
+/* The int8 copy of the panels g (the weight they hold). Without radii, only what the
+ * estimates need, made faster (a draft decoder's products, text/bert.h): every radius is
+ * then infinite. */
+vlp_status gemm_bound_make(gemm_bound *b, const gemm_panel *g, int radii);
 void gemm_bound_free(gemm_bound *b);
 /* Bytes the copy holds (the int8 weights and the per-output factors). */
 size_t gemm_bound_bytes(const gemm_bound *b);

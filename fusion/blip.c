@@ -334,6 +334,23 @@ static void dec_exact(void *ctx, int row, const int *ids, int n, float *out) {
   bert_cache_exact_logits(d->dec, d->cache, row, ids, n, out);
 }
 
+static vlp_status dec_draft(void *ctx, const int *seq, int len, float *logits) {
+  dec_ctx *d = ctx;
+  return bert_cache_draft(d->dec, d->cache, seq, len, logits);
+}
+
+static vlp_status dec_verify(void *ctx, const int *ids, int T, float *est, float *rad) {
+  dec_ctx *d = ctx;
+  vlp_status st = dec_begin(d, 1, T);
+  return st ? st : bert_cache_step_bounds_all(d->dec, d->cache, ids, T, est, rad);
+}
+
+static void dec_rewind(void *ctx, int len) {
+  dec_ctx *d = ctx;
+  if (len < d->len) d->len = len;
+  bert_cache_rewind(d->cache, len);
+}
+
 static void dec_reorder(void *ctx, const int *src, int N) {
   dec_ctx *d = ctx;
   if (N == d->N) bert_cache_reorder(d->cache, src);
@@ -367,15 +384,25 @@ static vlp_status run_generate(const bert_model *dec, vlp_ws *ws, const float *e
   if (!enc_of_row) return vlp_fail(VLP_ERR_NOMEM, "blip: out of memory");
   for (int r = 0; r < N; r++) enc_of_row[r] = r / beams;
   dec_ctx ctx = {.dec = dec, .N = N, .p = p, .len = 0, .max_len = (int)cap};
+  /* greedy steps read the LM head's int8 copy (text/bert.h), unless VLP_LM_HEAD=full; one
+   * sequence's also guess tokens with the int8 draft, unless VLP_DRAFT=off */
+  const char *head = getenv("VLP_LM_HEAD"), *draft = getenv("VLP_DRAFT");
+  const int bounds = beams == 1 && !(head && strcmp(head, "full") == 0);
+  const int drafts = bounds && N == 1 && !(draft && strcmp(draft, "off") == 0);
+  /* the draft's copy (~100 MB for BLIP-base) is made when the session holds no larger
+   * batch's buffers (cross-attention K/V of more than two images), which it would add to */
+  const bert_config *bc = bert_cfg(dec);
+  size_t kv_one = (size_t)bc->layers * 2 * (size_t)Te * (size_t)bc->hidden * sizeof(float);
+  if (drafts) bert_prepare_draft(dec, ws->slot[WS_DECODER].cap <= 2 * kv_one);
   vlp_status st = bert_cache_new(dec, ws, N, (int)cap, enc, B, Te, enc_of_row, &ctx.cache);
   free(enc_of_row);
   if (st) return st;
   gen_decoder gd = {
       .ctx = &ctx, .vocab = bert_cfg(dec)->vocab, .step = dec_step, .reorder = dec_reorder};
-  /* greedy steps read the LM head's int8 copy (text/bert.h), unless VLP_LM_HEAD=full */
-  const char *head = getenv("VLP_LM_HEAD");
-  if (bert_cache_has_bounds(ctx.cache) && !(head && strcmp(head, "full") == 0))
+  if (bounds && bert_cache_has_bounds(ctx.cache))
     gd.step_bounds = dec_step_bounds, gd.exact = dec_exact;
+  if (drafts && gd.step_bounds && bert_cache_has_draft(ctx.cache))
+    gd.draft = dec_draft, gd.verify = dec_verify, gd.rewind = dec_rewind;
   st = generate(p, &gd, prompt, n, B, out_seqs, out_lens);
   bert_cache_free(ctx.cache);
   return st;

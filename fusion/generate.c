@@ -311,6 +311,71 @@ static vlp_status emit(int batch, int **out_seqs, int *out_lens, const int *cons
   return VLP_OK;
 }
 
+/* The greedy token of row r (x: its logits, or its estimates when w->rad is set) after the
+ * sequence s of len ids. */
+static int greedy_pick(const gen_params *p, const gen_decoder *dec, gen_work *w, int r, float *x,
+                       const int *s, int len) {
+  const int V = dec->vocab;
+  int tok = -1;
+  if (w->rad) {
+    bound_work b = {w->rad + (size_t)r * V, w->bids, w->known, w->bval, w->kval, w->mark};
+    tok = pick_bounded(p, dec, r, x, s, len, &b);
+    if (tok < 0) { /* undecided: the row's full logits in place of its estimates */
+      for (int j = 0; j < V; j++) w->bids[j] = j;
+      dec->exact(dec->ctx, r, w->bids, V, x);
+    }
+  }
+  if (tok < 0) {
+    process_row(p, x, s, len, w->mark);
+    tok = argmax(x, V);
+  }
+  return tok;
+}
+
+/* Guesses per verifying step of the draft (gen_decoder.draft). */
+#define DRAFT_TOKENS 3
+
+/* Greedy search of one sequence with a draft: each round guesses k tokens with it and
+ * feeds the decoder the ids it has not seen followed by the guesses, in one step; the
+ * token picked at each position stands, and the guesses up to the first one that differs
+ * from it, so every token is the one a step at a time picks there. w->logits and w->rad
+ * hold `bufrows` positions. */
+static vlp_status run_draft(const gen_params *p, const gen_decoder *dec, int prompt_len,
+                            int max_len, int bufrows, gen_work *w, int **out_seqs, int *out_lens) {
+  const int V = dec->vocab;
+  int *s = w->seq;
+  int cur = prompt_len, fed = 0; /* ids in s; ids the decoder has seen */
+  for (;;) {
+    int k = DRAFT_TOKENS;
+    if (k > max_len - cur - 1) k = max_len - cur - 1; /* the round's last token at most */
+    if (k > bufrows - (cur - fed)) k = bufrows - (cur - fed);
+    if (k < 0) k = 0;
+    for (int i = 0; i < k; i++) {
+      vlp_status st = dec->draft(dec->ctx, s, cur + i, w->logits);
+      if (st != VLP_OK) return vlp_fail_prefix(st, "generate: draft at length %d", cur + i);
+      process_row(p, w->logits, s, cur + i, w->mark);
+      s[cur + i] = argmax(w->logits, V);
+    }
+    vlp_status st = dec->verify(dec->ctx, s + fed, cur + k - fed, w->logits, w->rad);
+    if (st != VLP_OK) return vlp_fail_prefix(st, "generate: decoder step at length %d", cur);
+    /* position cur + i is decided by the step's row cur - 1 - fed + i */
+    int i = 0, done = 0;
+    for (;; i++) {
+      const int r = cur - 1 - fed + i, pos = cur + i, guess = i < k ? s[pos] : -1;
+      const int tok = greedy_pick(p, dec, w, r, w->logits + (size_t)r * V, s, pos);
+      s[pos] = tok;
+      done = (p->eos_id >= 0 && tok == p->eos_id) || pos + 1 >= max_len;
+      if (done || tok != guess) break;
+    }
+    cur += i + 1;
+    if (done) break;
+    fed = cur - 1;
+    dec->rewind(dec->ctx, fed);
+  }
+  const int *src = s;
+  return emit(1, out_seqs, out_lens, &src, &cur, NULL, p->eos_id);
+}
+
 static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int prompt_len, int rows,
                              int cap, int max_len, gen_work *w, int **out_seqs, int *out_lens) {
   const int V = dec->vocab;
@@ -323,22 +388,7 @@ static vlp_status run_greedy(const gen_params *p, const gen_decoder *dec, int pr
     for (int r = 0; r < rows; r++) {
       int *s = w->seq + (size_t)r * cap;
       int tok = p->pad_id;
-      if (!w->fin[r]) {
-        float *x = w->logits + (size_t)r * V;
-        tok = -1;
-        if (w->rad) {
-          bound_work b = {w->rad + (size_t)r * V, w->bids, w->known, w->bval, w->kval, w->mark};
-          tok = pick_bounded(p, dec, r, x, s, cur, &b);
-          if (tok < 0) { /* undecided: the row's full logits in place of its estimates */
-            for (int j = 0; j < V; j++) w->bids[j] = j;
-            dec->exact(dec->ctx, r, w->bids, V, x);
-          }
-        }
-        if (tok < 0) {
-          process_row(p, x, s, cur, w->mark);
-          tok = argmax(x, V);
-        }
-      }
+      if (!w->fin[r]) tok = greedy_pick(p, dec, w, r, w->logits + (size_t)r * V, s, cur);
       s[cur] = tok;
       w->ids[r] = tok;
       if (!w->fin[r] && ((p->eos_id >= 0 && tok == p->eos_id) || cur + 1 >= max_len)) {
@@ -508,6 +558,15 @@ vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prom
       !mul_ok((size_t)rows, (size_t)prompt_len, &ids_n) ||
       !mul_ok((size_t)rows, (size_t)V, &logit_n))
     return vlp_fail(VLP_ERR_NOMEM, "generate: buffer sizes overflow");
+  /* one sequence with a draft: a step's bounds for the unseen ids and the guesses */
+  const int drafting = nb == 1 && rows == 1 && dec->step_bounds && dec->exact && dec->draft &&
+                       dec->verify && dec->rewind;
+  int bufrows = 1;
+  if (drafting) {
+    bufrows = prompt_len < cap - DRAFT_TOKENS ? prompt_len + DRAFT_TOKENS : cap;
+    if (!mul_ok((size_t)bufrows, (size_t)V, &logit_n))
+      return vlp_fail(VLP_ERR_NOMEM, "generate: buffer sizes overflow");
+  }
   w.seq = alloc_n(seq_n, sizeof(int), &fail);
   w.ids = alloc_n(ids_n, sizeof(int), &fail);
   w.logits = alloc_n(logit_n, sizeof(float), &fail);
@@ -546,8 +605,9 @@ vlp_status generate(const gen_params *p, const gen_decoder *dec, const int *prom
     memcpy(w.ids + (size_t)r * prompt_len, prompt, (size_t)prompt_len * sizeof(int));
   }
   vlp_status st =
-      nb == 1 ? run_greedy(p, dec, prompt_len, rows, cap, max_len, &w, out_seqs, out_lens)
-              : run_beam(p, dec, prompt_len, batch, nb, cap, max_len, &w, out_seqs, out_lens);
+      drafting  ? run_draft(p, dec, prompt_len, max_len, bufrows, &w, out_seqs, out_lens)
+      : nb == 1 ? run_greedy(p, dec, prompt_len, rows, cap, max_len, &w, out_seqs, out_lens)
+                : run_beam(p, dec, prompt_len, batch, nb, cap, max_len, &w, out_seqs, out_lens);
   work_free(&w);
   return st;
 }

@@ -41,6 +41,18 @@ typedef struct {
    * can still be the maximum, so it picks the token step() would have given. */
   vlp_status (*step_bounds)(void *ctx, const int *ids, int N, int T, float *est, float *rad);
   void (*exact)(void *ctx, int row, const int *ids, int n, float *out);
+  /* Optional, for greedy search of one sequence with step_bounds (all three or none):
+   * draft() writes a cheaper approximation's logits (vocab) of position len of seq (the
+   * approximation keeps its own state and is fed the ids it has not seen); verify() is
+   * step_bounds() for one row of T ids, writing the bounds of each of the T positions
+   * ((T, vocab)), exact()'s row then being the position; rewind(len) drops the positions
+   * from len on, the decoder's and the approximation's. Greedy search then guesses a few
+   * tokens with draft() and checks them in one step: a guess stands only when it is the
+   * token the decoder gives there, so the tokens are those of one step at a time, from
+   * one read of the weights for several tokens. */
+  vlp_status (*draft)(void *ctx, const int *seq, int len, float *logits);
+  vlp_status (*verify)(void *ctx, const int *ids, int T, float *est, float *rad);
+  void (*rewind)(void *ctx, int len);
 } gen_decoder;
 
 /* Run generation for `batch` independent sequences that all start from the same prompt

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gemm_bound.h"
 #include "core/gemm_panel.h"
 #include "core/json.h"
 #include "core/threads.h"
@@ -296,6 +297,17 @@ static void test_bad_weights(void) {
   weights_close(m.w);
 }
 
+/* The tiny caption decoder with its weights packed as a session does, and the caption
+ * manifest; NULL when either is missing. */
+static bert_model *prepared_decoder(model *m, cJSON **man) {
+  *man = golden_manifest("blip_caption.json");
+  if (!*man || !open_model("golden/models/blip-caption-tiny", m)) return NULL;
+  bert_model *b = NULL;
+  CHECK(bert_load(m->w, "text_decoder.bert.", "text_decoder.cls.", &m->c, &b) == VLP_OK);
+  CHECK(weights_prepare_linears(m->w, VLP_PRECISION_F32, NULL) == VLP_OK);
+  return b;
+}
+
 /* The fused step (prepared weights, where panels are wanted) on 2 threads gives the bits
  * of the same steps on 1 thread, run after run: its threads share buffers between passes,
  * and a buffer written in a pass where another thread may still read it shows as logits
@@ -304,16 +316,14 @@ static void test_bad_weights(void) {
  * but on this tiny model the window is too short and this check passed with it.) */
 static void test_fused_steps_repeat(void) {
   if (!gemm_panel_wanted()) return;
-  cJSON *man = golden_manifest("blip_caption.json");
+  cJSON *man = NULL;
   model m;
-  if (!man || !open_model("golden/models/blip-caption-tiny", &m)) return;
-  bert_model *b = NULL;
-  CHECK(bert_load(m.w, "text_decoder.bert.", "text_decoder.cls.", &m.c, &b) == VLP_OK);
-  CHECK(weights_prepare_linears(m.w, VLP_PRECISION_F32, NULL) == VLP_OK);
+  bert_model *b = prepared_decoder(&m, &man);
+  if (!b) return;
   int V = m.c.vocab, De = m.c.encoder_hidden, Te = 0;
   float *enc = vision_states(man, "astronaut", &Te, De);
-  CHECK(b && enc);
-  if (!b || !enc) return;
+  CHECK(enc != NULL);
+  if (!enc) return;
   enum { N = 2, P = 3, S = 5, RUNS = 300 };
   int item[N] = {0, 0}, ids[N * P] = {30522, 1000, 1001, 30522, 1002, 1003};
   size_t per_run = (size_t)(S + 1) * N * V;
@@ -343,6 +353,77 @@ static void test_fused_steps_repeat(void) {
   cJSON_Delete(man);
 }
 
+/* Speculative steps (text/bert.h): bounding all positions of one step gives each position
+ * the bits of one token at a time, also after a rewind, within its bounds; the draft's
+ * estimates are near the logits. */
+static void test_verify_steps(void) {
+  if (!gemm_panel_wanted() || !gemm_bound_available()) return;
+  cJSON *man = NULL;
+  model m;
+  bert_model *b = prepared_decoder(&m, &man);
+  if (!b) return;
+  CHECK(bert_prepare_greedy(b, NULL) == VLP_OK);
+  CHECK(bert_prepare_draft(b, 0) == 0);
+  CHECK(bert_prepare_draft(b, 1) == 1);
+  int V = m.c.vocab, De = m.c.encoder_hidden, Te = 0;
+  float *enc = vision_states(man, "astronaut", &Te, De);
+  CHECK(enc != NULL);
+  enum { P = 3, S = 6, L = P + S };
+  int seq[L] = {30522, 1000, 1001, 2001, 2002, 2003, 2004, 2005, 2006}, item = 0;
+  int *all = malloc((size_t)V * sizeof(int));
+  float *ref = malloc((size_t)L * V * sizeof(float)), *got = malloc((size_t)L * V * sizeof(float));
+  float *est = malloc((size_t)L * V * sizeof(float)), *rad = malloc((size_t)L * V * sizeof(float));
+  if (!enc || !ref || !got || !est || !rad || !all) return;
+  for (int j = 0; j < V; j++) all[j] = j;
+  /* one token at a time: position t's exact logits in ref row t (rows before P: none) */
+  bert_cache *c = NULL;
+  CHECK(bert_cache_new(b, &ws, 1, L, enc, 1, Te, &item, &c) == VLP_OK);
+  CHECK(c && bert_cache_has_draft(c));
+  if (!c) return;
+  CHECK(bert_cache_step_bounds(b, c, seq, P, est, rad) == VLP_OK);
+  bert_cache_exact_logits(b, c, 0, all, V, ref + (size_t)(P - 1) * V);
+  for (int t = P; t < L; t++) {
+    CHECK(bert_cache_step_bounds(b, c, seq + t, 1, est, rad) == VLP_OK);
+    bert_cache_exact_logits(b, c, 0, all, V, ref + (size_t)t * V);
+  }
+  /* positions 0..4 in one step, back to 4 (position 4 dropped), then 4..8 */
+  bert_cache_rewind(c, 0);
+  int inside = 1;
+  CHECK(bert_cache_step_bounds_all(b, c, seq, 5, est, rad) == VLP_OK);
+  for (int r = P - 1; r < 5; r++) {
+    bert_cache_exact_logits(b, c, r, all, V, got + (size_t)r * V);
+    for (int j = 0; j < V; j++)
+      inside &= fabsf(got[(size_t)r * V + j] - est[(size_t)r * V + j]) <= rad[(size_t)r * V + j];
+  }
+  bert_cache_rewind(c, 4);
+  CHECK(bert_cache_step_bounds_all(b, c, seq + 4, L - 4, est, rad) == VLP_OK);
+  for (int r = 0; r < L - 4; r++)
+    bert_cache_exact_logits(b, c, r, all, V, got + (size_t)(4 + r) * V);
+  CHECK(inside);
+  CHECK(memcmp(ref + (size_t)(P - 1) * V, got + (size_t)(P - 1) * V,
+               (size_t)(L - P + 1) * V * sizeof(float)) == 0);
+  /* the draft, fed the prompt and then a token or two at a time */
+  double worst = 1;
+  for (int len = P, prev = 0; len <= L; prev = len, len += 1 + (len % 2)) {
+    if (len == L) break;
+    CHECK(bert_cache_draft(b, c, seq, len, est) == VLP_OK);
+    const float *x = ref + (size_t)(len - 1) * V;
+    double xy = 0, xx = 0, yy = 0;
+    for (int j = 0; j < V; j++) xy += x[j] * est[j], xx += x[j] * x[j], yy += est[j] * est[j];
+    double cosv = xy / sqrt(xx * yy);
+    if (cosv < worst) worst = cosv;
+    (void)prev;
+  }
+  CHECK(bert_cache_draft(b, c, seq, P, est) == VLP_ERR_INVALID); /* already seen */
+  printf("speculative steps: all-position bits equal, draft logits cosine >= %.5f\n", worst);
+  CHECK(worst > 0.99);
+  bert_cache_free(c);
+  free(ref), free(got), free(est), free(rad), free(enc), free(all);
+  bert_free(b);
+  weights_close(m.w);
+  cJSON_Delete(man);
+}
+
 int main(void) {
   test_config();
   test_caption("blip_caption.json", "golden/models/blip-caption-tiny");
@@ -352,6 +433,7 @@ int main(void) {
   test_cache(0);
   test_cache(1);
   test_fused_steps_repeat();
+  test_verify_steps();
   test_bad_weights();
   return test_done();
 }

@@ -478,7 +478,7 @@ static void bounds(void) {
     gemm_panel g;
     gemm_bound q;
     CHECK(gemm_panel_pack(&g, W, out, in) == VLP_OK);
-    CHECK(gemm_bound_make(&q, &g) == VLP_OK);
+    CHECK(gemm_bound_make(&q, &g, 1) == VLP_OK);
     unsigned char *u = malloc((size_t)n * gemm_bound_row_bytes(&q));
     gemm_bound_row st[8];
     gemm_bound_quantize(&q, x, in, n, u, st);

@@ -576,6 +576,18 @@ static void btoy_exact(void *ctx, int row, const int *ids, int n, float *out) {
   b->asked += n;
 }
 
+/* Greedy settings of a trial: repetition penalty 1, 1.3, 0.7 in turn, min_length
+ * `min_length` in one trial of four. */
+static gen_params trial_params(int trial, int max_length, int min_length) {
+  const float pens[] = {1.0f, 1.3f, 0.7f};
+  gen_params p = gen_default_params();
+  p.eos_id = EOS, p.pad_id = 0;
+  p.max_length = max_length;
+  p.min_length = trial % 4 == 1 ? min_length : 0;
+  p.repetition_penalty = pens[trial % 3];
+  return p;
+}
+
 /* Greedy search on bounds picks exactly the tokens of the full logits: repetition penalty
  * above and below 1, min_length, ties, batches, a NaN estimate; and with tight radii asks
  * for few exact logits. */
@@ -583,13 +595,8 @@ static void test_bounded(void) {
   static btoy b;
   int mismatches = 0;
   long asked_tight = 0, offered_tight = 0;
-  const float pens[] = {1.0f, 1.3f, 0.7f};
   for (int trial = 0; trial < 120; trial++) {
-    gen_params p = gen_default_params();
-    p.eos_id = EOS, p.pad_id = 0;
-    p.max_length = 6 + trial % 7;
-    p.min_length = trial % 4 == 1 ? 5 : 0;
-    p.repetition_penalty = pens[trial % 3];
+    gen_params p = trial_params(trial, 6 + trial % 7, 5);
     int vocab = 40 + 23 * (trial % 13), batch = 1 + trial % 3;
     int prompt[2] = {0, 2 + trial % 5};
     model m = {NULL, 0, 1, 0, 1, (unsigned)(trial * 31 + 5), vocab};
@@ -620,11 +627,109 @@ static void test_bounded(void) {
   CHECK(asked_tight > 0 && asked_tight * 20 < offered_tight);
 }
 
+/* btoy with a draft (gen_decoder.draft / verify / rewind): the draft's logits are the
+ * model's plus pseudo-random noise of amplitude `noise`, so its guesses are right or wrong
+ * in turn. Both keep their history and check that what they are fed continues it. */
+typedef struct {
+  btoy b;
+  float noise;
+  int dhist[MAXLEN], dlen;
+  int verifies, guesses, protocol_errors;
+} dtoy;
+
+static vlp_status dtoy_draft(void *ctx, const int *seq, int len, float *logits) {
+  dtoy *d = ctx;
+  if (len <= d->dlen || len > MAXLEN) return vlp_fail(VLP_ERR_INVALID, "dtoy: draft to %d", len);
+  if (memcmp(d->dhist, seq, (size_t)d->dlen * sizeof(int)) != 0) d->protocol_errors++;
+  memcpy(d->dhist, seq, (size_t)len * sizeof(int));
+  d->dlen = len;
+  model_logits(d->b.m, seq, len, logits);
+  uint64_t h = 0xD1B54A32D192ED03ull * (uint64_t)(len + 7 * d->guesses + 1);
+  for (int j = 0; j < d->b.vocab; j++) {
+    h ^= h >> 29, h *= 0xBF58476D1CE4E5B9ull, h ^= h >> 32;
+    logits[j] += d->noise * (float)((double)(h >> 11) / 9007199254740992.0 - 0.5);
+  }
+  d->guesses++;
+  return VLP_OK;
+}
+
+/* step_bounds of one row's T positions: position i's truth in b.truth[i] */
+static vlp_status dtoy_verify(void *ctx, const int *ids, int T, float *est, float *rad) {
+  dtoy *d = ctx;
+  toy *t = &d->b.t;
+  if (T <= 0 || T > MAXROWS || t->len[0] + T > MAXLEN)
+    return vlp_fail(VLP_ERR_INVALID, "dtoy: verify %d ids", T);
+  d->verifies++;
+  for (int i = 0; i < T; i++) {
+    t->hist[0][t->len[0]++] = ids[i];
+    float *x = est + (size_t)i * d->b.vocab;
+    model_logits(d->b.m, t->hist[0], t->len[0], x);
+    for (int j = 0; j < d->b.vocab; j++) {
+      if (d->b.ties) x[j] = roundf(x[j] * 2.0f) / 2.0f;
+      d->b.truth[i][j] = x[j];
+      float r = 0.05f + 0.3f * (float)((i * 7 + j * 13 + t->len[0]) % 10) / 10.0f;
+      x[j] += r * (float)((j * 29 + i) % 19 - 9) / 9.5f;
+      rad[(size_t)i * d->b.vocab + j] = r;
+    }
+  }
+  return VLP_OK;
+}
+
+static void dtoy_rewind(void *ctx, int len) {
+  dtoy *d = ctx;
+  if (len < d->b.t.len[0]) d->b.t.len[0] = len;
+  if (len < d->dlen) d->dlen = len;
+}
+
+/* Greedy search with a draft gives the tokens of one step at a time, whether the guesses
+ * hold or not: eos, max_length, min_length, repetition penalty, ties; and a right draft
+ * saves steps. */
+static void test_draft(void) {
+  static dtoy d;
+  int mismatches = 0, protocol = 0, saved = 0;
+  const float noises[] = {0.0f, 0.5f, 3.0f, 20.0f};
+  for (int trial = 0; trial < 96; trial++) {
+    gen_params p = trial_params(trial, 3 + trial % 11, 7);
+    int vocab = 30 + 17 * (trial % 7), plen = 1 + trial % 3;
+    int prompt[3] = {0, 2 + trial % 5, 3};
+    model m = {NULL, 0, 1, 0, 1, (unsigned)(trial * 17 + 3), vocab};
+    int *want = NULL, *got = NULL, wl = 0, gl = 0;
+    for (int pass = 0; pass < 2; pass++) {
+      memset(&d, 0, sizeof d);
+      d.b.t.item_model[0] = &m;
+      d.b.t.nb = 1, d.b.t.prompt_len = plen;
+      d.b.m = &m, d.b.vocab = vocab, d.b.ties = trial % 5 == 2, d.b.nan_step = -1;
+      d.noise = noises[trial % 4];
+      gen_decoder dec = {.ctx = &d, .vocab = vocab, .step = btoy_step};
+      if (pass)
+        dec.step_bounds = btoy_step_bounds, dec.exact = btoy_exact, dec.draft = dtoy_draft,
+        dec.verify = dtoy_verify, dec.rewind = dtoy_rewind;
+      CHECK(generate(&p, &dec, prompt, plen, 1, pass ? &got : &want, pass ? &gl : &wl) == VLP_OK);
+    }
+    CHECK(d.verifies > 0);
+    if (gl != wl || memcmp(got, want, (size_t)wl * sizeof(int)) != 0) {
+      fprintf(stderr, "draft trial %d: tokens differ from one step at a time\n", trial);
+      mismatches++;
+    }
+    /* what the decoder was fed up to the last token is the sequence */
+    if (memcmp(d.b.t.hist[0], got, (size_t)(gl - 1) * sizeof(int)) != 0) protocol++;
+    protocol += d.protocol_errors;
+    if (d.noise == 0.0f) saved += (gl - plen) - d.verifies;
+    free(want), free(got);
+  }
+  printf("draft: %d mismatches, %d protocol errors, %d steps saved by exact guesses\n", mismatches,
+         protocol, saved);
+  CHECK(mismatches == 0);
+  CHECK(protocol == 0);
+  CHECK(saved > 24);
+}
+
 int main(void) {
   test_greedy();
   test_beam();
   test_errors();
   test_random();
   test_bounded();
+  test_draft();
   return test_done();
 }

@@ -108,6 +108,7 @@ vlp_status bert_load(vlp_weights *w, const char *prefix, const char *lm_prefix,
     free(m);
     return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
   }
+  pthread_mutex_init(&m->draft_lock, NULL);
   int D = c->hidden, E = c->encoder_hidden, F = c->mlp;
   char pre[400], probe[512];
   vlp_status st = VLP_OK;
@@ -168,10 +169,23 @@ fail:
   return st;
 }
 
+static void draft_free(bert_draft *d, int layers) {
+  if (!d) return;
+  gemm_bound_free(&d->lm_dense);
+  for (int l = 0; l < layers; l++) {
+    bert_draft_layer *q = &d->L[l];
+    gemm_bound_free(&q->qkv), gemm_bound_free(&q->o), gemm_bound_free(&q->cq);
+    gemm_bound_free(&q->co), gemm_bound_free(&q->fc1), gemm_bound_free(&q->fc2);
+  }
+  free(d);
+}
+
 void bert_free(bert_model *m) {
   if (!m) return;
   if (m->lm_bound) gemm_bound_free(m->lm_bound);
   free(m->lm_bound);
+  draft_free(m->draft, m->c.layers);
+  pthread_mutex_destroy(&m->draft_lock);
   free(m->L);
   free(m);
 }
@@ -182,7 +196,7 @@ vlp_status bert_prepare_greedy(bert_model *m, size_t *bytes) {
   if (!g || m->lm_bound || !gemm_bound_available()) return VLP_OK;
   gemm_bound *b = malloc(sizeof *b);
   if (!b) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory");
-  vlp_status st = gemm_bound_make(b, g);
+  vlp_status st = gemm_bound_make(b, g, 1);
   if (st) {
     free(b);
     return st;
@@ -190,6 +204,52 @@ vlp_status bert_prepare_greedy(bert_model *m, size_t *bytes) {
   m->lm_bound = b;
   if (bytes) *bytes = gemm_bound_bytes(b);
   return VLP_OK;
+}
+
+/* The int8 copies of one weight's panels into *q, adding their bytes to *bytes. */
+static vlp_status draft_copy(gemm_bound *q, const gemm_panel *g, size_t *bytes) {
+  vlp_status st = gemm_bound_make(q, g, 0);
+  if (!st) *bytes += gemm_bound_bytes(q);
+  return st;
+}
+
+static vlp_status draft_make(const bert_model *m, bert_draft **out) {
+  bert_draft *d = calloc(1, sizeof *d + (size_t)m->c.layers * sizeof d->L[0]);
+  if (!d) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the draft decoder");
+  const float *qkv_b;
+  vlp_status st = draft_copy(&d->lm_dense, gemm_panel_of(m->lm_dense.w), &d->bytes);
+  for (int l = 0; l < m->c.layers && !st; l++) {
+    const bert_layer *L = &m->L[l];
+    bert_draft_layer *q = &d->L[l];
+    st = draft_copy(&q->qkv, gemm_stack_panel(L->qkv, &qkv_b), &d->bytes);
+    if (!st) st = draft_copy(&q->o, gemm_panel_of(L->o.w), &d->bytes);
+    if (!st) st = draft_copy(&q->cq, gemm_panel_of(L->cq.w), &d->bytes);
+    if (!st) st = draft_copy(&q->co, gemm_panel_of(L->co.w), &d->bytes);
+    if (!st) st = draft_copy(&q->fc1, gemm_panel_of(L->fc1.w), &d->bytes);
+    if (!st) st = draft_copy(&q->fc2, gemm_panel_of(L->fc2.w), &d->bytes);
+  }
+  if (st) {
+    draft_free(d, m->c.layers);
+    return st;
+  }
+  *out = d;
+  return VLP_OK;
+}
+
+int bert_prepare_draft(const bert_model *cm, int make) {
+  bert_model *m = (bert_model *)cm; /* the draft is the one part made after loading */
+  if (!m->lm_bound) return 0;
+  pthread_mutex_lock(&m->draft_lock);
+  if (!m->draft && make) {
+    bert_draft *d = NULL;
+    if (draft_make(m, &d) == VLP_OK)
+      m->draft = d;
+    else
+      vlp_clear_error(); /* without it, the steps stay one token at a time */
+  }
+  int ok = m->draft != NULL;
+  pthread_mutex_unlock(&m->draft_lock);
+  return ok;
 }
 
 const bert_config *bert_cfg(const bert_model *m) {
@@ -429,7 +489,7 @@ vlp_status bert_lm_logits(const bert_model *m, vlp_ws *ws, const float *hidden, 
 /* ---- incremental decoding ---------------------------------------------------------- */
 
 void bert_cache_free(bert_cache *c) {
-  if (c) free(c->plan), free(c->xq), free(c->qst);
+  if (c) free(c->plan), free(c->xq), free(c->qst), free(c->dq), free(c->dst);
   free(c);
 }
 
@@ -464,6 +524,16 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   if (packed) tot = add_floats(tot, ntmp);
   tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
   tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
+  /* a one-row cache of a model with a draft also holds the draft's K/V and radii */
+  const int draft = N == 1 && bert_prepare_draft(m, 0);
+  size_t dwidth = (size_t)cf->vocab, ndk = 0, ndrad = 0;
+  if ((size_t)cf->mlp > dwidth) dwidth = (size_t)cf->mlp;
+  if ((size_t)3 * D > dwidth) dwidth = (size_t)3 * D;
+  if (draft) {
+    ndk = nfloats((size_t)cf->layers, (size_t)cap, (size_t)D);
+    ndrad = nfloats((size_t)cap, dwidth, 1);
+    tot = add_floats(tot, add_floats(add_floats(ndk, ndk), ndrad));
+  }
   /* steps in one parallel region (bert_step.c) when the weights allow, with the other
    * threads' residual streams here, at most TEAM_MAX - 1: a step is bound by memory
    * bandwidth, which a few cores saturate, and each stream holds as many rows as the cache */
@@ -475,7 +545,7 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   vlp_status st = VLP_OK;
   float *buf = NULL;
   bert_cache *c = NULL;
-  if (!nself || !nck || !ncv || (threads > 1 && !npriv) || !tot)
+  if (!nself || !nck || !ncv || (threads > 1 && !npriv) || (draft && (!ndk || !ndrad)) || !tot)
     st = vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
   else if (!(buf = ws_floats(ws, WS_DECODER, tot)))
     st = vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
@@ -486,10 +556,17 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
     return st;
   }
   c->plan = plan;
-  if (plan && m->lm_bound) { /* without them the steps give logits only */
-    c->xq = malloc((size_t)threads * N * gemm_bound_row_bytes(m->lm_bound));
-    c->qst = malloc((size_t)threads * N * sizeof *c->qst);
+  c->hrows = N == 1 ? cap : N; /* a one-row cache may bound all positions of a step */
+  if (plan && m->lm_bound) {   /* without them the steps give logits only */
+    c->xq = malloc((size_t)threads * c->hrows * gemm_bound_row_bytes(m->lm_bound));
+    c->qst = malloc((size_t)threads * c->hrows * sizeof *c->qst);
     if (!c->xq || !c->qst) free(c->xq), free(c->qst), c->xq = NULL, c->qst = NULL;
+  }
+  if (draft && c->xq) { /* without them the draft is not used */
+    c->dq_row = (size_t)(cf->mlp > D ? cf->mlp : D) + 64;
+    c->dq = malloc((size_t)threads * cap * c->dq_row);
+    c->dst = malloc((size_t)threads * cap * sizeof *c->dst);
+    if (!c->dq || !c->dst) free(c->dq), free(c->dst), c->dq = NULL, c->dst = NULL;
   }
   c->N = N, c->cap = cap, c->Nenc = Nenc, c->Te = Te, c->D = D, c->layers = cf->layers;
   c->kper = kper, c->vper = vper, c->packed = packed, c->xs = xs;
@@ -506,6 +583,12 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   c->threads = threads;
   c->xpriv = (float *)(c->enc_tmp + N);
   float *tk = c->xpriv + npriv, *tv = tk + (size_t)Te * D;
+  if (c->dq) {
+    c->draft = m->draft; /* (read after bert_prepare_draft's lock above) */
+    c->dk = tk + ntmp;
+    c->dv = c->dk + ndk;
+    c->drad = c->dv + ndk;
+  }
   memcpy(c->enc_of_row, enc_of_row, (size_t)N * sizeof(int));
   const int E = cf->encoder_hidden;
   for (int l = 0; l < cf->layers; l++) {
@@ -545,7 +628,7 @@ vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, i
   vlp_status st = step_begin(m, c, ids, T);
   if (st) return st;
   if (c->plan) {
-    bert_step_fused(m, c, T, logits, NULL, NULL);
+    bert_step_fused(m, c, T, STEP_LAST, logits, NULL, NULL);
     c->len += T;
     return VLP_OK;
   }
@@ -582,9 +665,45 @@ vlp_status bert_cache_step_bounds(const bert_model *m, bert_cache *c, const int 
   if (!c->xq) return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache has no LM head bounds");
   vlp_status st = step_begin(m, c, ids, T);
   if (st) return st;
-  bert_step_fused(m, c, T, NULL, est, rad);
+  bert_step_fused(m, c, T, STEP_LAST, NULL, est, rad);
   c->len += T;
   return VLP_OK;
+}
+
+vlp_status bert_cache_step_bounds_all(const bert_model *m, bert_cache *c, const int *ids, int T,
+                                      float *est, float *rad) {
+  if (!c->xq || c->N * T > c->hrows)
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache cannot bound %d positions", c->N * T);
+  vlp_status st = step_begin(m, c, ids, T);
+  if (st) return st;
+  bert_step_fused(m, c, T, STEP_ALL, NULL, est, rad);
+  c->len += T;
+  return VLP_OK;
+}
+
+int bert_cache_has_draft(const bert_cache *c) {
+  return c->dq != NULL;
+}
+
+vlp_status bert_cache_draft(const bert_model *m, bert_cache *c, const int *seq, int len,
+                            float *est) {
+  if (!c->dq) return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache has no draft");
+  const int T = len - c->dlen;
+  if (T <= 0 || len > c->cap)
+    return vlp_fail(VLP_ERR_INVALID, "bert: draft step to length %d (at %d, cache %d)", len,
+                    c->dlen, c->cap);
+  vlp_status st = check_ids(m, seq + c->dlen, (size_t)T);
+  if (st) return st;
+  embed(m, seq + c->dlen, 1, T, c->dlen, c->s.x);
+  bert_step_fused(m, c, T, STEP_DRAFT, NULL, est, NULL);
+  c->dlen = len;
+  return VLP_OK;
+}
+
+void bert_cache_rewind(bert_cache *c, int len) {
+  if (len < 0) len = 0;
+  if (len < c->len) c->len = len;
+  if (len < c->dlen) c->dlen = len;
 }
 
 void bert_cache_exact_logits(const bert_model *m, const bert_cache *c, int row, const int *ids,

@@ -79,6 +79,26 @@ vlp_status bert_cache_step_bounds(const bert_model *m, bert_cache *c, const int 
  * bits bert_cache_step would have given. */
 void bert_cache_exact_logits(const bert_model *m, const bert_cache *c, int row, const int *ids,
                              int n, float *out);
+/* Speculative greedy steps (fusion/generate.h's draft / verify) on one-row caches.
+ * bert_prepare_draft makes, once per model (thread-safe), the draft decoder: an int8 copy
+ * of every weight a step multiplies (~100 MB for BLIP-base), whose products are the
+ * estimates of core/gemm_bound.h, when `make` and the model has none yet. It needs the LM
+ * head's copy (bert_prepare_greedy); returns 1 when the model has a draft. Caches made after it
+ * with one row hold the draft's own K/V (bert_cache_has_draft). */
+int bert_prepare_draft(const bert_model *m, int make);
+int bert_cache_has_draft(const bert_cache *c);
+/* The draft's approximate logits est (vocab) of position len: feeds it seq[d, len), d the
+ * length it has seen (its K/V of the cross-attention are the decoder's). */
+vlp_status bert_cache_draft(const bert_model *m, bert_cache *c, const int *seq, int len,
+                            float *est);
+/* bert_cache_step_bounds with the bounds of all N * T positions (est, rad (N * T, vocab));
+ * bert_cache_exact_logits then takes position r of that as its row. Each position's
+ * values have the bits T one-token steps would give it. N * T at most the cache's length
+ * for one row, else N. */
+vlp_status bert_cache_step_bounds_all(const bert_model *m, bert_cache *c, const int *ids, int T,
+                                      float *est, float *rad);
+/* Drop every position from len on, the decoder's and the draft's. */
+void bert_cache_rewind(bert_cache *c, int len);
 /* After beam selection: new row r takes old row src[r] (self-attention K/V and enc item). */
 void bert_cache_reorder(bert_cache *c, const int *src);
 

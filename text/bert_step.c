@@ -52,6 +52,11 @@ typedef struct {
   const bert_model *m;
   bert_cache *c;
   int T, rows;
+  bert_step_kind kind;
+  const bert_draft *draft;   /* STEP_DRAFT: the int8 products */
+  float *k, *v;              /* the self-attention cache (the draft's or the decoder's) */
+  int len;                   /* its length */
+  size_t kv_per;             /* its floats per layer */
   float *logits, *est, *rad; /* est, rad: the LM head's bounds instead of logits */
   team_barrier bar;
 } step;
@@ -64,9 +69,39 @@ static float *stream_of(step *s, int t) {
   return t == 0 ? c->s.x : c->xpriv + (size_t)(t - 1) * c->N * c->cap * c->D;
 }
 
-/* y (n, ldy) = act(x W^T + b) + res, panels handed out a few at a time, then the barrier. */
-static void product(step *s, int t, int nt, const gemm_panel *g, float *y, const float *x, int ldx,
-                    int n, const float *b, gemm_act act, const float *res) {
+/* The draft's y (n, out) = act(x Q^T + b) + res from the int8 copy's estimates: each
+ * thread quantises x for itself, then applies the epilogue to its panels' columns. */
+static void product_int8(step *s, int t, int nt, const gemm_bound *q, float *y, const float *x,
+                         int ldx, int n, const float *b, gemm_act act, const float *res) {
+  bert_cache *c = s->c;
+  unsigned char *u = c->dq + (size_t)t * c->cap * c->dq_row;
+  gemm_bound_row *st = c->dst + (size_t)t * c->cap;
+  gemm_bound_quantize(q, x, ldx, n, u, st);
+  const vk_table *vk = vk_get();
+  long p0, p1, chunk = q->panels >= 32 * nt ? 4 : 1;
+  while (team_next(&s->bar, t, nt, q->panels, chunk, &p0, &p1)) {
+    gemm_bound_part(q, y, c->drad, q->out, u, st, n, b, (int)p0, (int)p1);
+    int c0 = (int)p0 * GEMM_PANEL_COLS, c1 = (int)p1 * GEMM_PANEL_COLS;
+    if (c1 > q->out) c1 = q->out;
+    for (long r = 0; r < n; r++) {
+      float *yr = y + r * q->out;
+      if (act == GEMM_ACT_GELU_ERF) vk->gelu(yr + c0, (size_t)(c1 - c0));
+      if (res)
+        for (int j = c0; j < c1; j++) yr[j] += res[r * q->out + j];
+    }
+  }
+  team_wait(&s->bar, nt);
+}
+
+/* y (n, ldy) = act(x W^T + b) + res, panels handed out a few at a time, then the barrier;
+ * the draft multiplies by q, the int8 copy of W. */
+static void product(step *s, int t, int nt, const gemm_panel *g, const gemm_bound *q, float *y,
+                    const float *x, int ldx, int n, const float *b, gemm_act act,
+                    const float *res) {
+  if (s->draft) {
+    product_int8(s, t, nt, q, y, x, ldx, n, b, act, res);
+    return;
+  }
   long p0, p1, chunk = g->panels >= 32 * nt ? 4 : 1;
   while (team_next(&s->bar, t, nt, g->panels, chunk, &p0, &p1))
     gemm_panel_part(g, y, g->out, x, ldx, n, b, act, res, g->out, (int)p0, (int)p1);
@@ -85,24 +120,24 @@ static void layer(step *s, int t, int nt, int l) {
   const bert_model *m = s->m;
   const bert_layer *L = &m->L[l];
   const bert_step_layer *P = &s->c->plan->L[l];
+  const bert_draft_layer *Q = s->draft ? &s->draft->L[l] : NULL;
   bert_cache *c = s->c;
   scratch *w = &c->s;
   float *x = stream_of(s, t);
   const int D = m->c.hidden, H = m->c.heads, hd = D / H, T = s->T, rows = s->rows, N = c->N;
-  const size_t self_per = (size_t)N * c->cap * D;
-  float *kc = c->k + l * self_per, *vc = c->v + l * self_per;
+  float *kc = s->k + (size_t)l * s->kv_per, *vc = s->v + (size_t)l * s->kv_per;
   long a, b;
 
   /* self-attention: q, k, v; then per (sequence, head) task its slices of the new rows into
    * s->q and the cache, and its T query rows over the cache */
-  product(s, t, nt, P->qkv, w->h, x, D, rows, P->qkv_b, GEMM_ACT_NONE, NULL);
+  product(s, t, nt, P->qkv, Q ? &Q->qkv : NULL, w->h, x, D, rows, P->qkv_b, GEMM_ACT_NONE, NULL);
   op_attn_shape sh = {
-      .B = N, .H = H, .Tq = T, .Tk = c->len + T, .hd = hd, .kv_cap = c->cap, .causal = 1};
+      .B = N, .H = H, .Tq = T, .Tk = s->len + T, .hd = hd, .kv_cap = c->cap, .causal = 1};
   /* task a: sequence a / H, head a % H */
   while (team_next(&s->bar, t, nt, (long)N * H, 1, &a, &b)) {
     int n = (int)(a / H), h = (int)(a % H);
     for (int i = 0; i < T; i++) {
-      size_t r = (size_t)n * T + i, at = ((size_t)n * c->cap + c->len + i) * D + (size_t)h * hd;
+      size_t r = (size_t)n * T + i, at = ((size_t)n * c->cap + s->len + i) * D + (size_t)h * hd;
       const float *qkv = w->h + r * 3 * D + (size_t)h * hd;
       memcpy(w->q + r * D + (size_t)h * hd, qkv, (size_t)hd * sizeof *qkv);
       memcpy(kc + at, qkv + D, (size_t)hd * sizeof *qkv);
@@ -111,21 +146,27 @@ static void layer(step *s, int t, int nt, int l) {
     op_attention_rows_part(w->ctx, w->q, kc, vc, &sh, a * T, b * T);
   }
   team_wait(&s->bar, nt);
-  product(s, t, nt, P->o, w->tmp, w->ctx, D, rows, L->o.b, GEMM_ACT_NONE, x);
+  product(s, t, nt, P->o, Q ? &Q->o : NULL, w->tmp, w->ctx, D, rows, L->o.b, GEMM_ACT_NONE, x);
   layernorm(s, x, w->tmp, &L->ln_attn, rows);
 
   /* cross-attention over the image tokens (packed keys and values) */
-  product(s, t, nt, P->cq, w->q, x, D, rows, L->cq.b, GEMM_ACT_NONE, NULL);
+  product(s, t, nt, P->cq, Q ? &Q->cq : NULL, w->q, x, D, rows, L->cq.b, GEMM_ACT_NONE, NULL);
+  /* head-major: a sequence's T rows read the head's keys and values in turn, from cache */
   while (team_next(&s->bar, t, nt, (long)rows * H, 1, &a, &b))
-    xattn_run_part(w->ctx, w->q, T, c->enc_of_row, c->ck + (size_t)l * c->Nenc * c->kper,
-                   c->cv + (size_t)l * c->Nenc * c->vper, NULL, &c->xs, a, b);
+    for (long i = a; i < b; i++) {
+      long task = i % rows * H + i / rows; /* xattn_run_part's: row task / H, head task % H */
+      xattn_run_part(w->ctx, w->q, T, c->enc_of_row, c->ck + (size_t)l * c->Nenc * c->kper,
+                     c->cv + (size_t)l * c->Nenc * c->vper, NULL, &c->xs, task, task + 1);
+    }
   team_wait(&s->bar, nt);
-  product(s, t, nt, P->co, w->tmp, w->ctx, D, rows, L->co.b, GEMM_ACT_NONE, x);
+  product(s, t, nt, P->co, Q ? &Q->co : NULL, w->tmp, w->ctx, D, rows, L->co.b, GEMM_ACT_NONE, x);
   layernorm(s, x, w->tmp, &L->ln_cross, rows);
 
   /* MLP */
-  product(s, t, nt, P->fc1, w->h, x, D, rows, L->fc1.b, GEMM_ACT_GELU_ERF, NULL);
-  product(s, t, nt, P->fc2, w->tmp, w->h, m->c.mlp, rows, L->fc2.b, GEMM_ACT_NONE, x);
+  product(s, t, nt, P->fc1, Q ? &Q->fc1 : NULL, w->h, x, D, rows, L->fc1.b, GEMM_ACT_GELU_ERF,
+          NULL);
+  product(s, t, nt, P->fc2, Q ? &Q->fc2 : NULL, w->tmp, w->h, m->c.mlp, rows, L->fc2.b,
+          GEMM_ACT_NONE, x);
   layernorm(s, x, w->tmp, &L->ln_out, rows);
 }
 
@@ -137,31 +178,47 @@ static void run(step *s, int t, int nt) {
   /* the embeddings were written before the region */
   if (t) memcpy(x, c->s.x, (size_t)s->rows * D * sizeof *x);
   for (int l = 0; l < m->c.layers; l++) layer(s, t, nt, l);
-  /* LM head on each row's last position (rows T D apart in x); the dense output's
-   * layernorm goes to each thread's own stream, no longer needed after that product. The
-   * dense output goes to s.q, not s.tmp: a thread still in the last layer's layernorm may
-   * be reading s.tmp while the others start this product (no barrier between them). */
-  product(s, t, nt, c->plan->lm_dense, c->s.q, x + (size_t)(T - 1) * D, T * D, N, m->lm_dense.b,
-          GEMM_ACT_GELU_ERF, NULL);
-  layernorm(s, x, c->s.q, &m->lm_ln, N);
+  /* LM head on each row's last position (rows T D apart in x), or on every position; the
+   * dense output's layernorm goes to each thread's own stream, no longer needed after that
+   * product. The dense output goes to s.q, not s.tmp: a thread still in the last layer's
+   * layernorm may be reading s.tmp while the others start this product (no barrier
+   * between them). */
+  const int all = s->kind == STEP_ALL, n = all ? s->rows : N;
+  product(s, t, nt, c->plan->lm_dense, s->draft ? &s->draft->lm_dense : NULL, c->s.q,
+          all ? x : x + (size_t)(T - 1) * D, all ? D : T * D, n, m->lm_dense.b, GEMM_ACT_GELU_ERF,
+          NULL);
+  layernorm(s, x, c->s.q, &m->lm_ln, n);
   if (!s->est) {
-    product(s, t, nt, c->plan->lm_w, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
+    product(s, t, nt, c->plan->lm_w, NULL, s->logits, x, D, N, m->lm_b, GEMM_ACT_NONE, NULL);
     return;
   }
   /* each thread quantises the rows for itself, then takes its share of the int8 panels */
   const gemm_bound *b = m->lm_bound;
-  unsigned char *u = c->xq + (size_t)t * N * gemm_bound_row_bytes(b);
-  gemm_bound_row *st = c->qst + (size_t)t * N;
-  gemm_bound_quantize(b, x, D, N, u, st);
+  unsigned char *u = c->xq + (size_t)t * c->hrows * gemm_bound_row_bytes(b);
+  gemm_bound_row *st = c->qst + (size_t)t * c->hrows;
+  gemm_bound_quantize(b, x, D, n, u, st);
   long p0, p1, chunk = b->panels >= 32 * nt ? 4 : 1;
   while (team_next(&s->bar, t, nt, b->panels, chunk, &p0, &p1))
-    gemm_bound_part(b, s->est, s->rad, b->out, u, st, N, m->lm_b, (int)p0, (int)p1);
+    gemm_bound_part(b, s->est, s->rad, b->out, u, st, n, m->lm_b, (int)p0, (int)p1);
   team_wait(&s->bar, nt);
 }
 
-void bert_step_fused(const bert_model *m, bert_cache *c, int T, float *logits, float *est,
-                     float *rad) {
-  step s = {.m = m, .c = c, .T = T, .rows = c->N * T, .logits = logits, .est = est, .rad = rad};
+void bert_step_fused(const bert_model *m, bert_cache *c, int T, bert_step_kind kind, float *logits,
+                     float *est, float *rad) {
+  const int draft = kind == STEP_DRAFT;
+  step s = {.m = m,
+            .c = c,
+            .T = T,
+            .rows = c->N * T,
+            .kind = kind,
+            .draft = draft ? c->draft : NULL,
+            .k = draft ? c->dk : c->k,
+            .v = draft ? c->dv : c->v,
+            .len = draft ? c->dlen : c->len,
+            .kv_per = (size_t)c->N * c->cap * c->D,
+            .logits = logits,
+            .est = est,
+            .rad = draft ? c->drad : rad};
   team_init(&s.bar);
   int nt = vlp_threads_current();
   if (nt > c->threads) nt = c->threads;
