@@ -108,6 +108,8 @@ TVNNI static void ends(float *est, float *rad, const int32_t *acc, const gemm_bo
     __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(pq), ts);
     __m512 bj = bias ? _mm512_maskz_loadu_ps(k, bias + at) : _mm512_setzero_ps();
     __m512 v = _mm512_add_ps(m, bj);
+    _mm512_mask_storeu_ps(est + j, k, v);
+    if (!rad) continue; /* estimates only */
     __m512 w1 = _mm512_min_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->werr + at), l1),
                               _mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->werr2 + at), l2));
     __m512 w2 = _mm512_min_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->qabs + at), ex),
@@ -116,7 +118,6 @@ TVNNI static void ends(float *est, float *rad, const int32_t *acc, const gemm_bo
                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, b->wabs + at), gl));
     __m512 mag = _mm512_add_ps(_mm512_abs_ps(m), _mm512_abs_ps(bj));
     w = _mm512_mul_ps(_mm512_fmadd_ps(mag, small, w), grow);
-    _mm512_mask_storeu_ps(est + j, k, v);
     _mm512_mask_storeu_ps(rad + j, k, s->finite ? w : inf);
   }
 }
@@ -259,35 +260,71 @@ void gemm_bound_free(gemm_bound *b) {
   memset(b, 0, sizeof *b);
 }
 
-void gemm_bound_quantize(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
-                         gemm_bound_row *st) {
+/* Row xr (in) into ur (in ints p_i + 128, the rest 128) and its factors *st. */
+static void quantize_row_est(const gemm_bound *b, const float *xr, uint8_t *ur,
+                             gemm_bound_row *st) {
+  float linf = 0;
+#pragma omp simd reduction(max : linf)
+  for (int k = 0; k < b->in; k++) linf = fabsf(xr[k]) > linf ? fabsf(xr[k]) : linf;
+  const float inv = linf > 0 ? 127.0f / linf : 0.0f;
+#pragma omp simd
+  for (int k = 0; k < b->in; k++) {
+    float y = xr[k] * inv;
+    int p = (int)(y + (y >= 0 ? 0.5f : -0.5f));
+    p = p > 127 ? 127 : p < -127 ? -127 : p;
+    ur[k] = (uint8_t)(p + 128);
+  }
+  memset(st, 0, sizeof *st);
+  st->t = linf > 0 ? linf / 127.0f : 1.0f;
+  st->finite = 1;
+}
+
+static void quantize_row_bound(const gemm_bound *b, const float *xr, uint8_t *ur,
+                               gemm_bound_row *st) {
+  double linf = 0, l1 = 0, l2 = 0, ex = 0, ex2 = 0;
+  int finite = 1;
+  for (int k = 0; k < b->in; k++) {
+    finite &= isfinite(xr[k]) != 0;
+    linf = max2(linf, fabs(xr[k]));
+    l1 += fabs(xr[k]);
+    l2 += (double)xr[k] * xr[k];
+  }
+  const double t = linf > 0 ? linf / 127.0 : 1.0;
+  for (int k = 0; k < b->in; k++) {
+    double p = finite ? nearbyint(xr[k] / t) : 0;
+    p = p > 127 ? 127 : p < -127 ? -127 : p;
+    const double d = xr[k] - t * p;
+    ex = max2(ex, fabs(d));
+    ex2 += d * d;
+    ur[k] = (uint8_t)(p + 128); /* dpbusd multiplies unsigned bytes: p + 128 */
+  }
+  st->t = (float)t, st->finite = finite;
+  st->l1 = float_up(l1), st->l2 = float_up(up(sqrt(l2)));
+  st->ex = float_up(ex), st->ex2 = float_up(up(sqrt(ex2)));
+  st->glinf = float_up(gamma_of(b->in) * linf);
+}
+
+static void quantize_rows(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
+                          gemm_bound_row *st, int bound) {
   const size_t ldu = gemm_bound_row_bytes(b);
   for (int r = 0; r < n; r++) {
-    const float *xr = x + (size_t)r * ldx;
     uint8_t *ur = u + (size_t)r * ldu;
-    double linf = 0, l1 = 0, l2 = 0, ex = 0, ex2 = 0;
-    int finite = 1;
-    for (int k = 0; k < b->in; k++) {
-      finite &= isfinite(xr[k]) != 0;
-      linf = max2(linf, fabs(xr[k]));
-      l1 += fabs(xr[k]);
-      l2 += (double)xr[k] * xr[k];
-    }
-    const double t = linf > 0 ? linf / 127.0 : 1.0;
-    for (int k = 0; k < b->in; k++) {
-      double p = finite ? nearbyint(xr[k] / t) : 0;
-      p = p > 127 ? 127 : p < -127 ? -127 : p;
-      const double d = xr[k] - t * p;
-      ex = max2(ex, fabs(d));
-      ex2 += d * d;
-      ur[k] = (uint8_t)(p + 128); /* dpbusd multiplies unsigned bytes: p + 128 */
-    }
+    if (bound)
+      quantize_row_bound(b, x + (size_t)r * ldx, ur, &st[r]);
+    else
+      quantize_row_est(b, x + (size_t)r * ldx, ur, &st[r]);
     memset(ur + b->in, 128, ldu - (size_t)b->in);
-    st[r].t = (float)t, st[r].finite = finite;
-    st[r].l1 = float_up(l1), st[r].l2 = float_up(up(sqrt(l2)));
-    st[r].ex = float_up(ex), st[r].ex2 = float_up(up(sqrt(ex2)));
-    st[r].glinf = float_up(gamma_of(b->in) * linf);
   }
+}
+
+void gemm_bound_quantize_est(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
+                             gemm_bound_row *st) {
+  quantize_rows(b, x, ldx, n, u, st, 0);
+}
+
+void gemm_bound_quantize(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
+                         gemm_bound_row *st) {
+  quantize_rows(b, x, ldx, n, u, st, 1);
 }
 
 void gemm_bound_part(const gemm_bound *b, float *est, float *rad, int ld, const uint8_t *u,
@@ -301,7 +338,7 @@ void gemm_bound_part(const gemm_bound *b, float *est, float *rad, int ld, const 
       const int R = n - r0 < ROWS ? n - r0 : ROWS;
       panel_sums(acc, u + (size_t)r0 * ldu, ldu, q, b->in4 / 4, R);
       for (int r = 0; r < R; r++)
-        ends(est + (size_t)(r0 + r) * ld + c0, rad + (size_t)(r0 + r) * ld + c0,
+        ends(est + (size_t)(r0 + r) * ld + c0, rad ? rad + (size_t)(r0 + r) * ld + c0 : NULL,
              acc + (size_t)r * COLS, b, c0, cols, bias, &st[r0 + r]);
     }
   }

@@ -62,9 +62,15 @@ size_t gemm_bound_row_bytes(const gemm_bound *b);
 /* n rows of x (n, ldx) into u (n, gemm_bound_row_bytes) and their st (n). */
 void gemm_bound_quantize(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
                          gemm_bound_row *st);
+/* gemm_bound_quantize for estimates only (a draft decoder's products): faster, in float
+ * (ties away from zero), without the factors of a bound (rows given to gemm_bound_part
+ * with rad NULL only). */
+void gemm_bound_quantize_est(const gemm_bound *b, const float *x, int ldx, int n, uint8_t *u,
+                             gemm_bound_row *st);
 /* Outputs of panels [p0, p1) for the n quantised rows: est (n, ld) and rad (n, ld) with
  * x.w_j + bias_j, exact or as the f32 panels compute it, within est +- rad (bias may be
- * NULL). On the calling thread: callers split the panels between their threads. */
+ * NULL; rad NULL: the estimates only). On the calling thread: callers split the panels
+ * between their threads. */
 void gemm_bound_part(const gemm_bound *b, float *est, float *rad, int ld, const uint8_t *u,
                      const gemm_bound_row *st, int n, const float *bias, int p0, int p1);
 

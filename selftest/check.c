@@ -6,7 +6,16 @@
 #include <string.h>
 
 #include "core/npy.h"
+#include "core/weights.h"
+#include "fusion/blip.h"
 #include "selftest/selftest.h"
+
+int st_prepare(st_run *r, vlp_weights *w, blip_model *blip) {
+  vlp_status st = weights_prepare_linears(w, VLP_PRECISION_F32, NULL);
+  if (!st && blip) st = blip_prepare_greedy(blip, NULL);
+  if (st) st_failf(r, "packing the weights: %s", vlp_last_error());
+  return st == VLP_OK;
+}
 
 void st_failf(st_run *r, const char *fmt, ...) {
   if (r->case_failed) return;

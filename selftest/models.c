@@ -48,7 +48,7 @@ static int load_models(st_run *r, const char *rel) {
     st_failf(r, "%s", rel ? vlp_last_error() : "manifest names no model");
     return 0;
   }
-  return 1;
+  return st_prepare(r, blip ? blip_weights(blip) : clip_weights(clip), blip);
 }
 
 static int load_model(st_run *r) {
@@ -490,7 +490,7 @@ int st_case_interp(st_run *r, const cJSON *c) {
   if (bw) {
     char dir[4096];
     if (!find_model(r, "blip", "BLIP", bw, dir, sizeof dir)) return 0;
-    if (!blip && blip_load(dir, &blip)) {
+    if (!blip && (blip_load(dir, &blip) || !st_prepare(r, blip_weights(blip), blip))) {
       st_failf(r, "%s", vlp_last_error());
       return 0;
     }
@@ -510,7 +510,7 @@ int st_case_interp(st_run *r, const cJSON *c) {
   if (cw) {
     char dir[4096];
     if (!find_model(r, "clip", "CLIP", cw, dir, sizeof dir)) return 0;
-    if (!clip && clip_load(dir, &clip)) {
+    if (!clip && (clip_load(dir, &clip) || !st_prepare(r, clip_weights(clip), NULL))) {
       st_failf(r, "%s", vlp_last_error());
       return 0;
     }

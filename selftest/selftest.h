@@ -26,6 +26,13 @@ typedef struct {
   int case_failed;
 } st_run;
 
+/* A loaded model's weights packed as vlp_model_load packs them (fusion/api.c: f32, and
+ * BLIP's greedy LM head copy when blip is given), so the cases run what the commands run;
+ * 0 with the case failed when that fails. */
+struct vlp_weights;
+struct blip_model;
+int st_prepare(st_run *r, struct vlp_weights *w, struct blip_model *blip);
+
 /* Mark the current case failed with a reason (the first reason is kept). */
 void st_failf(st_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The expected entry `name` of the current case, or NULL. */

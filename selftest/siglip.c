@@ -39,7 +39,7 @@ static int load(st_run *r) {
     st_failf(r, "%s", rel ? vlp_last_error() : "manifest names no model");
     return 0;
   }
-  return 1;
+  return st_prepare(r, siglip_weights(model), NULL);
 }
 
 /* Text embeddings of n strings (n, D) as the tower runs them; NULL on failure. */

@@ -36,7 +36,7 @@ static int load(st_run *r) {
   if (!vclip) {
     char dir[4096];
     st_path(r, rel, dir, sizeof dir);
-    if (clip_load(dir, &vclip)) {
+    if (clip_load(dir, &vclip) || !st_prepare(r, clip_weights(vclip), NULL)) {
       st_failf(r, "%s", vlp_last_error());
       return 0;
     }

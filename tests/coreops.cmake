@@ -23,6 +23,10 @@ set_tests_properties(selftest_xattn_rows PROPERTIES ENVIRONMENT "VLP_XATTN=rows"
 # (core/gemm_bound.h; the default where the CPU has AVX512_VNNI): the same golden tokens.
 add_test(NAME selftest_lm_head_full COMMAND vlp_cli selftest --case blip)
 set_tests_properties(selftest_lm_head_full PROPERTIES ENVIRONMENT "VLP_LM_HEAD=full" TIMEOUT 600)
+# Greedy captions and answers one token at a time instead of guessed ahead by the int8
+# draft and checked (text/bert.h; the default for one image where the head has bounds).
+add_test(NAME selftest_no_draft COMMAND vlp_cli selftest --case blip)
+set_tests_properties(selftest_no_draft PROPERTIES ENVIRONMENT "VLP_DRAFT=off" TIMEOUT 600)
 vlp_test(test_precision SOURCES test_precision.c LIBS vlp)
 # The fast modes on full-size CLIP ViT-B/32 weights (bench/bench_fidelity.c): embedding
 # cosine bounds a broken kernel would miss. Optimised builds only (sanitizers make it slow).

@@ -524,15 +524,12 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   if (packed) tot = add_floats(tot, ntmp);
   tot = add_floats(tot, (size_t)2 * N + (size_t)N * D); /* enc_of_row, enc_tmp, last */
   tot = add_floats(tot, scratch_floats(cf, (size_t)N * cap));
-  /* a one-row cache of a model with a draft also holds the draft's K/V and radii */
+  /* a one-row cache of a model with a draft also holds the draft's K/V */
   const int draft = N == 1 && bert_prepare_draft(m, 0);
-  size_t dwidth = (size_t)cf->vocab, ndk = 0, ndrad = 0;
-  if ((size_t)cf->mlp > dwidth) dwidth = (size_t)cf->mlp;
-  if ((size_t)3 * D > dwidth) dwidth = (size_t)3 * D;
+  size_t ndk = 0;
   if (draft) {
     ndk = nfloats((size_t)cf->layers, (size_t)cap, (size_t)D);
-    ndrad = nfloats((size_t)cap, dwidth, 1);
-    tot = add_floats(tot, add_floats(add_floats(ndk, ndk), ndrad));
+    tot = add_floats(tot, add_floats(ndk, ndk));
   }
   /* steps in one parallel region (bert_step.c) when the weights allow, with the other
    * threads' residual streams here, at most TEAM_MAX - 1: a step is bound by memory
@@ -545,7 +542,7 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   vlp_status st = VLP_OK;
   float *buf = NULL;
   bert_cache *c = NULL;
-  if (!nself || !nck || !ncv || (threads > 1 && !npriv) || (draft && (!ndk || !ndrad)) || !tot)
+  if (!nself || !nck || !ncv || (threads > 1 && !npriv) || (draft && !ndk) || !tot)
     st = vlp_fail(VLP_ERR_NOMEM, "bert: cache size overflows");
   else if (!(buf = ws_floats(ws, WS_DECODER, tot)))
     st = vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the KV cache");
@@ -587,7 +584,6 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
     c->draft = m->draft; /* (read after bert_prepare_draft's lock above) */
     c->dk = tk + ntmp;
     c->dv = c->dk + ndk;
-    c->drad = c->dv + ndk;
   }
   memcpy(c->enc_of_row, enc_of_row, (size_t)N * sizeof(int));
   const int E = cf->encoder_hidden;

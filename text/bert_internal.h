@@ -95,11 +95,10 @@ struct bert_cache {
   gemm_bound_row *qst; /* (threads, hrows) */
   int hrows;           /* head rows a step may bound: N, or cap for a one-row cache */
   /* the draft's steps (one-row caches of a model with a draft): its own self-attention
-   * K/V and length; the product radii it discards; each thread's quantised rows */
+   * K/V and length; each thread's quantised rows */
   const bert_draft *draft;
   float *dk, *dv; /* (layers, cap, D) */
   int dlen;
-  float *drad;         /* (cap, max(vocab, mlp, 3 D)) */
   unsigned char *dq;   /* (threads, cap, dq_row) */
   size_t dq_row;       /* bytes of a quantised row of mlp inputs */
   gemm_bound_row *dst; /* (threads, cap) */

@@ -76,11 +76,11 @@ static void product_int8(step *s, int t, int nt, const gemm_bound *q, float *y, 
   bert_cache *c = s->c;
   unsigned char *u = c->dq + (size_t)t * c->cap * c->dq_row;
   gemm_bound_row *st = c->dst + (size_t)t * c->cap;
-  gemm_bound_quantize(q, x, ldx, n, u, st);
+  gemm_bound_quantize_est(q, x, ldx, n, u, st);
   const vk_table *vk = vk_get();
   long p0, p1, chunk = q->panels >= 32 * nt ? 4 : 1;
   while (team_next(&s->bar, t, nt, q->panels, chunk, &p0, &p1)) {
-    gemm_bound_part(q, y, c->drad, q->out, u, st, n, b, (int)p0, (int)p1);
+    gemm_bound_part(q, y, NULL, q->out, u, st, n, b, (int)p0, (int)p1);
     int c0 = (int)p0 * GEMM_PANEL_COLS, c1 = (int)p1 * GEMM_PANEL_COLS;
     if (c1 > q->out) c1 = q->out;
     for (long r = 0; r < n; r++) {
@@ -196,7 +196,10 @@ static void run(step *s, int t, int nt) {
   const gemm_bound *b = m->lm_bound;
   unsigned char *u = c->xq + (size_t)t * c->hrows * gemm_bound_row_bytes(b);
   gemm_bound_row *st = c->qst + (size_t)t * c->hrows;
-  gemm_bound_quantize(b, x, D, n, u, st);
+  if (s->draft)
+    gemm_bound_quantize_est(b, x, D, n, u, st);
+  else
+    gemm_bound_quantize(b, x, D, n, u, st);
   long p0, p1, chunk = b->panels >= 32 * nt ? 4 : 1;
   while (team_next(&s->bar, t, nt, b->panels, chunk, &p0, &p1))
     gemm_bound_part(b, s->est, s->rad, b->out, u, st, n, m->lm_b, (int)p0, (int)p1);
@@ -218,7 +221,7 @@ void bert_step_fused(const bert_model *m, bert_cache *c, int T, bert_step_kind k
             .kv_per = (size_t)c->N * c->cap * c->D,
             .logits = logits,
             .est = est,
-            .rad = draft ? c->drad : rad};
+            .rad = draft ? NULL : rad};
   team_init(&s.bar);
   int nt = vlp_threads_current();
   if (nt > c->threads) nt = c->threads;
