@@ -79,6 +79,10 @@ float *ws_floats(vlp_ws *ws, ws_slot slot, size_t n) {
   return ws_get(ws, slot, n * sizeof(float));
 }
 
+size_t ws_slot_bytes(const vlp_ws *ws, ws_slot slot) {
+  return ws->slot[slot].cap;
+}
+
 size_t ws_bytes(const vlp_ws *ws) {
   size_t t = 0;
   for (int i = 0; i < WS_N_SLOTS; i++) t += ws->slot[i].cap;

@@ -44,7 +44,8 @@ void ws_release(vlp_ws *ws);
 void *ws_get(vlp_ws *ws, ws_slot slot, size_t bytes);
 /* Same, counted in floats (overflow-checked). */
 float *ws_floats(vlp_ws *ws, ws_slot slot, size_t n);
-/* Bytes held by all slots (for memory reports). */
+/* Bytes held by all slots (for memory reports); by one slot. */
 size_t ws_bytes(const vlp_ws *ws);
+size_t ws_slot_bytes(const vlp_ws *ws, ws_slot slot);
 
 #endif

@@ -393,7 +393,7 @@ static vlp_status run_generate(const bert_model *dec, vlp_ws *ws, const float *e
    * batch's buffers (cross-attention K/V of more than two images), which it would add to */
   const bert_config *bc = bert_cfg(dec);
   size_t kv_one = (size_t)bc->layers * 2 * (size_t)Te * (size_t)bc->hidden * sizeof(float);
-  if (drafts) bert_prepare_draft(dec, ws->slot[WS_DECODER].cap <= 2 * kv_one);
+  if (drafts) bert_prepare_draft(dec, ws_slot_bytes(ws, WS_DECODER) <= 2 * kv_one);
   vlp_status st = bert_cache_new(dec, ws, N, (int)cap, enc, B, Te, enc_of_row, &ctx.cache);
   free(enc_of_row);
   if (st) return st;

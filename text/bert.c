@@ -206,27 +206,20 @@ vlp_status bert_prepare_greedy(bert_model *m, size_t *bytes) {
   return VLP_OK;
 }
 
-/* The int8 copies of one weight's panels into *q, adding their bytes to *bytes. */
-static vlp_status draft_copy(gemm_bound *q, const gemm_panel *g, size_t *bytes) {
-  vlp_status st = gemm_bound_make(q, g, 0);
-  if (!st) *bytes += gemm_bound_bytes(q);
-  return st;
-}
-
 static vlp_status draft_make(const bert_model *m, bert_draft **out) {
   bert_draft *d = calloc(1, sizeof *d + (size_t)m->c.layers * sizeof d->L[0]);
   if (!d) return vlp_fail(VLP_ERR_NOMEM, "bert: out of memory for the draft decoder");
   const float *qkv_b;
-  vlp_status st = draft_copy(&d->lm_dense, gemm_panel_of(m->lm_dense.w), &d->bytes);
+  vlp_status st = gemm_bound_make(&d->lm_dense, gemm_panel_of(m->lm_dense.w), 0);
   for (int l = 0; l < m->c.layers && !st; l++) {
     const bert_layer *L = &m->L[l];
     bert_draft_layer *q = &d->L[l];
-    st = draft_copy(&q->qkv, gemm_stack_panel(L->qkv, &qkv_b), &d->bytes);
-    if (!st) st = draft_copy(&q->o, gemm_panel_of(L->o.w), &d->bytes);
-    if (!st) st = draft_copy(&q->cq, gemm_panel_of(L->cq.w), &d->bytes);
-    if (!st) st = draft_copy(&q->co, gemm_panel_of(L->co.w), &d->bytes);
-    if (!st) st = draft_copy(&q->fc1, gemm_panel_of(L->fc1.w), &d->bytes);
-    if (!st) st = draft_copy(&q->fc2, gemm_panel_of(L->fc2.w), &d->bytes);
+    st = gemm_bound_make(&q->qkv, gemm_stack_panel(L->qkv, &qkv_b), 0);
+    if (!st) st = gemm_bound_make(&q->o, gemm_panel_of(L->o.w), 0);
+    if (!st) st = gemm_bound_make(&q->cq, gemm_panel_of(L->cq.w), 0);
+    if (!st) st = gemm_bound_make(&q->co, gemm_panel_of(L->co.w), 0);
+    if (!st) st = gemm_bound_make(&q->fc1, gemm_panel_of(L->fc1.w), 0);
+    if (!st) st = gemm_bound_make(&q->fc2, gemm_panel_of(L->fc2.w), 0);
   }
   if (st) {
     draft_free(d, m->c.layers);
@@ -606,14 +599,16 @@ vlp_status bert_cache_new(const bert_model *m, vlp_ws *ws, int N, int cap, const
   return VLP_OK;
 }
 
-/* A step's checks, then its ids' embeddings into c->s.x. */
-static vlp_status step_begin(const bert_model *m, bert_cache *c, const int *ids, int T) {
+/* A step's checks, then its ids' embeddings into c->s.x: T ids per row of N from position
+ * `at` (the decoder's length, or the draft's). */
+static vlp_status step_begin(const bert_model *m, bert_cache *c, const int *ids, int N, int T,
+                             int at) {
   if (T <= 0) return vlp_fail(VLP_ERR_INVALID, "bert: cache step with %d tokens", T);
-  if (c->len + T > c->cap)
-    return vlp_fail(VLP_ERR_INVALID, "bert: sequence of %d tokens exceeds the cache (%d)",
-                    c->len + T, c->cap);
-  vlp_status st = check_ids(m, ids, (size_t)c->N * T);
-  if (!st) embed(m, ids, c->N, T, c->len, c->s.x);
+  if (at + T > c->cap)
+    return vlp_fail(VLP_ERR_INVALID, "bert: sequence of %d tokens exceeds the cache (%d)", at + T,
+                    c->cap);
+  vlp_status st = check_ids(m, ids, (size_t)N * T);
+  if (!st) embed(m, ids, N, T, at, c->s.x);
   return st;
 }
 
@@ -621,7 +616,7 @@ vlp_status bert_cache_step(const bert_model *m, bert_cache *c, const int *ids, i
                            float *logits) {
   const bert_config *cf = &m->c;
   int D = cf->hidden, N = c->N;
-  vlp_status st = step_begin(m, c, ids, T);
+  vlp_status st = step_begin(m, c, ids, c->N, T, c->len);
   if (st) return st;
   if (c->plan) {
     bert_step_fused(m, c, T, STEP_LAST, logits, NULL, NULL);
@@ -659,7 +654,7 @@ int bert_cache_has_bounds(const bert_cache *c) {
 vlp_status bert_cache_step_bounds(const bert_model *m, bert_cache *c, const int *ids, int T,
                                   float *est, float *rad) {
   if (!c->xq) return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache has no LM head bounds");
-  vlp_status st = step_begin(m, c, ids, T);
+  vlp_status st = step_begin(m, c, ids, c->N, T, c->len);
   if (st) return st;
   bert_step_fused(m, c, T, STEP_LAST, NULL, est, rad);
   c->len += T;
@@ -670,7 +665,7 @@ vlp_status bert_cache_step_bounds_all(const bert_model *m, bert_cache *c, const 
                                       float *est, float *rad) {
   if (!c->xq || c->N * T > c->hrows)
     return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache cannot bound %d positions", c->N * T);
-  vlp_status st = step_begin(m, c, ids, T);
+  vlp_status st = step_begin(m, c, ids, c->N, T, c->len);
   if (st) return st;
   bert_step_fused(m, c, T, STEP_ALL, NULL, est, rad);
   c->len += T;
@@ -684,14 +679,9 @@ int bert_cache_has_draft(const bert_cache *c) {
 vlp_status bert_cache_draft(const bert_model *m, bert_cache *c, const int *seq, int len,
                             float *est) {
   if (!c->dq) return vlp_fail(VLP_ERR_UNSUPPORTED, "bert: this cache has no draft");
-  const int T = len - c->dlen;
-  if (T <= 0 || len > c->cap)
-    return vlp_fail(VLP_ERR_INVALID, "bert: draft step to length %d (at %d, cache %d)", len,
-                    c->dlen, c->cap);
-  vlp_status st = check_ids(m, seq + c->dlen, (size_t)T);
+  vlp_status st = step_begin(m, c, seq + c->dlen, 1, len - c->dlen, c->dlen);
   if (st) return st;
-  embed(m, seq + c->dlen, 1, T, c->dlen, c->s.x);
-  bert_step_fused(m, c, T, STEP_DRAFT, NULL, est, NULL);
+  bert_step_fused(m, c, len - c->dlen, STEP_DRAFT, NULL, est, NULL);
   c->dlen = len;
   return VLP_OK;
 }

@@ -35,7 +35,6 @@ typedef struct {
 } bert_draft_layer;
 typedef struct {
   gemm_bound lm_dense;
-  size_t bytes;
   bert_draft_layer L[]; /* layers */
 } bert_draft;
 
