@@ -415,6 +415,8 @@ static void test_verify_steps(void) {
     (void)prev;
   }
   CHECK(bert_cache_draft(b, c, seq, P, est) == VLP_ERR_INVALID); /* already seen */
+  /* more positions than the cache holds */
+  CHECK(bert_cache_step_bounds_all(b, c, seq, L + 1, est, rad) == VLP_ERR_UNSUPPORTED);
   printf("speculative steps: all-position bits equal, draft logits cosine >= %.5f\n", worst);
   CHECK(worst > 0.99);
   bert_cache_free(c);
