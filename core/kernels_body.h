@@ -171,13 +171,44 @@ VK_TARGET static void VK(scores16)(float *s, const float *q, const float *k, int
   }
 }
 
+/* 64 columns at a time with their sums in registers, the row 16 ahead prefetched. Summed in
+ * o itself (which may alias v, as far as the compiler knows), every row's sums went through
+ * memory: cross-attention at batch 8 took ~20% longer. Each column's sum runs in row order,
+ * as in a plain loop. */
 VK_TARGET static void VK(weighted_rows)(float *o, const float *p, const float *v, int n, int hd) {
+  int c0 = 0;
+  for (; c0 + 64 <= hd; c0 += 64) {
+    float a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+    const float *vr = v + c0;
+    for (int j = 0; j < n; j++, vr += hd) {
+      const float pj = p[j];
+      __builtin_prefetch(vr + (size_t)16 * hd); /* past the end: no fault */
 #pragma omp simd
-  for (int c = 0; c < hd; c++) o[c] = 0.0f;
-  for (int j = 0; j < n; j++) {
-    const float pj = p[j], *vr = v + (size_t)j * hd;
+      for (int l = 0; l < 16; l++) {
+        a0[l] += pj * vr[l];
+        a1[l] += pj * vr[16 + l];
+        a2[l] += pj * vr[32 + l];
+        a3[l] += pj * vr[48 + l];
+      }
+    }
+    memcpy(o + c0, a0, sizeof a0);
+    memcpy(o + c0 + 16, a1, sizeof a1);
+    memcpy(o + c0 + 32, a2, sizeof a2);
+    memcpy(o + c0 + 48, a3, sizeof a3);
+  }
+  for (; c0 + 16 <= hd; c0 += 16) {
+    float a[16] = {0};
+    for (int j = 0; j < n; j++) {
+      const float pj = p[j], *vr = v + (size_t)j * hd + c0;
 #pragma omp simd
-    for (int c = 0; c < hd; c++) o[c] += pj * vr[c];
+      for (int l = 0; l < 16; l++) a[l] += pj * vr[l];
+    }
+    memcpy(o + c0, a, sizeof a);
+  }
+  for (; c0 < hd; c0++) {
+    float a = 0.0f;
+    for (int j = 0; j < n; j++) a += p[j] * v[(size_t)j * hd + c0];
+    o[c0] = a;
   }
 }
 
