@@ -65,7 +65,7 @@ static void xattn_task(const vk_table *vk, float *out, const float *q, int T,
     for (int j = 0; j < Te; j++) sc[j] += mask[item * Te + j];
   vk->softmax_row(sc, Te);
   vk->weighted_rows(out + (size_t)r * D + (size_t)h * hd, sc,
-                    vp + item * vper + (size_t)h * Te * hd, Te, hd);
+                    vp + item * vper + (size_t)h * Te * hd, Te, hd, hd);
 }
 
 void xattn_run(float *out, const float *q, int rows, int T, const int *item_of_seq, const float *kp,

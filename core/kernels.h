@@ -34,8 +34,9 @@ typedef struct {
   /* Scores of one query row q (hd) against nblk blocks of 16 keys stored (nblk, hd, 16):
    * s[16 b + l] = sum_c q[c] k[b][c][l]. */
   void (*scores16)(float *s, const float *q, const float *k, int hd, int nblk);
-  /* o (hd) = sum_j p[j] v[j] over n value rows v (n, hd). */
-  void (*weighted_rows)(float *o, const float *p, const float *v, int n, int hd);
+  /* o (hd) = sum_j p[j] v[j] over n value rows of hd floats, ldv floats apart; each o[c] is
+   * summed in row order without contraction, the bits of a plain loop. */
+  void (*weighted_rows)(float *o, const float *p, const float *v, int n, int hd, int ldv);
 } vk_table;
 
 /* The kernels for this CPU (VLP_KERNELS=avx512|avx2|generic forces one the CPU has). */

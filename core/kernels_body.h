@@ -175,14 +175,15 @@ VK_TARGET static void VK(scores16)(float *s, const float *q, const float *k, int
  * o itself (which may alias v, as far as the compiler knows), every row's sums went through
  * memory: cross-attention at batch 8 took ~20% longer. Each column's sum runs in row order,
  * as in a plain loop. */
-VK_TARGET static void VK(weighted_rows)(float *o, const float *p, const float *v, int n, int hd) {
+VK_TARGET static void VK(weighted_rows)(float *o, const float *p, const float *v, int n, int hd,
+                                        int ldv) {
   int c0 = 0;
   for (; c0 + 64 <= hd; c0 += 64) {
     float a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
     const float *vr = v + c0;
-    for (int j = 0; j < n; j++, vr += hd) {
+    for (int j = 0; j < n; j++, vr += ldv) {
       const float pj = p[j];
-      __builtin_prefetch(vr + (size_t)16 * hd); /* past the end: no fault */
+      __builtin_prefetch(vr + (size_t)16 * ldv); /* past the end: no fault */
 #pragma omp simd
       for (int l = 0; l < 16; l++) {
         a0[l] += pj * vr[l];
@@ -199,7 +200,7 @@ VK_TARGET static void VK(weighted_rows)(float *o, const float *p, const float *v
   for (; c0 + 16 <= hd; c0 += 16) {
     float a[16] = {0};
     for (int j = 0; j < n; j++) {
-      const float pj = p[j], *vr = v + (size_t)j * hd + c0;
+      const float pj = p[j], *vr = v + (size_t)j * ldv + c0;
 #pragma omp simd
       for (int l = 0; l < 16; l++) a[l] += pj * vr[l];
     }
@@ -207,7 +208,7 @@ VK_TARGET static void VK(weighted_rows)(float *o, const float *p, const float *v
   }
   for (; c0 < hd; c0++) {
     float a = 0.0f;
-    for (int j = 0; j < n; j++) a += p[j] * v[(size_t)j * hd + c0];
+    for (int j = 0; j < n; j++) a += p[j] * v[(size_t)j * ldv + c0];
     o[c0] = a;
   }
 }

@@ -217,12 +217,20 @@ static void attn_row(float *o, const float *qr, const float *K, const float *V, 
   memset(o, 0, (size_t)hd * sizeof *o);
   if (m == -INFINITY) return; /* nothing visible: zeros rather than NaN */
   double sum = 0;
-  for (int j = 0; j < lim; j++) {
-    float t = keep ? sc[j] : dot(qr, K + (size_t)j * ld, hd) * scale + (mask ? mask[j] : 0.0f);
-    float p = vlp_fast_expf(t - m);
-    sum += p;
-    const float *vr = V + (size_t)j * ld;
-    for (int c = 0; c < hd; c++) o[c] += p * vr[c];
+  if (keep) { /* the weights, then their sum of value rows with the sums in registers */
+    for (int j = 0; j < lim; j++) {
+      sc[j] = vlp_fast_expf(sc[j] - m);
+      sum += sc[j];
+    }
+    vk_get()->weighted_rows(o, sc, V, lim, hd, ld);
+  } else {
+    for (int j = 0; j < lim; j++) {
+      float t = dot(qr, K + (size_t)j * ld, hd) * scale + (mask ? mask[j] : 0.0f);
+      float p = vlp_fast_expf(t - m);
+      sum += p;
+      const float *vr = V + (size_t)j * ld;
+      for (int c = 0; c < hd; c++) o[c] += p * vr[c];
+    }
   }
   float inv = (float)(1.0 / sum);
   for (int c = 0; c < hd; c++) o[c] *= inv;

@@ -154,14 +154,14 @@ static void check_exp(void) {
 
 /* The cross-attention kernels against plain loops, bit for bit: each sum runs in the order
  * of its loop (no FMA contraction in either), whatever the path keeps in registers. Head
- * sizes with 64-, 16- and 1-column tails. */
+ * sizes with 64-, 16- and 1-column tails; value rows packed and strided. */
 static void check_cross_kernels(const vk_table *k) {
   const int hds[] = {1, 8, 16, 24, 64, 80, 136}, ns[] = {1, 17, 577};
   for (size_t a = 0; a < sizeof hds / sizeof hds[0]; a++)
     for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
-      int hd = hds[a], n = ns[b], nblk = (n + 15) / 16;
+      int hd = hds[a], n = ns[b], nblk = (n + 15) / 16, ldv = b == 1 ? 3 * hd + 5 : hd;
       float *q = test_rand_buf((size_t)hd, 1), *p = test_rand_buf((size_t)n, 1);
-      float *kb = test_rand_buf((size_t)nblk * hd * 16, 1), *v = test_rand_buf((size_t)n * hd, 1);
+      float *kb = test_rand_buf((size_t)nblk * hd * 16, 1), *v = test_rand_buf((size_t)n * ldv, 1);
       float *s = malloc((size_t)nblk * 16 * sizeof *s),
             *sw = malloc((size_t)nblk * 16 * sizeof *sw);
       float *o = malloc((size_t)hd * sizeof *o), *ow = malloc((size_t)hd * sizeof *ow);
@@ -171,17 +171,17 @@ static void check_cross_kernels(const vk_table *k) {
         for (int c = 0; c < hd; c++) t += q[c] * kb[((size_t)(j / 16) * hd + c) * 16 + j % 16];
         sw[j] = t;
       }
-      k->weighted_rows(o, p, v, n, hd);
+      k->weighted_rows(o, p, v, n, hd, ldv);
       for (int c = 0; c < hd; c++) {
         float t = 0.0f;
-        for (int j = 0; j < n; j++) t += p[j] * v[(size_t)j * hd + c];
+        for (int j = 0; j < n; j++) t += p[j] * v[(size_t)j * ldv + c];
         ow[c] = t;
       }
       int same =
           !memcmp(s, sw, (size_t)nblk * 16 * sizeof *s) && !memcmp(o, ow, (size_t)hd * sizeof *o);
       if (!same)
-        fprintf(stderr, "%s cross-attention kernels hd=%d n=%d differ from plain loops\n", k->name,
-                hd, n);
+        fprintf(stderr, "%s cross-attention kernels hd=%d n=%d ldv=%d differ from plain loops\n",
+                k->name, hd, n, ldv);
       CHECK(same);
       free(q), free(p), free(kb), free(v), free(s), free(sw), free(o), free(ow);
     }
