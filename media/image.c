@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "core/error.h"
@@ -34,13 +35,35 @@ vlp_status image_check_size(const char *name, const char *kind, uint64_t w, uint
   return VLP_OK;
 }
 
+/* Huge pages: 2 MiB. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* malloc (free() releases it) of a per-image buffer: pixels, a file's bytes. A large one is
+ * freshly mapped by the allocator each time, and on some machines each 4 KiB page costs
+ * ~12 us at first touch: a 4032x3024 JPEG's 36 MB of pixels took 9,000 page faults, over
+ * half of its 160 ms decode. From 4 MiB on it starts on a 2 MiB boundary, spans whole
+ * 2 MiB pages and is marked for huge pages (MADV_HUGEPAGE; where transparent huge pages are
+ * off it changes nothing). */
+static void *image_malloc(size_t n) {
+#ifdef MADV_HUGEPAGE
+  if (n >= 2 * HUGE_PAGE && n <= SIZE_MAX - HUGE_PAGE) {
+    size_t len = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, len) != 0) return NULL;
+    madvise(p, len, MADV_HUGEPAGE);
+    return p;
+  }
+#endif
+  return malloc(n);
+}
+
 vlp_status image_alloc(vlp_image *img, int w, int h) {
   img->w = img->h = 0;
   img->rgb = NULL;
   if (w <= 0 || h <= 0 || w > VLP_IMAGE_MAX_SIDE || h > VLP_IMAGE_MAX_SIDE ||
       (uint64_t)w * (uint64_t)h > VLP_IMAGE_MAX_PIXELS)
     return vlp_fail(VLP_ERR_INVALID, "image size %dx%d out of range", w, h);
-  img->rgb = malloc((size_t)w * (size_t)h * 3);  // <= 3 * 2^28 bytes, no overflow
+  img->rgb = image_malloc((size_t)w * (size_t)h * 3); /* <= 3 * 2^28 bytes, no overflow */
   if (!img->rgb) return vlp_fail(VLP_ERR_NOMEM, "out of memory for a %dx%d image", w, h);
   img->w = w;
   img->h = h;
@@ -167,7 +190,7 @@ vlp_status vlp_image_load(const char *path, vlp_image *out) {
     fclose(f);
     return vlp_fail(VLP_ERR_FORMAT, "%s: empty file, not an image", path);
   }
-  uint8_t *buf = malloc(n);
+  uint8_t *buf = image_malloc(n);
   if (!buf) {
     fclose(f);
     return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);

@@ -217,7 +217,54 @@ static void exif_orientations(void) {
   free(buf);
 }
 
+/* The THP mode from /sys ("always", "madvise", "never"), or "" when unknown. */
+static void thp_mode(char *mode, size_t n) {
+  char line[128] = "";
+  FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  if (f && !fgets(line, sizeof line, f)) line[0] = 0;
+  if (f) fclose(f);
+  const char *a = strchr(line, '['), *b = a ? strchr(a, ']') : NULL;
+  snprintf(mode, n, "%.*s", a && b ? (int)(b - a - 1) : 0, a ? a + 1 : "");
+}
+
+/* THPeligible of the mapping that holds address p in /proc/self/smaps; -1 if not found. */
+static int thp_eligible(const void *p) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return -1;
+  char line[512];
+  int in = 0, v = -1;
+  while (v < 0 && fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+      in = (unsigned long)p >= lo && (unsigned long)p < hi;
+    else if (in && strncmp(line, "THPeligible:", 12) == 0)
+      v = atoi(line + 12);
+  }
+  fclose(f);
+  return v;
+}
+
+/* A large image's pixels are marked for huge pages (a fresh mapping faults in 4 KiB pages
+ * otherwise, ~9,000 for a 12-megapixel photo). */
+static void pixels_on_huge_pages(void) {
+  char mode[32];
+  thp_mode(mode, sizeof mode);
+  if (strcmp(mode, "madvise") != 0 && strcmp(mode, "always") != 0) {
+    printf("transparent huge pages are '%s' here: no huge pages to check\n", mode);
+    return;
+  }
+  vlp_image img;
+  CHECK(image_alloc(&img, 4096, 1024) == VLP_OK);
+  if (!img.rgb) return;
+  memset(img.rgb, 1, (size_t)img.w * img.h * 3);
+  int e = thp_eligible(img.rgb + (size_t)img.w * img.h * 3 / 2);
+  if (e != 1) fprintf(stderr, "THPeligible %d for a 12 MB image's pixels\n", e);
+  CHECK(e == 1);
+  vlp_image_free(&img);
+}
+
 int main(void) {
+  pixels_on_huge_pages();
   png_modes();
   png_orientation_sources();
   exif_orientations();
