@@ -128,11 +128,11 @@ typedef struct vlp_model vlp_model; /* (see "models" below) */
 VLP_API vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img, int image_size,
                                        vlp_image *out);
 
-/* Images read ahead: a background thread decodes (vlp_image_load) the queued paths in the
- * order they were added and, when a model is given, fits them to its input size
+/* Images read ahead: background threads (two, or one when ahead is 1) decode
+ * (vlp_image_load) the queued paths and, when a model is given, fit them to its input size
  * (vlp_model_fit_image), so that decoding the next images overlaps the caller's model
- * calls. At most `ahead` images are decoded (or decoding) and not yet taken. A reader is
- * used by one thread at a time. */
+ * calls; images are taken in the order their paths were added. At most `ahead` images are
+ * decoded (or decoding) and not yet taken. A reader is used by one thread at a time. */
 typedef struct vlp_image_reader vlp_image_reader;
 /* m may be NULL (images as decoded); image_size as in vlp_model_fit_image; ahead <= 0
  * means 1. VLP_ERR_NOMEM when the thread cannot start. */
@@ -145,7 +145,7 @@ VLP_API vlp_status vlp_image_reader_add(vlp_image_reader *r, const char *path);
  * one-line message naming the file in vlp_last_error) with *img empty. VLP_ERR_INVALID
  * when nothing is queued. */
 VLP_API vlp_status vlp_image_reader_next(vlp_image_reader *r, vlp_image *img);
-/* Stop the thread (paths still queued are dropped) and free what was not taken. NULL is
+/* Stop the threads (paths still queued are dropped) and free what was not taken. NULL is
  * fine. */
 VLP_API void vlp_image_reader_free(vlp_image_reader *r);
 

@@ -138,10 +138,11 @@ static void *work(void *arg) {
   return NULL;
 }
 
-/* vlp_image_reader: its thread decodes and fits (CLIP's processor) while this
- * one adds paths and takes images in between, ahead 1 and 3; every image equals
- * the same file fitted here, in order; the reader is freed with paths still
- * queued. */
+/* vlp_image_reader: its threads (one at ahead 1, two at ahead 3) decode and fit
+ * (CLIP's processor) while this one adds paths and takes images in between;
+ * every image equals the same file fitted here, in queue order (images of
+ * different sizes, so the two threads finish out of order); the reader is freed
+ * with paths still queued. */
 static void check_reader(const vlp_model *m) {
   vlp_image want[N_IMAGES];
   for (int i = 0; i < N_IMAGES; i++) CHECK(vlp_model_fit_image(m, &images[i], 0, &want[i]) == 0);
