@@ -1,4 +1,4 @@
-/* bench_caption: images/s of `vlp caption` end to end (decode + resize on the reader thread,
+/* bench_caption: images/s of `vlp caption` end to end (decode + resize on the reader threads,
  * vision encoder, 20 greedy tokens, JSON Lines out) on 64 images with a FULL-SIZE BLIP-base
  * model with random weights, at --batch 1 and --batch 8.
  *
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   char *vlp_bin = bm_find_vlp(argv[0], vlp_arg);
   printf(
       "vlp_bench_caption: `vlp caption` on %d images, BLIP-base random F32 weights, %d threads "
-      "+ 1 reader thread (machine shared with other jobs: numbers are noisy)\n",
+      "+ 2 reader threads (machine shared with other jobs: numbers are noisy)\n",
       n_images, vlp_default_threads());
   char *dir = bm_make_tmpdir("caption");
   double t0 = bench_now();

@@ -1,7 +1,7 @@
 /* vlp caption: captions for images with a BLIP captioning model — one record per image as
  * JSON Lines / CSV / TSV, or a caption file next to each image; folders (recursive),
- * path lists, resume of an interrupted run, shards for job arrays, a reader thread that
- * decodes ahead of the model, progress and a summary on stderr. */
+ * path lists, resume of an interrupted run, shards for job arrays, reader threads that
+ * decode ahead of the model, progress and a summary on stderr. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +61,8 @@ static const char usage[] =
     "running:\n"
     "  --batch N               images per forward pass (default 1; captions do not depend on it)\n"
     "  --precision P           f32 (default, exact), bf16 or int8: faster, see README\n"
-    "  --threads N             threads (default: VLP_THREADS or all cores); one more thread\n"
-    "                          decodes and resizes the next images ahead of the model\n"
+    "  --threads N             threads (default: VLP_THREADS or all cores); two more threads\n"
+    "                          decode and resize the next images ahead of the model\n"
     "  -q, --quiet             no progress and no summary (errors are still printed)\n"
     "  progress goes to stderr: a bar on a terminal, a line every 10 s otherwise; at the end\n"
     "  a summary (captioned, skipped, failed, seconds)\n\n"

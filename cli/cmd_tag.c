@@ -1,6 +1,6 @@
 /* vlp tag: zero-shot labels for images with a CLIP or SigLIP model. The label texts are
  * embedded once per run; images go through the vision tower --batch at a time, decoded
- * ahead by a reader thread, and each then costs a small matrix product. */
+ * ahead by reader threads, and each then costs a small matrix product. */
 #include <stdlib.h>
 #include <string.h>
 
