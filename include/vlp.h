@@ -135,7 +135,7 @@ VLP_API vlp_status vlp_model_fit_image(const vlp_model *m, const vlp_image *img,
  * decoded (or decoding) and not yet taken. A reader is used by one thread at a time. */
 typedef struct vlp_image_reader vlp_image_reader;
 /* m may be NULL (images as decoded); image_size as in vlp_model_fit_image; ahead <= 0
- * means 1. VLP_ERR_NOMEM when the thread cannot start. */
+ * means 1. VLP_ERR_NOMEM when no thread can start. */
 VLP_API vlp_status vlp_image_reader_new(const vlp_model *m, int image_size, int ahead,
                                         vlp_image_reader **out);
 /* Queue a path (copied). */

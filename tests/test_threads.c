@@ -141,7 +141,7 @@ static void *work(void *arg) {
 /* vlp_image_reader: its threads (one at ahead 1, two at ahead 3) decode and fit
  * (CLIP's processor) while this one adds paths and takes images in between;
  * every image equals the same file fitted here, in queue order (images of
- * different sizes, so the two threads finish out of order); the reader is freed
+ * different sizes, so the two threads can finish out of order); the reader is freed
  * with paths still queued. */
 static void check_reader(const vlp_model *m) {
   vlp_image want[N_IMAGES];
