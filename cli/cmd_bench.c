@@ -26,15 +26,17 @@ static const char usage[] =
     "Each row: seconds per item, items/s, GFLOP/s (the model's matrix products and\n"
     "attention over every token, also where vlp skips some: CLIP's embeddings and SigLIP's\n"
     "text embeddings run their last layer on the pooled rows only), and that as a fraction of\n"
-    "the f32 GEMM peak measured first in the same run on the model's own layer shapes; load\n"
-    "(including weight packing) seconds, peak RSS.\n"
+    "the f32 GEMM peak measured in the same run on the model's own layer shapes, before and\n"
+    "after the workloads (the better of the two); load (including weight packing) seconds,\n"
+    "peak RSS.\n"
     "Captions in f32 also give their floor: the vision tower and the cross-attention keys\n"
     "and values at that GEMM peak, plus each new token's reads (every decoder weight once\n"
     "per batch, the image's cross-attention keys and values) at the memory read bandwidth\n"
     "measured in the same run (a 128 MiB buffer, which counts in the peak RSS of smaller\n"
     "models); floor_ratio = seconds / floor.\n"
     "Best of --reps runs after one warm-up; the GEMM peak and the bandwidth also take the\n"
-    "best of --reps runs (at least 3 and 5). A table on a terminal, else JSON Lines.\n\n"
+    "best of --reps runs (at least 3 and 5) each time. The rows come at the end, as a table\n"
+    "on a terminal (each workload's time also on stderr as it is measured), else JSON Lines.\n\n"
     "options:\n"
     "  --batch N               the larger batch (default 8)\n"
     "  --reps N                timed runs per workload (default 3)\n"
@@ -141,11 +143,32 @@ static double rss_mb(void) {
 
 /* ---- output ---------------------------------------------------------------------------- */
 
+static const char *prec_name(int p) {
+  return p == VLP_PRECISION_BF16 ? "bf16" : p == VLP_PRECISION_INT8 ? "int8" : p < 0 ? "-" : "f32";
+}
+
+/* A timed workload, kept until the end of the run: its fractions use the limits measured
+ * before and after the workloads. */
+typedef struct {
+  char workload[32];
+  const char *prec;
+  int prec_id; /* vlp_precision; -1: none */
+  int batch;
+  double per, gf, load_s, rss, peak_rss;
+  int floor_batch; /* f32 captions: the batch their floor is for; else 0 */
+} bench_row;
+
+#define MAX_ROWS 32
+
 typedef struct {
   FILE *out;
   int table;
-  double peak;     /* f32 GEMM GFLOP/s on the model's shapes, this run */
-  double read_gbs; /* memory read GB/s, this run (captioning models) */
+  double peak;       /* f32 GEMM GFLOP/s on the model's shapes: the better of peak_at */
+  double peak_at[2]; /* measured before and after the workloads */
+  double read_gbs;   /* memory read GB/s, the better of before and after (captioning models) */
+  double isa[3];     /* vlp_isa_peak_gflops per vlp_precision, the better of before and after */
+  bench_row rows[MAX_ROWS];
+  int n_rows;
 } report;
 
 /* OpenMP's wait policy as the user set it (libgomp's default: spin a while, then sleep). */
@@ -154,30 +177,49 @@ static const char *wait_policy(void) {
   return p ? p : getenv("GOMP_SPINCOUNT") ? "GOMP_SPINCOUNT" : "default";
 }
 
-/* floor_s: the row's floor per item (captions in f32), else 0. */
-static void row(report *r, const char *workload, int batch, const char *prec, double secs,
-                int items, double flops_per_item, double load_s, double floor_s) {
-  double per = secs / items, gf = flops_per_item > 0 ? flops_per_item / per * 1e-9 : 0;
-  double frac = r->peak > 0 && gf > 0 ? gf / r->peak : 0;
+/* Keeps a timed workload (and says so on stderr on a terminal, as the table waits for the
+ * end). floor_batch: see bench_row. */
+static void add_row(report *r, const char *workload, int batch, int prec_id, double secs, int items,
+                    double flops_per_item, double load_s, int floor_batch) {
+  if (r->n_rows == MAX_ROWS) return;
+  bench_row *w = &r->rows[r->n_rows++];
+  snprintf(w->workload, sizeof w->workload, "%s", workload);
+  w->prec_id = prec_id, w->prec = prec_name(prec_id), w->batch = batch, w->load_s = load_s,
+  w->floor_batch = floor_batch;
+  w->per = secs / items;
+  w->gf = flops_per_item > 0 ? flops_per_item / w->per * 1e-9 : 0;
+  w->rss = rss_mb(), w->peak_rss = peak_rss_mb();
+  if (isatty(STDERR_FILENO))
+    fprintf(stderr, "vlp bench: %s, batch %d, %s: %.4g s per item\n", workload, batch, w->prec,
+            w->per);
+}
+
+/* floor_s: the row's floor per item (f32 captions), else 0. */
+static void print_row(const report *r, const bench_row *w, double floor_s) {
+  double frac = r->peak > 0 && w->gf > 0 ? w->gf / r->peak : 0;
+  double isa = w->prec_id >= 0 ? r->isa[w->prec_id] : 0, of_isa = isa > 0 ? w->gf / isa : 0;
   if (r->table) {
-    fprintf(r->out, "%-18s %5d  %-5s %10.4f %9.2f %9.1f %7.2f %7.2f %8.0f %8.0f", workload, batch,
-            prec, per, 1.0 / per, gf, frac, load_s, rss_mb(), peak_rss_mb());
-    if (floor_s > 0) fprintf(r->out, " %7.2f", per / floor_s);
+    fprintf(r->out, "%-18s %5d  %-5s %10.4f %9.2f %9.1f %7.2f %7.2f %7.2f %8.0f %8.0f", w->workload,
+            w->batch, w->prec, w->per, 1.0 / w->per, w->gf, frac, of_isa, w->load_s, w->rss,
+            w->peak_rss);
+    if (floor_s > 0) fprintf(r->out, " %7.2f", w->per / floor_s);
     fputc('\n', r->out);
   } else {
     fprintf(r->out,
             "{\"workload\": \"%s\", \"batch\": %d, \"precision\": \"%s\", "
             "\"seconds_per_item\": %.6g, \"items_per_s\": %.6g, \"gflops\": %.6g, "
-            "\"peak_fraction\": %.4g, \"gemm_peak_gflops\": %.6g, \"load_s\": %.4g, "
+            "\"peak_fraction\": %.4g, \"gemm_peak_gflops\": %.6g, "
+            "\"gemm_peak_before_after\": [%.6g, %.6g], \"load_s\": %.4g, "
             "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f, \"omp_wait_policy\": \"%s\"",
-            workload, batch, prec, per, 1.0 / per, gf, frac, r->peak, load_s, rss_mb(),
-            peak_rss_mb(), wait_policy());
+            w->workload, w->batch, w->prec, w->per, 1.0 / w->per, w->gf, frac, r->peak,
+            r->peak_at[0], r->peak_at[1], w->load_s, w->rss, w->peak_rss, wait_policy());
+    if (of_isa > 0)
+      fprintf(r->out, ", \"isa_peak_gflops\": %.6g, \"isa_fraction\": %.4g", isa, of_isa);
     if (floor_s > 0)
       fprintf(r->out, ", \"mem_read_gbs\": %.4g, \"floor_s\": %.6g, \"floor_ratio\": %.4g",
-              r->read_gbs, floor_s, per / floor_s);
+              r->read_gbs, floor_s, w->per / floor_s);
     fputs("}\n", r->out);
   }
-  cli_flush(r->out);
 }
 
 /* ---- inputs ---------------------------------------------------------------------------- */
@@ -296,6 +338,23 @@ static double gemm_peak(const model_dims *d, int batch, int reps, int threads) {
   return best;
 }
 
+/* The limits the fractions divide by, measured before (after = 0) and again after the
+ * workloads; the better of the two counts, so a limit measured while the host was busy
+ * does not flatter the figures. */
+static void measure_limits(report *r, const model_dims *d, int after, int batch, int reps,
+                           int threads, int captions, const int *precs, int np) {
+  r->peak_at[after] = gemm_peak(d, batch, reps > 3 ? reps : 3, threads);
+  if (r->peak_at[after] > r->peak) r->peak = r->peak_at[after];
+  for (int i = -1; i < np; i++) { /* f32's, then the asked precisions' */
+    int p = i < 0 ? VLP_PRECISION_F32 : precs[i];
+    double g = vlp_isa_peak_gflops((vlp_precision)p, reps > 10 ? reps : 10, threads);
+    if (g > r->isa[p]) r->isa[p] = g;
+  }
+  if (!captions) return;
+  double bw = vlp_memory_read_gbs((size_t)128 << 20, reps > 5 ? reps : 5, threads);
+  if (bw > r->read_gbs) r->read_gbs = bw;
+}
+
 static int parse_precisions(const char *list, int *precs) {
   int n = 0;
   char buf[64];
@@ -354,7 +413,6 @@ int cmd_bench(int argc, char **argv) {
 
   FILE *out = cli_open_output("bench", c.output);
   if (!out) return EXIT_USAGE;
-  report r = {out, !json && !c.output && isatty(fileno(out)), 0, 0};
 
   /* inputs: a photo-sized JPEG (decode + preprocess row) and a small image for encoders */
   vlp_image big = {0}, small = {0};
@@ -367,25 +425,19 @@ int cmd_bench(int argc, char **argv) {
   }
   vlp_image *imgs = calloc((size_t)batch, sizeof *imgs);
   const char **texts = calloc((size_t)batch, sizeof *texts);
-  if (!imgs || !texts) return EXIT_USAGE;
+  report *r = calloc(1, sizeof *r);
+  if (!imgs || !texts || !r) {
+    fprintf(stderr, "vlp bench: out of memory\n");
+    return EXIT_USAGE;
+  }
+  r->out = out, r->table = !json && !c.output && isatty(fileno(out));
   for (int i = 0; i < batch; i++) {
     imgs[i] = small;
     texts[i] = "a photo of a brown dog running on the beach next to the sea";
   }
 
-  r.peak = gemm_peak(&d, batch, reps > 3 ? reps : 3, c.threads);
   int captions = d.sum.arch == VLP_ARCH_BLIP_CAPTION;
-  if (captions) r.read_gbs = vlp_memory_read_gbs((size_t)128 << 20, reps > 5 ? reps : 5, c.threads);
-  if (r.table) {
-    fprintf(out, "model %s  gemm %s  kernels %s  threads %d  omp wait %s\n", c.model,
-            vlp_gemm_backend(), vlp_kernel_isa(), c.threads > 0 ? c.threads : vlp_default_threads(),
-            wait_policy());
-    fprintf(out, "f32 GEMM peak on the model's shapes (this run): %.1f GFLOP/s\n", r.peak);
-    if (captions) fprintf(out, "memory read bandwidth (this run): %.1f GB/s\n", r.read_gbs);
-    fprintf(out, "\n%-18s %5s  %-5s %10s %9s %9s %7s %7s %8s %8s%s\n", "workload", "batch", "prec",
-            "s/item", "items/s", "GFLOP/s", "frac", "load_s", "rss_MB", "peak_MB",
-            captions ? "  /floor" : "");
-  }
+  measure_limits(r, &d, 0, batch, reps, c.threads, captions, precs, np);
 
   { /* decode + preprocess, once (no weights involved) */
     double best = -1;
@@ -404,14 +456,12 @@ int cmd_bench(int argc, char **argv) {
       double t = now_s() - t0;
       if (rep > 0 && (best < 0 || t < best)) best = t;
     }
-    if (best > 0) row(&r, "decode+preprocess", 1, "-", best, 1, 0, 0, 0);
+    if (best > 0) add_row(r, "decode+preprocess", 1, -1, best, 1, 0, 0, 0);
   }
 
   int rc = EXIT_ALL_OK;
   for (int pi = 0; pi < np; pi++) {
-    const char *pname = precs[pi] == VLP_PRECISION_BF16   ? "bf16"
-                        : precs[pi] == VLP_PRECISION_INT8 ? "int8"
-                                                          : "f32";
+    const char *pname = prec_name(precs[pi]);
     vlp_model_params mp = vlp_model_default_params();
     mp.precision = (vlp_precision)precs[pi];
     mp.n_threads = c.threads;
@@ -434,28 +484,52 @@ int cmd_bench(int argc, char **argv) {
     for (int bi = 0; bi < (batch > 1 ? 2 : 1); bi++) {
       job j = {s, imgs, texts, sizes[bi], new_tokens};
       double t = best_time(run_image, &j, reps);
-      if (t > 0) row(&r, "image", j.n, pname, t, j.n, vision_flops(&d), load, 0);
+      if (t > 0) add_row(r, "image", j.n, precs[pi], t, j.n, vision_flops(&d), load, 0);
       if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM) {
         int *ids = NULL, nt = 0;
         int T = vlp_tokenize(vlp_model_tokenizer(m), texts[0], &ids, &nt) ? 16 : nt;
         free(ids);
         t = best_time(run_text, &j, reps);
-        if (t > 0) row(&r, "text", j.n, pname, t, j.n, text_flops(&d, T), load, 0);
+        if (t > 0) add_row(r, "text", j.n, precs[pi], t, j.n, text_flops(&d, T), load, 0);
       }
       if (arch == VLP_ARCH_BLIP_CAPTION) {
         t = best_time(run_caption, &j, reps);
         char wl[32];
         snprintf(wl, sizeof wl, "caption %d tok", new_tokens);
-        double fl = precs[pi] == VLP_PRECISION_F32 && r.peak > 0 && r.read_gbs > 0
-                        ? caption_floor_s(&d, new_tokens, j.n, r.peak, r.read_gbs)
-                        : 0;
-        if (t > 0) row(&r, wl, j.n, pname, t, j.n, caption_flops(&d, new_tokens), load, fl);
+        int fb = precs[pi] == VLP_PRECISION_F32 ? j.n : 0;
+        if (t > 0) add_row(r, wl, j.n, precs[pi], t, j.n, caption_flops(&d, new_tokens), load, fb);
       }
       if (t < 0) rc = EXIT_SOME_FAILED;
     }
     vlp_session_free(s);
     vlp_model_free(m);
   }
+  measure_limits(r, &d, 1, batch, reps, c.threads, captions, precs, np);
+  if (r->table) {
+    fprintf(out, "model %s  gemm %s  kernels %s  threads %d  omp wait %s\n", c.model,
+            vlp_gemm_backend(), vlp_kernel_isa(), c.threads > 0 ? c.threads : vlp_default_threads(),
+            wait_policy());
+    fprintf(out,
+            "f32 GEMM peak on the model's shapes (this run, before / after the workloads): "
+            "%.1f / %.1f GFLOP/s\n",
+            r->peak_at[0], r->peak_at[1]);
+    fprintf(out, "instruction peak (multiply-adds on registers, this run): f32 %.0f", r->isa[0]);
+    if (r->isa[VLP_PRECISION_BF16] > 0) fprintf(out, ", bf16 %.0f", r->isa[VLP_PRECISION_BF16]);
+    if (r->isa[VLP_PRECISION_INT8] > 0) fprintf(out, ", int8 %.0f", r->isa[VLP_PRECISION_INT8]);
+    fprintf(out, " G(FL)OP/s\n");
+    if (captions) fprintf(out, "memory read bandwidth (this run): %.1f GB/s\n", r->read_gbs);
+    fprintf(out, "\n%-18s %5s  %-5s %10s %9s %9s %7s %7s %7s %8s %8s%s\n", "workload", "batch",
+            "prec", "s/item", "items/s", "GFLOP/s", "frac", "of_isa", "load_s", "rss_MB", "peak_MB",
+            captions ? "  /floor" : "");
+  }
+  for (int i = 0; i < r->n_rows; i++) {
+    const bench_row *w = &r->rows[i];
+    double fl = w->floor_batch > 0 && r->peak > 0 && r->read_gbs > 0
+                    ? caption_floor_s(&d, new_tokens, w->floor_batch, r->peak, r->read_gbs)
+                    : 0;
+    print_row(r, w, fl);
+  }
+  free(r);
   free(imgs);
   free(texts);
   free(big.rgb);

@@ -628,6 +628,12 @@ VLP_API void vlp_pull_result_free(vlp_pull_result *r);
  * n_threads threads (<= 0: the default). The reference `vlp bench` divides by. < 0 when
  * memory is short. */
 VLP_API double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads);
+/* The arithmetic ceiling for products of precision p, in GFLOP/s (GOP/s for int8): the
+ * multiply-adds vlp's products of that precision run on (f32: fused multiply-adds, AVX-512
+ * or AVX2; bf16: AVX512_BF16 pair dot products; int8: AVX512_VNNI quad dot products),
+ * counted as two operations each, issued with every operand in a register, best of reps
+ * runs on n_threads threads (<= 0: the default). < 0 when this CPU lacks the instruction. */
+VLP_API double vlp_isa_peak_gflops(vlp_precision p, int reps, int n_threads);
 /* Memory read bandwidth in GB/s: a buffer of bytes (well above the caches, e.g. 256 MiB)
  * read once per run, best of reps runs on n_threads threads (<= 0: the default). What a
  * decoder step, which reads every decoder weight, is bound by. < 0 when memory is short. */

@@ -19,6 +19,20 @@ has out '"workload": "image", "batch": 2, "precision": "f32"' "bench clip"
 has out '"workload": "text", "batch": 1, "precision": "f32"' "bench clip"
 hasnt out '"seconds_per_item": 0,' "bench clip timings"
 hasnt out '"gemm_peak_gflops": 0,' "bench clip peak"
+# the GEMM peak is the better of its measures before and after the workloads, and every row
+# of a precision this CPU has instructions for is also a fraction of their peak
+if python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:
+    before, after = r['gemm_peak_before_after']
+    assert before > 0 and after > 0 and r['gemm_peak_gflops'] == max(before, after), r
+    if r['precision'] == 'f32':
+        assert r['isa_peak_gflops'] > 0, r
+        assert abs(r['isa_fraction'] - r['gflops'] / r['isa_peak_gflops']) < 1e-3 * r['isa_fraction']
+    else:
+        assert 'isa_fraction' not in r, r
+" "$T/out"; then ok; else bad "bench clip limits: $(head -c 600 "$T/out")"; fi
 
 # every precision this CPU runs gives its rows; one it cannot run says why (exit 1)
 "$VLP" bench -m $M/blip-caption-tiny --reps 1 --batch 2 --new-tokens 3 \
