@@ -151,8 +151,7 @@ static const char *prec_name(int p) {
  * before and after the workloads. */
 typedef struct {
   char workload[32];
-  const char *prec;
-  int prec_id; /* vlp_precision; -1: none */
+  int prec; /* vlp_precision; -1: none */
   int batch;
   double per, gf, load_s, rss, peak_rss;
   int floor_batch; /* f32 captions: the batch their floor is for; else 0 */
@@ -179,29 +178,28 @@ static const char *wait_policy(void) {
 
 /* Keeps a timed workload (and says so on stderr on a terminal, as the table waits for the
  * end). floor_batch: see bench_row. */
-static void add_row(report *r, const char *workload, int batch, int prec_id, double secs, int items,
+static void add_row(report *r, const char *workload, int batch, int prec, double secs, int items,
                     double flops_per_item, double load_s, int floor_batch) {
   if (r->n_rows == MAX_ROWS) return;
   bench_row *w = &r->rows[r->n_rows++];
   snprintf(w->workload, sizeof w->workload, "%s", workload);
-  w->prec_id = prec_id, w->prec = prec_name(prec_id), w->batch = batch, w->load_s = load_s,
-  w->floor_batch = floor_batch;
+  w->prec = prec, w->batch = batch, w->load_s = load_s, w->floor_batch = floor_batch;
   w->per = secs / items;
   w->gf = flops_per_item > 0 ? flops_per_item / w->per * 1e-9 : 0;
   w->rss = rss_mb(), w->peak_rss = peak_rss_mb();
   if (isatty(STDERR_FILENO))
-    fprintf(stderr, "vlp bench: %s, batch %d, %s: %.4g s per item\n", workload, batch, w->prec,
-            w->per);
+    fprintf(stderr, "vlp bench: %s, batch %d, %s: %.4g s per item\n", workload, batch,
+            prec_name(prec), w->per);
 }
 
 /* floor_s: the row's floor per item (f32 captions), else 0. */
 static void print_row(const report *r, const bench_row *w, double floor_s) {
   double frac = r->peak > 0 && w->gf > 0 ? w->gf / r->peak : 0;
-  double isa = w->prec_id >= 0 ? r->isa[w->prec_id] : 0, of_isa = isa > 0 ? w->gf / isa : 0;
+  double isa = w->prec >= 0 ? r->isa[w->prec] : 0, of_isa = isa > 0 ? w->gf / isa : 0;
   if (r->table) {
     fprintf(r->out, "%-18s %5d  %-5s %10.4f %9.2f %9.1f %7.2f %7.2f %7.2f %8.0f %8.0f", w->workload,
-            w->batch, w->prec, w->per, 1.0 / w->per, w->gf, frac, of_isa, w->load_s, w->rss,
-            w->peak_rss);
+            w->batch, prec_name(w->prec), w->per, 1.0 / w->per, w->gf, frac, of_isa, w->load_s,
+            w->rss, w->peak_rss);
     if (floor_s > 0) fprintf(r->out, " %7.2f", w->per / floor_s);
     fputc('\n', r->out);
   } else {
@@ -211,7 +209,7 @@ static void print_row(const report *r, const bench_row *w, double floor_s) {
             "\"peak_fraction\": %.4g, \"gemm_peak_gflops\": %.6g, "
             "\"gemm_peak_before_after\": [%.6g, %.6g], \"load_s\": %.4g, "
             "\"rss_mb\": %.1f, \"peak_rss_mb\": %.1f, \"omp_wait_policy\": \"%s\"",
-            w->workload, w->batch, w->prec, w->per, 1.0 / w->per, w->gf, frac, r->peak,
+            w->workload, w->batch, prec_name(w->prec), w->per, 1.0 / w->per, w->gf, frac, r->peak,
             r->peak_at[0], r->peak_at[1], w->load_s, w->rss, w->peak_rss, wait_policy());
     if (of_isa > 0)
       fprintf(r->out, ", \"isa_peak_gflops\": %.6g, \"isa_fraction\": %.4g", isa, of_isa);
@@ -345,9 +343,10 @@ static void measure_limits(report *r, const model_dims *d, int after, int batch,
                            int threads, int captions, const int *precs, int np) {
   r->peak_at[after] = gemm_peak(d, batch, reps > 3 ? reps : 3, threads);
   if (r->peak_at[after] > r->peak) r->peak = r->peak_at[after];
-  for (int i = -1; i < np; i++) { /* f32's, then the asked precisions' */
-    int p = i < 0 ? VLP_PRECISION_F32 : precs[i];
-    double g = vlp_isa_peak_gflops((vlp_precision)p, reps > 10 ? reps : 10, threads);
+  for (int p = 0; p < 3; p++) { /* f32's (the reference), and each asked precision's once */
+    int asked = p == VLP_PRECISION_F32;
+    for (int i = 0; i < np; i++) asked |= precs[i] == p;
+    double g = asked ? vlp_isa_peak_gflops((vlp_precision)p, reps > 10 ? reps : 10, threads) : 0;
     if (g > r->isa[p]) r->isa[p] = g;
   }
   if (!captions) return;

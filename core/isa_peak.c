@@ -1,18 +1,12 @@
-/* isa_peak: the machine's arithmetic ceiling, measured: how many multiply-adds per second
- * its vector units retire with every operand in a register (no loads, no stores), on every
- * thread. No product of that precision can go faster; `vlp bench` gives its figures as
- * fractions of this too. The instruction is the one vlp's products run on: f32 fused
- * multiply-adds (AVX-512, else AVX2), bf16 pairs (AVX512_BF16 vdpbf16ps) and int8 quads
- * (AVX512_VNNI vpdpbusd), each counted as two operations per multiply-add. */
-#include <time.h>
-
-#include "core/threads.h"
-#include "vlp.h"
+/* isa_peak: loops that keep the vector units busy with every operand in a register (no
+ * loads, no stores), one per instruction vlp's products run on: f32 fused multiply-adds
+ * (AVX-512, else AVX2), bf16 pairs (AVX512_BF16 vdpbf16ps) and int8 quads (AVX512_VNNI
+ * vpdpbusd). vlp_isa_peak_gflops (core/limits.c) times them. */
+#include "core/isa_peak.h"
 
 /* Instructions per loop trip, each on its own accumulator: more chains than any of these
  * instructions' latency times the units that run it, so none waits for its previous result. */
 #define CHAINS 24
-#define TRIPS (1L << 19) /* per thread and run: ~12.6 M instructions, a few ms */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define ISA_X86 1
@@ -53,51 +47,19 @@ ISA_LOOP(loop_f32_avx2, "avx2,fma", ACC12(FMA256, "ymm"), "xmm0", "xmm1", "xmm2"
          "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13")
 #endif
 
-/* The loop for precision p on this CPU, its instructions per trip and operations per
- * instruction; 0 when the CPU has no such instruction. */
-static int pick(vlp_precision p, void (**loop)(long), double *per_trip, double *ops) {
+double isa_peak_loop(vlp_precision p, void (**loop)(long)) {
 #ifdef ISA_X86
   __builtin_cpu_init();
   int z = __builtin_cpu_supports("avx512f");
-  if (p == VLP_PRECISION_F32 && z)
-    *loop = loop_f32_avx512, *per_trip = CHAINS, *ops = 2 * 16;
-  else if (p == VLP_PRECISION_F32 && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma"))
-    *loop = loop_f32_avx2, *per_trip = 12, *ops = 2 * 8;
-  else if (p == VLP_PRECISION_BF16 && z && __builtin_cpu_supports("avx512bf16"))
-    *loop = loop_bf16, *per_trip = CHAINS, *ops = 2 * 32;
-  else if (p == VLP_PRECISION_INT8 && z && __builtin_cpu_supports("avx512vnni"))
-    *loop = loop_int8, *per_trip = CHAINS, *ops = 2 * 64;
-  else
-    return 0;
-  return 1;
+  if (p == VLP_PRECISION_F32 && z) return *loop = loop_f32_avx512, CHAINS * 2 * 16;
+  if (p == VLP_PRECISION_F32 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return *loop = loop_f32_avx2, 12 * 2 * 8;
+  if (p == VLP_PRECISION_BF16 && z && __builtin_cpu_supports("avx512bf16"))
+    return *loop = loop_bf16, CHAINS * 2 * 32;
+  if (p == VLP_PRECISION_INT8 && z && __builtin_cpu_supports("avx512vnni"))
+    return *loop = loop_int8, CHAINS * 2 * 64;
 #else
-  (void)p, (void)loop, (void)per_trip, (void)ops;
-  return 0;
+  (void)p, (void)loop;
 #endif
-}
-
-double vlp_isa_peak_gflops(vlp_precision p, int reps, int n_threads) {
-  void (*loop)(long) = NULL;
-  double per_trip = 0, ops = 0;
-  if (!pick(p, &loop, &per_trip, &ops)) return -1;
-  int prev = threads_enter(n_threads), nt = vlp_threads_current();
-  double best = -1;                                  /* operations per second */
-  for (int r = 0; r <= (reps > 0 ? reps : 1); r++) { /* the first run warms up */
-    struct timespec a, b;
-    int ran = 0; /* threads OpenMP gave the region */
-    clock_gettime(CLOCK_MONOTONIC, &a);
-#pragma omp parallel num_threads(nt)
-    {
-      loop(TRIPS);
-#pragma omp atomic
-      ran++;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double t = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
-    double rate = t > 0 ? ran * (double)TRIPS * per_trip * ops / t : 0;
-    if (r > 0 && rate > best) best = rate;
-  }
-  threads_leave(prev);
-  return best > 0 ? best * 1e-9 : -1;
+  return 0;
 }

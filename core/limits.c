@@ -1,13 +1,14 @@
 /* limits: the machine's limits `vlp bench` gives its figures as fractions of, measured in
- * the same run: the f32 GEMM throughput on the model's shapes, and the memory read
- * bandwidth, the limit of a decoder step (each new token streams every decoder weight
- * once). */
+ * the same run: the f32 GEMM throughput on the model's shapes, the memory read bandwidth,
+ * the limit of a decoder step (each new token streams every decoder weight once), and the
+ * multiply-add instructions' own peak, which no product passes. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
 #include "core/gemm.h"
+#include "core/isa_peak.h"
 #include "core/threads.h"
 #include "vlp.h"
 
@@ -83,4 +84,30 @@ double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads) {
   threads_leave(prev);
   free(x), free(W), free(y);
   return best > 0 ? 2.0 * m * n * k / best * 1e-9 : -1;
+}
+
+/* Loop trips per thread and run: ~12.6 M instructions, a few ms. */
+#define ISA_TRIPS (1L << 19)
+
+double vlp_isa_peak_gflops(vlp_precision p, int reps, int n_threads) {
+  void (*loop)(long) = NULL;
+  double per_trip = isa_peak_loop(p, &loop);
+  if (per_trip <= 0) return -1;
+  int prev = threads_enter(n_threads), nt = vlp_threads_current();
+  double best = -1;                                  /* operations per second */
+  for (int r = 0; r <= (reps > 0 ? reps : 1); r++) { /* the first run warms up */
+    int ran = 0;                                     /* threads OpenMP gave the region */
+    double t0 = now_s();
+#pragma omp parallel num_threads(nt)
+    {
+      loop(ISA_TRIPS);
+#pragma omp atomic
+      ran++;
+    }
+    double t = now_s() - t0;
+    double rate = t > 0 ? ran * (double)ISA_TRIPS * per_trip / t : 0;
+    if (r > 0 && rate > best) best = rate;
+  }
+  threads_leave(prev);
+  return best > 0 ? best * 1e-9 : -1;
 }
