@@ -86,8 +86,10 @@ double vlp_gemm_gflops(int m, int n, int k, int reps, int n_threads) {
   return best > 0 ? 2.0 * m * n * k / best * 1e-9 : -1;
 }
 
-/* Loop trips per thread and run: ~12.6 M instructions, a few ms. */
-#define ISA_TRIPS (1L << 19)
+/* Loop trips per thread and run: ~50 M instructions, ~8 ms. Runs of ~2 ms came out at a
+ * quarter of the rate, every run of a call, in ~1 of 10 processes on the development VM
+ * (a core not yet at speed); 0 of 20 at this length. */
+#define ISA_TRIPS (1L << 21)
 
 double vlp_isa_peak_gflops(vlp_precision p, int reps, int n_threads) {
   void (*loop)(long) = NULL;
