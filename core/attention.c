@@ -199,17 +199,24 @@ static void attn_task(const attn_tasks *at, long t) {
   }
 }
 
+/* at = the tasks of an attention call (s->hd <= ATTN_HD_MAX); returns their count. */
+static long tasks_of(attn_tasks *at, float *out, const float *q, const float *k, const float *v,
+                     const op_attn_shape *s) {
+  *at = (attn_tasks){
+      .wide = kernel(0), .narrow = kernel(1), .s = s, .q = q, .k = k, .v = v, .out = out};
+  at->shrt = s->Tk <= ATTN_SHORT_TK && s->hd <= ATTN_SHORT_HD && s->Tq > ATTN_ROWS_ALONE;
+  at->qbr = at->shrt ? ATTN_SHORT_ROWS : at->wide->rows;
+  at->nqb = (s->Tq + at->qbr - 1) / at->qbr;
+  at->scale = 1.0f / sqrtf((float)s->hd);
+  return (long)s->B * s->H * at->nqb;
+}
+
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s) {
   if (s->hd > ATTN_HD_MAX) return 0;
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
-  attn_tasks at = {
-      .wide = kernel(0), .narrow = kernel(1), .s = s, .q = q, .k = k, .v = v, .out = out};
-  at.shrt = s->Tk <= ATTN_SHORT_TK && s->hd <= ATTN_SHORT_HD && s->Tq > ATTN_ROWS_ALONE;
-  at.qbr = at.shrt ? ATTN_SHORT_ROWS : at.wide->rows;
-  at.nqb = (s->Tq + at.qbr - 1) / at.qbr;
-  at.scale = 1.0f / sqrtf((float)s->hd);
-  const long tasks = (long)s->B * s->H * at.nqb;
+  attn_tasks at;
+  const long tasks = tasks_of(&at, out, q, k, v, s);
   int nt = vlp_threads_current();
   if (nt > tasks) nt = (int)tasks;
   if (attention_alone(tasks, s)) nt = 1;
@@ -228,5 +235,16 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
     long lo, hi;
     while (team_next(&bar, t, n, tasks, 1, &lo, &hi)) attn_task(&at, lo);
   }
+  return 1;
+}
+
+int attention_blocked_team(float *out, const float *q, const float *k, const float *v,
+                           const op_attn_shape *s, team_barrier *bar, int t, int n) {
+  if (s->hd > ATTN_HD_MAX) return 0;
+  if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
+  attn_tasks at;
+  const long tasks = tasks_of(&at, out, q, k, v, s);
+  long lo, hi;
+  while (team_next(bar, t, n, tasks, 1, &lo, &hi)) attn_task(&at, lo);
   return 1;
 }

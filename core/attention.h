@@ -9,6 +9,7 @@
 #define VLP_CORE_ATTENTION_H
 
 #include "core/ops.h"
+#include "core/team.h"
 
 /* Largest head size the blocked kernel takes (its blocks live on the stack). */
 #define ATTN_HD_MAX 256
@@ -26,6 +27,14 @@
  * vlp_threads_current() threads, in one parallel region. */
 int attention_blocked(float *out, const float *q, const float *k, const float *v,
                       const op_attn_shape *s);
+
+/* attention_blocked's tasks shared out among the n threads of a parallel region of the
+ * caller's, t being this thread's number: every thread calls it with the same arguments and
+ * bar (its pass counters fresh: after team_init or a team_wait), then waits (team_wait)
+ * before out is read. Each query row gets the bits attention_blocked gives it. 0 (nothing
+ * done, on every thread) when s->hd > ATTN_HD_MAX. */
+int attention_blocked_team(float *out, const float *q, const float *k, const float *v,
+                           const op_attn_shape *s, team_barrier *bar, int t, int n);
 
 /* Query rows per block of the current kernel path: the wide blocks the work is split in, or
  * (narrow != 0) the narrow ones used for the last few rows of a wide block. */

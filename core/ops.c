@@ -329,6 +329,18 @@ int op_attention_force(const char *name) {
   return 0;
 }
 
+/* The path op_attention takes for s (VLP_ATTN read at the first call). */
+static int attention_path(const op_attn_shape *s) {
+  if (attn_path < 0 && !op_attention_force(getenv("VLP_ATTN"))) attn_path = ATTN_AUTO;
+  int path = attn_path;
+  if (path == ATTN_AUTO) path = s->Tq == 1 && s->Tk < ATTN_ROWS_MAX_TK ? ATTN_ROWS : ATTN_BLOCKED;
+  return path;
+}
+
+int op_attention_is_blocked(const op_attn_shape *s) {
+  return s->Tk > 0 && s->hd <= ATTN_HD_MAX && attention_path(s) == ATTN_BLOCKED;
+}
+
 void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s) {
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return;
@@ -337,9 +349,7 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
     memset(out, 0, (size_t)s->B * s->Tq * s->H * s->hd * sizeof *out);
     return;
   }
-  if (attn_path < 0 && !op_attention_force(getenv("VLP_ATTN"))) attn_path = ATTN_AUTO;
-  int path = attn_path;
-  if (path == ATTN_AUTO) path = s->Tq == 1 && s->Tk < ATTN_ROWS_MAX_TK ? ATTN_ROWS : ATTN_BLOCKED;
+  int path = attention_path(s);
   if (path == ATTN_BLOCKED && attention_blocked(out, q, k, v, s)) return;
   if (path != ATTN_ROWS && attention_gemm(out, q, k, v, s, scale)) return; /* hd too large */
   attention_rows(out, q, k, v, s, scale); /* also the fallback when malloc fails */

@@ -70,6 +70,9 @@ void op_attention(float *out, const float *q, const float *k, const float *v,
                   const op_attn_shape *s);
 void op_attention_naive(float *out, const float *q, const float *k, const float *v,
                         const op_attn_shape *s);
+/* 1 when op_attention runs s on the blocked kernels (core/attention.h), which callers with
+ * a parallel region of their own may then run as attention_blocked_team. */
+int op_attention_is_blocked(const op_attn_shape *s);
 /* Row tasks [r0, r1) of the B * H * Tq query rows (row r: item r / (H Tq), head
  * r / Tq % H, query row r % Tq) of op_attention's row-by-row path, on the calling thread
  * (code that splits the rows between the threads of its own region). s->Tk >= 1. */

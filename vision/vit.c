@@ -7,14 +7,18 @@
 #include "vision/vit.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/attention.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/team.h"
+#include "core/threads.h"
 
 typedef struct {
   const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
@@ -323,6 +327,52 @@ static void last_layer_cls(const vit_model *m, const vit_layer *L, float *x, flo
     memcpy(x + (size_t)b * T * D, xc + (size_t)b * D, (size_t)D * sizeof *x);
 }
 
+/* Rows per thread from which layers_team runs the layers. With fewer, each thread reading
+ * every weight for its few rows cost more than the wake-ups saved: CLIP B/32 at batch 1
+ * (25 rows each) took 16% more time. */
+#define TEAM_ROWS 256
+
+/* 1 when layers_team may run the layers: more than one thread, TEAM_ROWS rows each, rows
+ * whose products do not depend on the other rows (the threads' shares change with the
+ * batch), and the attention on the blocked kernels. VLP_VIT_TEAM=0 turns it off. */
+static int team_wanted(const op_attn_shape *as, int N, int nt) {
+  const char *env = getenv("VLP_VIT_TEAM");
+  if (env && strcmp(env, "0") == 0) return 0;
+  return nt > 1 && nt <= TEAM_MAX && N >= TEAM_ROWS * nt && !omp_in_parallel() &&
+         gemm_batch_invariant() && op_attention_is_blocked(as);
+}
+
+/* Layers [0, nl) over the N rows of x in one parallel region: each thread runs the
+ * layernorms, products and residuals of its own share of the rows (on itself alone), the
+ * attention's tasks are shared out as op_attention does, and the threads wait for each
+ * other three times a layer (team_wait: a short spin, then sleep): after the q, k, v rows
+ * (the attention reads every row's), after the attention (the MLP's intermediate rows
+ * reuse the q, k, v buffer) and after the MLP (the next q, k, v overwrite it). Each op in
+ * a region of its own wakes the sleeping OpenMP workers about seven times a layer. */
+static void layers_team(const vit_model *m, float *x, float *h, float *ctx, float *mlp, int N,
+                        int nl, const op_attn_shape *as, int nt) {
+  const int D = m->c.hidden, M = m->c.mlp;
+  team_barrier bar;
+  team_init(&bar);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int r0 = (int)((long)N * t / n), rows = (int)((long)N * (t + 1) / n) - r0;
+    for (int l = 0; l < nl; l++) {
+      const vit_layer *L = &m->layers[l];
+      if (rows)
+        qkv_rows(m, L, mlp + (size_t)r0 * 3 * D, h + (size_t)r0 * D, x + (size_t)r0 * D, rows);
+      team_wait(&bar, n);
+      attention_blocked_team(ctx, mlp, mlp + D, mlp + 2 * D, as, &bar, t, n);
+      team_wait(&bar, n);
+      if (rows)
+        out_mlp_rows(m, L, x + (size_t)r0 * D, ctx + (size_t)r0 * D, h + (size_t)r0 * D,
+                     mlp + (size_t)r0 * M, rows);
+      team_wait(&bar, n);
+    }
+  }
+}
+
 /* vit_forward, or with cls_only the last layer on the class-token rows only. */
 static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, int B, int S,
                           float *last_hidden, int cls_only) {
@@ -380,7 +430,12 @@ static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, i
   op_attn_shape as = {.B = B, .H = H, .Tq = T, .Tk = T, .hd = D / H, .kv_cap = T, .ld = 3 * D};
   /* gathering B rows of 3D floats into h (T rows of D per image) needs T >= 3 */
   cls_only = cls_only && m->ncls && T >= 3;
-  for (int l = 0; l < c->layers; l++) {
+  int l0 = 0, nt = vlp_threads_current();
+  if (team_wanted(&as, Ni, nt)) {
+    l0 = cls_only ? c->layers - 1 : c->layers;
+    layers_team(m, x, h, ctx, mlp, Ni, l0, &as, nt);
+  }
+  for (int l = l0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
     if (cls_only && l == c->layers - 1) {
       last_layer_cls(m, L, x, h, ctx, mlp, B, T);
