@@ -1,12 +1,13 @@
 /* test_batch_invariance: an image's embedding is the same, bit for bit, whether it went
  * through the vision tower alone or in a batch (of 16 or 5, at any place in it), on one
- * thread or two, and in a batch of 40 on two threads (at 512 rows and more the vision
- * tower runs its layers in one parallel region, each thread its own rows: vision/vit.c), for every
- * golden model family (CLIP, SigLIP, BLIP retrieval; their f16 / bf16 checkpoints) in f32, bf16 and
- * int8 (where the CPU has them). vlp index build relies on it to batch by default. Where the GEMM
- * kernels are not batch invariant (vlp_batch_invariant() is 0: AVX2-only CPUs, where oneDNN's
- * matmul is its "gemm:jit", which blocks by the row count) the comparison is skipped; on an AVX-512
- * CPU with oneDNN (its "brg" kernels), vlp_batch_invariant() must be 1. */
+ * thread or two, and in a batch of 40 on two threads (from 512 rows the vision tower runs
+ * its layers in one parallel region, each thread its own rows: vision/vit.c), for every
+ * golden model family (CLIP, SigLIP, BLIP retrieval; their f16 / bf16 checkpoints) in f32,
+ * bf16 and int8 (where the CPU has them). vlp index build relies on it to batch by default.
+ * Where the GEMM kernels are not batch invariant (vlp_batch_invariant() is 0: AVX2-only
+ * CPUs, where oneDNN's matmul is its "gemm:jit", which blocks by the row count) the
+ * comparison is skipped; on an AVX-512 CPU with oneDNN (its "brg" kernels),
+ * vlp_batch_invariant() must be 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,8 @@ static void check_model(const char *name, vlp_precision prec, const vlp_image *i
   int ok = ref && got && dim > 0;
   for (int i = 0; ok && i < 3; i++) ok = embed(m, 1, imgs, &i, 1, ref + (size_t)i * dim);
   CHECK(ok);
-  /* every image alone on two threads, then batches of 16 and 5 on one and two threads */
+  /* every image alone on two threads, batches of 16 and 5 on one and two threads, then a
+   * batch of BIG on two threads */
   int singles[2] = {0, 0}, b16[2] = {-1, -1}, b5[2] = {-1, -1}, big = -1;
   for (int nt = 1; ok && nt <= 2; nt++) {
     for (int i = 0; nt == 2 && i < 3; i++) {
