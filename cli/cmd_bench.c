@@ -1,7 +1,7 @@
 /* vlp bench: times a model's own workloads on this machine (image and text encoders at
- * batch 1 and N, captions with a fixed number of new tokens at batch 1 and N, decoding and
- * preprocessing a large JPEG) for each asked precision, next to the f32 GEMM throughput
- * measured in the same run on the model's own shapes, so every figure is also a fraction
+ * batch 1 and N, captions and VQA answers with a fixed number of new tokens at batch 1 and
+ * N, decoding and preprocessing a large JPEG) for each asked precision, next to the f32 GEMM
+ * throughput measured in the same run on the model's own shapes, so every figure is also a fraction
  * of what this machine's matrix products reach. A table on a terminal, JSON Lines
  * otherwise. */
 #include <cjson/cJSON.h>
@@ -20,9 +20,11 @@
 static const char usage[] =
     "usage: vlp bench -m MODEL [--batch N] [--reps N] [--new-tokens N]\n"
     "                 [--precision f32,bf16,int8] [--threads N] [--json] [-o FILE]\n\n"
-    "Times the model's workloads: image encoder and text encoder (CLIP, BLIP retrieval) at\n"
-    "batch 1 and --batch N, captions of --new-tokens new tokens (BLIP captioning) at batch 1\n"
-    "and N, and decoding + preprocessing of a 4032x3024 JPEG; for each precision asked.\n"
+    "Times the model's workloads: image encoder and text encoder (CLIP, SigLIP, BLIP\n"
+    "retrieval) at batch 1 and --batch N, captions of --new-tokens new tokens (BLIP\n"
+    "captioning) at batch 1 and N, answers of as many tokens to one question per image (BLIP\n"
+    "VQA; the images of a batch encoded together), and decoding + preprocessing of a\n"
+    "4032x3024 JPEG; for each precision asked.\n"
     "Each row: seconds per item, items/s, GFLOP/s (the model's matrix products and\n"
     "attention over every token, also where vlp skips some: CLIP's embeddings and SigLIP's\n"
     "text embeddings run their last layer on the pooled rows only), and that as a fraction of\n"
@@ -40,7 +42,7 @@ static const char usage[] =
     "options:\n"
     "  --batch N               the larger batch (default 8)\n"
     "  --reps N                timed runs per workload (default 3)\n"
-    "  --new-tokens N          caption length in new tokens (default 20)\n"
+    "  --new-tokens N          caption and answer length in new tokens (default 20)\n"
     "  --precision LIST        comma-separated precisions (default f32)\n"
     "  --json                  JSON Lines even on a terminal\n"
     "  -o FILE                 write the rows to FILE\n"
@@ -51,7 +53,8 @@ static const char usage[] =
 typedef struct {
   vlp_model_summary sum;
   int vis_mlp, txt_mlp; /* intermediate sizes from config.json (4 x hidden if absent) */
-  int vis_tokens;       /* patches + class token */
+  int vis_patches;      /* (image_size / patch_size)^2 */
+  int vis_tokens;       /* patches, + the class token (not SigLIP's) */
 } model_dims;
 
 static int json_int(const cJSON *o, const char *k, int dflt) {
@@ -85,9 +88,15 @@ static double layer_flops(double T, double D, double M) {
   return 2 * T * (4 * D * D + 2 * D * M) + 4 * T * T * D;
 }
 
+/* The vision tower: patch embedding and layers, and SigLIP's attention-pooling head (keys
+ * and values of every token, one query row through the rest). */
 static double vision_flops(const model_dims *d) {
   double T = d->vis_tokens, D = d->sum.vision.hidden, P = d->sum.vision.patch_size;
-  return d->sum.vision.layers * layer_flops(T, D, d->vis_mlp) + 2 * (T - 1) * D * 3 * P * P;
+  double f =
+      d->sum.vision.layers * layer_flops(T, D, d->vis_mlp) + 2 * d->vis_patches * D * 3 * P * P;
+  if (d->sum.arch == VLP_ARCH_SIGLIP)
+    f += 2 * T * 2 * D * D + 4 * T * D + 2 * (2 * D * D + 2 * D * d->vis_mlp);
+  return f;
 }
 
 static double text_flops(const model_dims *d, int T) {
@@ -102,6 +111,20 @@ static double caption_flops(const model_dims *d, int new_tokens) {
   double kv = L * 2 * 2 * Ti * Dv * D;
   double step = L * 2 * (6 * D * D + 2 * D * d->txt_mlp) + 2 * D * D + 2 * D * V;
   return vision_flops(d) + kv + new_tokens * step;
+}
+
+/* An answer of new_tokens tokens to a question of Tq tokens (BLIP VQA): the question
+ * encoder over the image (its layers, cross-attention projections and the keys and values
+ * of every image token), the answer decoder's cross-attention keys and values of the
+ * question once, then its steps as a caption's. */
+static double vqa_flops(const model_dims *d, int Tq, int new_tokens) {
+  double D = d->sum.text.hidden, L = d->sum.text.layers, V = d->sum.text.vocab_size;
+  double Dv = d->sum.vision.hidden, Ti = d->vis_tokens;
+  double enc = L * (layer_flops(Tq, D, d->txt_mlp) + 2 * Tq * 2 * D * D + 2 * Ti * 2 * Dv * D +
+                    4 * Tq * Ti * D);
+  double kv = L * 2 * 2 * Tq * D * D;
+  double step = L * 2 * (6 * D * D + 2 * D * d->txt_mlp) + 2 * D * D + 2 * D * V;
+  return vision_flops(d) + enc + kv + new_tokens * step;
 }
 
 /* A caption's floor per image at this batch (f32): the products before decoding at the
@@ -268,6 +291,7 @@ typedef struct {
   vlp_session *s;
   const vlp_image *imgs;
   const char *const *texts;
+  const char *question; /* VQA */
   int n, new_tokens;
 } job;
 
@@ -290,6 +314,21 @@ static vlp_status run_text(const job *j) {
   return vlp_embed_texts(j->s, j->texts, j->n, out);
 }
 
+static vlp_status run_vqa(const job *j) {
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(j->s, j->imgs, j->n, 0, &f);
+  vlp_gen_params p = vlp_gen_default_params();
+  p.max_new_tokens = j->new_tokens;
+  p.min_length = 1 + j->new_tokens; /* [BOS] + exactly new_tokens: no early end */
+  for (int i = 0; !st && i < j->n; i++) {
+    vlp_text_result res = {0};
+    st = vlp_vqa(j->s, f, i, j->question, &p, &res);
+    vlp_text_result_free(&res);
+  }
+  vlp_features_free(f);
+  return st;
+}
+
 static vlp_status run_caption(const job *j) {
   vlp_features *f = NULL;
   vlp_status st = vlp_encode_images(j->s, j->imgs, j->n, 0, &f);
@@ -304,6 +343,28 @@ static vlp_status run_caption(const job *j) {
   free(res);
   vlp_features_free(f);
   return st;
+}
+
+/* Tokens the text tower runs `text` at: SigLIP pads every text to the tokenizer's
+ * model_max_length (vlp_tokenize's truncation length, which vlp requires to be at most
+ * max_position_embeddings: a text of more words than that is cut to it); the others run a
+ * pass at its longest text's length. 16 if the tokenizer fails. */
+static int text_tokens(const vlp_model *m, const model_dims *d, const char *text) {
+  const vlp_tokenizer *tok = vlp_model_tokenizer(m);
+  char *longer = NULL;
+  if (d->sum.arch == VLP_ARCH_SIGLIP) {
+    size_t words = (size_t)(d->sum.text.max_positions > 0 ? d->sum.text.max_positions : 0) + 1;
+    longer = malloc(2 * words + 1);
+    if (!longer) return 16;
+    for (size_t i = 0; i < words; i++) memcpy(longer + 2 * i, "a ", 2);
+    longer[2 * words] = 0;
+    text = longer;
+  }
+  int *ids = NULL, n = 0;
+  int T = vlp_tokenize(tok, text, &ids, &n) ? 16 : n;
+  vlp_free(ids);
+  free(longer);
+  return T;
 }
 
 /* Best of reps wall times after one warm-up; < 0 on failure (message printed). */
@@ -408,7 +469,8 @@ int cmd_bench(int argc, char **argv) {
   }
   read_mlp_sizes(c.model, &d);
   int side = d.sum.vision.image_size / (d.sum.vision.patch_size > 0 ? d.sum.vision.patch_size : 1);
-  d.vis_tokens = side * side + 1;
+  d.vis_patches = side * side;
+  d.vis_tokens = d.vis_patches + (d.sum.arch == VLP_ARCH_SIGLIP ? 0 : 1);
 
   FILE *out = cli_open_output("bench", c.output);
   if (!out) return EXIT_USAGE;
@@ -434,6 +496,7 @@ int cmd_bench(int argc, char **argv) {
     imgs[i] = small;
     texts[i] = "a photo of a brown dog running on the beach next to the sea";
   }
+  const char *question = "what is the dog doing on the beach?";
 
   int captions = d.sum.arch == VLP_ARCH_BLIP_CAPTION;
   measure_limits(r, &d, 0, batch, reps, c.threads, captions, precs, np);
@@ -481,15 +544,20 @@ int cmd_bench(int argc, char **argv) {
     vlp_arch arch = vlp_model_arch(m);
     int sizes[2] = {1, batch};
     for (int bi = 0; bi < (batch > 1 ? 2 : 1); bi++) {
-      job j = {s, imgs, texts, sizes[bi], new_tokens};
+      job j = {s, imgs, texts, question, sizes[bi], new_tokens};
       double t = best_time(run_image, &j, reps);
       if (t > 0) add_row(r, "image", j.n, precs[pi], t, j.n, vision_flops(&d), load, 0);
-      if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM) {
-        int *ids = NULL, nt = 0;
-        int T = vlp_tokenize(vlp_model_tokenizer(m), texts[0], &ids, &nt) ? 16 : nt;
-        free(ids);
+      if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM || arch == VLP_ARCH_SIGLIP) {
+        int T = text_tokens(m, &d, texts[0]);
         t = best_time(run_text, &j, reps);
         if (t > 0) add_row(r, "text", j.n, precs[pi], t, j.n, text_flops(&d, T), load, 0);
+      }
+      if (arch == VLP_ARCH_BLIP_VQA) {
+        t = best_time(run_vqa, &j, reps);
+        char wl[32];
+        snprintf(wl, sizeof wl, "vqa %d tok", new_tokens);
+        double fl = vqa_flops(&d, text_tokens(m, &d, question), new_tokens);
+        if (t > 0) add_row(r, wl, j.n, precs[pi], t, j.n, fl, load, 0);
       }
       if (arch == VLP_ARCH_BLIP_CAPTION) {
         t = best_time(run_caption, &j, reps);

@@ -34,6 +34,54 @@ for r in rows:
         assert 'isa_fraction' not in r, r
 " "$T/out"; then ok; else bad "bench clip limits: $(head -c 600 "$T/out")"; fi
 
+# SigLIP: its text tower too, every text at the tokenizer's model_max_length; the FLOPs
+# counted from config.json (no class token; the attention-pooling head)
+expect_rc 0 "bench siglip" "$VLP" bench -m $M/siglip-tiny --reps 1 --batch 2
+lines out 5 "bench siglip: decode+preprocess, image and text at batch 1 and 2"
+has out '"workload": "text", "batch": 2, "precision": "f32"' "bench siglip text"
+if python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cfg = json.load(open(sys.argv[2] + '/config.json'))
+L = json.load(open(sys.argv[2] + '/tokenizer_config.json'))['model_max_length']
+def layer(T, D, M): return 2 * T * (4 * D * D + 2 * D * M) + 4 * T * T * D
+v, t = cfg['vision_config'], cfg['text_config']
+D, M, P = v['hidden_size'], v['intermediate_size'], v['patch_size']
+T = (v['image_size'] // P) ** 2
+want = {'image': v['num_hidden_layers'] * layer(T, D, M) + 2 * T * D * 3 * P * P
+                 + 4 * T * D * D + 4 * T * D + 4 * D * D + 4 * D * M,
+        'text': t['num_hidden_layers'] * layer(L, t['hidden_size'], t['intermediate_size'])}
+for r in rows:
+    if r['workload'] in want:
+        got = r['gflops'] * 1e9 * r['seconds_per_item']
+        assert abs(got - want[r['workload']]) < 1e-4 * want[r['workload']], (r, want)
+" "$T/out" $M/siglip-tiny; then ok; else bad "bench siglip FLOPs: $(head -c 600 "$T/out")"; fi
+
+# BLIP VQA: an answer of exactly --new-tokens tokens to one question per image
+expect_rc 0 "bench vqa" "$VLP" bench -m $M/blip-vqa-tiny --reps 1 --batch 2 --new-tokens 3
+lines out 5 "bench vqa: decode+preprocess, image and vqa at batch 1 and 2"
+has out '"workload": "vqa 3 tok", "batch": 2, "precision": "f32"' "bench vqa"
+hasnt out '"seconds_per_item": 0,' "bench vqa timings"
+# its FLOPs from config.json: the question ("what is the dog doing on the beach?", 11 tokens
+# with [CLS] and [SEP]) through the encoder over the image tokens, the answer's 3 steps
+if python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '\"vqa' in l]
+cfg = json.load(open(sys.argv[2] + '/config.json'))
+def layer(T, D, M): return 2 * T * (4 * D * D + 2 * D * M) + 4 * T * T * D
+v, t = cfg['vision_config'], cfg['text_config']
+Dv, P = v['hidden_size'], v['patch_size']
+Ti = (v['image_size'] // P) ** 2 + 1
+D, M, L, V, Tq = t['hidden_size'], t['intermediate_size'], t['num_hidden_layers'], t['vocab_size'], 11
+want = (v['num_hidden_layers'] * layer(Ti, Dv, v['intermediate_size']) + 2 * (Ti - 1) * Dv * 3 * P * P
+        + L * (layer(Tq, D, M) + 4 * Tq * D * D + 4 * Ti * Dv * D + 4 * Tq * Ti * D)
+        + L * 4 * Tq * D * D + 3 * (L * 2 * (6 * D * D + 2 * D * M) + 2 * D * D + 2 * D * V))
+assert len(rows) == 2
+for r in rows:
+    got = r['gflops'] * 1e9 * r['seconds_per_item']
+    assert abs(got - want) < 1e-4 * want, (got, want)
+" "$T/out" $M/blip-vqa-tiny; then ok; else bad "bench vqa FLOPs: $(grep vqa "$T/out" | head -c 600)"; fi
+
 # every precision this CPU runs gives its rows; one it cannot run says why (exit 1)
 "$VLP" bench -m $M/blip-caption-tiny --reps 1 --batch 2 --new-tokens 3 \
   --precision f32,bf16,int8 >"$T/out" 2>"$T/err"
