@@ -8,8 +8,12 @@
  * folder against the safetensors size (weights are mmapped: F32 should stay < 1.5x).
  *
  * --vision-only stops after the vision encoder (A/B timing of its kernels, e.g. VLP_ATTN).
+ * --vqa writes a BLIP-base VQA folder instead (from tests/golden/models/blip-vqa-tiny: the
+ * question encoder and the answer decoder BERT-base), times its vision encoder and answers
+ * of exactly 20 tokens through the public API (`vlp bench -m` on the kept folder times
+ * more).
  *
- * usage: vlp_bench_blip [VLP_BINARY] [--keep] [--reps N] [--vision-only]  */
+ * usage: vlp_bench_blip [VLP_BINARY] [--keep] [--reps N] [--vision-only | --vqa]  */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,39 @@ static double decoder_flops(void) {
   return f;
 }
 
+/* Answers of exactly NEW_TOKENS tokens to one question about one image through the public
+ * API: preprocessing, vision tower, question encoder and answer decoder, best of reps. */
+static void time_answers(const char *dir, const char *image_path, int reps) {
+  vlp_model *m = NULL;
+  vlp_session *sess = NULL;
+  vlp_image img;
+  if (vlp_model_load(dir, &m) || vlp_session_new(m, NULL, &sess) ||
+      vlp_image_load(image_path, &img))
+    bm_die("%s", vlp_last_error());
+  vlp_gen_params gp = vlp_gen_default_params();
+  gp.max_new_tokens = NEW_TOKENS;
+  gp.min_length = 1 + NEW_TOKENS; /* [BOS] + 20 tokens, eos masked until then */
+  double best = 1e30;
+  for (int r = 0; r <= reps; r++) { /* the first run warms up */
+    double t0 = bench_now();
+    vlp_features *f = NULL;
+    vlp_text_result res = {0};
+    if (vlp_encode_images(sess, &img, 1, 0, &f) ||
+        vlp_vqa(sess, f, 0, "what is the cat lying on?", &gp, &res))
+      bm_die("%s", vlp_last_error());
+    double t = bench_now() - t0;
+    if (res.n_ids != 1 + NEW_TOKENS)
+      bm_die("answer has %d ids, expected %d", res.n_ids, 1 + NEW_TOKENS);
+    vlp_text_result_free(&res);
+    vlp_features_free(f);
+    if (r > 0 && t < best) best = t;
+  }
+  printf("answer (20 tokens greedy), batch 1: %.3f s/image (best of %d)\n", best, reps);
+  vlp_image_free(&img);
+  vlp_session_free(sess);
+  vlp_model_free(m);
+}
+
 /* Keeps or removes the model folder at the end. */
 static void finish(char *dir, int keep, char *vlp_bin) {
   if (keep)
@@ -63,12 +100,14 @@ static void finish(char *dir, int keep, char *vlp_bin) {
 
 int main(int argc, char **argv) {
   const char *vlp_arg = NULL;
-  int keep = 0, reps = 3, vision_only = 0;
+  int keep = 0, reps = 3, vision_only = 0, vqa = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--keep"))
       keep = 1;
     else if (!strcmp(argv[i], "--vision-only"))
       vision_only = 1;
+    else if (!strcmp(argv[i], "--vqa"))
+      vqa = 1;
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
       reps = atoi(argv[++i]);
     else
@@ -76,13 +115,14 @@ int main(int argc, char **argv) {
   }
   if (reps < 1) reps = 1;
   char *vlp_bin = bm_find_vlp(argv[0], vlp_arg);
-  const char *tiny = VLP_BENCH_GOLDEN "/models/blip-caption-tiny";
+  const char *tiny =
+      vqa ? VLP_BENCH_GOLDEN "/models/blip-vqa-tiny" : VLP_BENCH_GOLDEN "/models/blip-caption-tiny";
   const char *image_path = VLP_BENCH_GOLDEN "/images/chelsea_cat.png";
   int threads = vlp_default_threads();
   printf(
-      "vlp_bench_blip: BLIP-base caption, random F32 weights, %d threads "
+      "vlp_bench_blip: BLIP-base %s, random F32 weights, %d threads "
       "(machine shared with other jobs: numbers are noisy)\n",
-      threads);
+      vqa ? "VQA" : "caption", threads);
 
   char *dir = bm_make_tmpdir("blip");
   double t0 = bench_now();
@@ -124,7 +164,8 @@ int main(int argc, char **argv) {
   double vf = vision_flops();
   printf("vision encoder, batch 1: %.3f s/image (best of %d), %.1f GFLOP/image, %.1f GFLOP/s\n",
          best, reps, vf * 1e-9, vf / best * 1e-9);
-  if (vision_only) {
+  if (vqa) time_answers(dir, image_path, reps);
+  if (vision_only || vqa) {
     free(pixels), free(emb);
     blip_free(bm);
     ws_release(&ws);

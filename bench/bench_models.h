@@ -53,9 +53,10 @@ enum {
   BLIP_DENC = 768,
   BLIP_MAXPOS = 512
 };
-/* Write a BLIP-base captioning folder in dir from the tiny captioning folder `tiny`: its
- * config.json and preprocessor_config.json with BLIP-base sizes, its tokenizer files, and
- * model.safetensors scaled up (bm_write_scaled_safetensors). Returns the safetensors size. */
+/* Write a BLIP-base captioning (or VQA) folder in dir from the tiny captioning (or VQA)
+ * folder `tiny`: its config.json and preprocessor_config.json with BLIP-base sizes, its
+ * tokenizer files, and model.safetensors scaled up (bm_write_scaled_safetensors). Returns
+ * the safetensors size. */
 size_t bm_make_blip_base(const char *tiny, const char *dir);
 
 /* CLIP ViT-B/32 (openai/clip-vit-base-patch32) sizes: vision tower (V), text tower (T). */
