@@ -21,10 +21,11 @@ static const char usage[] =
     "usage: vlp bench -m MODEL [--batch N] [--reps N] [--new-tokens N]\n"
     "                 [--precision f32,bf16,int8] [--threads N] [--json] [-o FILE]\n\n"
     "Times the model's workloads: image encoder and text encoder (CLIP, SigLIP, BLIP\n"
-    "retrieval) at batch 1 and --batch N, captions of --new-tokens new tokens (BLIP\n"
-    "captioning) at batch 1 and N, answers of as many tokens to one question per image (BLIP\n"
-    "VQA; the images of a batch encoded together), and decoding + preprocessing of a\n"
-    "4032x3024 JPEG; for each precision asked.\n"
+    "retrieval) at batch 1 and --batch N, image-text matching of one text per image (BLIP\n"
+    "retrieval), captions of --new-tokens new tokens (BLIP captioning), answers of as many\n"
+    "tokens to one question per image (BLIP VQA) at batch 1 and N (the images of a batch\n"
+    "encoded together), and decoding + preprocessing of a 4032x3024 JPEG; for each\n"
+    "precision asked.\n"
     "Each row: seconds per item, items/s, GFLOP/s (the model's matrix products and\n"
     "attention over every token, also where vlp skips some: CLIP's embeddings and SigLIP's\n"
     "text embeddings run their last layer on the pooled rows only), and that as a fraction of\n"
@@ -113,18 +114,30 @@ static double caption_flops(const model_dims *d, int new_tokens) {
   return vision_flops(d) + kv + new_tokens * step;
 }
 
+/* BLIP's text encoder over T tokens with cross-attention to the image: its layers, the
+ * cross-attention's projections, the keys and values of every image token and the
+ * attention over them. */
+static double text_over_image_flops(const model_dims *d, int T) {
+  double D = d->sum.text.hidden, L = d->sum.text.layers;
+  double Dv = d->sum.vision.hidden, Ti = d->vis_tokens;
+  return L *
+         (layer_flops(T, D, d->txt_mlp) + 2 * T * 2 * D * D + 2 * Ti * 2 * Dv * D + 4 * T * Ti * D);
+}
+
 /* An answer of new_tokens tokens to a question of Tq tokens (BLIP VQA): the question
- * encoder over the image (its layers, cross-attention projections and the keys and values
- * of every image token), the answer decoder's cross-attention keys and values of the
+ * encoder over the image, the answer decoder's cross-attention keys and values of the
  * question once, then its steps as a caption's. */
 static double vqa_flops(const model_dims *d, int Tq, int new_tokens) {
   double D = d->sum.text.hidden, L = d->sum.text.layers, V = d->sum.text.vocab_size;
-  double Dv = d->sum.vision.hidden, Ti = d->vis_tokens;
-  double enc = L * (layer_flops(Tq, D, d->txt_mlp) + 2 * Tq * 2 * D * D + 2 * Ti * 2 * Dv * D +
-                    4 * Tq * Ti * D);
   double kv = L * 2 * 2 * Tq * D * D;
   double step = L * 2 * (6 * D * D + 2 * D * d->txt_mlp) + 2 * D * D + 2 * D * V;
-  return vision_flops(d) + enc + kv + new_tokens * step;
+  return vision_flops(d) + text_over_image_flops(d, Tq) + kv + new_tokens * step;
+}
+
+/* Image-text matching of a text of T tokens (BLIP retrieval, vlp_itm): the text encoder
+ * over the image (the match probability) and alone (the contrastive embedding). */
+static double itm_flops(const model_dims *d, int T) {
+  return vision_flops(d) + text_over_image_flops(d, T) + text_flops(d, T);
 }
 
 /* A caption's floor per image at this batch (f32): the products before decoding at the
@@ -312,6 +325,17 @@ static vlp_status run_text(const job *j) {
     out = g, cap = need;
   }
   return vlp_embed_texts(j->s, j->texts, j->n, out);
+}
+
+static vlp_status run_itm(const job *j) {
+  vlp_features *f = NULL;
+  vlp_status st = vlp_encode_images(j->s, j->imgs, j->n, 0, &f);
+  for (int i = 0; !st && i < j->n; i++) {
+    float itm, itc;
+    st = vlp_itm(j->s, f, i, j->texts[i], &itm, &itc);
+  }
+  vlp_features_free(f);
+  return st;
 }
 
 static vlp_status run_vqa(const job *j) {
@@ -551,6 +575,11 @@ int cmd_bench(int argc, char **argv) {
         int T = text_tokens(m, &d, texts[0]);
         t = best_time(run_text, &j, reps);
         if (t > 0) add_row(r, "text", j.n, precs[pi], t, j.n, text_flops(&d, T), load, 0);
+      }
+      if (arch == VLP_ARCH_BLIP_ITM) {
+        t = best_time(run_itm, &j, reps);
+        double fl = itm_flops(&d, text_tokens(m, &d, texts[0]));
+        if (t > 0) add_row(r, "itm", j.n, precs[pi], t, j.n, fl, load, 0);
       }
       if (arch == VLP_ARCH_BLIP_VQA) {
         t = best_time(run_vqa, &j, reps);

@@ -57,6 +57,31 @@ for r in rows:
         assert abs(got - want[r['workload']]) < 1e-4 * want[r['workload']], (r, want)
 " "$T/out" $M/siglip-tiny; then ok; else bad "bench siglip FLOPs: $(head -c 600 "$T/out")"; fi
 
+# BLIP retrieval: image-text matching of one text per image, its FLOPs the text encoder's over
+# the image and alone (the text's length from the text row's FLOPs)
+expect_rc 0 "bench itm" "$VLP" bench -m $M/blip-itm-tiny --reps 1 --batch 2
+lines out 7 "bench itm: decode+preprocess, image, text and itm at batch 1 and 2"
+has out '"workload": "itm", "batch": 2, "precision": "f32"' "bench itm"
+if python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cfg = json.load(open(sys.argv[2] + '/config.json'))
+def layer(T, D, M): return 2 * T * (4 * D * D + 2 * D * M) + 4 * T * T * D
+v, t = cfg['vision_config'], cfg['text_config']
+Dv, P = v['hidden_size'], v['patch_size']
+Ti = (v['image_size'] // P) ** 2 + 1
+D, M, L = t['hidden_size'], t['intermediate_size'], t['num_hidden_layers']
+flops = lambda r: r['gflops'] * 1e9 * r['seconds_per_item']
+text = [flops(r) for r in rows if r['workload'] == 'text']
+T = [n for n in range(1, 512) if abs(L * layer(n, D, M) - text[0]) < 1e-4 * text[0]]
+assert len(T) == 1, text
+T = T[0]
+want = (v['num_hidden_layers'] * layer(Ti, Dv, v['intermediate_size']) + 2 * (Ti - 1) * Dv * 3 * P * P
+        + L * (layer(T, D, M) + 4 * T * D * D + 4 * Ti * Dv * D + 4 * T * Ti * D) + L * layer(T, D, M))
+itm = [flops(r) for r in rows if r['workload'] == 'itm']
+assert len(itm) == 2 and all(abs(f - want) < 1e-4 * want for f in itm), (itm, want)
+" "$T/out" $M/blip-itm-tiny; then ok; else bad "bench itm FLOPs: $(grep itm "$T/out" | head -c 600)"; fi
+
 # BLIP VQA: an answer of exactly --new-tokens tokens to one question per image
 expect_rc 0 "bench vqa" "$VLP" bench -m $M/blip-vqa-tiny --reps 1 --batch 2 --new-tokens 3
 lines out 5 "bench vqa: decode+preprocess, image and vqa at batch 1 and 2"
