@@ -1,9 +1,9 @@
-/* vlp bench: times a model's own workloads on this machine (image and text encoders at
- * batch 1 and N, captions and VQA answers with a fixed number of new tokens at batch 1 and
- * N, decoding and preprocessing a large JPEG) for each asked precision, next to the f32 GEMM
- * throughput measured in the same run on the model's own shapes, so every figure is also a fraction
- * of what this machine's matrix products reach. A table on a terminal, JSON Lines
- * otherwise. */
+/* vlp bench: times a model's own workloads on this machine (image and text encoders,
+ * image-text matching, captions and VQA answers with a fixed number of new tokens, each at
+ * batch 1 and N; decoding and preprocessing a large JPEG) for each asked precision, next to
+ * the f32 GEMM throughput measured in the same run on the model's own shapes, so every
+ * figure is also a fraction of what this machine's matrix products reach. A table on a
+ * terminal, JSON Lines otherwise. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
