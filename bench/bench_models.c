@@ -338,10 +338,8 @@ size_t bm_make_blip_base(const char *tiny, const char *dir) {
   char p[4096], q[4096];
   cJSON *vc, *tc, *cfg = bm_read_config(tiny, &vc, &tc);
   /* The tiny -> full size maps, from the two configs. */
-  /* text_encoder.: the VQA model's question encoder (BERT-base, as the decoder) */
   bm_dim_map maps[3] = {{.prefix = "vision_model.", .layers = BLIP_LV},
-                        {.prefix = "text_decoder.", .layers = BLIP_LT},
-                        {.prefix = "text_encoder.", .layers = BLIP_LT}};
+                        {.prefix = "text_decoder.", .layers = BLIP_LT}};
   int tdv = bm_get_int(vc, "hidden_size"), tfv = bm_get_int(vc, "intermediate_size");
   int tps = bm_get_int(vc, "patch_size"), tis = bm_get_int(vc, "image_size");
   bm_map_add(&maps[0], tdv, BLIP_DV);
@@ -357,9 +355,8 @@ size_t bm_make_blip_base(const char *tiny, const char *dir) {
   bm_map_add(&maps[1], bm_get_int(tc, "encoder_hidden_size"), BLIP_DENC);
   bm_map_add(&maps[1], bm_get_int(tc, "vocab_size"), BLIP_VOCAB);
   bm_map_add(&maps[1], bm_get_int(tc, "max_position_embeddings"), BLIP_MAXPOS);
-  maps[2].n = maps[1].n;
-  memcpy(maps[2].from, maps[1].from, sizeof maps[1].from);
-  memcpy(maps[2].to, maps[1].to, sizeof maps[1].to);
+  maps[2] = maps[1]; /* the VQA model's question encoder: BERT-base, as the decoder */
+  maps[2].prefix = "text_encoder.";
 
   const struct {
     cJSON *o;

@@ -406,6 +406,14 @@ static double best_time(vlp_status (*fn)(const job *), const job *j, int reps) {
   return best;
 }
 
+/* Times one workload and keeps its row; 0 when it failed (message printed). */
+static int time_workload(report *r, vlp_status (*fn)(const job *), const job *j, int reps,
+                         const char *name, int prec, double flops, double load_s, int floor_batch) {
+  double t = best_time(fn, j, reps);
+  if (t > 0) add_row(r, name, j->n, prec, t, j->n, flops, load_s, floor_batch);
+  return t > 0;
+}
+
 /* The f32 GEMM peak on the model's products: every layer shape at the larger batch, best of
  * reps runs each (as many chances at a quiet moment of a shared machine as the workloads
  * get, so their fractions of it are not inflated by a noisy peak). */
@@ -566,36 +574,24 @@ int cmd_bench(int argc, char **argv) {
       continue;
     }
     vlp_arch arch = vlp_model_arch(m);
+    const int p = precs[pi], Tt = text_tokens(m, &d, texts[0]), Tq = text_tokens(m, &d, question);
+    char vqa_wl[32], cap_wl[32];
+    snprintf(vqa_wl, sizeof vqa_wl, "vqa %d tok", new_tokens);
+    snprintf(cap_wl, sizeof cap_wl, "caption %d tok", new_tokens);
     int sizes[2] = {1, batch};
     for (int bi = 0; bi < (batch > 1 ? 2 : 1); bi++) {
       job j = {s, imgs, texts, question, sizes[bi], new_tokens};
-      double t = best_time(run_image, &j, reps);
-      if (t > 0) add_row(r, "image", j.n, precs[pi], t, j.n, vision_flops(&d), load, 0);
-      if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM || arch == VLP_ARCH_SIGLIP) {
-        int T = text_tokens(m, &d, texts[0]);
-        t = best_time(run_text, &j, reps);
-        if (t > 0) add_row(r, "text", j.n, precs[pi], t, j.n, text_flops(&d, T), load, 0);
-      }
-      if (arch == VLP_ARCH_BLIP_ITM) {
-        t = best_time(run_itm, &j, reps);
-        double fl = itm_flops(&d, text_tokens(m, &d, texts[0]));
-        if (t > 0) add_row(r, "itm", j.n, precs[pi], t, j.n, fl, load, 0);
-      }
-      if (arch == VLP_ARCH_BLIP_VQA) {
-        t = best_time(run_vqa, &j, reps);
-        char wl[32];
-        snprintf(wl, sizeof wl, "vqa %d tok", new_tokens);
-        double fl = vqa_flops(&d, text_tokens(m, &d, question), new_tokens);
-        if (t > 0) add_row(r, wl, j.n, precs[pi], t, j.n, fl, load, 0);
-      }
-      if (arch == VLP_ARCH_BLIP_CAPTION) {
-        t = best_time(run_caption, &j, reps);
-        char wl[32];
-        snprintf(wl, sizeof wl, "caption %d tok", new_tokens);
-        int fb = precs[pi] == VLP_PRECISION_F32 ? j.n : 0;
-        if (t > 0) add_row(r, wl, j.n, precs[pi], t, j.n, caption_flops(&d, new_tokens), load, fb);
-      }
-      if (t < 0) rc = EXIT_SOME_FAILED;
+      int ok = time_workload(r, run_image, &j, reps, "image", p, vision_flops(&d), load, 0);
+      if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM || arch == VLP_ARCH_SIGLIP)
+        ok = time_workload(r, run_text, &j, reps, "text", p, text_flops(&d, Tt), load, 0);
+      if (arch == VLP_ARCH_BLIP_ITM)
+        ok = time_workload(r, run_itm, &j, reps, "itm", p, itm_flops(&d, Tt), load, 0);
+      if (arch == VLP_ARCH_BLIP_VQA)
+        ok = time_workload(r, run_vqa, &j, reps, vqa_wl, p, vqa_flops(&d, Tq, new_tokens), load, 0);
+      if (arch == VLP_ARCH_BLIP_CAPTION)
+        ok = time_workload(r, run_caption, &j, reps, cap_wl, p, caption_flops(&d, new_tokens), load,
+                           p == VLP_PRECISION_F32 ? j.n : 0);
+      if (!ok) rc = EXIT_SOME_FAILED;
     }
     vlp_session_free(s);
     vlp_model_free(m);
