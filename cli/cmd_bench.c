@@ -583,14 +583,15 @@ int cmd_bench(int argc, char **argv) {
       job j = {s, imgs, texts, question, sizes[bi], new_tokens};
       int ok = time_workload(r, run_image, &j, reps, "image", p, vision_flops(&d), load, 0);
       if (arch == VLP_ARCH_CLIP || arch == VLP_ARCH_BLIP_ITM || arch == VLP_ARCH_SIGLIP)
-        ok = time_workload(r, run_text, &j, reps, "text", p, text_flops(&d, Tt), load, 0);
+        ok &= time_workload(r, run_text, &j, reps, "text", p, text_flops(&d, Tt), load, 0);
       if (arch == VLP_ARCH_BLIP_ITM)
-        ok = time_workload(r, run_itm, &j, reps, "itm", p, itm_flops(&d, Tt), load, 0);
+        ok &= time_workload(r, run_itm, &j, reps, "itm", p, itm_flops(&d, Tt), load, 0);
       if (arch == VLP_ARCH_BLIP_VQA)
-        ok = time_workload(r, run_vqa, &j, reps, vqa_wl, p, vqa_flops(&d, Tq, new_tokens), load, 0);
+        ok &=
+            time_workload(r, run_vqa, &j, reps, vqa_wl, p, vqa_flops(&d, Tq, new_tokens), load, 0);
       if (arch == VLP_ARCH_BLIP_CAPTION)
-        ok = time_workload(r, run_caption, &j, reps, cap_wl, p, caption_flops(&d, new_tokens), load,
-                           p == VLP_PRECISION_F32 ? j.n : 0);
+        ok &= time_workload(r, run_caption, &j, reps, cap_wl, p, caption_flops(&d, new_tokens),
+                            load, p == VLP_PRECISION_F32 ? j.n : 0);
       if (!ok) rc = EXIT_SOME_FAILED;
     }
     vlp_session_free(s);
