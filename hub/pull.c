@@ -6,7 +6,6 @@
  * request from what an earlier attempt left there. The finished file is checked (size,
  * sha256 when the hub gives one) and renamed into place; a wrong checksum removes it. */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "hub/curl_lazy.h"
 #include "hub/hub.h"
 #include "hub/model_cache.h"
 #include "hub/sha256.h"
@@ -467,6 +467,9 @@ vlp_status vlp_pull(const char *repo_id, const vlp_pull_options *opts, vlp_pull_
   if (!st) st = cache_repo_dir(cache, repo_id, p.repo_dir, sizeof p.repo_dir);
   if (st) return st;
 
+  const char *why = "";
+  if (curl_load(&why))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: cannot download without libcurl: %s", repo_id, why);
   static int curl_ready; /* curl_global_init is not thread-safe: pull from one thread */
   if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
     return vlp_fail(VLP_ERR_IO, "libcurl could not be initialised");

@@ -6,11 +6,11 @@
  * not applied again (the container's transformations already are). libheif decodes into
  * its own full-size buffer, which is copied out: the one decoder (with animated WebP's
  * canvas) that needs memory for a second copy of the image. */
-#include <libheif/heif.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "media/decode.h"
+#include "media/heif_lazy.h"
 #include "media/image.h"
 
 static vlp_status heif_err(const char *name, const char *what, struct heif_error e) {
@@ -25,6 +25,10 @@ vlp_status heif_decode(const uint8_t *data, size_t size, const char *name, vlp_i
                        int *orientation) {
   memset(out, 0, sizeof *out);
   *orientation = 1;
+  const char *why = "";
+  if (heif_load(&why))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: cannot read HEIF/AVIF without libheif: %s", name,
+                    why);
   struct heif_context *ctx = heif_context_alloc();
   if (!ctx) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", name);
   heif_context_set_maximum_image_size_limit(ctx, VLP_IMAGE_MAX_SIDE);

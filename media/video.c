@@ -11,15 +11,10 @@
 #include "media/video.h"
 
 #include <errno.h>
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/avutil.h>
-#include <libavutil/display.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +22,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "media/ffmpeg_lazy.h"
 #include "media/image.h"
 
 struct vlp_video {
@@ -81,8 +77,23 @@ static void av_log_keep(void *avcl, int level, const char *fmt, va_list vl) {
   while (n && (av_last_msg[n - 1] == '\n' || av_last_msg[n - 1] == '\r')) av_last_msg[--n] = 0;
 }
 
-void video_capture_log(int on) { /* vlp_init: the program's explicit choice */
-  av_log_set_callback(on ? av_log_keep : av_log_default_callback);
+/* vlp_init's choice (-1: none yet): FFmpeg is loaded at the first video, so the choice waits
+ * for the next video opened (FFmpeg logs only while it reads one). */
+static atomic_int log_choice = -1;
+
+void video_capture_log(int on) {
+  atomic_store(&log_choice, on);
+}
+
+/* FFmpeg's functions, loaded at the first video (media/ffmpeg_lazy.h). */
+static vlp_status ffmpeg_ready(const char *path) {
+  const char *why = "";
+  if (ffmpeg_load(&why))
+    return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: cannot read videos without FFmpeg's libraries: %s",
+                    path, why);
+  int on = atomic_exchange(&log_choice, -1);
+  if (on >= 0) av_log_set_callback(on ? av_log_keep : av_log_default_callback);
+  return VLP_OK;
 }
 
 static const char *av_msg(int err, char *buf, size_t size) {
@@ -272,6 +283,7 @@ vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_vid
   if (!s) s = &def;
   vlp_status st = check_sampling(path, s);
   if (st) return st;
+  if ((st = ffmpeg_ready(path))) return st;
   struct stat sb;
   if (stat(path, &sb)) return vlp_fail(VLP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   if (S_ISDIR(sb.st_mode)) return vlp_fail(VLP_ERR_IO, "%s: is a folder, not a video file", path);
@@ -343,6 +355,7 @@ vlp_status video_open_memory(const uint8_t *data, size_t size, const char *name,
   vlp_status st = check_sampling(name, s);
   if (st) return st;
   if (!data || size == 0) return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", name);
+  if ((st = ffmpeg_ready(name))) return st;
   vlp_video *v = calloc(1, sizeof *v);
   if (!v || !(v->path = strdup(name))) {
     free(v);

@@ -37,6 +37,13 @@ has hdr "'shape': (1, 3, 64, 64)" "preprocess shape"
 expect_rc 0 "preprocess 128" "$VLP" preprocess -m $M/blip-caption-tiny $G/images/coffee.jpg --image-size 128 -o "$T/q.npy"
 head -c 128 "$T/q.npy" >"$T/hdr"
 has hdr "'shape': (1, 3, 128, 128)" "preprocess --image-size"
+# libheif is opened by the first HEIF/AVIF image, not when vlp starts (media/heif_lazy.h)
+expect_rc 0 "preprocess a JPEG, loader traced" env LD_DEBUG=files "$VLP" preprocess -m $M/clip-tiny \
+  $G/images/coffee.jpg -o "$T/j.npy"
+hasnt err "file=libheif" "a JPEG does not load libheif"
+expect_rc 0 "preprocess an AVIF, loader traced" env LD_DEBUG=files "$VLP" preprocess -m $M/clip-tiny \
+  data/formats/still.avif -o "$T/a.npy"
+has err "file=libheif" "an AVIF loads libheif"
 expect_rc 2 "preprocess without -o" "$VLP" preprocess -m $M/clip-tiny $G/images/astronaut.png
 
 # --- caption -------------------------------------------------------------------------

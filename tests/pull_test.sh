@@ -80,6 +80,11 @@ check "[ ! -e $(SNAP blip-caption-tiny)/tokenizer.json ]" "an optional file the 
 has log "HEAD /test/blip-caption-tiny/resolve/main/model.safetensors range=- status=302" "LFS file redirected"
 has log "GET /cdn/test/blip-caption-tiny/model.safetensors range=- status=200" "weights downloaded from the redirect"
 hasnt log "auth=Bearer" "no token sent without HF_TOKEN"
+# libcurl is opened by the first download, not when vlp starts (hub/curl_lazy.h)
+expect_rc 0 "pull again, loader traced" env LD_DEBUG=files "$VLP" pull test/blip-caption-tiny
+has err "file=libcurl" "a pull loads libcurl"
+expect_rc 0 "tokenize, loader traced" env LD_DEBUG=files "$VLP" tokenize -m $M/blip-caption-tiny "a cat"
+hasnt err "file=libcurl" "a run that downloads nothing does not load libcurl"
 
 # the cached model captions exactly as the golden folder
 "$VLP" caption -m $M/blip-caption-tiny $IMG >"$T/want" 2>/dev/null

@@ -36,6 +36,14 @@ expect_rc 2 "caption with a CLIP model" "$VLP" video caption -m $M/clip-tiny $V/
 expect_rc 0 "embed --help" "$VLP" embed --help
 has out "--video" "embed --help mentions --video"
 
+# --- FFmpeg's libraries are opened by the first video, not when vlp starts -------------------
+expect_rc 0 "embed an image, loader traced" env LD_DEBUG=files "$VLP" embed -m $M/clip-tiny \
+  --image $G/images/coffee.jpg
+hasnt err "file=libavformat" "an image run does not load FFmpeg"
+expect_rc 0 "embed a video, loader traced" env LD_DEBUG=files "$VLP" embed -m $M/clip-tiny \
+  --every 8 --video $V/slideshow_h264.mp4
+has err "file=libavformat" "a video run loads FFmpeg"
+
 # --- tag: timestamps for each sampling mode, on every video -----------------------------
 for f in $VIDEOS; do
   expect_rc 0 "tag every 2s start 1 $f" "$VLP" video tag -m $M/clip-tiny --labels $LABELS --every 2s --start 1 --top 2 "$f"
