@@ -53,9 +53,8 @@ static vlp_status read_vocab(bert_tokenizer *t, const char *path) {
   size_t size;
   vlp_status st = read_file(path, &t->vocab_text, &size);
   if (st) return st;
-  int ok = tok_utf8_valid(t->vocab_text, size);
-  if (ok < 0) return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
-  if (!ok) return vlp_fail(VLP_ERR_FORMAT, "%s: not UTF-8 text", path);
+  if (!tok_utf8_valid(t->vocab_text, size))
+    return vlp_fail(VLP_ERR_FORMAT, "%s: not UTF-8 text", path);
   size_t cap = 0;
   char *p = t->vocab_text, *end = p + size;
   while (p < end) {

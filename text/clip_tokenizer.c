@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "core/json_scan.h"
 #include "text/tok_ftfy.h"
 
 /* transformers reads merges.txt lines 1 .. 49152 - 256 - 2 (the rest is ignored). */
@@ -42,8 +43,8 @@ static const char *const PATTERN =
 
 struct clip_tokenizer {
   char *dir;
-  tok_map vocab;    /* token -> id */
-  char **id_to_tok; /* (n_ids,) NULL where vocab.json has no token */
+  tok_map vocab;          /* token -> id */
+  const char **id_to_tok; /* (n_ids,) keys of vocab, NULL where vocab.json has no token */
   int n_ids;
   tok_map ranks; /* "a b" -> merge rank */
   tok_added_set added;
@@ -74,7 +75,57 @@ static void build_byte_table(clip_tokenizer *t) {
   }
 }
 
+/* vocab.json in one pass (core/json_scan.h): the members into t, id_to_tok grown as the ids
+ * come. The cJSON reading below takes every file this one leaves (ids out of range too). */
+typedef struct {
+  clip_tokenizer *t;
+  int cap; /* entries of id_to_tok */
+} vocab_scan;
+
+static int vocab_member(const char *key, size_t n, long long id, void *ud) {
+  vocab_scan *v = ud;
+  clip_tokenizer *t = v->t;
+  if (id < 0 || id > 100000000) return 1;
+  if (id >= v->cap) {
+    int cap = v->cap ? v->cap : 65536;
+    while (cap <= id) cap *= 2;
+    const char **grown = realloc(t->id_to_tok, (size_t)cap * sizeof *grown);
+    if (!grown) return 1;
+    memset(grown + v->cap, 0, (size_t)(cap - v->cap) * sizeof *grown);
+    t->id_to_tok = grown, v->cap = cap;
+  }
+  /* json.load keeps the last of duplicate keys */
+  if (tok_map_put_key(&t->vocab, key, n, (int)id, &t->id_to_tok[id])) return 1;
+  if ((int)id >= t->n_ids) t->n_ids = (int)id + 1;
+  return 0;
+}
+
+static void drop_vocab(clip_tokenizer *t) {
+  free(t->id_to_tok);
+  t->id_to_tok = NULL;
+  t->n_ids = 0;
+  tok_map_free(&t->vocab);
+}
+
+static int read_vocab_plain(clip_tokenizer *t, const char *path) {
+  char *text;
+  size_t size;
+  if (read_file(path, &text, &size)) {
+    vlp_clear_error();
+    return 0;
+  }
+  size_t commas = 0; /* members <= commas + 1 */
+  for (const char *c = text; (c = memchr(c, ',', size - (size_t)(c - text))); c++) commas++;
+  vocab_scan v = {t, 0};
+  int ok = !tok_map_reserve(&t->vocab, commas + 1) &&
+           json_scan_int_object(text, size, vocab_member, &v) == 1 && t->n_ids > 0;
+  free(text);
+  if (!ok) drop_vocab(t);
+  return ok;
+}
+
 static vlp_status read_vocab(clip_tokenizer *t, const char *path) {
+  if (read_vocab_plain(t, path)) return VLP_OK;
   cJSON *j = NULL;
   vlp_status st = json_load_file(path, &j);
   if (st) return st;
@@ -103,9 +154,8 @@ static vlp_status read_vocab(clip_tokenizer *t, const char *path) {
   cJSON_ArrayForEach(e, j) {
     int id = (int)e->valuedouble;
     size_t n = strlen(e->string);
-    if (tok_map_put(&t->vocab, e->string, n, id)) goto nomem;
-    free(t->id_to_tok[id]); /* json.load keeps the last of duplicate keys */
-    if (!(t->id_to_tok[id] = strdup(e->string))) goto nomem;
+    /* json.load keeps the last of duplicate keys */
+    if (tok_map_put_key(&t->vocab, e->string, n, id, &t->id_to_tok[id])) goto nomem;
   }
   st = VLP_OK;
   goto done;
@@ -123,11 +173,15 @@ static vlp_status read_merges(clip_tokenizer *t, const char *path) {
   size_t size;
   vlp_status st = read_file(path, &text, &size);
   if (st) return st;
-  int ok = tok_utf8_valid(text, size);
-  if (ok <= 0) {
+  if (!tok_utf8_valid(text, size)) {
     free(text);
-    return ok < 0 ? vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path)
-                  : vlp_fail(VLP_ERR_FORMAT, "%s: not UTF-8 text", path);
+    return vlp_fail(VLP_ERR_FORMAT, "%s: not UTF-8 text", path);
+  }
+  size_t lines = 0; /* merges <= lines */
+  for (const char *c = text; (c = memchr(c, '\n', size - (size_t)(c - text))); c++) lines++;
+  if (tok_map_reserve(&t->ranks, lines + 1)) {
+    free(text);
+    return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
   }
   char *p = text, *end = text + size;
   while (p < end && (*p == ' ' || (*p >= 9 && *p <= 13))) p++;
@@ -222,8 +276,6 @@ void clip_tok_free(clip_tokenizer *t) {
   if (!t) return;
   free(t->dir);
   tok_map_free(&t->vocab);
-  if (t->id_to_tok)
-    for (int i = 0; i < t->n_ids; i++) free(t->id_to_tok[i]);
   free(t->id_to_tok);
   tok_map_free(&t->ranks);
   tok_added_free(&t->added);

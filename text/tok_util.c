@@ -100,68 +100,64 @@ void str_free(tok_str *s) {
   s->n = s->cap = 0;
 }
 
+/* The code point at s[i] (n bytes in all) into *cp, U+FFFD when the bytes there are not
+ * UTF-8 (*ok 0): a byte that can never start a character, or the maximal valid prefix of a
+ * sequence cut short. Returns the index after it. */
+static size_t utf8_next(const unsigned char *s, size_t i, size_t n, uint32_t *cp, int *ok) {
+  unsigned c = s[i];
+  *ok = 1;
+  if (c < 0x80) {
+    *cp = c;
+    return i + 1;
+  }
+  int need;
+  uint32_t v;
+  unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
+  if (c >= 0xC2 && c <= 0xDF) {
+    need = 1;
+    v = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 2;
+    v = c & 0x0F;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F; /* no surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 3;
+    v = c & 0x07;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    *cp = 0xFFFD, *ok = 0;
+    return i + 1;
+  }
+  size_t j = i + 1;
+  int k;
+  for (k = 0; k < need; k++, j++) {
+    unsigned lo_k = k == 0 ? lo : 0x80, hi_k = k == 0 ? hi : 0xBF;
+    if (j >= n || s[j] < lo_k || s[j] > hi_k) break;
+    v = (v << 6) | (s[j] & 0x3F);
+  }
+  *ok = k == need;
+  *cp = *ok ? v : 0xFFFD;
+  return j;
+}
+
 int tok_utf8_decode(const char *str, size_t n, tok_cps *out) {
   const unsigned char *s = (const unsigned char *)str;
   if (cps_reserve(out, n)) return -1; /* never more code points than bytes */
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    if (c < 0x80) {
-      out->p[out->n++] = c;
-      i++;
-      continue;
-    }
-    int need;
-    uint32_t cp;
-    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      cp = c & 0x0F;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      cp = c & 0x07;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      out->p[out->n++] = 0xFFFD; /* a byte that can never start a character */
-      i++;
-      continue;
-    }
-    /* The maximal valid prefix of a sequence becomes one U+FFFD when it is cut short. */
-    size_t j = i + 1;
-    int k;
-    for (k = 0; k < need; k++, j++) {
-      unsigned lo_k = k == 0 ? lo : 0x80, hi_k = k == 0 ? hi : 0xBF;
-      if (j >= n || s[j] < lo_k || s[j] > hi_k) break;
-      cp = (cp << 6) | (s[j] & 0x3F);
-    }
-    if (k == need) {
-      out->p[out->n++] = cp;
-    } else {
-      out->p[out->n++] = 0xFFFD;
-    }
-    i = j;
-  }
+  int ok;
+  for (size_t i = 0; i < n;) i = utf8_next(s, i, n, &out->p[out->n++], &ok);
   return 0;
 }
 
+/* Walks the bytes without decoding them into memory: merges.txt and vocab.txt are checked
+ * whole at load, and a code-point copy of them was 4 bytes a byte of first-touch pages. */
 int tok_utf8_valid(const char *str, size_t n) {
-  tok_cps c = {0};
-  if (tok_utf8_decode(str, n, &c)) return -1;
-  /* Valid when decoding produced no U+FFFD that was not in the input (EF BF BD). */
-  size_t fffd_in = 0, fffd_out = 0;
-  for (size_t i = 0; i + 2 < n; i++)
-    if ((unsigned char)str[i] == 0xEF && (unsigned char)str[i + 1] == 0xBF &&
-        (unsigned char)str[i + 2] == 0xBD)
-      fffd_in++;
-  for (size_t i = 0; i < c.n; i++) fffd_out += c.p[i] == 0xFFFD;
-  cps_free(&c);
-  return fffd_in == fffd_out;
+  const unsigned char *s = (const unsigned char *)str;
+  uint32_t cp;
+  int ok = 1;
+  for (size_t i = 0; i < n && ok;) i = utf8_next(s, i, n, &cp, &ok);
+  return ok;
 }
 
 int tok_utf8_encode(const uint32_t *c, size_t n, tok_str *out) {
@@ -234,19 +230,31 @@ static int map_rehash(tok_map *m, size_t cap) {
   return 0;
 }
 
+int tok_map_reserve(tok_map *m, size_t n) {
+  size_t cap = m->cap ? m->cap : 1024;
+  while (cap < 2 * n) cap *= 2;
+  return cap > m->cap ? map_rehash(m, cap) : 0;
+}
+
 int tok_map_put(tok_map *m, const char *k, size_t klen, int v) {
+  return tok_map_put_key(m, k, klen, v, NULL);
+}
+
+int tok_map_put_key(tok_map *m, const char *k, size_t klen, int v, const char **stored) {
   if (klen > UINT32_MAX) return -1;
   if ((m->n + 1) * 2 > m->cap && map_rehash(m, m->cap ? m->cap * 2 : 1024)) return -1;
   size_t h = (size_t)hash_bytes(k, klen) & (m->cap - 1);
   while (m->keys[h]) {
     if (m->klen[h] == klen && memcmp(m->keys[h], k, klen) == 0) {
       m->vals[h] = v;
+      if (stored) *stored = m->keys[h];
       return 0;
     }
     h = (h + 1) & (m->cap - 1);
   }
   const char *d = pool_copy(m, k, klen);
   if (!d) return -1;
+  if (stored) *stored = d;
   m->keys[h] = d;
   m->klen[h] = (uint32_t)klen;
   m->vals[h] = v;

@@ -37,7 +37,7 @@ void str_free(tok_str *s);
 /* Decode UTF-8 bytes; every maximal invalid subsequence becomes one U+FFFD, as Python's
  * bytes.decode("utf-8", errors="replace") does. Appends to out. */
 int tok_utf8_decode(const char *s, size_t n, tok_cps *out);
-/* 1 when s[0..n) is valid UTF-8, 0 when not, -1 when out of memory. */
+/* 1 when s[0..n) is valid UTF-8, else 0. */
 int tok_utf8_valid(const char *s, size_t n);
 /* Append the UTF-8 encoding of cps to out. */
 int tok_utf8_encode(const uint32_t *c, size_t n, tok_str *out);
@@ -56,6 +56,12 @@ typedef struct {
 } tok_map;
 
 int tok_map_put(tok_map *m, const char *k, size_t klen, int v); /* overwrites */
+/* The same, and *stored gets the map's copy of the key (NUL-terminated, valid until
+ * tok_map_free). */
+int tok_map_put_key(tok_map *m, const char *k, size_t klen, int v, const char **stored);
+/* Room for n keys without growing (each growth copies the table into a new one twice its
+ * size: first-touch page faults for a vocabulary read once). */
+int tok_map_reserve(tok_map *m, size_t n);
 /* The value stored for k, or -1. */
 int tok_map_get(const tok_map *m, const char *k, size_t klen);
 void tok_map_free(tok_map *m);
