@@ -37,7 +37,8 @@ extern curl_functions curl_fn;
 int curl_load(const char **why);
 
 #ifndef CURL_LAZY_NO_CALLS
-/* From here on a call of a libcurl function goes through its pointer. */
+/* From here on a call of a libcurl function goes through its pointer (so curl.h must
+ * not be included after this one). */
 #undef curl_easy_setopt
 #define curl_easy_cleanup (curl_fn.curl_easy_cleanup)
 #define curl_easy_escape (curl_fn.curl_easy_escape)

@@ -77,7 +77,8 @@ VLP_API vlp_status vlp_set_error(vlp_status st, const char *message);
 typedef struct {
   /* 1: route FFmpeg's log (av_log_set_callback, process-wide) into libvlp, which keeps
    * the last error line for its own messages and prints nothing; 0 (default): FFmpeg's
-   * log is left as it is (FFmpeg prints to stderr). */
+   * log is left as it is (FFmpeg prints to stderr). libvlp opens FFmpeg at its first video,
+   * so the choice takes effect then. */
   int capture_ffmpeg_log;
 } vlp_init_options;
 VLP_API vlp_status vlp_init(const vlp_init_options *o);

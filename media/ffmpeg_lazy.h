@@ -71,7 +71,8 @@ extern ffmpeg_functions ffmpeg_fn;
 int ffmpeg_load(const char **why);
 
 #ifndef FFMPEG_LAZY_NO_CALLS
-/* From here on a call of an FFmpeg function goes through its pointer. */
+/* From here on a call of an FFmpeg function goes through its pointer (so FFmpeg's headers must
+ * not be included after this one). */
 #define av_display_rotation_get (ffmpeg_fn.av_display_rotation_get)
 #define av_find_best_stream (ffmpeg_fn.av_find_best_stream)
 #define av_fourcc_make_string (ffmpeg_fn.av_fourcc_make_string)

@@ -41,7 +41,8 @@ extern heif_functions heif_fn;
 int heif_load(const char **why);
 
 #ifndef HEIF_LAZY_NO_CALLS
-/* From here on a call of a libheif function goes through its pointer. */
+/* From here on a call of a libheif function goes through its pointer (so libheif's headers must
+ * not be included after this one). */
 #define heif_context_alloc (heif_fn.heif_context_alloc)
 #define heif_context_free (heif_fn.heif_context_free)
 #define heif_context_get_primary_image_handle (heif_fn.heif_context_get_primary_image_handle)

@@ -283,12 +283,12 @@ vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_vid
   if (!s) s = &def;
   vlp_status st = check_sampling(path, s);
   if (st) return st;
-  if ((st = ffmpeg_ready(path))) return st;
   struct stat sb;
   if (stat(path, &sb)) return vlp_fail(VLP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   if (S_ISDIR(sb.st_mode)) return vlp_fail(VLP_ERR_IO, "%s: is a folder, not a video file", path);
   if (S_ISREG(sb.st_mode) && sb.st_size == 0)
     return vlp_fail(VLP_ERR_FORMAT, "%s: empty file (0 bytes)", path);
+  if ((st = ffmpeg_ready(path))) return st;
   vlp_video *v = calloc(1, sizeof *v);
   if (!v || !(v->path = strdup(path))) {
     free(v);
