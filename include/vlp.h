@@ -508,9 +508,10 @@ typedef struct {
   const char *codec; /* decoder name, e.g. "h264" */
 } vlp_video_info;
 
-/* Open the best video stream of a file (any container and codec the linked FFmpeg
- * libraries decode). Errors name the file: empty file, not a video, no video stream, no
- * decoder for the codec, bad sampling parameters. */
+/* Open the best video stream of a file (any container and codec the installed FFmpeg
+ * libraries decode; libvlp opens them at the first video). Errors name the file: empty file,
+ * not a video, no video stream, no decoder for the codec, bad sampling parameters, FFmpeg's
+ * libraries missing. */
 VLP_API vlp_status vlp_video_open(const char *path, const vlp_video_sampling *s, vlp_video **out);
 VLP_API vlp_video_info vlp_video_get_info(const vlp_video *v);
 /* The next sampled frame as RGB24 (FFmpeg's default YUV->RGB: the stream's matrix or
