@@ -1,4 +1,4 @@
-/* test_json_scan: core/json_scan.c reads a flat JSON object of string -> integer as cJSON
+/* test_json_scan: text/tok_json_scan.c reads a flat JSON object of string -> integer as cJSON
  * does (keys with every escape, surrogate pairs, raw UTF-8, duplicates in order; the golden
  * CLIP vocab.json member by member), and leaves every other text to cJSON. */
 #include <cjson/cJSON.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "core/json.h"
-#include "core/json_scan.h"
 #include "testlib.h"
+#include "text/tok_json_scan.h"
 
 typedef struct {
   char **keys;
@@ -43,14 +43,14 @@ static void members_free(members *m) {
 static int scan(const char *text, members *m) {
   memset(m, 0, sizeof *m);
   m->stop_at = -1;
-  return json_scan_int_object(text, strlen(text), collect, m);
+  return tok_json_scan_int_object(text, strlen(text), collect, m);
 }
 
 /* The scan gives exactly cJSON's members: same keys, values and order. */
 static int same_as_cjson(const char *text, size_t size) {
   members m = {0};
   m.stop_at = -1;
-  int r = json_scan_int_object(text, size, collect, &m);
+  int r = tok_json_scan_int_object(text, size, collect, &m);
   cJSON *j = cJSON_ParseWithLength(text, size);
   int ok = r == 1 && j && cJSON_IsObject(j);
   int i = 0;
@@ -124,7 +124,7 @@ int main(void) {
   /* a callback that stops: -1, after the members before it */
   memset(&m, 0, sizeof m);
   m.stop_at = 1;
-  CHECK(json_scan_int_object("{\"a\": 1, \"b\": 2}", 16, collect, &m) == -1 && m.n == 1);
+  CHECK(tok_json_scan_int_object("{\"a\": 1, \"b\": 2}", 16, collect, &m) == -1 && m.n == 1);
   members_free(&m);
 
   /* the golden CLIP vocabulary, member by member */

@@ -142,7 +142,7 @@ int main(void) {
   CHECK(tok_pieces(clip, "\xc0\xaf", &p, &n) == VLP_OK && n >= 1);
   tok_free_pieces(p, n);
 
-  /* vocab.json read by cJSON (an id written 0.0 is not the plain form core/json_scan.c takes)
+  /* vocab.json read by cJSON (an id written 0.0 is not the plain form text/tok_json_scan.c takes)
    * gives the tokenizer the one-pass reading gives. */
   d = make_dir("clipslow");
   static const char *clip_files[] = {"merges.txt", "tokenizer_config.json",

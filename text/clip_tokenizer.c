@@ -22,8 +22,8 @@
 
 #include "core/error.h"
 #include "core/json.h"
-#include "core/json_scan.h"
 #include "text/tok_ftfy.h"
+#include "text/tok_json_scan.h"
 
 /* transformers reads merges.txt lines 1 .. 49152 - 256 - 2 (the rest is ignored). */
 #define MAX_MERGES (49152 - 256 - 2)
@@ -75,7 +75,17 @@ static void build_byte_table(clip_tokenizer *t) {
   }
 }
 
-/* vocab.json in one pass (core/json_scan.h): the members into t, id_to_tok grown as the ids
+/* Ids above this are taken as a broken vocab.json rather than a table to allocate. */
+#define MAX_TOKEN_ID 100000000
+
+/* Occurrences of byte c in text[0..size): a bound on members (commas) or merges (lines). */
+static size_t count_byte(const char *text, size_t size, char c) {
+  size_t k = 0;
+  for (const char *p = text; (p = memchr(p, c, size - (size_t)(p - text))); p++) k++;
+  return k;
+}
+
+/* vocab.json in one pass (text/tok_json_scan.h): the members into t, id_to_tok grown as the ids
  * come. The cJSON reading below takes every file this one leaves (ids out of range too). */
 typedef struct {
   clip_tokenizer *t;
@@ -85,7 +95,7 @@ typedef struct {
 static int vocab_member(const char *key, size_t n, long long id, void *ud) {
   vocab_scan *v = ud;
   clip_tokenizer *t = v->t;
-  if (id < 0 || id > 100000000) return 1;
+  if (id < 0 || id > MAX_TOKEN_ID) return 1;
   if (id >= v->cap) {
     int cap = v->cap ? v->cap : 65536;
     while (cap <= id) cap *= 2;
@@ -114,11 +124,9 @@ static int read_vocab_plain(clip_tokenizer *t, const char *path) {
     vlp_clear_error();
     return 0;
   }
-  size_t commas = 0; /* members <= commas + 1 */
-  for (const char *c = text; (c = memchr(c, ',', size - (size_t)(c - text))); c++) commas++;
   vocab_scan v = {t, 0};
-  int ok = !tok_map_reserve(&t->vocab, commas + 1) &&
-           json_scan_int_object(text, size, vocab_member, &v) == 1 && t->n_ids > 0;
+  int ok = !tok_map_reserve(&t->vocab, count_byte(text, size, ',') + 1) &&
+           tok_json_scan_int_object(text, size, vocab_member, &v) == 1 && t->n_ids > 0;
   free(text);
   if (!ok) drop_vocab(t);
   return ok;
@@ -137,7 +145,7 @@ static vlp_status read_vocab(clip_tokenizer *t, const char *path) {
   const cJSON *e;
   cJSON_ArrayForEach(e, j) {
     double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
-    if (v < 0 || v > 100000000 || v != (double)(int)v || !e->string) {
+    if (v < 0 || v > MAX_TOKEN_ID || v != (double)(int)v || !e->string) {
       st = vlp_fail(VLP_ERR_FORMAT, "%s: token \"%s\" has no valid id", path,
                     e->string ? e->string : "");
       goto done;
@@ -177,9 +185,7 @@ static vlp_status read_merges(clip_tokenizer *t, const char *path) {
     free(text);
     return vlp_fail(VLP_ERR_FORMAT, "%s: not UTF-8 text", path);
   }
-  size_t lines = 0; /* merges <= lines */
-  for (const char *c = text; (c = memchr(c, '\n', size - (size_t)(c - text))); c++) lines++;
-  if (tok_map_reserve(&t->ranks, lines + 1)) {
+  if (tok_map_reserve(&t->ranks, count_byte(text, size, '\n') + 1)) {
     free(text);
     return vlp_fail(VLP_ERR_NOMEM, "%s: out of memory", path);
   }

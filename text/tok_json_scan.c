@@ -1,8 +1,10 @@
-/* json_scan: a flat JSON object of string -> integer in one pass (see json_scan.h). */
-#include "core/json_scan.h"
+/* tok_json_scan: a flat JSON object of string -> integer in one pass (see tok_json_scan.h). */
+#include "text/tok_json_scan.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "text/tok_util.h"
 
 typedef struct {
   const char *p, *end;
@@ -102,15 +104,7 @@ static int key(scan *s, size_t *n) {
           u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
         }
         char b[4];
-        size_t k = u < 0x80 ? 1 : u < 0x800 ? 2 : u < 0x10000 ? 3 : 4;
-        if (k == 1) b[0] = (char)u;
-        if (k == 2) b[0] = (char)(0xC0 | u >> 6), b[1] = (char)(0x80 | (u & 0x3F));
-        if (k == 3)
-          b[0] = (char)(0xE0 | u >> 12), b[1] = (char)(0x80 | (u >> 6 & 0x3F)),
-          b[2] = (char)(0x80 | (u & 0x3F));
-        if (k == 4)
-          b[0] = (char)(0xF0 | u >> 18), b[1] = (char)(0x80 | (u >> 12 & 0x3F)),
-          b[2] = (char)(0x80 | (u >> 6 & 0x3F)), b[3] = (char)(0x80 | (u & 0x3F));
+        size_t k = (size_t)tok_utf8_put(u, b);
         if (!put(s, n, b, k)) return 0;
         continue;
       }
@@ -135,7 +129,7 @@ static int integer(scan *s, long long *v) {
   return 1;
 }
 
-static int scan_object(scan *s, json_scan_member fn, void *ud) {
+static int scan_object(scan *s, tok_json_scan_member fn, void *ud) {
   skip_ws(s);
   if (s->p >= s->end || *s->p++ != '{') return 0;
   skip_ws(s);
@@ -162,7 +156,7 @@ static int scan_object(scan *s, json_scan_member fn, void *ud) {
   return s->p == s->end;
 }
 
-int json_scan_int_object(const char *text, size_t size, json_scan_member fn, void *ud) {
+int tok_json_scan_int_object(const char *text, size_t size, tok_json_scan_member fn, void *ud) {
   scan s = {text, text + size, NULL, 0};
   int r = scan_object(&s, fn, ud);
   free(s.buf);
