@@ -64,6 +64,18 @@ vlp_status json_load_file(const char *path, cJSON **out) {
   return VLP_OK;
 }
 
+vlp_status json_load_config(const char *dir, char *path, size_t cap, cJSON **out) {
+  *out = NULL;
+  if (snprintf(path, cap, "%s/config.json", dir) >= (int)cap)
+    return vlp_fail(VLP_ERR_INVALID, "%.200s...: model folder path too long", dir);
+  return json_load_file(path, out);
+}
+
+const char *json_architecture(const cJSON *cfg) {
+  const cJSON *a = json_arr(cfg, "architectures");
+  return cJSON_GetStringValue(a ? cJSON_GetArrayItem(a, 0) : NULL);
+}
+
 static const cJSON *get(const cJSON *obj, const char *key) {
   return obj && cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }

@@ -9,6 +9,10 @@
 
 /* Parse a whole file. Not-JSON is VLP_ERR_FORMAT naming the file and the byte offset. */
 vlp_status json_load_file(const char *path, cJSON **out);
+/* A model folder's config.json: its path written to path[cap] (for messages), then read. */
+vlp_status json_load_config(const char *dir, char *path, size_t cap, cJSON **out);
+/* The model class a config.json names first in "architectures"; NULL when none. */
+const char *json_architecture(const cJSON *cfg);
 /* Getters: the value of key in obj when present and of the right type, else def.
  * obj may be NULL. */
 double json_num(const cJSON *obj, const char *key, double def);

@@ -122,12 +122,10 @@ vlp_status vlp_model_load_with(const char *model_dir_or_name, const vlp_model_pa
   vlp_status st = vlp_resolve_model(model_dir_or_name, model_dir, sizeof model_dir);
   if (st) return st;
   char path[4096 + 16];
-  snprintf(path, sizeof path, "%s/config.json", model_dir);
   cJSON *cfg;
-  st = json_load_file(path, &cfg);
+  st = json_load_config(model_dir, path, sizeof path, &cfg);
   if (st) return st;
-  const cJSON *archs = json_arr(cfg, "architectures");
-  const char *arch = cJSON_GetStringValue(archs ? cJSON_GetArrayItem(archs, 0) : NULL);
+  const char *arch = json_architecture(cfg);
   int a = -1;
   for (int i = 0; arch && i < (int)(sizeof arch_names / sizeof arch_names[0]); i++)
     if (!strcmp(arch, arch_names[i])) a = i;

@@ -137,11 +137,9 @@ vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *s) {
   char dir[PATH_CAP], path[PATH_CAP + 16];
   vlp_status st = vlp_resolve_model(name_or_path, dir, sizeof dir);
   if (st) return st;
-  snprintf(path, sizeof path, "%s/config.json", dir);
   cJSON *cfg;
-  if ((st = json_load_file(path, &cfg))) return st;
-  const cJSON *archs = json_arr(cfg, "architectures");
-  const char *arch = cJSON_GetStringValue(archs ? cJSON_GetArrayItem(archs, 0) : NULL);
+  if ((st = json_load_config(dir, path, sizeof path, &cfg))) return st;
+  const char *arch = json_architecture(cfg);
   snprintf(s->architecture, sizeof s->architecture, "%s", arch ? arch : "");
   for (int a = VLP_ARCH_BLIP_CAPTION; arch && a <= VLP_ARCH_SIGLIP; a++) {
     if (!strcmp(arch, vlp_arch_name((vlp_arch)a))) {

@@ -31,11 +31,9 @@ struct blip_model {
 /* ---- loading ----------------------------------------------------------------------- */
 
 static vlp_status read_arch(const cJSON *root, const char *path, blip_task *task) {
-  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
-  const cJSON *first = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
-  if (!cJSON_IsString(first))
+  const char *a = json_architecture(root);
+  if (!a)
     return vlp_fail(VLP_ERR_MODEL, "%s: no \"architectures\" list naming the model class", path);
-  const char *a = first->valuestring;
   if (!strcmp(a, "BlipForConditionalGeneration"))
     *task = BLIP_CAPTION;
   else if (!strcmp(a, "BlipForImageTextRetrieval"))
@@ -53,10 +51,8 @@ static vlp_status read_arch(const cJSON *root, const char *path, blip_task *task
 
 static vlp_status read_config(blip_model *m, const char *dir) {
   char path[4096];
-  if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-    return vlp_fail(VLP_ERR_INVALID, "model folder path too long: %.100s...", dir);
   cJSON *root = NULL;
-  vlp_status st = json_load_file(path, &root);
+  vlp_status st = json_load_config(dir, path, sizeof path, &root);
   if (st) return st;
   const cJSON *tcj = json_obj(root, "text_config"), *vcj = json_obj(root, "vision_config");
   st = read_arch(root, path, &m->task);

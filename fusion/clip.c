@@ -30,15 +30,14 @@ struct clip_model {
 /* ---- loading --------------------------------------------------------------------------- */
 
 static vlp_status check_architecture(const cJSON *cfg, const char *path) {
-  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
-  const cJSON *first = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
-  if (!cJSON_IsString(first))
+  const char *a = json_architecture(cfg);
+  if (!a)
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: no \"architectures\" entry; expected CLIPModel",
                     path);
-  if (strcmp(first->valuestring, "CLIPModel") != 0)
+  if (strcmp(a, "CLIPModel") != 0)
     return vlp_fail(VLP_ERR_UNSUPPORTED,
                     "%s: architectures[0] is \"%s\", not CLIPModel (this loader handles CLIPModel)",
-                    path, first->valuestring);
+                    path, a);
   return VLP_OK;
 }
 
@@ -49,10 +48,8 @@ vlp_status clip_load(const char *dir, clip_model **out) {
 vlp_status clip_load_parts(const char *dir, unsigned parts, clip_model **out) {
   *out = NULL;
   char path[4096];
-  if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-    return vlp_fail(VLP_ERR_INVALID, "%s: model path too long", dir);
   cJSON *cfg = NULL;
-  vlp_status st = json_load_file(path, &cfg);
+  vlp_status st = json_load_config(dir, path, sizeof path, &cfg);
   if (st) return st;
   clip_model *m = calloc(1, sizeof *m);
   if (!m) {

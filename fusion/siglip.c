@@ -32,9 +32,7 @@ struct siglip_model {
 /* ---- loading --------------------------------------------------------------------------- */
 
 static vlp_status check_architecture(const cJSON *cfg, const char *path) {
-  const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
-  const cJSON *first = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
-  const char *a = cJSON_GetStringValue(first);
+  const char *a = json_architecture(cfg);
   if (!a && !strcmp(json_str(cfg, "model_type", ""), "siglip")) return VLP_OK;
   if (!a)
     return vlp_fail(VLP_ERR_UNSUPPORTED, "%s: no \"architectures\" entry; expected SiglipModel",
@@ -78,10 +76,8 @@ vlp_status siglip_load(const char *dir, siglip_model **out) {
 vlp_status siglip_load_parts(const char *dir, unsigned parts, siglip_model **out) {
   *out = NULL;
   char path[4096];
-  if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-    return vlp_fail(VLP_ERR_INVALID, "%s: model path too long", dir);
   cJSON *cfg = NULL;
-  vlp_status st = json_load_file(path, &cfg);
+  vlp_status st = json_load_config(dir, path, sizeof path, &cfg);
   if (st) return st;
   siglip_model *m = calloc(1, sizeof *m);
   if (!m) {

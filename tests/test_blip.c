@@ -557,6 +557,11 @@ static void test_bad_folders(void) {
   }
   remove_dir(dir);
   if (fresh_copy("blip-itm-tiny", dir, sizeof dir)) {
+    edit_config(dir, NULL, "architectures", cJSON_CreateArray());
+    expect_error(dir, VLP_ERR_MODEL, "\"architectures\"", "config.json", "no architecture");
+  }
+  remove_dir(dir);
+  if (fresh_copy("blip-itm-tiny", dir, sizeof dir)) {
     edit_config(dir, "text_config", "hidden_size", cJSON_CreateNumber(64));
     expect_error(dir, VLP_ERR_MODEL, "text_encoder.embeddings.word_embeddings.weight", NULL,
                  "config hidden_size disagrees with the weights");

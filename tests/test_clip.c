@@ -535,7 +535,15 @@ static void test_bad_folders(void) {
   expect_fail("architecture", md, VLP_ERR_UNSUPPORTED, "BlipForConditionalGeneration");
   CHECK(edit_config(md, NULL, "architectures", "[]") == 0);
   expect_fail("no architecture", md, VLP_ERR_UNSUPPORTED, "architectures");
+  CHECK(edit_config(md, NULL, "architectures", "[7]") == 0);
+  expect_fail("architecture not a string", md, VLP_ERR_UNSUPPORTED, "architectures");
   remove_model(md);
+
+  /* a folder name longer than any path vlp builds: refused, not cut short */
+  char longdir[5000];
+  memset(longdir, 'd', sizeof longdir - 1);
+  longdir[sizeof longdir - 1] = 0;
+  expect_fail("folder path too long", longdir, VLP_ERR_INVALID, "path too long");
 
   CHECK(copy_model(md) == 0);
   CHECK(rename_tensor(md, "text_projection.weight", "text_projection.wexght") == 0);
