@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/json.h"
 #include "testlib.h"
 #include "text/tokenizer.h"
 
@@ -150,20 +151,10 @@ int main(void) {
   for (int i = 0; i < 4; i++) {
     char src[256], *text = NULL;
     snprintf(src, sizeof src, "golden/models/clip-tiny/%s", clip_files[i]);
-    FILE *f = fopen(src, "rb");
-    if (f) {
-      fseek(f, 0, SEEK_END);
-      long len = ftell(f);
-      fseek(f, 0, SEEK_SET);
-      text = calloc((size_t)len + 8, 1);
-      if (fread(text, 1, (size_t)len, f) != (size_t)len) text[0] = 0;
-      fclose(f);
-    }
-    char *zero = text && i == 3 ? strstr(text, "\"!\": 0,") : NULL; /* the first member */
-    if (zero) {
-      memmove(zero + 8, zero + 6, strlen(zero + 6) + 1); /* "!": 0, -> "!": 0.0, */
-      memcpy(zero + 5, "0.0", 3);
-    }
+    CHECK(read_file(src, &text, NULL) == VLP_OK);
+    /* the first member, "!": 0, rewritten in place as "!":0.0, (the same length) */
+    char *zero = text && i == 3 ? strstr(text, "\"!\": 0,\n  ") : NULL;
+    if (zero) memcpy(zero + 4, "0.0,\n ", 6);
     CHECK(text && (i < 3 || zero));
     if (text) write_file(d, clip_files[i], text);
     free(text);
