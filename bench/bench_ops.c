@@ -2,11 +2,17 @@
  * Prints OpenBLAS sgemm GFLOP/s at transformer shapes, op_linear vs its naive reference,
  * a ViT MLP block (linear, gelu, linear), the f32 GEMM peak as `vlp bench` measures it
  * (vlp_gemm_gflops) and each op_attention path (op_attention_force) at the models' vision,
- * text and decoding shapes, as GFLOP/s and a fraction of that peak. */
+ * text and decoding shapes, as GFLOP/s and a fraction of that peak; then the bf16 attention
+ * of bf16 models (core/attention_bf16.h) against the f32 blocked kernel on CLIP B/32's
+ * q, k, v rows, in cache and evicted from it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_util.h"
+#include "core/attention.h"
+#include "core/attention_bf16.h"
+#include "core/half.h"
 #include "core/ops.h"
 #include "core/threads.h"
 #include "vlp.h"
@@ -84,6 +90,43 @@ static void attention_table(double peak) {
     }
     printf("\n");
   }
+}
+
+/* CLIP B/32's attention at batch B on one (B * 50, 3 * 768) q, k, v buffer, as its layers
+ * pass it: the f32 blocked kernel and the bf16 one, best of reps calls each (alternating),
+ * with `evict` bytes written between calls (0: the rows stay cached). */
+static void bf16_attention_row(int B, size_t evict, int reps) {
+  const int T = 50, H = 12, hd = 64, D = H * hd;
+  const size_t n = (size_t)B * T * 3 * D;
+  float *qf = rnd(n), *of = rnd((size_t)B * T * D);
+  uint16_t *qb = malloc(n * sizeof *qb), *ob = malloc((size_t)B * T * D * sizeof *ob);
+  char *ev = evict ? malloc(evict) : NULL;
+  if (!qb || !ob || (evict && !ev)) {
+    fprintf(stderr, "out of memory\n");
+    exit(1);
+  }
+  for (size_t i = 0; i < n; i++) qb[i] = f32_to_bf16(qf[i]);
+  op_attn_shape s = {B, H, T, T, hd, T, NULL, 0, 3 * D};
+  if (!attention_bf16_available(&s)) {
+    printf("  bf16 attention: not available on this CPU / kernel path\n");
+  } else {
+    double t32 = 1e30, t16 = 1e30;
+    for (int r = 0; r <= reps; r++) { /* the first round warms up */
+      if (ev) memset(ev, r, evict);
+      double t0 = bench_now();
+      attention_blocked(of, qf, qf + D, qf + 2 * D, &s);
+      double t1 = bench_now();
+      if (ev) memset(ev, r + 1, evict);
+      double t2 = bench_now();
+      attention_bf16(ob, qb, qb + D, qb + 2 * D, &s);
+      double t3 = bench_now();
+      if (r > 0 && t1 - t0 < t32) t32 = t1 - t0;
+      if (r > 0 && t3 - t2 < t16) t16 = t3 - t2;
+    }
+    printf("  CLIP B/32 batch %-3d %-9s f32 %7.3f ms  bf16 %7.3f ms  (%.2fx)\n", B,
+           evict ? "evicted" : "cached", t32 * 1e3, t16 * 1e3, t32 / t16);
+  }
+  free(qf), free(of), free(qb), free(ob), free(ev);
 }
 
 /* GFLOP/s of op_linear y (m, n) = x (m, k) W^T, W (n, k); best of reps */
@@ -165,5 +208,10 @@ int main(int argc, char **argv) {
     if (g > gemm_peak) gemm_peak = g;
   }
   attention_table(gemm_peak > peak ? gemm_peak : peak);
+  printf("attention in bf16 models (q, k, v side by side, ld = 3D):\n");
+  for (int ev = 0; ev < 2; ev++) {
+    bf16_attention_row(1, ev ? (size_t)32 << 20 : 0, 300);
+    bf16_attention_row(16, ev ? (size_t)32 << 20 : 0, 200);
+  }
   return 0;
 }

@@ -21,6 +21,7 @@
 #include "core/kernels.h"
 #include "core/team.h"
 #include "core/threads.h"
+#include "core/transpose16.h"
 
 /* Keys per step of the online softmax (the score tile is ATTN_KBLK x block rows, 16 KiB
  * with AVX-512). 128 rather than 64 halves the rescaling of the running sums: T = 577,

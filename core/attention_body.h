@@ -111,26 +111,6 @@ VK_TARGET static void VK(accumulate)(float *ot, const float *alpha, const float 
   }
 }
 
-#if VA_W == 16
-/* Shuffle indices for a 16 x 16 transpose in four steps: step b pairs rows i and i + b
- * (i & b == 0) and swaps their off-diagonal b x b sub-blocks. */
-#define VA_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define VA_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-#define VA_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
-#define VA_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
-#define VA_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
-#define VA_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
-#define VA_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
-#define VA_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
-#define VA_TSTEP(x, b)                                               \
-  for (int i = 0; i < 16; i++)                                       \
-    if ((i & b) == 0) {                                              \
-      VK(vf) lo = __builtin_shufflevector(x[i], x[i + b], VA_LO##b); \
-      VK(vf) hi = __builtin_shufflevector(x[i], x[i + b], VA_HI##b); \
-      x[i] = lo, x[i + b] = hi;                                      \
-    }
-#endif
-
 /* qt (hd, nqp) = the block's query rows i0.. i0+n-1 transposed and scaled, rows from n on
  * zero. With 16-float vectors in 16 x 16 tiles in registers. */
 VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0, int n) {
@@ -142,10 +122,7 @@ VK_TARGET static void VK(load_qt)(float *qt, int nqp, const attn_head *a, int i0
       for (int r = 0; r < 16; r++)
         x[r] =
             r0 + r < n ? VK(ld)(a->q + (size_t)(i0 + r0 + r) * a->ld + c0) * a->scale : (VK(vf)){0};
-      VA_TSTEP(x, 8);
-      VA_TSTEP(x, 4);
-      VA_TSTEP(x, 2);
-      VA_TSTEP(x, 1);
+      T16_TRANSPOSE(VK(vf), x);
       for (int c = 0; c < 16; c++) VK(st)(qt + (size_t)(c0 + c) * nqp + r0, x[c]);
     }
 #endif
@@ -167,10 +144,7 @@ VK_TARGET static void VK(store_out)(const attn_head *a, const float *ot, const f
     for (; c0 + 16 <= a->hd; c0 += 16) {
       VK(vf) x[16];
       for (int c = 0; c < 16; c++) x[c] = VK(ld)(ot + (size_t)(c0 + c) * VA_QB + r0);
-      VA_TSTEP(x, 8);
-      VA_TSTEP(x, 4);
-      VA_TSTEP(x, 2);
-      VA_TSTEP(x, 1);
+      T16_TRANSPOSE(VK(vf), x);
       for (int r = 0; r < 16; r++)
         VK(st)(a->out + (size_t)(i0 + r0 + r) * a->D + c0, x[r] * inv[r0 + r]);
     }
@@ -430,7 +404,6 @@ static const attn_kernel VK(attn_kernel) = {VK_NAME, VA_QB, VK(attn_block), VK(a
 #undef VA_PR
 #undef VA_PCV
 
-#undef VA_TSTEP
 #undef VA_QB
 #undef VA_QV
 #undef VA_W

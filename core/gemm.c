@@ -277,7 +277,7 @@ static int linear_norm_bf16(float *y, const float *x, const gemm_norm *ln, float
                             gemm_act act, int accumulate) {
   uint16_t *x16 = (uint16_t *)xn;
   return p && p->out == out && norm_bf16(x16, x, ln, n, in, p) &&
-         p->be->run_bf16(y, x16, p, b, n, act, accumulate);
+         p->be->run_bf16(y, x16, p, b, n, act, accumulate, 0);
 }
 
 void gemm_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn, const float *W,
@@ -298,6 +298,40 @@ void gemm_mlp_norm(float *y, const float *x, const gemm_norm *ln, float *xn, flo
     return;
   op_layernorm(xn, x, ln->g, ln->b, n, in, ln->eps);
   gemm_mlp(y, xn, h, W1, b1, W2, b2, n, in, mid, act);
+}
+
+/* ---- products with bf16 rows in or out ------------------------------------------- */
+
+/* p is held in bf16 by a backend whose kernels take bf16 rows, rows norm_bf16 can write. */
+static int bf16_rows(const gemm_packed *p) {
+  return p && p->prec == VLP_PRECISION_BF16 && p->be->run_bf16 && p->in <= NORM_ROW_MAX;
+}
+
+int gemm_bf16_rows(const float *W) {
+  return bf16_rows(find(W));
+}
+
+/* y (n, p->out) in bf16 = LayerNorm(x) p^T + b, through xn in bf16. */
+static int norm_to_bf16(uint16_t *y, const float *x, const gemm_norm *ln, float *xn,
+                        const gemm_packed *p, const float *b, int n) {
+  uint16_t *x16 = (uint16_t *)xn;
+  return bf16_rows(p) && norm_bf16(x16, x, ln, n, p->in, p) &&
+         p->be->run_bf16(y, x16, p, b, n, GEMM_ACT_NONE, 0, 1);
+}
+
+int gemm_linear_norm_to_bf16(uint16_t *y, const float *x, const gemm_norm *ln, float *xn,
+                             const float *W, const float *b, int n, int in, int out) {
+  const gemm_packed *p = find(W);
+  if (n <= 0) return 1;
+  return p && p->in == in && p->out == out && norm_to_bf16(y, x, ln, xn, p, b, n);
+}
+
+int gemm_linear_from_bf16(float *y, const uint16_t *x, const float *W, const float *b, int n,
+                          int in, int out, gemm_act act, int accumulate) {
+  const gemm_packed *p = find(W);
+  if (n <= 0) return 1;
+  return bf16_rows(p) && p->in == in && p->out == out &&
+         p->be->run_bf16(y, x, p, b, n, act, accumulate, 0);
 }
 
 /* ---- stacked products ------------------------------------------------------------ */
@@ -395,6 +429,16 @@ void gemm_stack_linear_norm(float *y, const float *x, const gemm_norm *ln, float
     return;
   op_layernorm(xn, x, ln->g, ln->b, n, s->in, ln->eps);
   gemm_stack_linear(y, xn, s, n);
+}
+
+int gemm_stack_bf16_rows(const gemm_stack *s) {
+  return s->prepared && bf16_rows(&s->p);
+}
+
+int gemm_stack_linear_norm_to_bf16(uint16_t *y, const float *x, const gemm_norm *ln, float *xn,
+                                   const gemm_stack *s, int n) {
+  if (n <= 0) return 1;
+  return s->prepared && norm_to_bf16(y, x, ln, xn, &s->p, s->b, n);
 }
 
 void gemm_stack_free(gemm_stack *s) {

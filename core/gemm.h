@@ -22,6 +22,7 @@
 #define VLP_CORE_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vlp.h"
 
@@ -60,6 +61,18 @@ void gemm_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn, 
 void gemm_mlp_norm(float *y, const float *x, const gemm_norm *ln, float *xn, float *h,
                    const float *W1, const float *b1, const float *W2, const float *b2, int n,
                    int in, int mid, gemm_act act);
+
+/* For a caller that keeps activations in bf16 between products (vision/vit.c's attention
+ * in bf16): 1 when W is held in bf16 by a backend whose kernels take and give bf16 rows (of
+ * at most 8192 inputs). Then gemm_linear_norm_to_bf16 writes y (n, out) = LayerNorm(x) W^T
+ * + b in bf16 (gemm_linear_norm's f32 rows rounded to nearest even), and
+ * gemm_linear_from_bf16 is gemm_linear on the f32 values of bf16 rows x. Each returns 0
+ * (y untouched) when W is not held so or the backend failed (no memory for its scratch). */
+int gemm_bf16_rows(const float *W);
+int gemm_linear_norm_to_bf16(uint16_t *y, const float *x, const gemm_norm *ln, float *xn,
+                             const float *W, const float *b, int n, int in, int out);
+int gemm_linear_from_bf16(float *y, const uint16_t *x, const float *W, const float *b, int n,
+                          int in, int out, gemm_act act, int accumulate);
 
 /* Pack W (out, in) for the selected backend at precision `prec` and register it. A weight
  * already prepared is left as it is. bf16 / int8 need a backend with those kernels (error
@@ -115,6 +128,10 @@ const struct gemm_panel *gemm_stack_panel(const gemm_stack *s, const float **bia
 void gemm_stack_linear(float *y, const float *x, const gemm_stack *s, int n);
 void gemm_stack_linear_norm(float *y, const float *x, const gemm_norm *ln, float *xn,
                             const gemm_stack *s, int n);
+/* gemm_bf16_rows and gemm_linear_norm_to_bf16 for a stack. */
+int gemm_stack_bf16_rows(const gemm_stack *s);
+int gemm_stack_linear_norm_to_bf16(uint16_t *y, const float *x, const gemm_norm *ln, float *xn,
+                                   const gemm_stack *s, int n);
 void gemm_stack_free(gemm_stack *s);
 
 /* Name of a precision ("f32", "bf16", "int8"); and the reverse (-1 if unknown). */

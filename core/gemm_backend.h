@@ -38,10 +38,10 @@ typedef struct gemm_backend {
    * May be NULL. */
   int (*run_mlp)(float *y, const void *x, int x16, const gemm_packed *p1, const float *b1,
                  const gemm_packed *p2, const float *b2, int n, gemm_act act);
-  /* run, for a bf16 weight, on input rows x (n, p->in) already in bf16. 0 when it could
-   * not (nothing written). May be NULL. */
-  int (*run_bf16)(float *y, const uint16_t *x, const gemm_packed *p, const float *b, int n,
-                  gemm_act act, int accumulate);
+  /* run, for a bf16 weight, on input rows x (n, p->in) already in bf16; y is f32, or bf16
+   * with dst16 (then accumulate is 0). 0 when it could not (nothing written). May be NULL. */
+  int (*run_bf16)(void *y, const uint16_t *x, const gemm_packed *p, const float *b, int n,
+                  gemm_act act, int accumulate, int dst16);
 } gemm_backend;
 
 extern const gemm_backend gemm_backend_blas;

@@ -641,12 +641,13 @@ static int dn_run(float *y, const float *x, const float *W, const gemm_packed *p
   return 1;
 }
 
-/* dn_run for a bf16 weight on rows already in bf16 (gemm_linear_norm). */
-static int dn_run_bf16(float *y, const uint16_t *x, const gemm_packed *p, const float *b, int n,
-                       gemm_act act, int accumulate) {
+/* dn_run for a bf16 weight on rows already in bf16 (gemm_linear_norm), writing f32 or
+ * (dst16) bf16 rows. */
+static int dn_run_bf16(void *y, const uint16_t *x, const gemm_packed *p, const float *b, int n,
+                       gemm_act act, int accumulate, int dst16) {
   dn_weight *d = p->impl;
   if (p->prec != VLP_PRECISION_BF16 || d->parts > 1) return 0;
-  return execute(d, p, x, y, b, n, act, accumulate, 0) == dnnl_success;
+  return execute(d, p, x, y, b, n, act, accumulate, dst16) == dnnl_success;
 }
 
 /* A bf16 MLP, y += act(x W1^T + b1) W2^T + b2: the first product writes its output in bf16,

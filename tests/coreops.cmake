@@ -42,3 +42,4 @@ set_tests_properties(bench_cli PROPERTIES TIMEOUT 600 ENVIRONMENT
                      "VLP_TEST_INSTRUMENTED=$<OR:$<BOOL:${VLP_SANITIZE}>,$<BOOL:${VLP_TSAN}>>")
 vlp_test(test_attention SOURCES test_attention.c LIBS vlp_core)
 vlp_test(test_cross_attention SOURCES test_cross_attention.c LIBS vlp_core)
+vlp_test(test_attention_bf16 SOURCES test_attention_bf16.c LIBS vlp_core)

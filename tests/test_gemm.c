@@ -418,6 +418,30 @@ static void normed(vlp_precision prec) {
     gemm_stack_linear_norm(y, x, &ln, xn, st, n);
     gemm_stack_linear(want, ref, st, n);
     CHECK(memcmp(y, want, (size_t)n * 3 * out * sizeof *y) == 0);
+    /* rows in bf16 out of (the stack's, W's) and into (W's) a bf16 product: the f32 rows
+     * above rounded; and the product of bf16 rows the same bits as of their f32 values */
+    uint16_t *y16 = malloc((size_t)n * 3 * out * sizeof *y16);
+    CHECK(gemm_stack_bf16_rows(st) == fused && gemm_bf16_rows(W) == fused);
+    CHECK(gemm_stack_linear_norm_to_bf16(y16, x, &ln, xn, st, n) == fused);
+    int same = 1;
+    for (size_t i = 0; fused && i < (size_t)n * 3 * out; i++) same &= y16[i] == f32_to_bf16(y[i]);
+    CHECK(same);
+    CHECK(gemm_linear_norm_to_bf16(y16, x, &ln, xn, W, b, n, in, out) == fused);
+    gemm_linear_norm(want, x, &ln, xn, W, b, n, in, out, GEMM_ACT_NONE, 0);
+    for (size_t i = 0; fused && i < (size_t)n * out; i++) same &= y16[i] == f32_to_bf16(want[i]);
+    CHECK(same);
+    if (fused) {
+      uint16_t *x16 = malloc(len * sizeof *x16);
+      for (size_t i = 0; i < len; i++) x16[i] = f32_to_bf16(x[i]), xy[i] = bf16_to_f32(x16[i]);
+      memcpy(y, y0, (size_t)n * out * sizeof *y), memcpy(want, y0, (size_t)n * out * sizeof *want);
+      CHECK(gemm_linear_from_bf16(y, x16, W, b, n, in, out, GEMM_ACT_GELU_ERF, 1));
+      gemm_linear(want, xy, W, b, n, in, out, GEMM_ACT_GELU_ERF, 1);
+      CHECK(memcmp(y, want, (size_t)n * out * sizeof *y) == 0);
+      free(x16);
+    } else { /* f32 or int8 weights, or rows too wide */
+      CHECK(!gemm_linear_from_bf16(y, (const uint16_t *)xn, W, b, n, in, out, GEMM_ACT_NONE, 0));
+    }
+    free(y16);
     gemm_stack_free(st);
     gemm_forget(W), gemm_forget(W1), gemm_forget(W2);
     free(x), free(g), free(beta), free(W), free(b), free(W1), free(W2), free(b1), free(xn);

@@ -8,12 +8,14 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/attention.h"
+#include "core/attention_bf16.h"
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/ops.h"
@@ -291,17 +293,59 @@ static void qkv_rows(const vit_model *m, const vit_layer *L, float *qkv, float *
     gemm_stack_linear_norm(qkv, x, &ln, h, L->qkv_stack, n);
 }
 
+/* x += MLP(ln2(x)) on n rows; h and mlp are scratch. The residual add and the activation
+ * run inside the products (gemm.h). */
+static void mlp_rows(const vit_model *m, const vit_layer *L, float *x, float *h, float *mlp,
+                     int n) {
+  const vit_config *c = &m->c;
+  const gemm_norm ln = {L->ln2_w, L->ln2_b, c->eps};
+  gemm_mlp_norm(x, x, &ln, h, mlp, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, c->hidden, c->mlp,
+                vit_gemm_act(c->act));
+}
+
 /* The rest of a layer on n rows after the attention output ctx: x += ctx W_o + b_o, then
- * x += MLP(ln2(x)); h and mlp are scratch. Residual adds and the MLP activation run inside
- * the products (gemm.h). */
+ * the MLP. */
 static void out_mlp_rows(const vit_model *m, const vit_layer *L, float *x, const float *ctx,
                          float *h, float *mlp, int n) {
-  const vit_config *c = &m->c;
-  const int D = c->hidden, M = c->mlp;
+  const int D = m->c.hidden;
   gemm_linear(x, ctx, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1);
-  const gemm_norm ln = {L->ln2_w, L->ln2_b, c->eps};
-  gemm_mlp_norm(x, x, &ln, h, mlp, L->fc1_w, L->fc1_b, L->fc2_w, L->fc2_b, n, D, M,
-                vit_gemm_act(c->act));
+  mlp_rows(m, L, x, h, mlp, n);
+}
+
+/* ---- layers with the attention in bf16 ------------------------------------------- */
+
+/* 1 when every layer's products run in bf16 and the attention of shape as has a bf16
+ * kernel here (core/attention_bf16.h): then q, k, v and the attention output stay in bf16
+ * between the products (half the bytes, no conversions) and the attention's products run
+ * as bf16 dot products, instead of f32 FMAs on rows the products wrote in f32. */
+static int bf16_layers(const vit_model *m, const op_attn_shape *as) {
+  if (!attention_bf16_available(as)) return 0;
+  for (int l = 0; l < m->c.layers; l++) {
+    const vit_layer *L = &m->layers[l];
+    if (!(L->qkv_w ? gemm_bf16_rows(L->qkv_w) : gemm_stack_bf16_rows(L->qkv_stack)) ||
+        !gemm_bf16_rows(L->o_w))
+      return 0;
+  }
+  return 1;
+}
+
+/* qkv_rows with the q, k, v rows written in bf16 (n, 3D); 0 when a product failed. */
+static int qkv_rows16(const vit_model *m, const vit_layer *L, uint16_t *qkv, float *h,
+                      const float *x, int n) {
+  const vit_config *c = &m->c;
+  const int D = c->hidden;
+  const gemm_norm ln = {L->ln1_w, L->ln1_b, c->eps};
+  return L->qkv_w ? gemm_linear_norm_to_bf16(qkv, x, &ln, h, L->qkv_w, L->qkv_b, n, D, 3 * D)
+                  : gemm_stack_linear_norm_to_bf16(qkv, x, &ln, h, L->qkv_stack, n);
+}
+
+/* out_mlp_rows on the attention output ctx in bf16 (n, D); 0 when a product failed. */
+static int out_mlp_rows16(const vit_model *m, const vit_layer *L, float *x, const uint16_t *ctx,
+                          float *h, float *mlp, int n) {
+  const int D = m->c.hidden;
+  if (!gemm_linear_from_bf16(x, ctx, L->o_w, L->o_b, n, D, D, GEMM_ACT_NONE, 1)) return 0;
+  mlp_rows(m, L, x, h, mlp, n);
+  return 1;
 }
 
 /* The last layer on the class-token row of each image only (the rows pooled): its q, k, v
@@ -350,24 +394,32 @@ static int team_wanted(const op_attn_shape *as, int N, int nt) {
  * reuse the q, k, v buffer) and after the MLP (the next q, k, v overwrite it). Each op in
  * a region of its own wakes the sleeping OpenMP workers about seven times a layer. */
 static void layers_team(const vit_model *m, float *x, float *h, float *ctx, float *mlp, int N,
-                        int nl, const op_attn_shape *as, int nt) {
+                        int nl, const op_attn_shape *as, int nt, int b16, atomic_int *failed) {
   const int D = m->c.hidden, M = m->c.mlp;
+  uint16_t *qkv16 = (uint16_t *)mlp, *ctx16 = (uint16_t *)ctx;
   team_barrier bar;
   team_init(&bar);
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num(), n = omp_get_num_threads();
     const int r0 = (int)((long)N * t / n), rows = (int)((long)N * (t + 1) / n) - r0;
+    float *xr = x + (size_t)r0 * D, *hr = h + (size_t)r0 * D;
     for (int l = 0; l < nl; l++) {
       const vit_layer *L = &m->layers[l];
-      if (rows)
-        qkv_rows(m, L, mlp + (size_t)r0 * 3 * D, h + (size_t)r0 * D, x + (size_t)r0 * D, rows);
+      if (b16 && !qkv_rows16(m, L, qkv16 + (size_t)r0 * 3 * D, hr, xr, rows))
+        atomic_store(failed, 1);
+      else if (!b16 && rows)
+        qkv_rows(m, L, mlp + (size_t)r0 * 3 * D, hr, xr, rows);
       team_wait(&bar, n);
-      attention_blocked_team(ctx, mlp, mlp + D, mlp + 2 * D, as, &bar, t, n);
+      if (b16)
+        attention_bf16_team(ctx16, qkv16, qkv16 + D, qkv16 + 2 * D, as, &bar, t, n);
+      else
+        attention_blocked_team(ctx, mlp, mlp + D, mlp + 2 * D, as, &bar, t, n);
       team_wait(&bar, n);
-      if (rows)
-        out_mlp_rows(m, L, x + (size_t)r0 * D, ctx + (size_t)r0 * D, h + (size_t)r0 * D,
-                     mlp + (size_t)r0 * M, rows);
+      if (b16 && !out_mlp_rows16(m, L, xr, ctx16 + (size_t)r0 * D, hr, mlp + (size_t)r0 * M, rows))
+        atomic_store(failed, 1);
+      else if (!b16 && rows)
+        out_mlp_rows(m, L, xr, ctx + (size_t)r0 * D, hr, mlp + (size_t)r0 * M, rows);
       team_wait(&bar, n);
     }
   }
@@ -431,9 +483,11 @@ static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, i
   /* gathering B rows of 3D floats into h (T rows of D per image) needs T >= 3 */
   cls_only = cls_only && m->ncls && T >= 3;
   int l0 = 0, nt = vlp_threads_current();
+  const int b16 = bf16_layers(m, &as);
+  atomic_int failed = 0;
   if (team_wanted(&as, Ni, nt)) {
     l0 = cls_only ? c->layers - 1 : c->layers;
-    layers_team(m, x, h, ctx, mlp, Ni, l0, &as, nt);
+    layers_team(m, x, h, ctx, mlp, Ni, l0, &as, nt, b16, &failed);
   }
   for (int l = l0; l < c->layers; l++) {
     const vit_layer *L = &m->layers[l];
@@ -441,10 +495,19 @@ static vlp_status forward(const vit_model *m, vlp_ws *ws, const float *pixels, i
       last_layer_cls(m, L, x, h, ctx, mlp, B, T);
       break;
     }
+    uint16_t *qkv16 = (uint16_t *)mlp, *ctx16 = (uint16_t *)ctx;
+    if (b16 && (!qkv_rows16(m, L, qkv16, h, x, Ni) ||
+                !attention_bf16(ctx16, qkv16, qkv16 + D, qkv16 + 2 * D, &as) ||
+                !out_mlp_rows16(m, L, x, ctx16, h, mlp, Ni)))
+      atomic_store(&failed, 1);
+    if (atomic_load(&failed)) break;
+    if (b16) continue;
     qkv_rows(m, L, mlp, h, x, Ni);
     op_attention(ctx, mlp, mlp + D, mlp + 2 * D, &as);
     out_mlp_rows(m, L, x, ctx, h, mlp, Ni);
   }
+  if (atomic_load(&failed))
+    return vlp_fail(VLP_ERR_NOMEM, "vit: a bf16 product failed (out of memory for its scratch)");
   if (c->kind != VIT_CLIP && cls_only)
     for (int b = 0; b < B; b++)
       op_layernorm(x + (size_t)b * T * D, x + (size_t)b * T * D, m->post_w, m->post_b, 1, D,
