@@ -7,7 +7,8 @@
  * ROWS query rows: the scores with vectors along the keys (each sum a vdpbf16ps of a key
  * vector by the row's word broadcast), the softmax of each row in f32 from L1, its weights
  * rounded to bf16 pairs, and P.V with vectors along the head (a value vector by the row's
- * weight pair broadcast). Keys past Tk are zero in k2 and v2 and get weight 0. */
+ * weight pair broadcast). Keys past Tk are zero in k2 and v2 and get weight 0. Meanwhile
+ * the thread's next task's rows are asked for, a part per tile. */
 #include "core/attention_bf16.h"
 
 /* As core/attention.c: a * b + c fused into FMA instructions, float compares if-converted
@@ -19,7 +20,6 @@
 #endif
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 

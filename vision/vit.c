@@ -317,9 +317,10 @@ static void out_mlp_rows(const vit_model *m, const vit_layer *L, float *x, const
 /* 1 when every layer's products run in bf16 and the attention of shape as has a bf16
  * kernel here (core/attention_bf16.h): then q, k, v and the attention output stay in bf16
  * between the products (half the bytes, no conversions) and the attention's products run
- * as bf16 dot products, instead of f32 FMAs on rows the products wrote in f32. */
+ * as bf16 dot products, instead of f32 FMAs on rows the products wrote in f32. It stands
+ * in for the blocked f32 kernels: VLP_ATTN forcing another path turns it off too. */
 static int bf16_layers(const vit_model *m, const op_attn_shape *as) {
-  if (!attention_bf16_available(as)) return 0;
+  if (!attention_bf16_available(as) || !op_attention_is_blocked(as)) return 0;
   for (int l = 0; l < m->c.layers; l++) {
     const vit_layer *L = &m->layers[l];
     if (!(L->qkv_w ? gemm_bf16_rows(L->qkv_w) : gemm_stack_bf16_rows(L->qkv_stack)) ||
@@ -392,7 +393,9 @@ static int team_wanted(const op_attn_shape *as, int N, int nt) {
  * other three times a layer (team_wait: a short spin, then sleep): after the q, k, v rows
  * (the attention reads every row's), after the attention (the MLP's intermediate rows
  * reuse the q, k, v buffer) and after the MLP (the next q, k, v overwrite it). Each op in
- * a region of its own wakes the sleeping OpenMP workers about seven times a layer. */
+ * a region of its own wakes the sleeping OpenMP workers about seven times a layer. With b16
+ * (bf16_layers) the q, k, v rows and the attention output are bf16; a bf16 product that
+ * fails sets *failed (the threads go on to the end: they cannot leave the barriers). */
 static void layers_team(const vit_model *m, float *x, float *h, float *ctx, float *mlp, int N,
                         int nl, const op_attn_shape *as, int nt, int b16, atomic_int *failed) {
   const int D = m->c.hidden, M = m->c.mlp;
