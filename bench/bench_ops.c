@@ -48,10 +48,7 @@ static double time_attention(const op_attn_shape *sh, const char *path, int reps
 /* Multiply-adds x 2 of the two products (scores, weighted sum) over the visible keys. */
 static double attention_flops(const op_attn_shape *sh) {
   double keys = 0;
-  for (int i = 0; i < sh->Tq; i++) {
-    int lim = sh->causal ? sh->Tk - sh->Tq + i + 1 : sh->Tk;
-    keys += lim < 0 ? 0 : lim > sh->Tk ? sh->Tk : lim;
-  }
+  for (int i = 0; i < sh->Tq; i++) keys += op_attn_visible(sh, i);
   return 4.0 * sh->B * sh->H * keys * sh->hd;
 }
 

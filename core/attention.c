@@ -32,12 +32,13 @@
  * whose vectors would be mostly padding. */
 #define ATTN_ROWS_ALONE 2
 
-/* One (batch item, head): q, k, v, out point at the head's slice of row 0; rows of q, k, v
- * are ld floats apart, rows of out D. mask: additive (Tk) or NULL. */
+/* One (batch item, head) of call s: q, k, v, out point at the head's slice of row 0; rows
+ * of q, k, v are ld floats apart, rows of out D. mask: additive (Tk) or NULL. */
 typedef struct {
   const float *q, *k, *v, *mask;
   float *out;
-  int Tq, Tk, hd, ld, D, causal;
+  const op_attn_shape *s;
+  int Tk, hd, ld, D;
   float scale;
 } attn_head;
 
@@ -50,11 +51,8 @@ typedef struct {
   void (*short_block)(const attn_head *a, int i0, int n);
 } attn_kernel;
 
-/* Keys visible to query row i: [0, attn_visible). */
 static inline int attn_visible(const attn_head *a, int i) {
-  if (!a->causal) return a->Tk;
-  int lim = a->Tk - a->Tq + i + 1;
-  return lim < 0 ? 0 : lim > a->Tk ? a->Tk : lim;
+  return op_attn_visible(a->s, i);
 }
 
 /* Per instruction set a wide kernel (2 vectors of query rows per block) for long query
@@ -154,6 +152,28 @@ int attention_alone(long tasks, const op_attn_shape *s) {
   return tasks * 0.5 + flops / 150e3 < 20.0; /* microseconds */
 }
 
+void attention_run(long tasks, const op_attn_shape *s, void (*task)(const void *ctx, long t),
+                   const void *ctx) {
+  int nt = vlp_threads_current();
+  if (nt > tasks) nt = (int)tasks;
+  if (attention_alone(tasks, s)) nt = 1;
+  if (nt > TEAM_MAX) { /* more threads than a team takes: fixed shares */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long t = 0; t < tasks; t++) task(ctx, t);
+    return;
+  }
+  team_barrier bar;
+  team_init(&bar);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  attention_run_team(tasks, &bar, omp_get_thread_num(), omp_get_num_threads(), task, ctx);
+}
+
+void attention_run_team(long tasks, team_barrier *bar, int t, int n,
+                        void (*task)(const void *ctx, long t), const void *ctx) {
+  long lo, hi;
+  while (team_next(bar, t, n, tasks, 1, &lo, &hi)) task(ctx, lo);
+}
+
 /* The shape of a blocked attention call and its kernels: task t is block qb of query rows
  * of head h of item b. */
 typedef struct {
@@ -165,7 +185,8 @@ typedef struct {
   float scale;
 } attn_tasks;
 
-static void attn_task(const attn_tasks *at, long t) {
+static void attn_task(const void *ctx, long t) {
+  const attn_tasks *at = ctx;
   const op_attn_shape *s = at->s;
   const int H = s->H, Tq = s->Tq, D = H * s->hd, ld = op_attn_ld(s), nqb = at->nqb;
   int qb = (int)(t % nqb), h = (int)(t / nqb % H), b = (int)(t / nqb / H);
@@ -176,12 +197,11 @@ static void attn_task(const attn_tasks *at, long t) {
                  .v = at->v + ko,
                  .mask = s->mask ? s->mask + (size_t)b * s->Tk : NULL,
                  .out = at->out + (size_t)b * Tq * D + (size_t)h * s->hd,
-                 .Tq = Tq,
+                 .s = s,
                  .Tk = s->Tk,
                  .hd = s->hd,
                  .ld = ld,
                  .D = D,
-                 .causal = s->causal,
                  .scale = at->scale};
   int i0 = qb * at->qbr, end = i0 + at->qbr < Tq ? i0 + at->qbr : Tq;
   if (end - i0 <= ATTN_ROWS_ALONE) { /* decoder steps: one row per head */
@@ -217,25 +237,7 @@ int attention_blocked(float *out, const float *q, const float *k, const float *v
   if (s->hd > ATTN_HD_MAX) return 0;
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
   attn_tasks at;
-  const long tasks = tasks_of(&at, out, q, k, v, s);
-  int nt = vlp_threads_current();
-  if (nt > tasks) nt = (int)tasks;
-  if (attention_alone(tasks, s)) nt = 1;
-  if (nt > TEAM_MAX) { /* more threads than a team takes: fixed shares */
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long t = 0; t < tasks; t++) attn_task(&at, t);
-    return 1;
-  }
-  /* Each thread runs its own share of the tasks front to back, then what is left of the
-   * others' (a thread slowed by the host does fewer). */
-  team_barrier bar;
-  team_init(&bar);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    int t = omp_get_thread_num(), n = omp_get_num_threads();
-    long lo, hi;
-    while (team_next(&bar, t, n, tasks, 1, &lo, &hi)) attn_task(&at, lo);
-  }
+  attention_run(tasks_of(&at, out, q, k, v, s), s, attn_task, &at);
   return 1;
 }
 
@@ -244,8 +246,6 @@ int attention_blocked_team(float *out, const float *q, const float *k, const flo
   if (s->hd > ATTN_HD_MAX) return 0;
   if (s->B <= 0 || s->H <= 0 || s->Tq <= 0 || s->hd <= 0) return 1;
   attn_tasks at;
-  const long tasks = tasks_of(&at, out, q, k, v, s);
-  long lo, hi;
-  while (team_next(bar, t, n, tasks, 1, &lo, &hi)) attn_task(&at, lo);
+  attention_run_team(tasks_of(&at, out, q, k, v, s), bar, t, n, attn_task, &at);
   return 1;
 }

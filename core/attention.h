@@ -47,4 +47,16 @@ int attention_block_rows(int narrow);
  * query; not a batch-8 decoder step's 96 rows. */
 int attention_alone(long tasks, const op_attn_shape *s);
 
+/* Runs task(ctx, t) for t in [0, tasks), the pieces of attention call s (a kernel's driver):
+ * on the calling thread alone when attention_alone, else on vlp_threads_current() threads
+ * (at most one per task), each running its own share front to back, then what is left of
+ * the others' (a thread slowed by the host does fewer). */
+void attention_run(long tasks, const op_attn_shape *s, void (*task)(const void *ctx, long t),
+                   const void *ctx);
+
+/* attention_run's sharing inside a parallel region of the caller's: thread t of n takes
+ * its tasks through bar (its pass counters fresh: after team_init or a team_wait). */
+void attention_run_team(long tasks, team_barrier *bar, int t, int n,
+                        void (*task)(const void *ctx, long t), const void *ctx);
+
 #endif

@@ -34,13 +34,6 @@
 #define ROWS 5
 #define VECS 4
 
-/* Keys visible to query row i: [0, return). */
-static int visible(const op_attn_shape *s, int i) {
-  if (!s->causal) return s->Tk;
-  int lim = s->Tk - s->Tq + i + 1;
-  return lim < 0 ? 0 : lim > s->Tk ? s->Tk : lim;
-}
-
 /* ---- the scalar reference -------------------------------------------------------- */
 
 int attention_bf16_reference(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
@@ -56,7 +49,7 @@ int attention_bf16_reference(uint16_t *out, const uint16_t *q, const uint16_t *k
         const uint16_t *kb = k + (size_t)b * s->kv_cap * ld + (size_t)h * hd;
         const uint16_t *vb = v + (size_t)b * s->kv_cap * ld + (size_t)h * hd;
         uint16_t *o = out + ((size_t)b * s->Tq + i) * D + (size_t)h * hd;
-        const int lim = visible(s, i);
+        const int lim = op_attn_visible(s, i);
         float m = -INFINITY, l = 0.0f;
         for (int j = 0; j < lim; j++) {
           float dot = 0.0f;
@@ -187,7 +180,7 @@ BF16_TARGET static void softmax_tile(uint32_t *pr, int pp, float *inv, float *sr
   float m[ROWS];
   for (int r = 0; r < nr; r++) {
     float *x = sr + (size_t)r * sp;
-    const __m512i lim = _mm512_set1_epi32(visible(a->s, i0 + r));
+    const __m512i lim = _mm512_set1_epi32(op_attn_visible(a->s, i0 + r));
     __m512 mx = ninf;
     for (int v = 0; v < nkv; v++) {
       __m512 y = _mm512_fmadd_ps(_mm512_loadu_ps(x + v * 16), sc, _mm512_loadu_ps(kb + v * 16));
@@ -313,7 +306,7 @@ BF16_TARGET static void head_bf16(const head16 *a, const head16 *next) {
       }
     softmax_tile(pr, pp, inv, sr, sp, kb, a, i0, nr, nkv);
     /* key pairs the tile sees: the last row sees the most (causal) */
-    const int np = (visible(s, i0 + nr - 1) + 1) / 2;
+    const int np = (op_attn_visible(s, i0 + nr - 1) + 1) / 2;
     for (int c0 = 0; c0 < ncv; c0 += VECS) switch (ncv - c0) {
         case 1:
           pv_tile(a, pr, pp, inv, v2, hdp, i0, nr, np, c0 * 16, 1);
@@ -369,15 +362,24 @@ static head16 head_of(uint16_t *out, const uint16_t *q, const uint16_t *k, const
 }
 #endif
 
-/* Task t of s, the rows of task t + 1 asked for meanwhile (a thread's tasks mostly run in
- * order). */
-static void task(uint16_t *out, const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                 const op_attn_shape *s, long t) {
+/* An attention call's arguments, for its tasks. */
+typedef struct {
+  uint16_t *out;
+  const uint16_t *q, *k, *v;
+  const op_attn_shape *s;
+} call16;
+
+/* Task t of the call, the rows of task t + 1 asked for meanwhile (a thread's tasks mostly
+ * run in order). */
+static void task(const void *ctx, long t) {
 #if HAVE_BF16_KERNEL
-  head16 a = head_of(out, q, k, v, s, t), next = head_of(out, q, k, v, s, t + 1);
+  const call16 *c = ctx;
+  const op_attn_shape *s = c->s;
+  head16 a = head_of(c->out, c->q, c->k, c->v, s, t),
+         next = head_of(c->out, c->q, c->k, c->v, s, t + 1);
   head_bf16(&a, t + 1 < (long)s->B * s->H ? &next : NULL);
 #else
-  (void)out, (void)q, (void)k, (void)v, (void)s, (void)t;
+  (void)ctx, (void)t;
 #endif
 }
 
@@ -386,11 +388,8 @@ int attention_bf16(uint16_t *out, const uint16_t *q, const uint16_t *k, const ui
   if (!attention_bf16_available(s)) return 0;
   const long tasks = (long)s->B * s->H;
   if (s->Tq <= 0 || tasks <= 0) return 1;
-  int nt = vlp_threads_current();
-  if (nt > tasks) nt = (int)tasks;
-  if (attention_alone(tasks, s)) nt = 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (long t = 0; t < tasks; t++) task(out, q, k, v, s, t);
+  const call16 c = {out, q, k, v, s};
+  attention_run(tasks, s, task, &c);
   return 1;
 }
 
@@ -399,7 +398,7 @@ int attention_bf16_team(uint16_t *out, const uint16_t *q, const uint16_t *k, con
   if (!attention_bf16_available(s)) return 0;
   const long tasks = (long)s->B * s->H;
   if (s->Tq <= 0 || tasks <= 0) return 1;
-  long lo, hi;
-  while (team_next(bar, t, n, tasks, 1, &lo, &hi)) task(out, q, k, v, s, lo);
+  const call16 c = {out, q, k, v, s};
+  attention_run_team(tasks, bar, t, n, task, &c);
   return 1;
 }

@@ -182,15 +182,6 @@ void op_l2_normalize(float *x, int n, int d) {
 
 /* ---- attention ------------------------------------------------------------------ */
 
-/* Keys visible to query row i: [0, limit). */
-static int attn_limit(const op_attn_shape *s, int i) {
-  if (!s->causal) return s->Tk;
-  int lim = s->Tk - s->Tq + i + 1;
-  if (lim < 0) lim = 0;
-  if (lim > s->Tk) lim = s->Tk;
-  return lim;
-}
-
 static float dot(const float *a, const float *b, int n) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
@@ -245,7 +236,7 @@ static void attention_row_task(float *out, const float *q, const float *k, const
   size_t qo = ((size_t)b * Tq + i) * ld + (size_t)h * hd;
   size_t ko = (size_t)b * s->kv_cap * ld + (size_t)h * hd;
   attn_row(out + oo, q + qo, k + ko, v + ko, s->mask ? s->mask + (size_t)b * s->Tk : NULL,
-           attn_limit(s, i), hd, ld, scale);
+           op_attn_visible(s, i), hd, ld, scale);
 }
 
 /* One query row over few keys (decoding): every (b, h, i) row is independent, plain C in
@@ -269,7 +260,7 @@ static void attn_softmax_block(float *S, const op_attn_shape *s, const float *ma
   const int Tq = s->Tq, Tk = s->Tk;
   for (int i = 0; i < Tq; i++) {
     float *r = S + (size_t)i * Tk;
-    int lim = attn_limit(s, i);
+    int lim = op_attn_visible(s, i);
     if (mask)
       for (int j = 0; j < lim; j++) r[j] += mask[j];
     for (int j = lim; j < Tk; j++) r[j] = -INFINITY; /* exp -> exactly 0 */
@@ -366,7 +357,7 @@ void op_attention_naive(float *out, const float *q, const float *k, const float 
       for (int i = 0; i < Tq; i++) {
         const float *qr = q + ((size_t)b * Tq + i) * ld + (size_t)h * hd;
         float *o = out + ((size_t)b * Tq + i) * D + (size_t)h * hd;
-        int lim = attn_limit(s, i);
+        int lim = op_attn_visible(s, i);
         double m = -INFINITY;
         for (int j = 0; j < lim; j++) {
           const float *kr = k + ((size_t)b * s->kv_cap + j) * ld + (size_t)h * hd;

@@ -61,6 +61,14 @@ typedef struct {
   int ld; /* row stride of q, k, v; 0: H*hd */
 } op_attn_shape;
 
+/* Keys query row i sees: [0, return). All Tk of them, or (causal) those up to its
+ * absolute position Tk - Tq + i. */
+static inline int op_attn_visible(const op_attn_shape *s, int i) {
+  if (!s->causal) return s->Tk;
+  int lim = s->Tk - s->Tq + i + 1;
+  return lim < 0 ? 0 : lim > s->Tk ? s->Tk : lim;
+}
+
 /* The row stride of q, k and v. */
 static inline int op_attn_ld(const op_attn_shape *s) {
   return s->ld > 0 ? s->ld : s->H * s->hd;
