@@ -45,23 +45,24 @@ vlp_status read_file(const char *path, char **data, size_t *size) {
   return VLP_OK;
 }
 
+vlp_status json_parse_text(const char *path, const char *text, size_t n, cJSON **out) {
+  const char *end = NULL;
+  /* length includes the NUL: cJSON insists on it when asked to require termination */
+  *out = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
+  if (*out) return VLP_OK;
+  size_t at = end ? (size_t)(end - text) : 0;
+  return vlp_fail(VLP_ERR_FORMAT, "%s: not valid JSON (error near byte %zu)", path, at);
+}
+
 vlp_status json_load_file(const char *path, cJSON **out) {
   *out = NULL;
   char *text;
   size_t n;
   vlp_status st = read_file(path, &text, &n);
   if (st) return st;
-  const char *end = NULL;
-  /* length includes the NUL: cJSON insists on it when asked to require termination */
-  cJSON *j = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
-  if (!j) {
-    size_t at = end ? (size_t)(end - text) : 0;
-    free(text);
-    return vlp_fail(VLP_ERR_FORMAT, "%s: not valid JSON (error near byte %zu)", path, at);
-  }
+  st = json_parse_text(path, text, n, out);
   free(text);
-  *out = j;
-  return VLP_OK;
+  return st;
 }
 
 vlp_status json_load_config(const char *dir, char *path, size_t cap, cJSON **out) {

@@ -9,6 +9,9 @@
 
 /* Parse a whole file. Not-JSON is VLP_ERR_FORMAT naming the file and the byte offset. */
 vlp_status json_load_file(const char *path, cJSON **out);
+/* Parse text[0..n) (NUL-terminated at n, as read_file leaves it), read from path (named in
+ * messages), as json_load_file. */
+vlp_status json_parse_text(const char *path, const char *text, size_t n, cJSON **out);
 /* A model folder's config.json: its path written to path[cap] (for messages), then read. */
 vlp_status json_load_config(const char *dir, char *path, size_t cap, cJSON **out);
 /* The model class a config.json names first in "architectures"; NULL when none. */

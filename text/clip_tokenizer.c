@@ -117,25 +117,26 @@ static void drop_vocab(clip_tokenizer *t) {
   tok_map_free(&t->vocab);
 }
 
-static int read_vocab_plain(clip_tokenizer *t, const char *path) {
-  char *text;
-  size_t size;
-  if (read_file(path, &text, &size)) {
-    vlp_clear_error();
-    return 0;
-  }
+static int read_vocab_plain(clip_tokenizer *t, const char *text, size_t size) {
   vocab_scan v = {t, 0};
   int ok = !tok_map_reserve(&t->vocab, count_byte(text, size, ',') + 1) &&
            tok_json_scan_int_object(text, size, vocab_member, &v) == 1 && t->n_ids > 0;
-  free(text);
   if (!ok) drop_vocab(t);
   return ok;
 }
 
 static vlp_status read_vocab(clip_tokenizer *t, const char *path) {
-  if (read_vocab_plain(t, path)) return VLP_OK;
-  cJSON *j = NULL;
-  vlp_status st = json_load_file(path, &j);
+  char *text;
+  size_t size;
+  vlp_status st = read_file(path, &text, &size);
+  if (st) return st;
+  if (read_vocab_plain(t, text, size)) {
+    free(text);
+    return VLP_OK;
+  }
+  cJSON *j = NULL; /* the same text, through cJSON */
+  st = json_parse_text(path, text, size, &j);
+  free(text);
   if (st) return st;
   if (!cJSON_IsObject(j)) {
     cJSON_Delete(j);
