@@ -51,6 +51,7 @@ typedef struct {
   void (*short_block)(const attn_head *a, int i0, int n);
 } attn_kernel;
 
+/* Keys query row i of head a sees: [0, attn_visible). */
 static inline int attn_visible(const attn_head *a, int i) {
   return op_attn_visible(a->s, i);
 }

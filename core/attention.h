@@ -50,7 +50,8 @@ int attention_alone(long tasks, const op_attn_shape *s);
 /* Runs task(ctx, t) for t in [0, tasks), the pieces of attention call s (a kernel's driver):
  * on the calling thread alone when attention_alone, else on vlp_threads_current() threads
  * (at most one per task), each running its own share front to back, then what is left of
- * the others' (a thread slowed by the host does fewer). */
+ * the others' (a thread slowed by the host does fewer); with more threads than a team takes
+ * (TEAM_MAX), in fixed shares. */
 void attention_run(long tasks, const op_attn_shape *s, void (*task)(const void *ctx, long t),
                    const void *ctx);
 
