@@ -4,7 +4,6 @@
  * the f32 GEMM throughput measured in the same run on the model's own shapes, so every
  * figure is also a fraction of what this machine's matrix products reach. A table on a
  * terminal, JSON Lines otherwise. */
-#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 /* after stdio.h: jpeglib.h uses FILE */
@@ -53,35 +52,10 @@ static const char usage[] =
 
 typedef struct {
   vlp_model_summary sum;
-  int vis_mlp, txt_mlp; /* intermediate sizes from config.json (4 x hidden if absent) */
+  int vis_mlp, txt_mlp; /* MLP widths (vlp_model_mlp_widths) */
   int vis_patches;      /* (image_size / patch_size)^2 */
   int vis_tokens;       /* patches, + the class token (not SigLIP's) */
 } model_dims;
-
-static int json_int(const cJSON *o, const char *k, int dflt) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-  return cJSON_IsNumber(v) ? v->valueint : dflt;
-}
-
-static void read_mlp_sizes(const char *dir, model_dims *d) {
-  d->vis_mlp = 4 * d->sum.vision.hidden, d->txt_mlp = 4 * d->sum.text.hidden;
-  char path[4200];
-  snprintf(path, sizeof path, "%s/config.json", dir);
-  FILE *f = fopen(path, "rb");
-  if (!f) return;
-  char *buf = malloc(1 << 20);
-  size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-  fclose(f);
-  if (!buf) return;
-  buf[n] = 0;
-  cJSON *j = cJSON_Parse(buf);
-  free(buf);
-  const cJSON *vc = cJSON_GetObjectItemCaseSensitive(j, "vision_config");
-  const cJSON *tc = cJSON_GetObjectItemCaseSensitive(j, "text_config");
-  d->vis_mlp = json_int(vc, "intermediate_size", d->vis_mlp);
-  d->txt_mlp = json_int(tc, "intermediate_size", d->txt_mlp);
-  cJSON_Delete(j);
-}
 
 /* One transformer layer over T tokens of width D, MLP width M: the q/k/v/o and MLP
  * products plus the two attention products. */
@@ -494,12 +468,17 @@ int cmd_bench(int argc, char **argv) {
     return EXIT_USAGE;
   }
   model_dims d = {0};
-  if (vlp_model_info(c.model, &d.sum) || !d.sum.supported) {
-    fprintf(stderr, "vlp bench: %s\n",
-            d.sum.supported ? vlp_last_error() : "architecture not supported");
+  vlp_status st = vlp_model_info(c.model, &d.sum);
+  if (!st) st = vlp_model_mlp_widths(c.model, &d.vis_mlp, &d.txt_mlp);
+  if (!d.sum.supported && (!st || d.sum.architecture[0])) { /* config.json read */
+    fprintf(stderr, "vlp bench: %s: architecture %s not supported\n", c.model,
+            d.sum.architecture[0] ? d.sum.architecture : "(none given)");
     return EXIT_USAGE;
   }
-  read_mlp_sizes(c.model, &d);
+  if (st) {
+    fprintf(stderr, "vlp bench: %s\n", vlp_last_error());
+    return EXIT_USAGE;
+  }
   int side = d.sum.vision.image_size / (d.sum.vision.patch_size > 0 ? d.sum.vision.patch_size : 1);
   d.vis_patches = side * side;
   d.vis_tokens = d.vis_patches + (d.sum.arch == VLP_ARCH_SIGLIP ? 0 : 1);

@@ -18,8 +18,9 @@
 
 #define PATH_CAP 4096
 
-/* Sizes from config.json with the defaults the model loaders use. */
-static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summary *s) {
+/* Sizes from config.json with the defaults the model loaders use; mlp: the vision and text
+ * towers' MLP widths. */
+static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summary *s, int mlp[2]) {
   const char *type = json_str(cfg, "model_type", "");
   snprintf(s->model_type, sizeof s->model_type, "%s", type);
   int siglip = !strcmp(type, "siglip") || (s->supported && s->arch == VLP_ARCH_SIGLIP);
@@ -38,6 +39,7 @@ static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summa
   s->vision.heads = vc.heads;
   s->vision.image_size = vc.image_size;
   s->vision.patch_size = vc.patch_size;
+  mlp[0] = vc.mlp;
   if (clip || siglip) {
     clip_text_config tc;
     if ((st = (siglip ? siglip_text_config_from_json : clip_text_config_from_json)(
@@ -48,6 +50,7 @@ static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summa
     s->text.heads = tc.heads;
     s->text.vocab_size = tc.vocab;
     s->text.max_positions = tc.max_pos;
+    mlp[1] = tc.mlp;
     /* SigLIP has no projections: its embeddings are the vision width */
     s->projection_dim = siglip ? vc.hidden : json_int(cfg, "projection_dim", 512);
   } else {
@@ -58,6 +61,7 @@ static vlp_status read_sizes(const cJSON *cfg, const char *path, vlp_model_summa
     s->text.heads = tc.heads;
     s->text.vocab_size = tc.vocab;
     s->text.max_positions = tc.max_pos;
+    mlp[1] = tc.mlp;
     if (s->supported && s->arch == VLP_ARCH_BLIP_ITM)
       s->projection_dim = json_int(cfg, "image_text_hidden_size", 256);
   }
@@ -132,10 +136,13 @@ static uint64_t folder_bytes(const char *dir) {
   return total;
 }
 
-vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *s) {
+/* The summary's sizes from the folder's config.json; dir: the resolved folder (PATH_CAP). */
+static vlp_status read_config(const char *name_or_path, char *dir, vlp_model_summary *s,
+                              int mlp[2]) {
   memset(s, 0, sizeof *s);
-  char dir[PATH_CAP], path[PATH_CAP + 16];
-  vlp_status st = vlp_resolve_model(name_or_path, dir, sizeof dir);
+  mlp[0] = mlp[1] = 0;
+  char path[PATH_CAP + 16];
+  vlp_status st = vlp_resolve_model(name_or_path, dir, PATH_CAP);
   if (st) return st;
   cJSON *cfg;
   if ((st = json_load_config(dir, path, sizeof path, &cfg))) return st;
@@ -147,9 +154,27 @@ vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *s) {
       s->arch = (vlp_arch)a;
     }
   }
-  st = read_sizes(cfg, path, s);
+  st = read_sizes(cfg, path, s, mlp);
   cJSON_Delete(cfg);
-  if (!st) st = count_weights(dir, s);
+  return st;
+}
+
+vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *s) {
+  char dir[PATH_CAP];
+  int mlp[2];
+  vlp_status st = read_config(name_or_path, dir, s, mlp);
+  if (st) return st;
+  st = count_weights(dir, s);
   s->disk_bytes = folder_bytes(dir);
+  return st;
+}
+
+vlp_status vlp_model_mlp_widths(const char *name_or_path, int *vision, int *text) {
+  char dir[PATH_CAP];
+  int mlp[2];
+  vlp_model_summary s;
+  vlp_status st = read_config(name_or_path, dir, &s, mlp);
+  if (vision) *vision = st ? 0 : mlp[0];
+  if (text) *text = st ? 0 : mlp[1];
   return st;
 }

@@ -27,9 +27,10 @@ extern "C" {
 /* The version of this header; vlp_version() gives the library's ("MAJOR.MINOR.PATCH").
  * The shared library's SONAME carries the major version (libvlp.so.MAJOR), which changes
  * whenever a program built against the previous one could not run on this one: 1 because
- * vlp_model_params gained `parts` (0.x programs passed the shorter struct). */
+ * vlp_model_params gained `parts` (0.x programs passed the shorter struct). The minor
+ * version changes when functions are added (1.1: vlp_model_mlp_widths). */
 #define VLP_VERSION_MAJOR 1
-#define VLP_VERSION_MINOR 0
+#define VLP_VERSION_MINOR 1
 #define VLP_VERSION_PATCH 0
 
 /* VLP_API marks what libvlp exports: the library is built with -fvisibility=hidden, so
@@ -672,6 +673,10 @@ typedef struct {
 } vlp_model_summary;
 
 VLP_API vlp_status vlp_model_info(const char *name_or_path, vlp_model_summary *out);
+/* The widths of the vision and text towers' MLPs (intermediate_size, or the default the
+ * model loaders take when config.json leaves it out, as transformers does), from config.json
+ * alone; 0 for a tower on failure. For FLOP counts such as `vlp bench`'s. Since 1.1. */
+VLP_API vlp_status vlp_model_mlp_widths(const char *name_or_path, int *vision, int *text);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,13 @@ has out "--precision" "bench help"
 expect_rc 2 "bench no model" "$VLP" bench
 expect_rc 2 "bench bad precision" "$VLP" bench -m $M/clip-tiny --precision fp8
 has err "fp8" "bench bad precision"
+# a folder that is not a model: the message names what is wrong, not a generic one
+mkdir -p "$T/nomodel" "$T/othermodel"
+expect_rc 2 "bench folder without config.json" "$VLP" bench -m "$T/nomodel"
+has err "config.json" "bench folder without config.json"
+echo '{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}' >"$T/othermodel/config.json"
+expect_rc 2 "bench unsupported architecture" "$VLP" bench -m "$T/othermodel"
+has err "LlamaForCausalLM not supported" "bench unsupported architecture"
 
 expect_rc 0 "bench clip" "$VLP" bench -m $M/clip-tiny --reps 1 --batch 2
 lines out 5 "bench clip: decode+preprocess, image and text at batch 1 and 2"

@@ -337,6 +337,48 @@ static void copy_file(const char *from, const char *to) {
   CHECK(system(cmd) == 0);
 }
 
+/* vlp_model_mlp_widths: config.json's intermediate_size of each tower; left out, the
+ * default the loaders take (transformers' class defaults, not 4 x hidden); no config: an
+ * error naming it. */
+static void test_mlp_widths(void) {
+  const char *models[][2] = {
+      {CLIP, "3072 2048"}, {"golden/models/siglip-tiny", "3072 3072"}, {CAP, "3072 3072"}};
+  char dir[] = "/tmp/vlp_test_mlp_XXXXXX", path[64], got[32], want[32];
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  for (int i = 0; i < 3; i++) {
+    char from[256];
+    snprintf(from, sizeof from, "%s/config.json", models[i][0]);
+    cJSON *cfg = NULL;
+    CHECK(json_load_file(from, &cfg) == VLP_OK);
+    if (!cfg) continue;
+    cJSON *vc = cJSON_GetObjectItemCaseSensitive(cfg, "vision_config");
+    cJSON *tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
+    int v = -1, t = -1;
+    CHECK(vlp_model_mlp_widths(models[i][0], &v, &t) == VLP_OK);
+    CHECK(v == json_int(vc, "intermediate_size", -2) && t == json_int(tc, "intermediate_size", -2));
+    CHECK(v != 4 * json_int(vc, "hidden_size", 0)); /* the golden widths are not 4 x hidden */
+    cJSON_DeleteItemFromObjectCaseSensitive(vc, "intermediate_size");
+    cJSON_DeleteItemFromObjectCaseSensitive(tc, "intermediate_size");
+    char *text = cJSON_Print(cfg);
+    FILE *f = fopen(path, "w");
+    CHECK(f && text && fputs(text, f) >= 0);
+    if (f) fclose(f);
+    free(text);
+    cJSON_Delete(cfg);
+    if (vlp_model_mlp_widths(dir, &v, &t)) fprintf(stderr, "%s\n", vlp_last_error());
+    snprintf(got, sizeof got, "%d %d", v, t);
+    snprintf(want, sizeof want, "%s", models[i][1]);
+    if (strcmp(got, want)) fprintf(stderr, "%s without intermediate_size: %s\n", from, got);
+    CHECK(!strcmp(got, want));
+  }
+  remove(path);
+  int v = -1, t = -1;
+  CHECK(vlp_model_mlp_widths(dir, &v, &t) != VLP_OK && v == 0 && t == 0);
+  CHECK(strstr(vlp_last_error(), "config.json") != NULL);
+  rmdir(dir);
+}
+
 static void test_index_build(void) {
   vlp_model *m = NULL;
   vlp_session *s = open_session(CLIP, &m);
@@ -479,6 +521,7 @@ int main(void) {
   test_caption_truncated();
   test_caption_chunks();
   test_index_build();
+  test_mlp_widths();
   /* every product over a weight packed at load ran packed: a slice of a packed weight (as
    * BLIP's fused qkv once was) misses the packed copy and falls back to OpenBLAS */
   CHECK(gemm_fallbacks() == 0);

@@ -13,7 +13,7 @@ from .errors import (Error, FileError, FormatError, InvalidArgument, ModelError,
 from .index import BuildStats, Hit, Index, Report
 from .model import Answer, Caption, Match, Model, Tag
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 
 def library_version() -> str:
