@@ -12,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (npy_load(path, &a) == VLP_OK) {
     volatile double sum = 0;
     for (size_t i = 0; i < a.count; i++) sum += npy_get(&a, i);
+    (void)sum;
     npy_free(&a);
   }
   free(path);
