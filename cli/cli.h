@@ -42,6 +42,12 @@ int cli_int(cli_args *a, int lo, int hi, int *out);
 int cli_float(cli_args *a, float *out);
 /* "f32" / "bf16" / "int8" as a vlp_precision, -1 otherwise. */
 int cli_precision_parse(const char *s);
+/* The value of --precision: vlp_precision + 1, 0 after a usage error. */
+int cli_precision_opt(cli_args *a);
+/* The precision a command runs with: given (cli_common.precision: 0 = not given, else
+ * vlp_precision + 1), else VLP_PRECISION, else f32; -1 after a message on stderr when
+ * VLP_PRECISION is not a precision. */
+int cli_precision(const char *cmd, int given);
 /* Unless the user chose an OpenMP wait policy, run this program again (argv) with idle
  * workers sleeping (OMP_WAIT_POLICY=passive); returns only when it did not. */
 void cli_wait_policy_default(char **argv);

@@ -26,6 +26,8 @@ static const char usage[] =
     "  --cors ORIGIN           allow this browser origin (default: no CORS headers)\n"
     "  --workers N             compute workers (default 2)\n"
     "  --threads N             threads per model call (default: cores / workers)\n"
+    "  --precision P           f32 (default, exact), bf16 or int8 for every model: faster,\n"
+    "                          see README (also VLP_PRECISION)\n"
     "  --batch N               dynamic batching: at most N images or texts per model call\n"
     "                          (default 16; 1 turns batching off)\n"
     "  --batch-wait MS         how long a batch waits for more requests (default 2)\n"
@@ -44,7 +46,7 @@ int cmd_serve(int argc, char **argv) {
   serve_options o = serve_default_options();
   const char **models = calloc((size_t)argc, sizeof *models);
   const char **indexes = calloc((size_t)argc, sizeof *indexes);
-  int help = 0, threads = 0, max_mb = 32, max_pixels = 40000000;
+  int help = 0, threads = 0, max_mb = 32, max_pixels = 40000000, precision = 0;
   if (!models || !indexes) {
     fprintf(stderr, "vlp serve: out of memory\n");
     free(models);
@@ -75,6 +77,8 @@ int cmd_serve(int argc, char **argv) {
       cli_int(&a, 1, 64, &o.workers);
     else if (!strcmp(opt, "--threads"))
       cli_int(&a, 1, 1024, &threads);
+    else if (!strcmp(opt, "--precision"))
+      precision = cli_precision_opt(&a);
     else if (!strcmp(opt, "--batch"))
       cli_int(&a, 1, 1024, &o.max_batch);
     else if (!strcmp(opt, "--batch-wait"))
@@ -104,7 +108,7 @@ int cmd_serve(int argc, char **argv) {
     rc = EXIT_ALL_OK;
   } else if (!a.failed && !o.n_models && !o.n_indexes) {
     cli_usage_error(&a, "no model: give -m MODEL or --index DIR");
-  } else if (!a.failed) {
+  } else if (!a.failed && (o.precision = cli_precision("serve", precision)) >= 0) {
     o.models = models;
     o.indexes = indexes;
     o.max_body = (size_t)max_mb << 20;

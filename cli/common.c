@@ -109,6 +109,22 @@ int cli_precision_parse(const char *s) {
   return -1;
 }
 
+int cli_precision_opt(cli_args *a) {
+  const char *v = cli_value(a);
+  int p = v ? cli_precision_parse(v) : -1;
+  if (v && p < 0) cli_usage_error(a, "--precision %s: use f32, bf16 or int8", v);
+  return p + 1; /* 0 = not given */
+}
+
+int cli_precision(const char *cmd, int given) {
+  if (given) return given - 1;
+  const char *env = getenv("VLP_PRECISION");
+  if (!env || !*env) return VLP_PRECISION_F32;
+  int p = cli_precision_parse(env);
+  if (p < 0) fprintf(stderr, "vlp %s: VLP_PRECISION=%s: use f32, bf16 or int8\n", cmd, env);
+  return p;
+}
+
 int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
   if (!strcmp(opt, "-m") || !strcmp(opt, "--model")) {
     c->model = resolve_model(cli_value(a));
@@ -117,10 +133,7 @@ int cli_common_opt(cli_args *a, const char *opt, cli_common *c) {
   } else if (!strcmp(opt, "--threads")) {
     cli_int(a, 1, 1024, &c->threads);
   } else if (!strcmp(opt, "--precision")) {
-    const char *v = cli_value(a);
-    int p = v ? cli_precision_parse(v) : -1;
-    if (v && p < 0) cli_usage_error(a, "--precision %s: use f32, bf16 or int8", v);
-    c->precision = p < 0 ? 0 : p + 1; /* 0 = not given */
+    c->precision = cli_precision_opt(a);
   } else if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
     c->help = 1;
   } else {
@@ -205,17 +218,9 @@ vlp_model *cli_load_model(const char *cmd, const cli_common *c) {
   vlp_model_params mp = vlp_model_default_params();
   mp.n_threads = c->threads;
   if (c->parts) mp.parts = c->parts;
-  const char *env = getenv("VLP_PRECISION");
-  if (c->precision) {
-    mp.precision = (vlp_precision)(c->precision - 1);
-  } else if (env && *env) {
-    int p = cli_precision_parse(env);
-    if (p < 0) {
-      fprintf(stderr, "vlp %s: VLP_PRECISION=%s: use f32, bf16 or int8\n", cmd, env);
-      return NULL;
-    }
-    mp.precision = (vlp_precision)p;
-  }
+  int p = cli_precision(cmd, c->precision);
+  if (p < 0) return NULL;
+  mp.precision = (vlp_precision)p;
   if (vlp_model_load_with(model, &mp, &m) != VLP_OK) {
     fprintf(stderr, "vlp %s: %s\n", cmd, vlp_last_error());
     return NULL;

@@ -16,6 +16,7 @@ typedef struct {
   const char *cors_origin; /* NULL: no CORS headers */
   int workers;             /* compute threads, each with its own sessions */
   int threads;             /* threads per compute call */
+  int precision;           /* vlp_precision of every model */
   int max_batch;           /* items per model call; 1 turns dynamic batching off */
   int batch_wait_ms;       /* how long a batch waits for more requests */
   int queue_max;           /* waiting requests before 503 */

@@ -39,6 +39,7 @@ serve_options serve_default_options(void) {
   o.port = 8080;
   o.workers = 2;
   o.threads = 0;
+  o.precision = VLP_PRECISION_F32;
   o.max_batch = 16;
   o.batch_wait_ms = 2;
   o.queue_max = 256;
@@ -461,6 +462,7 @@ static int load_model(server *s, const char *spec) {
   char path[4096];
   vlp_model_params mp = vlp_model_default_params();
   mp.n_threads = s->o.threads;
+  mp.precision = (vlp_precision)s->o.precision;
   if (vlp_resolve_model(src, path, sizeof path) || vlp_model_load_with(path, &mp, &m->m)) {
     fprintf(stderr, "vlp serve: %s\n", vlp_last_error());
     return -1;
@@ -475,6 +477,7 @@ static int load_model(server *s, const char *spec) {
     m->name = strdup(src);
   m->path = strdup(path);
   m->arch = vlp_model_arch(m->m);
+  m->precision = mp.precision;
   m->dim = m->arch == VLP_ARCH_CLIP || m->arch == VLP_ARCH_SIGLIP || m->arch == VLP_ARCH_BLIP_ITM
                ? vlp_model_embed_dim(m->m)
                : 0;

@@ -43,6 +43,7 @@ typedef struct srv_model {
   vlp_arch arch;
   int dim; /* embedding width, 0 when the model has none */
   uint64_t weight_bytes;
+  vlp_precision precision;
 } srv_model;
 
 typedef struct srv_index srv_index; /* search.c */

@@ -160,6 +160,7 @@ st, r = s.json("POST", "/v1/embeddings", {"input": ""})
 check("empty text: the library's answer, a 4xx", st in (200, 400), r)
 st, r = s.json("GET", "/v1/models")
 check("models list", st == 200 and [m["id"] for m in r["data"]] == ["clip-tiny", "blip-caption-tiny"], r)
+check("models run in f32 unless asked", [m["precision"] for m in r["data"]] == ["f32", "f32"], r)
 st, r = s.json("GET", "/v1/indexes")
 check("indexes list", st == 200 and r["data"][0]["name"] == "golden" and r["data"][0]["count"] == 5, r)
 
@@ -251,6 +252,28 @@ check("thumb needs the key", s.request("GET", "/thumb/0")[0] == 401)
 s.stop()
 p = __import__("subprocess").run([VLP, "serve", "--index", ix, "--host", "0.0.0.0", "--port", "0"], capture_output=True, timeout=60)
 check("other host without --api-key refused", p.returncode == 2 and b"--api-key" in p.stderr, p.stderr)
+
+# ---- --precision (and VLP_PRECISION), as on every model command ----
+run = __import__("subprocess").run
+p = run([VLP, "serve", "-m", os.path.join(MODELS, "clip-tiny"), "--port", "0", "--precision", "fp8"], capture_output=True, timeout=60)
+check("--precision fp8 refused", p.returncode == 2 and b"fp8" in p.stderr, p.stderr)
+p = run([VLP, "serve", "-m", os.path.join(MODELS, "clip-tiny"), "--port", "0"], capture_output=True, timeout=60,
+        env=dict(os.environ, VLP_PRECISION="fp8"))
+check("VLP_PRECISION=fp8 refused", p.returncode == 2 and b"VLP_PRECISION=fp8" in p.stderr, p.stderr)
+try:
+    s = Server(VLP, ["-m", os.path.join(MODELS, "clip-tiny"), "--precision", "bf16"], tmp)
+except RuntimeError as e:  # a CPU without the instructions says so and exits
+    check("bf16 refused with a reason", "bf16" in str(e) or "AVX" in str(e), str(e))
+    s = None
+if s:
+    st, r = s.json("GET", "/v1/models")
+    check("--precision bf16 in /v1/models", st == 200 and r["data"][0]["precision"] == "bf16", r)
+    st, r = s.json("POST", "/v1/embeddings", {"input": ["a cup of coffee"]})
+    e, g = np.array(r["data"][0]["embedding"]), np.array(COFFEE_TEXT)
+    cos = float(e @ g / np.linalg.norm(e) / np.linalg.norm(g))
+    # bf16 weights: near the f32 reference, not equal to it (the mode took effect)
+    check("bf16 embedding near f32, not equal", 0.999 < cos and not close(e, g, 1e-7), cos)
+    check("bf16 server exits 0", s.stop() == 0)
 
 # ---- bounded queue (503 + Retry-After) and SIGTERM drain ----
 # A client stalls half-way through a body: the worker, gathering a batch of text requests,
