@@ -31,10 +31,6 @@ static const char *labels[] = {"cat",    "dog",   "astronaut", "rocket",  "coffe
 static const char *adjectives[] = {"small", "large", "red", "old", "bright", "dark", "happy"};
 #define NADJ ((int)(sizeof adjectives / sizeof *adjectives))
 
-static const char *precision_name(vlp_precision p) {
-  return p == VLP_PRECISION_BF16 ? "bf16" : p == VLP_PRECISION_INT8 ? "int8" : "f32";
-}
-
 static double cosine(const float *a, const float *b, int d) {
   double ab = 0, aa = 0, bb = 0;
   for (int i = 0; i < d; i++)
@@ -110,7 +106,7 @@ static int run_clip(const char *dir, vlp_precision p, const vlp_image *imgs, int
   mp.precision = p;
   vlp_model *m = NULL;
   if (vlp_model_load_with(dir, &mp, &m)) {
-    printf("  %s: not available: %s\n", precision_name(p), vlp_last_error());
+    printf("  %s: not available: %s\n", vlp_precision_name(p), vlp_last_error());
     return 0;
   }
   vlp_session *s = NULL;
@@ -247,10 +243,10 @@ int main(int argc, char **argv) {
     printf(
         "  %s vs f32: image cosine min %.6f mean %.6f; text cosine min %.6f mean %.6f; "
         "same top-1 tag %.1f%%; top-10 retrieval overlap %.1f%%\n",
-        precision_name(fast[k]), min_i, sum_i / ni, min_t, sum_t / nt, 100.0 * same_tag / ni,
+        vlp_precision_name(fast[k]), min_i, sum_i / ni, min_t, sum_t / nt, 100.0 * same_tag / ni,
         100.0 * overlap / nt);
     if (check && (min_i < bound[k] || min_t < bound[k])) {
-      printf("FAIL: %s cosine below %.3f\n", precision_name(fast[k]), bound[k]);
+      printf("FAIL: %s cosine below %.3f\n", vlp_precision_name(fast[k]), bound[k]);
       failed = 1;
     }
     free(o.img), free(o.txt), free(o.lab);
@@ -268,7 +264,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2; k++) {
       vlp_text_result *r = run_captions(bdir, fast[k], imgs, nc);
       if (!r) {
-        printf("  %s: not available: %s\n", precision_name(fast[k]), vlp_last_error());
+        printf("  %s: not available: %s\n", vlp_precision_name(fast[k]), vlp_last_error());
         continue;
       }
       int same = 0;
@@ -283,7 +279,7 @@ int main(int argc, char **argv) {
       printf(
           "  %s vs f32: identical captions %d of %d (%.1f%%); tokens agreeing before the "
           "first difference %.1f%%\n",
-          precision_name(fast[k]), same, nc, 100.0 * same / nc, 100.0 * prefix / nc);
+          vlp_precision_name(fast[k]), same, nc, 100.0 * same / nc, 100.0 * prefix / nc);
       free(r);
     }
     for (int i = 0; i < nc; i++) vlp_text_result_free(r0 + i);

@@ -154,7 +154,7 @@ static double rss_mb(void) {
 /* ---- output ---------------------------------------------------------------------------- */
 
 static const char *prec_name(int p) {
-  return p == VLP_PRECISION_BF16 ? "bf16" : p == VLP_PRECISION_INT8 ? "int8" : p < 0 ? "-" : "f32";
+  return p < 0 ? "-" : vlp_precision_name((vlp_precision)p);
 }
 
 /* A timed workload, kept until the end of the run: its fractions use the limits measured

@@ -28,6 +28,10 @@ const char *vlp_arch_name(vlp_arch a) {
   return (unsigned)a < sizeof arch_names / sizeof arch_names[0] ? arch_names[a] : "unknown";
 }
 
+const char *vlp_precision_name(vlp_precision p) {
+  return gemm_precision_name(p);
+}
+
 vlp_status vlp_write_npy_f32(const char *path, const float *data, int ndim, const int64_t *shape) {
   return npy_save(path, NPY_F32, ndim, shape, data);
 }

@@ -28,7 +28,8 @@ extern "C" {
  * The shared library's SONAME carries the major version (libvlp.so.MAJOR), which changes
  * whenever a program built against the previous one could not run on this one: 1 because
  * vlp_model_params gained `parts` (0.x programs passed the shorter struct). The minor
- * version changes when functions are added (1.1: vlp_model_mlp_widths). */
+ * version changes when functions are added (1.1: vlp_model_mlp_widths,
+ * vlp_precision_name). */
 #define VLP_VERSION_MAJOR 1
 #define VLP_VERSION_MINOR 1
 #define VLP_VERSION_PATCH 0
@@ -193,6 +194,8 @@ typedef struct vlp_model vlp_model;
  * per output channel with per-row dynamic activation scales (needs AVX-512 VNNI or
  * AVX-VNNI); VLP_ERR_UNSUPPORTED saying why on a CPU without them. */
 typedef enum { VLP_PRECISION_F32 = 0, VLP_PRECISION_BF16, VLP_PRECISION_INT8 } vlp_precision;
+/* "f32", "bf16" or "int8" (the --precision spellings). Since 1.1. */
+VLP_API const char *vlp_precision_name(vlp_precision p);
 
 /* The parts of a model to load (vlp_model_params.parts). A part left out is neither read
  * nor prepared, which makes loading faster and smaller (a text-only CLIP skips its vision

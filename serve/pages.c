@@ -38,11 +38,9 @@ void h_models(request *r) {
     const char *tasks = (size_t)m->arch < sizeof tasks_of / sizeof tasks_of[0] && tasks_of[m->arch]
                             ? tasks_of[m->arch]
                             : "[]";
-    static const char *const precision[] = {
-        [VLP_PRECISION_F32] = "f32", [VLP_PRECISION_BF16] = "bf16", [VLP_PRECISION_INT8] = "int8"};
     sb_printf(&b, ", \"tasks\": %s, \"embedding_dim\": %d, \"weight_bytes\": %llu", tasks, m->dim,
               (unsigned long long)m->weight_bytes);
-    sb_printf(&b, ", \"precision\": \"%s\"}", precision[m->precision]);
+    sb_printf(&b, ", \"precision\": \"%s\"}", vlp_precision_name(m->precision));
   }
   sb_puts(&b, "]}");
   reply_json(&r->rep, 200, &b);
