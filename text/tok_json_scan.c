@@ -115,13 +115,15 @@ static int key(scan *s, size_t *n) {
   }
 }
 
-/* A plain integer at s->p; 0 when not plain (or beyond 18 digits). */
+/* A plain integer at s->p; 0 when not plain (or beyond 18 digits, which are counted but
+ * not summed: 19 would overflow a long long). */
 static int integer(scan *s, long long *v) {
   int neg = s->p < s->end && *s->p == '-';
   s->p += neg;
   const char *d = s->p;
   long long x = 0;
-  while (s->p < s->end && *s->p >= '0' && *s->p <= '9') x = x * 10 + (*s->p++ - '0');
+  for (; s->p < s->end && *s->p >= '0' && *s->p <= '9'; s->p++)
+    if (s->p - d < 18) x = x * 10 + (*s->p - '0');
   size_t nd = (size_t)(s->p - d);
   if (nd == 0 || nd > 18 || (nd > 1 && *d == '0')) return 0;
   if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E')) return 0;
